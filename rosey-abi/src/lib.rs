@@ -1,0 +1,68 @@
+//! # rosey-abi
+//!
+//! The one crate a rosey plugin depends on. It has two halves:
+//!
+//! * **The stable ABI** ([`ffi`]): the `abi_stable` root module every plugin library exports, the
+//!   FFI-safe plugin object the host drives, and the host API a plugin calls back into. Its layout
+//!   is checked by `abi_stable` when a host loads a library, so a plugin built against an
+//!   incompatible version is refused instead of misbehaving.
+//! * **The SDK** ([`Plugin`], [`Context`], [`export_plugin!`]): the safe, idiomatic Rust surface
+//!   authors write against. An author implements [`Plugin`] on a type of their own and calls
+//!   `export_plugin!(TheType);` once; the macro generates the root module and converts panics
+//!   into errors so that the host can log them instead of dying silently.
+//!
+//! The ABI is synchronous on purpose: tokio's runtime context does not cross a `dlopen` boundary,
+//! so a plugin that needs I/O of its own runs it on threads of its own.
+//!
+//! ```no_run
+//! use rosey_abi::{export_plugin, Command, Context, LoadContext, Plugin, PluginResult};
+//!
+//! struct Echo;
+//!
+//! impl Plugin for Echo {
+//!     fn load(_ctx: &LoadContext<'_>) -> PluginResult<Self> {
+//!         Ok(Echo)
+//!     }
+//!
+//!     fn on_command(&mut self, ctx: &Context<'_>, cmd: &Command<'_>) -> PluginResult<()> {
+//!         ctx.reply(cmd.args());
+//!         Ok(())
+//!     }
+//! }
+//!
+//! export_plugin!(Echo);
+//! ```
+
+pub mod ffi;
+pub mod loader;
+mod sdk;
+
+#[doc(hidden)]
+pub mod export;
+
+pub use sdk::{
+    Command, Config, Context, Error, Event, Kv, LoadContext, LogLevel, MessageSource, Plugin,
+    PluginResult,
+};
+
+/// The version of the plugin ABI this crate defines. Bumped on every change a loaded library
+/// could notice; the host refuses libraries whose version differs, naming both.
+pub const ABI_VERSION: u32 = 1;
+
+/// The version of this crate, as compiled into every plugin and host, so error messages can name
+/// the SDK a library was built with.
+pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Name of the plain C symbol (outside `abi_stable`'s checked layout) that reports the ABI
+/// version a library was built for. Readable even when the layout check fails, which is what
+/// lets the host print a one-line mismatch message.
+pub const ABI_VERSION_SYMBOL: &str = "rosey_plugin_abi_version";
+
+/// Name of the plain C symbol that reports the `rosey-abi` crate version a library was built with.
+pub const SDK_VERSION_SYMBOL: &str = "rosey_plugin_sdk_version";
+
+/// Items the `export_plugin!` macro expands to; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use abi_stable;
+}

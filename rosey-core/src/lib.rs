@@ -1,0 +1,20 @@
+//! # rosey-core
+//!
+//! The embeddable heart of rosey, for the `rosey` binary and for other bots alike: the home
+//! layout ([`paths`]), plugin manifests ([`manifest`]), `.roseyplug` archives ([`archive`]), the
+//! registry of installed plugins ([`registry`]) and the install/remove operations on it
+//! ([`install`]), per-plugin storage ([`storage`], [`plugin_config`]) and everything said on NATS
+//! ([`messaging`]).
+//!
+//! Nothing here assumes a CLI, a terminal, fixed paths or a global logger: every function takes
+//! the [`paths::Home`] it works on and returns errors that name the problem and its fix.
+
+pub mod archive;
+pub mod exit_codes;
+pub mod install;
+pub mod manifest;
+pub mod messaging;
+pub mod paths;
+pub mod plugin_config;
+pub mod registry;
+pub mod storage;

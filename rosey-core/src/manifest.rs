@@ -1,0 +1,288 @@
+//! The plugin manifest (`manifest.yaml` inside every `.roseyplug`): the one type that says what
+//! a plugin is, what it claims and what it may use.
+
+use std::{fmt, path::Path};
+
+use serde::{Deserialize, Serialize};
+
+/// Permissions a manifest may declare. Informational for now (plugins are trusted native code),
+/// shown to the operator at install.
+pub const KNOWN_PERMISSIONS: &[&str] = &[
+    "read_messages",
+    "send_messages",
+    "send_pms",
+    "publish_events",
+    "storage",
+    "network",
+];
+
+/// The most commands one plugin may claim.
+pub const MAX_COMMANDS: usize = 64;
+
+/// The manifest of a plugin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The plugin's name: `^[a-z0-9-]{3,50}$`.
+    pub name: String,
+    /// Semantic version.
+    pub version: semver::Version,
+    /// One line saying what it does.
+    pub description: String,
+    /// Who wrote it.
+    pub author: String,
+    /// File name of the shared library inside the archive (a plain name, no folders).
+    pub library: String,
+    /// The rosey plugin ABI version the library was built against.
+    pub abi: u32,
+    /// Command words the plugin handles (`roll` for `!roll`).
+    #[serde(default)]
+    pub commands: Vec<String>,
+    /// Event kinds it wants (`chat.message`, `user.*`, `>` for all).
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// Permissions it asks for, from [`KNOWN_PERMISSIONS`].
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    /// Resource limits for its host process.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// Resource limits applied to a plugin's host process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Address-space limit of the host process in MiB (0: none).
+    pub memory_mb: u64,
+    /// How long one command or event may take before the plugin counts as hung, in ms.
+    pub handler_timeout_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_mb: 512,
+            handler_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// Why a manifest is not acceptable. Every message names the field and what would fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// Not YAML, or fields of the wrong type or unknown.
+    #[error("manifest.yaml does not parse: {0}")]
+    Parse(String),
+    /// A field breaks a rule.
+    #[error("manifest.yaml: {field}: {problem}")]
+    Invalid {
+        /// The offending field.
+        field: &'static str,
+        /// What is wrong and how to fix it.
+        problem: String,
+    },
+}
+
+fn invalid(field: &'static str, problem: impl fmt::Display) -> ManifestError {
+    ManifestError::Invalid {
+        field,
+        problem: problem.to_string(),
+    }
+}
+
+/// `true` when `name` is a valid plugin name (`^[a-z0-9-]{3,50}$`).
+pub fn is_valid_plugin_name(name: &str) -> bool {
+    (3..=50).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// `true` when `word` can be a command (`^[a-z0-9][a-z0-9_-]{0,31}$`); commands become NATS
+/// subject tokens, so dots, spaces and wildcards are out.
+pub fn is_valid_command(word: &str) -> bool {
+    let mut bytes = word.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_lowercase() || b.is_ascii_digit())
+        && word.len() <= 32
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// `true` when `pattern` is a valid event-kind pattern: dot-separated tokens of `[a-z0-9_-]`,
+/// where a token may be `*`, and a last token may be `>`.
+pub fn is_valid_event_pattern(pattern: &str) -> bool {
+    let tokens: Vec<&str> = pattern.split('.').collect();
+    tokens.iter().enumerate().all(|(i, token)| {
+        (*token == ">" && i == tokens.len() - 1)
+            || *token == "*"
+            || (!token.is_empty()
+                && token.len() <= 32
+                && token
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'))
+    })
+}
+
+impl Manifest {
+    /// Parses and validates manifest text.
+    pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
+        let manifest: Manifest =
+            serde_yaml_ng::from_str(text).map_err(|err| ManifestError::Parse(err.to_string()))?;
+        manifest.validate()?;
+        Ok(manifest)
+    }
+
+    /// Reads and validates `manifest.yaml` at `path`.
+    pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| ManifestError::Parse(format!("cannot read {}: {err}", path.display())))?;
+        Manifest::parse(&text)
+    }
+
+    /// The manifest as YAML text.
+    pub fn to_yaml(&self) -> String {
+        serde_yaml_ng::to_string(self).unwrap_or_default()
+    }
+
+    /// Checks every rule a manifest must keep.
+    pub fn validate(&self) -> Result<(), ManifestError> {
+        if !is_valid_plugin_name(&self.name) {
+            return Err(invalid(
+                "name",
+                format!(
+                    "{:?} is not a valid plugin name: use 3 to 50 characters of a-z, 0-9 and -",
+                    self.name
+                ),
+            ));
+        }
+        if self.description.trim().is_empty() {
+            return Err(invalid("description", "must not be empty"));
+        }
+        if self.author.trim().is_empty() {
+            return Err(invalid("author", "must not be empty"));
+        }
+        if self.library.is_empty()
+            || self.library.contains(['/', '\\'])
+            || self.library.starts_with('.')
+        {
+            return Err(invalid(
+                "library",
+                format!("{:?} must be a plain file name at the archive's top level", self.library),
+            ));
+        }
+        if self.abi != rosey_abi::ABI_VERSION {
+            return Err(invalid(
+                "abi",
+                format!(
+                    "the plugin targets rosey ABI v{}, this rosey speaks v{}: rebuild it against rosey-abi {}",
+                    self.abi,
+                    rosey_abi::ABI_VERSION,
+                    rosey_abi::SDK_VERSION
+                ),
+            ));
+        }
+        if self.commands.len() > MAX_COMMANDS {
+            return Err(invalid("commands", format!("at most {MAX_COMMANDS} commands")));
+        }
+        for (i, command) in self.commands.iter().enumerate() {
+            if !is_valid_command(command) {
+                return Err(invalid(
+                    "commands",
+                    format!("{command:?} is not a valid command: use up to 32 characters of a-z, 0-9, _ and -, starting with a letter or digit"),
+                ));
+            }
+            if self.commands[..i].contains(command) {
+                return Err(invalid("commands", format!("{command:?} is listed twice")));
+            }
+        }
+        for pattern in &self.events {
+            if !is_valid_event_pattern(pattern) {
+                return Err(invalid(
+                    "events",
+                    format!("{pattern:?} is not a valid event kind: dot-separated words of a-z, 0-9, _ and -, with * for one word or a final > for the rest"),
+                ));
+            }
+        }
+        for permission in &self.permissions {
+            if !KNOWN_PERMISSIONS.contains(&permission.as_str()) {
+                return Err(invalid(
+                    "permissions",
+                    format!(
+                        "unknown permission {permission:?}; known: {}",
+                        KNOWN_PERMISSIONS.join(", ")
+                    ),
+                ));
+            }
+        }
+        if self.limits.handler_timeout_ms == 0 {
+            return Err(invalid("limits.handler_timeout_ms", "must be more than 0"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> String {
+        format!(
+            "name: dice-roller\nversion: 1.2.0\ndescription: Rolls dice\nauthor: rosey\n\
+             library: libdice_roller.so\nabi: {}\ncommands: [roll, flip]\nevents: [chat.message]\n\
+             permissions: [send_messages]\n",
+            rosey_abi::ABI_VERSION
+        )
+    }
+
+    #[test]
+    fn a_good_manifest_parses_with_default_limits() {
+        let manifest = Manifest::parse(&sample()).expect("valid");
+        assert_eq!(manifest.name, "dice-roller");
+        assert_eq!(manifest.version, semver::Version::new(1, 2, 0));
+        assert_eq!(manifest.limits, Limits::default());
+    }
+
+    #[test]
+    fn names_follow_the_rule() {
+        assert!(is_valid_plugin_name("abc"));
+        assert!(is_valid_plugin_name("quote-db"));
+        assert!(!is_valid_plugin_name("ab"));
+        assert!(!is_valid_plugin_name("Quote"));
+        assert!(!is_valid_plugin_name("quote_db"));
+        assert!(!is_valid_plugin_name(&"a".repeat(51)));
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let cases = [
+            ("name: dice-roller", "name: Dice", "name"),
+            ("version: 1.2.0", "version: one", "version"),
+            ("library: libdice_roller.so", "library: ../x.so", "library"),
+            ("abi: 1", "abi: 999", "abi"),
+            ("commands: [roll, flip]", "commands: [roll, roll]", "commands"),
+            ("commands: [roll, flip]", "commands: [\"a.b\"]", "commands"),
+            ("events: [chat.message]", "events: [\"chat..x\"]", "events"),
+            ("permissions: [send_messages]", "permissions: [root]", "permissions"),
+        ];
+        for (from, to, field) in cases {
+            let text = sample().replace(from, to);
+            let err = Manifest::parse(&text).expect_err(to).to_string();
+            assert!(err.contains(field), "{to}: {err}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let err = Manifest::parse(&(sample() + "entrypoint: main\n")).expect_err("unknown");
+        assert!(err.to_string().contains("entrypoint"), "{err}");
+    }
+
+    #[test]
+    fn event_patterns() {
+        assert!(is_valid_event_pattern("chat.message"));
+        assert!(is_valid_event_pattern("user.*"));
+        assert!(is_valid_event_pattern(">"));
+        assert!(!is_valid_event_pattern("a.>.b"));
+        assert!(!is_valid_event_pattern(""));
+    }
+}

@@ -1,0 +1,306 @@
+//! Everything rosey says on NATS: subject names, the JetStream stream and consumer definitions,
+//! and the typed payloads. Nothing else in the workspace spells a subject.
+//!
+//! Chat events (`rosey.events.<kind>`) and routed commands (`rosey.commands.<command>`) go
+//! through one JetStream stream; each plugin reads them from a durable pull consumer of its own
+//! and acks after handling, so what arrives while a plugin is down waits for it. Outgoing chat
+//! (`rosey.actions.*`), heartbeats and lifecycle notices are plain core-NATS messages: they are
+//! only useful live.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{consumer, stream};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+/// Version of every payload's schema. Readers refuse payloads from a newer schema.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The JetStream stream that carries events and commands.
+pub const STREAM_NAME: &str = "ROSEY";
+
+/// Subject of events of `kind` (`chat.message` → `rosey.events.chat.message`).
+pub fn event_subject(kind: &str) -> String {
+    format!("rosey.events.{kind}")
+}
+
+/// Subject of routed command `command` (`roll` → `rosey.commands.roll`).
+pub fn command_subject(command: &str) -> String {
+    format!("rosey.commands.{command}")
+}
+
+/// Where plugins' outgoing chat messages go, for the connector to send.
+pub const CHAT_ACTION_SUBJECT: &str = "rosey.actions.chat";
+
+/// Where plugins' outgoing private messages go, for the connector to send.
+pub const PM_ACTION_SUBJECT: &str = "rosey.actions.pm";
+
+/// A plugin's lifecycle subject: `rosey.plugins.<name>.<what>`.
+fn plugin_subject(name: &str, what: &str) -> String {
+    format!("rosey.plugins.{name}.{what}")
+}
+
+/// Where a plugin host publishes its heartbeats.
+pub fn heartbeat_subject(plugin: &str) -> String {
+    plugin_subject(plugin, "heartbeat")
+}
+
+/// Where a plugin host announces it is loaded and reading its consumer.
+pub fn ready_subject(plugin: &str) -> String {
+    plugin_subject(plugin, "ready")
+}
+
+/// Where a plugin host announces it has unloaded and is about to exit.
+pub fn stopped_subject(plugin: &str) -> String {
+    plugin_subject(plugin, "stopped")
+}
+
+/// Supervision events (`started`, `exited`, `restarted`, `gave_up`, …).
+pub fn supervision_subject(what: &str) -> String {
+    format!("rosey.supervision.{what}")
+}
+
+/// Where messages that repeatedly crashed a plugin are parked.
+pub fn dead_letter_subject(plugin: &str) -> String {
+    format!("rosey.deadletter.{plugin}")
+}
+
+/// The durable consumer name of a plugin.
+pub fn consumer_name(plugin: &str) -> String {
+    format!("plugin-{plugin}")
+}
+
+/// The subjects a plugin's consumer reads, from its manifest's commands and event patterns.
+pub fn consumer_filter_subjects(commands: &[String], events: &[String]) -> Vec<String> {
+    commands
+        .iter()
+        .map(|command| command_subject(command))
+        .chain(events.iter().map(|pattern| event_subject(pattern)))
+        .collect()
+}
+
+/// How long a delivered message may stay unacknowledged before it is redelivered. Short, so a
+/// crash delays the message in hand by little; hosts send progress acks for long handlers.
+pub const ACK_WAIT: Duration = Duration::from_secs(5);
+
+/// How many times a message is delivered before it is given up on.
+pub const MAX_DELIVER: i64 = 5;
+
+/// The stream definition.
+pub fn stream_config() -> stream::Config {
+    stream::Config {
+        name: STREAM_NAME.to_owned(),
+        subjects: vec!["rosey.events.>".to_owned(), "rosey.commands.>".to_owned()],
+        retention: stream::RetentionPolicy::Interest,
+        storage: stream::StorageType::File,
+        max_age: Duration::from_secs(24 * 60 * 60),
+        max_bytes: 256 * 1024 * 1024,
+        duplicate_window: Duration::from_secs(120),
+        ..Default::default()
+    }
+}
+
+/// The durable pull consumer of plugin `plugin` reading `filter_subjects`.
+pub fn plugin_consumer_config(plugin: &str, filter_subjects: Vec<String>) -> consumer::pull::Config {
+    consumer::pull::Config {
+        durable_name: Some(consumer_name(plugin)),
+        description: Some(format!("commands and events for plugin {plugin}")),
+        deliver_policy: consumer::DeliverPolicy::New,
+        ack_policy: consumer::AckPolicy::Explicit,
+        ack_wait: ACK_WAIT,
+        max_deliver: MAX_DELIVER,
+        max_ack_pending: 256,
+        filter_subjects,
+        ..Default::default()
+    }
+}
+
+/// Where a command came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The channel's chat.
+    Chat,
+    /// A private message to the bot.
+    Pm,
+}
+
+/// A command routed to the plugin that claims it (`!roll 2d6`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandMessage {
+    /// Schema version ([`SCHEMA_VERSION`]).
+    pub v: u32,
+    /// Unique id of the message that carried the command (also the JetStream dedupe id).
+    pub id: String,
+    /// Command word without the prefix.
+    pub command: String,
+    /// The rest of the message, trimmed.
+    pub args: String,
+    /// Who sent it.
+    pub user: String,
+    /// The channel.
+    pub channel: String,
+    /// Chat or PM.
+    pub source: Source,
+    /// Milliseconds since the Unix epoch.
+    pub time_ms: u64,
+}
+
+/// An event from the channel (a chat message, a user joining, …) or from a plugin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventMessage {
+    /// Schema version ([`SCHEMA_VERSION`]).
+    pub v: u32,
+    /// Unique id.
+    pub id: String,
+    /// Kind, e.g. `chat.message`, `user.join`, `plugin.quote-db.added`.
+    pub kind: String,
+    /// The user it concerns, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Plain text of a chat message or PM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    /// Anything else the event carries.
+    #[serde(default)]
+    pub data: serde_json::Value,
+}
+
+/// Something a plugin wants said: in chat, or by PM when `to` is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatAction {
+    /// Schema version ([`SCHEMA_VERSION`]).
+    pub v: u32,
+    /// The text to send.
+    pub text: String,
+    /// PM recipient; `None` for chat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// The plugin that sent it.
+    pub plugin: String,
+    /// Id of the command or event being answered, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<String>,
+}
+
+/// What a plugin host is doing right now, for hang detection and status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Busy {
+    /// `command roll` or `event chat.message`.
+    pub what: String,
+    /// Id of the message in hand.
+    pub message_id: String,
+    /// When the handler started, ms since the Unix epoch.
+    pub since_ms: u64,
+}
+
+/// A plugin host's periodic sign of life.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// Schema version ([`SCHEMA_VERSION`]).
+    pub v: u32,
+    /// Plugin name.
+    pub plugin: String,
+    /// Plugin version.
+    pub version: String,
+    /// Host process id.
+    pub pid: u32,
+    /// The handler running now, if one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub busy: Option<Busy>,
+    /// Messages handled since the host started.
+    pub handled: u64,
+    /// When this heartbeat was sent, ms since the Unix epoch.
+    pub time_ms: u64,
+}
+
+/// A plugin host's announcement that it is loaded and serving (or has stopped).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lifecycle {
+    /// Schema version ([`SCHEMA_VERSION`]).
+    pub v: u32,
+    /// Plugin name.
+    pub plugin: String,
+    /// Plugin version.
+    pub version: String,
+    /// Host process id.
+    pub pid: u32,
+    /// Milliseconds since the Unix epoch.
+    pub time_ms: u64,
+}
+
+/// A payload that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PayloadError {
+    /// Not the JSON of the expected type.
+    #[error("malformed payload: {0}")]
+    Malformed(#[from] serde_json::Error),
+    /// Written by a newer rosey.
+    #[error("payload schema v{found} is newer than the v{SCHEMA_VERSION} this rosey reads")]
+    NewerSchema {
+        /// The version found.
+        found: u32,
+    },
+}
+
+/// Decodes a payload, refusing schemas newer than [`SCHEMA_VERSION`].
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PayloadError> {
+    #[derive(Deserialize)]
+    struct Versioned {
+        v: u32,
+    }
+    let Versioned { v } = serde_json::from_slice(bytes)?;
+    if v > SCHEMA_VERSION {
+        return Err(PayloadError::NewerSchema { found: v });
+    }
+    Ok(serde_json::from_slice(bytes)?)
+}
+
+/// Encodes a payload as JSON.
+pub fn encode<T: Serialize>(payload: &T) -> Vec<u8> {
+    // Serializing these plain structs cannot fail: no maps with non-string keys, no I/O.
+    serde_json::to_vec(payload).unwrap_or_default()
+}
+
+/// Milliseconds since the Unix epoch, for the `time_ms` fields.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_round_trip() {
+        let command = CommandMessage {
+            v: SCHEMA_VERSION,
+            id: "m1".into(),
+            command: "roll".into(),
+            args: "2d6".into(),
+            user: "alice".into(),
+            channel: "test".into(),
+            source: Source::Pm,
+            time_ms: 5,
+        };
+        let decoded: CommandMessage = decode(&encode(&command)).expect("decodes");
+        assert_eq!(decoded, command);
+    }
+
+    #[test]
+    fn newer_schemas_are_refused() {
+        let err = decode::<Lifecycle>(br#"{"v":99,"plugin":"a","version":"1","pid":1,"time_ms":1}"#)
+            .expect_err("newer");
+        assert!(matches!(err, PayloadError::NewerSchema { found: 99 }));
+    }
+
+    #[test]
+    fn filters_cover_commands_and_events() {
+        let filters = consumer_filter_subjects(&["roll".into()], &["chat.message".into()]);
+        assert_eq!(filters, ["rosey.commands.roll", "rosey.events.chat.message"]);
+    }
+}

@@ -1,0 +1,161 @@
+//! The layout of a rosey home: the one place that spells a path inside it.
+//!
+//! ```text
+//! rosey.yaml                                 config
+//! data/registry.json                         installed plugins
+//! data/plugins/<name>/versions/<version>/    unpacked archive
+//! data/plugins/<name>/storage/               the plugin's own files and kv.sqlite3
+//! data/plugins/<name>/config.yaml            operator's settings for the plugin
+//! data/plugins/<name>/handoff.state          state handed from one instance to the next
+//! data/nats/                                 JetStream store
+//! data/run/rosey.pid, rosey.sock             the running daemon
+//! logs/rosey.log, logs/plugins/<name>.log    logs
+//! ```
+
+use std::path::{Path, PathBuf};
+
+/// A rosey home folder. Cheap to clone; computes paths, touches nothing on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Home {
+    root: PathBuf,
+}
+
+impl Home {
+    /// A home rooted at `root` (made absolute against the current directory when relative, so
+    /// paths handed to child processes stay valid wherever they run).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
+        let root = if root.is_absolute() {
+            root
+        } else {
+            std::env::current_dir()
+                .map(|cwd| cwd.join(&root))
+                .unwrap_or(root)
+        };
+        Home { root }
+    }
+
+    /// The home folder itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `rosey.yaml`.
+    pub fn config_file(&self) -> PathBuf {
+        self.root.join("rosey.yaml")
+    }
+
+    /// `data/`.
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.join("data")
+    }
+
+    /// `data/registry.json`.
+    pub fn registry_file(&self) -> PathBuf {
+        self.data_dir().join("registry.json")
+    }
+
+    /// `data/registry.lock`: held while the registry is read-modified-written.
+    pub fn registry_lock(&self) -> PathBuf {
+        self.data_dir().join("registry.lock")
+    }
+
+    /// `data/plugins/`.
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.data_dir().join("plugins")
+    }
+
+    /// `data/plugins/<name>/`.
+    pub fn plugin_dir(&self, name: &str) -> PathBuf {
+        self.plugins_dir().join(name)
+    }
+
+    /// `data/plugins/<name>/versions/`.
+    pub fn plugin_versions_dir(&self, name: &str) -> PathBuf {
+        self.plugin_dir(name).join("versions")
+    }
+
+    /// `data/plugins/<name>/versions/<version>/`: one unpacked archive.
+    pub fn plugin_version_dir(&self, name: &str, version: &str) -> PathBuf {
+        self.plugin_versions_dir(name).join(version)
+    }
+
+    /// `data/plugins/<name>/storage/`: the only folder the plugin itself may write.
+    pub fn plugin_storage_dir(&self, name: &str) -> PathBuf {
+        self.plugin_dir(name).join("storage")
+    }
+
+    /// `data/plugins/<name>/config.yaml`.
+    pub fn plugin_config_file(&self, name: &str) -> PathBuf {
+        self.plugin_dir(name).join("config.yaml")
+    }
+
+    /// `data/plugins/<name>/handoff.state`: state an unloading instance leaves for the next one.
+    pub fn plugin_handoff_file(&self, name: &str) -> PathBuf {
+        self.plugin_dir(name).join("handoff.state")
+    }
+
+    /// `data/nats/`: the JetStream store.
+    pub fn nats_store_dir(&self) -> PathBuf {
+        self.data_dir().join("nats")
+    }
+
+    /// `data/run/`.
+    pub fn run_dir(&self) -> PathBuf {
+        self.data_dir().join("run")
+    }
+
+    /// `data/run/rosey.pid`.
+    pub fn pid_file(&self) -> PathBuf {
+        self.run_dir().join("rosey.pid")
+    }
+
+    /// `data/run/rosey.sock`: the control socket.
+    pub fn socket_file(&self) -> PathBuf {
+        self.run_dir().join("rosey.sock")
+    }
+
+    /// `logs/`.
+    pub fn logs_dir(&self) -> PathBuf {
+        self.root.join("logs")
+    }
+
+    /// `logs/<service>.log` (`rosey`, `bot`, `nats`, `web`).
+    pub fn service_log(&self, service: &str) -> PathBuf {
+        self.logs_dir().join(format!("{service}.log"))
+    }
+
+    /// `logs/plugins/<name>.log`.
+    pub fn plugin_log(&self, name: &str) -> PathBuf {
+        self.logs_dir().join("plugins").join(format!("{name}.log"))
+    }
+}
+
+/// The file name of a plugin's key-value store inside its storage folder.
+pub const KV_FILE_NAME: &str = "kv.sqlite3";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_roots_become_absolute() {
+        let home = Home::new("some/where");
+        assert!(home.root().is_absolute());
+        assert!(home.registry_file().ends_with("some/where/data/registry.json"));
+    }
+
+    #[test]
+    fn plugin_paths_stay_inside_the_plugin_folder() {
+        let home = Home::new("/srv/rosey");
+        let dir = home.plugin_dir("quote-db");
+        for path in [
+            home.plugin_storage_dir("quote-db"),
+            home.plugin_config_file("quote-db"),
+            home.plugin_handoff_file("quote-db"),
+            home.plugin_version_dir("quote-db", "1.0.0"),
+        ] {
+            assert!(path.starts_with(&dir), "{path:?} outside {dir:?}");
+        }
+    }
+}

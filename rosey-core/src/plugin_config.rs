@@ -1,0 +1,112 @@
+//! A plugin's configuration (`data/plugins/<name>/config.yaml`), read for the host.
+//!
+//! The SDK has no parser of its own (`rosey-abi` depends on `abi_stable` only), so the host
+//! hands a plugin both the whole document as JSON and every scalar flattened to a dotted key.
+
+use std::path::Path;
+
+/// A plugin's configuration, digested.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PluginConfig {
+    /// The whole document as JSON (`{}` when empty or absent).
+    pub json: String,
+    /// Every scalar leaf by dotted path, as text; sequences are given whole, as JSON.
+    pub flat: Vec<(String, String)>,
+}
+
+/// A configuration file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("plugin config {path}: {problem}")]
+pub struct PluginConfigError {
+    path: String,
+    problem: String,
+}
+
+impl PluginConfig {
+    /// Reads `path`; a missing file is an empty configuration.
+    pub fn load(path: &Path) -> Result<PluginConfig, PluginConfigError> {
+        let fail = |problem: String| PluginConfigError {
+            path: path.display().to_string(),
+            problem,
+        };
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(err) => return Err(fail(err.to_string())),
+        };
+        PluginConfig::parse(&text).map_err(fail)
+    }
+
+    /// Parses YAML text; it must be a mapping (or empty).
+    pub fn parse(text: &str) -> Result<PluginConfig, String> {
+        let value: serde_json::Value = if text.trim().is_empty() {
+            serde_json::Value::Object(Default::default())
+        } else {
+            serde_yaml_ng::from_str(text).map_err(|err| err.to_string())?
+        };
+        let value = match value {
+            serde_json::Value::Null => serde_json::Value::Object(Default::default()),
+            object @ serde_json::Value::Object(_) => object,
+            _ => return Err("the top level must be a mapping of keys to values".to_owned()),
+        };
+        let mut flat = Vec::new();
+        flatten("", &value, &mut flat);
+        Ok(PluginConfig {
+            json: value.to_string(),
+            flat,
+        })
+    }
+}
+
+fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, child) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                flatten(&path, child, out);
+            }
+        }
+        serde_json::Value::String(text) => out.push((prefix.to_owned(), text.clone())),
+        serde_json::Value::Null => {}
+        other => out.push((prefix.to_owned(), other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_scalars_flatten_to_dotted_keys() {
+        let config = PluginConfig::parse("max_dice: 20\nlimits:\n  sides: 100\n  name: d\nlist: [1, 2]\n")
+            .expect("parses");
+        let get = |key: &str| {
+            config
+                .flat
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("max_dice"), Some("20"));
+        assert_eq!(get("limits.sides"), Some("100"));
+        assert_eq!(get("limits.name"), Some("d"));
+        assert_eq!(get("list"), Some("[1,2]"));
+        assert!(config.json.contains("\"max_dice\":20"));
+    }
+
+    #[test]
+    fn empty_and_missing_are_empty_mappings() {
+        assert_eq!(PluginConfig::parse("").expect("empty").json, "{}");
+        let missing = PluginConfig::load(Path::new("/nonexistent/config.yaml")).expect("missing");
+        assert_eq!(missing.json, "{}");
+    }
+
+    #[test]
+    fn a_scalar_document_is_refused() {
+        assert!(PluginConfig::parse("42").is_err());
+    }
+}
