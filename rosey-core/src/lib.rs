@@ -11,6 +11,7 @@
 
 pub mod archive;
 pub mod exit_codes;
+pub mod fsutil;
 pub mod install;
 pub mod manifest;
 pub mod messaging;

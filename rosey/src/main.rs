@@ -37,6 +37,6 @@ fn main() -> ExitCode {
     let home = Home::new(cli.home.unwrap_or_else(|| PathBuf::from(".")));
     match cli.command {
         Command::Plugin(command) => plugin_cmd::run(&home, command),
-        Command::PluginHost(args) => host::main(args),
+        Command::PluginHost(args) => host::main(&home, args),
     }
 }

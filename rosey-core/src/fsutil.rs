@@ -1,0 +1,32 @@
+//! File-system helpers shared by everything that writes inside a home.
+
+use std::{fs, io, io::Write, path::Path};
+
+/// Writes `bytes` to `path` so that readers see either the old file or the new one, never a
+/// torn write: a temp file in the same folder, fsynced, renamed over `path`, folder fsynced.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    temp.persist(path).map_err(|err| err.error)?;
+    fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_the_whole_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f.json");
+        write_atomic(&path, b"first, longer content").expect("write");
+        write_atomic(&path, b"second").expect("rewrite");
+        assert_eq!(fs::read(&path).expect("read"), b"second");
+        assert_eq!(fs::read_dir(dir.path()).expect("list").count(), 1, "no temp file left");
+    }
+}

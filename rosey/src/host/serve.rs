@@ -1,0 +1,472 @@
+//! The async side of a plugin host: NATS connection, the plugin's durable consumer, heartbeats,
+//! signals, and the graceful stop that hands the plugin's state to the next instance.
+//!
+//! One message is in hand at a time. Replies a handler produced are published before the
+//! message is acked, so a host killed between the two can at worst repeat a reply, never lose
+//! one. On SIGTERM the message in hand is finished, the plugin unloads, its state is written
+//! for the next instance, and anything the outstanding pull request still delivers is handed
+//! back to the stream (nak) for the next instance at once.
+
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        mpsc, Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use async_nats::jetstream::{self, consumer::PullConsumer, AckKind};
+use futures::StreamExt;
+use rosey_abi::LogLevel;
+use rosey_core::{
+    exit_codes,
+    messaging::{self, ChatAction, CommandMessage, EventMessage, Heartbeat, Lifecycle, SCHEMA_VERSION},
+    paths::Home,
+};
+use tokio::{
+    signal::unix::{signal, SignalKind},
+    sync::{mpsc::UnboundedReceiver, oneshot},
+};
+
+use super::{
+    log::HostLog,
+    plugin_thread::{HookOutcome, Outgoing, Shared, Work},
+};
+
+/// Everything the serve loop needs.
+pub struct Serve {
+    pub home: Home,
+    pub name: String,
+    pub version: String,
+    pub nats_url: String,
+    pub heartbeat: Duration,
+    pub nats_timeout: Duration,
+    pub filter_subjects: Vec<String>,
+    pub log: HostLog,
+    pub work: mpsc::Sender<Work>,
+    pub outgoing: UnboundedReceiver<Outgoing>,
+    pub shared: Shared,
+}
+
+/// How long one pull request waits for messages; also the longest a stopping host lingers to
+/// hand back what its last request still delivers.
+const PULL_EXPIRES: Duration = Duration::from_millis(250);
+
+/// Messages asked for per pull request.
+const PULL_BATCH: usize = 16;
+
+/// Why the serve loop stopped.
+enum Stop {
+    Signal,
+    NatsLost,
+    Panicked,
+}
+
+impl Serve {
+    /// Runs until stopped; returns the process exit code.
+    pub async fn run(mut self) -> i32 {
+        let client = match self.connect().await {
+            Ok(client) => client,
+            Err(err) => {
+                self.log.host(LogLevel::Error, &format!("cannot reach NATS at {}: {err}", self.nats_url));
+                eprintln!("cannot reach NATS at {}: {err}", self.nats_url);
+                return exit_codes::NATS_LOST;
+            }
+        };
+        let js = jetstream::new(client.clone());
+        let consumer = match self.attach_consumer(&js).await {
+            Ok(consumer) => consumer,
+            Err(err) => {
+                self.log.host(LogLevel::Error, &format!("cannot set up the JetStream consumer: {err}"));
+                eprintln!("cannot set up the JetStream consumer: {err}");
+                return exit_codes::NATS_LOST;
+            }
+        };
+        let handled = Arc::new(AtomicU64::new(0));
+        let heartbeat = tokio::spawn(heartbeats(
+            client.clone(),
+            self.name.clone(),
+            self.version.clone(),
+            self.heartbeat,
+            self.shared.clone(),
+            handled.clone(),
+        ));
+        // Anything the plugin said while loading goes out now.
+        self.publish_outgoing(&client, &js).await;
+        self.announce(&client, messaging::ready_subject(&self.name)).await;
+        // The next instance must not start from state this one already consumed.
+        let handoff = self.home.plugin_handoff_file(&self.name);
+        if let Err(err) = std::fs::remove_file(&handoff) {
+            if err.kind() != std::io::ErrorKind::NotFound {
+                self.log.host(LogLevel::Warn, &format!("cannot remove {}: {err}", handoff.display()));
+            }
+        }
+        self.log.host(LogLevel::Info, &format!("{} v{} ready", self.name, self.version));
+
+        let (stop, leftover) = self.consume(&client, &js, consumer, &handled).await;
+        heartbeat.abort();
+        let mut code = match stop {
+            Stop::Signal => exit_codes::CLEAN,
+            Stop::NatsLost => exit_codes::NATS_LOST,
+            Stop::Panicked => exit_codes::PLUGIN_PANICKED,
+        };
+        if !matches!(stop, Stop::Panicked) && !self.unload().await {
+            code = exit_codes::UNLOAD_FAILED;
+        }
+        self.publish_outgoing(&client, &js).await;
+        if !matches!(stop, Stop::NatsLost) {
+            self.announce(&client, messaging::stopped_subject(&self.name)).await;
+        }
+        if let Some(batch) = leftover {
+            hand_back(batch).await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), client.flush()).await;
+        code
+    }
+
+    async fn connect(&self) -> Result<async_nats::Client, String> {
+        let deadline = Instant::now() + self.nats_timeout;
+        let log = self.log.clone();
+        let options = || {
+            let log = log.clone();
+            async_nats::ConnectOptions::new()
+                .name(format!("rosey-plugin-{}", self.name))
+                .reconnect_delay_callback(|attempts| {
+                    Duration::from_millis((attempts as u64 * 50).min(1000))
+                })
+                .event_callback(move |event| {
+                    let log = log.clone();
+                    async move {
+                        let level = match event {
+                            async_nats::Event::Connected => LogLevel::Info,
+                            _ => LogLevel::Warn,
+                        };
+                        log.host(level, &format!("NATS: {event}"));
+                    }
+                })
+        };
+        loop {
+            match options().connect(self.nats_url.as_str()).await {
+                Ok(client) => return Ok(client),
+                Err(err) if Instant::now() >= deadline => return Err(err.to_string()),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    async fn attach_consumer(&self, js: &jetstream::Context) -> Result<Option<PullConsumer>, String> {
+        let stream = js
+            .get_or_create_stream(messaging::stream_config())
+            .await
+            .map_err(|err| err.to_string())?;
+        if self.filter_subjects.is_empty() {
+            return Ok(None);
+        }
+        stream
+            .create_consumer(messaging::plugin_consumer_config(&self.name, self.filter_subjects.clone()))
+            .await
+            .map(Some)
+            .map_err(|err| err.to_string())
+    }
+
+    /// Pulls and handles messages until a signal, a panic or a lost connection; returns the
+    /// pull request still outstanding, if any, so its deliveries can be handed back.
+    async fn consume(
+        &mut self,
+        client: &async_nats::Client,
+        js: &jetstream::Context,
+        consumer: Option<PullConsumer>,
+        handled: &AtomicU64,
+    ) -> (Stop, Option<jetstream::consumer::pull::Batch>) {
+        let (mut term, mut int) = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(term), Ok(int)) => (term, int),
+            _ => {
+                self.log.host(LogLevel::Error, "cannot install signal handlers");
+                return (Stop::Signal, None);
+            }
+        };
+        let Some(consumer) = consumer else {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            return (Stop::Signal, None);
+        };
+        let mut batch: Option<jetstream::consumer::pull::Batch> = None;
+        let mut unreachable_since: Option<Instant> = None;
+        loop {
+            if batch.is_none() {
+                let request = consumer
+                    .batch()
+                    .max_messages(PULL_BATCH)
+                    .expires(PULL_EXPIRES)
+                    .messages();
+                let result = tokio::select! {
+                    _ = term.recv() => return (Stop::Signal, None),
+                    _ = int.recv() => return (Stop::Signal, None),
+                    result = request => result,
+                };
+                match result {
+                    Ok(new_batch) => {
+                        unreachable_since = None;
+                        batch = Some(new_batch);
+                    }
+                    Err(err) => {
+                        let since = *unreachable_since.get_or_insert_with(Instant::now);
+                        if since.elapsed() >= self.nats_timeout {
+                            self.log.host(LogLevel::Error, &format!("NATS unreachable for {:?}: {err}", self.nats_timeout));
+                            return (Stop::NatsLost, None);
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                }
+            }
+            let Some(current) = batch.as_mut() else { continue };
+            let next = tokio::select! {
+                _ = term.recv() => return (Stop::Signal, batch),
+                _ = int.recv() => return (Stop::Signal, batch),
+                next = current.next() => next,
+            };
+            match next {
+                None => batch = None,
+                Some(Err(err)) => {
+                    self.log.host(LogLevel::Debug, &format!("pull request ended: {err}"));
+                    batch = None;
+                }
+                Some(Ok(message)) => {
+                    if !self.handle(client, js, message, handled).await {
+                        return (Stop::Panicked, batch);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles one message; `false` when the plugin panicked (the host must exit).
+    async fn handle(
+        &mut self,
+        client: &async_nats::Client,
+        js: &jetstream::Context,
+        message: jetstream::Message,
+        handled: &AtomicU64,
+    ) -> bool {
+        let subject = message.subject.as_str().to_owned();
+        let (done_tx, done_rx) = oneshot::channel();
+        let work = if subject.starts_with("rosey.commands.") {
+            match messaging::decode::<CommandMessage>(&message.payload) {
+                Ok(command) => Work::Command(command, done_tx),
+                Err(err) => return self.refuse(&message, &subject, err).await,
+            }
+        } else {
+            match messaging::decode::<EventMessage>(&message.payload) {
+                Ok(event) => Work::Event(event, done_tx),
+                Err(err) => return self.refuse(&message, &subject, err).await,
+            }
+        };
+        if self.work.send(work).is_err() {
+            self.log.host(LogLevel::Error, "the plugin thread is gone");
+            let _ = message.ack_with(AckKind::Nak(None)).await;
+            return false;
+        }
+        let outcome = await_with_progress(&message, done_rx).await;
+        self.publish_outgoing(client, js).await;
+        match outcome {
+            HookOutcome::Done(()) => {
+                handled.fetch_add(1, Ordering::Relaxed);
+                self.ack(&message).await;
+                true
+            }
+            HookOutcome::Failed(err) => {
+                handled.fetch_add(1, Ordering::Relaxed);
+                self.log.plugin(LogLevel::Error, &format!("{subject}: {err}"));
+                self.ack(&message).await;
+                true
+            }
+            HookOutcome::Panicked(panic) => {
+                self.log.host(LogLevel::Error, &format!("plugin panicked handling {subject}: {panic}"));
+                eprintln!("plugin {} panicked: {panic}", self.name);
+                let _ = message.ack_with(AckKind::Nak(None)).await;
+                false
+            }
+        }
+    }
+
+    async fn refuse(&self, message: &jetstream::Message, subject: &str, err: messaging::PayloadError) -> bool {
+        self.log.host(LogLevel::Warn, &format!("dropping unreadable message on {subject}: {err}"));
+        let _ = message.ack_with(AckKind::Term).await;
+        true
+    }
+
+    async fn ack(&self, message: &jetstream::Message) {
+        if let Err(err) = message.ack().await {
+            self.log.host(LogLevel::Warn, &format!("ack failed (the message will come again): {err}"));
+        }
+    }
+
+    /// Calls the plugin's unload and writes its state for the next instance; `false` on failure.
+    async fn unload(&mut self) -> bool {
+        let (done_tx, done_rx) = oneshot::channel();
+        if self.work.send(Work::Unload(done_tx)).is_err() {
+            self.log.host(LogLevel::Error, "the plugin thread is gone; nothing to unload");
+            return false;
+        }
+        match done_rx.await {
+            Ok(HookOutcome::Done(state)) => {
+                let path = self.home.plugin_handoff_file(&self.name);
+                if state.is_empty() {
+                    self.log.host(LogLevel::Info, "unloaded (no state to hand over)");
+                    return true;
+                }
+                match rosey_core::fsutil::write_atomic(&path, &state) {
+                    Ok(()) => {
+                        self.log.host(LogLevel::Info, &format!("unloaded; handed over {} bytes of state", state.len()));
+                        true
+                    }
+                    Err(err) => {
+                        self.log.host(LogLevel::Error, &format!("cannot write {}: {err}", path.display()));
+                        false
+                    }
+                }
+            }
+            Ok(HookOutcome::Failed(err)) => {
+                self.log.plugin(LogLevel::Error, &format!("unload failed: {err}"));
+                false
+            }
+            Ok(HookOutcome::Panicked(panic)) => {
+                self.log.host(LogLevel::Error, &format!("plugin panicked in unload: {panic}"));
+                false
+            }
+            Err(_) => {
+                self.log.host(LogLevel::Error, "the plugin thread ended during unload");
+                false
+            }
+        }
+    }
+
+    /// Publishes what the plugin asked to send (replies go out before the message is acked).
+    async fn publish_outgoing(&mut self, client: &async_nats::Client, js: &jetstream::Context) {
+        while let Ok(outgoing) = self.outgoing.try_recv() {
+            let result = match outgoing {
+                Outgoing::Chat { text, to, in_reply_to } => {
+                    let subject = if to.is_some() {
+                        messaging::PM_ACTION_SUBJECT
+                    } else {
+                        messaging::CHAT_ACTION_SUBJECT
+                    };
+                    let action = ChatAction {
+                        v: SCHEMA_VERSION,
+                        text,
+                        to,
+                        plugin: self.name.clone(),
+                        in_reply_to,
+                    };
+                    client
+                        .publish(subject, messaging::encode(&action).into())
+                        .await
+                        .map_err(|err| err.to_string())
+                }
+                Outgoing::Publish { kind, payload_json } => {
+                    let event = EventMessage {
+                        v: SCHEMA_VERSION,
+                        id: format!("{}-{}-{}", self.name, std::process::id(), messaging::now_ms()),
+                        kind: kind.clone(),
+                        user: None,
+                        text: None,
+                        time_ms: messaging::now_ms(),
+                        data: serde_json::from_str(&payload_json).unwrap_or_default(),
+                    };
+                    match js
+                        .publish(messaging::event_subject(&kind), messaging::encode(&event).into())
+                        .await
+                    {
+                        Ok(ack) => ack.await.map(drop).map_err(|err| err.to_string()),
+                        Err(err) => Err(err.to_string()),
+                    }
+                }
+            };
+            if let Err(err) = result {
+                self.log.host(LogLevel::Warn, &format!("cannot publish the plugin's message: {err}"));
+            }
+        }
+    }
+
+    async fn announce(&self, client: &async_nats::Client, subject: String) {
+        let notice = Lifecycle {
+            v: SCHEMA_VERSION,
+            plugin: self.name.clone(),
+            version: self.version.clone(),
+            pid: std::process::id(),
+            time_ms: messaging::now_ms(),
+        };
+        if let Err(err) = client.publish(subject, messaging::encode(&notice).into()).await {
+            self.log.host(LogLevel::Warn, &format!("cannot announce: {err}"));
+        }
+        let _ = client.flush().await;
+    }
+}
+
+/// Waits for a hook to finish, telling JetStream the message is still being worked on so a
+/// slow handler is not mistaken for a lost one.
+async fn await_with_progress(
+    message: &jetstream::Message,
+    mut done: oneshot::Receiver<HookOutcome<()>>,
+) -> HookOutcome<()> {
+    let mut progress = tokio::time::interval(messaging::ACK_WAIT / 2);
+    progress.tick().await;
+    loop {
+        tokio::select! {
+            outcome = &mut done => {
+                return outcome.unwrap_or_else(|_| HookOutcome::Panicked("the plugin thread ended mid-message".to_owned()));
+            }
+            _ = progress.tick() => {
+                let _ = message.ack_with(AckKind::Progress).await;
+            }
+        }
+    }
+}
+
+/// Gives back (nak) whatever the last pull request still delivers, so the next instance gets it
+/// at once instead of after the ack timeout.
+async fn hand_back(mut batch: jetstream::consumer::pull::Batch) {
+    let deadline = tokio::time::sleep(PULL_EXPIRES + Duration::from_millis(50));
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            _ = &mut deadline => return,
+            next = batch.next() => match next {
+                Some(Ok(message)) => { let _ = message.ack_with(AckKind::Nak(None)).await; }
+                Some(Err(_)) | None => return,
+            }
+        }
+    }
+}
+
+async fn heartbeats(
+    client: async_nats::Client,
+    plugin: String,
+    version: String,
+    every: Duration,
+    shared: Shared,
+    handled: Arc<AtomicU64>,
+) {
+    let mut ticks = tokio::time::interval(every);
+    let subject = messaging::heartbeat_subject(&plugin);
+    loop {
+        ticks.tick().await;
+        let busy = match shared.busy.lock() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        let beat = Heartbeat {
+            v: SCHEMA_VERSION,
+            plugin: plugin.clone(),
+            version: version.clone(),
+            pid: std::process::id(),
+            busy,
+            handled: handled.load(Ordering::Relaxed),
+            time_ms: messaging::now_ms(),
+        };
+        let _ = client.publish(subject.clone(), messaging::encode(&beat).into()).await;
+    }
+}
