@@ -15,8 +15,8 @@ use abi_stable::{
 
 use crate::{
     ffi::{
-        FfiCommand, FfiConfig, FfiError, FfiErrorKind, FfiEvent, FfiLoadArgs, HostRef,
-        PluginBox, PluginModule, PluginModuleRef, PluginObject, PluginObject_TO,
+        FfiCommand, FfiConfig, FfiError, FfiErrorKind, FfiEvent, FfiLoadArgs, HostRef, PluginBox,
+        PluginModule, PluginModuleRef, PluginObject, PluginObject_TO,
     },
     sdk::{Command, Context, Event, LoadContext},
     Plugin, PluginResult,

@@ -178,7 +178,8 @@ pub struct PluginModule {
     pub sdk_version: RStr<'static>,
     /// Create the plugin instance.
     #[sabi(last_prefix_field)]
-    pub load: extern "C" fn(args: FfiLoadArgs<'_>, host: HostRef<'_>) -> RResult<PluginBox, FfiError>,
+    pub load:
+        extern "C" fn(args: FfiLoadArgs<'_>, host: HostRef<'_>) -> RResult<PluginBox, FfiError>,
 }
 
 impl RootModule for PluginModuleRef {

@@ -9,7 +9,9 @@ use std::{ffi::CStr, fmt, os::raw::c_char, path::Path};
 
 use abi_stable::library::{LibraryError, RawLibrary, RootModule};
 
-use crate::{ffi::PluginModuleRef, ABI_VERSION, ABI_VERSION_SYMBOL, SDK_VERSION, SDK_VERSION_SYMBOL};
+use crate::{
+    ffi::PluginModuleRef, ABI_VERSION, ABI_VERSION_SYMBOL, SDK_VERSION, SDK_VERSION_SYMBOL,
+};
 
 /// Why a plugin library could not be loaded.
 #[derive(Debug)]
@@ -94,7 +96,9 @@ pub fn load_plugin_library(path: &Path) -> Result<PluginModuleRef, LoadError> {
                 Err(LoadError::AbiMismatch {
                     library_abi: Some(library_abi),
                     library_sdk: Some(module.sdk_version().as_str().to_owned()),
-                    report: format!("root module reports ABI v{library_abi}, host speaks v{ABI_VERSION}"),
+                    report: format!(
+                        "root module reports ABI v{library_abi}, host speaks v{ABI_VERSION}"
+                    ),
                 })
             }
         }

@@ -377,12 +377,20 @@ impl<'a> Event<'a> {
 
     /// The user the event is about, if any.
     pub fn user(&self) -> Option<&'a str> {
-        self.raw.user.as_ref().map(|user| user.as_str()).into_option()
+        self.raw
+            .user
+            .as_ref()
+            .map(|user| user.as_str())
+            .into_option()
     }
 
     /// The plain text of a chat message or PM, if the event carries one.
     pub fn text(&self) -> Option<&'a str> {
-        self.raw.text.as_ref().map(|text| text.as_str()).into_option()
+        self.raw
+            .text
+            .as_ref()
+            .map(|text| text.as_str())
+            .into_option()
     }
 
     /// The full payload as JSON.

@@ -27,6 +27,10 @@ mod tests {
         write_atomic(&path, b"first, longer content").expect("write");
         write_atomic(&path, b"second").expect("rewrite");
         assert_eq!(fs::read(&path).expect("read"), b"second");
-        assert_eq!(fs::read_dir(dir.path()).expect("list").count(), 1, "no temp file left");
+        assert_eq!(
+            fs::read_dir(dir.path()).expect("list").count(),
+            1,
+            "no temp file left"
+        );
     }
 }

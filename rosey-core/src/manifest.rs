@@ -117,9 +117,9 @@ pub fn is_valid_event_pattern(pattern: &str) -> bool {
             || *token == "*"
             || (!token.is_empty()
                 && token.len() <= 32
-                && token
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'))
+                && token.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                }))
     })
 }
 
@@ -134,8 +134,9 @@ impl Manifest {
 
     /// Reads and validates `manifest.yaml` at `path`.
     pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|err| ManifestError::Parse(format!("cannot read {}: {err}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|err| {
+            ManifestError::Parse(format!("cannot read {}: {err}", path.display()))
+        })?;
         Manifest::parse(&text)
     }
 
@@ -167,7 +168,10 @@ impl Manifest {
         {
             return Err(invalid(
                 "library",
-                format!("{:?} must be a plain file name at the archive's top level", self.library),
+                format!(
+                    "{:?} must be a plain file name at the archive's top level",
+                    self.library
+                ),
             ));
         }
         if self.abi != rosey_abi::ABI_VERSION {
@@ -182,7 +186,10 @@ impl Manifest {
             ));
         }
         if self.commands.len() > MAX_COMMANDS {
-            return Err(invalid("commands", format!("at most {MAX_COMMANDS} commands")));
+            return Err(invalid(
+                "commands",
+                format!("at most {MAX_COMMANDS} commands"),
+            ));
         }
         for (i, command) in self.commands.iter().enumerate() {
             if !is_valid_command(command) {
@@ -259,10 +266,18 @@ mod tests {
             ("version: 1.2.0", "version: one", "version"),
             ("library: libdice_roller.so", "library: ../x.so", "library"),
             ("abi: 1", "abi: 999", "abi"),
-            ("commands: [roll, flip]", "commands: [roll, roll]", "commands"),
+            (
+                "commands: [roll, flip]",
+                "commands: [roll, roll]",
+                "commands",
+            ),
             ("commands: [roll, flip]", "commands: [\"a.b\"]", "commands"),
             ("events: [chat.message]", "events: [\"chat..x\"]", "events"),
-            ("permissions: [send_messages]", "permissions: [root]", "permissions"),
+            (
+                "permissions: [send_messages]",
+                "permissions: [root]",
+                "permissions",
+            ),
         ];
         for (from, to, field) in cases {
             let text = sample().replace(from, to);

@@ -100,7 +100,10 @@ pub fn stream_config() -> stream::Config {
 }
 
 /// The durable pull consumer of plugin `plugin` reading `filter_subjects`.
-pub fn plugin_consumer_config(plugin: &str, filter_subjects: Vec<String>) -> consumer::pull::Config {
+pub fn plugin_consumer_config(
+    plugin: &str,
+    filter_subjects: Vec<String>,
+) -> consumer::pull::Config {
     consumer::pull::Config {
         durable_name: Some(consumer_name(plugin)),
         description: Some(format!("commands and events for plugin {plugin}")),
@@ -293,14 +296,18 @@ mod tests {
 
     #[test]
     fn newer_schemas_are_refused() {
-        let err = decode::<Lifecycle>(br#"{"v":99,"plugin":"a","version":"1","pid":1,"time_ms":1}"#)
-            .expect_err("newer");
+        let err =
+            decode::<Lifecycle>(br#"{"v":99,"plugin":"a","version":"1","pid":1,"time_ms":1}"#)
+                .expect_err("newer");
         assert!(matches!(err, PayloadError::NewerSchema { found: 99 }));
     }
 
     #[test]
     fn filters_cover_commands_and_events() {
         let filters = consumer_filter_subjects(&["roll".into()], &["chat.message".into()]);
-        assert_eq!(filters, ["rosey.commands.roll", "rosey.events.chat.message"]);
+        assert_eq!(
+            filters,
+            ["rosey.commands.roll", "rosey.events.chat.message"]
+        );
     }
 }

@@ -142,7 +142,9 @@ mod tests {
     fn relative_roots_become_absolute() {
         let home = Home::new("some/where");
         assert!(home.root().is_absolute());
-        assert!(home.registry_file().ends_with("some/where/data/registry.json"));
+        assert!(home
+            .registry_file()
+            .ends_with("some/where/data/registry.json"));
     }
 
     #[test]

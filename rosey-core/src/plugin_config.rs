@@ -82,8 +82,9 @@ mod tests {
 
     #[test]
     fn nested_scalars_flatten_to_dotted_keys() {
-        let config = PluginConfig::parse("max_dice: 20\nlimits:\n  sides: 100\n  name: d\nlist: [1, 2]\n")
-            .expect("parses");
+        let config =
+            PluginConfig::parse("max_dice: 20\nlimits:\n  sides: 100\n  name: d\nlist: [1, 2]\n")
+                .expect("parses");
         let get = |key: &str| {
             config
                 .flat

@@ -54,7 +54,9 @@ impl KvStore {
     /// The value at `key`.
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
         self.connection
-            .query_row("SELECT value FROM kv WHERE key = ?1", params![key], |row| row.get(0))
+            .query_row("SELECT value FROM kv WHERE key = ?1", params![key], |row| {
+                row.get(0)
+            })
             .optional()
             .map_err(|err| self.wrap(err))
     }
@@ -112,7 +114,10 @@ mod tests {
         assert_eq!(kv.get("quote:1").expect("get"), None);
         drop(kv);
         let reopened = KvStore::open(dir.path()).expect("reopen");
-        assert_eq!(reopened.get("quote:2").expect("get"), Some(b"world".to_vec()));
+        assert_eq!(
+            reopened.get("quote:2").expect("get"),
+            Some(b"world".to_vec())
+        );
     }
 
     #[test]

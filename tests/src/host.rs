@@ -21,7 +21,11 @@ pub fn rosey_bin() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| crate::workspace_root().join("target"));
     let bin = target.join("debug/rosey");
-    assert!(bin.exists(), "{} is missing: run `cargo build -p rosey` first", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p rosey` first",
+        bin.display()
+    );
     bin
 }
 
@@ -77,14 +81,23 @@ impl PluginEnv {
     pub fn pack(&self, crate_dir: &str) -> PathBuf {
         let dir = crate::workspace_root().join("plugins").join(crate_dir);
         let out = self.packs.path().to_str().expect("utf-8 temp path");
-        self.rosey_ok(&["plugin", "pack", dir.to_str().expect("utf-8 path"), "--out", out]);
+        self.rosey_ok(&[
+            "plugin",
+            "pack",
+            dir.to_str().expect("utf-8 path"),
+            "--out",
+            out,
+        ]);
         std::fs::read_dir(self.packs.path())
             .expect("list packs")
             .flatten()
             .map(|entry| entry.path())
             .filter(|path| path.extension().is_some_and(|ext| ext == "roseyplug"))
             .find(|path| {
-                let name = path.file_name().and_then(|name| name.to_str()).unwrap_or("");
+                let name = path
+                    .file_name()
+                    .and_then(|name| name.to_str())
+                    .unwrap_or("");
                 let plugin = crate_dir.rsplit('/').next().unwrap_or(crate_dir);
                 name.starts_with(&format!("{plugin}-"))
             })
@@ -103,10 +116,24 @@ impl PluginEnv {
         command
             .arg("--home")
             .arg(self.home())
-            .args(["plugin-host", "run", "--name", name, "--version", version])
+            .args([
+                "plugin-host",
+                "run",
+                "--name",
+                name,
+                "--plugin-version",
+                version,
+            ])
             .arg("--nats")
             .arg(self.nats.url())
-            .args(["--heartbeat-ms", "100", "--log-level", "debug", "--nats-timeout-ms", "3000"]);
+            .args([
+                "--heartbeat-ms",
+                "100",
+                "--log-level",
+                "debug",
+                "--nats-timeout-ms",
+                "3000",
+            ]);
         ChildGuard::spawn(&format!("plugin-host {name}"), command)
     }
 
@@ -118,7 +145,9 @@ impl PluginEnv {
 
     /// A NATS client and JetStream context for this env's server.
     pub async fn client(&self) -> Bus {
-        let client = async_nats::connect(self.nats.url()).await.expect("connect to nats");
+        let client = async_nats::connect(self.nats.url())
+            .await
+            .expect("connect to nats");
         let js = async_nats::jetstream::new(client.clone());
         Bus { client, js }
     }
@@ -141,7 +170,11 @@ pub struct Bus {
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 fn next_id() -> String {
-    format!("test-{}-{}", std::process::id(), NEXT_ID.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "test-{}-{}",
+        std::process::id(),
+        NEXT_ID.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 impl Bus {
@@ -155,7 +188,10 @@ impl Bus {
 
     /// Subscribes to outgoing chat and PMs.
     pub async fn replies(&self) -> async_nats::Subscriber {
-        self.client.subscribe("rosey.actions.>").await.expect("subscribe actions")
+        self.client
+            .subscribe("rosey.actions.>")
+            .await
+            .expect("subscribe actions")
     }
 
     /// Publishes a command into the stream; returns its id.
@@ -171,7 +207,10 @@ impl Bus {
             time_ms: messaging::now_ms(),
         };
         self.js
-            .publish(messaging::command_subject(command), messaging::encode(&message).into())
+            .publish(
+                messaging::command_subject(command),
+                messaging::encode(&message).into(),
+            )
             .await
             .expect("publish command")
             .await
@@ -191,7 +230,10 @@ impl Bus {
             data: serde_json::json!({ "msg": text }),
         };
         self.js
-            .publish(messaging::event_subject("chat.message"), messaging::encode(&event).into())
+            .publish(
+                messaging::event_subject("chat.message"),
+                messaging::encode(&event).into(),
+            )
             .await
             .expect("publish event")
             .await
@@ -200,7 +242,10 @@ impl Bus {
 }
 
 /// Waits for the next lifecycle notice on `subscriber`.
-pub async fn expect_lifecycle(subscriber: &mut async_nats::Subscriber, timeout: Duration) -> Lifecycle {
+pub async fn expect_lifecycle(
+    subscriber: &mut async_nats::Subscriber,
+    timeout: Duration,
+) -> Lifecycle {
     let message = tokio::time::timeout(timeout, subscriber.next())
         .await
         .expect("timed out waiting for a lifecycle notice")
@@ -209,7 +254,11 @@ pub async fn expect_lifecycle(subscriber: &mut async_nats::Subscriber, timeout: 
 }
 
 /// Waits for the reply to command `id`.
-pub async fn expect_reply(subscriber: &mut async_nats::Subscriber, id: &str, timeout: Duration) -> ChatAction {
+pub async fn expect_reply(
+    subscriber: &mut async_nats::Subscriber,
+    id: &str,
+    timeout: Duration,
+) -> ChatAction {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let message = tokio::time::timeout_at(deadline, subscriber.next())

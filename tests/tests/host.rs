@@ -44,11 +44,19 @@ async fn dice_roller_answers_a_roll_in_chat_and_by_pm() {
     assert_eq!(reply.to, None, "a chat command is answered in chat");
     assert_eq!(reply.plugin, "dice-roller");
     let total = roll_total(&reply.text);
-    assert!((2..=12).contains(&total), "2d6 totalled {total}: {}", reply.text);
+    assert!(
+        (2..=12).contains(&total),
+        "2d6 totalled {total}: {}",
+        reply.text
+    );
 
     let id = bus.command("roll", "1d1+4", "bob", Source::Pm).await;
     let reply = expect_reply(&mut replies, &id, REPLY).await;
-    assert_eq!(reply.to.as_deref(), Some("bob"), "a PM command is answered by PM");
+    assert_eq!(
+        reply.to.as_deref(),
+        Some("bob"),
+        "a PM command is answered by PM"
+    );
     assert_eq!(roll_total(&reply.text), 5, "{}", reply.text);
 }
 
@@ -65,7 +73,11 @@ async fn commands_sent_while_no_host_runs_wait_in_the_stream() {
     expect_lifecycle(&mut ready, READY).await;
     host.signal(libc::SIGTERM);
     let status = host.expect_exit(EXIT);
-    assert_eq!(status.code(), Some(exit_codes::CLEAN), "graceful stop exits 0");
+    assert_eq!(
+        status.code(),
+        Some(exit_codes::CLEAN),
+        "graceful stop exits 0"
+    );
 
     let ids = [
         bus.command("roll", "1d1", "carol", Source::Chat).await,
@@ -104,20 +116,29 @@ async fn markov_model_is_carried_over_a_host_restart() {
     }
     let id = bus.command("markov", "stats", "dave", Source::Chat).await;
     let before = expect_reply(&mut replies, &id, REPLY).await.text;
-    assert!(before.contains("3 messages"), "the model learned three messages: {before}");
+    assert!(
+        before.contains("3 messages"),
+        "the model learned three messages: {before}"
+    );
 
     host.signal(libc::SIGTERM);
     expect_lifecycle(&mut stopped, EXIT).await;
     assert_eq!(host.expect_exit(EXIT).code(), Some(exit_codes::CLEAN));
     let handoff = env.home().join("data/plugins/markov-chat/handoff.state");
-    assert!(handoff.exists(), "unload left the model for the next instance");
+    assert!(
+        handoff.exists(),
+        "unload left the model for the next instance"
+    );
 
     let _host = env.spawn_host("markov-chat", &version);
     expect_lifecycle(&mut ready, READY).await;
     let id = bus.command("markov", "stats", "dave", Source::Chat).await;
     let after = expect_reply(&mut replies, &id, REPLY).await.text;
     assert_eq!(after, before, "the new instance starts with the old model");
-    assert!(!handoff.exists(), "the handed-over state is consumed once the new instance is ready");
+    assert!(
+        !handoff.exists(),
+        "the handed-over state is consumed once the new instance is ready"
+    );
 }
 
 #[tokio::test]
@@ -132,7 +153,12 @@ async fn quotes_survive_a_host_restart_and_are_gone_after_remove() {
     let host = env.spawn_host("quote-db", &version);
     expect_lifecycle(&mut ready, READY).await;
     let id = bus
-        .command("quote", "add a stitch in time saves nine", "erin", Source::Chat)
+        .command(
+            "quote",
+            "add a stitch in time saves nine",
+            "erin",
+            Source::Chat,
+        )
         .await;
     let added = expect_reply(&mut replies, &id, REPLY).await.text;
     assert!(added.contains('1'), "the first quote gets id 1: {added}");
@@ -156,7 +182,10 @@ async fn quotes_survive_a_host_restart_and_are_gone_after_remove() {
     expect_lifecycle(&mut ready, READY).await;
     let id = bus.command("quote", "1", "erin", Source::Chat).await;
     let shown = expect_reply(&mut replies, &id, REPLY).await.text;
-    assert!(!shown.contains("a stitch in time"), "a reinstalled plugin starts empty: {shown}");
+    assert!(
+        !shown.contains("a stitch in time"),
+        "a reinstalled plugin starts empty: {shown}"
+    );
 }
 
 #[tokio::test]
@@ -174,9 +203,16 @@ async fn a_panicking_plugin_exits_with_the_panic_code_and_the_message_logged() {
 
     bus.command("chaos", "panic", "frank", Source::Chat).await;
     let status = host.expect_exit(EXIT);
-    assert_eq!(status.code(), Some(exit_codes::PLUGIN_PANICKED), "{status:?}");
+    assert_eq!(
+        status.code(),
+        Some(exit_codes::PLUGIN_PANICKED),
+        "{status:?}"
+    );
     let log = env.plugin_log("chaos");
-    assert!(log.contains("chaos: deliberate panic"), "panic message in the log:\n{log}");
+    assert!(
+        log.contains("chaos: deliberate panic"),
+        "panic message in the log:\n{log}"
+    );
 }
 
 #[tokio::test]
@@ -199,7 +235,11 @@ async fn crashes_of_every_kind_end_the_host_with_their_own_status() {
         expect_lifecycle(&mut ready, READY).await;
         bus.command("chaos", what, "gina", Source::Chat).await;
         let status = host.expect_exit(Duration::from_secs(30));
-        assert_eq!((status.code(), status.signal()), (code, signal), "chaos {what}: {status:?}");
+        assert_eq!(
+            (status.code(), status.signal()),
+            (code, signal),
+            "chaos {what}: {status:?}"
+        );
         // Each crash was mid-message, so the message would be redelivered to the next host and
         // crash it again; deleting the consumer drops it (the next host creates a fresh one).
         let stream = bus
@@ -241,12 +281,28 @@ fn an_abi_mismatched_library_is_refused_with_one_line_naming_both_versions() {
         .map(|entry| entry.path())
         .find(|path| path.extension().is_some_and(|ext| ext == "so"))
         .expect("library in archive");
-    let output = env.rosey(&["plugin-host", "check", "--library", library.to_str().expect("utf-8")]);
+    let output = env.rosey(&[
+        "plugin-host",
+        "check",
+        "--library",
+        library.to_str().expect("utf-8"),
+    ]);
     assert_eq!(output.status.code(), Some(exit_codes::LOAD_FAILED));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let lines: Vec<&str> = stderr.lines().filter(|line| !line.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "one line, not abi_stable's report:\n{stderr}");
-    assert!(lines[0].contains("v999") && lines[0].contains("9.9.9"), "names the library's versions: {}", lines[0]);
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "one line, not abi_stable's report:\n{stderr}"
+    );
+    assert!(
+        lines[0].contains("v999") && lines[0].contains("9.9.9"),
+        "names the library's versions: {}",
+        lines[0]
+    );
     assert!(
         lines[0].contains(&format!("v{}", rosey_abi::ABI_VERSION)),
         "names the host's version: {}",
@@ -261,6 +317,12 @@ fn installing_an_abi_mismatched_archive_is_refused_with_the_one_line_message() {
     let output = env.rosey(&["plugin", "install", archive.to_str().expect("utf-8")]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("v999") && stderr.contains("9.9.9"), "{stderr}");
-    assert!(!env.home().join("data/plugins/abi-mismatch").exists(), "nothing unpacked");
+    assert!(
+        stderr.contains("v999") && stderr.contains("9.9.9"),
+        "{stderr}"
+    );
+    assert!(
+        !env.home().join("data/plugins/abi-mismatch").exists(),
+        "nothing unpacked"
+    );
 }

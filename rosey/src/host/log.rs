@@ -35,7 +35,10 @@ impl HostLog {
             match OpenOptions::new().create(true).append(true).open(path) {
                 Ok(file) => Some(file),
                 Err(err) => {
-                    eprintln!("rosey plugin-host: cannot open log {}: {err}", path.display());
+                    eprintln!(
+                        "rosey plugin-host: cannot open log {}: {err}",
+                        path.display()
+                    );
                     None
                 }
             }

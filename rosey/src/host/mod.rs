@@ -51,9 +51,9 @@ struct RunArgs {
     /// The installed plugin's name.
     #[arg(long)]
     name: String,
-    /// The installed version to run.
-    #[arg(long)]
-    version: String,
+    /// The installed version to run (`--version` is taken by clap for rosey's own version).
+    #[arg(long, value_name = "VERSION")]
+    plugin_version: String,
     /// NATS server URL.
     #[arg(long, env = "ROSEY_NATS_URL", default_value = "nats://127.0.0.1:4222")]
     nats: String,
@@ -90,7 +90,10 @@ pub fn main(home: &Home, args: HostArgs) -> ExitCode {
 
 fn check(library: &std::path::Path) -> i32 {
     if !library.is_absolute() {
-        eprintln!("plugin-host check: --library must be an absolute path, got {}", library.display());
+        eprintln!(
+            "plugin-host check: --library must be an absolute path, got {}",
+            library.display()
+        );
         return exit_codes::USAGE;
     }
     match load_plugin_library(library) {
@@ -118,7 +121,10 @@ fn run(home: &Home, args: RunArgs) -> i32 {
         Level::Warn => LogLevel::Warn,
         Level::Error => LogLevel::Error,
     };
-    let log_path = args.log_file.clone().unwrap_or_else(|| home.plugin_log(&args.name));
+    let log_path = args
+        .log_file
+        .clone()
+        .unwrap_or_else(|| home.plugin_log(&args.name));
     let log = HostLog::open(Some(&log_path), &args.name, level);
     let fail = |code: i32, message: String| {
         log.host(LogLevel::Error, &message);
@@ -126,26 +132,45 @@ fn run(home: &Home, args: RunArgs) -> i32 {
         code
     };
 
-    let version_dir = home.plugin_version_dir(&args.name, &args.version);
+    let version_dir = home.plugin_version_dir(&args.name, &args.plugin_version);
     let manifest = match Manifest::load(&version_dir.join("manifest.yaml")) {
         Ok(manifest) => manifest,
-        Err(err) => return fail(exit_codes::LOAD_FAILED, format!("{} v{}: {err}", args.name, args.version)),
+        Err(err) => {
+            return fail(
+                exit_codes::LOAD_FAILED,
+                format!("{} v{}: {err}", args.name, args.plugin_version),
+            )
+        }
     };
     if manifest.name != args.name {
         return fail(
             exit_codes::LOAD_FAILED,
-            format!("{} holds plugin {:?}, not {:?}", version_dir.display(), manifest.name, args.name),
+            format!(
+                "{} holds plugin {:?}, not {:?}",
+                version_dir.display(),
+                manifest.name,
+                args.name
+            ),
         );
     }
     if let Err(err) = limit_memory(manifest.limits.memory_mb) {
-        log.host(LogLevel::Warn, &format!("cannot apply the memory limit: {err}"));
+        log.host(
+            LogLevel::Warn,
+            &format!("cannot apply the memory limit: {err}"),
+        );
     }
     let library = version_dir.join(&manifest.library);
     let module = match load_plugin_library(&library) {
         Ok(module) => module,
         Err(err) => {
-            log.host(LogLevel::Debug, &format!("loader report for {}:\n{}", library.display(), err.report()));
-            return fail(exit_codes::LOAD_FAILED, format!("{}: {err}", library.display()));
+            log.host(
+                LogLevel::Debug,
+                &format!("loader report for {}:\n{}", library.display(), err.report()),
+            );
+            return fail(
+                exit_codes::LOAD_FAILED,
+                format!("{}: {err}", library.display()),
+            );
         }
     };
     let config = match PluginConfig::load(&home.plugin_config_file(&args.name)) {
@@ -154,16 +179,27 @@ fn run(home: &Home, args: RunArgs) -> i32 {
     };
     let storage_dir = home.plugin_storage_dir(&args.name);
     if let Err(err) = std::fs::create_dir_all(&storage_dir) {
-        return fail(exit_codes::STORAGE_FAILED, format!("cannot create {}: {err}", storage_dir.display()));
+        return fail(
+            exit_codes::STORAGE_FAILED,
+            format!("cannot create {}: {err}", storage_dir.display()),
+        );
     }
     let handoff = home.plugin_handoff_file(&args.name);
     let state = match std::fs::read(&handoff) {
         Ok(state) => {
-            log.host(LogLevel::Info, &format!("starting with {} bytes of handed-over state", state.len()));
+            log.host(
+                LogLevel::Info,
+                &format!("starting with {} bytes of handed-over state", state.len()),
+            );
             Some(state)
         }
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
-        Err(err) => return fail(exit_codes::LOAD_FAILED, format!("cannot read {}: {err}", handoff.display())),
+        Err(err) => {
+            return fail(
+                exit_codes::LOAD_FAILED,
+                format!("cannot read {}: {err}", handoff.display()),
+            )
+        }
     };
 
     let (outgoing_tx, outgoing_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -183,22 +219,44 @@ fn run(home: &Home, args: RunArgs) -> i32 {
         Ok(work) => work,
         Err(StartError::Storage(err)) => return fail(exit_codes::STORAGE_FAILED, err),
         Err(StartError::LoadPanicked(panic)) => {
-            return fail(exit_codes::LOAD_FAILED, format!("{} panicked in load: {panic}", args.name))
+            return fail(
+                exit_codes::LOAD_FAILED,
+                format!("{} panicked in load: {panic}", args.name),
+            )
         }
         Err(StartError::LoadFailed(err)) => {
-            return fail(exit_codes::LOAD_FAILED, format!("{} failed to load: {err}", args.name))
+            return fail(
+                exit_codes::LOAD_FAILED,
+                format!("{} failed to load: {err}", args.name),
+            )
         }
     };
-    log.host(LogLevel::Info, &format!("loaded {} v{} (pid {})", args.name, args.version, std::process::id()));
+    log.host(
+        LogLevel::Info,
+        &format!(
+            "loaded {} v{} (pid {})",
+            args.name,
+            args.plugin_version,
+            std::process::id()
+        ),
+    );
 
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
-        Err(err) => return fail(exit_codes::USAGE, format!("cannot start the async runtime: {err}")),
+        Err(err) => {
+            return fail(
+                exit_codes::USAGE,
+                format!("cannot start the async runtime: {err}"),
+            )
+        }
     };
     let serve = serve::Serve {
         home: home.clone(),
         name: args.name,
-        version: args.version,
+        version: args.plugin_version,
         nats_url: args.nats,
         heartbeat: Duration::from_millis(args.heartbeat_ms.max(10)),
         nats_timeout: Duration::from_millis(args.nats_timeout_ms),

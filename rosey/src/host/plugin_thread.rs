@@ -108,7 +108,9 @@ pub fn start(setup: PluginSetup) -> Result<mpsc::Sender<Work>, StartError> {
         .name(thread_name)
         .spawn(move || run(setup, work_rx, started_tx));
     if let Err(err) = spawned {
-        return Err(StartError::Storage(format!("cannot start the plugin thread: {err}")));
+        return Err(StartError::Storage(format!(
+            "cannot start the plugin thread: {err}"
+        )));
     }
     match started_rx.recv() {
         Ok(Ok(())) => Ok(work_tx),
@@ -119,7 +121,11 @@ pub fn start(setup: PluginSetup) -> Result<mpsc::Sender<Work>, StartError> {
     }
 }
 
-fn run(setup: PluginSetup, work: mpsc::Receiver<Work>, started: mpsc::Sender<Result<(), StartError>>) {
+fn run(
+    setup: PluginSetup,
+    work: mpsc::Receiver<Work>,
+    started: mpsc::Sender<Result<(), StartError>>,
+) {
     let kv = match KvStore::open(&setup.storage_dir) {
         Ok(kv) => kv,
         Err(err) => {
@@ -287,8 +293,10 @@ impl HostImpl {
 
     fn send(&self, outgoing: Outgoing) {
         if self.outgoing.send(outgoing).is_err() {
-            self.log
-                .host(FfiLogLevel::Warn, "dropped an outgoing message: the NATS side has stopped");
+            self.log.host(
+                FfiLogLevel::Warn,
+                "dropped an outgoing message: the NATS side has stopped",
+            );
         }
     }
 }
@@ -297,7 +305,9 @@ impl HostApi for HostImpl {
     fn reply(&self, text: RStr<'_>) {
         let (to, in_reply_to) = match &*self.reply_to.borrow() {
             ReplyTarget::Chat { in_reply_to } => (None, in_reply_to.clone()),
-            ReplyTarget::Pm { user, in_reply_to } => (Some(user.clone()), Some(in_reply_to.clone())),
+            ReplyTarget::Pm { user, in_reply_to } => {
+                (Some(user.clone()), Some(in_reply_to.clone()))
+            }
         };
         self.send(Outgoing::Chat {
             text: text.as_str().to_owned(),
@@ -330,7 +340,9 @@ impl HostApi for HostImpl {
             )));
         }
         if let Err(err) = serde_json::from_str::<serde_json::Value>(payload_json.as_str()) {
-            return RErr(RString::from(format!("the event payload is not JSON: {err}")));
+            return RErr(RString::from(format!(
+                "the event payload is not JSON: {err}"
+            )));
         }
         self.send(Outgoing::Publish {
             kind: format!("plugin.{}.{kind}", self.name),

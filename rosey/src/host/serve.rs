@@ -20,7 +20,9 @@ use futures::StreamExt;
 use rosey_abi::LogLevel;
 use rosey_core::{
     exit_codes,
-    messaging::{self, ChatAction, CommandMessage, EventMessage, Heartbeat, Lifecycle, SCHEMA_VERSION},
+    messaging::{
+        self, ChatAction, CommandMessage, EventMessage, Heartbeat, Lifecycle, SCHEMA_VERSION,
+    },
     paths::Home,
 };
 use tokio::{
@@ -68,7 +70,10 @@ impl Serve {
         let client = match self.connect().await {
             Ok(client) => client,
             Err(err) => {
-                self.log.host(LogLevel::Error, &format!("cannot reach NATS at {}: {err}", self.nats_url));
+                self.log.host(
+                    LogLevel::Error,
+                    &format!("cannot reach NATS at {}: {err}", self.nats_url),
+                );
                 eprintln!("cannot reach NATS at {}: {err}", self.nats_url);
                 return exit_codes::NATS_LOST;
             }
@@ -77,7 +82,10 @@ impl Serve {
         let consumer = match self.attach_consumer(&js).await {
             Ok(consumer) => consumer,
             Err(err) => {
-                self.log.host(LogLevel::Error, &format!("cannot set up the JetStream consumer: {err}"));
+                self.log.host(
+                    LogLevel::Error,
+                    &format!("cannot set up the JetStream consumer: {err}"),
+                );
                 eprintln!("cannot set up the JetStream consumer: {err}");
                 return exit_codes::NATS_LOST;
             }
@@ -93,15 +101,22 @@ impl Serve {
         ));
         // Anything the plugin said while loading goes out now.
         self.publish_outgoing(&client, &js).await;
-        self.announce(&client, messaging::ready_subject(&self.name)).await;
+        self.announce(&client, messaging::ready_subject(&self.name))
+            .await;
         // The next instance must not start from state this one already consumed.
         let handoff = self.home.plugin_handoff_file(&self.name);
         if let Err(err) = std::fs::remove_file(&handoff) {
             if err.kind() != std::io::ErrorKind::NotFound {
-                self.log.host(LogLevel::Warn, &format!("cannot remove {}: {err}", handoff.display()));
+                self.log.host(
+                    LogLevel::Warn,
+                    &format!("cannot remove {}: {err}", handoff.display()),
+                );
             }
         }
-        self.log.host(LogLevel::Info, &format!("{} v{} ready", self.name, self.version));
+        self.log.host(
+            LogLevel::Info,
+            &format!("{} v{} ready", self.name, self.version),
+        );
 
         let (stop, leftover) = self.consume(&client, &js, consumer, &handled).await;
         heartbeat.abort();
@@ -115,7 +130,8 @@ impl Serve {
         }
         self.publish_outgoing(&client, &js).await;
         if !matches!(stop, Stop::NatsLost) {
-            self.announce(&client, messaging::stopped_subject(&self.name)).await;
+            self.announce(&client, messaging::stopped_subject(&self.name))
+                .await;
         }
         if let Some(batch) = leftover {
             hand_back(batch).await;
@@ -154,7 +170,10 @@ impl Serve {
         }
     }
 
-    async fn attach_consumer(&self, js: &jetstream::Context) -> Result<Option<PullConsumer>, String> {
+    async fn attach_consumer(
+        &self,
+        js: &jetstream::Context,
+    ) -> Result<Option<PullConsumer>, String> {
         let stream = js
             .get_or_create_stream(messaging::stream_config())
             .await
@@ -163,7 +182,10 @@ impl Serve {
             return Ok(None);
         }
         stream
-            .create_consumer(messaging::plugin_consumer_config(&self.name, self.filter_subjects.clone()))
+            .create_consumer(messaging::plugin_consumer_config(
+                &self.name,
+                self.filter_subjects.clone(),
+            ))
             .await
             .map(Some)
             .map_err(|err| err.to_string())
@@ -178,10 +200,14 @@ impl Serve {
         consumer: Option<PullConsumer>,
         handled: &AtomicU64,
     ) -> (Stop, Option<jetstream::consumer::pull::Batch>) {
-        let (mut term, mut int) = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        let (mut term, mut int) = match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
             (Ok(term), Ok(int)) => (term, int),
             _ => {
-                self.log.host(LogLevel::Error, "cannot install signal handlers");
+                self.log
+                    .host(LogLevel::Error, "cannot install signal handlers");
                 return (Stop::Signal, None);
             }
         };
@@ -214,7 +240,10 @@ impl Serve {
                     Err(err) => {
                         let since = *unreachable_since.get_or_insert_with(Instant::now);
                         if since.elapsed() >= self.nats_timeout {
-                            self.log.host(LogLevel::Error, &format!("NATS unreachable for {:?}: {err}", self.nats_timeout));
+                            self.log.host(
+                                LogLevel::Error,
+                                &format!("NATS unreachable for {:?}: {err}", self.nats_timeout),
+                            );
                             return (Stop::NatsLost, None);
                         }
                         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -222,7 +251,9 @@ impl Serve {
                     }
                 }
             }
-            let Some(current) = batch.as_mut() else { continue };
+            let Some(current) = batch.as_mut() else {
+                continue;
+            };
             let next = tokio::select! {
                 _ = term.recv() => return (Stop::Signal, batch),
                 _ = int.recv() => return (Stop::Signal, batch),
@@ -231,7 +262,8 @@ impl Serve {
             match next {
                 None => batch = None,
                 Some(Err(err)) => {
-                    self.log.host(LogLevel::Debug, &format!("pull request ended: {err}"));
+                    self.log
+                        .host(LogLevel::Debug, &format!("pull request ended: {err}"));
                     batch = None;
                 }
                 Some(Ok(message)) => {
@@ -279,12 +311,16 @@ impl Serve {
             }
             HookOutcome::Failed(err) => {
                 handled.fetch_add(1, Ordering::Relaxed);
-                self.log.plugin(LogLevel::Error, &format!("{subject}: {err}"));
+                self.log
+                    .plugin(LogLevel::Error, &format!("{subject}: {err}"));
                 self.ack(&message).await;
                 true
             }
             HookOutcome::Panicked(panic) => {
-                self.log.host(LogLevel::Error, &format!("plugin panicked handling {subject}: {panic}"));
+                self.log.host(
+                    LogLevel::Error,
+                    &format!("plugin panicked handling {subject}: {panic}"),
+                );
                 eprintln!("plugin {} panicked: {panic}", self.name);
                 let _ = message.ack_with(AckKind::Nak(None)).await;
                 false
@@ -292,15 +328,26 @@ impl Serve {
         }
     }
 
-    async fn refuse(&self, message: &jetstream::Message, subject: &str, err: messaging::PayloadError) -> bool {
-        self.log.host(LogLevel::Warn, &format!("dropping unreadable message on {subject}: {err}"));
+    async fn refuse(
+        &self,
+        message: &jetstream::Message,
+        subject: &str,
+        err: messaging::PayloadError,
+    ) -> bool {
+        self.log.host(
+            LogLevel::Warn,
+            &format!("dropping unreadable message on {subject}: {err}"),
+        );
         let _ = message.ack_with(AckKind::Term).await;
         true
     }
 
     async fn ack(&self, message: &jetstream::Message) {
         if let Err(err) = message.ack().await {
-            self.log.host(LogLevel::Warn, &format!("ack failed (the message will come again): {err}"));
+            self.log.host(
+                LogLevel::Warn,
+                &format!("ack failed (the message will come again): {err}"),
+            );
         }
     }
 
@@ -308,37 +355,52 @@ impl Serve {
     async fn unload(&mut self) -> bool {
         let (done_tx, done_rx) = oneshot::channel();
         if self.work.send(Work::Unload(done_tx)).is_err() {
-            self.log.host(LogLevel::Error, "the plugin thread is gone; nothing to unload");
+            self.log.host(
+                LogLevel::Error,
+                "the plugin thread is gone; nothing to unload",
+            );
             return false;
         }
         match done_rx.await {
             Ok(HookOutcome::Done(state)) => {
                 let path = self.home.plugin_handoff_file(&self.name);
                 if state.is_empty() {
-                    self.log.host(LogLevel::Info, "unloaded (no state to hand over)");
+                    self.log
+                        .host(LogLevel::Info, "unloaded (no state to hand over)");
                     return true;
                 }
                 match rosey_core::fsutil::write_atomic(&path, &state) {
                     Ok(()) => {
-                        self.log.host(LogLevel::Info, &format!("unloaded; handed over {} bytes of state", state.len()));
+                        self.log.host(
+                            LogLevel::Info,
+                            &format!("unloaded; handed over {} bytes of state", state.len()),
+                        );
                         true
                     }
                     Err(err) => {
-                        self.log.host(LogLevel::Error, &format!("cannot write {}: {err}", path.display()));
+                        self.log.host(
+                            LogLevel::Error,
+                            &format!("cannot write {}: {err}", path.display()),
+                        );
                         false
                     }
                 }
             }
             Ok(HookOutcome::Failed(err)) => {
-                self.log.plugin(LogLevel::Error, &format!("unload failed: {err}"));
+                self.log
+                    .plugin(LogLevel::Error, &format!("unload failed: {err}"));
                 false
             }
             Ok(HookOutcome::Panicked(panic)) => {
-                self.log.host(LogLevel::Error, &format!("plugin panicked in unload: {panic}"));
+                self.log.host(
+                    LogLevel::Error,
+                    &format!("plugin panicked in unload: {panic}"),
+                );
                 false
             }
             Err(_) => {
-                self.log.host(LogLevel::Error, "the plugin thread ended during unload");
+                self.log
+                    .host(LogLevel::Error, "the plugin thread ended during unload");
                 false
             }
         }
@@ -348,7 +410,11 @@ impl Serve {
     async fn publish_outgoing(&mut self, client: &async_nats::Client, js: &jetstream::Context) {
         while let Ok(outgoing) = self.outgoing.try_recv() {
             let result = match outgoing {
-                Outgoing::Chat { text, to, in_reply_to } => {
+                Outgoing::Chat {
+                    text,
+                    to,
+                    in_reply_to,
+                } => {
                     let subject = if to.is_some() {
                         messaging::PM_ACTION_SUBJECT
                     } else {
@@ -369,7 +435,12 @@ impl Serve {
                 Outgoing::Publish { kind, payload_json } => {
                     let event = EventMessage {
                         v: SCHEMA_VERSION,
-                        id: format!("{}-{}-{}", self.name, std::process::id(), messaging::now_ms()),
+                        id: format!(
+                            "{}-{}-{}",
+                            self.name,
+                            std::process::id(),
+                            messaging::now_ms()
+                        ),
                         kind: kind.clone(),
                         user: None,
                         text: None,
@@ -377,7 +448,10 @@ impl Serve {
                         data: serde_json::from_str(&payload_json).unwrap_or_default(),
                     };
                     match js
-                        .publish(messaging::event_subject(&kind), messaging::encode(&event).into())
+                        .publish(
+                            messaging::event_subject(&kind),
+                            messaging::encode(&event).into(),
+                        )
                         .await
                     {
                         Ok(ack) => ack.await.map(drop).map_err(|err| err.to_string()),
@@ -386,7 +460,10 @@ impl Serve {
                 }
             };
             if let Err(err) = result {
-                self.log.host(LogLevel::Warn, &format!("cannot publish the plugin's message: {err}"));
+                self.log.host(
+                    LogLevel::Warn,
+                    &format!("cannot publish the plugin's message: {err}"),
+                );
             }
         }
     }
@@ -399,8 +476,12 @@ impl Serve {
             pid: std::process::id(),
             time_ms: messaging::now_ms(),
         };
-        if let Err(err) = client.publish(subject, messaging::encode(&notice).into()).await {
-            self.log.host(LogLevel::Warn, &format!("cannot announce: {err}"));
+        if let Err(err) = client
+            .publish(subject, messaging::encode(&notice).into())
+            .await
+        {
+            self.log
+                .host(LogLevel::Warn, &format!("cannot announce: {err}"));
         }
         let _ = client.flush().await;
     }
@@ -467,6 +548,8 @@ async fn heartbeats(
             handled: handled.load(Ordering::Relaxed),
             time_ms: messaging::now_ms(),
         };
-        let _ = client.publish(subject.clone(), messaging::encode(&beat).into()).await;
+        let _ = client
+            .publish(subject.clone(), messaging::encode(&beat).into())
+            .await;
     }
 }

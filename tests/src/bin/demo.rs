@@ -57,26 +57,44 @@ async fn main() -> Result<(), String> {
     let mut versions = Vec::new();
     for (dir, name) in PLUGINS {
         let crate_dir = workspace_root().join("plugins").join(dir);
-        rosey(&home, &["plugin", "pack", &crate_dir.to_string_lossy(), "--out", &packs.to_string_lossy()])?;
+        rosey(
+            &home,
+            &[
+                "plugin",
+                "pack",
+                &crate_dir.to_string_lossy(),
+                "--out",
+                &packs.to_string_lossy(),
+            ],
+        )?;
         let archive = std::fs::read_dir(&packs)
             .map_err(|err| err.to_string())?
             .flatten()
             .map(|entry| entry.path())
-            .find(|path| path.file_name().is_some_and(|file| file.to_string_lossy().starts_with(&format!("{name}-"))))
+            .find(|path| {
+                path.file_name()
+                    .is_some_and(|file| file.to_string_lossy().starts_with(&format!("{name}-")))
+            })
             .ok_or_else(|| format!("no archive for {name}"))?;
         rosey(&home, &["plugin", "install", &archive.to_string_lossy()])?;
         let registry: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(home.join("data/registry.json")).map_err(|err| err.to_string())?,
+            &std::fs::read_to_string(home.join("data/registry.json"))
+                .map_err(|err| err.to_string())?,
         )
         .map_err(|err| err.to_string())?;
-        let version = registry["plugins"][name]["version"].as_str().unwrap_or("").to_owned();
+        let version = registry["plugins"][name]["version"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
         println!("✓ Installed {name} v{version}");
         versions.push((name.to_string(), version));
     }
 
     let nats = NatsServer::start();
     println!("✓ NATS server started on {}", nats.url());
-    let client = async_nats::connect(nats.url()).await.map_err(|err| err.to_string())?;
+    let client = async_nats::connect(nats.url())
+        .await
+        .map_err(|err| err.to_string())?;
     let bus = Bus {
         js: async_nats::jetstream::new(client.clone()),
         client,
@@ -89,13 +107,31 @@ async fn main() -> Result<(), String> {
         command
             .arg("--home")
             .arg(&home)
-            .args(["plugin-host", "run", "--name", name, "--version", version, "--nats"])
+            .args([
+                "plugin-host",
+                "run",
+                "--name",
+                name,
+                "--plugin-version",
+                version,
+                "--nats",
+            ])
             .arg(nats.url());
         hosts.push(ChildGuard::spawn(name, command));
         tokio::time::timeout(Duration::from_secs(20), ready.next())
             .await
-            .map_err(|_| format!("{name} did not become ready; see {}", home.join("logs/plugins").join(format!("{name}.log")).display()))?;
-        println!("  ✓ Loaded plugin: {name} (own process, pid {})", hosts.last().map_or(0, |host| host.pid()));
+            .map_err(|_| {
+                format!(
+                    "{name} did not become ready; see {}",
+                    home.join("logs/plugins")
+                        .join(format!("{name}.log"))
+                        .display()
+                )
+            })?;
+        println!(
+            "  ✓ Loaded plugin: {name} (own process, pid {})",
+            hosts.last().map_or(0, |host| host.pid())
+        );
     }
 
     println!("\nScripted chat:");
