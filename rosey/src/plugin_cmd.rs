@@ -1,15 +1,369 @@
 //! `rosey plugin …`: pack, install, list, info and remove.
+//!
+//! These work on the home directly (there is no daemon to ask yet); the rules live in
+//! rosey-core ([`rosey_core::install`], [`rosey_core::archive`]). This module adds what only the
+//! binary can do: run cargo, run the throwaway `rosey plugin-host check` process that proves a
+//! library loads, talk to the terminal.
 
-use std::process::ExitCode;
+mod pack;
 
+use std::{
+    io::{IsTerminal, Read, Write},
+    path::{Path, PathBuf},
+    process::{Command, ExitCode, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context, Result};
 use clap::Subcommand;
-use rosey_core::paths::Home;
+use rosey_core::{install, paths::Home, registry::Registry};
+
+/// How long the load check may take before the library counts as hanging on load.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The `rosey plugin` subcommands.
 #[derive(Debug, Subcommand)]
-pub enum PluginCommand {}
+pub enum PluginCommand {
+    /// Build a plugin crate (cargo, release) and pack it into <name>-<version>.roseyplug.
+    Pack {
+        /// The plugin crate's folder (holding Cargo.toml and manifest.yaml).
+        crate_dir: PathBuf,
+        /// Where to write the archive (default: the current folder).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Validate a .roseyplug archive and install it into the home.
+    Install {
+        /// The archive.
+        file: PathBuf,
+    },
+    /// List installed plugins.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an installed plugin's manifest and files.
+    Info {
+        /// The plugin's name.
+        name: String,
+    },
+    /// Remove an installed plugin (and, unless --keep-data, its storage and config).
+    Remove {
+        /// The plugin's name.
+        name: String,
+        /// Keep the plugin's storage/ and config.yaml.
+        #[arg(long)]
+        keep_data: bool,
+        /// Do not ask before deleting the plugin's data.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+}
 
-/// Runs one `rosey plugin` subcommand.
-pub fn run(_home: &Home, command: PluginCommand) -> ExitCode {
-    match command {}
+/// Runs one `rosey plugin` subcommand; prints the error and fails with exit code 1 if it
+/// fails.
+pub fn run(home: &Home, command: PluginCommand) -> ExitCode {
+    let result = match command {
+        PluginCommand::Pack { crate_dir, out } => run_pack(&crate_dir, out.as_deref()),
+        PluginCommand::Install { file } => run_install(home, &file),
+        PluginCommand::List { json } => run_list(home, json),
+        PluginCommand::Info { name } => run_info(home, &name),
+        PluginCommand::Remove {
+            name,
+            keep_data,
+            yes,
+        } => run_remove(home, &name, keep_data, yes),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_pack(crate_dir: &Path, out: Option<&Path>) -> Result<()> {
+    let (manifest, path) = pack::pack(crate_dir, out)
+        .with_context(|| format!("cannot pack {}", crate_dir.display()))?;
+    println!(
+        "✓ Packed {} v{} → {}",
+        manifest.name,
+        manifest.version,
+        path.display()
+    );
+    Ok(())
+}
+
+fn run_install(home: &Home, file: &Path) -> Result<()> {
+    println!("Installing plugin...");
+    let installed = install::install(home, file, &host_check)
+        .with_context(|| format!("cannot install {}", file.display()))?;
+    let manifest = &installed.manifest;
+    match &installed.previous {
+        Some(previous) => println!(
+            "✓ Installed {} v{} (upgraded from v{previous}; its files stay until `rosey plugin remove`)",
+            manifest.name, manifest.version
+        ),
+        None => println!("✓ Installed {} v{}", manifest.name, manifest.version),
+    }
+    println!();
+    if manifest.permissions.is_empty() {
+        println!("Permissions: none");
+    } else {
+        println!("Permissions:");
+        for permission in &manifest.permissions {
+            println!("  - {permission}");
+        }
+    }
+    println!();
+    println!("Note: Permissions are informational (trust-based)");
+    println!();
+    println!("Next steps:");
+    let list = "rosey plugin list".to_string();
+    let info = format!("rosey plugin info {}", manifest.name);
+    let width = list.len().max(info.len()) + 2;
+    println!("  {list:width$}# Verify installation");
+    println!("  {info:width$}# Show details");
+    Ok(())
+}
+
+/// Loads `library` in a throwaway `rosey plugin-host check` process, so a library that
+/// crashes or hangs on load takes that process down rather than this one. The host prints one
+/// line on stderr when the library does not load; that line is the reason.
+fn host_check(library: &Path) -> Result<(), String> {
+    let exe = std::env::current_exe()
+        .map_err(|err| format!("cannot find the rosey binary to run the load check: {err}"))?;
+    let mut child = Command::new(exe)
+        .args(["plugin-host", "check", "--library"])
+        .arg(library)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|err| format!("cannot start the load check (rosey plugin-host check): {err}"))?;
+    let stderr = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut stderr) = stderr {
+            let _ = stderr.read_to_string(&mut text);
+        }
+        text
+    });
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() > CHECK_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "loading it did not finish within {} s (does its initialization hang?)",
+                    CHECK_TIMEOUT.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(err) => return Err(format!("cannot wait for the load check: {err}")),
+        }
+    };
+    let stderr = reader.join().unwrap_or_default();
+    if status.success() {
+        return Ok(());
+    }
+    let reason = stderr
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| !line.is_empty());
+    use std::os::unix::process::ExitStatusExt;
+    Err(match (reason, status.signal()) {
+        (Some(reason), _) => reason.to_string(),
+        (None, Some(signal)) => format!("loading it killed the check process (signal {signal})"),
+        (None, None) => format!("the load check failed ({status}) without saying why"),
+    })
+}
+
+fn run_list(home: &Home, json: bool) -> Result<()> {
+    let registry = Registry::load(home)?;
+    if json {
+        let plugins: Vec<_> = registry
+            .plugins
+            .iter()
+            .map(|(name, plugin)| {
+                serde_json::json!({
+                    "name": name,
+                    "version": plugin.version.to_string(),
+                    "enabled": plugin.enabled,
+                    "installed_at_ms": plugin.installed_at_ms,
+                    "commands": plugin.commands,
+                    "events": plugin.events,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&plugins)?);
+        return Ok(());
+    }
+    if registry.plugins.is_empty() {
+        println!("No plugins installed");
+        println!("Install one with: rosey plugin install <file.roseyplug>");
+        return Ok(());
+    }
+    let rows: Vec<[String; 4]> = registry
+        .plugins
+        .iter()
+        .map(|(name, plugin)| {
+            [
+                name.clone(),
+                plugin.version.to_string(),
+                if plugin.enabled { "yes" } else { "no" }.to_string(),
+                list_or_none(&plugin.commands),
+            ]
+        })
+        .collect();
+    let header = ["NAME", "VERSION", "ENABLED", "COMMANDS"].map(str::to_string);
+    let widths: Vec<usize> = (0..3)
+        .map(|col| {
+            rows.iter()
+                .chain([&header])
+                .map(|row| row[col].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in [&header].into_iter().chain(&rows) {
+        println!(
+            "{:w0$}  {:w1$}  {:w2$}  {}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        );
+    }
+    Ok(())
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "(none)".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+fn run_info(home: &Home, name: &str) -> Result<()> {
+    let info = install::info(home, name)?;
+    let manifest = &info.manifest;
+    let installed_at = time::OffsetDateTime::from_unix_timestamp_nanos(
+        i128::from(info.installed.installed_at_ms) * 1_000_000,
+    )
+    .ok()
+    .and_then(|at| {
+        at.format(&time::format_description::well_known::Rfc3339)
+            .ok()
+    })
+    .unwrap_or_else(|| format!("{} ms after the epoch", info.installed.installed_at_ms));
+    let versions: Vec<String> = info
+        .versions_present
+        .iter()
+        .map(|version| {
+            if *version == info.installed.version {
+                format!("{version} (active)")
+            } else {
+                version.to_string()
+            }
+        })
+        .collect();
+    let config = if info.config_file.exists() {
+        info.config_file.display().to_string()
+    } else {
+        format!(
+            "{} (not created; defaults apply)",
+            info.config_file.display()
+        )
+    };
+    println!("{} v{}", info.name, manifest.version);
+    println!("  {}", manifest.description);
+    println!();
+    let field = |label: &str, value: &dyn std::fmt::Display| println!("  {label:<13}{value}");
+    field("Author:", &manifest.author);
+    field(
+        "Enabled:",
+        &if info.installed.enabled { "yes" } else { "no" },
+    );
+    field("Installed:", &installed_at);
+    field(
+        "Library:",
+        &format!("{} (ABI v{})", manifest.library, manifest.abi),
+    );
+    field("Commands:", &list_or_none(&manifest.commands));
+    field("Events:", &list_or_none(&manifest.events));
+    field("Permissions:", &list_or_none(&manifest.permissions));
+    let memory = match manifest.limits.memory_mb {
+        0 => "no memory limit".to_string(),
+        mb => format!("memory {mb} MiB"),
+    };
+    field(
+        "Limits:",
+        &format!(
+            "{memory}, handler timeout {} ms",
+            manifest.limits.handler_timeout_ms
+        ),
+    );
+    field("Versions:", &list_or_none(&versions));
+    field("Files:", &info.version_dir.display());
+    field("Storage:", &info.storage_dir.display());
+    field("Config:", &config);
+    Ok(())
+}
+
+fn run_remove(home: &Home, name: &str, keep_data: bool, yes: bool) -> Result<()> {
+    // Unknown names fail before any question is asked.
+    let registry = Registry::load(home)?;
+    if registry.get(name).is_none() {
+        return Err(install::InstallError::NotInstalled {
+            name: name.to_string(),
+            installed: registry.names(),
+        }
+        .into());
+    }
+    if !keep_data && !yes {
+        confirm_data_removal(home, name)?;
+    }
+    let removed =
+        install::remove(home, name, keep_data).with_context(|| format!("cannot remove {name}"))?;
+    println!("✓ Removed {name} v{}", removed.version);
+    if removed.kept_data {
+        println!(
+            "  Its data was kept: {} and {}",
+            home.plugin_storage_dir(name).display(),
+            home.plugin_config_file(name).display()
+        );
+    }
+    Ok(())
+}
+
+/// Asks on the terminal before deleting a plugin's data; without a terminal, refuses and says
+/// which flag to pass, since a script cannot answer.
+fn confirm_data_removal(home: &Home, name: &str) -> Result<()> {
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "removing {name} deletes its data ({} and {}): pass --yes to confirm, or --keep-data to keep it",
+            home.plugin_storage_dir(name).display(),
+            home.plugin_config_file(name).display()
+        );
+    }
+    eprint!("Remove {name} and delete its storage and config.yaml? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .context("cannot read the answer")?;
+    if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        bail!("not confirmed; nothing was removed");
+    }
+    Ok(())
 }

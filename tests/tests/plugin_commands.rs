@@ -1,0 +1,221 @@
+//! `rosey plugin pack|install|list|info|remove` on a real plugin (`plugins/dice-roller`),
+//! through the real binary.
+
+use std::path::{Path, PathBuf};
+
+use rosey_e2e::cli::{read_zip, sha256_hex, with_checksums, zip_bytes, TempHome};
+
+/// A copy of the archive at `archive` with its manifest's version changed to `version`
+/// (checksums recomputed), in the home's scratch folder.
+fn with_version(home: &TempHome, archive: &Path, version: &str) -> PathBuf {
+    let mut files = read_zip(archive);
+    files.retain(|(name, _)| name != "checksums.sha256");
+    let manifest = files
+        .iter_mut()
+        .find(|(name, _)| name == "manifest.yaml")
+        .expect("manifest in archive");
+    let text = String::from_utf8(manifest.1.clone()).expect("utf-8 manifest");
+    let changed = text.replace("version: 0.1.0", &format!("version: {version}"));
+    assert_ne!(text, changed, "no `version: 0.1.0` in {text}");
+    manifest.1 = changed.into_bytes();
+    let path = home
+        .scratch()
+        .join(format!("dice-roller-{version}.roseyplug"));
+    std::fs::write(&path, zip_bytes(&with_checksums(files))).expect("write archive");
+    path
+}
+
+#[test]
+fn pack_writes_a_complete_archive() {
+    let home = TempHome::new();
+    let archive = home.pack("dice-roller");
+    assert_eq!(
+        archive.file_name().and_then(|n| n.to_str()),
+        Some("dice-roller-0.1.0.roseyplug")
+    );
+    let files = read_zip(&archive);
+    let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+    for expected in [
+        "manifest.yaml",
+        "libdice_roller.so",
+        "config.default.yaml",
+        "checksums.sha256",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    let manifest = String::from_utf8(files[0].1.clone()).expect("manifest");
+    assert!(manifest.contains("version: 0.1.0"), "{manifest}");
+    assert!(
+        manifest.contains("library: libdice_roller.so"),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains(&format!("abi: {}", rosey_abi::ABI_VERSION)),
+        "{manifest}"
+    );
+    let sums = files
+        .iter()
+        .find(|(name, _)| name == "checksums.sha256")
+        .map(|(_, data)| String::from_utf8_lossy(data).into_owned())
+        .expect("checksums");
+    for (name, data) in files.iter().filter(|(name, _)| name != "checksums.sha256") {
+        assert!(
+            sums.contains(&format!("{}  {name}\n", sha256_hex(data))),
+            "{name} not listed correctly in:\n{sums}"
+        );
+    }
+    // Packing never touches the home.
+    assert!(home.snapshot().is_empty());
+}
+
+#[test]
+fn pack_refuses_what_is_not_a_plugin_crate() {
+    let home = TempHome::new();
+    let scratch = home.scratch();
+    let stderr = home.run_err(&["plugin", "pack", scratch.to_str().expect("utf-8")]);
+    assert!(stderr.contains("is not a Rust crate"), "{stderr}");
+    let missing = scratch.join("nowhere");
+    let stderr = home.run_err(&["plugin", "pack", missing.to_str().expect("utf-8")]);
+    assert!(
+        stderr.contains("cannot open the plugin crate folder"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn list_on_an_empty_home_says_so_and_creates_nothing() {
+    let home = TempHome::new();
+    assert!(home
+        .run_ok(&["plugin", "list"])
+        .contains("No plugins installed"));
+    let json: serde_json::Value =
+        serde_json::from_str(&home.run_ok(&["plugin", "list", "--json"])).expect("json");
+    assert_eq!(json, serde_json::json!([]));
+    let stderr = home.run_err(&["plugin", "info", "dice-roller"]);
+    assert!(stderr.contains("no plugins are installed"), "{stderr}");
+    assert!(home.snapshot().is_empty(), "{:?}", home.snapshot());
+}
+
+#[test]
+fn install_list_info_upgrade_and_remove() {
+    let home = TempHome::new();
+    let archive = home.pack("dice-roller");
+    let stdout = home.run_ok(&["plugin", "install", archive.to_str().expect("utf-8")]);
+    let expected = "Installing plugin...\n\
+                    ✓ Installed dice-roller v0.1.0\n\
+                    \n\
+                    Permissions:\n  - send_messages\n\
+                    \n\
+                    Note: Permissions are informational (trust-based)\n\
+                    \n\
+                    Next steps:\n\
+                    \x20 rosey plugin list              # Verify installation\n\
+                    \x20 rosey plugin info dice-roller  # Show details\n";
+    assert_eq!(stdout, expected);
+    let plugin_dir = home.path().join("data/plugins/dice-roller");
+    assert!(plugin_dir
+        .join("versions/0.1.0/libdice_roller.so")
+        .is_file());
+    assert!(plugin_dir.join("storage").is_dir());
+    assert!(plugin_dir.join("config.yaml").is_file());
+
+    let list = home.run_ok(&["plugin", "list"]);
+    assert!(list.contains("NAME") && list.contains("COMMANDS"), "{list}");
+    let row = list
+        .lines()
+        .find(|line| line.starts_with("dice-roller"))
+        .unwrap_or_else(|| panic!("no row in {list}"));
+    let columns: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(columns, ["dice-roller", "0.1.0", "yes", "roll,", "flip"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&home.run_ok(&["plugin", "list", "--json"])).expect("json");
+    assert_eq!(json[0]["name"], "dice-roller");
+    assert_eq!(json[0]["version"], "0.1.0");
+    assert_eq!(json[0]["enabled"], true);
+    assert_eq!(json[0]["commands"], serde_json::json!(["roll", "flip"]));
+
+    let info = home.run_ok(&["plugin", "info", "dice-roller"]);
+    for expected in [
+        "dice-roller v0.1.0",
+        "Rolls dice",
+        "Author:      rosey",
+        "Commands:    roll, flip",
+        "Permissions: send_messages",
+        "Limits:",
+        "Versions:    0.1.0 (active)",
+        "versions/0.1.0",
+        "dice-roller/storage",
+        "dice-roller/config.yaml",
+    ] {
+        assert!(info.contains(expected), "{expected:?} not in:\n{info}");
+    }
+    let stderr = home.run_err(&["plugin", "info", "dice"]);
+    assert!(stderr.contains("installed: dice-roller"), "{stderr}");
+
+    // An upgrade keeps the old version's files and the operator's config.
+    std::fs::write(plugin_dir.join("config.yaml"), "max_dice: 3\n").expect("edit config");
+    let newer = with_version(&home, &archive, "0.2.0");
+    let stdout = home.run_ok(&["plugin", "install", newer.to_str().expect("utf-8")]);
+    assert!(
+        stdout.contains("✓ Installed dice-roller v0.2.0 (upgraded from v0.1.0"),
+        "{stdout}"
+    );
+    assert!(plugin_dir.join("versions/0.1.0").is_dir());
+    assert!(plugin_dir
+        .join("versions/0.2.0/libdice_roller.so")
+        .is_file());
+    assert_eq!(
+        std::fs::read_to_string(plugin_dir.join("config.yaml")).expect("config"),
+        "max_dice: 3\n"
+    );
+    let info = home.run_ok(&["plugin", "info", "dice-roller"]);
+    assert!(
+        info.contains("Versions:    0.1.0, 0.2.0 (active)"),
+        "{info}"
+    );
+    let stderr = home.run_err(&["plugin", "install", archive.to_str().expect("utf-8")]);
+    assert!(stderr.contains("which is newer than v0.1.0"), "{stderr}");
+
+    // Without a terminal, deleting data needs --yes.
+    std::fs::write(plugin_dir.join("handoff.state"), "state").expect("handoff");
+    std::fs::write(plugin_dir.join("storage/kv.sqlite3"), "data").expect("storage");
+    let before = home.snapshot();
+    let stderr = home.run_err(&["plugin", "remove", "dice-roller"]);
+    assert!(stderr.contains("pass --yes to confirm"), "{stderr}");
+    assert_eq!(home.snapshot(), before);
+    let stderr = home.run_err(&["plugin", "remove", "dice", "--yes"]);
+    assert!(
+        stderr.contains("no plugin named \"dice\" is installed; installed: dice-roller"),
+        "{stderr}"
+    );
+    assert_eq!(home.snapshot(), before);
+
+    // --keep-data: versions and handed-over state go, storage and config stay.
+    let stdout = home.run_ok(&["plugin", "remove", "dice-roller", "--keep-data"]);
+    assert!(stdout.contains("✓ Removed dice-roller"), "{stdout}");
+    assert!(stdout.contains("data was kept"), "{stdout}");
+    assert!(!plugin_dir.join("versions").exists());
+    assert!(!plugin_dir.join("handoff.state").exists());
+    assert!(plugin_dir.join("storage/kv.sqlite3").is_file());
+    assert!(plugin_dir.join("config.yaml").is_file());
+    assert!(home
+        .run_ok(&["plugin", "list"])
+        .contains("No plugins installed"));
+
+    // Reinstalling finds the kept data; a full remove deletes the plugin's folder.
+    home.run_ok(&["plugin", "install", archive.to_str().expect("utf-8")]);
+    assert_eq!(
+        std::fs::read_to_string(plugin_dir.join("config.yaml")).expect("config"),
+        "max_dice: 3\n"
+    );
+    assert!(plugin_dir.join("storage/kv.sqlite3").is_file());
+    let stdout = home.run_ok(&["plugin", "remove", "dice-roller", "--yes"]);
+    assert!(stdout.contains("✓ Removed dice-roller"), "{stdout}");
+    assert!(!plugin_dir.exists());
+    let json: serde_json::Value =
+        serde_json::from_str(&home.run_ok(&["plugin", "list", "--json"])).expect("json");
+    assert_eq!(json, serde_json::json!([]));
+}
