@@ -58,15 +58,16 @@ const REPACK: &str =
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
     /// The archive file could not be opened or read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {error}", path.display())]
     Open {
         /// The archive.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error (part of the message, not a separate cause, so the message stays one
+        /// line however it is printed).
+        error: std::io::Error,
     },
     /// The archive file itself is larger than [`MAX_ARCHIVE_BYTES`].
-    #[error("{} is {size} bytes, more than the {max} bytes a .roseyplug may have: {REPACK}", path.display())]
+    #[error("{} is {}, more than the {} a .roseyplug may have: {REPACK}", path.display(), mib(*size), mib(*max))]
     ArchiveTooLarge {
         /// The archive.
         path: PathBuf,
@@ -150,7 +151,7 @@ pub enum ArchiveError {
         method: String,
     },
     /// An entry over [`MAX_ENTRY_BYTES`].
-    #[error("archive entry {name:?} unpacks to {size} bytes, more than the {max}-byte limit per file: shrink the file or leave it out of the plugin")]
+    #[error("archive entry {name:?} unpacks to {}, more than the limit of {} per file: shrink the file or leave it out of the plugin", mib(*size), mib(*max))]
     EntryTooLarge {
         /// The entry.
         name: String,
@@ -160,7 +161,7 @@ pub enum ArchiveError {
         max: u64,
     },
     /// All entries together over [`MAX_TOTAL_BYTES`].
-    #[error("the archive unpacks to {total} bytes, more than the {max}-byte limit: shrink the plugin's files")]
+    #[error("the archive unpacks to {}, more than the limit of {}: shrink the plugin's files", mib(*total), mib(*max))]
     TotalTooLarge {
         /// The declared total.
         total: u64,
@@ -208,7 +209,7 @@ pub enum ArchiveError {
     #[error("the archive has no manifest.yaml at its top level, so it is not a rosey plugin: pack the plugin crate with `rosey plugin pack`")]
     MissingManifest,
     /// `manifest.yaml` or `checksums.sha256` is over [`MAX_METADATA_BYTES`].
-    #[error("{name} in the archive is {size} bytes, more than the {max} bytes allowed: {REPACK}")]
+    #[error("{name} in the archive is {}, more than the {} allowed: {REPACK}", mib(*size), mib(*max))]
     MetadataTooLarge {
         /// Which file.
         name: &'static str,
@@ -218,7 +219,7 @@ pub enum ArchiveError {
         max: u64,
     },
     /// `manifest.yaml` breaks a rule.
-    #[error("{0}")]
+    #[error(transparent)]
     Manifest(#[from] ManifestError),
     /// The library the manifest names is not in the archive.
     #[error("manifest.yaml names the library {library:?}, but the archive has no such file at its top level: {REPACK}")]
@@ -257,14 +258,15 @@ pub enum ArchiveError {
     },
     /// A file or folder could not be written or read outside the archive (unpack target, pack
     /// sources, output).
-    #[error("cannot {what} {}: {source}", path.display())]
+    #[error("cannot {what} {}: {error}", path.display())]
     Io {
         /// What was being done (`write`, `create folder`, …).
         what: &'static str,
         /// Where.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error (part of the message, not a separate cause, so the message stays one
+        /// line however it is printed).
+        error: std::io::Error,
     },
     /// A pack source that cannot go into an archive (a symlink in `assets/`, a bad file name).
     #[error("cannot pack {}: {problem}", path.display())]
@@ -276,13 +278,23 @@ pub enum ArchiveError {
     },
 }
 
+/// A size for people: `64 MiB`, `1.5 MiB`.
+fn mib(bytes: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / MIB as f64)
+    }
+}
+
 impl ArchiveError {
     /// Shorthand for [`ArchiveError::Io`].
-    pub(crate) fn io(what: &'static str, path: &Path, source: std::io::Error) -> Self {
+    pub(crate) fn io(what: &'static str, path: &Path, error: std::io::Error) -> Self {
         ArchiveError::Io {
             what,
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
 }

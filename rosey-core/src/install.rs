@@ -86,14 +86,14 @@ pub enum InstallError {
         problem: String,
     },
     /// A file or folder in the home (or a temporary folder) could not be written or removed.
-    #[error("cannot {what} {}: {source}; check the permissions and free space of the home", path.display())]
+    #[error("cannot {what} {}: {error}; check the permissions and free space of the home", path.display())]
     Io {
         /// What was being done.
         what: &'static str,
         /// Where.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error (part of the message, not a separate cause).
+        error: std::io::Error,
     },
 }
 
@@ -107,7 +107,7 @@ fn installed_list(installed: &[String]) -> String {
 
 fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> InstallError {
     let path = path.to_path_buf();
-    move |source| InstallError::Io { what, path, source }
+    move |error| InstallError::Io { what, path, error }
 }
 
 /// What an install did.

@@ -52,14 +52,14 @@ pub struct InstalledPlugin {
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     /// The file exists but cannot be read, or cannot be written.
-    #[error("cannot {what} {}: {source}; check the permissions of the home's data folder", path.display())]
+    #[error("cannot {what} {}: {error}; check the permissions of the home's data folder", path.display())]
     Io {
         /// `read`, `write`, `lock`, …
         what: &'static str,
         /// The file or folder.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error (part of the message, not a separate cause).
+        error: std::io::Error,
     },
     /// The file is not a registry (truncated, hand-edited badly, not JSON).
     #[error("{} is corrupt ({reason}); rosey will not guess what is installed: restore it from a backup, or fix the JSON by hand (move it aside to start with no plugins registered)", path.display())]
@@ -104,11 +104,11 @@ impl Registry {
                     reason: "not UTF-8 text".into(),
                 })
             }
-            Err(source) => {
+            Err(error) => {
                 return Err(RegistryError::Io {
                     what: "read",
                     path,
-                    source,
+                    error,
                 })
             }
         };
@@ -178,10 +178,10 @@ impl Registry {
     /// form.
     pub fn begin(home: &Home) -> Result<RegistryTransaction, RegistryError> {
         let data_dir = home.data_dir();
-        std::fs::create_dir_all(&data_dir).map_err(|source| RegistryError::Io {
+        std::fs::create_dir_all(&data_dir).map_err(|error| RegistryError::Io {
             what: "create",
             path: data_dir.clone(),
-            source,
+            error,
         })?;
         let lock_path = home.registry_lock();
         let lock = File::options()
@@ -189,18 +189,17 @@ impl Registry {
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(|source| RegistryError::Io {
+            .map_err(|error| RegistryError::Io {
                 what: "open",
                 path: lock_path.clone(),
-                source,
+                error,
             })?;
         // File::lock is flock(2) on Linux: per open file, so threads of one process exclude
         // each other too, and the kernel drops it if this process dies.
-        #[allow(clippy::incompatible_msrv)]
-        lock.lock().map_err(|source| RegistryError::Io {
+        lock.lock().map_err(|error| RegistryError::Io {
             what: "lock",
             path: lock_path,
-            source,
+            error,
         })?;
         let registry = Registry::load(home)?;
         Ok(RegistryTransaction {
@@ -238,16 +237,16 @@ fn write_atomically(path: &Path, registry: &Registry) -> Result<(), RegistryErro
     let dir = path.parent().unwrap_or(Path::new("."));
     let io = |what: &'static str, at: &Path| {
         let at = at.to_path_buf();
-        move |source| RegistryError::Io {
+        move |error| RegistryError::Io {
             what,
             path: at,
-            source,
+            error,
         }
     };
     let mut text = serde_json::to_string_pretty(registry).map_err(|err| RegistryError::Io {
         what: "serialize",
         path: path.to_path_buf(),
-        source: std::io::Error::other(err),
+        error: std::io::Error::other(err),
     })?;
     text.push('\n');
     let mut temp = tempfile::Builder::new()
@@ -263,7 +262,7 @@ fn write_atomically(path: &Path, registry: &Registry) -> Result<(), RegistryErro
     temp.persist(path).map_err(|err| RegistryError::Io {
         what: "replace",
         path: path.to_path_buf(),
-        source: err.error,
+        error: err.error,
     })?;
     // Durability of the rename; the replacement itself has happened, so a failure here must
     // not be reported as a failed commit (the caller would undo what the registry now lists).

@@ -18,6 +18,7 @@ fn assert_refused(home: &TempHome, label: &str, bytes: &[u8], expected: &str) {
     std::fs::write(&path, bytes).expect("write archive");
     let before = home.snapshot();
     let stderr = home.run_err(&["plugin", "install", path.to_str().expect("utf-8")]);
+    println!("{label}: {}", stderr.trim_end());
     assert!(
         stderr.contains(expected),
         "{label}: expected {expected:?} in:\n{stderr}"
@@ -110,7 +111,11 @@ fn bad_archives_are_refused_each_with_its_own_message_and_the_home_unchanged() {
     ));
     let mut oversize = zip_bytes(&good());
     patch_central(&mut oversize, "assets/readme.txt", 24, 4, 65 << 20);
-    cases.push(("oversize", oversize, "limit per file"));
+    cases.push((
+        "oversize",
+        oversize,
+        "more than the limit of 64 MiB per file",
+    ));
     let mut total_files = good();
     for i in 0..5 {
         total_files.push((format!("assets/big{i}"), vec![1; 10]));
@@ -119,7 +124,11 @@ fn bad_archives_are_refused_each_with_its_own_message_and_the_home_unchanged() {
     for i in 0..5 {
         patch_central(&mut total, &format!("assets/big{i}"), 24, 4, 60 << 20);
     }
-    cases.push(("total", total, "the archive unpacks to"));
+    cases.push((
+        "total",
+        total,
+        "the archive unpacks to 300.0 MiB, more than the limit of 256 MiB",
+    ));
     let mut many = good();
     for i in 0..1000 {
         many.push((format!("assets/n{i}"), Vec::new()));

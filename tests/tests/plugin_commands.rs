@@ -219,3 +219,100 @@ fn install_list_info_upgrade_and_remove() {
         serde_json::from_str(&home.run_ok(&["plugin", "list", "--json"])).expect("json");
     assert_eq!(json, serde_json::json!([]));
 }
+
+/// A dependency-free crate in the scratch folder (its own workspace, so it builds in a second
+/// without touching this one), with `lib_rs` as its source and `template` as manifest.yaml.
+fn tiny_crate(
+    home: &TempHome,
+    name: &str,
+    crate_types: &str,
+    lib_rs: &str,
+    template: &str,
+) -> PathBuf {
+    let dir = home.scratch().join(name);
+    std::fs::create_dir_all(dir.join("src")).expect("mkdir");
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.3.0\"\nedition = \"2021\"\n\n\
+             [lib]\ncrate-type = [{crate_types}]\n\n[workspace]\n"
+        ),
+    )
+    .expect("Cargo.toml");
+    std::fs::write(dir.join("src/lib.rs"), lib_rs).expect("lib.rs");
+    std::fs::write(dir.join("manifest.yaml"), template).expect("manifest.yaml");
+    dir
+}
+
+const TEMPLATE: &str = "name: tiny-plugin\ndescription: Tiny\nauthor: tests\ncommands: [tiny]\n";
+
+#[test]
+fn pack_reports_build_failures_and_disagreements() {
+    let home = TempHome::new();
+
+    let broken = tiny_crate(
+        &home,
+        "broken",
+        "\"cdylib\"",
+        "pub fn broken( {\n",
+        TEMPLATE,
+    );
+    let stderr = home.run_err(&["plugin", "pack", broken.to_str().expect("utf-8")]);
+    assert!(stderr.contains("cargo build failed"), "{stderr}");
+    assert!(
+        stderr.contains("unclosed delimiter"),
+        "the compiler's rendered diagnostics reach the user: {stderr}"
+    );
+
+    let rlib = tiny_crate(&home, "rlib-only", "\"rlib\"", "", TEMPLATE);
+    let stderr = home.run_err(&["plugin", "pack", rlib.to_str().expect("utf-8")]);
+    assert!(
+        stderr.contains("does not build a shared library"),
+        "{stderr}"
+    );
+
+    let versioned = tiny_crate(
+        &home,
+        "versioned",
+        "\"cdylib\"",
+        "",
+        &format!("{TEMPLATE}version: 9.9.9\n"),
+    );
+    let stderr = home.run_err(&["plugin", "pack", versioned.to_str().expect("utf-8")]);
+    assert!(stderr.contains("Cargo.toml says 0.3.0"), "{stderr}");
+
+    let invalid = tiny_crate(
+        &home,
+        "invalid",
+        "\"cdylib\"",
+        "",
+        &TEMPLATE.replace("tiny-plugin", "Tiny"),
+    );
+    let stderr = home.run_err(&["plugin", "pack", invalid.to_str().expect("utf-8")]);
+    assert!(stderr.contains("manifest.yaml: name:"), "{stderr}");
+
+    // A good one packs into the current folder by default, with assets.
+    let good = tiny_crate(&home, "good", "\"cdylib\"", "", TEMPLATE);
+    std::fs::create_dir_all(good.join("assets/words")).expect("assets");
+    std::fs::write(good.join("assets/words/list.txt"), "a\nb\n").expect("asset");
+    let stdout = home.run_ok(&["plugin", "pack", good.to_str().expect("utf-8")]);
+    assert!(
+        stdout.contains("✓ Packed tiny-plugin v0.3.0 → ")
+            && stdout.contains("tiny-plugin-0.3.0.roseyplug"),
+        "{stdout}"
+    );
+    let archive = home.scratch().join("tiny-plugin-0.3.0.roseyplug");
+    let names: Vec<String> = read_zip(&archive)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        names.contains(&"assets/words/list.txt".to_string()),
+        "{names:?}"
+    );
+    assert!(names.contains(&"libgood.so".to_string()), "{names:?}");
+    assert!(
+        !names.contains(&"config.default.yaml".to_string()),
+        "{names:?}"
+    );
+}

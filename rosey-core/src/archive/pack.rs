@@ -80,7 +80,7 @@ pub fn pack(source: &PackSource<'_>, out_dir: &Path) -> Result<PathBuf, ArchiveE
     let write_err = |err: &dyn std::fmt::Display| ArchiveError::Io {
         what: "write",
         path: temp_path.clone(),
-        source: std::io::Error::other(err.to_string()),
+        error: std::io::Error::other(err.to_string()),
     };
 
     let options = SimpleFileOptions::default()
@@ -217,7 +217,7 @@ fn copy_hashing(path: &Path, out: &mut impl Write) -> Result<[u8; 32], ArchiveEr
             .map_err(|err| ArchiveError::Io {
                 what: "write the archive for",
                 path: path.to_path_buf(),
-                source: err,
+                error: err,
             })?;
     }
     Ok(hasher.finalize().into())

@@ -95,12 +95,18 @@ struct Planned {
 /// metadata has passed; on an error `dest` may hold a partial unpack, which the caller throws
 /// away with the temporary folder.
 pub fn unpack(archive: &Path, dest: &Path) -> Result<UnpackedArchive, ArchiveError> {
-    let open_err = |source| ArchiveError::Open {
+    let open_err = |error| ArchiveError::Open {
         path: archive.to_path_buf(),
-        source,
+        error,
     };
     let mut file = File::open(archive).map_err(open_err)?;
-    let size = file.metadata().map_err(open_err)?.len();
+    let metadata = file.metadata().map_err(open_err)?;
+    if metadata.is_dir() {
+        return Err(open_err(std::io::Error::other(
+            "it is a folder; pass the .roseyplug file `rosey plugin pack` wrote",
+        )));
+    }
+    let size = metadata.len();
     if size > MAX_ARCHIVE_BYTES {
         return Err(ArchiveError::ArchiveTooLarge {
             path: archive.to_path_buf(),

@@ -270,3 +270,58 @@ fn build(cargo_toml: &Path) -> Result<PathBuf> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template(extra: &str) -> Template {
+        serde_yaml_ng::from_str(&format!(
+            "name: dice-roller\ndescription: Rolls dice\nauthor: rosey\ncommands: [roll]\n{extra}"
+        ))
+        .expect("template parses")
+    }
+
+    fn v(text: &str) -> semver::Version {
+        text.parse().expect("version")
+    }
+
+    #[test]
+    fn build_facts_are_filled_in() {
+        let manifest =
+            complete(template(""), v("1.2.0"), "libdice_roller.so".into()).expect("complete");
+        assert_eq!(manifest.version, v("1.2.0"));
+        assert_eq!(manifest.library, "libdice_roller.so");
+        assert_eq!(manifest.abi, rosey_abi::ABI_VERSION);
+        assert_eq!(manifest.commands, vec!["roll"]);
+        manifest.validate().expect("valid");
+    }
+
+    #[test]
+    fn stated_build_facts_must_agree() {
+        let abi = rosey_abi::ABI_VERSION;
+        let agreeing = format!("version: 1.2.0\nlibrary: libdice_roller.so\nabi: {abi}\n");
+        complete(template(&agreeing), v("1.2.0"), "libdice_roller.so".into()).expect("agrees");
+        for (extra, word) in [
+            ("version: 1.0.0\n", "Cargo.toml says 1.2.0"),
+            (
+                "library: libother.so\n",
+                "cargo built \"libdice_roller.so\"",
+            ),
+            ("abi: 999\n", "remove `abi`"),
+        ] {
+            let err = complete(template(extra), v("1.2.0"), "libdice_roller.so".into())
+                .expect_err(extra)
+                .to_string();
+            assert!(err.contains(word), "{extra}: {err}");
+        }
+    }
+
+    #[test]
+    fn unknown_template_fields_are_refused() {
+        let result: Result<Template, _> =
+            serde_yaml_ng::from_str("name: x\ndescription: d\nauthor: a\nentrypoint: main\n");
+        let err = result.expect_err("unknown field").to_string();
+        assert!(err.contains("entrypoint"), "{err}");
+    }
+}
