@@ -78,8 +78,12 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
+/// The first line of a multi-line report that says something (reports often start blank).
 fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or(text).trim()
+    text.lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or("no reason given")
 }
 
 /// Loads the plugin library at `path` (absolute) and checks its ABI.
@@ -102,7 +106,7 @@ pub fn load_plugin_library(path: &Path) -> Result<PluginModuleRef, LoadError> {
                 })
             }
         }
-        Err(err @ LibraryError::OpenError { .. }) => Err(LoadError::Open {
+        Err(LibraryError::OpenError { err, .. }) => Err(LoadError::Open {
             reason: err.to_string(),
         }),
         Err(err @ LibraryError::GetSymbolError { .. }) => Err(LoadError::NotAPlugin {

@@ -326,3 +326,86 @@ fn installing_an_abi_mismatched_archive_is_refused_with_the_one_line_message() {
         "nothing unpacked"
     );
 }
+
+#[tokio::test]
+async fn heartbeats_go_on_while_a_handler_hangs_and_show_it_busy() {
+    use futures::StreamExt;
+    let env = PluginEnv::new();
+    env.install("fixtures/chaos");
+    let version = installed_version(&env, "chaos");
+    let bus = env.client().await;
+    let mut ready = bus.ready_watch("chaos").await;
+    let mut beats = bus
+        .client
+        .subscribe(rosey_core::messaging::heartbeat_subject("chaos"))
+        .await
+        .expect("subscribe heartbeats");
+    let _host = env.spawn_host("chaos", &version);
+    expect_lifecycle(&mut ready, READY).await;
+    let id = bus.command("chaos", "hang", "hank", Source::Chat).await;
+
+    // The host beats every 100 ms; collect beats for a second of hanging.
+    let mut busy_since = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while busy_since.len() < 8 {
+        let message = tokio::time::timeout_at(deadline, beats.next())
+            .await
+            .expect("heartbeats stopped while the handler hung")
+            .expect("subscription ended");
+        let beat: rosey_core::messaging::Heartbeat =
+            rosey_core::messaging::decode(&message.payload).expect("heartbeat");
+        if let Some(busy) = beat.busy {
+            assert_eq!(busy.what, "command chaos");
+            assert_eq!(busy.message_id, id);
+            busy_since.push(busy.since_ms);
+        }
+    }
+    assert!(
+        busy_since.windows(2).all(|pair| pair[0] == pair[1]),
+        "one handler, busy since one moment: {busy_since:?}"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_finishes_the_message_in_hand_before_unloading() {
+    use futures::StreamExt;
+    let env = PluginEnv::new();
+    env.install("fixtures/chaos");
+    let version = installed_version(&env, "chaos");
+    let bus = env.client().await;
+    let mut ready = bus.ready_watch("chaos").await;
+    let mut replies = bus.replies().await;
+    let mut beats = bus
+        .client
+        .subscribe(rosey_core::messaging::heartbeat_subject("chaos"))
+        .await
+        .expect("subscribe heartbeats");
+    let mut host = env.spawn_host("chaos", &version);
+    expect_lifecycle(&mut ready, READY).await;
+    let id = bus.command("chaos", "slow 1500", "ivy", Source::Chat).await;
+    // Wait until the handler is running, then ask the host to stop.
+    loop {
+        let message = tokio::time::timeout(REPLY, beats.next())
+            .await
+            .expect("heartbeat")
+            .expect("subscription");
+        let beat: rosey_core::messaging::Heartbeat =
+            rosey_core::messaging::decode(&message.payload).expect("heartbeat");
+        if beat.busy.is_some() {
+            break;
+        }
+    }
+    host.signal(libc::SIGTERM);
+    let reply = expect_reply(&mut replies, &id, REPLY).await;
+    assert_eq!(reply.text, "done after 1500 ms");
+    assert_eq!(host.expect_exit(EXIT).code(), Some(exit_codes::CLEAN));
+
+    // It was acked: a new host does not get it again.
+    let _host = env.spawn_host("chaos", &version);
+    expect_lifecycle(&mut ready, READY).await;
+    let ping = bus.command("chaos", "ping", "ivy", Source::Chat).await;
+    let next = expect_reply(&mut replies, &ping, REPLY).await;
+    assert_eq!(next.text, "pong");
+    let again = tokio::time::timeout(Duration::from_millis(500), replies.next()).await;
+    assert!(again.is_err(), "nothing else was answered: {again:?}");
+}

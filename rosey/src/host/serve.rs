@@ -57,6 +57,12 @@ const PULL_EXPIRES: Duration = Duration::from_millis(250);
 /// Messages asked for per pull request.
 const PULL_BATCH: usize = 16;
 
+/// The signals that ask a host to stop gracefully.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
 /// Why the serve loop stopped.
 enum Stop {
     Signal,
@@ -67,6 +73,20 @@ enum Stop {
 impl Serve {
     /// Runs until stopped; returns the process exit code.
     pub async fn run(mut self) -> i32 {
+        // Installed before anything is announced: a SIGTERM from then on means a graceful stop.
+        let signals = match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(term), Ok(int)) => Signals { term, int },
+            (Err(err), _) | (_, Err(err)) => {
+                self.log.host(
+                    LogLevel::Error,
+                    &format!("cannot install signal handlers: {err}"),
+                );
+                return exit_codes::USAGE;
+            }
+        };
         let client = match self.connect().await {
             Ok(client) => client,
             Err(err) => {
@@ -118,7 +138,9 @@ impl Serve {
             &format!("{} v{} ready", self.name, self.version),
         );
 
-        let (stop, leftover) = self.consume(&client, &js, consumer, &handled).await;
+        let (stop, leftover) = self
+            .consume(&client, &js, consumer, signals, &handled)
+            .await;
         heartbeat.abort();
         let mut code = match stop {
             Stop::Signal => exit_codes::CLEAN,
@@ -198,19 +220,10 @@ impl Serve {
         client: &async_nats::Client,
         js: &jetstream::Context,
         consumer: Option<PullConsumer>,
+        signals: Signals,
         handled: &AtomicU64,
     ) -> (Stop, Option<jetstream::consumer::pull::Batch>) {
-        let (mut term, mut int) = match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(term), Ok(int)) => (term, int),
-            _ => {
-                self.log
-                    .host(LogLevel::Error, "cannot install signal handlers");
-                return (Stop::Signal, None);
-            }
-        };
+        let Signals { mut term, mut int } = signals;
         let Some(consumer) = consumer else {
             tokio::select! {
                 _ = term.recv() => {}
