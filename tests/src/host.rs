@@ -9,32 +9,19 @@ use std::{
 };
 
 use futures::StreamExt;
-use rosey_core::messaging::{
-    self, ChatAction, CommandMessage, EventMessage, Lifecycle, Source, SCHEMA_VERSION,
+use rosey_core::{
+    manifest::Manifest,
+    messaging::{
+        self, ChatAction, CommandMessage, EventMessage, Lifecycle, Source, SCHEMA_VERSION,
+    },
 };
 
-use crate::{nats::NatsServer, process::ChildGuard};
-
-/// The `rosey` binary built from this workspace.
-pub fn rosey_bin() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::workspace_root().join("target"));
-    let bin = target.join("debug/rosey");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build -p rosey` first",
-        bin.display()
-    );
-    bin
-}
+use crate::{cli::TempHome, nats::NatsServer, process::ChildGuard};
 
 /// A temp rosey home with its own nats-server.
 pub struct PluginEnv {
-    /// The home folder.
-    pub home: tempfile::TempDir,
-    /// Where packed archives go.
-    pub packs: tempfile::TempDir,
+    /// The home (and a scratch folder beside it).
+    pub home: TempHome,
     /// The nats-server.
     pub nats: NatsServer,
 }
@@ -43,76 +30,49 @@ impl PluginEnv {
     /// A fresh home and nats-server.
     pub fn new() -> PluginEnv {
         PluginEnv {
-            home: tempfile::tempdir().expect("temp home"),
-            packs: tempfile::tempdir().expect("temp packs"),
+            home: TempHome::new(),
             nats: NatsServer::start(),
         }
     }
 
     /// The home's path.
-    pub fn home(&self) -> &Path {
+    pub fn home(&self) -> PathBuf {
         self.home.path()
     }
 
     /// Runs `rosey --home <home> <args>` to completion.
     pub fn rosey(&self, args: &[&str]) -> Output {
-        Command::new(rosey_bin())
-            .arg("--home")
-            .arg(self.home())
-            .args(args)
-            .output()
-            .expect("run rosey")
+        self.home.run(args)
     }
 
     /// Runs `rosey` and asserts it succeeded; returns stdout.
     pub fn rosey_ok(&self, args: &[&str]) -> String {
-        let output = self.rosey(args);
-        assert!(
-            output.status.success(),
-            "rosey {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        self.home.run_ok(args)
     }
 
     /// Packs `plugins/<crate_dir>` and returns the archive's path.
     pub fn pack(&self, crate_dir: &str) -> PathBuf {
-        let dir = crate::workspace_root().join("plugins").join(crate_dir);
-        let out = self.packs.path().to_str().expect("utf-8 temp path");
-        self.rosey_ok(&[
-            "plugin",
-            "pack",
-            dir.to_str().expect("utf-8 path"),
-            "--out",
-            out,
-        ]);
-        std::fs::read_dir(self.packs.path())
-            .expect("list packs")
-            .flatten()
-            .map(|entry| entry.path())
-            .filter(|path| path.extension().is_some_and(|ext| ext == "roseyplug"))
-            .find(|path| {
-                let name = path
-                    .file_name()
-                    .and_then(|name| name.to_str())
-                    .unwrap_or("");
-                let plugin = crate_dir.rsplit('/').next().unwrap_or(crate_dir);
-                name.starts_with(&format!("{plugin}-"))
-            })
-            .unwrap_or_else(|| panic!("no archive for {crate_dir} in {:?}", self.packs.path()))
+        self.home.pack(crate_dir)
     }
 
-    /// Packs and installs `plugins/<crate_dir>`.
-    pub fn install(&self, crate_dir: &str) {
+    /// Packs and installs `plugins/<crate_dir>`; returns the installed version.
+    pub fn install(&self, crate_dir: &str) -> String {
         let archive = self.pack(crate_dir);
         self.rosey_ok(&["plugin", "install", archive.to_str().expect("utf-8 path")]);
+        let manifest = crate::cli::read_zip(&archive)
+            .into_iter()
+            .find(|(name, _)| name == "manifest.yaml")
+            .map(|(_, bytes)| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default();
+        let name = Manifest::parse(&manifest)
+            .unwrap_or_else(|err| panic!("{}: {err}", archive.display()))
+            .name;
+        installed_version(&self.home(), &name)
     }
 
     /// Starts a plugin host for installed plugin `name` at `version`.
     pub fn spawn_host(&self, name: &str, version: &str) -> ChildGuard {
-        let mut command = Command::new(rosey_bin());
+        let mut command = Command::new(crate::cli::rosey_bin());
         command
             .arg("--home")
             .arg(self.home())
@@ -156,6 +116,60 @@ impl PluginEnv {
 impl Default for PluginEnv {
     fn default() -> Self {
         PluginEnv::new()
+    }
+}
+
+/// One installed plugin under test: its bus, and subscriptions to its ready notices and to
+/// every reply, made before any host starts so nothing is missed.
+pub struct Watched {
+    /// The plugin's name.
+    pub name: String,
+    /// Its installed version.
+    pub version: String,
+    /// The bus.
+    pub bus: Bus,
+    /// The plugin's `ready` notices.
+    pub ready: async_nats::Subscriber,
+    /// Every outgoing chat message and PM.
+    pub replies: async_nats::Subscriber,
+}
+
+impl PluginEnv {
+    /// Packs and installs `plugins/<crate_dir>` and watches the plugin `name` it holds.
+    pub async fn watch(&self, crate_dir: &str, name: &str) -> Watched {
+        let version = self.install(crate_dir);
+        let bus = self.client().await;
+        let ready = bus.ready_watch(name).await;
+        let replies = bus.replies().await;
+        Watched {
+            name: name.to_owned(),
+            version,
+            bus,
+            ready,
+            replies,
+        }
+    }
+}
+
+impl Watched {
+    /// Starts a host for the plugin and waits until it is ready.
+    pub async fn start(&mut self, env: &PluginEnv) -> ChildGuard {
+        let host = env.spawn_host(&self.name, &self.version);
+        let notice = expect_lifecycle(&mut self.ready, Duration::from_secs(20)).await;
+        assert_eq!(notice.version, self.version);
+        host
+    }
+
+    /// Sends a command and returns the reply to it.
+    pub async fn ask(
+        &mut self,
+        command: &str,
+        args: &str,
+        user: &str,
+        source: Source,
+    ) -> ChatAction {
+        let id = self.bus.command(command, args, user, source).await;
+        expect_reply(&mut self.replies, &id, Duration::from_secs(10)).await
     }
 }
 
@@ -270,4 +284,15 @@ pub async fn expect_reply(
             return action;
         }
     }
+}
+
+/// The version of installed plugin `name`, read from the home's registry.
+pub fn installed_version(home: &Path, name: &str) -> String {
+    let registry = rosey_core::registry::Registry::load(&rosey_core::paths::Home::new(home))
+        .expect("registry");
+    registry
+        .get(name)
+        .unwrap_or_else(|| panic!("{name} is not installed"))
+        .version
+        .to_string()
 }

@@ -1,23 +1,17 @@
 //! End to end: plugins packed, installed and run in real `rosey plugin-host` processes against
 //! a real nats-server, answering commands and events published on NATS.
 
-use std::time::Duration;
+use std::{os::unix::process::ExitStatusExt, time::Duration};
 
-use rosey_core::{exit_codes, messaging::Source};
+use futures::StreamExt;
+use rosey_core::{
+    exit_codes,
+    messaging::{self, Heartbeat, Source},
+};
 use rosey_e2e::host::{expect_lifecycle, expect_reply, PluginEnv};
 
-const READY: Duration = Duration::from_secs(20);
 const REPLY: Duration = Duration::from_secs(10);
 const EXIT: Duration = Duration::from_secs(10);
-
-fn installed_version(env: &PluginEnv, name: &str) -> String {
-    let text = std::fs::read_to_string(env.home().join("data/registry.json")).expect("registry");
-    let registry: serde_json::Value = serde_json::from_str(&text).expect("registry json");
-    registry["plugins"][name]["version"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{name} not in registry: {text}"))
-        .to_owned()
-}
 
 /// The sum at the end of a dice-roller reply such as `alice rolled 2d6: [3, 5] = 8`.
 fn roll_total(text: &str) -> i64 {
@@ -30,17 +24,10 @@ fn roll_total(text: &str) -> i64 {
 #[tokio::test]
 async fn dice_roller_answers_a_roll_in_chat_and_by_pm() {
     let env = PluginEnv::new();
-    env.install("dice-roller");
-    let version = installed_version(&env, "dice-roller");
-    let bus = env.client().await;
-    let mut ready = bus.ready_watch("dice-roller").await;
-    let mut replies = bus.replies().await;
-    let _host = env.spawn_host("dice-roller", &version);
-    let notice = expect_lifecycle(&mut ready, READY).await;
-    assert_eq!(notice.version, version);
+    let mut dice = env.watch("dice-roller", "dice-roller").await;
+    let _host = dice.start(&env).await;
 
-    let id = bus.command("roll", "2d6", "alice", Source::Chat).await;
-    let reply = expect_reply(&mut replies, &id, REPLY).await;
+    let reply = dice.ask("roll", "2d6", "alice", Source::Chat).await;
     assert_eq!(reply.to, None, "a chat command is answered in chat");
     assert_eq!(reply.plugin, "dice-roller");
     let total = roll_total(&reply.text);
@@ -50,8 +37,7 @@ async fn dice_roller_answers_a_roll_in_chat_and_by_pm() {
         reply.text
     );
 
-    let id = bus.command("roll", "1d1+4", "bob", Source::Pm).await;
-    let reply = expect_reply(&mut replies, &id, REPLY).await;
+    let reply = dice.ask("roll", "1d1+4", "bob", Source::Pm).await;
     assert_eq!(
         reply.to.as_deref(),
         Some("bob"),
@@ -63,14 +49,8 @@ async fn dice_roller_answers_a_roll_in_chat_and_by_pm() {
 #[tokio::test]
 async fn commands_sent_while_no_host_runs_wait_in_the_stream() {
     let env = PluginEnv::new();
-    env.install("dice-roller");
-    let version = installed_version(&env, "dice-roller");
-    let bus = env.client().await;
-    let mut ready = bus.ready_watch("dice-roller").await;
-    let mut replies = bus.replies().await;
-
-    let mut host = env.spawn_host("dice-roller", &version);
-    expect_lifecycle(&mut ready, READY).await;
+    let mut dice = env.watch("dice-roller", "dice-roller").await;
+    let mut host = dice.start(&env).await;
     host.signal(libc::SIGTERM);
     let status = host.expect_exit(EXIT);
     assert_eq!(
@@ -80,42 +60,39 @@ async fn commands_sent_while_no_host_runs_wait_in_the_stream() {
     );
 
     let ids = [
-        bus.command("roll", "1d1", "carol", Source::Chat).await,
-        bus.command("roll", "2d1", "carol", Source::Chat).await,
-        bus.command("flip", "", "carol", Source::Chat).await,
+        dice.bus.command("roll", "1d1", "carol", Source::Chat).await,
+        dice.bus.command("roll", "2d1", "carol", Source::Chat).await,
+        dice.bus.command("flip", "", "carol", Source::Chat).await,
     ];
-    let _host = env.spawn_host("dice-roller", &version);
-    expect_lifecycle(&mut ready, READY).await;
+    let _host = dice.start(&env).await;
     for id in &ids {
-        expect_reply(&mut replies, id, REPLY).await;
+        expect_reply(&mut dice.replies, id, REPLY).await;
     }
 }
 
 #[tokio::test]
 async fn markov_model_is_carried_over_a_host_restart() {
     let env = PluginEnv::new();
-    env.install("markov-chat");
-    let version = installed_version(&env, "markov-chat");
-    let bus = env.client().await;
-    let mut ready = bus.ready_watch("markov-chat").await;
-    let mut stopped = bus
+    let mut markov = env.watch("markov-chat", "markov-chat").await;
+    let mut stopped = markov
+        .bus
         .client
-        .subscribe(rosey_core::messaging::stopped_subject("markov-chat"))
+        .subscribe(messaging::stopped_subject("markov-chat"))
         .await
         .expect("subscribe stopped");
-    let mut replies = bus.replies().await;
 
-    let mut host = env.spawn_host("markov-chat", &version);
-    expect_lifecycle(&mut ready, READY).await;
+    let mut host = markov.start(&env).await;
     for line in [
         "the quick brown fox jumps over the lazy dog",
         "the lazy cat sleeps all day long",
         "a quick brown dog runs in the park",
     ] {
-        bus.chat("dave", line).await;
+        markov.bus.chat("dave", line).await;
     }
-    let id = bus.command("markov", "stats", "dave", Source::Chat).await;
-    let before = expect_reply(&mut replies, &id, REPLY).await.text;
+    let before = markov
+        .ask("markov", "stats", "dave", Source::Chat)
+        .await
+        .text;
     assert!(
         before.contains("3 messages"),
         "the model learned three messages: {before}"
@@ -130,10 +107,11 @@ async fn markov_model_is_carried_over_a_host_restart() {
         "unload left the model for the next instance"
     );
 
-    let _host = env.spawn_host("markov-chat", &version);
-    expect_lifecycle(&mut ready, READY).await;
-    let id = bus.command("markov", "stats", "dave", Source::Chat).await;
-    let after = expect_reply(&mut replies, &id, REPLY).await.text;
+    let _host = markov.start(&env).await;
+    let after = markov
+        .ask("markov", "stats", "dave", Source::Chat)
+        .await
+        .text;
     assert_eq!(after, before, "the new instance starts with the old model");
     assert!(
         !handoff.exists(),
@@ -144,31 +122,24 @@ async fn markov_model_is_carried_over_a_host_restart() {
 #[tokio::test]
 async fn quotes_survive_a_host_restart_and_are_gone_after_remove() {
     let env = PluginEnv::new();
-    env.install("quote-db");
-    let version = installed_version(&env, "quote-db");
-    let bus = env.client().await;
-    let mut ready = bus.ready_watch("quote-db").await;
-    let mut replies = bus.replies().await;
+    let mut quotes = env.watch("quote-db", "quote-db").await;
 
-    let host = env.spawn_host("quote-db", &version);
-    expect_lifecycle(&mut ready, READY).await;
-    let id = bus
-        .command(
+    let host = quotes.start(&env).await;
+    let added = quotes
+        .ask(
             "quote",
             "add a stitch in time saves nine",
             "erin",
             Source::Chat,
         )
-        .await;
-    let added = expect_reply(&mut replies, &id, REPLY).await.text;
-    assert!(added.contains('1'), "the first quote gets id 1: {added}");
-    // Killed outright, not stopped: the quotes live in the key-value store, not in handed-over state.
+        .await
+        .text;
+    assert!(added.contains("#1"), "the first quote gets id 1: {added}");
+    // Killed outright, not stopped: quotes live in the key-value store, not in handed-over state.
     drop(host);
 
-    let host = env.spawn_host("quote-db", &version);
-    expect_lifecycle(&mut ready, READY).await;
-    let id = bus.command("quote", "1", "erin", Source::Chat).await;
-    let shown = expect_reply(&mut replies, &id, REPLY).await.text;
+    let host = quotes.start(&env).await;
+    let shown = quotes.ask("quote", "1", "erin", Source::Chat).await.text;
     assert!(shown.contains("a stitch in time saves nine"), "{shown}");
     drop(host);
 
@@ -178,10 +149,8 @@ async fn quotes_survive_a_host_restart_and_are_gone_after_remove() {
     assert!(!storage.exists(), "remove deletes the plugin's storage");
 
     env.install("quote-db");
-    let _host = env.spawn_host("quote-db", &version);
-    expect_lifecycle(&mut ready, READY).await;
-    let id = bus.command("quote", "1", "erin", Source::Chat).await;
-    let shown = expect_reply(&mut replies, &id, REPLY).await.text;
+    let _host = quotes.start(&env).await;
+    let shown = quotes.ask("quote", "1", "erin", Source::Chat).await.text;
     assert!(
         !shown.contains("a stitch in time"),
         "a reinstalled plugin starts empty: {shown}"
@@ -191,17 +160,17 @@ async fn quotes_survive_a_host_restart_and_are_gone_after_remove() {
 #[tokio::test]
 async fn a_panicking_plugin_exits_with_the_panic_code_and_the_message_logged() {
     let env = PluginEnv::new();
-    env.install("fixtures/chaos");
-    let version = installed_version(&env, "chaos");
-    let bus = env.client().await;
-    let mut ready = bus.ready_watch("chaos").await;
-    let mut replies = bus.replies().await;
-    let mut host = env.spawn_host("chaos", &version);
-    expect_lifecycle(&mut ready, READY).await;
-    let id = bus.command("chaos", "ping", "frank", Source::Chat).await;
-    assert_eq!(expect_reply(&mut replies, &id, REPLY).await.text, "pong");
+    let mut chaos = env.watch("fixtures/chaos", "chaos").await;
+    let mut host = chaos.start(&env).await;
+    assert_eq!(
+        chaos.ask("chaos", "ping", "frank", Source::Chat).await.text,
+        "pong"
+    );
 
-    bus.command("chaos", "panic", "frank", Source::Chat).await;
+    chaos
+        .bus
+        .command("chaos", "panic", "frank", Source::Chat)
+        .await;
     let status = host.expect_exit(EXIT);
     assert_eq!(
         status.code(),
@@ -217,12 +186,8 @@ async fn a_panicking_plugin_exits_with_the_panic_code_and_the_message_logged() {
 
 #[tokio::test]
 async fn crashes_of_every_kind_end_the_host_with_their_own_status() {
-    use std::os::unix::process::ExitStatusExt;
     let env = PluginEnv::new();
-    env.install("fixtures/chaos");
-    let version = installed_version(&env, "chaos");
-    let bus = env.client().await;
-    let mut ready = bus.ready_watch("chaos").await;
+    let mut chaos = env.watch("fixtures/chaos", "chaos").await;
     // (command, expected exit code, expected signal)
     let cases = [
         ("abort", None, Some(libc::SIGABRT)),
@@ -231,9 +196,8 @@ async fn crashes_of_every_kind_end_the_host_with_their_own_status() {
         ("oom", None, Some(libc::SIGABRT)),
     ];
     for (what, code, signal) in cases {
-        let mut host = env.spawn_host("chaos", &version);
-        expect_lifecycle(&mut ready, READY).await;
-        bus.command("chaos", what, "gina", Source::Chat).await;
+        let mut host = chaos.start(&env).await;
+        chaos.bus.command("chaos", what, "gina", Source::Chat).await;
         let status = host.expect_exit(Duration::from_secs(30));
         assert_eq!(
             (status.code(), status.signal()),
@@ -242,13 +206,14 @@ async fn crashes_of_every_kind_end_the_host_with_their_own_status() {
         );
         // Each crash was mid-message, so the message would be redelivered to the next host and
         // crash it again; deleting the consumer drops it (the next host creates a fresh one).
-        let stream = bus
+        let stream = chaos
+            .bus
             .js
-            .get_stream(rosey_core::messaging::STREAM_NAME)
+            .get_stream(messaging::STREAM_NAME)
             .await
             .expect("stream");
         stream
-            .delete_consumer(&rosey_core::messaging::consumer_name("chaos"))
+            .delete_consumer(&messaging::consumer_name("chaos"))
             .await
             .expect("delete consumer");
     }
@@ -257,8 +222,7 @@ async fn crashes_of_every_kind_end_the_host_with_their_own_status() {
 #[tokio::test]
 async fn a_plugin_whose_load_fails_exits_with_the_load_code() {
     let env = PluginEnv::new();
-    env.install("fixtures/fail-load");
-    let version = installed_version(&env, "fail-load");
+    let version = env.install("fixtures/fail-load");
     let mut host = env.spawn_host("fail-load", &version);
     let status = host.expect_exit(EXIT);
     assert_eq!(status.code(), Some(exit_codes::LOAD_FAILED));
@@ -272,15 +236,12 @@ fn an_abi_mismatched_library_is_refused_with_one_line_naming_both_versions() {
     let archive = env.pack("fixtures/abi-mismatch");
     // Take the library straight out of the archive and check it in a throwaway host.
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = std::fs::File::open(&archive).expect("open archive");
-    let mut zip = zip::ZipArchive::new(file).expect("zip");
-    zip.extract(dir.path()).expect("extract");
-    let library = std::fs::read_dir(dir.path())
-        .expect("list")
-        .flatten()
-        .map(|entry| entry.path())
-        .find(|path| path.extension().is_some_and(|ext| ext == "so"))
+    let (name, bytes) = rosey_e2e::cli::read_zip(&archive)
+        .into_iter()
+        .find(|(name, _)| name.ends_with(".so"))
         .expect("library in archive");
+    let library = dir.path().join(name);
+    std::fs::write(&library, bytes).expect("write library");
     let output = env.rosey(&[
         "plugin-host",
         "check",
@@ -304,8 +265,9 @@ fn an_abi_mismatched_library_is_refused_with_one_line_naming_both_versions() {
         lines[0]
     );
     assert!(
-        lines[0].contains(&format!("v{}", rosey_abi::ABI_VERSION)),
-        "names the host's version: {}",
+        lines[0].contains(&format!("v{}", rosey_abi::ABI_VERSION))
+            && lines[0].contains(rosey_abi::SDK_VERSION),
+        "names the host's versions: {}",
         lines[0]
     );
 }
@@ -327,85 +289,90 @@ fn installing_an_abi_mismatched_archive_is_refused_with_the_one_line_message() {
     );
 }
 
-#[tokio::test]
-async fn heartbeats_go_on_while_a_handler_hangs_and_show_it_busy() {
-    use futures::StreamExt;
-    let env = PluginEnv::new();
-    env.install("fixtures/chaos");
-    let version = installed_version(&env, "chaos");
-    let bus = env.client().await;
-    let mut ready = bus.ready_watch("chaos").await;
-    let mut beats = bus
-        .client
-        .subscribe(rosey_core::messaging::heartbeat_subject("chaos"))
-        .await
-        .expect("subscribe heartbeats");
-    let _host = env.spawn_host("chaos", &version);
-    expect_lifecycle(&mut ready, READY).await;
-    let id = bus.command("chaos", "hang", "hank", Source::Chat).await;
-
-    // The host beats every 100 ms; collect beats for a second of hanging.
-    let mut busy_since = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while busy_since.len() < 8 {
+/// Reads heartbeats until one satisfies `done`, returning the busy ones seen on the way.
+async fn heartbeats_until(
+    beats: &mut async_nats::Subscriber,
+    mut done: impl FnMut(&Heartbeat) -> bool,
+) -> Vec<Heartbeat> {
+    let deadline = tokio::time::Instant::now() + REPLY;
+    let mut seen = Vec::new();
+    loop {
         let message = tokio::time::timeout_at(deadline, beats.next())
             .await
-            .expect("heartbeats stopped while the handler hung")
+            .expect("heartbeats stopped")
             .expect("subscription ended");
-        let beat: rosey_core::messaging::Heartbeat =
-            rosey_core::messaging::decode(&message.payload).expect("heartbeat");
-        if let Some(busy) = beat.busy {
-            assert_eq!(busy.what, "command chaos");
-            assert_eq!(busy.message_id, id);
-            busy_since.push(busy.since_ms);
+        let beat: Heartbeat = messaging::decode(&message.payload).expect("heartbeat");
+        let finished = done(&beat);
+        seen.push(beat);
+        if finished {
+            return seen;
         }
     }
+}
+
+#[tokio::test]
+async fn heartbeats_go_on_while_a_handler_hangs_and_show_it_busy() {
+    let env = PluginEnv::new();
+    let mut chaos = env.watch("fixtures/chaos", "chaos").await;
+    let mut beats = chaos
+        .bus
+        .client
+        .subscribe(messaging::heartbeat_subject("chaos"))
+        .await
+        .expect("subscribe heartbeats");
+    let _host = chaos.start(&env).await;
+    let id = chaos
+        .bus
+        .command("chaos", "hang", "hank", Source::Chat)
+        .await;
+
+    // The host beats every 100 ms: eight busy beats is most of a second of hanging.
+    let mut busy = 0;
+    let beats = heartbeats_until(&mut beats, |beat| {
+        busy += usize::from(beat.busy.is_some());
+        busy == 8
+    })
+    .await;
+    let busy: Vec<_> = beats.iter().filter_map(|beat| beat.busy.as_ref()).collect();
     assert!(
-        busy_since.windows(2).all(|pair| pair[0] == pair[1]),
-        "one handler, busy since one moment: {busy_since:?}"
+        busy.iter()
+            .all(|b| b.what == "command chaos" && b.message_id == id),
+        "{busy:?}"
+    );
+    assert!(
+        busy.windows(2)
+            .all(|pair| pair[0].since_ms == pair[1].since_ms),
+        "one handler, busy since one moment: {busy:?}"
     );
 }
 
 #[tokio::test]
 async fn sigterm_finishes_the_message_in_hand_before_unloading() {
-    use futures::StreamExt;
     let env = PluginEnv::new();
-    env.install("fixtures/chaos");
-    let version = installed_version(&env, "chaos");
-    let bus = env.client().await;
-    let mut ready = bus.ready_watch("chaos").await;
-    let mut replies = bus.replies().await;
-    let mut beats = bus
+    let mut chaos = env.watch("fixtures/chaos", "chaos").await;
+    let mut beats = chaos
+        .bus
         .client
-        .subscribe(rosey_core::messaging::heartbeat_subject("chaos"))
+        .subscribe(messaging::heartbeat_subject("chaos"))
         .await
         .expect("subscribe heartbeats");
-    let mut host = env.spawn_host("chaos", &version);
-    expect_lifecycle(&mut ready, READY).await;
-    let id = bus.command("chaos", "slow 1500", "ivy", Source::Chat).await;
-    // Wait until the handler is running, then ask the host to stop.
-    loop {
-        let message = tokio::time::timeout(REPLY, beats.next())
-            .await
-            .expect("heartbeat")
-            .expect("subscription");
-        let beat: rosey_core::messaging::Heartbeat =
-            rosey_core::messaging::decode(&message.payload).expect("heartbeat");
-        if beat.busy.is_some() {
-            break;
-        }
-    }
+    let mut host = chaos.start(&env).await;
+    let id = chaos
+        .bus
+        .command("chaos", "slow 1500", "ivy", Source::Chat)
+        .await;
+    heartbeats_until(&mut beats, |beat| beat.busy.is_some()).await;
     host.signal(libc::SIGTERM);
-    let reply = expect_reply(&mut replies, &id, REPLY).await;
+    let reply = expect_reply(&mut chaos.replies, &id, REPLY).await;
     assert_eq!(reply.text, "done after 1500 ms");
     assert_eq!(host.expect_exit(EXIT).code(), Some(exit_codes::CLEAN));
 
     // It was acked: a new host does not get it again.
-    let _host = env.spawn_host("chaos", &version);
-    expect_lifecycle(&mut ready, READY).await;
-    let ping = bus.command("chaos", "ping", "ivy", Source::Chat).await;
-    let next = expect_reply(&mut replies, &ping, REPLY).await;
-    assert_eq!(next.text, "pong");
-    let again = tokio::time::timeout(Duration::from_millis(500), replies.next()).await;
+    let _host = chaos.start(&env).await;
+    assert_eq!(
+        chaos.ask("chaos", "ping", "ivy", Source::Chat).await.text,
+        "pong"
+    );
+    let again = tokio::time::timeout(Duration::from_millis(500), chaos.replies.next()).await;
     assert!(again.is_err(), "nothing else was answered: {again:?}");
 }

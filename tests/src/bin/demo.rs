@@ -13,12 +13,7 @@ use std::{
 
 use futures::StreamExt;
 use rosey_core::messaging::{self, ChatAction, Source};
-use rosey_e2e::{
-    host::{rosey_bin, Bus},
-    nats::NatsServer,
-    process::ChildGuard,
-    workspace_root,
-};
+use rosey_e2e::{cli::rosey_bin, host::Bus, nats::NatsServer, process::ChildGuard, workspace_root};
 
 const PLUGINS: &[(&str, &str)] = &[
     ("dice-roller", "dice-roller"),
