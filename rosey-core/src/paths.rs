@@ -32,6 +32,11 @@ impl Home {
                 .map(|cwd| cwd.join(&root))
                 .unwrap_or(root)
         };
+        // `--home .` would otherwise show up as `/srv/rosey/./data/...` in every message.
+        let root = root
+            .components()
+            .filter(|part| !matches!(part, std::path::Component::CurDir))
+            .collect();
         Home { root }
     }
 
@@ -137,6 +142,12 @@ pub const KV_FILE_NAME: &str = "kv.sqlite3";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dot_components_are_dropped() {
+        assert_eq!(Home::new("/srv/./rosey/.").root(), Path::new("/srv/rosey"));
+        assert!(!Home::new(".").registry_file().to_string_lossy().contains("/./"));
+    }
 
     #[test]
     fn relative_roots_become_absolute() {
