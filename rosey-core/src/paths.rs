@@ -146,7 +146,10 @@ mod tests {
     #[test]
     fn dot_components_are_dropped() {
         assert_eq!(Home::new("/srv/./rosey/.").root(), Path::new("/srv/rosey"));
-        assert!(!Home::new(".").registry_file().to_string_lossy().contains("/./"));
+        assert!(!Home::new(".")
+            .registry_file()
+            .to_string_lossy()
+            .contains("/./"));
     }
 
     #[test]

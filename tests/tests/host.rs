@@ -376,3 +376,32 @@ async fn sigterm_finishes_the_message_in_hand_before_unloading() {
     let again = tokio::time::timeout(Duration::from_millis(500), chaos.replies.next()).await;
     assert!(again.is_err(), "nothing else was answered: {again:?}");
 }
+
+#[tokio::test]
+async fn a_host_that_loses_nats_hands_its_state_over_and_exits_with_the_nats_code() {
+    let mut env = PluginEnv::new();
+    let mut markov = env.watch("markov-chat", "markov-chat").await;
+    let mut host = markov.start(&env).await;
+    markov
+        .bus
+        .chat("jo", "state worth keeping across an outage")
+        .await;
+    let stats = markov.ask("markov", "stats", "jo", Source::Chat).await.text;
+    assert!(
+        stats.contains("1 messages") || stats.contains("1 message"),
+        "{stats}"
+    );
+
+    env.nats.kill();
+    // The test hosts give NATS 3 s to come back.
+    let status = host.expect_exit(Duration::from_secs(20));
+    assert_eq!(status.code(), Some(exit_codes::NATS_LOST), "{status:?}");
+    assert!(
+        env.home()
+            .join("data/plugins/markov-chat/handoff.state")
+            .exists(),
+        "the model was handed over before exiting"
+    );
+    let log = env.plugin_log("markov-chat");
+    assert!(log.contains("NATS unreachable"), "{log}");
+}

@@ -27,7 +27,7 @@ use rosey_core::{
 };
 use tokio::{
     signal::unix::{signal, SignalKind},
-    sync::{mpsc::UnboundedReceiver, oneshot},
+    sync::{mpsc::UnboundedReceiver, oneshot, watch},
 };
 
 use super::{
@@ -87,7 +87,8 @@ impl Serve {
                 return exit_codes::USAGE;
             }
         };
-        let client = match self.connect().await {
+        let (connected_tx, connected_rx) = watch::channel(true);
+        let client = match self.connect(connected_tx).await {
             Ok(client) => client,
             Err(err) => {
                 self.log.host(
@@ -138,8 +139,9 @@ impl Serve {
             &format!("{} v{} ready", self.name, self.version),
         );
 
+        let outage = tokio::spawn(outage_exceeds(connected_rx, self.nats_timeout));
         let (stop, leftover) = self
-            .consume(&client, &js, consumer, signals, &handled)
+            .consume(&client, &js, consumer, signals, outage, &handled)
             .await;
         heartbeat.abort();
         let mut code = match stop {
@@ -162,11 +164,14 @@ impl Serve {
         code
     }
 
-    async fn connect(&self) -> Result<async_nats::Client, String> {
+    /// Connects, retrying until the NATS timeout; `connected` follows the connection's state.
+    async fn connect(&self, connected: watch::Sender<bool>) -> Result<async_nats::Client, String> {
         let deadline = Instant::now() + self.nats_timeout;
         let log = self.log.clone();
+        let connected = Arc::new(connected);
         let options = || {
             let log = log.clone();
+            let connected = connected.clone();
             async_nats::ConnectOptions::new()
                 .name(format!("rosey-plugin-{}", self.name))
                 .reconnect_delay_callback(|attempts| {
@@ -174,9 +179,17 @@ impl Serve {
                 })
                 .event_callback(move |event| {
                     let log = log.clone();
+                    let connected = connected.clone();
                     async move {
                         let level = match event {
-                            async_nats::Event::Connected => LogLevel::Info,
+                            async_nats::Event::Connected => {
+                                connected.send_replace(true);
+                                LogLevel::Info
+                            }
+                            async_nats::Event::Disconnected | async_nats::Event::Closed => {
+                                connected.send_replace(false);
+                                LogLevel::Warn
+                            }
                             _ => LogLevel::Warn,
                         };
                         log.host(level, &format!("NATS: {event}"));
@@ -221,20 +234,27 @@ impl Serve {
         js: &jetstream::Context,
         consumer: Option<PullConsumer>,
         signals: Signals,
+        mut outage: tokio::task::JoinHandle<()>,
         handled: &AtomicU64,
     ) -> (Stop, Option<jetstream::consumer::pull::Batch>) {
         let Signals { mut term, mut int } = signals;
+        let lost = |log: &HostLog, timeout: Duration| {
+            log.host(
+                LogLevel::Error,
+                &format!("NATS unreachable for {timeout:?}; giving up"),
+            );
+            Stop::NatsLost
+        };
         let Some(consumer) = consumer else {
             tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
+                _ = term.recv() => return (Stop::Signal, None),
+                _ = int.recv() => return (Stop::Signal, None),
+                _ = &mut outage => return (lost(&self.log, self.nats_timeout), None),
             }
-            return (Stop::Signal, None);
         };
         let mut batch: Option<jetstream::consumer::pull::Batch> = None;
-        let mut unreachable_since: Option<Instant> = None;
         loop {
-            if batch.is_none() {
+            let Some(current) = batch.as_mut() else {
                 let request = consumer
                     .batch()
                     .max_messages(PULL_BATCH)
@@ -243,46 +263,42 @@ impl Serve {
                 let result = tokio::select! {
                     _ = term.recv() => return (Stop::Signal, None),
                     _ = int.recv() => return (Stop::Signal, None),
+                    _ = &mut outage => return (lost(&self.log, self.nats_timeout), None),
                     result = request => result,
                 };
                 match result {
-                    Ok(new_batch) => {
-                        unreachable_since = None;
-                        batch = Some(new_batch);
-                    }
+                    Ok(new_batch) => batch = Some(new_batch),
                     Err(err) => {
-                        let since = *unreachable_since.get_or_insert_with(Instant::now);
-                        if since.elapsed() >= self.nats_timeout {
-                            self.log.host(
-                                LogLevel::Error,
-                                &format!("NATS unreachable for {:?}: {err}", self.nats_timeout),
-                            );
-                            return (Stop::NatsLost, None);
-                        }
+                        self.log
+                            .host(LogLevel::Debug, &format!("pull request failed: {err}"));
                         tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
                     }
                 }
-            }
-            let Some(current) = batch.as_mut() else {
                 continue;
             };
+            // A pull request that outlives its expiry by far was lost with the connection.
             let next = tokio::select! {
                 _ = term.recv() => return (Stop::Signal, batch),
                 _ = int.recv() => return (Stop::Signal, batch),
-                next = current.next() => next,
+                _ = &mut outage => return (lost(&self.log, self.nats_timeout), batch),
+                next = tokio::time::timeout(PULL_EXPIRES * 4, current.next()) => next,
             };
             match next {
-                None => batch = None,
-                Some(Err(err)) => {
+                Ok(Some(Ok(message))) => {
+                    if !self.handle(client, js, message, handled).await {
+                        return (Stop::Panicked, batch);
+                    }
+                }
+                Ok(None) => batch = None,
+                Ok(Some(Err(err))) => {
                     self.log
                         .host(LogLevel::Debug, &format!("pull request ended: {err}"));
                     batch = None;
                 }
-                Some(Ok(message)) => {
-                    if !self.handle(client, js, message, handled).await {
-                        return (Stop::Panicked, batch);
-                    }
+                Err(_) => {
+                    self.log
+                        .host(LogLevel::Debug, "pull request stalled; asking again");
+                    batch = None;
                 }
             }
         }
@@ -497,6 +513,27 @@ impl Serve {
                 .host(LogLevel::Warn, &format!("cannot announce: {err}"));
         }
         let _ = client.flush().await;
+    }
+}
+
+/// Resolves once the connection has been down for longer than `limit` without a break.
+async fn outage_exceeds(mut connected: watch::Receiver<bool>, limit: Duration) {
+    loop {
+        while *connected.borrow_and_update() {
+            if connected.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+        }
+        let back = async {
+            while !*connected.borrow_and_update() {
+                if connected.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        if tokio::time::timeout(limit, back).await.is_err() {
+            return;
+        }
     }
 }
 
