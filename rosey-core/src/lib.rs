@@ -4,12 +4,16 @@
 //! layout ([`paths`]), plugin manifests ([`manifest`]), `.roseyplug` archives ([`archive`]), the
 //! registry of installed plugins ([`registry`]) and the install/remove operations on it
 //! ([`install`]), per-plugin storage ([`storage`], [`plugin_config`]) and everything said on NATS
-//! ([`messaging`]).
+//! ([`messaging`]); the operator's `rosey.yaml` ([`config`]), the connections to a chat
+//! ([`connector`]) and the command router that turns what a chat says into NATS messages
+//! without losing any while NATS is down ([`router`]).
 //!
 //! Nothing here assumes a CLI, a terminal, fixed paths or a global logger: every function takes
 //! the [`paths::Home`] it works on and returns errors that name the problem and its fix.
 
 pub mod archive;
+pub mod config;
+pub mod connector;
 pub mod exit_codes;
 pub mod fsutil;
 pub mod install;
@@ -18,4 +22,5 @@ pub mod messaging;
 pub mod paths;
 pub mod plugin_config;
 pub mod registry;
+pub mod router;
 pub mod storage;

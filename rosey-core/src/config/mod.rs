@@ -1,0 +1,350 @@
+//! `rosey.yaml`: the operator's settings for the whole stack.
+//!
+//! Every key is optional and the defaults work out of the box, so a home without the file runs.
+//! Unknown keys are errors (a misspelt key silently ignored is a setting the operator believes
+//! is in force and is not), and every error names the file and the key path.
+//!
+//! The types here are plain data: `rosey-core` does not depend on the supervision tree, so the
+//! daemon converts [`SupervisionSettings`] into the supervisor's own types. The effective
+//! settings of one child are the group's defaults, overridden by the group's section
+//! (`supervision.services` / `supervision.plugins`), overridden by the child's own entry
+//! (`services.<name>` / `plugins.<name>`): see [`Config::service_settings`] and
+//! [`Config::plugin_settings`].
+//!
+//! ```yaml
+//! nats: { host: 127.0.0.1, port: 4222, allow_remote: false }
+//! bot: { connector: local, name: rosey, channel: local, command_prefix: "!" }
+//! supervision:
+//!   services: { strategy: one_for_one, max_restarts: 5, within_secs: 60 }
+//!   plugins: { strategy: one_for_one, max_restarts: 3, within_secs: 60 }
+//! services: { nats: { restart: permanent } }
+//! plugins: { dice-roller: { restart: permanent, heartbeat_timeout_ms: 3000 } }
+//! plugin_host: { heartbeat_ms: 1000, heartbeat_timeout_ms: 5000 }
+//! ```
+
+mod supervision;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::paths::Home;
+
+pub use validate::is_loopback;
+
+pub use supervision::{
+    PluginOverrides, PluginSettings, RestartType, Strategy, SupervisionConfig,
+    SupervisionOverrides, SupervisionSettings,
+};
+
+/// The services the daemon runs; the only keys `services:` accepts.
+pub const SERVICES: &[&str] = &["nats", "bot", "web"];
+
+/// The whole of `rosey.yaml`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The NATS server the daemon starts.
+    #[serde(deserialize_with = "section")]
+    pub nats: NatsConfig,
+    /// The bot: which chat it connects to and how it reads commands.
+    #[serde(deserialize_with = "section")]
+    pub bot: BotConfig,
+    /// Restart strategies and intensities of the two supervised groups.
+    #[serde(deserialize_with = "section")]
+    pub supervision: SupervisionConfig,
+    /// Per-service overrides, keyed by service name ([`SERVICES`]).
+    #[serde(deserialize_with = "section")]
+    pub services: BTreeMap<String, SupervisionOverrides>,
+    /// Per-plugin overrides, keyed by plugin name (the plugin need not be installed yet).
+    #[serde(deserialize_with = "section")]
+    pub plugins: BTreeMap<String, PluginOverrides>,
+    /// Timings of plugin host processes.
+    #[serde(deserialize_with = "section")]
+    pub plugin_host: PluginHostConfig,
+}
+
+/// `nats:`: where the daemon's NATS server listens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NatsConfig {
+    /// Listen address. Loopback unless [`NatsConfig::allow_remote`]: anyone who can reach the
+    /// server can drive the bot and its plugins.
+    pub host: String,
+    /// Listen port; 0 picks a free port at start (what tests use).
+    #[serde(deserialize_with = "port")]
+    pub port: u16,
+    /// Whether a non-loopback [`NatsConfig::host`] is allowed.
+    pub allow_remote: bool,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        NatsConfig {
+            host: "127.0.0.1".to_owned(),
+            port: 4222,
+            allow_remote: false,
+        }
+    }
+}
+
+/// Which kind of chat the bot connects to. More kinds (CyTube) come later, so matches on it
+/// need a fallback arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ConnectorKind {
+    /// The in-process chat fed from the terminal and `rosey say`.
+    #[default]
+    Local,
+}
+
+/// `bot:`: the chat connection and command reading.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BotConfig {
+    /// Which chat to connect to.
+    pub connector: ConnectorKind,
+    /// The bot's own user name; its own messages are never routed, so it cannot answer itself.
+    pub name: String,
+    /// The channel it sits in (carried in every command, for plugins that care).
+    pub channel: String,
+    /// What starts a command (`!` in `!roll 2d6`).
+    pub command_prefix: String,
+    /// Whether an unclaimed command is answered with the list of known ones.
+    pub unknown_command_reply: bool,
+    /// How long `rosey say` waits for replies, in ms.
+    pub say_timeout_ms: u64,
+}
+
+impl Default for BotConfig {
+    fn default() -> Self {
+        BotConfig {
+            connector: ConnectorKind::Local,
+            name: "rosey".to_owned(),
+            channel: "local".to_owned(),
+            command_prefix: "!".to_owned(),
+            unknown_command_reply: true,
+            say_timeout_ms: 5000,
+        }
+    }
+}
+
+impl BotConfig {
+    /// [`BotConfig::say_timeout_ms`] as a duration.
+    pub fn say_timeout(&self) -> Duration {
+        Duration::from_millis(self.say_timeout_ms)
+    }
+}
+
+/// `plugin_host:`: how plugin host processes are watched. Each key may be overridden per
+/// plugin under `plugins.<name>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginHostConfig {
+    /// How often a host sends a heartbeat, in ms.
+    pub heartbeat_ms: u64,
+    /// No heartbeat for this long means the host is hung, in ms.
+    pub heartbeat_timeout_ms: u64,
+    /// A starting host must announce it is ready within this, in ms.
+    pub ready_timeout_ms: u64,
+    /// How long a host keeps trying to reach NATS before it gives up, in ms.
+    pub nats_timeout_ms: u64,
+}
+
+impl Default for PluginHostConfig {
+    fn default() -> Self {
+        PluginHostConfig {
+            heartbeat_ms: 1000,
+            heartbeat_timeout_ms: 5000,
+            ready_timeout_ms: 10_000,
+            nats_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl PluginHostConfig {
+    /// These settings with a plugin's own overrides applied.
+    pub fn merged(&self, overrides: &PluginOverrides) -> PluginHostConfig {
+        PluginHostConfig {
+            heartbeat_ms: overrides.heartbeat_ms.unwrap_or(self.heartbeat_ms),
+            heartbeat_timeout_ms: overrides
+                .heartbeat_timeout_ms
+                .unwrap_or(self.heartbeat_timeout_ms),
+            ready_timeout_ms: overrides.ready_timeout_ms.unwrap_or(self.ready_timeout_ms),
+            nats_timeout_ms: overrides.nats_timeout_ms.unwrap_or(self.nats_timeout_ms),
+        }
+    }
+
+    /// [`PluginHostConfig::heartbeat_ms`] as a duration.
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_ms)
+    }
+
+    /// [`PluginHostConfig::heartbeat_timeout_ms`] as a duration.
+    pub fn heartbeat_timeout(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_timeout_ms)
+    }
+
+    /// [`PluginHostConfig::ready_timeout_ms`] as a duration.
+    pub fn ready_timeout(&self) -> Duration {
+        Duration::from_millis(self.ready_timeout_ms)
+    }
+
+    /// [`PluginHostConfig::nats_timeout_ms`] as a duration.
+    pub fn nats_timeout(&self) -> Duration {
+        Duration::from_millis(self.nats_timeout_ms)
+    }
+}
+
+/// Why `rosey.yaml` cannot be used. Every message names the file, and the key when there is one.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file exists but cannot be read.
+    #[error("cannot read {}: {error}; check its permissions, or move it aside to run with the defaults", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        error: std::io::Error,
+    },
+    /// Not YAML, an unknown key, or a value of the wrong type.
+    #[error("{}: {reason}; {hint}", file.display())]
+    Parse {
+        /// The file (`rosey.yaml` when parsing text).
+        file: PathBuf,
+        /// What the parser found, starting with the key path when not at the top.
+        reason: String,
+        /// How to fix it.
+        hint: &'static str,
+    },
+    /// A value of the right type that breaks a rule.
+    #[error("{}: {key}: {problem}", file.display())]
+    Invalid {
+        /// The file (`rosey.yaml` when parsing text).
+        file: PathBuf,
+        /// The key path, e.g. `plugins.dice-roller.max_restarts`.
+        key: String,
+        /// What is wrong and how to fix it.
+        problem: String,
+    },
+}
+
+impl Config {
+    /// Reads and validates `rosey.yaml` of `home`; a home without one gets the defaults.
+    pub fn load(home: &Home) -> Result<Config, ConfigError> {
+        let path = home.config_file();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Config::parse_file(&text, &path),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(error) => Err(ConfigError::Read { path, error }),
+        }
+    }
+
+    /// Parses and validates `rosey.yaml` text; errors name the file `rosey.yaml`.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse_file(text, Path::new("rosey.yaml"))
+    }
+
+    /// Parses and validates text read from `file` (named in errors).
+    pub fn parse_file(text: &str, file: &Path) -> Result<Config, ConfigError> {
+        let parse_error = |err: serde_yaml_ng::Error| {
+            let reason = err.to_string();
+            let hint = if reason.contains("unknown field") {
+                "remove the key or fix its spelling"
+            } else if reason.contains("unknown variant") {
+                "use one of the values listed"
+            } else {
+                "fix the value (every key is optional: delete it to use the default)"
+            };
+            ConfigError::Parse {
+                file: file.to_path_buf(),
+                reason,
+                hint,
+            }
+        };
+        // An empty file, or one whose every line is commented out, is a null document.
+        let document: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(parse_error)?;
+        if document.is_null() {
+            return Ok(Config::default());
+        }
+        let config: Config = serde_yaml_ng::from_str(text).map_err(parse_error)?;
+        config
+            .validate()
+            .map_err(|(key, problem)| ConfigError::Invalid {
+                file: file.to_path_buf(),
+                key,
+                problem,
+            })?;
+        Ok(config)
+    }
+
+    /// The effective supervision settings of service `name` (`nats`, `bot`, `web`): defaults,
+    /// then `supervision.services`, then `services.<name>`.
+    pub fn service_settings(&self, name: &str) -> SupervisionSettings {
+        match self.services.get(name) {
+            Some(overrides) => self.supervision.services.merged(overrides),
+            None => self.supervision.services.clone(),
+        }
+    }
+
+    /// The effective settings of plugin `name`: supervision from defaults, then
+    /// `supervision.plugins`, then `plugins.<name>`; host timings from `plugin_host`, then
+    /// `plugins.<name>`.
+    pub fn plugin_settings(&self, name: &str) -> PluginSettings {
+        let overrides = self.plugins.get(name).cloned().unwrap_or_default();
+        PluginSettings {
+            supervision: self.supervision.plugins.merged(&overrides.supervision()),
+            host: self.plugin_host.merged(&overrides),
+        }
+    }
+}
+
+/// A section written as a bare key (`nats:` with every line under it commented out) is null in
+/// YAML; it means "all defaults", not an error.
+fn section<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// A port, with a message that says what a port is rather than "expected u16". The check runs
+/// inside the visitor, so the error carries the key path (`nats.port`).
+fn port<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u16, D::Error> {
+    struct Port;
+    impl serde::de::Visitor<'_> for Port {
+        type Value = u16;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("a port number (1 to 65535, or 0 to pick a free port at start)")
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<u16, E> {
+            u16::try_from(value).map_err(|_| {
+                E::custom(format!(
+                    "{value} is not a port: use 1 to 65535, or 0 to pick a free port at start"
+                ))
+            })
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<u16, E> {
+            match u64::try_from(value) {
+                Ok(value) => self.visit_u64(value),
+                Err(_) => Err(E::custom(format!(
+                    "{value} is not a port: use 1 to 65535, or 0 to pick a free port at start"
+                ))),
+            }
+        }
+    }
+    deserializer.deserialize_u64(Port)
+}

@@ -1,0 +1,201 @@
+//! The rules of `rosey.yaml` that types cannot say: non-zero timeouts, restart intensities of
+//! at least one, a loopback NATS address unless remote access is asked for, known service
+//! names. Each failure is a key path and a problem that says how to fix it.
+
+use std::net::IpAddr;
+
+use super::{
+    BotConfig, Config, NatsConfig, PluginHostConfig, SupervisionOverrides, SupervisionSettings,
+    SERVICES,
+};
+use crate::manifest::is_valid_plugin_name;
+
+/// A broken rule: the key path and what is wrong with it.
+pub(super) type Invalid = (String, String);
+
+fn invalid(key: impl Into<String>, problem: impl Into<String>) -> Invalid {
+    (key.into(), problem.into())
+}
+
+impl Config {
+    /// Checks every rule; the first broken one is returned.
+    pub(super) fn validate(&self) -> Result<(), Invalid> {
+        check_nats(&self.nats)?;
+        check_bot(&self.bot)?;
+        for (prefix, settings) in [
+            ("supervision.services", &self.supervision.services),
+            ("supervision.plugins", &self.supervision.plugins),
+        ] {
+            check_supervision(settings, prefix, &SupervisionOverrides::default())?;
+        }
+        for (name, overrides) in &self.services {
+            let prefix = format!("services.{name}");
+            if !SERVICES.contains(&name.as_str()) {
+                return Err(invalid(
+                    prefix,
+                    format!(
+                        "there is no service {name:?}; the services are {}",
+                        SERVICES.join(", ")
+                    ),
+                ));
+            }
+            if overrides.strategy.is_some() {
+                return Err(invalid(
+                    format!("{prefix}.strategy"),
+                    "a strategy belongs to the whole group: set supervision.services.strategy instead",
+                ));
+            }
+            check_supervision(
+                &self.supervision.services.merged(overrides),
+                &prefix,
+                overrides,
+            )?;
+        }
+        check_host(&self.plugin_host, "plugin_host", &|_| false)?;
+        for (name, overrides) in &self.plugins {
+            let prefix = format!("plugins.{name}");
+            if !is_valid_plugin_name(name) {
+                return Err(invalid(
+                    prefix,
+                    format!("{name:?} is not a plugin name: plugin names are 3 to 50 characters of a-z, 0-9 and -"),
+                ));
+            }
+            let supervision = overrides.supervision();
+            check_supervision(
+                &self.supervision.plugins.merged(&supervision),
+                &prefix,
+                &supervision,
+            )?;
+            let host = self.plugin_host.merged(overrides);
+            check_host(&host, &prefix, &|field| match field {
+                "heartbeat_ms" => overrides.heartbeat_ms.is_some(),
+                _ => false,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// `true` for `localhost` and loopback IP addresses (`127.0.0.0/8`, `::1`).
+pub fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn check_nats(nats: &NatsConfig) -> Result<(), Invalid> {
+    if nats.host.trim().is_empty() {
+        return Err(invalid("nats.host", "must not be empty: use 127.0.0.1"));
+    }
+    if !nats.allow_remote && !is_loopback(&nats.host) {
+        return Err(invalid(
+            "nats.host",
+            format!(
+                "{} is not a loopback address, so anyone who can reach this machine could drive the bot and its plugins; use 127.0.0.1, or set nats.allow_remote: true if that is what you want",
+                nats.host
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_bot(bot: &BotConfig) -> Result<(), Invalid> {
+    if bot.name.trim().is_empty() || bot.name.contains(char::is_whitespace) {
+        return Err(invalid(
+            "bot.name",
+            format!(
+                "{:?} is not a user name: use the bot's chat name, without spaces",
+                bot.name
+            ),
+        ));
+    }
+    if bot.channel.trim().is_empty() {
+        return Err(invalid(
+            "bot.channel",
+            "must not be empty: name the channel the bot sits in",
+        ));
+    }
+    if bot.command_prefix.is_empty() || bot.command_prefix.contains(char::is_whitespace) {
+        return Err(invalid(
+            "bot.command_prefix",
+            format!(
+                "{:?} cannot start a command: use one or more characters without spaces, such as \"!\"",
+                bot.command_prefix
+            ),
+        ));
+    }
+    positive("bot.say_timeout_ms", bot.say_timeout_ms)?;
+    Ok(())
+}
+
+fn positive(key: impl Into<String>, value: u64) -> Result<(), Invalid> {
+    if value == 0 {
+        return Err(invalid(key, "must be more than 0"));
+    }
+    Ok(())
+}
+
+/// Checks effective settings; keys are reported under `prefix`. For a child's entry, a
+/// setting it does not override was already checked in its group's section, so any failure is
+/// its own; `overrides` says which of two related keys it set.
+fn check_supervision(
+    settings: &SupervisionSettings,
+    prefix: &str,
+    overrides: &SupervisionOverrides,
+) -> Result<(), Invalid> {
+    let key = |field: &str| format!("{prefix}.{field}");
+    if settings.max_restarts == 0 {
+        return Err(invalid(
+            key("max_restarts"),
+            "must be at least 1; for a child that must never be restarted, use restart: temporary",
+        ));
+    }
+    positive(key("within_secs"), settings.within_secs)?;
+    positive(key("backoff_initial_ms"), settings.backoff_initial_ms)?;
+    positive(key("backoff_reset_secs"), settings.backoff_reset_secs)?;
+    positive(key("shutdown_timeout_ms"), settings.shutdown_timeout_ms)?;
+    if settings.backoff_max_ms < settings.backoff_initial_ms {
+        let field = if overrides.backoff_initial_ms.is_some() && overrides.backoff_max_ms.is_none()
+        {
+            "backoff_initial_ms"
+        } else {
+            "backoff_max_ms"
+        };
+        return Err(invalid(
+            key(field),
+            format!(
+                "backoff_max_ms ({}) is below backoff_initial_ms ({}): the cap must be at least the first delay",
+                settings.backoff_max_ms, settings.backoff_initial_ms
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks plugin host timings under `prefix`; `overridden("heartbeat_ms")` says whether the
+/// entry set the heartbeat (rather than the timeout) when the two disagree.
+fn check_host(
+    host: &PluginHostConfig,
+    prefix: &str,
+    overridden: &dyn Fn(&str) -> bool,
+) -> Result<(), Invalid> {
+    let key = |field: &str| format!("{prefix}.{field}");
+    positive(key("heartbeat_ms"), host.heartbeat_ms)?;
+    positive(key("ready_timeout_ms"), host.ready_timeout_ms)?;
+    positive(key("nats_timeout_ms"), host.nats_timeout_ms)?;
+    if host.heartbeat_timeout_ms <= host.heartbeat_ms {
+        let field = if overridden("heartbeat_ms") {
+            "heartbeat_ms"
+        } else {
+            "heartbeat_timeout_ms"
+        };
+        return Err(invalid(
+            key(field),
+            format!(
+                "heartbeat_timeout_ms ({}) must be longer than heartbeat_ms ({}), or every host counts as hung; a few heartbeats' worth is right",
+                host.heartbeat_timeout_ms, host.heartbeat_ms
+            ),
+        ));
+    }
+    Ok(())
+}

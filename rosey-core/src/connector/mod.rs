@@ -1,0 +1,399 @@
+//! Connections to a chat: what a connector hears ([`Incoming`]), what the bot says
+//! ([`Outgoing`]), and the [`Connector`] trait the bot drives them through.
+//!
+//! The trait is object safe (the daemon holds a `Box<dyn Connector>` chosen by `rosey.yaml`), so
+//! it has no `async fn`: sending returns a [`BoxFuture`]. What a connector hears is read from an
+//! [`IncomingReceiver`], taken from [`Connector::incoming`] by one reader at a time. A dropped
+//! receiver goes back to its connector with everything still unread in it, so a bot service that
+//! is restarted by its supervisor takes the same receiver again and loses nothing in between.
+//! Connectors build that behaviour from [`IncomingQueue`].
+
+pub mod local;
+
+use std::{
+    pin::Pin,
+    sync::{Arc, Mutex, PoisonError},
+    task::{Context, Poll},
+};
+
+use futures::{future::BoxFuture, Stream};
+use tokio::sync::mpsc;
+
+use crate::messaging::{ChatAction, Source};
+
+pub use local::LocalConnector;
+
+/// Something a connector heard: a chat message or a PM (more kinds later: joins, leaves, media).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// A message in the channel's chat.
+    Chat {
+        /// Who said it.
+        user: String,
+        /// What they said.
+        text: String,
+        /// When, in ms since the Unix epoch.
+        time_ms: u64,
+        /// Unique id (also the NATS dedupe id of what the router publishes for it).
+        id: String,
+    },
+    /// A private message to the bot.
+    Pm {
+        /// Who sent it.
+        user: String,
+        /// What they said.
+        text: String,
+        /// When, in ms since the Unix epoch.
+        time_ms: u64,
+        /// Unique id (also the NATS dedupe id of what the router publishes for it).
+        id: String,
+    },
+}
+
+impl Incoming {
+    /// A message of `source` kind, for connectors that learn the kind at run time.
+    pub fn new(source: Source, user: String, text: String, time_ms: u64, id: String) -> Incoming {
+        match source {
+            Source::Chat => Incoming::Chat {
+                user,
+                text,
+                time_ms,
+                id,
+            },
+            Source::Pm => Incoming::Pm {
+                user,
+                text,
+                time_ms,
+                id,
+            },
+        }
+    }
+
+    /// Who sent it.
+    pub fn user(&self) -> &str {
+        match self {
+            Incoming::Chat { user, .. } | Incoming::Pm { user, .. } => user,
+        }
+    }
+
+    /// What they said.
+    pub fn text(&self) -> &str {
+        match self {
+            Incoming::Chat { text, .. } | Incoming::Pm { text, .. } => text,
+        }
+    }
+
+    /// Its unique id.
+    pub fn id(&self) -> &str {
+        match self {
+            Incoming::Chat { id, .. } | Incoming::Pm { id, .. } => id,
+        }
+    }
+
+    /// When it was said, in ms since the Unix epoch.
+    pub fn time_ms(&self) -> u64 {
+        match self {
+            Incoming::Chat { time_ms, .. } | Incoming::Pm { time_ms, .. } => *time_ms,
+        }
+    }
+
+    /// Chat or PM: where an answer goes.
+    pub fn source(&self) -> Source {
+        match self {
+            Incoming::Chat { .. } => Source::Chat,
+            Incoming::Pm { .. } => Source::Pm,
+        }
+    }
+}
+
+/// What the bot says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    /// A message in the channel's chat.
+    Chat {
+        /// The text.
+        text: String,
+    },
+    /// A private message.
+    Pm {
+        /// The recipient.
+        to: String,
+        /// The text.
+        text: String,
+    },
+}
+
+impl Outgoing {
+    /// The text said.
+    pub fn text(&self) -> &str {
+        match self {
+            Outgoing::Chat { text } | Outgoing::Pm { text, .. } => text,
+        }
+    }
+}
+
+impl From<ChatAction> for Outgoing {
+    /// A plugin's reply as read from NATS: a PM when it names a recipient, chat otherwise.
+    fn from(action: ChatAction) -> Outgoing {
+        match action.to {
+            Some(to) => Outgoing::Pm {
+                to,
+                text: action.text,
+            },
+            None => Outgoing::Chat { text: action.text },
+        }
+    }
+}
+
+/// Why a connector cannot do what was asked. Messages name the connector.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    /// Another reader holds the incoming receiver.
+    #[error("the {connector} connector's incoming messages are already being read; drop the other receiver first (one bot reads a connector)")]
+    IncomingTaken {
+        /// The connector's name.
+        connector: String,
+    },
+    /// The connector was closed.
+    #[error("the {connector} connector is closed; create a new one to talk to the chat again")]
+    Closed {
+        /// The connector's name.
+        connector: String,
+    },
+    /// The chat refused or lost a message.
+    #[error("the {connector} connector could not send: {reason}")]
+    Send {
+        /// The connector's name.
+        connector: String,
+        /// What went wrong, and what to check.
+        reason: String,
+    },
+}
+
+/// A connection to a chat (CyTube, or the local one). Object safe: the daemon holds a
+/// `Box<dyn Connector>` picked by `bot.connector` in `rosey.yaml`.
+pub trait Connector: Send + Sync {
+    /// Short name for logs and errors (`local`, `cytube`).
+    fn name(&self) -> &str;
+
+    /// Takes the receiver of what the connector hears. One reader at a time: while a receiver
+    /// is held this fails with [`ConnectorError::IncomingTaken`]; once it is dropped the next
+    /// call gets it back, with whatever arrived meanwhile still in it. It ends after
+    /// [`Connector::close`].
+    fn incoming(&self) -> Result<IncomingReceiver, ConnectorError>;
+
+    /// Says `out` in the chat; resolves once the chat has taken it.
+    fn send(&self, out: Outgoing) -> BoxFuture<'_, Result<(), ConnectorError>>;
+
+    /// Disconnects: nothing more is heard or sent. The incoming receiver yields what it still
+    /// holds, then ends. Closing twice is harmless.
+    fn close(&self) -> BoxFuture<'_, Result<(), ConnectorError>>;
+}
+
+/// A shared connector is a connector, so the daemon can keep the concrete type (to feed a
+/// [`LocalConnector`]) while the bot holds a `Box<dyn Connector>` of the same one.
+impl<C: Connector + ?Sized> Connector for Arc<C> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn incoming(&self) -> Result<IncomingReceiver, ConnectorError> {
+        (**self).incoming()
+    }
+
+    fn send(&self, out: Outgoing) -> BoxFuture<'_, Result<(), ConnectorError>> {
+        (**self).send(out)
+    }
+
+    fn close(&self) -> BoxFuture<'_, Result<(), ConnectorError>> {
+        (**self).close()
+    }
+}
+
+type Slot = Arc<Mutex<Option<mpsc::UnboundedReceiver<Incoming>>>>;
+
+/// The incoming side of a connector: a queue that keeps what was heard until it is read, whose
+/// receiver returns to the queue when its reader drops it.
+///
+/// Unbounded on purpose: a connector must never block or drop what the chat says, and chat
+/// arrives at human speed; the bot reads it as fast as it comes (the router only queues).
+#[derive(Debug)]
+pub struct IncomingQueue {
+    connector: String,
+    sender: Mutex<Option<mpsc::UnboundedSender<Incoming>>>,
+    slot: Slot,
+}
+
+impl IncomingQueue {
+    /// An open queue for the connector called `connector` (named in errors).
+    pub fn new(connector: &str) -> IncomingQueue {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        IncomingQueue {
+            connector: connector.to_owned(),
+            sender: Mutex::new(Some(sender)),
+            slot: Arc::new(Mutex::new(Some(receiver))),
+        }
+    }
+
+    /// Queues `incoming` for the reader; fails only once the queue is closed.
+    pub fn push(&self, incoming: Incoming) -> Result<(), ConnectorError> {
+        let sender = self.sender.lock().unwrap_or_else(PoisonError::into_inner);
+        match sender.as_ref() {
+            // The receiver is never dropped while the queue lives (it returns to the slot), so
+            // sending fails only if the queue itself is gone, which `&self` rules out.
+            Some(sender) => sender.send(incoming).map_err(|_| self.closed()),
+            None => Err(self.closed()),
+        }
+    }
+
+    /// Takes the receiver (see [`Connector::incoming`]).
+    pub fn take(&self) -> Result<IncomingReceiver, ConnectorError> {
+        let receiver = self
+            .slot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .ok_or_else(|| ConnectorError::IncomingTaken {
+                connector: self.connector.clone(),
+            })?;
+        Ok(IncomingReceiver {
+            receiver: Some(receiver),
+            slot: self.slot.clone(),
+        })
+    }
+
+    /// Closes the queue: pushes fail, and the receiver ends after what it holds.
+    pub fn close(&self) {
+        self.sender
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+
+    /// Whether [`IncomingQueue::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.sender
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none()
+    }
+
+    fn closed(&self) -> ConnectorError {
+        ConnectorError::Closed {
+            connector: self.connector.clone(),
+        }
+    }
+}
+
+/// What a connector heard, in order; a [`Stream`] too. Dropping it hands it back to the
+/// connector, unread messages included.
+#[derive(Debug)]
+pub struct IncomingReceiver {
+    receiver: Option<mpsc::UnboundedReceiver<Incoming>>,
+    slot: Slot,
+}
+
+impl IncomingReceiver {
+    /// The next message; `None` once the connector is closed and everything was read.
+    pub async fn recv(&mut self) -> Option<Incoming> {
+        self.receiver.as_mut()?.recv().await
+    }
+
+    /// The next message if one is waiting, without waiting.
+    pub fn try_recv(&mut self) -> Option<Incoming> {
+        self.receiver.as_mut()?.try_recv().ok()
+    }
+}
+
+impl Stream for IncomingReceiver {
+    type Item = Incoming;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Incoming>> {
+        match self.receiver.as_mut() {
+            Some(receiver) => receiver.poll_recv(cx),
+            None => Poll::Ready(None),
+        }
+    }
+}
+
+impl Drop for IncomingReceiver {
+    fn drop(&mut self) {
+        if let Some(receiver) = self.receiver.take() {
+            *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(receiver);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chat(id: &str) -> Incoming {
+        Incoming::new(Source::Chat, "alice".into(), "hi".into(), 1, id.into())
+    }
+
+    #[tokio::test]
+    async fn a_dropped_receiver_returns_with_what_it_held() {
+        let queue = IncomingQueue::new("test");
+        queue.push(chat("1")).expect("push");
+        let mut first = queue.take().expect("take");
+        let err = queue.take().expect_err("taken").to_string();
+        assert!(err.contains("already being read"), "{err}");
+        assert_eq!(
+            first.recv().await.map(|m| m.id().to_owned()),
+            Some("1".into())
+        );
+        queue.push(chat("2")).expect("push");
+        drop(first);
+        queue.push(chat("3")).expect("push");
+        let mut second = queue.take().expect("taken again");
+        assert_eq!(
+            second.try_recv().map(|m| m.id().to_owned()),
+            Some("2".into())
+        );
+        assert_eq!(
+            second.try_recv().map(|m| m.id().to_owned()),
+            Some("3".into())
+        );
+        assert_eq!(second.try_recv(), None);
+    }
+
+    #[tokio::test]
+    async fn closing_ends_the_receiver_after_what_it_holds() {
+        let queue = IncomingQueue::new("test");
+        let mut receiver = queue.take().expect("take");
+        queue.push(chat("1")).expect("push");
+        queue.close();
+        assert!(queue.is_closed());
+        let err = queue.push(chat("2")).expect_err("closed").to_string();
+        assert!(err.contains("test connector is closed"), "{err}");
+        assert_eq!(
+            receiver.recv().await.map(|m| m.id().to_owned()),
+            Some("1".into())
+        );
+        assert_eq!(receiver.recv().await, None);
+    }
+
+    #[test]
+    fn accessors_and_replies() {
+        let pm = Incoming::new(Source::Pm, "bob".into(), "!roll".into(), 7, "x".into());
+        assert_eq!(
+            (pm.user(), pm.text(), pm.time_ms(), pm.id(), pm.source()),
+            ("bob", "!roll", 7, "x", Source::Pm)
+        );
+        let action = ChatAction {
+            v: 1,
+            text: "4".into(),
+            to: Some("bob".into()),
+            plugin: "dice-roller".into(),
+            in_reply_to: None,
+        };
+        assert_eq!(
+            Outgoing::from(action),
+            Outgoing::Pm {
+                to: "bob".into(),
+                text: "4".into()
+            }
+        );
+    }
+}

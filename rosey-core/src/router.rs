@@ -1,0 +1,497 @@
+//! The command router: turns what a chat says into NATS messages for plugins.
+//!
+//! Every chat message becomes an [`EventMessage`] (`chat.message`, or `chat.pm` for a PM) on
+//! `rosey.events.<kind>`; a message that is a command (`!roll 2d6`) claimed by a plugin also
+//! becomes a [`CommandMessage`] on `rosey.commands.<command>`. The bot's own messages are never
+//! routed, so it cannot answer itself.
+//!
+//! **Nothing is lost while NATS is down.** [`Router::route`] only appends to an in-memory FIFO
+//! queue and returns, so the connector is never blocked. A background task publishes the queue's
+//! head to JetStream and removes it only once the stream has acknowledged storing it; a failure
+//! (no responders, timeout, disconnected) keeps it at the head and retries with backoff, so
+//! messages are stored in the order they were heard. Each message carries a `Nats-Msg-Id`
+//! (`event:<id>` or `command:<id>`, the incoming message's id) so a retry of a publish whose ack
+//! was lost is dropped by the stream as a duplicate (within the stream's duplicate window). The
+//! queue is bounded: when it is full, new messages are refused with an error, and the oldest
+//! are kept.
+
+use std::{
+    collections::{BTreeMap, VecDeque},
+    sync::{Arc, Mutex, PoisonError, RwLock},
+    time::Duration,
+};
+
+use async_nats::jetstream::{self, message::PublishMessage as Publish};
+use tokio::{sync::Notify, task::JoinHandle};
+
+use crate::{
+    config::BotConfig,
+    connector::{Incoming, Outgoing},
+    manifest::is_valid_command,
+    messaging::{self, CommandMessage, EventMessage, SCHEMA_VERSION},
+    registry::Registry,
+};
+
+/// The event kind of a chat message.
+pub const CHAT_MESSAGE_KIND: &str = "chat.message";
+
+/// The event kind of a private message to the bot.
+pub const CHAT_PM_KIND: &str = "chat.pm";
+
+/// Splits `text` into a command word and its arguments when it starts with `prefix`:
+/// `!roll 2d6` → `("roll", "2d6")`. The word is lowercased and must be a valid command
+/// ([`is_valid_command`]), so `!`, `! roll` and `!!!` are not commands; the arguments are
+/// trimmed.
+pub fn parse_command(text: &str, prefix: &str) -> Option<(String, String)> {
+    if prefix.is_empty() {
+        return None;
+    }
+    let rest = text.trim_start().strip_prefix(prefix)?;
+    let (word, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    let word = word.to_lowercase();
+    is_valid_command(&word).then(|| (word, args.trim().to_owned()))
+}
+
+/// The answer to a command nobody claims: `Unknown command !x. Commands: !a, !b`.
+pub fn unknown_command_text(prefix: &str, command: &str, known: &[String]) -> String {
+    if known.is_empty() {
+        return format!("Unknown command {prefix}{command}. No commands are installed.");
+    }
+    let list: Vec<String> = known.iter().map(|word| format!("{prefix}{word}")).collect();
+    format!(
+        "Unknown command {prefix}{command}. Commands: {}",
+        list.join(", ")
+    )
+}
+
+/// Which plugin handles which command.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteTable {
+    routes: BTreeMap<String, String>,
+}
+
+impl RouteTable {
+    /// An empty table: every command is unknown.
+    pub fn new() -> RouteTable {
+        RouteTable::default()
+    }
+
+    /// The commands of every enabled plugin in `registry`. Install refuses a command claimed
+    /// twice; should a hand-edited registry claim one twice anyway, the plugin first by name
+    /// keeps it.
+    pub fn from_registry(registry: &Registry) -> RouteTable {
+        let mut table = RouteTable::new();
+        for (name, plugin) in registry.plugins.iter().filter(|(_, p)| p.enabled) {
+            for command in &plugin.commands {
+                table
+                    .routes
+                    .entry(command.clone())
+                    .or_insert_with(|| name.clone());
+            }
+        }
+        table
+    }
+
+    /// Routes `command` to `plugin`; returns the plugin it was routed to before, if any.
+    pub fn insert(
+        &mut self,
+        command: impl Into<String>,
+        plugin: impl Into<String>,
+    ) -> Option<String> {
+        self.routes.insert(command.into(), plugin.into())
+    }
+
+    /// The plugin that handles `command`.
+    pub fn owner(&self, command: &str) -> Option<&str> {
+        self.routes.get(command).map(String::as_str)
+    }
+
+    /// Every routed command, sorted.
+    pub fn commands(&self) -> Vec<String> {
+        self.routes.keys().cloned().collect()
+    }
+
+    /// How many commands are routed.
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    /// Whether no command is routed.
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+}
+
+/// How the router reads commands and retries NATS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouterSettings {
+    /// The bot's own user name: its messages are ignored (compared without ASCII case).
+    pub bot_name: String,
+    /// The channel, carried in every command.
+    pub channel: String,
+    /// What starts a command.
+    pub command_prefix: String,
+    /// Whether [`Router::reply_to`] answers unknown commands.
+    pub unknown_command_reply: bool,
+    /// How many messages may wait for NATS before new ones are refused.
+    pub queue_capacity: usize,
+    /// The first delay after a failed publish; it doubles with each failure.
+    pub retry_initial: Duration,
+    /// The longest delay between retries.
+    pub retry_max: Duration,
+    /// How long one publish may take, ack included, before it counts as failed.
+    pub publish_timeout: Duration,
+}
+
+impl Default for RouterSettings {
+    fn default() -> Self {
+        RouterSettings::from_config(&BotConfig::default())
+    }
+}
+
+impl RouterSettings {
+    /// The settings `bot:` of `rosey.yaml` gives, with the default queue and retry timings.
+    pub fn from_config(bot: &BotConfig) -> RouterSettings {
+        RouterSettings {
+            bot_name: bot.name.clone(),
+            channel: bot.channel.clone(),
+            command_prefix: bot.command_prefix.clone(),
+            unknown_command_reply: bot.unknown_command_reply,
+            queue_capacity: 10_000,
+            retry_initial: Duration::from_millis(100),
+            retry_max: Duration::from_secs(2),
+            publish_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What [`Router::route`] did with a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteOutcome {
+    /// The bot's own message: nothing published.
+    Ignored,
+    /// Queued as an event only: not a command.
+    Event,
+    /// Queued as an event and as a command for `plugin`.
+    Command {
+        /// The command word.
+        command: String,
+        /// The plugin that handles it.
+        plugin: String,
+    },
+    /// A command no plugin claims; the event was still queued. The bot may answer with
+    /// [`Router::reply_to`].
+    Unknown {
+        /// The command word.
+        command: String,
+        /// Every routed command, sorted.
+        known: Vec<String>,
+    },
+}
+
+/// Why a message could not be routed.
+#[derive(Debug, thiserror::Error)]
+pub enum RouteError {
+    /// Too many messages are already waiting for NATS.
+    #[error("{capacity} messages are already waiting for NATS, so message {id} was refused (last NATS error: {last_error}); check that the NATS server is running and reachable")]
+    QueueFull {
+        /// The queue's capacity.
+        capacity: usize,
+        /// The refused message's id.
+        id: String,
+        /// Why the head of the queue is not being stored.
+        last_error: String,
+    },
+}
+
+/// One message waiting to be stored.
+#[derive(Debug, Clone)]
+struct Queued {
+    subject: String,
+    publish: Publish,
+}
+
+#[derive(Default)]
+struct Shared {
+    queue: Mutex<VecDeque<Queued>>,
+    routes: RwLock<Arc<RouteTable>>,
+    /// Wakes the publisher when something is queued.
+    queued: Notify,
+    /// Wakes [`Router::flush`] when something was stored.
+    stored: Notify,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Shared {
+    fn queue(&self) -> std::sync::MutexGuard<'_, VecDeque<Queued>> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn set_error(&self, error: Option<String>) {
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = error;
+    }
+
+    fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Routes chat messages to NATS; see the module documentation. Dropping it stops the
+/// background publisher and discards what is still queued: [`Router::flush`] first.
+pub struct Router {
+    shared: Arc<Shared>,
+    settings: RouterSettings,
+    publisher: JoinHandle<()>,
+}
+
+impl Router {
+    /// A router publishing through `js` and starting its background publisher, which also
+    /// creates the `ROSEY` stream when it is missing.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime, like `tokio::spawn`.
+    pub fn new(js: jetstream::Context, routes: RouteTable, settings: RouterSettings) -> Router {
+        let shared = Arc::new(Shared::default());
+        *shared
+            .routes
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(routes);
+        let publisher = tokio::spawn(publish_queue(js, shared.clone(), settings.clone()));
+        Router {
+            shared,
+            settings,
+            publisher,
+        }
+    }
+
+    /// Replaces the route table (after an install, a removal, an enable or a disable).
+    pub fn set_routes(&self, routes: RouteTable) {
+        *self
+            .shared
+            .routes
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(routes);
+    }
+
+    /// The route table in use.
+    pub fn routes(&self) -> Arc<RouteTable> {
+        self.shared
+            .routes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The settings in use.
+    pub fn settings(&self) -> &RouterSettings {
+        &self.settings
+    }
+
+    /// Queues what `incoming` becomes on NATS and returns at once (see the module
+    /// documentation). Fails, queuing nothing, when the queue has no room for it.
+    pub fn route(&self, incoming: &Incoming) -> Result<RouteOutcome, RouteError> {
+        if incoming
+            .user()
+            .eq_ignore_ascii_case(&self.settings.bot_name)
+        {
+            return Ok(RouteOutcome::Ignored);
+        }
+        let kind = match incoming {
+            Incoming::Chat { .. } => CHAT_MESSAGE_KIND,
+            Incoming::Pm { .. } => CHAT_PM_KIND,
+        };
+        let event = EventMessage {
+            v: SCHEMA_VERSION,
+            id: incoming.id().to_owned(),
+            kind: kind.to_owned(),
+            user: Some(incoming.user().to_owned()),
+            text: Some(incoming.text().to_owned()),
+            time_ms: incoming.time_ms(),
+            data: serde_json::json!({ "channel": self.settings.channel }),
+        };
+        let mut batch = vec![queued(
+            messaging::event_subject(kind),
+            format!("event:{}", incoming.id()),
+            messaging::encode(&event),
+        )];
+        let mut outcome = RouteOutcome::Event;
+        if let Some((command, args)) = parse_command(incoming.text(), &self.settings.command_prefix)
+        {
+            let routes = self.routes();
+            outcome = match routes.owner(&command) {
+                Some(plugin) => {
+                    let message = CommandMessage {
+                        v: SCHEMA_VERSION,
+                        id: incoming.id().to_owned(),
+                        command: command.clone(),
+                        args,
+                        user: incoming.user().to_owned(),
+                        channel: self.settings.channel.clone(),
+                        source: incoming.source(),
+                        time_ms: incoming.time_ms(),
+                    };
+                    batch.push(queued(
+                        messaging::command_subject(&command),
+                        format!("command:{}", incoming.id()),
+                        messaging::encode(&message),
+                    ));
+                    RouteOutcome::Command {
+                        command,
+                        plugin: plugin.to_owned(),
+                    }
+                }
+                None => RouteOutcome::Unknown {
+                    command,
+                    known: routes.commands(),
+                },
+            };
+        }
+        {
+            let mut queue = self.shared.queue();
+            if queue.len() + batch.len() > self.settings.queue_capacity {
+                return Err(RouteError::QueueFull {
+                    capacity: self.settings.queue_capacity,
+                    id: incoming.id().to_owned(),
+                    last_error: self
+                        .shared
+                        .last_error()
+                        .unwrap_or_else(|| "none yet".to_owned()),
+                });
+            }
+            queue.extend(batch);
+        }
+        self.shared.queued.notify_one();
+        Ok(outcome)
+    }
+
+    /// The answer the bot should give to `incoming` after [`Router::route`] returned
+    /// `outcome`: the list of commands for an unknown one (when `unknown_command_reply` is
+    /// on), by PM when the command came by PM.
+    pub fn reply_to(&self, incoming: &Incoming, outcome: &RouteOutcome) -> Option<Outgoing> {
+        let RouteOutcome::Unknown { command, known } = outcome else {
+            return None;
+        };
+        if !self.settings.unknown_command_reply {
+            return None;
+        }
+        let text = unknown_command_text(&self.settings.command_prefix, command, known);
+        Some(match incoming {
+            Incoming::Chat { .. } => Outgoing::Chat { text },
+            Incoming::Pm { user, .. } => Outgoing::Pm {
+                to: user.clone(),
+                text,
+            },
+        })
+    }
+
+    /// How many NATS messages are waiting to be stored (an event and a command count as two).
+    pub fn pending(&self) -> usize {
+        self.shared.queue().len()
+    }
+
+    /// Why the oldest waiting message is not stored yet; `None` while publishing works.
+    pub fn last_error(&self) -> Option<String> {
+        self.shared.last_error()
+    }
+
+    /// Waits until everything queued is stored, or `timeout` passes; returns how many messages
+    /// are still waiting (0 when all were stored). For a graceful shutdown.
+    pub async fn flush(&self, timeout: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let stored = self.shared.stored.notified();
+            let pending = self.pending();
+            if pending == 0 {
+                return 0;
+            }
+            if tokio::time::timeout_at(deadline, stored).await.is_err() {
+                return self.pending();
+            }
+        }
+    }
+}
+
+/// A summary: the queue may hold thousands of payloads.
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router")
+            .field("settings", &self.settings)
+            .field("routes", &self.routes().len())
+            .field("pending", &self.pending())
+            .field("last_error", &self.last_error())
+            .finish()
+    }
+}
+
+impl Drop for Router {
+    fn drop(&mut self) {
+        self.publisher.abort();
+    }
+}
+
+fn queued(subject: String, msg_id: String, payload: Vec<u8>) -> Queued {
+    Queued {
+        subject,
+        publish: Publish::build().payload(payload.into()).message_id(msg_id),
+    }
+}
+
+/// The background publisher: stores the queue's head, in order, forever.
+async fn publish_queue(js: jetstream::Context, shared: Arc<Shared>, settings: RouterSettings) {
+    let mut stream_ready = false;
+    let mut delay = settings.retry_initial;
+    loop {
+        let head = shared.queue().front().cloned();
+        let Some(head) = head else {
+            shared.queued.notified().await;
+            continue;
+        };
+        let attempt = async {
+            if !stream_ready {
+                js.get_or_create_stream(messaging::stream_config())
+                    .await
+                    .map_err(|err| {
+                        format!("cannot create the {} stream: {err}", messaging::STREAM_NAME)
+                    })?;
+                stream_ready = true;
+            }
+            let ack = js
+                .send_publish(head.subject.clone(), head.publish.clone())
+                .await
+                .map_err(|err| err.to_string())?;
+            ack.await.map(|_| ()).map_err(|err| {
+                if err.kind() == jetstream::context::PublishErrorKind::StreamNotFound {
+                    // The stream may have been deleted, or JetStream is still starting.
+                    stream_ready = false;
+                }
+                err.to_string()
+            })
+        };
+        let result = match tokio::time::timeout(settings.publish_timeout, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("no ack within {:?}", settings.publish_timeout)),
+        };
+        match result {
+            Ok(()) => {
+                shared.queue().pop_front();
+                shared.set_error(None);
+                shared.stored.notify_waiters();
+                delay = settings.retry_initial;
+            }
+            Err(error) => {
+                shared.set_error(Some(format!("publishing to {}: {error}", head.subject)));
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(settings.retry_max);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,208 @@
+//! Tests of command parsing, route tables and routing decisions; publishing to a real NATS
+//! server is tested end to end in `tests/tests/router.rs`.
+
+use super::*;
+use crate::{
+    messaging::Source,
+    registry::{InstalledPlugin, Registry},
+};
+
+#[test]
+fn commands_are_parsed() {
+    let parse = |text: &str| parse_command(text, "!");
+    assert_eq!(parse("!roll 2d6"), Some(("roll".into(), "2d6".into())));
+    assert_eq!(
+        parse("!ROLL  2d6  +1 "),
+        Some(("roll".into(), "2d6  +1".into()))
+    );
+    assert_eq!(parse("  !flip"), Some(("flip".into(), "".into())));
+    assert_eq!(
+        parse("!quote\tadd hi"),
+        Some(("quote".into(), "add hi".into()))
+    );
+    for text in [
+        "!",
+        "! roll",
+        "!!!",
+        "hello !roll",
+        "roll",
+        "",
+        "!a.b",
+        "!é",
+    ] {
+        assert_eq!(parse(text), None, "{text:?}");
+    }
+    assert_eq!(
+        parse_command(".roll 1d4", "."),
+        Some(("roll".into(), "1d4".into()))
+    );
+    assert_eq!(
+        parse_command("rosey:help me", "rosey:"),
+        Some(("help".into(), "me".into()))
+    );
+    assert_eq!(parse_command("rosey: help", "rosey:"), None);
+    assert_eq!(parse_command("!roll", ""), None);
+}
+
+fn plugin(enabled: bool, commands: &[&str]) -> InstalledPlugin {
+    InstalledPlugin {
+        version: semver::Version::new(1, 0, 0),
+        enabled,
+        installed_at_ms: 1,
+        commands: commands.iter().map(|c| c.to_string()).collect(),
+        events: vec![],
+    }
+}
+
+#[test]
+fn route_tables_come_from_enabled_plugins() {
+    let mut registry = Registry::default();
+    registry
+        .plugins
+        .insert("dice-roller".into(), plugin(true, &["roll", "flip"]));
+    registry
+        .plugins
+        .insert("quote-db".into(), plugin(false, &["quote"]));
+    registry
+        .plugins
+        .insert("zzz-dupe".into(), plugin(true, &["roll", "zz"]));
+    let table = RouteTable::from_registry(&registry);
+    assert_eq!(table.owner("roll"), Some("dice-roller"));
+    assert_eq!(table.owner("zz"), Some("zzz-dupe"));
+    assert_eq!(
+        table.owner("quote"),
+        None,
+        "disabled plugins are not routed"
+    );
+    assert_eq!(table.commands(), ["flip", "roll", "zz"]);
+    assert_eq!(table.len(), 3);
+
+    let mut table = RouteTable::new();
+    assert!(table.is_empty());
+    assert_eq!(table.insert("8ball", "8ball"), None);
+    assert_eq!(table.insert("8ball", "other"), Some("8ball".into()));
+}
+
+#[test]
+fn unknown_command_answers_list_what_is_known() {
+    assert_eq!(
+        unknown_command_text("!", "x", &["flip".into(), "roll".into()]),
+        "Unknown command !x. Commands: !flip, !roll"
+    );
+    assert_eq!(
+        unknown_command_text("!", "x", &[]),
+        "Unknown command !x. No commands are installed."
+    );
+}
+
+/// A JetStream context on a client that never reaches a server: everything routed stays
+/// queued.
+async fn offline() -> jetstream::Context {
+    let client = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connect("nats://127.0.0.1:1")
+        .await
+        .expect("client");
+    jetstream::new(client)
+}
+
+fn chat(user: &str, text: &str, id: &str) -> Incoming {
+    Incoming::new(Source::Chat, user.into(), text.into(), 1, id.into())
+}
+
+#[tokio::test]
+async fn routing_decides_what_is_published_and_what_is_answered() {
+    let mut routes = RouteTable::new();
+    routes.insert("roll", "dice-roller");
+    let router = Router::new(offline().await, routes, RouterSettings::default());
+
+    assert_eq!(
+        router
+            .route(&chat("Rosey", "!roll 1d6", "m0"))
+            .expect("route"),
+        RouteOutcome::Ignored,
+        "the bot's own messages are ignored, whatever their case"
+    );
+    assert_eq!(router.pending(), 0);
+
+    assert_eq!(
+        router.route(&chat("alice", "hello", "m1")).expect("route"),
+        RouteOutcome::Event
+    );
+    assert_eq!(router.pending(), 1);
+
+    let outcome = router
+        .route(&chat("alice", "!Roll 2d6", "m2"))
+        .expect("route");
+    assert_eq!(
+        outcome,
+        RouteOutcome::Command {
+            command: "roll".into(),
+            plugin: "dice-roller".into()
+        }
+    );
+    assert_eq!(router.pending(), 3, "an event and a command");
+    assert_eq!(
+        router.reply_to(&chat("alice", "!Roll", "m2"), &outcome),
+        None
+    );
+
+    let pm = Incoming::new(Source::Pm, "bob".into(), "!nope".into(), 1, "m3".into());
+    let outcome = router.route(&pm).expect("route");
+    assert_eq!(
+        outcome,
+        RouteOutcome::Unknown {
+            command: "nope".into(),
+            known: vec!["roll".into()]
+        }
+    );
+    assert_eq!(
+        router.reply_to(&pm, &outcome),
+        Some(Outgoing::Pm {
+            to: "bob".into(),
+            text: "Unknown command !nope. Commands: !roll".into()
+        })
+    );
+    assert_eq!(router.pending(), 4);
+
+    router.set_routes(RouteTable::new());
+    assert!(matches!(
+        router.route(&chat("alice", "!roll", "m4")).expect("route"),
+        RouteOutcome::Unknown { known, .. } if known.is_empty()
+    ));
+    assert_eq!(router.flush(Duration::from_millis(50)).await, 5);
+}
+
+#[tokio::test]
+async fn a_full_queue_refuses_new_messages_and_keeps_the_old() {
+    let mut routes = RouteTable::new();
+    routes.insert("roll", "dice-roller");
+    let settings = RouterSettings {
+        queue_capacity: 3,
+        unknown_command_reply: false,
+        ..RouterSettings::default()
+    };
+    let router = Router::new(offline().await, routes, settings);
+    router.route(&chat("alice", "one", "m1")).expect("room");
+    router.route(&chat("alice", "two", "m2")).expect("room");
+    let err = router
+        .route(&chat("alice", "!roll", "m3"))
+        .expect_err("no room for an event and a command")
+        .to_string();
+    assert!(err.contains("3 messages are already waiting"), "{err}");
+    assert!(err.contains("m3"), "{err}");
+    assert!(
+        err.contains("check that the NATS server is running"),
+        "{err}"
+    );
+    assert_eq!(
+        router.pending(),
+        2,
+        "nothing of the refused message was queued"
+    );
+    let outcome = router.route(&chat("alice", "!nope", "m4")).expect("room");
+    assert_eq!(
+        router.reply_to(&chat("alice", "!nope", "m4"), &outcome),
+        None
+    );
+}
