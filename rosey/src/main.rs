@@ -1,10 +1,13 @@
-//! The `rosey` command: the operator's CLI, and (as the hidden `plugin-host` subcommand) the
-//! process that runs one plugin.
+//! The `rosey` command: the operator's CLI, the daemon (`rosey start`), and (as the hidden
+//! `plugin-host` subcommand) the process that runs one plugin.
 
+mod control;
+mod daemon;
 mod host;
 mod plugin_cmd;
+mod service_cmd;
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
 use rosey_core::paths::Home;
@@ -23,9 +26,48 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start the stack in the background (or one stopped service or plugin of a running stack).
+    Start {
+        /// A service (nats, bot) or plugin to start in the running stack.
+        target: Option<String>,
+        /// Run in this terminal instead: progress and chat here, Ctrl+C stops.
+        #[arg(long)]
+        foreground: bool,
+    },
+    /// Stop the whole stack (or one service or plugin, which stays stopped).
+    Stop {
+        /// A service (nats, bot) or plugin to stop.
+        target: Option<String>,
+    },
+    /// Stop and start one service or plugin.
+    Restart {
+        /// A service (nats, bot) or plugin.
+        target: String,
+    },
+    /// Show the state of every service and plugin.
+    Status {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Say something in the local chat and print the bot's replies.
+    Say {
+        /// The chat line, e.g. "!roll 2d6".
+        text: String,
+        /// Who says it.
+        #[arg(long = "as", default_value = "you", value_name = "USER")]
+        user: String,
+        /// Seconds to wait for replies.
+        #[arg(long, default_value_t = 5.0)]
+        timeout: f64,
+    },
     /// Install, inspect and remove plugins.
     #[command(subcommand)]
     Plugin(plugin_cmd::PluginCommand),
+
+    /// Run the daemon (started by `rosey start`, not by operators).
+    #[command(hide = true)]
+    Daemon(daemon::DaemonArgs),
 
     /// Run one plugin (started by rosey itself, not by operators).
     #[command(name = "plugin-host", hide = true)]
@@ -36,7 +78,32 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let home = Home::new(cli.home.unwrap_or_else(|| PathBuf::from(".")));
     match cli.command {
+        Command::Start {
+            target: None,
+            foreground: true,
+        } => daemon::main(
+            &home,
+            daemon::DaemonArgs {
+                foreground: true,
+                ..Default::default()
+            },
+        ),
+        Command::Start { target, .. } => service_cmd::start(&home, target),
+        Command::Stop { target } => service_cmd::stop(&home, target),
+        Command::Restart { target } => service_cmd::restart(&home, target),
+        Command::Status { json } => service_cmd::status(&home, json),
+        Command::Say {
+            text,
+            user,
+            timeout,
+        } => service_cmd::say(
+            &home,
+            text,
+            user,
+            Duration::from_secs_f64(timeout.clamp(0.1, 600.0)),
+        ),
         Command::Plugin(command) => plugin_cmd::run(&home, command),
+        Command::Daemon(args) => daemon::main(&home, args),
         Command::PluginHost(args) => host::main(&home, args),
     }
 }

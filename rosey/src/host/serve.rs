@@ -512,7 +512,8 @@ impl Serve {
             self.log
                 .host(LogLevel::Warn, &format!("cannot announce: {err}"));
         }
-        let _ = client.flush().await;
+        // Bounded: with NATS gone a flush would wait for a reconnect that may never come.
+        let _ = tokio::time::timeout(Duration::from_secs(2), client.flush()).await;
     }
 }
 

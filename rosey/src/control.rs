@@ -1,0 +1,161 @@
+//! The control protocol between the `rosey` CLI and the running daemon: JSON lines over the
+//! unix socket `data/run/rosey.sock` (mode 0600). One request per connection, one response.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    os::unix::net::UnixStream,
+    time::Duration,
+};
+
+use rosey_core::paths::Home;
+use serde::{Deserialize, Serialize};
+
+/// A request to the daemon.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Request {
+    /// Everything's state.
+    Status,
+    /// Start a stopped service or plugin again.
+    Start {
+        /// Service or plugin name.
+        target: String,
+    },
+    /// Stop one service or plugin (it stays stopped until started).
+    Stop {
+        /// Service or plugin name.
+        target: String,
+    },
+    /// Stop and start one service or plugin.
+    Restart {
+        /// Service or plugin name.
+        target: String,
+    },
+    /// Inject a chat line through the local connector and collect the bot's replies to it.
+    Say {
+        /// The chat line.
+        text: String,
+        /// Who says it.
+        user: String,
+        /// How long to wait for replies.
+        timeout_ms: u64,
+    },
+    /// Stop the whole stack and the daemon.
+    Shutdown,
+}
+
+/// The daemon's answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Response {
+    /// Whether the request succeeded.
+    pub ok: bool,
+    /// What went wrong, when it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The answer's payload.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub data: serde_json::Value,
+}
+
+impl Response {
+    /// A success carrying `data`.
+    pub fn ok(data: impl Serialize) -> Response {
+        Response {
+            ok: true,
+            error: None,
+            data: serde_json::to_value(data).unwrap_or_default(),
+        }
+    }
+
+    /// A failure saying why.
+    pub fn error(message: impl Into<String>) -> Response {
+        Response {
+            ok: false,
+            error: Some(message.into()),
+            data: serde_json::Value::Null,
+        }
+    }
+}
+
+/// One unit (service or plugin) in `rosey status`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UnitStatus {
+    /// `nats`, `bot`, or the plugin's name.
+    pub name: String,
+    /// running, starting, stopping, stopped, crashed, restarting.
+    pub state: String,
+    /// Its process, when it runs in one.
+    pub pid: Option<u32>,
+    /// Seconds since it (last) started.
+    pub uptime_secs: Option<u64>,
+    /// Restarts by the supervisor (operator restarts not counted).
+    pub restarts: u32,
+    /// How it last ended (`exit code 11 (plugin panicked)`, `signal 9 (SIGKILL)`).
+    pub last_exit: Option<String>,
+    /// Plugin version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// A short note (the NATS URL, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The whole of `rosey status --json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StatusReport {
+    /// The daemon's pid.
+    pub pid: u32,
+    /// The home it runs.
+    pub home: String,
+    /// Seconds since the daemon started.
+    pub uptime_secs: u64,
+    /// nats, bot.
+    pub services: Vec<UnitStatus>,
+    /// Installed, enabled plugins.
+    pub plugins: Vec<UnitStatus>,
+}
+
+/// Why a request could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// No daemon is running for this home.
+    #[error("rosey is not running in {0} (start it with `rosey start`)")]
+    NotRunning(String),
+    /// The daemon did not answer properly.
+    #[error("the rosey daemon did not answer: {0}")]
+    Broken(String),
+}
+
+/// Sends `request` to the daemon of `home` and waits up to `timeout` for its answer.
+pub fn call(home: &Home, request: &Request, timeout: Duration) -> Result<Response, ControlError> {
+    let socket = home.socket_file();
+    let not_running = || ControlError::NotRunning(home.root().display().to_string());
+    let mut stream = match UnixStream::connect(&socket) {
+        Ok(stream) => stream,
+        Err(err)
+            if matches!(
+                err.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            return Err(not_running())
+        }
+        Err(err) => return Err(ControlError::Broken(format!("{}: {err}", socket.display()))),
+    };
+    let broken = |err: std::io::Error| ControlError::Broken(err.to_string());
+    stream.set_read_timeout(Some(timeout)).map_err(broken)?;
+    let mut line =
+        serde_json::to_string(request).map_err(|err| ControlError::Broken(err.to_string()))?;
+    line.push('\n');
+    stream.write_all(line.as_bytes()).map_err(broken)?;
+    let mut answer = String::new();
+    BufReader::new(&stream)
+        .read_line(&mut answer)
+        .map_err(broken)?;
+    if answer.trim().is_empty() {
+        return Err(ControlError::Broken(
+            "it closed the connection without answering".to_owned(),
+        ));
+    }
+    serde_json::from_str(&answer).map_err(|err| ControlError::Broken(format!("{err}: {answer}")))
+}

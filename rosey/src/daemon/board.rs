@@ -1,0 +1,55 @@
+//! What the running units report about themselves (pid, version, a detail line), for status.
+//!
+//! The supervisors know each unit's state, restarts and last exit; the units themselves know
+//! their process id and what they run. Status merges the two.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+};
+
+/// A unit's own report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnitReport {
+    /// The OS process running it, when it is a child process.
+    pub pid: Option<u32>,
+    /// What version it runs (plugins).
+    pub version: Option<String>,
+    /// A short note: `degraded: reconnecting`, `handler busy 12 s`, …
+    pub detail: Option<String>,
+}
+
+/// Shared, cheap to clone.
+#[derive(Clone, Default)]
+pub struct Board {
+    units: Arc<Mutex<BTreeMap<String, UnitReport>>>,
+}
+
+impl Board {
+    /// Replaces `unit`'s report.
+    pub fn set(&self, unit: &str, report: UnitReport) {
+        self.lock().insert(unit.to_owned(), report);
+    }
+
+    /// Updates `unit`'s report in place.
+    pub fn update(&self, unit: &str, change: impl FnOnce(&mut UnitReport)) {
+        change(self.lock().entry(unit.to_owned()).or_default());
+    }
+
+    /// Forgets `unit` (it stopped).
+    pub fn clear(&self, unit: &str) {
+        self.lock().remove(unit);
+    }
+
+    /// `unit`'s report, if it made one.
+    pub fn get(&self, unit: &str) -> Option<UnitReport> {
+        self.lock().get(unit).cloned()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, UnitReport>> {
+        match self.units.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! The `bot` service: the connector on one side, NATS on the other. Chat heard by the connector
+//! goes through the command router into the stream; what plugins say (`rosey.actions.*`) goes
+//! out through the connector. Replies to a message injected by `rosey say` are also handed to
+//! whoever is waiting for them.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use futures::StreamExt;
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use rosey_core::{
+    config::BotConfig,
+    connector::{local::LocalConnector, Connector, Outgoing},
+    messaging::{self, ChatAction},
+    paths::Home,
+    registry::Registry,
+    router::{RouteTable, Router, RouterSettings},
+};
+use tokio::{sync::mpsc, task::JoinHandle};
+
+use super::board::{Board, UnitReport};
+
+/// The unit name of the bot service.
+pub const UNIT: &str = "bot";
+
+/// Message ids whose replies someone (a `rosey say`) is waiting for.
+#[derive(Clone, Default)]
+pub struct ReplyWaiters {
+    waiting: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<String>>>>,
+}
+
+impl ReplyWaiters {
+    /// Injects a message with `inject` (which returns its id) and starts collecting replies to
+    /// it, atomically: no reply can be delivered between the two.
+    pub fn inject<E>(
+        &self,
+        inject: impl FnOnce() -> Result<String, E>,
+    ) -> Result<(String, mpsc::UnboundedReceiver<String>), E> {
+        let mut waiting = self.lock();
+        let id = inject()?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        waiting.insert(id.clone(), tx);
+        Ok((id, rx))
+    }
+
+    /// Stops collecting replies to `id`.
+    pub fn forget(&self, id: &str) {
+        self.lock().remove(id);
+    }
+
+    fn deliver(&self, id: &str, text: &str) {
+        if let Some(waiter) = self.lock().get(id) {
+            let _ = waiter.send(text.to_owned());
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::UnboundedSender<String>>> {
+        match self.waiting.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+}
+
+/// Everything the bot service needs.
+#[derive(Clone)]
+pub struct BotArgs {
+    /// The home (for the registry's routes).
+    pub home: Home,
+    /// `bot:` from rosey.yaml.
+    pub config: BotConfig,
+    /// Where NATS listens.
+    pub nats_url: String,
+    /// The chat connection (outlives bot restarts).
+    pub connector: Arc<LocalConnector>,
+    /// `rosey say` waiters.
+    pub waiters: ReplyWaiters,
+    /// Where the bot reports on itself.
+    pub board: Board,
+}
+
+/// Messages from the bot's own tasks.
+#[derive(Debug)]
+pub enum BotMsg {
+    /// A task that must run for the bot's life ended.
+    TaskEnded(String),
+}
+
+/// The actor.
+pub struct BotActor;
+
+/// The running bot.
+pub struct BotState {
+    router: Arc<Router>,
+    args: BotArgs,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Actor for BotActor {
+    type Msg = BotMsg;
+    type State = BotState;
+    type Arguments = BotArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<BotMsg>,
+        args: BotArgs,
+    ) -> Result<BotState, ActorProcessingErr> {
+        let client = async_nats::ConnectOptions::new()
+            .name("rosey-bot")
+            .connect(args.nats_url.as_str())
+            .await
+            .map_err(|err| format!("cannot connect to NATS at {}: {err}", args.nats_url))?;
+        let js = async_nats::jetstream::new(client.clone());
+        let routes = RouteTable::from_registry(&Registry::load(&args.home)?);
+        let router = Arc::new(Router::new(
+            js,
+            routes,
+            RouterSettings::from_config(&args.config),
+        ));
+        let mut actions = client.subscribe("rosey.actions.>").await?;
+        let mut incoming = args.connector.incoming()?;
+
+        let outbound = {
+            let connector = args.connector.clone();
+            let waiters = args.waiters.clone();
+            let actor = myself.clone();
+            tokio::spawn(async move {
+                while let Some(message) = actions.next().await {
+                    let Ok(action) = messaging::decode::<ChatAction>(&message.payload) else {
+                        tracing::warn!("unreadable chat action on {}", message.subject);
+                        continue;
+                    };
+                    if let Some(id) = &action.in_reply_to {
+                        waiters.deliver(id, &action.text);
+                    }
+                    if let Err(err) = connector.send(Outgoing::from(action)).await {
+                        tracing::warn!("cannot send a plugin's message: {err}");
+                    }
+                }
+                let _ = actor.send_message(BotMsg::TaskEnded(
+                    "the NATS subscription for plugins' chat ended".to_owned(),
+                ));
+            })
+        };
+        let inbound = {
+            let connector = args.connector.clone();
+            let waiters = args.waiters.clone();
+            let router = router.clone();
+            let actor = myself.clone();
+            tokio::spawn(async move {
+                while let Some(message) = incoming.recv().await {
+                    match router.route(&message) {
+                        Ok(outcome) => {
+                            if let Some(reply) = router.reply_to(&message, &outcome) {
+                                waiters.deliver(message.id(), reply.text());
+                                if let Err(err) = connector.send(reply).await {
+                                    tracing::warn!("cannot answer an unknown command: {err}");
+                                }
+                            }
+                        }
+                        Err(err) => tracing::error!("message {} lost: {err}", message.id()),
+                    }
+                }
+                let _ = actor.send_message(BotMsg::TaskEnded("the connector closed".to_owned()));
+            })
+        };
+        let health = {
+            let router = router.clone();
+            let board = args.board.clone();
+            let client = client.clone();
+            tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(std::time::Duration::from_millis(500));
+                loop {
+                    ticks.tick().await;
+                    let connected =
+                        client.connection_state() == async_nats::connection::State::Connected;
+                    let pending = router.pending();
+                    let detail = match (connected, pending) {
+                        (true, 0) => None,
+                        (true, n) => Some(format!("{n} messages waiting for NATS")),
+                        (false, n) => {
+                            Some(format!("degraded: NATS disconnected, {n} messages queued"))
+                        }
+                    };
+                    board.update(UNIT, |report| report.detail = detail);
+                }
+            })
+        };
+        args.board.set(
+            UNIT,
+            UnitReport {
+                pid: Some(std::process::id()),
+                version: None,
+                detail: None,
+            },
+        );
+        Ok(BotState {
+            router,
+            args,
+            tasks: vec![outbound, inbound, health],
+        })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<BotMsg>,
+        message: BotMsg,
+        _state: &mut BotState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            BotMsg::TaskEnded(reason) => Err(reason.into()),
+        }
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<BotMsg>,
+        state: &mut BotState,
+    ) -> Result<(), ActorProcessingErr> {
+        let left = state.router.flush(std::time::Duration::from_secs(2)).await;
+        if left > 0 {
+            tracing::warn!("{left} chat messages were not stored in NATS before the bot stopped");
+        }
+        for task in &state.tasks {
+            task.abort();
+        }
+        state.args.board.clear(UNIT);
+        Ok(())
+    }
+}

@@ -1,0 +1,426 @@
+//! The rosey daemon: one per home. It takes the home's lock, starts the supervision tree
+//! (nats, bot, plugins), serves the control socket, and on SIGINT, SIGTERM or `rosey stop`
+//! stops everything in reverse order and leaves nothing running. A service that fails past its
+//! restart intensity escalates to the root, which stops the stack and says why.
+
+pub mod board;
+mod bot_actor;
+mod control_server;
+pub mod instance;
+mod nats_actor;
+mod plugin_actor;
+pub mod process;
+pub mod progress;
+mod tree;
+
+use std::{
+    io::{BufRead, IsTerminal},
+    os::fd::FromRawFd,
+    process::ExitCode,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use rosey_actors::{client as sup, SupervisionEventKind, SupervisionNotice};
+use rosey_core::{config::Config, connector::local::LocalConnector, messaging, paths::Home};
+use tokio::signal::unix::{signal, SignalKind};
+
+use self::{
+    board::Board,
+    bot_actor::ReplyWaiters,
+    control_server::Daemon,
+    instance::Instance,
+    progress::{Progress, ProgressSink},
+    tree::{Stack, StackContext},
+};
+
+/// Arguments of the hidden `rosey daemon` subcommand (and of `rosey start --foreground`).
+#[derive(Debug, Default, clap::Args)]
+pub struct DaemonArgs {
+    /// Write start-up progress as JSON lines to this inherited file descriptor.
+    #[arg(long)]
+    pub progress_fd: Option<i32>,
+    /// Run attached to this terminal: progress and chat printed here, chat typed here.
+    #[arg(long)]
+    pub foreground: bool,
+    /// Debug logging (and debug logs from plugin hosts).
+    #[arg(long)]
+    pub debug: bool,
+}
+
+/// Runs the daemon to completion.
+pub fn main(home: &Home, args: DaemonArgs) -> ExitCode {
+    let sink = match args.progress_fd {
+        Some(fd) => {
+            // SAFETY: the starting CLI passes us this fd for our exclusive use; close-on-exec
+            // keeps it out of the children we start, so the CLI sees EOF when we close it.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            ProgressSink::Pipe(unsafe { std::fs::File::from_raw_fd(fd) })
+        }
+        None => ProgressSink::Terminal {
+            color: std::io::stdout().is_terminal(),
+        },
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(run(home.clone(), sink, args));
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    code
+}
+
+/// Start-up progress, shared with the tree's callbacks until the stack is up.
+#[derive(Clone)]
+struct Reporter {
+    sink: Arc<Mutex<ProgressSink>>,
+    starting: Arc<std::sync::atomic::AtomicBool>,
+    nats_url: String,
+}
+
+impl Reporter {
+    fn report(&self, progress: Progress) {
+        let mut sink = match self.sink.lock() {
+            Ok(sink) => sink,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        sink.report(progress);
+    }
+
+    fn during_start(&self) -> bool {
+        self.starting.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn on_starting(&self, unit: &str) {
+        if !self.during_start() {
+            return;
+        }
+        self.report(match unit {
+            "nats" => Progress::Step(format!("Starting NATS server on {}...", self.nats_url)),
+            "bot" => Progress::Step("Starting bot...".to_owned()),
+            "plugins" => Progress::Step("Loading plugins...".to_owned()),
+            other => Progress::PluginStep(format!(
+                "Loading plugin: {}",
+                other.strip_prefix("plugin:").unwrap_or(other)
+            )),
+        });
+    }
+
+    fn on_notice(&self, notice: &SupervisionNotice) {
+        if !self.during_start() {
+            return;
+        }
+        let plugin = notice.supervisor == "plugins";
+        let progress = match (&notice.kind, plugin, notice.child.as_str()) {
+            (SupervisionEventKind::Started, false, "nats") => {
+                Progress::Ok("NATS server started".to_owned())
+            }
+            (SupervisionEventKind::Started, false, "bot") => {
+                Progress::Ok("Bot service started".to_owned())
+            }
+            (SupervisionEventKind::Started, false, "plugins") => {
+                Progress::Ok("Plugins started".to_owned())
+            }
+            (SupervisionEventKind::Started, true, name) => {
+                Progress::PluginOk(format!("Loaded plugin: {name}"))
+            }
+            (SupervisionEventKind::Exited { reason, .. }, true, name) => {
+                Progress::PluginFailed(format!("Plugin {name} failed: {reason}"))
+            }
+            (SupervisionEventKind::GaveUp { reason }, true, name) => {
+                Progress::PluginFailed(format!("Plugin {name} crashed: {reason}"))
+            }
+            (SupervisionEventKind::Exited { reason, .. }, false, name) => {
+                Progress::Failed(format!("{name} failed: {reason}"))
+            }
+            _ => return,
+        };
+        self.report(progress);
+    }
+}
+
+/// Logs a supervision notice and publishes it on NATS.
+fn log_notice(notice: &SupervisionNotice, publisher: &Arc<Mutex<Option<async_nats::Client>>>) {
+    let unit = if notice.supervisor == "plugins" {
+        format!("plugin {}", notice.child)
+    } else {
+        notice.child.clone()
+    };
+    let (what, text) = match &notice.kind {
+        SupervisionEventKind::Started => ("started", format!("{unit} started")),
+        SupervisionEventKind::Exited { reason, .. } => {
+            ("exited", format!("{unit} exited: {reason}"))
+        }
+        SupervisionEventKind::Restarting { attempt, delay } => (
+            "restarting",
+            format!("{unit} restarting in {delay:?} (attempt {attempt})"),
+        ),
+        SupervisionEventKind::GaveUp { reason } => (
+            "gave_up",
+            format!("{unit} crashed, not restarted: {reason}"),
+        ),
+        SupervisionEventKind::Stopped => ("stopped", format!("{unit} stopped")),
+        SupervisionEventKind::Removed => ("removed", format!("{unit} removed")),
+        SupervisionEventKind::Escalated { reason } => {
+            ("escalated", format!("{unit} escalated: {reason}"))
+        }
+    };
+    match &notice.kind {
+        SupervisionEventKind::Exited { abnormal: true, .. }
+        | SupervisionEventKind::GaveUp { .. }
+        | SupervisionEventKind::Escalated { .. } => {
+            tracing::error!("{text}")
+        }
+        _ => tracing::info!("{text}"),
+    }
+    let client = match publisher.lock() {
+        Ok(client) => client.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    };
+    if let Some(client) = client {
+        let payload = serde_json::json!({
+            "v": messaging::SCHEMA_VERSION,
+            "supervisor": notice.supervisor,
+            "unit": notice.child,
+            "event": what,
+            "text": text,
+            "time_ms": messaging::now_ms(),
+        });
+        tokio::spawn(async move {
+            let _ = client
+                .publish(
+                    messaging::supervision_subject(what),
+                    payload.to_string().into(),
+                )
+                .await;
+        });
+    }
+}
+
+fn init_logging(home: &Home, debug: bool) {
+    let path = home.service_log("rosey");
+    let _ = std::fs::create_dir_all(home.logs_dir());
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path);
+    let level = if debug { "debug" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ROSEY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},async_nats=warn")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_target(false);
+    match file {
+        Ok(file) => {
+            let _ = builder.with_writer(Mutex::new(file)).try_init();
+        }
+        Err(_) => {
+            let _ = builder.with_writer(std::io::stderr).try_init();
+        }
+    }
+}
+
+async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
+    let sink = Arc::new(Mutex::new(sink));
+    let fatal = |message: String| {
+        if let Ok(mut sink) = sink.lock() {
+            sink.report(Progress::Fatal(message.clone()));
+            sink.finish();
+        }
+        tracing::error!("{message}");
+        ExitCode::FAILURE
+    };
+    let instance = match Instance::acquire(&home) {
+        Ok(instance) => instance,
+        Err(err) => return fatal(err.to_string()),
+    };
+    init_logging(&home, args.debug);
+    tracing::info!(
+        "rosey daemon {} starting in {} (pid {})",
+        env!("CARGO_PKG_VERSION"),
+        home.root().display(),
+        std::process::id()
+    );
+    if instance.cleaned_stale {
+        tracing::info!(
+            "removed a stale pid file and socket left by a daemon that did not stop cleanly"
+        );
+    }
+    let config = match Config::load(&home) {
+        Ok(config) => config,
+        Err(err) => return fatal(err.to_string()),
+    };
+    let nats_binary = match nats_actor::find_binary(&home) {
+        Ok(binary) => binary,
+        Err(err) => return fatal(err),
+    };
+    let nats_port = match resolve_port(&config) {
+        Ok(port) => port,
+        Err(err) => return fatal(err),
+    };
+    let rosey_exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(err) => return fatal(format!("cannot find the rosey executable: {err}")),
+    };
+    let spawner = match process::Spawner::new() {
+        Ok(spawner) => spawner,
+        Err(err) => return fatal(format!("cannot start the process spawner: {err}")),
+    };
+    let listener = match instance.bind_socket() {
+        Ok(listener) => listener,
+        Err(err) => return fatal(err.to_string()),
+    };
+    let reporter = Reporter {
+        sink: sink.clone(),
+        starting: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        nats_url: format!("{}:{}", config.nats.host, nats_port),
+    };
+    let publisher: Arc<Mutex<Option<async_nats::Client>>> = Arc::default();
+    let board = Board::default();
+    let connector = Arc::new(LocalConnector::new());
+    let waiters = ReplyWaiters::default();
+    let ctx = StackContext {
+        home: home.clone(),
+        config: config.clone(),
+        nats_binary,
+        nats_port,
+        rosey_exe,
+        spawner,
+        board: board.clone(),
+        connector: connector.clone(),
+        waiters: waiters.clone(),
+        host_log_level: if args.debug { "debug" } else { "info" }.to_owned(),
+        listener: {
+            let reporter = reporter.clone();
+            let publisher = publisher.clone();
+            Arc::new(move |notice: SupervisionNotice| {
+                log_notice(&notice, &publisher);
+                reporter.on_notice(&notice);
+            })
+        },
+        on_starting: {
+            let reporter = reporter.clone();
+            Arc::new(move |unit: &str| reporter.on_starting(unit))
+        },
+    };
+    let nats_url = ctx.nats_url();
+    let (stack, mut root_done) = match Stack::start(ctx).await {
+        Ok(started) => started,
+        Err(err) => return fatal(format!("the stack could not start: {err}")),
+    };
+    if let Ok(client) = async_nats::connect(nats_url.as_str()).await {
+        if let Ok(mut slot) = publisher.lock() {
+            *slot = Some(client);
+        }
+    }
+    reporter
+        .starting
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    reporter.report(Progress::Ready);
+    if let Ok(mut sink) = sink.lock() {
+        sink.finish();
+    }
+    tracing::info!("stack ready");
+
+    let (shutdown_tx, mut shutdown_rx) = tokio::sync::mpsc::unbounded_channel();
+    let daemon = Arc::new(Daemon {
+        home: home.clone(),
+        stack: stack.clone(),
+        board,
+        connector: connector.clone(),
+        waiters,
+        started: Instant::now(),
+        shutdown: shutdown_tx,
+    });
+    let server = tokio::spawn(control_server::serve(listener, daemon));
+    if args.foreground {
+        spawn_terminal_chat(connector.clone());
+    }
+    let (mut term, mut int) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(term), Ok(int)) => (term, int),
+        _ => return fatal("cannot install signal handlers".to_owned()),
+    };
+    let escalated = tokio::select! {
+        _ = term.recv() => { tracing::info!("SIGTERM: stopping"); None }
+        _ = int.recv() => { tracing::info!("SIGINT: stopping"); None }
+        reason = shutdown_rx.recv() => { tracing::info!("stop requested by {}", reason.unwrap_or_default()); None }
+        _ = &mut root_done => Some("a service failed past its restart limit".to_owned()),
+    };
+    server.abort();
+    if args.foreground {
+        println!("Stopping services...");
+    }
+    if escalated.is_none() {
+        if let Err(err) = sup::shutdown(&stack.root, Duration::from_secs(60)).await {
+            tracing::error!("shutdown: {err}");
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut root_done).await;
+    }
+    drop(instance);
+    match escalated {
+        Some(reason) => {
+            tracing::error!(
+                "rosey stopped: {reason}; see the log lines above for the failing service"
+            );
+            if args.foreground {
+                eprintln!(
+                    "✗ rosey stopped: {reason}; see {}",
+                    home.service_log("rosey").display()
+                );
+            }
+            ExitCode::FAILURE
+        }
+        None => {
+            tracing::info!("rosey stopped");
+            if args.foreground {
+                println!("✓ Stopped all");
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// The NATS port: the configured one, or a free one picked now when the config says 0.
+fn resolve_port(config: &Config) -> Result<u16, String> {
+    if config.nats.port != 0 {
+        return Ok(config.nats.port);
+    }
+    std::net::TcpListener::bind((config.nats.host.as_str(), 0))
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .map_err(|err| format!("cannot find a free port on {}: {err}", config.nats.host))
+}
+
+/// Under `--foreground`: lines typed here are chat from `you` (or `name: text`), and
+/// everything the bot says is printed.
+fn spawn_terminal_chat(connector: Arc<LocalConnector>) {
+    let mut said = connector.subscribe_outgoing();
+    tokio::spawn(async move {
+        while let Ok(out) = said.recv().await {
+            println!("rosey: {}", out.text());
+        }
+    });
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+            let (user, text) = line.split_once(": ").unwrap_or(("you", line.as_str()));
+            if text.trim().is_empty() {
+                continue;
+            }
+            if let Err(err) = connector.inject(user.trim(), text.trim(), messaging::Source::Chat) {
+                eprintln!("cannot send: {err}");
+                break;
+            }
+        }
+    });
+}

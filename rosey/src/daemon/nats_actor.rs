@@ -1,0 +1,209 @@
+//! The `nats` service: a nats-server child with JetStream, its store in `data/nats`, listening
+//! on loopback. Ready once a client connects and JetStream answers (and the stream exists). Its
+//! death is noticed the moment the process exits and fails the actor, so the supervisor restarts
+//! it; clients (the bot, plugin hosts) reconnect on their own.
+
+use std::{
+    path::PathBuf,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use rosey_core::{messaging, paths::Home};
+
+use super::{
+    board::{Board, UnitReport},
+    process::{ChildProcess, Exit, Spawner},
+};
+
+/// The unit name of the NATS service.
+pub const UNIT: &str = "nats";
+
+/// Everything the nats service needs.
+#[derive(Clone)]
+pub struct NatsArgs {
+    /// The nats-server executable.
+    pub binary: PathBuf,
+    /// The home (store and log paths).
+    pub home: Home,
+    /// Listen address.
+    pub host: String,
+    /// Listen port (already resolved: never 0 here).
+    pub port: u16,
+    /// How long the server may take to answer.
+    pub ready_timeout: Duration,
+    /// How long a graceful stop may take before the server is killed.
+    pub shutdown_timeout: Duration,
+    /// The daemon's spawner.
+    pub spawner: Spawner,
+    /// Where the actor reports its pid.
+    pub board: Board,
+}
+
+impl NatsArgs {
+    /// `nats://host:port`.
+    pub fn url(&self) -> String {
+        format!("nats://{}:{}", self.host, self.port)
+    }
+}
+
+/// The actor.
+pub struct NatsActor;
+
+/// Messages from the actor's own watcher.
+#[derive(Debug)]
+pub enum NatsMsg {
+    /// nats-server exited.
+    Exited(Exit),
+}
+
+/// The running server.
+pub struct NatsState {
+    child: ChildProcess,
+    args: NatsArgs,
+}
+
+impl Drop for NatsState {
+    fn drop(&mut self) {
+        self.child.signal_group(libc::SIGKILL);
+    }
+}
+
+impl Actor for NatsActor {
+    type Msg = NatsMsg;
+    type State = NatsState;
+    type Arguments = NatsArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<NatsMsg>,
+        args: NatsArgs,
+    ) -> Result<NatsState, ActorProcessingErr> {
+        let store = args.home.nats_store_dir();
+        std::fs::create_dir_all(&store)?;
+        let log = args.home.service_log("nats");
+        if let Some(dir) = log.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut command = Command::new(&args.binary);
+        command
+            .args(["-a", &args.host, "-p", &args.port.to_string(), "-js", "-sd"])
+            .arg(&store)
+            .arg("-l")
+            .arg(&log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = args
+            .spawner
+            .spawn(command)
+            .await
+            .map_err(|err| format!("cannot start {}: {err}", args.binary.display()))?;
+        if let Err(reason) = wait_ready(&args, &child).await {
+            child.kill().await;
+            return Err(format!("{reason} (see {})", log.display()).into());
+        }
+        args.board.set(
+            UNIT,
+            UnitReport {
+                pid: Some(child.pid()),
+                version: None,
+                detail: Some(args.url()),
+            },
+        );
+        let watched = child.clone();
+        tokio::spawn(async move {
+            let exit = watched.wait().await;
+            let _ = myself.send_message(NatsMsg::Exited(exit));
+        });
+        Ok(NatsState { child, args })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<NatsMsg>,
+        message: NatsMsg,
+        _state: &mut NatsState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            NatsMsg::Exited(exit) => Err(format!("nats-server exited: {exit}").into()),
+        }
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<NatsMsg>,
+        state: &mut NatsState,
+    ) -> Result<(), ActorProcessingErr> {
+        if state.child.exited().is_none() {
+            state.child.stop(state.args.shutdown_timeout).await;
+        }
+        state.args.board.clear(UNIT);
+        Ok(())
+    }
+}
+
+/// Waits until a client can connect and JetStream answers, then makes sure the stream exists.
+async fn wait_ready(args: &NatsArgs, child: &ChildProcess) -> Result<(), String> {
+    let deadline = Instant::now() + args.ready_timeout;
+    let mut last_error = String::from("no answer");
+    while Instant::now() < deadline {
+        if let Some(exit) = child.exited() {
+            return Err(format!("nats-server exited while starting: {exit}"));
+        }
+        match try_ready(args).await {
+            Ok(()) => return Ok(()),
+            Err(err) => last_error = err,
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Err(format!(
+        "nats-server not ready within {:?}: {last_error}",
+        args.ready_timeout
+    ))
+}
+
+async fn try_ready(args: &NatsArgs) -> Result<(), String> {
+    let client = async_nats::ConnectOptions::new()
+        .connection_timeout(Duration::from_millis(500))
+        .connect(args.url())
+        .await
+        .map_err(|err| err.to_string())?;
+    let js = async_nats::jetstream::new(client.clone());
+    js.query_account().await.map_err(|err| err.to_string())?;
+    js.get_or_create_stream(messaging::stream_config())
+        .await
+        .map_err(|err| err.to_string())?;
+    drop(client);
+    Ok(())
+}
+
+/// Finds nats-server: `$ROSEY_NATS_SERVER`, then `.tools/nats/bin/nats-server` in the home or
+/// in the checkout the running binary was built in, then `PATH`.
+pub fn find_binary(home: &Home) -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("ROSEY_NATS_SERVER") {
+        return Ok(PathBuf::from(path));
+    }
+    let mut candidates = vec![home.root().join(".tools/nats/bin/nats-server")];
+    if let Ok(exe) = std::env::current_exe() {
+        // target/<profile>/rosey → the checkout's .tools
+        if let Some(checkout) = exe
+            .parent()
+            .and_then(|p| p.parent())
+            .and_then(|p| p.parent())
+        {
+            candidates.push(checkout.join(".tools/nats/bin/nats-server"));
+        }
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path).map(|dir| dir.join("nats-server")));
+    }
+    candidates
+        .into_iter()
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| {
+            "nats-server (2.10 or newer) not found: run scripts/install-nats, put it on PATH, or set ROSEY_NATS_SERVER"
+                .to_owned()
+        })
+}

@@ -1,0 +1,211 @@
+//! Child processes the stack owns (nats-server, plugin hosts): started in a process group of
+//! their own, killed as a group, and never outliving the daemon.
+//!
+//! Every child is forked from one dedicated spawner thread that lives as long as the process,
+//! with `PR_SET_PDEATHSIG = SIGKILL`: Linux sends that signal when the *thread* that forked the
+//! child exits, so forking from short-lived tokio worker or blocking threads would kill children
+//! at random; forking from a thread that only ends with the process makes "the daemon died" (even
+//! by SIGKILL) the only trigger. A child's exit is awaited through a pidfd, so the owner learns
+//! of it at once, as an event, with no polling.
+
+use std::{
+    io,
+    os::{
+        fd::{FromRawFd, OwnedFd},
+        unix::process::{CommandExt, ExitStatusExt},
+    },
+    process::{Child, Command, ExitStatus},
+    sync::mpsc,
+    thread,
+    time::Duration,
+};
+
+use tokio::{io::unix::AsyncFd, sync::watch};
+
+type SpawnReply = tokio::sync::oneshot::Sender<io::Result<Child>>;
+
+/// Forks children from one long-lived thread. Cheap to clone.
+#[derive(Clone)]
+pub struct Spawner {
+    requests: mpsc::Sender<(Command, SpawnReply)>,
+}
+
+impl Spawner {
+    /// Starts the spawner thread.
+    pub fn new() -> io::Result<Spawner> {
+        let (requests, queue) = mpsc::channel::<(Command, SpawnReply)>();
+        thread::Builder::new()
+            .name("rosey-spawner".to_owned())
+            .spawn(move || {
+                for (mut command, reply) in queue {
+                    let _ = reply.send(command.spawn());
+                }
+                // The queue closes only when every handle is gone; parking keeps this thread
+                // (and so the children's parent-death signal) alive for the process's life.
+                loop {
+                    thread::park();
+                }
+            })?;
+        Ok(Spawner { requests })
+    }
+
+    /// Starts `command` in a new process group, to be killed if this process dies.
+    pub async fn spawn(&self, mut command: Command) -> io::Result<ChildProcess> {
+        command.process_group(0);
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                // The parent may have died between fork and prctl.
+                if libc::getppid() == 1 {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.requests
+            .send((command, reply))
+            .map_err(|_| io::Error::other("the spawner thread is gone"))?;
+        let child = answer
+            .await
+            .map_err(|_| io::Error::other("the spawner thread dropped the request"))??;
+        ChildProcess::watch(child)
+    }
+}
+
+/// How a child process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// It exited with this code.
+    Code(i32),
+    /// A signal ended it.
+    Signal(i32),
+}
+
+impl Exit {
+    fn from_status(status: ExitStatus) -> Exit {
+        match (status.code(), status.signal()) {
+            (Some(code), _) => Exit::Code(code),
+            (None, Some(signal)) => Exit::Signal(signal),
+            (None, None) => Exit::Code(-1),
+        }
+    }
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Code(code) => write!(f, "exit code {code}"),
+            Exit::Signal(signal) => write!(f, "signal {} ({})", signal, signal_name(*signal)),
+        }
+    }
+}
+
+/// The conventional name of a signal number.
+pub fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGTERM => "SIGTERM",
+        _ => "signal",
+    }
+}
+
+/// A running child: its pid, and its exit as soon as it happens.
+#[derive(Clone)]
+pub struct ChildProcess {
+    pid: u32,
+    exit: watch::Receiver<Option<Exit>>,
+}
+
+impl ChildProcess {
+    fn watch(mut child: Child) -> io::Result<ChildProcess> {
+        let pid = child.id();
+        // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+        let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+        if raw < 0 {
+            let err = io::Error::last_os_error();
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(err);
+        }
+        // SAFETY: a fresh fd we own.
+        let pidfd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
+        // SAFETY: `pidfd` is an OwnedFd moved into the AsyncFd, so its fd stays open and the
+        // same for the AsyncFd's whole life.
+        let pidfd =
+            unsafe { AsyncFd::register_with_interest(pidfd, tokio::io::Interest::READABLE) }
+                .map_err(|err| io::Error::other(err.to_string()))?;
+        let (tx, exit) = watch::channel(None);
+        tokio::spawn(async move {
+            // Readable once the process has exited.
+            let _ = pidfd.readable().await;
+            let status = match child.wait() {
+                Ok(status) => Exit::from_status(status),
+                Err(_) => Exit::Code(-1),
+            };
+            let _ = tx.send(Some(status));
+        });
+        Ok(ChildProcess { pid, exit })
+    }
+
+    /// The process id (also its process group id).
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The exit, if it has happened.
+    pub fn exited(&self) -> Option<Exit> {
+        *self.exit.borrow()
+    }
+
+    /// Waits for the process to exit.
+    pub async fn wait(&self) -> Exit {
+        let mut exit = self.exit.clone();
+        loop {
+            if let Some(status) = *exit.borrow_and_update() {
+                return status;
+            }
+            if exit.changed().await.is_err() {
+                return Exit::Code(-1);
+            }
+        }
+    }
+
+    /// Sends `signal` to the child's whole process group, unless it has already exited (its
+    /// pid may then belong to someone else).
+    pub fn signal_group(&self, signal: i32) {
+        if self.exited().is_none() {
+            // SAFETY: plain syscall on a process group we created.
+            unsafe {
+                libc::killpg(self.pid as libc::pid_t, signal);
+            }
+        }
+    }
+
+    /// Graceful stop: SIGTERM to the group, then SIGKILL after `timeout`.
+    pub async fn stop(&self, timeout: Duration) -> Exit {
+        self.signal_group(libc::SIGTERM);
+        match tokio::time::timeout(timeout, self.wait()).await {
+            Ok(exit) => exit,
+            Err(_) => self.kill().await,
+        }
+    }
+
+    /// SIGKILL to the group; waits for the exit.
+    pub async fn kill(&self) -> Exit {
+        self.signal_group(libc::SIGKILL);
+        self.wait().await
+    }
+}

@@ -1,0 +1,289 @@
+//! The supervision tree of a running stack:
+//!
+//! ```text
+//! root (services; escalates)
+//!  ├─ nats      NatsActor ─▶ nats-server
+//!  ├─ bot       BotActor: connector ⇄ NATS, command router
+//!  └─ plugins   Supervisor (plugins; marks crashed)
+//!       ├─ <name> PluginActor ─▶ rosey plugin-host
+//!       └─ …
+//! ```
+//!
+//! Built from `rosey.yaml`, the registry and the home; started in order, stopped in reverse.
+
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use ractor::{ActorCell, ActorRef};
+use rosey_actors::{
+    spawn_child, Backoff, ChildSpec, GiveUp, Intensity, Listener, Restart, Strategy, Supervisor,
+    SupervisorMsg, SupervisorSpec,
+};
+use rosey_core::{
+    config::{self, Config, SupervisionSettings},
+    connector::local::LocalConnector,
+    manifest::Manifest,
+    paths::Home,
+    registry::Registry,
+};
+
+use super::{
+    board::Board,
+    bot_actor::{BotActor, BotArgs, ReplyWaiters},
+    nats_actor::{NatsActor, NatsArgs},
+    plugin_actor::{HostLaunch, PluginActor, PluginArgs},
+    process::Spawner,
+};
+
+/// Everything the tree is built from.
+#[derive(Clone)]
+pub struct StackContext {
+    /// The home.
+    pub home: Home,
+    /// Its configuration.
+    pub config: Config,
+    /// The nats-server executable.
+    pub nats_binary: PathBuf,
+    /// The NATS port (resolved once, so restarts keep it).
+    pub nats_port: u16,
+    /// The `rosey` executable, for plugin hosts.
+    pub rosey_exe: PathBuf,
+    /// Forks all children.
+    pub spawner: Spawner,
+    /// What units report about themselves.
+    pub board: Board,
+    /// The chat connection.
+    pub connector: Arc<LocalConnector>,
+    /// Who is waiting for replies to `rosey say`.
+    pub waiters: ReplyWaiters,
+    /// Log level for plugin hosts.
+    pub host_log_level: String,
+    /// Receives every supervision event.
+    pub listener: Listener,
+    /// Called right before each unit starts, for start-up progress.
+    pub on_starting: Arc<dyn Fn(&str) + Send + Sync>,
+}
+
+impl StackContext {
+    /// `nats://host:port`.
+    pub fn nats_url(&self) -> String {
+        format!("nats://{}:{}", self.config.nats.host, self.nats_port)
+    }
+}
+
+/// Handles on the running tree's supervisors (cheap to clone).
+#[derive(Clone)]
+pub struct Stack {
+    /// The root supervisor (services).
+    pub root: ActorRef<SupervisorMsg>,
+    /// The plugin supervisor of the moment (replaced when the root restarts it).
+    pub plugins: Arc<Mutex<Option<ActorRef<SupervisorMsg>>>>,
+}
+
+/// Converts configured supervision settings into a supervisor spec.
+pub fn supervisor_spec(
+    name: &str,
+    settings: &SupervisionSettings,
+    give_up: GiveUp,
+) -> SupervisorSpec {
+    SupervisorSpec {
+        name: name.to_owned(),
+        strategy: match settings.strategy {
+            config::Strategy::OneForOne => Strategy::OneForOne,
+            config::Strategy::OneForAll => Strategy::OneForAll,
+            config::Strategy::RestForOne => Strategy::RestForOne,
+        },
+        intensity: Intensity {
+            max_restarts: settings.max_restarts,
+            within: Duration::from_secs(settings.within_secs),
+        },
+        backoff: Backoff {
+            initial: Duration::from_millis(settings.backoff_initial_ms),
+            max: Duration::from_millis(settings.backoff_max_ms),
+            reset_after: Duration::from_secs(settings.backoff_reset_secs),
+        },
+        give_up,
+    }
+}
+
+fn restart_type(restart: config::RestartType) -> Restart {
+    match restart {
+        config::RestartType::Permanent => Restart::Permanent,
+        config::RestartType::Transient => Restart::Transient,
+        config::RestartType::Temporary => Restart::Temporary,
+    }
+}
+
+fn child_spec(
+    name: &str,
+    settings: &SupervisionSettings,
+    factory: impl rosey_actors::ChildFactory,
+) -> ChildSpec {
+    ChildSpec::new(name, factory)
+        .restart(restart_type(settings.restart))
+        .shutdown_timeout(Duration::from_millis(settings.shutdown_timeout_ms))
+}
+
+impl Stack {
+    /// Starts the whole tree; returns once every unit has started (or, for plugins, failed),
+    /// with a handle that ends when the root supervisor stops or fails.
+    pub async fn start(ctx: StackContext) -> Result<(Stack, tokio::task::JoinHandle<()>), String> {
+        let plugins_slot: Arc<Mutex<Option<ActorRef<SupervisorMsg>>>> = Arc::default();
+        let children = vec![
+            nats_child(&ctx),
+            bot_child(&ctx),
+            plugins_child(&ctx, plugins_slot.clone()),
+        ];
+        let root_settings = ctx.config.supervision.services.clone();
+        let spec = supervisor_spec("root", &root_settings, GiveUp::Escalate);
+        let (root, root_done) =
+            Supervisor::start(spec, children, ctx.listener.clone(), None).await?;
+        Ok((
+            Stack {
+                root,
+                plugins: plugins_slot,
+            },
+            root_done,
+        ))
+    }
+
+    /// The plugin supervisor, when it runs.
+    pub fn plugins(&self) -> Option<ActorRef<SupervisorMsg>> {
+        match self.plugins.lock() {
+            Ok(slot) => slot.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+fn nats_child(ctx: &StackContext) -> ChildSpec {
+    let settings = ctx.config.service_settings("nats");
+    let args = NatsArgs {
+        binary: ctx.nats_binary.clone(),
+        home: ctx.home.clone(),
+        host: ctx.config.nats.host.clone(),
+        port: ctx.nats_port,
+        ready_timeout: Duration::from_secs(15),
+        shutdown_timeout: Duration::from_millis(settings.shutdown_timeout_ms),
+        spawner: ctx.spawner.clone(),
+        board: ctx.board.clone(),
+    };
+    let on_starting = ctx.on_starting.clone();
+    child_spec("nats", &settings, move |supervisor: ActorCell| {
+        let args = args.clone();
+        on_starting("nats");
+        async move { spawn_child(None, NatsActor, args, supervisor).await }
+    })
+}
+
+fn bot_child(ctx: &StackContext) -> ChildSpec {
+    let settings = ctx.config.service_settings("bot");
+    let args = BotArgs {
+        home: ctx.home.clone(),
+        config: ctx.config.bot.clone(),
+        nats_url: ctx.nats_url(),
+        connector: ctx.connector.clone(),
+        waiters: ctx.waiters.clone(),
+        board: ctx.board.clone(),
+    };
+    let on_starting = ctx.on_starting.clone();
+    child_spec("bot", &settings, move |supervisor: ActorCell| {
+        let args = args.clone();
+        on_starting("bot");
+        async move { spawn_child(None, BotActor, args, supervisor).await }
+    })
+}
+
+fn plugins_child(
+    ctx: &StackContext,
+    slot: Arc<Mutex<Option<ActorRef<SupervisorMsg>>>>,
+) -> ChildSpec {
+    let settings = ctx.config.supervision.plugins.clone();
+    let ctx = ctx.clone();
+    let shutdown = Duration::from_millis(settings.shutdown_timeout_ms.saturating_mul(4));
+    child_spec(
+        "plugins",
+        &ctx.config.supervision.services.clone(),
+        move |supervisor: ActorCell| {
+            let ctx = ctx.clone();
+            let settings = settings.clone();
+            let slot = slot.clone();
+            (ctx.on_starting)("plugins");
+            async move {
+                let client = async_nats::connect(ctx.nats_url())
+                    .await
+                    .map_err(|err| format!("cannot connect to NATS: {err}"))?;
+                let registry = Registry::load(&ctx.home).map_err(|err| err.to_string())?;
+                let children = registry
+                    .plugins
+                    .iter()
+                    .filter(|(_, plugin)| plugin.enabled)
+                    .map(|(name, plugin)| {
+                        plugin_spec(&ctx, &client, name, &plugin.version.to_string())
+                    })
+                    .collect::<Result<Vec<_>, String>>()?;
+                let spec = supervisor_spec("plugins", &settings, GiveUp::MarkCrashed);
+                let (plugins, _) =
+                    Supervisor::start(spec, children, ctx.listener.clone(), Some(supervisor))
+                        .await?;
+                let cell = plugins.get_cell();
+                match slot.lock() {
+                    Ok(mut slot) => *slot = Some(plugins),
+                    Err(poisoned) => *poisoned.into_inner() = Some(plugins),
+                }
+                Ok(cell)
+            }
+        },
+    )
+    .shutdown_timeout(shutdown)
+}
+
+/// The child spec of one plugin (also used to add a plugin to a running supervisor).
+pub fn plugin_spec(
+    ctx: &StackContext,
+    client: &async_nats::Client,
+    name: &str,
+    version: &str,
+) -> Result<ChildSpec, String> {
+    let manifest = Manifest::load(
+        &ctx.home
+            .plugin_version_dir(name, version)
+            .join("manifest.yaml"),
+    )
+    .map_err(|err| format!("plugin {name}: {err}"))?;
+    let settings = ctx.config.plugin_settings(name);
+    let host = &settings.host;
+    let args = PluginArgs {
+        name: name.to_owned(),
+        version: version.to_owned(),
+        launch: HostLaunch {
+            rosey_exe: ctx.rosey_exe.clone(),
+            home: ctx.home.clone(),
+            nats_url: ctx.nats_url(),
+            heartbeat: Duration::from_millis(host.heartbeat_ms),
+            nats_timeout: Duration::from_millis(host.nats_timeout_ms),
+            log_level: ctx.host_log_level.clone(),
+        },
+        spawner: ctx.spawner.clone(),
+        client: client.clone(),
+        ready_timeout: Duration::from_millis(host.ready_timeout_ms),
+        heartbeat_timeout: Duration::from_millis(host.heartbeat_timeout_ms),
+        handler_timeout: Duration::from_millis(manifest.limits.handler_timeout_ms),
+        shutdown_timeout: Duration::from_millis(settings.supervision.shutdown_timeout_ms),
+        board: ctx.board.clone(),
+    };
+    let on_starting = ctx.on_starting.clone();
+    let unit = name.to_owned();
+    Ok(child_spec(
+        name,
+        &settings.supervision,
+        move |supervisor: ActorCell| {
+            let args = args.clone();
+            on_starting(&format!("plugin:{unit}"));
+            async move { spawn_child(None, PluginActor, args, supervisor).await }
+        },
+    ))
+}

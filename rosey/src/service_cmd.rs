@@ -1,0 +1,331 @@
+//! `rosey start|stop|restart|status|say`: the operator's view of the running stack.
+//!
+//! `start` launches the daemon in the background (its own session, output to `logs/rosey.log`)
+//! and shows its start-up progress from a pipe until the stack is up or has failed; every other
+//! command talks to the running daemon over its control socket. With no daemon, they say so and
+//! exit 3.
+
+use std::{
+    io::{BufRead, BufReader, IsTerminal},
+    os::{fd::AsRawFd, unix::process::CommandExt},
+    process::{Command, ExitCode, Stdio},
+    time::{Duration, Instant},
+};
+
+use rosey_core::paths::Home;
+
+use crate::{
+    control::{self, ControlError, Request, Response, StatusReport, UnitStatus},
+    daemon::progress::{render, Progress},
+};
+
+/// Exit code when no daemon runs for the home.
+pub const NOT_RUNNING: u8 = 3;
+
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// Prints a control failure; `NotRunning` exits 3, anything else 1.
+fn control_failed(err: ControlError) -> ExitCode {
+    eprintln!("{err}");
+    match err {
+        ControlError::NotRunning(_) => ExitCode::from(NOT_RUNNING),
+        ControlError::Broken(_) => ExitCode::FAILURE,
+    }
+}
+
+/// Sends a request and unwraps the daemon's answer, printing its error.
+fn ask(home: &Home, request: Request, timeout: Duration) -> Result<serde_json::Value, ExitCode> {
+    match control::call(home, &request, timeout) {
+        Ok(Response { ok: true, data, .. }) => Ok(data),
+        Ok(Response { error, .. }) => {
+            eprintln!(
+                "error: {}",
+                error.unwrap_or_else(|| "the daemon refused".to_owned())
+            );
+            Err(ExitCode::FAILURE)
+        }
+        Err(err) => Err(control_failed(err)),
+    }
+}
+
+/// `rosey start [target]`.
+pub fn start(home: &Home, target: Option<String>) -> ExitCode {
+    if let Some(target) = target {
+        return match ask(
+            home,
+            Request::Start {
+                target: target.clone(),
+            },
+            CALL_TIMEOUT,
+        ) {
+            Ok(_) => {
+                println!("✓ Started {target}");
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        };
+    }
+    match start_daemon(home) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: cannot start the rosey daemon: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn start_daemon(home: &Home) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    let exe = std::env::current_exe().context("cannot find the rosey executable")?;
+    let log_path = home.service_log("rosey");
+    std::fs::create_dir_all(home.logs_dir())
+        .with_context(|| format!("cannot create {}", home.logs_dir().display()))?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("cannot open {}", log_path.display()))?;
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two fds.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("cannot create the progress pipe");
+    }
+    // SAFETY: fresh fds we own.
+    let (reader, writer) = unsafe {
+        use std::os::fd::FromRawFd;
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    };
+    let writer_fd = writer.as_raw_fd();
+    let mut command = Command::new(exe);
+    command
+        .arg("--home")
+        .arg(home.root())
+        .args(["daemon", "--progress-fd", "3"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    // SAFETY: dup2 and setsid are async-signal-safe.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::dup2(writer_fd, 3) < 0 || libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // Nothing else this CLI happened to inherit stays open in the daemon.
+            libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
+            Ok(())
+        });
+    }
+    command.spawn().context("cannot launch `rosey daemon`")?;
+    drop(writer);
+    println!("Starting services...");
+    let color = color();
+    let mut outcome = None;
+    for line in BufReader::new(reader).lines() {
+        let Ok(line) = line else { break };
+        let Ok(progress) = serde_json::from_str::<Progress>(&line) else {
+            continue;
+        };
+        println!("{}", render(&progress, color));
+        match progress {
+            Progress::Ready => outcome = Some(true),
+            Progress::Fatal(_) => outcome = Some(false),
+            _ => continue,
+        }
+        break;
+    }
+    match outcome {
+        Some(true) => {
+            println!();
+            println!("Next steps:");
+            println!("  rosey status           # Check service status");
+            println!("  rosey say \"!roll 2d6\"  # Talk to the bot");
+            println!("  rosey stop             # Stop everything");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(false) => {
+            eprintln!("See {} for details.", log_path.display());
+            Ok(ExitCode::FAILURE)
+        }
+        None => {
+            eprintln!(
+                "✗ the rosey daemon stopped while starting; see {}",
+                log_path.display()
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// `rosey stop [target]`.
+pub fn stop(home: &Home, target: Option<String>) -> ExitCode {
+    if let Some(target) = target {
+        return match ask(
+            home,
+            Request::Stop {
+                target: target.clone(),
+            },
+            CALL_TIMEOUT,
+        ) {
+            Ok(_) => {
+                println!("✓ Stopped {target}");
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        };
+    }
+    let pid = std::fs::read_to_string(home.pid_file()).unwrap_or_default();
+    if let Err(code) = ask(home, Request::Shutdown, CALL_TIMEOUT) {
+        return code;
+    }
+    println!("Stopping services...");
+    // The daemon answers, then stops everything in reverse order; wait until it is gone.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while home.socket_file().exists() || process_alive(pid.trim()) {
+        if Instant::now() > deadline {
+            eprintln!(
+                "✗ the daemon (pid {}) is still stopping after 60 s",
+                pid.trim()
+            );
+            return ExitCode::FAILURE;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!("✓ Stopped all");
+    ExitCode::SUCCESS
+}
+
+fn process_alive(pid: &str) -> bool {
+    match pid.parse::<libc::pid_t>() {
+        // SAFETY: signal 0 only checks that the process exists.
+        Ok(pid) if pid > 0 => unsafe { libc::kill(pid, 0) == 0 },
+        _ => false,
+    }
+}
+
+/// `rosey restart <target>`.
+pub fn restart(home: &Home, target: String) -> ExitCode {
+    match ask(
+        home,
+        Request::Restart {
+            target: target.clone(),
+        },
+        CALL_TIMEOUT,
+    ) {
+        Ok(_) => {
+            println!("✓ Restarted {target}");
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+/// `rosey say "<text>" [--as <user>]`.
+pub fn say(home: &Home, text: String, user: String, timeout: Duration) -> ExitCode {
+    let request = Request::Say {
+        text,
+        user,
+        timeout_ms: timeout.as_millis() as u64,
+    };
+    match ask(home, request, timeout + CALL_TIMEOUT) {
+        Ok(data) => {
+            let replies: Vec<String> = serde_json::from_value(data).unwrap_or_default();
+            if replies.is_empty() {
+                eprintln!("(no reply within {:.1} s)", timeout.as_secs_f64());
+                return ExitCode::FAILURE;
+            }
+            for reply in replies {
+                println!("{reply}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+/// `rosey status [--json]`.
+pub fn status(home: &Home, json: bool) -> ExitCode {
+    let data = match ask(home, Request::Status, CALL_TIMEOUT) {
+        Ok(data) => data,
+        Err(code) => return code,
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&data).unwrap_or_default()
+        );
+        return ExitCode::SUCCESS;
+    }
+    let report: StatusReport = match serde_json::from_value(data) {
+        Ok(report) => report,
+        Err(err) => {
+            eprintln!("error: the daemon's status does not parse: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    print!("{}", render_status(&report, color()));
+    ExitCode::SUCCESS
+}
+
+/// The human view of a status report.
+pub fn render_status(report: &StatusReport, color: bool) -> String {
+    let mut out = String::from("Service Status:\n\n");
+    let width = report
+        .services
+        .iter()
+        .chain(&report.plugins)
+        .map(|unit| unit.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    for unit in &report.services {
+        out.push_str(&render_unit(unit, width, color, false));
+    }
+    out.push_str("\nPlugins:\n\n");
+    if report.plugins.is_empty() {
+        out.push_str("  (none installed and enabled)\n");
+    }
+    for unit in &report.plugins {
+        out.push_str(&render_unit(unit, width, color, true));
+    }
+    out
+}
+
+fn render_unit(unit: &UnitStatus, width: usize, color: bool, plugin: bool) -> String {
+    let (symbol, paint) = match unit.state.as_str() {
+        "running" => ("●", "\x1b[32m"),
+        "crashed" => ("✕", "\x1b[31m"),
+        _ => ("○", "\x1b[33m"),
+    };
+    let prefix = if color {
+        format!("{paint}{symbol}\x1b[0m ")
+    } else {
+        String::new()
+    };
+    let pid = unit
+        .pid
+        .map_or_else(|| "-".to_owned(), |pid| pid.to_string());
+    let uptime = unit
+        .uptime_secs
+        .map_or_else(|| "-".to_owned(), |secs| format!("{secs}s"));
+    let mut line = format!(
+        "{prefix}{:<width$}  {:<10} PID: {:<8} Uptime: {:<8} Restarts: {}",
+        unit.name, unit.state, pid, uptime, unit.restarts
+    );
+    if plugin {
+        if let Some(version) = &unit.version {
+            line.push_str(&format!("  Version: {version}"));
+        }
+    }
+    if let Some(exit) = &unit.last_exit {
+        line.push_str(&format!("  Last exit: {exit}"));
+    }
+    line.push('\n');
+    line
+}
