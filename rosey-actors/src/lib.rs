@@ -104,7 +104,9 @@
 
 pub mod client;
 pub mod events;
+pub mod services;
 pub mod spec;
+pub mod stack;
 pub mod supervisor;
 
 mod child;

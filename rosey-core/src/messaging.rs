@@ -82,8 +82,31 @@ pub fn consumer_filter_subjects(commands: &[String], events: &[String]) -> Vec<S
 /// crash delays the message in hand by little; hosts send progress acks for long handlers.
 pub const ACK_WAIT: Duration = Duration::from_secs(5);
 
-/// How many times a message is delivered before it is given up on.
-pub const MAX_DELIVER: i64 = 5;
+/// Deliveries are not capped by JetStream: the plugin host counts them and moves a message
+/// that keeps crashing its plugin to the dead-letter stream itself, so nothing is silently lost.
+pub const MAX_DELIVER: i64 = -1;
+
+/// The stream that keeps dead-lettered messages for the operator to inspect.
+pub const DEAD_LETTER_STREAM: &str = "ROSEY_DEADLETTER";
+
+/// Header naming the subject a dead-lettered message was first published on.
+pub const ORIGINAL_SUBJECT_HEADER: &str = "Rosey-Original-Subject";
+
+/// Header giving how many times a dead-lettered message was delivered.
+pub const DELIVERIES_HEADER: &str = "Rosey-Deliveries";
+
+/// The dead-letter stream definition: a week of what crashed plugins, for inspection.
+pub fn dead_letter_stream_config() -> stream::Config {
+    stream::Config {
+        name: DEAD_LETTER_STREAM.to_owned(),
+        subjects: vec!["rosey.deadletter.>".to_owned()],
+        retention: stream::RetentionPolicy::Limits,
+        storage: stream::StorageType::File,
+        max_age: Duration::from_secs(7 * 24 * 60 * 60),
+        max_bytes: 64 * 1024 * 1024,
+        ..Default::default()
+    }
+}
 
 /// The stream definition.
 pub fn stream_config() -> stream::Config {

@@ -8,5 +8,6 @@ pub mod cli;
 pub mod host;
 pub mod nats;
 pub mod process;
+pub mod stack;
 
 pub use cli::workspace_root;

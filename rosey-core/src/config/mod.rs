@@ -158,6 +158,9 @@ pub struct PluginHostConfig {
     pub ready_timeout_ms: u64,
     /// How long a host keeps trying to reach NATS before it gives up, in ms.
     pub nats_timeout_ms: u64,
+    /// How many times one message may be delivered to a plugin (each crash mid-message means
+    /// one more delivery) before it is moved to the dead-letter stream instead.
+    pub max_attempts: u32,
 }
 
 impl Default for PluginHostConfig {
@@ -167,6 +170,7 @@ impl Default for PluginHostConfig {
             heartbeat_timeout_ms: 5000,
             ready_timeout_ms: 10_000,
             nats_timeout_ms: 10_000,
+            max_attempts: 2,
         }
     }
 }
@@ -181,6 +185,7 @@ impl PluginHostConfig {
                 .unwrap_or(self.heartbeat_timeout_ms),
             ready_timeout_ms: overrides.ready_timeout_ms.unwrap_or(self.ready_timeout_ms),
             nats_timeout_ms: overrides.nats_timeout_ms.unwrap_or(self.nats_timeout_ms),
+            max_attempts: overrides.max_attempts.unwrap_or(self.max_attempts),
         }
     }
 

@@ -183,6 +183,7 @@ fn check_host(
     positive(key("heartbeat_ms"), host.heartbeat_ms)?;
     positive(key("ready_timeout_ms"), host.ready_timeout_ms)?;
     positive(key("nats_timeout_ms"), host.nats_timeout_ms)?;
+    positive(key("max_attempts"), u64::from(host.max_attempts))?;
     if host.heartbeat_timeout_ms <= host.heartbeat_ms {
         let field = if overridden("heartbeat_ms") {
             "heartbeat_ms"

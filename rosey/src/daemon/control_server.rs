@@ -6,7 +6,12 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use rosey_actors::{client as sup, ChildInfo, ChildState};
+use rosey_actors::{
+    client as sup,
+    services::{board::Board, bot::ReplyWaiters, plugin::unit_name},
+    stack::Stack,
+    ChildInfo, ChildState,
+};
 use rosey_core::{connector::local::LocalConnector, messaging::Source, paths::Home};
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
@@ -14,7 +19,6 @@ use tokio::{
     sync::mpsc,
 };
 
-use super::{board::Board, bot_actor::ReplyWaiters, plugin_actor::unit_name, tree::Stack};
 use crate::control::{Request, Response, StatusReport, UnitStatus};
 
 /// What request handlers can reach.

@@ -3,15 +3,9 @@
 //! stops everything in reverse order and leaves nothing running. A service that fails past its
 //! restart intensity escalates to the root, which stops the stack and says why.
 
-pub mod board;
-mod bot_actor;
 mod control_server;
 pub mod instance;
-mod nats_actor;
-mod plugin_actor;
-pub mod process;
 pub mod progress;
-mod tree;
 
 use std::{
     io::{BufRead, IsTerminal},
@@ -21,17 +15,19 @@ use std::{
     time::{Duration, Instant},
 };
 
-use rosey_actors::{client as sup, SupervisionEventKind, SupervisionNotice};
+use rosey_actors::{
+    client as sup,
+    services::{board::Board, bot::ReplyWaiters, nats as nats_actor, process},
+    stack::{Stack, StackContext},
+    SupervisionEventKind, SupervisionNotice,
+};
 use rosey_core::{config::Config, connector::local::LocalConnector, messaging, paths::Home};
 use tokio::signal::unix::{signal, SignalKind};
 
 use self::{
-    board::Board,
-    bot_actor::ReplyWaiters,
     control_server::Daemon,
     instance::Instance,
     progress::{Progress, ProgressSink},
-    tree::{Stack, StackContext},
 };
 
 /// Arguments of the hidden `rosey daemon` subcommand (and of `rosey start --foreground`).

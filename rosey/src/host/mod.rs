@@ -60,6 +60,9 @@ struct RunArgs {
     /// Milliseconds between heartbeats.
     #[arg(long, default_value_t = 1000)]
     heartbeat_ms: u64,
+    /// Deliveries of one message before it is moved to the dead-letter stream.
+    #[arg(long, default_value_t = 2)]
+    max_attempts: u32,
     /// How long NATS may stay unreachable before the host gives up, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     nats_timeout_ms: u64,
@@ -261,6 +264,7 @@ fn run(home: &Home, args: RunArgs) -> i32 {
         heartbeat: Duration::from_millis(args.heartbeat_ms.max(10)),
         nats_timeout: Duration::from_millis(args.nats_timeout_ms),
         filter_subjects: messaging::consumer_filter_subjects(&manifest.commands, &manifest.events),
+        max_attempts: args.max_attempts.max(1),
         log,
         work,
         outgoing: outgoing_rx,

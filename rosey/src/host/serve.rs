@@ -44,6 +44,7 @@ pub struct Serve {
     pub heartbeat: Duration,
     pub nats_timeout: Duration,
     pub filter_subjects: Vec<String>,
+    pub max_attempts: u32,
     pub log: HostLog,
     pub work: mpsc::Sender<Work>,
     pub outgoing: UnboundedReceiver<Outgoing>,
@@ -213,6 +214,9 @@ impl Serve {
             .get_or_create_stream(messaging::stream_config())
             .await
             .map_err(|err| err.to_string())?;
+        js.get_or_create_stream(messaging::dead_letter_stream_config())
+            .await
+            .map_err(|err| err.to_string())?;
         if self.filter_subjects.is_empty() {
             return Ok(None);
         }
@@ -313,6 +317,10 @@ impl Serve {
         handled: &AtomicU64,
     ) -> bool {
         let subject = message.subject.as_str().to_owned();
+        let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
+        if delivered > i64::from(self.max_attempts) {
+            return self.dead_letter(js, &message, &subject, delivered).await;
+        }
         let (done_tx, done_rx) = oneshot::channel();
         let work = if subject.starts_with("rosey.commands.") {
             match messaging::decode::<CommandMessage>(&message.payload) {
@@ -355,6 +363,49 @@ impl Serve {
                 false
             }
         }
+    }
+
+    /// Moves a message that was delivered more than `max_attempts` times (each earlier
+    /// delivery ended with the plugin crashing or hanging) to the dead-letter stream, so it
+    /// stops crash-looping the plugin and stays there for the operator.
+    async fn dead_letter(
+        &self,
+        js: &jetstream::Context,
+        message: &jetstream::Message,
+        subject: &str,
+        delivered: i64,
+    ) -> bool {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(messaging::ORIGINAL_SUBJECT_HEADER, subject);
+        headers.insert(messaging::DELIVERIES_HEADER, delivered.to_string().as_str());
+        let target = messaging::dead_letter_subject(&self.name);
+        let stored = match js
+            .publish_with_headers(target.clone(), headers, message.payload.clone())
+            .await
+        {
+            Ok(ack) => ack.await.map(drop).map_err(|err| err.to_string()),
+            Err(err) => Err(err.to_string()),
+        };
+        match stored {
+            Ok(()) => {
+                self.log.host(
+                    LogLevel::Error,
+                    &format!(
+                        "message on {subject} was delivered {delivered} times without being handled \
+                         (the plugin crashed or hung on it); moved to {target}"
+                    ),
+                );
+                let _ = message.ack_with(AckKind::Term).await;
+            }
+            Err(err) => {
+                // Not stored: leave it pending, so it is retried rather than lost.
+                self.log.host(
+                    LogLevel::Error,
+                    &format!("cannot move a poison message to {target}: {err}"),
+                );
+            }
+        }
+        true
     }
 
     async fn refuse(

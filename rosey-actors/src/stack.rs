@@ -17,25 +17,24 @@ use std::{
     time::Duration,
 };
 
-use ractor::{ActorCell, ActorRef};
-use rosey_actors::{
+use crate::{
+    services::{
+        board::Board,
+        bot::{BotActor, BotArgs, ReplyWaiters},
+        nats::{NatsActor, NatsArgs},
+        plugin::{HostLaunch, PluginActor, PluginArgs},
+        process::Spawner,
+    },
     spawn_child, Backoff, ChildSpec, GiveUp, Intensity, Listener, Restart, Strategy, Supervisor,
     SupervisorMsg, SupervisorSpec,
 };
+use ractor::{ActorCell, ActorRef};
 use rosey_core::{
     config::{self, Config, SupervisionSettings},
     connector::local::LocalConnector,
     manifest::Manifest,
     paths::Home,
     registry::Registry,
-};
-
-use super::{
-    board::Board,
-    bot_actor::{BotActor, BotArgs, ReplyWaiters},
-    nats_actor::{NatsActor, NatsArgs},
-    plugin_actor::{HostLaunch, PluginActor, PluginArgs},
-    process::Spawner,
 };
 
 /// Everything the tree is built from.
@@ -120,7 +119,7 @@ fn restart_type(restart: config::RestartType) -> Restart {
 fn child_spec(
     name: &str,
     settings: &SupervisionSettings,
-    factory: impl rosey_actors::ChildFactory,
+    factory: impl crate::ChildFactory,
 ) -> ChildSpec {
     ChildSpec::new(name, factory)
         .restart(restart_type(settings.restart))
@@ -266,6 +265,7 @@ pub fn plugin_spec(
             heartbeat: Duration::from_millis(host.heartbeat_ms),
             nats_timeout: Duration::from_millis(host.nats_timeout_ms),
             log_level: ctx.host_log_level.clone(),
+            max_attempts: host.max_attempts,
         },
         spawner: ctx.spawner.clone(),
         client: client.clone(),

@@ -37,6 +37,8 @@ pub struct HostLaunch {
     pub nats_timeout: Duration,
     /// The host's log level (`debug` in dev mode).
     pub log_level: String,
+    /// Deliveries of one message before it is dead-lettered.
+    pub max_attempts: u32,
 }
 
 /// Everything a PluginActor needs.
@@ -206,6 +208,7 @@ async fn spawn_host(args: &PluginArgs) -> Result<ChildProcess, ActorProcessingEr
             &launch.nats_timeout.as_millis().to_string(),
         ])
         .args(["--log-level", &launch.log_level])
+        .args(["--max-attempts", &launch.max_attempts.to_string()])
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);

@@ -1,0 +1,187 @@
+//! A whole rosey stack for one test: a temp home with plugins installed and a test-sized
+//! `rosey.yaml`, started with the real `rosey start` (a real daemon, nats-server and plugin
+//! hosts). Dropping it stops the stack and kills anything of that home still running.
+
+use std::{
+    path::Path,
+    process::Output,
+    time::{Duration, Instant},
+};
+
+use crate::cli::TempHome;
+
+/// `rosey.yaml` for tests: a free NATS port, fast heartbeats and backoff.
+pub const TEST_CONFIG: &str = "\
+nats:
+  port: 0
+plugin_host:
+  heartbeat_ms: 200
+  heartbeat_timeout_ms: 3000
+  ready_timeout_ms: 20000
+  nats_timeout_ms: 15000
+supervision:
+  services: { backoff_initial_ms: 50, backoff_max_ms: 500, shutdown_timeout_ms: 5000 }
+  plugins: { max_restarts: 3, within_secs: 60, backoff_initial_ms: 50, backoff_max_ms: 500, shutdown_timeout_ms: 5000 }
+";
+
+/// A home with a stack that may be running.
+pub struct TestStack {
+    /// The home.
+    pub home: TempHome,
+}
+
+impl TestStack {
+    /// A home with `plugins` (crate dirs under `plugins/`) installed and [`TEST_CONFIG`].
+    pub fn with_plugins(plugins: &[&str]) -> TestStack {
+        TestStack::with_config(plugins, TEST_CONFIG)
+    }
+
+    /// A home with `plugins` installed and `config` as its rosey.yaml.
+    pub fn with_config(plugins: &[&str], config: &str) -> TestStack {
+        let home = TempHome::new();
+        std::fs::write(home.path().join("rosey.yaml"), config).expect("write rosey.yaml");
+        for plugin in plugins {
+            let archive = home.pack(plugin);
+            home.run_ok(&["plugin", "install", archive.to_str().expect("utf-8 path")]);
+        }
+        TestStack { home }
+    }
+
+    /// Runs `rosey <args>` against the home.
+    pub fn rosey(&self, args: &[&str]) -> Output {
+        self.home.run(args)
+    }
+
+    /// `rosey start`, asserting it succeeded; returns its output.
+    pub fn start(&self) -> String {
+        self.home.run_ok(&["start"])
+    }
+
+    /// `rosey status --json`, parsed.
+    pub fn status(&self) -> serde_json::Value {
+        let out = self.home.run_ok(&["status", "--json"]);
+        serde_json::from_str(&out).expect("status json")
+    }
+
+    /// One unit (service or plugin) from the status.
+    pub fn unit(&self, name: &str) -> serde_json::Value {
+        let status = self.status();
+        status["services"]
+            .as_array()
+            .into_iter()
+            .chain(status["plugins"].as_array())
+            .flatten()
+            .find(|unit| unit["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no unit {name} in {status}"))
+    }
+
+    /// Polls the status until `check` holds for unit `name`, or panics after `timeout`.
+    pub fn wait_for_unit(
+        &self,
+        name: &str,
+        timeout: Duration,
+        what: &str,
+        check: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let unit = self.unit(name);
+            if check(&unit) {
+                return unit;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} never became {what}: {unit}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `rosey say <text>`: the replies, one per line (empty when none came).
+    pub fn say(&self, text: &str) -> String {
+        let output = self.home.run(&["say", text, "--timeout", "8"]);
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// `rosey say`, retried until a reply contains `expected` (a plugin may be restarting).
+    pub fn say_until(&self, text: &str, expected: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let reply = self.say(text);
+            if reply.contains(expected) {
+                return reply;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no reply containing {expected:?} to {text:?}; last: {reply:?}"
+            );
+        }
+    }
+
+    /// The pids of every process whose command line mentions this home.
+    pub fn processes(&self) -> Vec<u32> {
+        processes_mentioning(&self.home.path())
+    }
+
+    /// The daemon's pid, from its pid file.
+    pub fn daemon_pid(&self) -> Option<u32> {
+        std::fs::read_to_string(self.home.path().join("data/run/rosey.pid"))
+            .ok()
+            .and_then(|pid| pid.trim().parse().ok())
+    }
+}
+
+/// Every process whose command line contains `path`.
+pub fn processes_mentioning(path: &Path) -> Vec<u32> {
+    let needle = path.to_string_lossy().into_owned();
+    let me = std::process::id();
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
+                .is_ok_and(|cmdline| cmdline.contains(&needle))
+        })
+        .filter(|pid| !is_zombie(*pid))
+        .collect()
+}
+
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit(')')
+                .next()
+                .map(|rest| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(true)
+}
+
+/// Waits until no process mentions `path`; returns the ones left after `timeout`.
+pub fn wait_until_gone(path: &Path, timeout: Duration) -> Vec<u32> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = processes_mentioning(path);
+        if left.is_empty() || Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Drop for TestStack {
+    fn drop(&mut self) {
+        let _ = self.home.run(&["stop"]);
+        for pid in processes_mentioning(&self.home.path()) {
+            // SAFETY: plain syscall on a process of this test's home.
+            unsafe {
+                libc::kill(pid as i32, libc::SIGKILL);
+            }
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! End to end: the supervised stack, started with the real `rosey start` against a real
+//! nats-server, driven and inspected with the real CLI.
+
+use std::time::Duration;
+
+use rosey_e2e::stack::{wait_until_gone, TestStack};
+
+const SLOW: Duration = Duration::from_secs(40);
+
+fn running(unit: &serde_json::Value) -> bool {
+    unit["state"] == "running"
+}
+
+fn restarts(unit: &serde_json::Value) -> u64 {
+    unit["restarts"].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn start_reports_every_unit_running_and_stop_leaves_nothing() {
+    let stack = TestStack::with_plugins(&["dice-roller", "quote-db"]);
+    let out = stack.start();
+    for line in [
+        "✓ NATS server started",
+        "✓ Bot service started",
+        "✓ Loaded plugin: dice-roller",
+        "✓ Loaded plugin: quote-db",
+        "✓ Started all",
+    ] {
+        assert!(out.contains(line), "{line:?} missing from:\n{out}");
+    }
+    let status = stack.status();
+    for unit in status["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .chain(status["plugins"].as_array().expect("plugins"))
+    {
+        assert!(running(unit), "{unit}");
+        assert!(unit["pid"].as_u64().is_some(), "{unit}");
+    }
+    let names: Vec<&str> = status["plugins"]
+        .as_array()
+        .expect("plugins")
+        .iter()
+        .filter_map(|unit| unit["name"].as_str())
+        .collect();
+    assert_eq!(names, ["dice-roller", "quote-db"]);
+
+    let human = String::from_utf8_lossy(&stack.rosey(&["status"]).stdout).into_owned();
+    assert!(
+        human.contains("Service Status:") && human.contains("dice-roller"),
+        "{human}"
+    );
+    assert!(
+        !human.contains('\u{1b}'),
+        "no colors when not on a terminal: {human}"
+    );
+
+    assert!(stack.say("!roll 1d1+1").contains("= 2"));
+    assert!(stack.say("!nosuchcommand").contains("Unknown command"));
+
+    assert!(!stack.processes().is_empty());
+    let stopped = stack.rosey(&["stop"]);
+    assert!(stopped.status.success(), "{stopped:?}");
+    let left = wait_until_gone(&stack.home.path(), Duration::from_secs(10));
+    assert!(
+        left.is_empty(),
+        "processes of the home still running: {left:?}"
+    );
+    assert!(!stack.home.path().join("data/run/rosey.sock").exists());
+
+    let status = stack.rosey(&["status"]);
+    assert_eq!(status.status.code(), Some(3), "{status:?}");
+    assert!(String::from_utf8_lossy(&status.stderr).contains("not running"));
+}
+
+#[test]
+fn a_second_start_says_it_is_already_running() {
+    let stack = TestStack::with_plugins(&[]);
+    stack.start();
+    let again = stack.rosey(&["start"]);
+    assert_eq!(again.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&again.stdout).into_owned()
+        + &String::from_utf8_lossy(&again.stderr);
+    assert!(text.contains("already running"), "{text}");
+    assert!(
+        running(&stack.unit("nats")),
+        "the running stack is untouched"
+    );
+}
+
+#[test]
+fn control_socket_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let stack = TestStack::with_plugins(&[]);
+    stack.start();
+    let socket = stack.home.path().join("data/run/rosey.sock");
+    let mode = std::fs::metadata(&socket)
+        .expect("socket")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+}
+
+#[test]
+fn unknown_names_get_the_list_of_valid_ones() {
+    let stack = TestStack::with_plugins(&["dice-roller"]);
+    stack.start();
+    let out = stack.rosey(&["restart", "dice-rollr"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("nats") && stderr.contains("bot") && stderr.contains("dice-roller"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn operator_stop_start_and_restart_of_a_plugin() {
+    let stack = TestStack::with_plugins(&["dice-roller"]);
+    stack.start();
+    let before = stack.unit("dice-roller");
+    assert!(stack.rosey(&["stop", "dice-roller"]).status.success());
+    let unit = stack.unit("dice-roller");
+    assert_eq!(unit["state"], "stopped", "{unit}");
+    assert!(stack.rosey(&["start", "dice-roller"]).status.success());
+    stack.wait_for_unit("dice-roller", SLOW, "running", running);
+    assert!(stack.rosey(&["restart", "dice-roller"]).status.success());
+    let after = stack.wait_for_unit("dice-roller", SLOW, "running", running);
+    assert_ne!(before["pid"], after["pid"], "a new host process");
+    assert_eq!(restarts(&after), 0, "operator restarts are not failures");
+    assert!(stack.say("!roll 1d1").contains("= 1"));
+}
+
+/// A plugin that crashes in `how` is restarted and serves again, while the bot and another
+/// plugin keep answering throughout.
+fn crash_and_recover(how: &str) {
+    let stack = TestStack::with_plugins(&["fixtures/chaos", "dice-roller"]);
+    stack.start();
+    let first_pid = stack.unit("chaos")["pid"].clone();
+    let _ = stack.rosey(&["say", &format!("!chaos {how}"), "--timeout", "0.2"]);
+    stack.wait_for_unit("chaos", SLOW, "restarted", |unit| restarts(unit) >= 1);
+    // The other plugin and the bot answer while chaos recovers.
+    assert!(
+        stack.say("!roll 1d1").contains("= 1"),
+        "dice-roller answers during the crash"
+    );
+    assert!(
+        stack.say("!nosuch").contains("Unknown command"),
+        "the bot answers"
+    );
+    stack.say_until("!chaos ping", "pong", SLOW);
+    let unit = stack.wait_for_unit("chaos", SLOW, "running", running);
+    assert_ne!(unit["pid"], first_pid, "served by a new host");
+    assert!(unit["last_exit"].is_string(), "{unit}");
+    assert!(stack.say("!roll 1d1").contains("= 1"));
+    assert!(running(&stack.unit("nats")) && running(&stack.unit("bot")));
+    // The message that crashed it was delivered twice (max_attempts), then dead-lettered
+    // instead of crash-looping the plugin.
+    let deadline = std::time::Instant::now() + SLOW;
+    let log = stack.home.path().join("logs/plugins/chaos.log");
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("moved to rosey.deadletter.chaos") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never dead-lettered:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let unit = stack.unit("chaos");
+    assert!(running(&unit) && restarts(&unit) <= 2, "{unit}");
+}
+
+#[test]
+fn a_panicking_plugin_is_restarted_and_serves_again() {
+    crash_and_recover("panic");
+}
+
+#[test]
+fn an_aborting_plugin_is_restarted_and_serves_again() {
+    crash_and_recover("abort");
+}
+
+#[test]
+fn a_segfaulting_plugin_is_restarted_and_serves_again() {
+    crash_and_recover("segfault");
+}
+
+#[test]
+fn a_hanging_plugin_is_killed_restarted_and_serves_again() {
+    crash_and_recover("hang");
+}
+
+#[test]
+fn a_plugin_crashing_over_and_over_ends_crashed_and_the_rest_is_unaffected() {
+    let stack = TestStack::with_plugins(&["fixtures/chaos", "dice-roller"]);
+    stack.start();
+    // `exit` never gets an answer; each crash is a new message, so nothing is dead-lettered
+    // before the restart intensity (3 in 60 s) runs out.
+    let deadline = std::time::Instant::now() + SLOW;
+    loop {
+        let unit = stack.unit("chaos");
+        if unit["state"] == "crashed" {
+            assert_eq!(restarts(&unit), 3, "{unit}");
+            assert!(unit["pid"].is_null(), "{unit}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "chaos never crashed for good: {unit}"
+        );
+        if running(&unit) {
+            let _ = stack.rosey(&["say", "!chaos exit", "--timeout", "0.2"]);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(stack.say("!roll 1d1").contains("= 1"));
+    assert!(running(&stack.unit("dice-roller")));
+    assert!(running(&stack.unit("nats")) && running(&stack.unit("bot")));
+    // An operator can bring it back.
+    assert!(stack.rosey(&["start", "chaos"]).status.success());
+    stack.say_until("!chaos ping", "pong", SLOW);
+}
+
+#[test]
+fn nats_killed_is_restarted_and_no_command_is_lost() {
+    let stack = TestStack::with_plugins(&["quote-db", "dice-roller"]);
+    stack.start();
+    let nats = stack.unit("nats");
+    let pid = nats["pid"].as_u64().expect("nats pid") as i32;
+    // SAFETY: killing the test stack's own nats-server.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    // Said while NATS is down or restarting: must be handled once it is back.
+    let _ = stack.rosey(&[
+        "say",
+        "!quote add said during the outage",
+        "--timeout",
+        "0.1",
+    ]);
+    let unit = stack.wait_for_unit("nats", SLOW, "restarted", |unit| {
+        running(unit) && restarts(unit) >= 1
+    });
+    assert_ne!(unit["pid"].as_u64(), Some(pid as u64));
+    stack.say_until("!roll 1d1", "= 1", SLOW);
+    let found = stack.say_until("!quote find outage", "said during the outage", SLOW);
+    assert!(found.contains("said during the outage"), "{found}");
+    assert!(running(&stack.unit("quote-db")) && running(&stack.unit("bot")));
+}
+
+#[test]
+fn a_daemon_killed_with_sigkill_leaves_no_children_and_the_next_start_succeeds() {
+    let stack = TestStack::with_plugins(&["dice-roller"]);
+    stack.start();
+    let daemon = stack.daemon_pid().expect("pid file");
+    assert!(
+        stack.processes().len() >= 3,
+        "daemon, nats-server, a plugin host"
+    );
+    // SAFETY: killing the test stack's own daemon.
+    unsafe {
+        libc::kill(daemon as i32, libc::SIGKILL);
+    }
+    let left = wait_until_gone(&stack.home.path(), Duration::from_secs(10));
+    assert!(left.is_empty(), "children outlived the daemon: {left:?}");
+    assert!(
+        stack.home.path().join("data/run/rosey.pid").exists(),
+        "stale pid file left"
+    );
+
+    let out = stack.start();
+    assert!(out.contains("✓ Started all"), "{out}");
+    assert!(stack.say("!roll 1d1").contains("= 1"));
+}
