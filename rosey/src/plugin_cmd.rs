@@ -184,8 +184,38 @@ fn host_check(library: &Path) -> Result<(), String> {
     })
 }
 
+/// The running daemon's state of each plugin, when a daemon runs for this home.
+fn running_states(home: &Home) -> Option<std::collections::BTreeMap<String, String>> {
+    let response = crate::control::call(
+        home,
+        &crate::control::Request::Status,
+        std::time::Duration::from_secs(5),
+    )
+    .ok()
+    .filter(|response| response.ok)?;
+    let report: crate::control::StatusReport = serde_json::from_value(response.data).ok()?;
+    Some(
+        report
+            .plugins
+            .into_iter()
+            .map(|unit| (unit.name, unit.state))
+            .collect(),
+    )
+}
+
 fn run_list(home: &Home, json: bool) -> Result<()> {
     let registry = Registry::load(home)?;
+    let states = running_states(home);
+    // With a daemon running, a plugin it does not run (disabled, or installed since it
+    // started) shows as `not loaded`; with none, there is no state to show.
+    let state_of = |name: &str| {
+        states.as_ref().map(|states| {
+            states
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| "not loaded".to_owned())
+        })
+    };
     if json {
         let plugins: Vec<_> = registry
             .plugins
@@ -195,6 +225,7 @@ fn run_list(home: &Home, json: bool) -> Result<()> {
                     "name": name,
                     "version": plugin.version.to_string(),
                     "enabled": plugin.enabled,
+                    "state": state_of(name),
                     "installed_at_ms": plugin.installed_at_ms,
                     "commands": plugin.commands,
                     "events": plugin.events,
@@ -209,20 +240,28 @@ fn run_list(home: &Home, json: bool) -> Result<()> {
         println!("Install one with: rosey plugin install <file.roseyplug>");
         return Ok(());
     }
-    let rows: Vec<[String; 4]> = registry
+    let mut header = vec!["NAME", "VERSION", "ENABLED"];
+    if states.is_some() {
+        header.push("STATE");
+    }
+    header.push("COMMANDS");
+    let rows: Vec<Vec<String>> = registry
         .plugins
         .iter()
         .map(|(name, plugin)| {
-            [
+            let mut row = vec![
                 name.clone(),
                 plugin.version.to_string(),
                 if plugin.enabled { "yes" } else { "no" }.to_string(),
-                list_or_none(&plugin.commands),
-            ]
+            ];
+            row.extend(state_of(name));
+            row.push(list_or_none(&plugin.commands));
+            row
         })
         .collect();
-    let header = ["NAME", "VERSION", "ENABLED", "COMMANDS"].map(str::to_string);
-    let widths: Vec<usize> = (0..3)
+    let header: Vec<String> = header.into_iter().map(str::to_string).collect();
+    let columns = header.len();
+    let widths: Vec<usize> = (0..columns)
         .map(|col| {
             rows.iter()
                 .chain([&header])
@@ -232,16 +271,18 @@ fn run_list(home: &Home, json: bool) -> Result<()> {
         })
         .collect();
     for row in [&header].into_iter().chain(&rows) {
-        println!(
-            "{:w0$}  {:w1$}  {:w2$}  {}",
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        );
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(col, cell)| {
+                if col + 1 == columns {
+                    cell.clone()
+                } else {
+                    format!("{cell:width$}", width = widths[col])
+                }
+            })
+            .collect();
+        println!("{}", cells.join("  "));
     }
     Ok(())
 }

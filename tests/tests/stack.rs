@@ -56,6 +56,9 @@ fn start_reports_every_unit_running_and_stop_leaves_nothing() {
         "no colors when not on a terminal: {human}"
     );
 
+    let list = stack.home.run_ok(&["plugin", "list"]);
+    assert!(list.contains("STATE") && list.contains("running"), "{list}");
+
     assert!(stack.say("!roll 1d1+1").contains("= 2"));
     assert!(stack.say("!nosuchcommand").contains("Unknown command"));
 
@@ -275,4 +278,37 @@ fn a_daemon_killed_with_sigkill_leaves_no_children_and_the_next_start_succeeds()
     let out = stack.start();
     assert!(out.contains("✓ Started all"), "{out}");
     assert!(stack.say("!roll 1d1").contains("= 1"));
+}
+
+#[test]
+fn a_service_failing_past_its_limit_stops_the_stack_and_says_why() {
+    let config = rosey_e2e::stack::TEST_CONFIG.replace(
+        "services: { backoff_initial_ms: 50,",
+        "services: { max_restarts: 1, backoff_initial_ms: 50,",
+    );
+    let stack = TestStack::with_config(&["dice-roller"], &config);
+    stack.start();
+    let kill_nats = |stack: &TestStack| {
+        let pid = stack.unit("nats")["pid"].as_u64().expect("nats pid");
+        // SAFETY: killing the test stack's own nats-server.
+        unsafe {
+            libc::kill(pid as i32, libc::SIGKILL);
+        }
+    };
+    kill_nats(&stack);
+    stack.wait_for_unit("nats", SLOW, "restarted", |unit| {
+        running(unit) && restarts(unit) == 1
+    });
+    kill_nats(&stack);
+    // Past its limit: the root escalates, stops everything in reverse order and exits.
+    let left = wait_until_gone(&stack.home.path(), SLOW);
+    assert!(left.is_empty(), "processes left: {left:?}");
+    let status = stack.rosey(&["status"]);
+    assert_eq!(status.status.code(), Some(3), "{status:?}");
+    let log = std::fs::read_to_string(stack.home.path().join("logs/rosey.log")).expect("log");
+    assert!(
+        log.contains("nats") && log.contains("exceeded"),
+        "the log says why:\n{log}"
+    );
+    assert!(log.contains("rosey stopped: "), "{log}");
 }
