@@ -194,6 +194,10 @@ pub struct ChildSpec {
     pub restart: Restart,
     /// How long a graceful stop may take before the child is killed.
     pub shutdown_timeout: Duration,
+    /// This child's own restart budget, instead of the supervisor's.
+    pub intensity: Option<Intensity>,
+    /// This child's own backoff, instead of the supervisor's.
+    pub backoff: Option<Backoff>,
     /// Starts the child.
     pub factory: Arc<dyn ChildFactory>,
 }
@@ -205,6 +209,8 @@ impl ChildSpec {
             name: name.into(),
             restart: Restart::Permanent,
             shutdown_timeout: Duration::from_secs(5),
+            intensity: None,
+            backoff: None,
             factory: Arc::new(factory),
         }
     }
@@ -212,6 +218,18 @@ impl ChildSpec {
     /// The same spec with another restart type.
     pub fn restart(mut self, restart: Restart) -> Self {
         self.restart = restart;
+        self
+    }
+
+    /// The same spec with a restart budget of its own (e.g. one plugin allowed more restarts).
+    pub fn intensity(mut self, intensity: Intensity) -> Self {
+        self.intensity = Some(intensity);
+        self
+    }
+
+    /// The same spec with backoff delays of its own.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = Some(backoff);
         self
     }
 

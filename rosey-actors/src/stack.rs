@@ -121,9 +121,12 @@ fn child_spec(
     settings: &SupervisionSettings,
     factory: impl crate::ChildFactory,
 ) -> ChildSpec {
+    let spec = supervisor_spec(name, settings, GiveUp::MarkCrashed);
     ChildSpec::new(name, factory)
         .restart(restart_type(settings.restart))
         .shutdown_timeout(Duration::from_millis(settings.shutdown_timeout_ms))
+        .intensity(spec.intensity)
+        .backoff(spec.backoff)
 }
 
 impl Stack {

@@ -312,3 +312,27 @@ fn a_service_failing_past_its_limit_stops_the_stack_and_says_why() {
     );
     assert!(log.contains("rosey stopped: "), "{log}");
 }
+
+#[test]
+fn a_plugin_host_whose_heartbeats_stop_is_killed_and_restarted() {
+    let stack = TestStack::with_plugins(&["dice-roller"]);
+    stack.start();
+    let pid = stack.unit("dice-roller")["pid"].as_u64().expect("pid") as i32;
+    // Frozen, not dead: only the missing heartbeats can tell.
+    // SAFETY: stopping the test stack's own plugin host.
+    unsafe {
+        libc::kill(pid, libc::SIGSTOP);
+    }
+    let unit = stack.wait_for_unit("dice-roller", SLOW, "restarted", |unit| {
+        running(unit) && restarts(unit) >= 1
+    });
+    assert_ne!(unit["pid"].as_u64(), Some(pid as u64));
+    assert!(
+        unit["last_exit"]
+            .as_str()
+            .unwrap_or("")
+            .contains("heartbeat"),
+        "{unit}"
+    );
+    assert!(stack.say("!roll 1d1").contains("= 1"));
+}

@@ -233,11 +233,12 @@ impl Engine {
         exit: Exit,
         uptime: Option<Duration>,
     ) -> Result<(), Escalation> {
-        let intensity = self.spec.intensity;
-        let backoff = self.spec.backoff;
         let Some(child) = self.children.get_mut(idx) else {
             return Ok(());
         };
+        // A child's own budget and delays, where it has them, override the supervisor's.
+        let intensity = child.spec.intensity.unwrap_or(self.spec.intensity);
+        let backoff = child.spec.backoff.unwrap_or(self.spec.backoff);
         child.take_instance();
         child.pending = None;
         child.last_exit = Some(exit.reason.clone());

@@ -66,6 +66,35 @@ async fn exceeding_intensity_marks_the_child_crashed_and_spares_its_siblings() {
 }
 
 #[tokio::test]
+async fn a_child_with_a_budget_of_its_own_uses_it_instead_of_the_supervisors() {
+    let kit = Kit::default();
+    kit.refuse_starts("a", 100);
+    kit.refuse_starts("b", 100);
+    let generous = Intensity {
+        max_restarts: 4,
+        within: Duration::from_secs(60),
+    };
+    let kids = vec![kit.child("a"), kit.child("b").intensity(generous)];
+    let (sup, _join) = Supervisor::start(
+        limited(Strategy::OneForOne, GiveUp::MarkCrashed, 1),
+        kids,
+        kit.listener(),
+        None,
+    )
+    .await
+    .expect("supervisor starts");
+    wait_state(&sup, "a", ChildState::Crashed).await;
+    wait_state(&sup, "b", ChildState::Crashed).await;
+    settle().await;
+    // The first start plus the budget's restarts, each by its own budget.
+    assert_eq!(kit.attempts_of("a").len(), 2);
+    assert_eq!(kit.attempts_of("b").len(), 5);
+    shutdown(&sup, Duration::from_secs(20))
+        .await
+        .expect("shutdown");
+}
+
+#[tokio::test]
 async fn exceeding_intensity_escalates_after_stopping_children_in_reverse() {
     let kit = Kit::default();
     let events = Arc::new(Mutex::new(Vec::new()));

@@ -338,6 +338,14 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
     });
     let server = tokio::spawn(control_server::serve(listener, daemon));
     if args.foreground {
+        println!();
+        println!(
+            "Chat here: type a line (as `you`, or `name: text`), e.g. !roll 2d6. Ctrl+C stops."
+        );
+        println!(
+            "Other terminals: rosey --home {} status",
+            home.root().display()
+        );
         spawn_terminal_chat(connector.clone());
     }
     let (mut term, mut int) = match (
