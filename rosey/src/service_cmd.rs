@@ -329,3 +329,60 @@ fn render_unit(unit: &UnitStatus, width: usize, color: bool, plugin: bool) -> St
     line.push('\n');
     line
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> StatusReport {
+        let unit = |name: &str, state: &str, pid: Option<u32>| UnitStatus {
+            name: name.to_owned(),
+            state: state.to_owned(),
+            pid,
+            uptime_secs: pid.map(|_| 42),
+            restarts: if state == "crashed" { 3 } else { 0 },
+            last_exit: (state == "crashed").then(|| "signal 6 (SIGABRT)".to_owned()),
+            version: None,
+            detail: None,
+        };
+        StatusReport {
+            pid: 1,
+            home: "/srv/rosey".to_owned(),
+            uptime_secs: 42,
+            services: vec![
+                unit("nats", "running", Some(10)),
+                unit("bot", "stopped", None),
+            ],
+            plugins: vec![unit("chaos", "crashed", None)],
+        }
+    }
+
+    #[test]
+    fn terminals_get_colored_marks() {
+        let text = render_status(&report(), true);
+        assert!(text.contains("\x1b[32m●\x1b[0m nats"), "{text}");
+        assert!(text.contains("\x1b[33m○\x1b[0m bot"), "{text}");
+        assert!(text.contains("\x1b[31m✕\x1b[0m chaos"), "{text}");
+    }
+
+    #[test]
+    fn pipes_get_plain_text() {
+        let text = render_status(&report(), false);
+        assert!(!text.contains('\x1b') && !text.contains('●'), "{text}");
+        let line = |name: &str| {
+            text.lines()
+                .find(|line| line.starts_with(name))
+                .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+                .unwrap_or_default()
+        };
+        assert!(
+            line("nats").starts_with("nats running PID: 10 Uptime: 42s"),
+            "{text}"
+        );
+        assert!(
+            line("chaos").starts_with("chaos crashed PID: - Uptime: -"),
+            "{text}"
+        );
+        assert!(text.contains("Last exit: signal 6 (SIGABRT)"), "{text}");
+    }
+}

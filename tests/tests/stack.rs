@@ -336,3 +336,25 @@ fn a_plugin_host_whose_heartbeats_stop_is_killed_and_restarted() {
     );
     assert!(stack.say("!roll 1d1").contains("= 1"));
 }
+
+#[test]
+fn sigterm_to_the_daemon_stops_everything_gracefully() {
+    let stack = TestStack::with_plugins(&["markov-chat"]);
+    stack.start();
+    let _ = stack.rosey(&["say", "the model learns this line", "--timeout", "0.2"]);
+    let daemon = stack.daemon_pid().expect("pid file");
+    // SAFETY: signalling the test stack's own daemon.
+    unsafe {
+        libc::kill(daemon as i32, libc::SIGTERM);
+    }
+    let left = wait_until_gone(&stack.home.path(), SLOW);
+    assert!(left.is_empty(), "processes left: {left:?}");
+    let run = stack.home.path().join("data/run");
+    assert!(!run.join("rosey.pid").exists() && !run.join("rosey.sock").exists());
+    // Graceful: the plugin unloaded and handed its model over for the next start.
+    assert!(stack
+        .home
+        .path()
+        .join("data/plugins/markov-chat/handoff.state")
+        .exists());
+}
