@@ -358,3 +358,23 @@ fn sigterm_to_the_daemon_stops_everything_gracefully() {
         .join("data/plugins/markov-chat/handoff.state")
         .exists());
 }
+
+#[test]
+fn a_bad_rosey_yaml_fails_start_with_the_key_named_and_nothing_left_running() {
+    let stack = TestStack::with_config(&[], "nats:\n  prot: 4222\n");
+    let out = stack.rosey(&["start"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("prot") && text.contains("rosey.yaml"),
+        "{text}"
+    );
+    assert!(
+        text.contains("logs/rosey.log"),
+        "names the log to read: {text}"
+    );
+    let left = wait_until_gone(&stack.home.path(), Duration::from_secs(10));
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(stack.rosey(&["status"]).status.code(), Some(3));
+}
