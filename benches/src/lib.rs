@@ -1,6 +1,9 @@
 //! # rosey-benches
 //!
-//! Home of the benchmark harness that measures reload latency, crash recovery, cold start and
-//! steady command latency against a real stack. The harness needs the supervised stack and hot
-//! reload, which come after the plugin foundation; results will be recorded in
-//! `docs/BENCHMARKS.md`.
+//! The benchmark harness of rosey lives in the `bench` binary (`src/bin/bench/`): it builds
+//! what it needs, runs real stacks in temporary homes, and measures reload latency, commands
+//! lost during reloads, crash recovery, cold start, steady command latency and memory (see
+//! `docs/BENCHMARKS.md`). This library holds only the statistics it reports with, so that
+//! they can be unit tested cheaply; nothing here starts a process.
+
+pub mod stats;

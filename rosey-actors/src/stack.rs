@@ -20,7 +20,7 @@ use std::{
 use crate::{
     services::{
         board::Board,
-        bot::{BotActor, BotArgs, ReplyWaiters},
+        bot::{BotActor, BotArgs, BotMsg, ReplyWaiters},
         nats::{NatsActor, NatsArgs},
         plugin::{HostLaunch, PluginActor, PluginArgs},
         process::Spawner,
@@ -73,13 +73,16 @@ impl StackContext {
     }
 }
 
-/// Handles on the running tree's supervisors (cheap to clone).
+/// Handles on the running tree's supervisors (cheap to clone), and the plugin operations a
+/// running bot supports: load, unload, reload, update with rollback.
 #[derive(Clone)]
 pub struct Stack {
     /// The root supervisor (services).
     pub root: ActorRef<SupervisorMsg>,
     /// The plugin supervisor of the moment (replaced when the root restarts it).
     pub plugins: Arc<Mutex<Option<ActorRef<SupervisorMsg>>>>,
+    ctx: StackContext,
+    client: Arc<tokio::sync::OnceCell<async_nats::Client>>,
 }
 
 /// Converts configured supervision settings into a supervisor spec.
@@ -147,6 +150,8 @@ impl Stack {
             Stack {
                 root,
                 plugins: plugins_slot,
+                ctx,
+                client: Arc::default(),
             },
             root_done,
         ))
@@ -158,6 +163,96 @@ impl Stack {
             Ok(slot) => slot.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
+    }
+
+    fn running_plugins(&self) -> Result<ActorRef<SupervisorMsg>, String> {
+        self.plugins()
+            .ok_or_else(|| "the plugin supervisor is not running".to_owned())
+    }
+
+    async fn client(&self) -> Result<async_nats::Client, String> {
+        self.client
+            .get_or_try_init(|| async {
+                async_nats::connect(self.ctx.nats_url())
+                    .await
+                    .map_err(|err| format!("cannot connect to NATS: {err}"))
+            })
+            .await
+            .cloned()
+    }
+
+    /// Whether plugin `name` is a child of the plugin supervisor (in any state).
+    pub async fn has_plugin(&self, name: &str) -> Result<bool, String> {
+        let plugins = self.running_plugins()?;
+        Ok(crate::children(&plugins)
+            .await?
+            .iter()
+            .any(|child| child.name == name))
+    }
+
+    /// Starts installed plugin `name` at `version` in the running stack; `Err` (nothing left
+    /// running) when it does not become ready.
+    pub async fn load_plugin(&self, name: &str, version: &str) -> Result<(), String> {
+        let plugins = self.running_plugins()?;
+        let spec = plugin_spec(&self.ctx, &self.client().await?, name, version)?;
+        crate::add_child(&plugins, spec).await
+    }
+
+    /// Stops plugin `name` gracefully (it finishes its message and unloads, handing its state
+    /// over), removes it from the stack, and deletes its consumer so nothing queues for it.
+    pub async fn unload_plugin(&self, name: &str) -> Result<(), String> {
+        let plugins = self.running_plugins()?;
+        crate::remove_child(&plugins, name).await?;
+        let js = async_nats::jetstream::new(self.client().await?);
+        if let Ok(stream) = js.get_stream(rosey_core::messaging::STREAM_NAME).await {
+            // Absent already is fine: it is created by the host, which may never have run.
+            let _ = stream
+                .delete_consumer(&rosey_core::messaging::consumer_name(name))
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Restarts plugin `name` at the same version: the old host finishes its message and hands
+    /// its state over, the new one starts with it and resumes the same consumer.
+    pub async fn reload_plugin(&self, name: &str) -> Result<(), String> {
+        crate::restart_child(&self.running_plugins()?, name).await
+    }
+
+    /// Replaces plugin `name`'s running `previous` version with `version`, state carried over.
+    /// If the new version does not become ready, `previous` is started again (the handed-over
+    /// state is still there: only a ready instance consumes it) and the error says so.
+    pub async fn update_plugin(
+        &self,
+        name: &str,
+        version: &str,
+        previous: &str,
+    ) -> Result<(), String> {
+        let plugins = self.running_plugins()?;
+        crate::remove_child(&plugins, name).await?;
+        match self.load_plugin(name, version).await {
+            Ok(()) => Ok(()),
+            Err(err) => match self.load_plugin(name, previous).await {
+                Ok(()) => Err(format!(
+                    "v{version} failed: {err}; rolled back: v{previous} runs again with its state"
+                )),
+                Err(again) => Err(format!(
+                    "v{version} failed: {err}; and v{previous} did not come back either: {again}"
+                )),
+            },
+        }
+    }
+
+    /// Tells the bot to re-read its command routes from the registry.
+    pub async fn refresh_routes(&self) -> Result<(), String> {
+        let children = crate::children(&self.root).await?;
+        let bot = children
+            .into_iter()
+            .find(|child| child.name == "bot")
+            .and_then(|child| child.actor)
+            .ok_or_else(|| "the bot is not running".to_owned())?;
+        bot.send_message(BotMsg::ReloadRoutes)
+            .map_err(|err| format!("cannot reach the bot: {err}"))
     }
 }
 

@@ -24,6 +24,13 @@ use crate::{
 /// process, an embedding bot whatever it uses to run plugins.
 pub type LoadCheck<'a> = &'a dyn Fn(&Path) -> Result<(), String>;
 
+/// Called once the new version's files are in place and before the registry commits to it,
+/// with the new manifest and the entry it replaces: a running stack starts the new version
+/// here (or swaps it in for the old one). An `Err` undoes the install: the files go, the
+/// registry stays as it was, and the error is the install's.
+pub type Activate<'a> =
+    &'a mut dyn FnMut(&Manifest, Option<&InstalledPlugin>) -> Result<(), String>;
+
 /// Why an install, remove or info failed. Messages name the problem and the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
@@ -60,6 +67,18 @@ pub enum InstallError {
         command: String,
         /// The installed plugin that has it.
         owner: String,
+    },
+    /// The running stack could not start the new version (the old one, if any, runs on).
+    #[error(
+        "{name} v{version} did not start in the running stack, so nothing was installed: {reason}"
+    )]
+    ActivationFailed {
+        /// The plugin.
+        name: String,
+        /// The version that failed.
+        version: semver::Version,
+        /// The running stack's explanation.
+        reason: String,
     },
     /// The library does not load.
     #[error("the plugin library {library} does not load: {reason}")]
@@ -123,12 +142,33 @@ pub struct Installed {
     pub config_created: bool,
 }
 
+/// The name of the plugin in `archive` (validating the archive on the way), for commands
+/// that must know it before installing (`rosey plugin update` checks it is installed).
+pub fn archive_name(archive: &Path) -> Result<String, InstallError> {
+    let temp = tempfile::tempdir().map_err(io_err(
+        "create a temporary folder in",
+        &std::env::temp_dir(),
+    ))?;
+    Ok(archive::unpack(archive, temp.path())?.manifest.name)
+}
+
 /// Installs the archive at `archive` into `home`, or refuses with the home unchanged.
 /// `load_check` is given the absolute path of the library unpacked in a temporary folder.
 pub fn install(
     home: &Home,
     archive: &Path,
     load_check: LoadCheck<'_>,
+) -> Result<Installed, InstallError> {
+    install_with(home, archive, load_check, &mut |_, _| Ok(()))
+}
+
+/// [`install`], with `activate` run between placing the files and committing the registry
+/// (see [`Activate`]). The registry lock is held throughout, so installs stay serialized.
+pub fn install_with(
+    home: &Home,
+    archive: &Path,
+    load_check: LoadCheck<'_>,
+    activate: Activate<'_>,
 ) -> Result<Installed, InstallError> {
     let temp = tempfile::tempdir().map_err(io_err(
         "create a temporary folder in",
@@ -145,7 +185,14 @@ pub fn install(
     let mut transaction = Registry::begin(home)?;
     let previous = check_conflicts(&transaction.registry, manifest)?;
     let mut undo = Undo::default();
-    let placed = place_files(home, &unpacked, &mut undo);
+    let placed = place_files(home, &unpacked, &mut undo).and_then(|config_created| {
+        activate(manifest, previous.as_ref()).map_err(|reason| InstallError::ActivationFailed {
+            name: manifest.name.clone(),
+            version: manifest.version.clone(),
+            reason,
+        })?;
+        Ok(config_created)
+    });
     let committed = placed.and_then(|config_created| {
         transaction.registry.plugins.insert(
             manifest.name.clone(),

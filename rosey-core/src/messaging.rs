@@ -82,8 +82,9 @@ pub fn consumer_filter_subjects(commands: &[String], events: &[String]) -> Vec<S
 /// crash delays the message in hand by little; hosts send progress acks for long handlers.
 pub const ACK_WAIT: Duration = Duration::from_secs(5);
 
-/// Deliveries are not capped by JetStream: the plugin host counts them and moves a message
-/// that keeps crashing its plugin to the dead-letter stream itself, so nothing is silently lost.
+/// Deliveries are not capped by JetStream: the plugin host counts the hosts that died on a
+/// message and moves one that keeps crashing its plugin to the dead-letter stream itself, so
+/// nothing is silently lost (graceful hand-backs redeliver too, and must not count).
 pub const MAX_DELIVER: i64 = -1;
 
 /// The stream that keeps dead-lettered messages for the operator to inspect.
@@ -92,8 +93,8 @@ pub const DEAD_LETTER_STREAM: &str = "ROSEY_DEADLETTER";
 /// Header naming the subject a dead-lettered message was first published on.
 pub const ORIGINAL_SUBJECT_HEADER: &str = "Rosey-Original-Subject";
 
-/// Header giving how many times a dead-lettered message was delivered.
-pub const DELIVERIES_HEADER: &str = "Rosey-Deliveries";
+/// Header giving how many plugin hosts died handling a dead-lettered message.
+pub const FAILED_ATTEMPTS_HEADER: &str = "Rosey-Failed-Attempts";
 
 /// The dead-letter stream definition: a week of what crashed plugins, for inspection.
 pub fn dead_letter_stream_config() -> stream::Config {

@@ -42,6 +42,34 @@ pub enum Request {
     },
     /// Stop the whole stack and the daemon.
     Shutdown,
+    /// Start installed plugin `name` at `version` in the running stack (install, enable).
+    PluginLoad {
+        /// Plugin name.
+        name: String,
+        /// Installed version to run.
+        version: String,
+    },
+    /// Swap plugin `name` from `previous` to `version`, state carried, rolling back on failure.
+    PluginUpdate {
+        /// Plugin name.
+        name: String,
+        /// The new version (its files are in place).
+        version: String,
+        /// The version running now.
+        previous: String,
+    },
+    /// Stop plugin `name` gracefully and take it out of the stack (remove, disable).
+    PluginUnload {
+        /// Plugin name.
+        name: String,
+    },
+    /// Restart plugin `name` at the same version, state carried.
+    PluginReload {
+        /// Plugin name.
+        name: String,
+    },
+    /// The registry changed: re-read the command routes.
+    RoutesChanged,
 }
 
 /// The daemon's answer.

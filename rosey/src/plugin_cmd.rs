@@ -1,10 +1,11 @@
-//! `rosey plugin …`: pack, install, list, info and remove.
+//! `rosey plugin …`: pack, install, update, reload, remove, enable, disable, list and info.
 //!
-//! These work on the home directly (there is no daemon to ask yet); the rules live in
-//! rosey-core ([`rosey_core::install`], [`rosey_core::archive`]). This module adds what only the
-//! binary can do: run cargo, run the throwaway `rosey plugin-host check` process that proves a
-//! library loads, talk to the terminal.
+//! The rules of the home live in rosey-core ([`rosey_core::install`], [`rosey_core::archive`]);
+//! with a daemon running, changes also reach the running stack at once ([`live`]: hot reload).
+//! This module adds what only the binary can do: run cargo, run the throwaway
+//! `rosey plugin-host check` process that proves a library loads, talk to the terminal.
 
+mod live;
 mod pack;
 
 use std::{
@@ -32,10 +33,43 @@ pub enum PluginCommand {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
-    /// Validate a .roseyplug archive and install it into the home.
+    /// Validate a .roseyplug archive and install it (a running bot loads it at once).
     Install {
         /// The archive.
         file: PathBuf,
+        /// Leave a running bot alone: the change waits for a restart.
+        #[arg(long)]
+        no_reload: bool,
+    },
+    /// Install a newer version of an installed plugin; a running bot swaps it in with the
+    /// plugin's state carried over, and keeps the old one if the new one fails.
+    Update {
+        /// The archive of the newer version.
+        file: PathBuf,
+        /// Leave a running bot alone: the change waits for a restart.
+        #[arg(long)]
+        no_reload: bool,
+    },
+    /// Restart a running plugin at the same version, its state carried over.
+    Reload {
+        /// The plugin's name.
+        name: String,
+    },
+    /// Enable an installed plugin (a running bot starts it).
+    Enable {
+        /// The plugin's name.
+        name: String,
+        /// Leave a running bot alone: the change waits for a restart.
+        #[arg(long)]
+        no_reload: bool,
+    },
+    /// Disable an installed plugin (a running bot stops it; it stays installed).
+    Disable {
+        /// The plugin's name.
+        name: String,
+        /// Leave a running bot alone: the change waits for a restart.
+        #[arg(long)]
+        no_reload: bool,
     },
     /// List installed plugins.
     List {
@@ -58,6 +92,9 @@ pub enum PluginCommand {
         /// Do not ask before deleting the plugin's data.
         #[arg(long, short = 'y')]
         yes: bool,
+        /// Leave a running bot alone: the plugin keeps running until a restart.
+        #[arg(long)]
+        no_reload: bool,
     },
 }
 
@@ -66,14 +103,19 @@ pub enum PluginCommand {
 pub fn run(home: &Home, command: PluginCommand) -> ExitCode {
     let result = match command {
         PluginCommand::Pack { crate_dir, out } => run_pack(&crate_dir, out.as_deref()),
-        PluginCommand::Install { file } => run_install(home, &file),
+        PluginCommand::Install { file, no_reload } => run_install(home, &file, no_reload, false),
+        PluginCommand::Update { file, no_reload } => run_install(home, &file, no_reload, true),
+        PluginCommand::Reload { name } => return run_reload(home, &name),
+        PluginCommand::Enable { name, no_reload } => run_enable(home, &name, true, no_reload),
+        PluginCommand::Disable { name, no_reload } => run_enable(home, &name, false, no_reload),
         PluginCommand::List { json } => run_list(home, json),
         PluginCommand::Info { name } => run_info(home, &name),
         PluginCommand::Remove {
             name,
             keep_data,
             yes,
-        } => run_remove(home, &name, keep_data, yes),
+            no_reload,
+        } => run_remove(home, &name, keep_data, yes, no_reload),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -96,9 +138,45 @@ fn run_pack(crate_dir: &Path, out: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-fn run_install(home: &Home, file: &Path) -> Result<()> {
-    println!("Installing plugin...");
-    let installed = install::install(home, file, &host_check)
+fn run_install(home: &Home, file: &Path, no_reload: bool, update: bool) -> Result<()> {
+    let live = live::Live::decide(home, no_reload)?;
+    if update {
+        let name = install::archive_name(file)
+            .with_context(|| format!("cannot update from {}", file.display()))?;
+        let registry = Registry::load(home)?;
+        if registry.get(&name).is_none() {
+            bail!("{name} is not installed, so there is nothing to update: install it with `rosey plugin install {}`", file.display());
+        }
+    }
+    println!(
+        "{}",
+        if update {
+            "Updating plugin..."
+        } else {
+            "Installing plugin..."
+        }
+    );
+    let mut swapped_in_ms = None;
+    let mut activate = |manifest: &rosey_core::manifest::Manifest,
+                        previous: Option<&rosey_core::registry::InstalledPlugin>|
+     -> Result<(), String> {
+        if live != live::Live::Now {
+            return Ok(());
+        }
+        let name = manifest.name.clone();
+        let version = manifest.version.to_string();
+        let request = match previous {
+            Some(previous) => crate::control::Request::PluginUpdate {
+                name,
+                version,
+                previous: previous.version.to_string(),
+            },
+            None => crate::control::Request::PluginLoad { name, version },
+        };
+        swapped_in_ms = Some(live::call(home, request)?);
+        Ok(())
+    };
+    let installed = install::install_with(home, file, &host_check, &mut activate)
         .with_context(|| format!("cannot install {}", file.display()))?;
     let manifest = &installed.manifest;
     match &installed.previous {
@@ -120,12 +198,95 @@ fn run_install(home: &Home, file: &Path) -> Result<()> {
     println!();
     println!("Note: Permissions are informational (trust-based)");
     println!();
+    match (live, swapped_in_ms) {
+        (live::Live::Now, Some(ms)) => {
+            live::routes_changed(home);
+            println!("Bot is running - loading plugin dynamically...");
+            println!(
+                "✓ Plugin {} loaded successfully (hot reload, {ms:.0} ms)",
+                manifest.name
+            );
+            println!();
+        }
+        (live, _) => {
+            if let Some(note) = live.deferred_note() {
+                println!("{note}");
+                println!();
+            }
+        }
+    }
     println!("Next steps:");
     let list = "rosey plugin list".to_string();
     let info = format!("rosey plugin info {}", manifest.name);
     let width = list.len().max(info.len()) + 2;
     println!("  {list:width$}# Verify installation");
     println!("  {info:width$}# Show details");
+    Ok(())
+}
+
+/// `rosey plugin reload <name>`: exit 3 when no daemon runs (there is nothing to reload).
+fn run_reload(home: &Home, name: &str) -> ExitCode {
+    if !live::running(home) {
+        eprintln!("rosey is not running in {}: nothing to reload (the next `rosey start` loads the installed version)", home.root().display());
+        return ExitCode::from(crate::service_cmd::NOT_RUNNING);
+    }
+    match live::call(
+        home,
+        crate::control::Request::PluginReload {
+            name: name.to_owned(),
+        },
+    ) {
+        Ok(ms) => {
+            println!("✓ Plugin {name} reloaded successfully (hot reload, {ms:.0} ms)");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: cannot reload {name}: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `rosey plugin enable|disable <name>`.
+fn run_enable(home: &Home, name: &str, enable: bool, no_reload: bool) -> Result<()> {
+    let live = live::Live::decide(home, no_reload)?;
+    let version = Registry::update(home, |registry: &mut Registry| {
+        let installed = registry.names();
+        let Some(plugin) = registry.plugins.get_mut(name) else {
+            return Err(anyhow::Error::from(install::InstallError::NotInstalled {
+                name: name.to_owned(),
+                installed,
+            }));
+        };
+        plugin.enabled = enable;
+        Ok(plugin.version.to_string())
+    })?;
+    let word = if enable { "Enabled" } else { "Disabled" };
+    println!("✓ {word} {name}");
+    if live == live::Live::Now {
+        let request = if enable {
+            crate::control::Request::PluginLoad {
+                name: name.to_owned(),
+                version,
+            }
+        } else {
+            crate::control::Request::PluginUnload {
+                name: name.to_owned(),
+            }
+        };
+        let result = live::call(home, request);
+        live::routes_changed(home);
+        match result {
+            Ok(_) if enable => println!("✓ Plugin {name} loaded successfully (hot reload)"),
+            Ok(_) => println!("✓ Plugin {name} unloaded successfully"),
+            Err(err) if enable && err.contains("already running") => {}
+            Err(err) => {
+                bail!("{word} in the registry, but the running bot could not follow: {err}")
+            }
+        }
+    } else if let Some(note) = live.deferred_note() {
+        println!("{note}");
+    }
     Ok(())
 }
 
@@ -361,7 +522,7 @@ fn run_info(home: &Home, name: &str) -> Result<()> {
     Ok(())
 }
 
-fn run_remove(home: &Home, name: &str, keep_data: bool, yes: bool) -> Result<()> {
+fn run_remove(home: &Home, name: &str, keep_data: bool, yes: bool, no_reload: bool) -> Result<()> {
     // Unknown names fail before any question is asked.
     let registry = Registry::load(home)?;
     if registry.get(name).is_none() {
@@ -374,8 +535,27 @@ fn run_remove(home: &Home, name: &str, keep_data: bool, yes: bool) -> Result<()>
     if !keep_data && !yes {
         confirm_data_removal(home, name)?;
     }
+    let live = live::Live::decide(home, no_reload)?;
+    if live == live::Live::Now {
+        // Stopped gracefully first: it finishes its message and its unload hook runs.
+        live::call(
+            home,
+            crate::control::Request::PluginUnload {
+                name: name.to_owned(),
+            },
+        )
+        .map_err(|err| {
+            anyhow::anyhow!(
+                "cannot unload {name} from the running bot, so nothing was removed: {err}"
+            )
+        })?;
+        println!("✓ Plugin {name} unloaded successfully");
+    }
     let removed =
         install::remove(home, name, keep_data).with_context(|| format!("cannot remove {name}"))?;
+    if live == live::Live::Now {
+        live::routes_changed(home);
+    }
     println!("✓ Removed {name} v{}", removed.version);
     if removed.kept_data {
         println!(
@@ -383,6 +563,12 @@ fn run_remove(home: &Home, name: &str, keep_data: bool, yes: bool) -> Result<()>
             home.plugin_storage_dir(name).display(),
             home.plugin_config_file(name).display()
         );
+    }
+    if let Some(note) = live
+        .deferred_note()
+        .filter(|_| live != live::Live::NotRunning)
+    {
+        println!("{note}");
     }
     Ok(())
 }

@@ -86,6 +86,9 @@ pub struct BotArgs {
 pub enum BotMsg {
     /// A task that must run for the bot's life ended.
     TaskEnded(String),
+    /// Re-read the command routes from the registry (a plugin was installed, updated,
+    /// removed, enabled or disabled).
+    ReloadRoutes,
 }
 
 /// The actor.
@@ -208,10 +211,17 @@ impl Actor for BotActor {
         &self,
         _myself: ActorRef<BotMsg>,
         message: BotMsg,
-        _state: &mut BotState,
+        state: &mut BotState,
     ) -> Result<(), ActorProcessingErr> {
         match message {
             BotMsg::TaskEnded(reason) => Err(reason.into()),
+            BotMsg::ReloadRoutes => {
+                let registry = Registry::load(&state.args.home)?;
+                state
+                    .router
+                    .set_routes(RouteTable::from_registry(&registry));
+                Ok(())
+            }
         }
     }
 

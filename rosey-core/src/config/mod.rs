@@ -49,9 +49,12 @@ pub use supervision::{
 pub const SERVICES: &[&str] = &["nats", "bot", "web"];
 
 /// The whole of `rosey.yaml`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    /// Whether plugin installs, updates, removals, enables and disables take effect in the
+    /// running stack at once (`true`), or wait for its next restart.
+    pub hot_reload: bool,
     /// The NATS server the daemon starts.
     #[serde(deserialize_with = "section")]
     pub nats: NatsConfig,
@@ -70,6 +73,20 @@ pub struct Config {
     /// Timings of plugin host processes.
     #[serde(deserialize_with = "section")]
     pub plugin_host: PluginHostConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            hot_reload: true,
+            nats: NatsConfig::default(),
+            bot: BotConfig::default(),
+            supervision: SupervisionConfig::default(),
+            services: BTreeMap::new(),
+            plugins: BTreeMap::new(),
+            plugin_host: PluginHostConfig::default(),
+        }
+    }
 }
 
 /// `nats:`: where the daemon's NATS server listens.

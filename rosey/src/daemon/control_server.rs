@@ -37,6 +37,19 @@ pub struct Daemon {
     pub started: Instant,
     /// Tells the main loop to shut down.
     pub shutdown: mpsc::UnboundedSender<String>,
+    /// One lock per plugin: operations on one plugin run one at a time.
+    pub plugin_ops:
+        std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Daemon {
+    fn plugin_lock(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = match self.plugin_ops.lock() {
+            Ok(locks) => locks,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        locks.entry(name.to_owned()).or_default().clone()
+    }
 }
 
 /// The services, in start order (operators name them).
@@ -97,6 +110,81 @@ async fn handle(request: Request, daemon: &Daemon) -> Response {
             let _ = daemon.shutdown.send("`rosey stop`".to_owned());
             Response::ok(())
         }
+        Request::PluginLoad { name, version } => {
+            plugin_op(daemon, &name.clone(), "load", |stack| async move {
+                if stack.has_plugin(&name).await? {
+                    return Err(format!(
+                        "{name} is already running; use `rosey plugin reload {name}`"
+                    ));
+                }
+                stack.load_plugin(&name, &version).await
+            })
+            .await
+        }
+        Request::PluginUpdate {
+            name,
+            version,
+            previous,
+        } => {
+            plugin_op(daemon, &name.clone(), "update", |stack| async move {
+                if stack.has_plugin(&name).await? {
+                    stack.update_plugin(&name, &version, &previous).await
+                } else {
+                    // Installed but not running (disabled, or crashed and removed): nothing
+                    // to swap; the next start runs the new version.
+                    Ok(())
+                }
+            })
+            .await
+        }
+        Request::PluginUnload { name } => {
+            plugin_op(daemon, &name.clone(), "unload", |stack| async move {
+                if stack.has_plugin(&name).await? {
+                    stack.unload_plugin(&name).await
+                } else {
+                    Ok(())
+                }
+            })
+            .await
+        }
+        Request::PluginReload { name } => {
+            plugin_op(daemon, &name.clone(), "reload", |stack| async move {
+                if !stack.has_plugin(&name).await? {
+                    return Err(format!(
+                        "{name} is not running in the stack (is it installed and enabled?)"
+                    ));
+                }
+                stack.reload_plugin(&name).await
+            })
+            .await
+        }
+        Request::RoutesChanged => match daemon.stack.refresh_routes().await {
+            Ok(()) => Response::ok(()),
+            Err(err) => Response::error(err),
+        },
+    }
+}
+
+/// Runs one operation on plugin `name` under its lock, timing it.
+async fn plugin_op<F, Fut>(daemon: &Daemon, name: &str, what: &str, op: F) -> Response
+where
+    F: FnOnce(Stack) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let lock = daemon.plugin_lock(name);
+    let _serialized = lock.lock().await;
+    let started = Instant::now();
+    let result = op(daemon.stack.clone()).await;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    match result {
+        Ok(()) => {
+            tracing::info!("plugin {name}: {what} done in {ms:.1} ms");
+            Response::ok(serde_json::json!({ "ms": ms }))
+        }
+        Err(err) => {
+            tracing::error!("plugin {name}: {what} failed: {err}");
+            Response::error(err)
+        }
     }
 }
 
@@ -108,7 +196,7 @@ enum Op {
 }
 
 async fn on_target(daemon: &Daemon, target: &str, op: Op) -> Response {
-    let (supervisor, name) = if SERVICES.contains(&target) {
+    let (supervisor, name) = if SERVICES.contains(&target) || target == "plugins" {
         (Some(daemon.stack.root.clone()), target.to_owned())
     } else {
         let plugins = match daemon.stack.plugins() {
@@ -124,6 +212,7 @@ async fn on_target(daemon: &Daemon, target: &str, op: Op) -> Response {
         };
         if !known.iter().any(|name| name == target) {
             let mut valid: Vec<String> = SERVICES.iter().map(|s| s.to_string()).collect();
+            valid.push("plugins".to_owned());
             valid.extend(known);
             return Response::error(format!(
                 "no service or plugin named {target:?}; valid names: {}",

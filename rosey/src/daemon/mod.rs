@@ -335,6 +335,7 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         waiters,
         started: Instant::now(),
         shutdown: shutdown_tx,
+        plugin_ops: Default::default(),
     });
     let server = tokio::spawn(control_server::serve(listener, daemon));
     if args.foreground {

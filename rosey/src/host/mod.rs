@@ -5,6 +5,7 @@
 //! plugin version, connects to NATS and serves the plugin's durable consumer until SIGTERM.
 //! Exit codes are in [`rosey_core::exit_codes`].
 
+mod attempts;
 mod log;
 mod plugin_thread;
 mod serve;
@@ -60,7 +61,7 @@ struct RunArgs {
     /// Milliseconds between heartbeats.
     #[arg(long, default_value_t = 1000)]
     heartbeat_ms: u64,
-    /// Deliveries of one message before it is moved to the dead-letter stream.
+    /// Hosts that may die handling one message before it is moved to the dead-letter stream.
     #[arg(long, default_value_t = 2)]
     max_attempts: u32,
     /// How long NATS may stay unreachable before the host gives up, in milliseconds.
@@ -187,6 +188,24 @@ fn run(home: &Home, args: RunArgs) -> i32 {
             format!("cannot create {}: {err}", storage_dir.display()),
         );
     }
+    let attempts = match attempts::Attempts::open(home, &args.name) {
+        Ok(attempts) => attempts,
+        Err(err) => {
+            return fail(
+                exit_codes::STORAGE_FAILED,
+                format!("cannot open the in-flight record of {}: {err}", args.name),
+            )
+        }
+    };
+    if let Some(seq) = attempts.died_on {
+        log.host(
+            LogLevel::Warn,
+            &format!(
+                "the previous instance died handling message {seq}; it has now failed {} time(s)",
+                attempts.count(seq)
+            ),
+        );
+    }
     let handoff = home.plugin_handoff_file(&args.name);
     let state = match std::fs::read(&handoff) {
         Ok(state) => {
@@ -265,6 +284,7 @@ fn run(home: &Home, args: RunArgs) -> i32 {
         nats_timeout: Duration::from_millis(args.nats_timeout_ms),
         filter_subjects: messaging::consumer_filter_subjects(&manifest.commands, &manifest.events),
         max_attempts: args.max_attempts.max(1),
+        attempts,
         log,
         work,
         outgoing: outgoing_rx,

@@ -45,6 +45,7 @@ pub struct Serve {
     pub nats_timeout: Duration,
     pub filter_subjects: Vec<String>,
     pub max_attempts: u32,
+    pub attempts: super::attempts::Attempts,
     pub log: HostLog,
     pub work: mpsc::Sender<Work>,
     pub outgoing: UnboundedReceiver<Outgoing>,
@@ -317,9 +318,10 @@ impl Serve {
         handled: &AtomicU64,
     ) -> bool {
         let subject = message.subject.as_str().to_owned();
-        let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
-        if delivered > i64::from(self.max_attempts) {
-            return self.dead_letter(js, &message, &subject, delivered).await;
+        let seq = message.info().map(|info| info.stream_sequence).unwrap_or(0);
+        let died = self.attempts.count(seq);
+        if seq != 0 && died >= self.max_attempts {
+            return self.dead_letter(js, &message, &subject, seq, died).await;
         }
         let (done_tx, done_rx) = oneshot::channel();
         let work = if subject.starts_with("rosey.commands.") {
@@ -333,12 +335,25 @@ impl Serve {
                 Err(err) => return self.refuse(&message, &subject, err).await,
             }
         };
+        if let Err(err) = self.attempts.handling(seq) {
+            self.log.host(
+                LogLevel::Warn,
+                &format!("cannot record the message in hand: {err}"),
+            );
+        }
         if self.work.send(work).is_err() {
             self.log.host(LogLevel::Error, "the plugin thread is gone");
             let _ = message.ack_with(AckKind::Nak(None)).await;
             return false;
         }
         let outcome = await_with_progress(&message, done_rx).await;
+        if !matches!(outcome, HookOutcome::Panicked(_)) {
+            // A panic leaves the mark: the next host counts this message against the plugin.
+            let _ = self.attempts.idle();
+            if died > 0 {
+                let _ = self.attempts.forget(seq);
+            }
+        }
         self.publish_outgoing(client, js).await;
         match outcome {
             HookOutcome::Done(()) => {
@@ -365,19 +380,20 @@ impl Serve {
         }
     }
 
-    /// Moves a message that was delivered more than `max_attempts` times (each earlier
-    /// delivery ended with the plugin crashing or hanging) to the dead-letter stream, so it
-    /// stops crash-looping the plugin and stays there for the operator.
+    /// Moves a message that `died` earlier hosts of this plugin died handling (a panic, an
+    /// abort, a segfault, a hang) to the dead-letter stream, so it stops crash-looping the
+    /// plugin and stays there for the operator.
     async fn dead_letter(
-        &self,
+        &mut self,
         js: &jetstream::Context,
         message: &jetstream::Message,
         subject: &str,
-        delivered: i64,
+        seq: u64,
+        died: u32,
     ) -> bool {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(messaging::ORIGINAL_SUBJECT_HEADER, subject);
-        headers.insert(messaging::DELIVERIES_HEADER, delivered.to_string().as_str());
+        headers.insert(messaging::FAILED_ATTEMPTS_HEADER, died.to_string().as_str());
         let target = messaging::dead_letter_subject(&self.name);
         let stored = match js
             .publish_with_headers(target.clone(), headers, message.payload.clone())
@@ -391,11 +407,12 @@ impl Serve {
                 self.log.host(
                     LogLevel::Error,
                     &format!(
-                        "message on {subject} was delivered {delivered} times without being handled \
-                         (the plugin crashed or hung on it); moved to {target}"
+                        "message {seq} on {subject} crashed or hung the plugin {died} times; \
+                         moved to {target} instead of handing it over again"
                     ),
                 );
                 let _ = message.ack_with(AckKind::Term).await;
+                let _ = self.attempts.forget(seq);
             }
             Err(err) => {
                 // Not stored: leave it pending, so it is retried rather than lost.

@@ -1,0 +1,122 @@
+//! Measure 3: crash → serving again. The chaos fixture is told to `abort` (SIGABRT in its host
+//! process); the harness watches the host through a pidfd, so the crash is timed the moment the
+//! kernel reports the exit, publishes a `!chaos ping` at once, and times until its `pong`.
+//!
+//! The stack runs with the smallest restart backoff the config allows (1 ms) and a restart
+//! budget large enough for hundreds of crashes, and with `max_attempts: 1` for chaos, so the
+//! `abort` command, redelivered after the ack wait, is dead-lettered instead of crashing the
+//! next instance again.
+
+use std::{
+    os::fd::{FromRawFd, OwnedFd},
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context, Result};
+use rosey_benches::stats::Series;
+use serde::Serialize;
+use tokio::io::unix::AsyncFd;
+
+use crate::{reload::ms, stack::BenchHome, wire::Wire};
+
+/// The chaos home's `rosey.yaml`.
+pub const CONFIG: &str = "\
+nats:
+  port: 0
+supervision:
+  plugins: { max_restarts: 100000, within_secs: 1, backoff_initial_ms: 1, backoff_max_ms: 1, backoff_reset_secs: 1 }
+plugins:
+  chaos: { max_attempts: 1 }
+";
+
+/// Crash recovery samples, in ms.
+#[derive(Debug, Default, Serialize)]
+pub struct CrashRecovery {
+    /// How the plugin was crashed.
+    pub how: String,
+    /// Host exit → reply to a command sent right after it.
+    pub to_serving: Series,
+    /// Host exit → the new host's `ready` notice.
+    pub to_ready: Series,
+}
+
+/// An open pidfd of a process, readable once it has exited.
+struct PidFd(AsyncFd<OwnedFd>);
+
+impl PidFd {
+    fn open(pid: u32) -> Result<PidFd> {
+        // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error())
+                .with_context(|| format!("cannot open a pidfd for process {pid}"));
+        }
+        // SAFETY: a fresh fd that nothing else owns.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        Ok(PidFd(
+            AsyncFd::new(owned).context("cannot watch a pidfd with tokio")?,
+        ))
+    }
+
+    /// Waits until the process has exited; returns when that was seen.
+    async fn exited(&self) -> Result<Instant> {
+        let _guard = self.0.readable().await.context("cannot wait on a pidfd")?;
+        Ok(Instant::now())
+    }
+}
+
+/// Crashes chaos `count` times and times how soon it serves again.
+pub async fn recovery(home: &BenchHome, wire: &mut Wire, count: usize) -> Result<CrashRecovery> {
+    let mut result = CrashRecovery {
+        how: "!chaos abort (SIGABRT in the plugin host), restart backoff 1 ms".to_owned(),
+        ..Default::default()
+    };
+    let status = home
+        .wait_running(&["chaos".to_owned()], Duration::from_secs(30))
+        .await?;
+    let mut pid = status
+        .unit("chaos")
+        .and_then(|unit| unit.pid)
+        .context("chaos has no pid")?;
+    for crash in 0..count {
+        wire.drain_notices();
+        let host = PidFd::open(pid)?;
+        let _abort_ack = wire
+            .publish(&format!("abort-{crash}"), "chaos", "abort")
+            .await?;
+        let exited = tokio::time::timeout(Duration::from_secs(10), host.exited())
+            .await
+            .with_context(|| format!("crash {crash}: chaos (pid {pid}) did not abort"))??;
+        let probe = format!("after-{crash}");
+        let mut waiting = wire.expect(&probe);
+        let _probe_ack = wire.publish(&probe, "chaos", "ping").await?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut ready = None;
+        let mut served = None;
+        while ready.is_none() || served.is_none() {
+            tokio::select! {
+                biased;
+                notice = wire.next_notice() => {
+                    let notice = notice.context("the NATS subscription ended")?;
+                    if notice.what == "ready" && notice.plugin == "chaos" && notice.pid != pid {
+                        ready = Some((notice.stamp.at, notice.pid));
+                    }
+                }
+                stamp = &mut waiting, if served.is_none() => {
+                    served = Some(stamp.context("the reply book was dropped")?.at);
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    bail!("crash {crash}: chaos not serving again within 30 s (ready: {ready:?})");
+                }
+            }
+        }
+        if let (Some((ready_at, new_pid)), Some(served_at)) = (ready, served) {
+            result.to_serving.push(ms(served_at - exited));
+            result.to_ready.push(ms(ready_at - exited));
+            pid = new_pid;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    wire.forget_replies();
+    Ok(result)
+}

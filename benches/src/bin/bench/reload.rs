@@ -1,0 +1,323 @@
+//! Measures 1 and 2: reload latency, and commands lost or duplicated during reloads under load.
+//!
+//! A reload is requested over the control socket, as `rosey plugin reload` does, so no CLI
+//! process start is timed. Where the daemon does not know `plugin_reload` yet, `restart` (a
+//! supervised stop and start, the closest stand-in) is used instead and the report says so.
+//!
+//! Reload latency: at the request, a probe command is published; whenever a probe is answered
+//! by the old instance, the next one is published at once, so one is always outstanding. The
+//! sample is request → the first reply that arrives after the new host's `ready` notice (the
+//! old host flushes its replies before it exits, so any reply after the new `ready` is the new
+//! instance's).
+
+use std::{
+    cell::Cell,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context, Result};
+use async_nats::jetstream::{
+    context::{PublishAckFuture, PublishError},
+    publish::PublishAck,
+};
+use futures::{stream::FuturesUnordered, StreamExt};
+use rosey_benches::stats::Series;
+use serde::Serialize;
+use tokio::time::sleep_until;
+
+use crate::{stack::BenchHome, wire::Wire};
+
+/// How a reload is requested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReloadVia {
+    /// `plugin_reload` (`rosey plugin reload`): the same version restarted, state handed over.
+    PluginReload,
+    /// `restart` (`rosey restart`): a supervised stop and start, the stand-in.
+    Restart,
+}
+
+impl ReloadVia {
+    /// The control request reloading `plugin`.
+    pub fn request(self, plugin: &str) -> serde_json::Value {
+        match self {
+            ReloadVia::PluginReload => {
+                serde_json::json!({ "cmd": "plugin_reload", "name": plugin })
+            }
+            ReloadVia::Restart => serde_json::json!({ "cmd": "restart", "target": plugin }),
+        }
+    }
+
+    /// What the report calls it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ReloadVia::PluginReload => "rosey plugin reload (control request plugin_reload)",
+            ReloadVia::Restart => {
+                "rosey restart (control request restart; `plugin reload` not in this daemon)"
+            }
+        }
+    }
+
+    /// Reloads `plugin` once with `plugin_reload`, falling back to `restart` when this daemon
+    /// does not know that request; returns the method that worked.
+    pub async fn detect(home: &BenchHome, plugin: &str) -> Result<ReloadVia> {
+        match home.control(&ReloadVia::PluginReload.request(plugin)).await {
+            Ok(_) => Ok(ReloadVia::PluginReload),
+            Err(err) if format!("{err:#}").contains("unreadable request") => {
+                home.control(&ReloadVia::Restart.request(plugin))
+                    .await
+                    .context("restart, the stand-in for reload, failed")?;
+                Ok(ReloadVia::Restart)
+            }
+            Err(err) => Err(err.context("plugin_reload failed")),
+        }
+    }
+}
+
+/// Reload latency samples, in ms.
+#[derive(Debug, Default, Serialize)]
+pub struct ReloadLatency {
+    /// How reloads were requested.
+    pub via: Option<ReloadVia>,
+    /// Request → first reply from the new instance.
+    pub to_first_reply: Series,
+    /// Request → the new host's `ready` notice.
+    pub to_ready: Series,
+    /// Request → the daemon's answer to it.
+    pub to_answer: Series,
+    /// Probes the old instance answered while the reload was under way.
+    pub answered_by_old: usize,
+}
+
+/// Reloads `plugin` `count` times and times each; `command`/`args` make the probe.
+pub async fn latency(
+    home: &BenchHome,
+    wire: &mut Wire,
+    plugin: &str,
+    (command, args): (&str, &str),
+    count: usize,
+    via: ReloadVia,
+) -> Result<ReloadLatency> {
+    let mut result = ReloadLatency {
+        via: Some(via),
+        ..Default::default()
+    };
+    let request = via.request(plugin);
+    let mut pid = running_pid(home, plugin).await?;
+    for reload in 0..count {
+        wire.drain_notices();
+        let mut probes = 0usize;
+        let mut probe = |wire: &Wire| {
+            probes += 1;
+            let id = format!("reload-{reload}-{probes}");
+            (id.clone(), wire.expect(&id))
+        };
+        let started = Instant::now();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let control = home.control(&request);
+        tokio::pin!(control);
+        let (id, mut waiting) = probe(wire);
+        wire.publish(&id, command, args).await?;
+        let mut ready = None;
+        let mut answered = None;
+        let first_reply = loop {
+            tokio::select! {
+                biased;
+                notice = wire.next_notice() => {
+                    let notice = notice.context("the NATS subscription ended")?;
+                    if notice.what == "ready" && notice.plugin == plugin && notice.pid != pid {
+                        ready = Some(notice.stamp);
+                        pid = notice.pid;
+                    }
+                }
+                answer = &mut control, if answered.is_none() => {
+                    answer.with_context(|| format!("reload {reload} of {plugin} failed"))?;
+                    answered = Some(Instant::now());
+                }
+                stamp = &mut waiting => {
+                    let stamp = stamp.context("the reply book was dropped")?;
+                    if ready.is_some_and(|ready| stamp.seq > ready.seq) {
+                        break stamp;
+                    }
+                    result.answered_by_old += 1;
+                    let (id, next) = probe(wire);
+                    waiting = next;
+                    wire.publish(&id, command, args).await?;
+                }
+                _ = sleep_until(deadline) => {
+                    bail!("reload {reload} of {plugin}: no reply from a new instance within 30 s (ready: {ready:?})");
+                }
+            }
+        };
+        let answered = match answered {
+            Some(at) => at,
+            None => {
+                tokio::time::timeout(Duration::from_secs(30), control)
+                    .await
+                    .context("the daemon did not answer a reload within 30 s")??;
+                Instant::now()
+            }
+        };
+        result.to_first_reply.push(ms(first_reply.at - started));
+        if let Some(ready) = ready {
+            result.to_ready.push(ms(ready.at - started));
+        }
+        result.to_answer.push(ms(answered - started));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    wire.forget_replies();
+    Ok(result)
+}
+
+/// The pid of running plugin `plugin`, from the status.
+async fn running_pid(home: &BenchHome, plugin: &str) -> Result<u32> {
+    let status = home
+        .wait_running(&[plugin.to_owned()], Duration::from_secs(30))
+        .await?;
+    status
+        .unit(plugin)
+        .and_then(|unit| unit.pid)
+        .with_context(|| format!("{plugin} has no pid"))
+}
+
+/// Awaits the stream's acknowledgement of command `i`.
+async fn settle(i: usize, ack: PublishAckFuture) -> (usize, Result<PublishAck, PublishError>) {
+    (i, ack.await)
+}
+
+/// Milliseconds in a duration, as a float.
+pub fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// What the load test counted.
+#[derive(Debug, Default, Serialize)]
+pub struct Loss {
+    /// Commands per second asked for.
+    pub target_rate: f64,
+    /// Commands per second published, first to last.
+    pub achieved_rate: f64,
+    /// Commands published (and stored by the stream).
+    pub sent: usize,
+    /// Commands the stream did not acknowledge even after retries (a harness-side failure,
+    /// not counted as lost).
+    pub not_stored: usize,
+    /// Reloads completed while the load ran.
+    pub reloads: usize,
+    /// Reloads that failed.
+    pub reload_errors: Vec<String>,
+    /// Commands never answered, after the drain period.
+    pub lost: usize,
+    /// Commands answered more than once.
+    pub duplicated: usize,
+    /// A few of the lost ids, for the log.
+    pub lost_examples: Vec<String>,
+    /// Publish → first reply of every answered command, in ms.
+    pub latency: Series,
+}
+
+/// Publishes `rate` commands a second for `duration` while reloading `plugin` back to back,
+/// then waits up to `drain` for replies and counts what was lost or duplicated.
+pub async fn loss_under_load(
+    home: &BenchHome,
+    wire: &Wire,
+    plugin: &str,
+    (command, args): (&str, &str),
+    via: ReloadVia,
+    rate: f64,
+    duration: Duration,
+    drain: Duration,
+) -> Result<Loss> {
+    let total = (rate * duration.as_secs_f64()).round() as usize;
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let publishing = Cell::new(true);
+    let mut sent_at: Vec<Instant> = Vec::with_capacity(total);
+    let mut loss = Loss {
+        target_rate: rate,
+        ..Default::default()
+    };
+    let id_of = |i: usize| format!("load-{i}");
+    let publisher = async {
+        let start = tokio::time::Instant::now();
+        let mut acks = FuturesUnordered::new();
+        let mut retries = vec![0u8; total];
+        let mut not_stored = 0;
+        let mut next = 0;
+        loop {
+            tokio::select! {
+                biased;
+                Some((i, ack)) = acks.next(), if !acks.is_empty() => {
+                    if ack.is_err() {
+                        if retries[i] < 3 {
+                            retries[i] += 1;
+                            acks.push(settle(i, wire.publish(&id_of(i), command, args).await?));
+                        } else {
+                            not_stored += 1;
+                        }
+                    }
+                }
+                _ = sleep_until(start + interval * next as u32), if next < total => {
+                    sent_at.push(Instant::now());
+                    acks.push(settle(next, wire.publish(&id_of(next), command, args).await?));
+                    next += 1;
+                }
+                else => break,
+            }
+        }
+        publishing.set(false);
+        anyhow::Ok(not_stored)
+    };
+    let reloader = async {
+        let mut done = 0;
+        let mut errors = Vec::new();
+        let request = via.request(plugin);
+        while publishing.get() {
+            match home.control(&request).await {
+                Ok(_) => done += 1,
+                Err(err) => errors.push(format!("{err:#}")),
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        (done, errors)
+    };
+    let (published, (reloads, reload_errors)) = tokio::join!(publisher, reloader);
+    loss.not_stored = published?;
+    loss.reloads = reloads;
+    loss.reload_errors = reload_errors;
+    loss.sent = sent_at.len();
+    if let (Some(first), Some(last)) = (sent_at.first(), sent_at.last()) {
+        let span = (*last - *first).as_secs_f64();
+        if span > 0.0 {
+            loss.achieved_rate = (sent_at.len() - 1) as f64 / span;
+        }
+    }
+    // Drain: wait for every reply (a redelivery waits out the 5 s ack wait at most), then a
+    // moment more for duplicates.
+    let deadline = Instant::now() + drain;
+    while Instant::now() < deadline && (0..total).any(|i| wire.reply_count(&id_of(i)) == 0) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for (i, sent) in sent_at.iter().enumerate() {
+        let id = id_of(i);
+        match wire.reply_count(&id) {
+            0 => {
+                loss.lost += 1;
+                if loss.lost_examples.len() < 10 {
+                    loss.lost_examples.push(id);
+                }
+            }
+            count => {
+                if count > 1 {
+                    loss.duplicated += 1;
+                }
+                if let Some(first) = wire.first_reply(&id) {
+                    loss.latency
+                        .push(ms(first.at.saturating_duration_since(*sent)));
+                }
+            }
+        }
+    }
+    wire.forget_replies();
+    Ok(loss)
+}

@@ -1,0 +1,204 @@
+//! The harness's own NATS connection to a running stack: it publishes commands the way the bot
+//! does (JetStream, with a `Nats-Msg-Id`), and one subscription to `rosey.>` records, in the
+//! order the server delivered them, every reply (`ChatAction` with `in_reply_to`) and every
+//! plugin lifecycle notice (`ready`, `stopped`). One subscription keeps one order: a reply
+//! recorded after a plugin's `ready` was published after it.
+//!
+//! Run it on a current-thread runtime and keep blocking calls out of timed sections: arrival
+//! times are taken when the collector task reads each message.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, MutexGuard},
+    time::Instant,
+};
+
+use anyhow::{Context, Result};
+use async_nats::jetstream::{self, context::PublishAckFuture, message::PublishMessage};
+use futures::StreamExt;
+use rosey_core::messaging::{self, ChatAction, CommandMessage, Lifecycle, Source};
+use tokio::sync::{mpsc, oneshot};
+
+/// When something arrived: its place in the subscription's order and the time it was read.
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp {
+    /// Position in the order of arrival.
+    pub seq: u64,
+    /// When the collector read it.
+    pub at: Instant,
+}
+
+/// A plugin lifecycle notice.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    /// `ready` or `stopped`.
+    pub what: String,
+    /// The plugin.
+    pub plugin: String,
+    /// The host's pid.
+    pub pid: u32,
+    /// When it arrived.
+    pub stamp: Stamp,
+}
+
+/// Replies recorded per command id, and who waits for which.
+#[derive(Default)]
+struct Book {
+    replies: HashMap<String, Vec<Stamp>>,
+    waiters: HashMap<String, oneshot::Sender<Stamp>>,
+}
+
+/// A connection to a stack's NATS.
+pub struct Wire {
+    js: jetstream::Context,
+    book: Arc<Mutex<Book>>,
+    notices: mpsc::UnboundedReceiver<Notice>,
+    collector: tokio::task::JoinHandle<()>,
+}
+
+impl Wire {
+    /// Connects to `url` and starts recording.
+    pub async fn connect(url: &str) -> Result<Wire> {
+        let client = async_nats::ConnectOptions::new()
+            .name("rosey-bench")
+            .connect(url)
+            .await
+            .with_context(|| format!("cannot connect to NATS at {url}"))?;
+        let mut subscription = client
+            .subscribe("rosey.>")
+            .await
+            .context("cannot subscribe to rosey.>")?;
+        // The subscription must be registered on the server before anything is timed.
+        client.flush().await.context("cannot flush to NATS")?;
+        let book = Arc::new(Mutex::new(Book::default()));
+        let (notice_tx, notices) = mpsc::unbounded_channel();
+        let collector = tokio::spawn({
+            let book = book.clone();
+            async move {
+                let mut seq = 0;
+                while let Some(message) = subscription.next().await {
+                    let stamp = Stamp {
+                        seq,
+                        at: Instant::now(),
+                    };
+                    seq += 1;
+                    let subject = message.subject.as_str();
+                    if subject == messaging::CHAT_ACTION_SUBJECT {
+                        if let Ok(action) = messaging::decode::<ChatAction>(&message.payload) {
+                            if let Some(id) = action.in_reply_to {
+                                record(&book, id, stamp);
+                            }
+                        }
+                    } else if let Some(rest) = subject.strip_prefix("rosey.plugins.") {
+                        let what = rest.rsplit('.').next().unwrap_or_default();
+                        if what == "ready" || what == "stopped" {
+                            if let Ok(notice) = messaging::decode::<Lifecycle>(&message.payload) {
+                                let _ = notice_tx.send(Notice {
+                                    what: what.to_owned(),
+                                    plugin: notice.plugin,
+                                    pid: notice.pid,
+                                    stamp,
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Wire {
+            js: jetstream::new(client),
+            book,
+            notices,
+            collector,
+        })
+    }
+
+    fn book(&self) -> MutexGuard<'_, Book> {
+        lock(&self.book)
+    }
+
+    /// Publishes command `command` with `args` and the unique `id` through JetStream (the
+    /// stream's dedupe id is `command:<id>`, as the bot's); returns the ack to await.
+    pub async fn publish(&self, id: &str, command: &str, args: &str) -> Result<PublishAckFuture> {
+        let payload = messaging::encode(&CommandMessage {
+            v: messaging::SCHEMA_VERSION,
+            id: id.to_owned(),
+            command: command.to_owned(),
+            args: args.to_owned(),
+            user: "bench".to_owned(),
+            channel: "bench".to_owned(),
+            source: Source::Chat,
+            time_ms: messaging::now_ms(),
+        });
+        let publish = PublishMessage::build()
+            .payload(payload.into())
+            .message_id(format!("command:{id}"));
+        self.js
+            .send_publish(messaging::command_subject(command), publish)
+            .await
+            .with_context(|| format!("cannot publish command {id}"))
+    }
+
+    /// A receiver of the first reply to `id` (register before publishing).
+    pub fn expect(&self, id: &str) -> oneshot::Receiver<Stamp> {
+        let (tx, rx) = oneshot::channel();
+        let mut book = self.book();
+        match book.replies.get(id).and_then(|stamps| stamps.first()) {
+            Some(stamp) => {
+                let _ = tx.send(*stamp);
+            }
+            None => {
+                book.waiters.insert(id.to_owned(), tx);
+            }
+        }
+        rx
+    }
+
+    /// How many replies to `id` arrived so far.
+    pub fn reply_count(&self, id: &str) -> usize {
+        self.book().replies.get(id).map_or(0, Vec::len)
+    }
+
+    /// The arrival of the first reply to `id`, if any.
+    pub fn first_reply(&self, id: &str) -> Option<Stamp> {
+        self.book()
+            .replies
+            .get(id)
+            .and_then(|stamps| stamps.first().copied())
+    }
+
+    /// Forgets every recorded reply and waiter (between measures).
+    pub fn forget_replies(&self) {
+        let mut book = self.book();
+        book.replies.clear();
+        book.waiters.clear();
+    }
+
+    /// The next lifecycle notice, waiting for it.
+    pub async fn next_notice(&mut self) -> Option<Notice> {
+        self.notices.recv().await
+    }
+
+    /// Drops lifecycle notices already received.
+    pub fn drain_notices(&mut self) {
+        while self.notices.try_recv().is_ok() {}
+    }
+}
+
+impl Drop for Wire {
+    fn drop(&mut self) {
+        self.collector.abort();
+    }
+}
+
+fn lock(book: &Mutex<Book>) -> MutexGuard<'_, Book> {
+    book.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn record(book: &Mutex<Book>, id: String, stamp: Stamp) {
+    let mut book = lock(book);
+    if let Some(waiter) = book.waiters.remove(&id) {
+        let _ = waiter.send(stamp);
+    }
+    book.replies.entry(id).or_default().push(stamp);
+}
