@@ -108,7 +108,7 @@ mod tests {
         first.handling(42).expect("mark");
         drop(first); // died mid-message
 
-        let mut second = Attempts::open(&home, "p").expect("open");
+        let second = Attempts::open(&home, "p").expect("open");
         assert_eq!(second.died_on, Some(42));
         assert_eq!(second.count(42), 1);
         second.handling(42).expect("mark");
