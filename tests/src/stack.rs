@@ -185,3 +185,39 @@ impl Drop for TestStack {
         }
     }
 }
+
+/// Rewrites archive `from` into `to` with its manifest changed by `edit` and, when given, its
+/// library replaced by `library` (bytes), with fresh checksums: a newer or broken version of a
+/// real plugin.
+pub fn repack(
+    from: &Path,
+    to: &Path,
+    edit: impl Fn(&str) -> String,
+    library: Option<Vec<u8>>,
+) {
+    let manifest_text = crate::cli::read_zip(from)
+        .into_iter()
+        .find(|(name, _)| name == "manifest.yaml")
+        .map(|(_, bytes)| String::from_utf8_lossy(&bytes).into_owned())
+        .expect("manifest in archive");
+    let library_name = manifest_text
+        .lines()
+        .find_map(|line| line.strip_prefix("library:"))
+        .map(|name| name.trim().trim_matches('"').to_owned())
+        .expect("library in manifest");
+    let files: Vec<(String, Vec<u8>)> = crate::cli::read_zip(from)
+        .into_iter()
+        .filter(|(name, _)| name != "checksums.sha256")
+        .map(|(name, bytes)| {
+            if name == "manifest.yaml" {
+                (name, edit(&manifest_text).into_bytes())
+            } else if name == library_name {
+                (name, library.clone().unwrap_or(bytes))
+            } else {
+                (name, bytes)
+            }
+        })
+        .collect();
+    std::fs::write(to, crate::cli::zip_bytes(&crate::cli::with_checksums(files)))
+        .expect("write archive");
+}

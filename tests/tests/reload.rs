@@ -139,3 +139,213 @@ async fn reloads_under_load_lose_and_duplicate_nothing() {
     let unit = stack.unit("dice-roller");
     assert_eq!(unit["restarts"], 0, "reloads are not crashes: {unit}");
 }
+
+fn out_text(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+fn registry_version(stack: &TestStack, name: &str) -> String {
+    let text = std::fs::read_to_string(stack.home.path().join("data/registry.json")).expect("registry");
+    let registry: serde_json::Value = serde_json::from_str(&text).expect("json");
+    registry["plugins"][name]["version"].as_str().unwrap_or("").to_owned()
+}
+
+#[test]
+fn install_on_a_running_bot_loads_the_plugin_at_once() {
+    let stack = TestStack::with_plugins(&["dice-roller"]);
+    stack.start();
+    let archive = stack.home.pack("quote-db");
+    let out = stack.rosey(&["plugin", "install", archive.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{out:?}");
+    let text = out_text(&out);
+    assert!(text.contains("✓ Plugin quote-db loaded successfully (hot reload"), "{text}");
+    let unit = stack.unit("quote-db");
+    assert_eq!(unit["state"], "running", "{unit}");
+    assert!(stack.say("!quote add hot off the press").contains("#1"));
+    assert!(stack.say("!roll 1d1").contains("= 1"), "the rest kept running");
+    let nats = stack.unit("nats");
+    assert_eq!(nats["restarts"], 0);
+}
+
+#[test]
+fn update_carries_the_state_over_to_the_new_version() {
+    let stack = TestStack::with_plugins(&["markov-chat"]);
+    stack.start();
+    for line in ["one fish two fish", "red fish blue fish"] {
+        let _ = stack.rosey(&["say", line, "--timeout", "0.2"]);
+    }
+    let before = stack.say_until("!markov stats", "2 messages", SLOW_REPLY);
+    let v1 = stack.home.pack("markov-chat");
+    let v2 = stack.home.scratch().join("markov-chat-9.0.0.roseyplug");
+    rosey_e2e::stack::repack(&v1, &v2, |m| replace_version(m, "9.0.0"), None);
+    let out = stack.rosey(&["plugin", "update", v2.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", out_text(&out));
+    assert!(out_text(&out).contains("loaded successfully (hot reload"), "{}", out_text(&out));
+    let unit = stack.unit("markov-chat");
+    assert_eq!(unit["version"], "9.0.0", "{unit}");
+    assert_eq!(registry_version(&stack, "markov-chat"), "9.0.0");
+    let after = stack.say("!markov stats");
+    assert_eq!(after, before, "the model was handed to the new version");
+}
+
+fn replace_version(manifest: &str, version: &str) -> String {
+    manifest
+        .lines()
+        .map(|line| {
+            if line.starts_with("version:") {
+                format!("version: {version}")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+const SLOW_REPLY: Duration = Duration::from_secs(30);
+
+#[test]
+fn an_update_that_fails_to_load_rolls_back_to_the_old_version_with_its_state() {
+    let stack = TestStack::with_plugins(&["markov-chat"]);
+    stack.start();
+    let _ = stack.rosey(&["say", "state that must survive a failed update", "--timeout", "0.2"]);
+    let before = stack.say_until("!markov stats", "1 messages", SLOW_REPLY);
+    let registry_before =
+        std::fs::read(stack.home.path().join("data/registry.json")).expect("registry");
+
+    // v9 whose library refuses to load: the fail-load fixture's library under markov's name.
+    let fail_load = stack.home.pack("fixtures/fail-load");
+    let broken_library = rosey_e2e::cli::read_zip(&fail_load)
+        .into_iter()
+        .find(|(name, _)| name.ends_with(".so"))
+        .map(|(_, bytes)| bytes)
+        .expect("fail-load library");
+    let v1 = stack.home.pack("markov-chat");
+    let v9 = stack.home.scratch().join("markov-chat-9.0.0.roseyplug");
+    rosey_e2e::stack::repack(&v1, &v9, |m| replace_version(m, "9.0.0"), Some(broken_library));
+
+    let out = stack.rosey(&["plugin", "update", v9.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1), "{}", out_text(&out));
+    let text = out_text(&out);
+    assert!(text.contains("refusing to load on purpose"), "the new version's error: {text}");
+    assert!(text.contains("rolled back"), "{text}");
+
+    let unit = stack.unit("markov-chat");
+    assert_eq!(unit["state"], "running", "{unit}");
+    assert_eq!(unit["version"], "0.1.0", "the old version runs: {unit}");
+    assert_eq!(
+        std::fs::read(stack.home.path().join("data/registry.json")).expect("registry"),
+        registry_before,
+        "the registry is unchanged"
+    );
+    assert!(!stack.home.path().join("data/plugins/markov-chat/versions/9.0.0").exists());
+    assert_eq!(stack.say("!markov stats"), before, "the old version kept its state");
+}
+
+#[test]
+fn reload_keeps_the_state_and_remove_runs_the_unload_hook() {
+    let stack = TestStack::with_plugins(&["markov-chat"]);
+    stack.start();
+    let _ = stack.rosey(&["say", "remember me across a reload", "--timeout", "0.2"]);
+    let before = stack.say_until("!markov stats", "1 messages", SLOW_REPLY);
+    let pid = stack.unit("markov-chat")["pid"].clone();
+    let out = stack.rosey(&["plugin", "reload", "markov-chat"]);
+    assert!(out.status.success(), "{}", out_text(&out));
+    assert!(out_text(&out).contains("reloaded successfully"), "{}", out_text(&out));
+    assert_ne!(stack.unit("markov-chat")["pid"], pid, "a new host");
+    assert_eq!(stack.say("!markov stats"), before);
+
+    let log = stack.home.path().join("logs/plugins/markov-chat.log");
+    let unloads = |text: &str| text.matches("unloaded; handed over").count();
+    let before_remove = unloads(&std::fs::read_to_string(&log).unwrap_or_default());
+    let out = stack.rosey(&["plugin", "remove", "markov-chat", "--yes"]);
+    assert!(out.status.success(), "{}", out_text(&out));
+    assert!(out_text(&out).contains("unloaded successfully"), "{}", out_text(&out));
+    let after_remove = unloads(&std::fs::read_to_string(&log).unwrap_or_default());
+    assert_eq!(after_remove, before_remove + 1, "the unload hook ran on remove");
+    let status = stack.status();
+    assert!(status["plugins"].as_array().expect("plugins").is_empty(), "{status}");
+    assert!(stack.say("!markov").contains("Unknown command"));
+}
+
+#[test]
+fn disable_and_enable_follow_in_the_running_bot() {
+    let stack = TestStack::with_plugins(&["dice-roller"]);
+    stack.start();
+    assert!(stack.rosey(&["plugin", "disable", "dice-roller"]).status.success());
+    assert!(stack.status()["plugins"].as_array().expect("plugins").is_empty());
+    assert!(stack.say("!roll 1d1").contains("Unknown command"));
+    assert!(stack.rosey(&["plugin", "enable", "dice-roller"]).status.success());
+    assert_eq!(stack.unit("dice-roller")["state"], "running");
+    assert!(stack.say("!roll 1d1").contains("= 1"));
+}
+
+#[test]
+fn without_a_daemon_or_with_no_reload_changes_wait_for_the_next_start() {
+    let stack = TestStack::with_plugins(&["dice-roller"]);
+    let archive = stack.home.pack("quote-db");
+    let out = stack.rosey(&["plugin", "install", archive.to_str().expect("utf-8")]);
+    assert!(out_text(&out).contains("takes effect at the next `rosey start`"), "{}", out_text(&out));
+    let out = stack.rosey(&["plugin", "reload", "quote-db"]);
+    assert_eq!(out.status.code(), Some(3), "{}", out_text(&out));
+
+    stack.start();
+    assert_eq!(stack.unit("quote-db")["state"], "running", "picked up at start");
+    let out = stack.rosey(&["plugin", "disable", "quote-db", "--no-reload"]);
+    assert!(out_text(&out).contains("--no-reload"), "{}", out_text(&out));
+    assert_eq!(stack.unit("quote-db")["state"], "running", "untouched");
+    assert!(stack.rosey(&["restart", "plugins"]).status.success());
+    let status = stack.status();
+    let names: Vec<&str> = status["plugins"]
+        .as_array()
+        .expect("plugins")
+        .iter()
+        .filter_map(|unit| unit["name"].as_str())
+        .collect();
+    assert_eq!(names, ["dice-roller"], "disabled after the plugins restart");
+}
+
+#[test]
+fn a_remove_during_a_reload_and_two_installs_of_one_archive_end_consistent() {
+    let stack = TestStack::with_plugins(&["dice-roller"]);
+    stack.start();
+    let home = stack.home.path();
+    let run = |args: Vec<String>| {
+        let home = home.clone();
+        std::thread::spawn(move || {
+            std::process::Command::new(rosey_e2e::cli::rosey_bin())
+                .arg("--home")
+                .arg(&home)
+                .args(&args)
+                .output()
+                .expect("run rosey")
+        })
+    };
+    let to_args = |args: &[&str]| args.iter().map(|arg| arg.to_string()).collect::<Vec<_>>();
+    let reload = run(to_args(&["plugin", "reload", "dice-roller"]));
+    let remove = run(to_args(&["plugin", "remove", "dice-roller", "--yes"]));
+    let (reload, remove) = (reload.join().expect("reload"), remove.join().expect("remove"));
+    assert!(remove.status.success(), "{}", out_text(&remove));
+    // The reload ran first and succeeded, or ran after the removal and says so.
+    if !reload.status.success() {
+        assert!(out_text(&reload).contains("not running"), "{}", out_text(&reload));
+    }
+    assert!(stack.status()["plugins"].as_array().expect("plugins").is_empty());
+    let left: Vec<_> = std::fs::read_dir(home.join("data/plugins/dice-roller"))
+        .map(|entries| entries.flatten().map(|entry| entry.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}\n{}\n{}", out_text(&reload), out_text(&remove));
+
+    let archive = stack.home.pack("quote-db");
+    let path = archive.to_str().expect("utf-8").to_owned();
+    let first = run(to_args(&["plugin", "install", &path]));
+    let second = run(to_args(&["plugin", "install", &path]));
+    let outcomes = [first.join().expect("first"), second.join().expect("second")];
+    let succeeded = outcomes.iter().filter(|out| out.status.success()).count();
+    assert_eq!(succeeded, 1, "exactly one install wins");
+    let loser = outcomes.iter().find(|out| !out.status.success()).expect("a loser");
+    assert!(out_text(loser).contains("already installed"), "{}", out_text(loser));
+    assert_eq!(stack.unit("quote-db")["state"], "running");
+    assert!(stack.say("!quote add still consistent").contains("#1"));
+}

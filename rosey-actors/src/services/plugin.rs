@@ -130,7 +130,11 @@ impl Actor for PluginActor {
                 Some(_) => Ok(()),
                 None => Err("the NATS subscription for its ready notice closed".to_owned()),
             },
-            exit = child.wait() => Err(format!("host exited while starting: {}", describe_exit(exit))),
+            exit = child.wait() => Err(format!(
+                "host exited while starting: {}{}",
+                describe_exit(exit),
+                last_words(&args).map(|line| format!(": {line}")).unwrap_or_default()
+            )),
             _ = tokio::time::sleep(args.ready_timeout) => {
                 child.kill().await;
                 Err(format!("host not ready within {:?}", args.ready_timeout))
@@ -183,6 +187,18 @@ impl Actor for PluginActor {
         state.args.board.clear(&unit_name(&state.args.name));
         Ok(())
     }
+}
+
+/// The last line a host that died while starting wrote to the plugin's log: its one-line
+/// reason (the host prints it last, to stderr, which goes to that log).
+fn last_words(args: &PluginArgs) -> Option<String> {
+    let text = std::fs::read_to_string(args.launch.home.plugin_log(&args.name)).ok()?;
+    let tail = &text[text.len().saturating_sub(4096)..];
+    tail.lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .map(str::to_owned)
 }
 
 async fn spawn_host(args: &PluginArgs) -> Result<ChildProcess, ActorProcessingErr> {
