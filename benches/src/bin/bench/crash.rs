@@ -15,7 +15,7 @@ use std::{
 use anyhow::{bail, Context, Result};
 use rosey_benches::stats::Series;
 use serde::Serialize;
-use tokio::io::unix::AsyncFd;
+use tokio::io::{unix::AsyncFd, Interest};
 
 use crate::{reload::ms, stack::BenchHome, wire::Wire};
 
@@ -34,6 +34,10 @@ plugins:
 pub struct CrashRecovery {
     /// How the plugin was crashed.
     pub how: String,
+    /// How long after the exit the timed command was sent, in ms.
+    pub probe_delay_ms: f64,
+    /// Samples over 1 s (a command that waited out the ack wait).
+    pub over_1s: usize,
     /// Host exit → reply to a command sent right after it.
     pub to_serving: Series,
     /// Host exit → the new host's `ready` notice.
@@ -53,9 +57,11 @@ impl PidFd {
         }
         // SAFETY: a fresh fd that nothing else owns.
         let owned = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-        Ok(PidFd(
-            AsyncFd::new(owned).context("cannot watch a pidfd with tokio")?,
-        ))
+        // SAFETY: the OwnedFd is open and stays the same fd for as long as the AsyncFd owns it.
+        let watched = unsafe { AsyncFd::register_with_interest(owned, Interest::READABLE) }
+            .map_err(std::io::Error::from)
+            .context("cannot watch a pidfd with tokio")?;
+        Ok(PidFd(watched))
     }
 
     /// Waits until the process has exited; returns when that was seen.
@@ -65,10 +71,17 @@ impl PidFd {
     }
 }
 
-/// Crashes chaos `count` times and times how soon it serves again.
-pub async fn recovery(home: &BenchHome, wire: &mut Wire, count: usize) -> Result<CrashRecovery> {
+/// Crashes chaos `count` times and times how soon it serves again; the timed command is sent
+/// `probe_delay` after the exit is seen.
+pub async fn recovery(
+    home: &BenchHome,
+    wire: &mut Wire,
+    count: usize,
+    probe_delay: Duration,
+) -> Result<CrashRecovery> {
     let mut result = CrashRecovery {
         how: "!chaos abort (SIGABRT in the plugin host), restart backoff 1 ms".to_owned(),
+        probe_delay_ms: ms(probe_delay),
         ..Default::default()
     };
     let status = home
@@ -87,6 +100,9 @@ pub async fn recovery(home: &BenchHome, wire: &mut Wire, count: usize) -> Result
         let exited = tokio::time::timeout(Duration::from_secs(10), host.exited())
             .await
             .with_context(|| format!("crash {crash}: chaos (pid {pid}) did not abort"))??;
+        if !probe_delay.is_zero() {
+            tokio::time::sleep(probe_delay).await;
+        }
         let probe = format!("after-{crash}");
         let mut waiting = wire.expect(&probe);
         let _probe_ack = wire.publish(&probe, "chaos", "ping").await?;
@@ -111,7 +127,11 @@ pub async fn recovery(home: &BenchHome, wire: &mut Wire, count: usize) -> Result
             }
         }
         if let (Some((ready_at, new_pid)), Some(served_at)) = (ready, served) {
-            result.to_serving.push(ms(served_at - exited));
+            let took = ms(served_at - exited);
+            if took > 1000.0 {
+                result.over_1s += 1;
+            }
+            result.to_serving.push(took);
             result.to_ready.push(ms(ready_at - exited));
             pid = new_pid;
         }

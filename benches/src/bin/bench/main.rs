@@ -89,9 +89,20 @@ struct Args {
     /// Measures to leave out: reload, loss, crash, cold, steady, memory, errbot.
     #[arg(long, value_delimiter = ',')]
     skip: Vec<String>,
+    /// Milliseconds between reloads during the load test (measure 2).
+    #[arg(long, default_value_t = 20)]
+    load_reload_gap_ms: u64,
+    /// Milliseconds to wait after a crash before sending the command timed (measure 3); 0
+    /// sends it the moment the host's exit is seen.
+    #[arg(long, default_value_t = 0)]
+    crash_probe_delay_ms: u64,
     /// Do not run `cargo build --release -p rosey` first (use the binary already built).
     #[arg(long)]
     no_build: bool,
+    /// Measure this rosey binary instead of target/release/rosey (implies --no-build), e.g.
+    /// one built from a patched tree, to compare.
+    #[arg(long)]
+    rosey: Option<PathBuf>,
     /// Keep the temporary homes (their logs) after the run.
     #[arg(long)]
     keep_homes: bool,
@@ -161,7 +172,10 @@ fn main() -> ExitCode {
 
 /// Runs everything; `Ok(false)` when some measure failed.
 async fn run(args: Args) -> Result<bool> {
-    let tools = setup::prepare(!args.no_build)?;
+    let tools = setup::prepare(
+        !args.no_build && args.rosey.is_none(),
+        args.rosey.as_deref(),
+    )?;
     cleanup::set_rosey(&tools.rosey);
     let dice = tools.pack("plugins/dice-roller")?;
     let chaos = if args.wants("crash") {
@@ -341,9 +355,12 @@ async fn main_home(tools: &Tools, args: &Args, dice: &std::path::Path, results: 
                             "dice-roller",
                             ROLL,
                             via,
-                            args.rate,
-                            Duration::from_secs(args.load_secs),
-                            Duration::from_secs(args.drain_secs),
+                            reload::Load {
+                                rate: args.rate,
+                                duration: Duration::from_secs(args.load_secs),
+                                reload_gap: Duration::from_millis(args.load_reload_gap_ms),
+                                drain: Duration::from_secs(args.drain_secs),
+                            },
                         )
                         .await,
                     );
@@ -401,7 +418,8 @@ async fn crash_home(
     home.install(chaos).await?;
     home.start().await?;
     let mut wire = Wire::connect(&home.nats_url().await?).await?;
-    let result = crash::recovery(&home, &mut wire, args.crashes).await;
+    let delay = Duration::from_millis(args.crash_probe_delay_ms);
+    let result = crash::recovery(&home, &mut wire, args.crashes, delay).await;
     drop(wire);
     drop(home);
     result

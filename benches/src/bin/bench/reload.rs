@@ -195,6 +195,8 @@ pub fn ms(duration: Duration) -> f64 {
 pub struct Loss {
     /// Commands per second asked for.
     pub target_rate: f64,
+    /// Pause between reloads, in ms.
+    pub reload_gap_ms: f64,
     /// Commands per second published, first to last.
     pub achieved_rate: f64,
     /// Commands published (and stored by the stream).
@@ -216,24 +218,42 @@ pub struct Loss {
     pub latency: Series,
 }
 
-/// Publishes `rate` commands a second for `duration` while reloading `plugin` back to back,
-/// then waits up to `drain` for replies and counts what was lost or duplicated.
+/// The load of the loss test.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    /// Commands per second.
+    pub rate: f64,
+    /// How long commands are published.
+    pub duration: Duration,
+    /// Pause between one reload's answer and the next request.
+    pub reload_gap: Duration,
+    /// How long to wait for the last replies once publishing stops.
+    pub drain: Duration,
+}
+
+/// Publishes `load.rate` commands a second for `load.duration` while reloading `plugin` over
+/// and over, then waits up to `load.drain` for replies and counts what was lost or duplicated.
 pub async fn loss_under_load(
     home: &BenchHome,
     wire: &Wire,
     plugin: &str,
     (command, args): (&str, &str),
     via: ReloadVia,
-    rate: f64,
-    duration: Duration,
-    drain: Duration,
+    load: Load,
 ) -> Result<Loss> {
+    let Load {
+        rate,
+        duration,
+        reload_gap,
+        drain,
+    } = load;
     let total = (rate * duration.as_secs_f64()).round() as usize;
     let interval = Duration::from_secs_f64(1.0 / rate);
     let publishing = Cell::new(true);
     let mut sent_at: Vec<Instant> = Vec::with_capacity(total);
     let mut loss = Loss {
         target_rate: rate,
+        reload_gap_ms: ms(reload_gap),
         ..Default::default()
     };
     let id_of = |i: usize| format!("load-{i}");
@@ -246,8 +266,9 @@ pub async fn loss_under_load(
         loop {
             tokio::select! {
                 biased;
-                Some((i, ack)) = acks.next(), if !acks.is_empty() => {
-                    if ack.is_err() {
+                Some((i, stored)) = acks.next(), if !acks.is_empty() => {
+                    let stored: Result<PublishAck, PublishError> = stored;
+                    if stored.is_err() {
                         if retries[i] < 3 {
                             retries[i] += 1;
                             acks.push(settle(i, wire.publish(&id_of(i), command, args).await?));
@@ -276,7 +297,7 @@ pub async fn loss_under_load(
                 Ok(_) => done += 1,
                 Err(err) => errors.push(format!("{err:#}")),
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(reload_gap).await;
         }
         (done, errors)
     };

@@ -264,7 +264,11 @@ impl Results {
             Some(crash) => {
                 row(out, "crash → command answered again", &crash.to_serving);
                 row(out, "  crash → new host ready", &crash.to_ready);
-                let _ = writeln!(out, "    ({})", crash.how);
+                let _ = writeln!(
+                    out,
+                    "    ({}; command sent {} ms after the exit; {} samples over 1 s)",
+                    crash.how, crash.probe_delay_ms, crash.over_1s
+                );
             }
             None => missing(out, "crash recovery", &self.crash),
         }
@@ -305,8 +309,8 @@ impl Results {
                 );
                 let _ = writeln!(
                     out,
-                    "\nLoad with reloads: {} commands at {:.0}/s (achieved {:.1}/s), {} reloads ({} failed): lost {}, duplicated {}, not stored by the stream {}",
-                    loss.sent, loss.target_rate, loss.achieved_rate, loss.reloads, loss.reload_errors.len(), loss.lost, loss.duplicated, loss.not_stored
+                    "\nLoad with reloads: {} commands at {:.0}/s (achieved {:.1}/s), {} reloads {} ms apart ({} failed): lost {}, duplicated {}, not stored by the stream {}",
+                    loss.sent, loss.target_rate, loss.achieved_rate, loss.reloads, loss.reload_gap_ms, loss.reload_errors.len(), loss.lost, loss.duplicated, loss.not_stored
                 );
                 if !loss.lost_examples.is_empty() {
                     let _ = writeln!(

@@ -48,9 +48,9 @@ pub fn run(command: &mut Command, what: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// Finds (and, with `build`, builds) everything: `cargo build --release -p rosey`, and
-/// nats-server from `$ROSEY_NATS_SERVER` or `scripts/install-nats`.
-pub fn prepare(build: bool) -> Result<Tools> {
+/// Finds (and, with `build`, builds) everything: `cargo build --release -p rosey` (or the
+/// `rosey` binary given), and nats-server from `$ROSEY_NATS_SERVER` or `scripts/install-nats`.
+pub fn prepare(build: bool, rosey: Option<&Path>) -> Result<Tools> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .context("the benches crate has no parent folder")?
@@ -79,7 +79,12 @@ pub fn prepare(build: bool) -> Result<Tools> {
             bail!("`cargo build --release -p rosey` failed ({status})");
         }
     }
-    let rosey = target.join("release/rosey");
+    let rosey = match rosey {
+        Some(path) => path
+            .canonicalize()
+            .with_context(|| format!("cannot find {}", path.display()))?,
+        None => target.join("release/rosey"),
+    };
     if !rosey.is_file() {
         bail!(
             "{} is missing: run `cargo build --release -p rosey` (or drop --no-build)",
