@@ -189,12 +189,7 @@ impl Drop for TestStack {
 /// Rewrites archive `from` into `to` with its manifest changed by `edit` and, when given, its
 /// library replaced by `library` (bytes), with fresh checksums: a newer or broken version of a
 /// real plugin.
-pub fn repack(
-    from: &Path,
-    to: &Path,
-    edit: impl Fn(&str) -> String,
-    library: Option<Vec<u8>>,
-) {
+pub fn repack(from: &Path, to: &Path, edit: impl Fn(&str) -> String, library: Option<Vec<u8>>) {
     let manifest_text = crate::cli::read_zip(from)
         .into_iter()
         .find(|(name, _)| name == "manifest.yaml")
@@ -218,6 +213,9 @@ pub fn repack(
             }
         })
         .collect();
-    std::fs::write(to, crate::cli::zip_bytes(&crate::cli::with_checksums(files)))
-        .expect("write archive");
+    std::fs::write(
+        to,
+        crate::cli::zip_bytes(&crate::cli::with_checksums(files)),
+    )
+    .expect("write archive");
 }

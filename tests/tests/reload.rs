@@ -90,6 +90,7 @@ async fn reloads_under_load_lose_and_duplicate_nothing() {
         let mut done = 0;
         std::thread::sleep(Duration::from_millis(300));
         for _ in 0..6 {
+            let started = Instant::now();
             let out = std::process::Command::new(rosey_e2e::cli::rosey_bin())
                 .arg("--home")
                 .arg(&home)
@@ -97,6 +98,11 @@ async fn reloads_under_load_lose_and_duplicate_nothing() {
                 .output()
                 .expect("rosey plugin reload");
             assert!(out.status.success(), "{out:?}");
+            eprintln!(
+                "reload took {:?}: {}",
+                started.elapsed(),
+                String::from_utf8_lossy(&out.stdout).trim()
+            );
             done += 1;
             std::thread::sleep(Duration::from_millis(300));
         }
@@ -107,6 +113,7 @@ async fn reloads_under_load_lose_and_duplicate_nothing() {
     assert!(ids.len() >= 1500, "the load ran: {} commands", ids.len());
 
     // Every command is answered exactly once (allowing for a redelivery's ack wait).
+    let waiting_since = Instant::now();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let answered = {
@@ -118,6 +125,10 @@ async fn reloads_under_load_lose_and_duplicate_nothing() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    eprintln!(
+        "all answered {:?} after the load ended",
+        waiting_since.elapsed()
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     counter.abort();
     let counts = counts.lock().expect("counts");
@@ -145,9 +156,13 @@ fn out_text(out: &std::process::Output) -> String {
 }
 
 fn registry_version(stack: &TestStack, name: &str) -> String {
-    let text = std::fs::read_to_string(stack.home.path().join("data/registry.json")).expect("registry");
+    let text =
+        std::fs::read_to_string(stack.home.path().join("data/registry.json")).expect("registry");
     let registry: serde_json::Value = serde_json::from_str(&text).expect("json");
-    registry["plugins"][name]["version"].as_str().unwrap_or("").to_owned()
+    registry["plugins"][name]["version"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned()
 }
 
 #[test]
@@ -158,11 +173,17 @@ fn install_on_a_running_bot_loads_the_plugin_at_once() {
     let out = stack.rosey(&["plugin", "install", archive.to_str().expect("utf-8")]);
     assert!(out.status.success(), "{out:?}");
     let text = out_text(&out);
-    assert!(text.contains("✓ Plugin quote-db loaded successfully (hot reload"), "{text}");
+    assert!(
+        text.contains("✓ Plugin quote-db loaded successfully (hot reload"),
+        "{text}"
+    );
     let unit = stack.unit("quote-db");
     assert_eq!(unit["state"], "running", "{unit}");
     assert!(stack.say("!quote add hot off the press").contains("#1"));
-    assert!(stack.say("!roll 1d1").contains("= 1"), "the rest kept running");
+    assert!(
+        stack.say("!roll 1d1").contains("= 1"),
+        "the rest kept running"
+    );
     let nats = stack.unit("nats");
     assert_eq!(nats["restarts"], 0);
 }
@@ -180,7 +201,11 @@ fn update_carries_the_state_over_to_the_new_version() {
     rosey_e2e::stack::repack(&v1, &v2, |m| replace_version(m, "9.0.0"), None);
     let out = stack.rosey(&["plugin", "update", v2.to_str().expect("utf-8")]);
     assert!(out.status.success(), "{}", out_text(&out));
-    assert!(out_text(&out).contains("loaded successfully (hot reload"), "{}", out_text(&out));
+    assert!(
+        out_text(&out).contains("loaded successfully (hot reload"),
+        "{}",
+        out_text(&out)
+    );
     let unit = stack.unit("markov-chat");
     assert_eq!(unit["version"], "9.0.0", "{unit}");
     assert_eq!(registry_version(&stack, "markov-chat"), "9.0.0");
@@ -209,7 +234,12 @@ const SLOW_REPLY: Duration = Duration::from_secs(30);
 fn an_update_that_fails_to_load_rolls_back_to_the_old_version_with_its_state() {
     let stack = TestStack::with_plugins(&["markov-chat"]);
     stack.start();
-    let _ = stack.rosey(&["say", "state that must survive a failed update", "--timeout", "0.2"]);
+    let _ = stack.rosey(&[
+        "say",
+        "state that must survive a failed update",
+        "--timeout",
+        "0.2",
+    ]);
     let before = stack.say_until("!markov stats", "1 messages", SLOW_REPLY);
     let registry_before =
         std::fs::read(stack.home.path().join("data/registry.json")).expect("registry");
@@ -223,12 +253,20 @@ fn an_update_that_fails_to_load_rolls_back_to_the_old_version_with_its_state() {
         .expect("fail-load library");
     let v1 = stack.home.pack("markov-chat");
     let v9 = stack.home.scratch().join("markov-chat-9.0.0.roseyplug");
-    rosey_e2e::stack::repack(&v1, &v9, |m| replace_version(m, "9.0.0"), Some(broken_library));
+    rosey_e2e::stack::repack(
+        &v1,
+        &v9,
+        |m| replace_version(m, "9.0.0"),
+        Some(broken_library),
+    );
 
     let out = stack.rosey(&["plugin", "update", v9.to_str().expect("utf-8")]);
     assert_eq!(out.status.code(), Some(1), "{}", out_text(&out));
     let text = out_text(&out);
-    assert!(text.contains("refusing to load on purpose"), "the new version's error: {text}");
+    assert!(
+        text.contains("refusing to load on purpose"),
+        "the new version's error: {text}"
+    );
     assert!(text.contains("rolled back"), "{text}");
 
     let unit = stack.unit("markov-chat");
@@ -239,8 +277,16 @@ fn an_update_that_fails_to_load_rolls_back_to_the_old_version_with_its_state() {
         registry_before,
         "the registry is unchanged"
     );
-    assert!(!stack.home.path().join("data/plugins/markov-chat/versions/9.0.0").exists());
-    assert_eq!(stack.say("!markov stats"), before, "the old version kept its state");
+    assert!(!stack
+        .home
+        .path()
+        .join("data/plugins/markov-chat/versions/9.0.0")
+        .exists());
+    assert_eq!(
+        stack.say("!markov stats"),
+        before,
+        "the old version kept its state"
+    );
 }
 
 #[test]
@@ -252,7 +298,11 @@ fn reload_keeps_the_state_and_remove_runs_the_unload_hook() {
     let pid = stack.unit("markov-chat")["pid"].clone();
     let out = stack.rosey(&["plugin", "reload", "markov-chat"]);
     assert!(out.status.success(), "{}", out_text(&out));
-    assert!(out_text(&out).contains("reloaded successfully"), "{}", out_text(&out));
+    assert!(
+        out_text(&out).contains("reloaded successfully"),
+        "{}",
+        out_text(&out)
+    );
     assert_ne!(stack.unit("markov-chat")["pid"], pid, "a new host");
     assert_eq!(stack.say("!markov stats"), before);
 
@@ -261,11 +311,22 @@ fn reload_keeps_the_state_and_remove_runs_the_unload_hook() {
     let before_remove = unloads(&std::fs::read_to_string(&log).unwrap_or_default());
     let out = stack.rosey(&["plugin", "remove", "markov-chat", "--yes"]);
     assert!(out.status.success(), "{}", out_text(&out));
-    assert!(out_text(&out).contains("unloaded successfully"), "{}", out_text(&out));
+    assert!(
+        out_text(&out).contains("unloaded successfully"),
+        "{}",
+        out_text(&out)
+    );
     let after_remove = unloads(&std::fs::read_to_string(&log).unwrap_or_default());
-    assert_eq!(after_remove, before_remove + 1, "the unload hook ran on remove");
+    assert_eq!(
+        after_remove,
+        before_remove + 1,
+        "the unload hook ran on remove"
+    );
     let status = stack.status();
-    assert!(status["plugins"].as_array().expect("plugins").is_empty(), "{status}");
+    assert!(
+        status["plugins"].as_array().expect("plugins").is_empty(),
+        "{status}"
+    );
     assert!(stack.say("!markov").contains("Unknown command"));
 }
 
@@ -273,10 +334,19 @@ fn reload_keeps_the_state_and_remove_runs_the_unload_hook() {
 fn disable_and_enable_follow_in_the_running_bot() {
     let stack = TestStack::with_plugins(&["dice-roller"]);
     stack.start();
-    assert!(stack.rosey(&["plugin", "disable", "dice-roller"]).status.success());
-    assert!(stack.status()["plugins"].as_array().expect("plugins").is_empty());
+    assert!(stack
+        .rosey(&["plugin", "disable", "dice-roller"])
+        .status
+        .success());
+    assert!(stack.status()["plugins"]
+        .as_array()
+        .expect("plugins")
+        .is_empty());
     assert!(stack.say("!roll 1d1").contains("Unknown command"));
-    assert!(stack.rosey(&["plugin", "enable", "dice-roller"]).status.success());
+    assert!(stack
+        .rosey(&["plugin", "enable", "dice-roller"])
+        .status
+        .success());
     assert_eq!(stack.unit("dice-roller")["state"], "running");
     assert!(stack.say("!roll 1d1").contains("= 1"));
 }
@@ -286,12 +356,20 @@ fn without_a_daemon_or_with_no_reload_changes_wait_for_the_next_start() {
     let stack = TestStack::with_plugins(&["dice-roller"]);
     let archive = stack.home.pack("quote-db");
     let out = stack.rosey(&["plugin", "install", archive.to_str().expect("utf-8")]);
-    assert!(out_text(&out).contains("takes effect at the next `rosey start`"), "{}", out_text(&out));
+    assert!(
+        out_text(&out).contains("takes effect at the next `rosey start`"),
+        "{}",
+        out_text(&out)
+    );
     let out = stack.rosey(&["plugin", "reload", "quote-db"]);
     assert_eq!(out.status.code(), Some(3), "{}", out_text(&out));
 
     stack.start();
-    assert_eq!(stack.unit("quote-db")["state"], "running", "picked up at start");
+    assert_eq!(
+        stack.unit("quote-db")["state"],
+        "running",
+        "picked up at start"
+    );
     let out = stack.rosey(&["plugin", "disable", "quote-db", "--no-reload"]);
     assert!(out_text(&out).contains("--no-reload"), "{}", out_text(&out));
     assert_eq!(stack.unit("quote-db")["state"], "running", "untouched");
@@ -325,17 +403,32 @@ fn a_remove_during_a_reload_and_two_installs_of_one_archive_end_consistent() {
     let to_args = |args: &[&str]| args.iter().map(|arg| arg.to_string()).collect::<Vec<_>>();
     let reload = run(to_args(&["plugin", "reload", "dice-roller"]));
     let remove = run(to_args(&["plugin", "remove", "dice-roller", "--yes"]));
-    let (reload, remove) = (reload.join().expect("reload"), remove.join().expect("remove"));
+    let (reload, remove) = (
+        reload.join().expect("reload"),
+        remove.join().expect("remove"),
+    );
     assert!(remove.status.success(), "{}", out_text(&remove));
     // The reload ran first and succeeded, or ran after the removal and says so.
     if !reload.status.success() {
-        assert!(out_text(&reload).contains("not running"), "{}", out_text(&reload));
+        assert!(
+            out_text(&reload).contains("not running"),
+            "{}",
+            out_text(&reload)
+        );
     }
-    assert!(stack.status()["plugins"].as_array().expect("plugins").is_empty());
+    assert!(stack.status()["plugins"]
+        .as_array()
+        .expect("plugins")
+        .is_empty());
     let left: Vec<_> = std::fs::read_dir(home.join("data/plugins/dice-roller"))
         .map(|entries| entries.flatten().map(|entry| entry.file_name()).collect())
         .unwrap_or_default();
-    assert!(left.is_empty(), "left behind: {left:?}\n{}\n{}", out_text(&reload), out_text(&remove));
+    assert!(
+        left.is_empty(),
+        "left behind: {left:?}\n{}\n{}",
+        out_text(&reload),
+        out_text(&remove)
+    );
 
     let archive = stack.home.pack("quote-db");
     let path = archive.to_str().expect("utf-8").to_owned();
@@ -344,8 +437,15 @@ fn a_remove_during_a_reload_and_two_installs_of_one_archive_end_consistent() {
     let outcomes = [first.join().expect("first"), second.join().expect("second")];
     let succeeded = outcomes.iter().filter(|out| out.status.success()).count();
     assert_eq!(succeeded, 1, "exactly one install wins");
-    let loser = outcomes.iter().find(|out| !out.status.success()).expect("a loser");
-    assert!(out_text(loser).contains("already installed"), "{}", out_text(loser));
+    let loser = outcomes
+        .iter()
+        .find(|out| !out.status.success())
+        .expect("a loser");
+    assert!(
+        out_text(loser).contains("already installed"),
+        "{}",
+        out_text(loser)
+    );
     assert_eq!(stack.unit("quote-db")["state"], "running");
     assert!(stack.say("!quote add still consistent").contains("#1"));
 }

@@ -52,9 +52,11 @@ pub struct Serve {
     pub shared: Shared,
 }
 
-/// How long one pull request waits for messages; also the longest a stopping host lingers to
-/// hand back what its last request still delivers.
+/// How long one pull request waits for messages.
 const PULL_EXPIRES: Duration = Duration::from_millis(250);
+
+/// How long a stopping host keeps returning what its last pull request already delivered.
+const HAND_BACK_WINDOW: Duration = Duration::from_millis(5);
 
 /// Messages asked for per pull request.
 const PULL_BATCH: usize = 16;
@@ -626,10 +628,12 @@ async fn await_with_progress(
     }
 }
 
-/// Gives back (nak) whatever the last pull request still delivers, so the next instance gets it
-/// at once instead of after the ack timeout.
+/// Gives back (nak) what the last pull request already delivered to this host, so the next
+/// instance gets it at once instead of after the ack timeout. It does not wait for the pull
+/// request to expire: the server drops a closed connection's pull requests, and lingering only
+/// let this host keep receiving (and bouncing) messages meant for its successor.
 async fn hand_back(mut batch: jetstream::consumer::pull::Batch) {
-    let deadline = tokio::time::sleep(PULL_EXPIRES + Duration::from_millis(50));
+    let deadline = tokio::time::sleep(HAND_BACK_WINDOW);
     tokio::pin!(deadline);
     loop {
         tokio::select! {
