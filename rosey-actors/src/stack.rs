@@ -243,6 +243,32 @@ impl Stack {
         }
     }
 
+    /// How many messages each plugin has in the dead-letter stream (plugins with none are
+    /// absent). Empty when the stream cannot be read (NATS down): status must still answer.
+    pub async fn dead_letters(&self) -> std::collections::BTreeMap<String, u64> {
+        use futures::TryStreamExt;
+        let mut counts = std::collections::BTreeMap::new();
+        let Ok(client) = self.client().await else {
+            return counts;
+        };
+        let js = async_nats::jetstream::new(client);
+        let Ok(stream) = js
+            .get_stream(rosey_core::messaging::DEAD_LETTER_STREAM)
+            .await
+        else {
+            return counts;
+        };
+        let Ok(mut subjects) = stream.info_with_subjects("rosey.deadletter.>").await else {
+            return counts;
+        };
+        while let Ok(Some((subject, count))) = subjects.try_next().await {
+            if let Some(plugin) = subject.strip_prefix("rosey.deadletter.") {
+                counts.insert(plugin.to_owned(), count as u64);
+            }
+        }
+        counts
+    }
+
     /// Tells the bot to re-read its command routes from the registry.
     pub async fn refresh_routes(&self) -> Result<(), String> {
         let children = crate::children(&self.root).await?;

@@ -123,6 +123,9 @@ pub struct UnitStatus {
     /// Plugin version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// Messages moved to the dead-letter stream after crashing this plugin (plugins only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letters: Option<u64>,
     /// A short note (the NATS URL, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,

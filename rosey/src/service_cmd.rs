@@ -323,6 +323,9 @@ fn render_unit(unit: &UnitStatus, width: usize, color: bool, plugin: bool) -> St
             line.push_str(&format!("  Version: {version}"));
         }
     }
+    if let Some(count) = unit.dead_letters.filter(|count| *count > 0) {
+        line.push_str(&format!("  Dead letters: {count}"));
+    }
     if let Some(exit) = &unit.last_exit {
         line.push_str(&format!("  Last exit: {exit}"));
     }
@@ -344,6 +347,7 @@ mod tests {
             last_exit: (state == "crashed").then(|| "signal 6 (SIGABRT)".to_owned()),
             version: None,
             detail: None,
+            dead_letters: (state == "crashed").then_some(2),
         };
         StatusReport {
             pid: 1,
@@ -384,5 +388,6 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("Last exit: signal 6 (SIGABRT)"), "{text}");
+        assert!(text.contains("Dead letters: 2"), "{text}");
     }
 }

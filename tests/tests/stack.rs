@@ -175,6 +175,10 @@ fn crash_and_recover(how: &str) {
     }
     let unit = stack.unit("chaos");
     assert!(running(&unit) && restarts(&unit) <= 2, "{unit}");
+    assert_eq!(
+        unit["dead_letters"], 1,
+        "status shows the dead letter: {unit}"
+    );
 }
 
 #[test]

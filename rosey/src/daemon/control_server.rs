@@ -280,6 +280,7 @@ fn unit(info: &ChildInfo, board: &Board, unit_key: &str) -> UnitStatus {
         last_exit: info.last_exit.clone(),
         version: report.version,
         detail: report.detail,
+        dead_letters: None,
     }
 }
 
@@ -291,12 +292,16 @@ pub async fn status(daemon: &Daemon) -> Result<StatusReport, String> {
         .filter(|info| SERVICES.contains(&info.name.as_str()))
         .map(|info| unit(info, &daemon.board, &info.name))
         .collect();
+    let dead_letters = daemon.stack.dead_letters().await;
     let plugins = match daemon.stack.plugins() {
         Some(plugins) => sup::children(&plugins)
             .await
             .unwrap_or_default()
             .iter()
-            .map(|info| unit(info, &daemon.board, &unit_name(&info.name)))
+            .map(|info| UnitStatus {
+                dead_letters: Some(dead_letters.get(&info.name).copied().unwrap_or(0)),
+                ..unit(info, &daemon.board, &unit_name(&info.name))
+            })
             .collect(),
         None => Vec::new(),
     };
