@@ -6,16 +6,17 @@
 //! `rosey plugin-host check` process that proves a library loads, talk to the terminal.
 
 mod live;
+mod ops;
 mod pack;
 
 use std::{
-    io::{IsTerminal, Read, Write},
+    io::Read,
     path::{Path, PathBuf},
     process::{Command, ExitCode, Stdio},
     time::{Duration, Instant},
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Subcommand;
 use rosey_core::{install, paths::Home, registry::Registry};
 
@@ -103,11 +104,15 @@ pub enum PluginCommand {
 pub fn run(home: &Home, command: PluginCommand) -> ExitCode {
     let result = match command {
         PluginCommand::Pack { crate_dir, out } => run_pack(&crate_dir, out.as_deref()),
-        PluginCommand::Install { file, no_reload } => run_install(home, &file, no_reload, false),
-        PluginCommand::Update { file, no_reload } => run_install(home, &file, no_reload, true),
-        PluginCommand::Reload { name } => return run_reload(home, &name),
-        PluginCommand::Enable { name, no_reload } => run_enable(home, &name, true, no_reload),
-        PluginCommand::Disable { name, no_reload } => run_enable(home, &name, false, no_reload),
+        PluginCommand::Install { file, no_reload } => {
+            ops::run_install(home, &file, no_reload, false)
+        }
+        PluginCommand::Update { file, no_reload } => ops::run_install(home, &file, no_reload, true),
+        PluginCommand::Reload { name } => return ops::run_reload(home, &name),
+        PluginCommand::Enable { name, no_reload } => ops::run_enable(home, &name, true, no_reload),
+        PluginCommand::Disable { name, no_reload } => {
+            ops::run_enable(home, &name, false, no_reload)
+        }
         PluginCommand::List { json } => run_list(home, json),
         PluginCommand::Info { name } => run_info(home, &name),
         PluginCommand::Remove {
@@ -115,7 +120,7 @@ pub fn run(home: &Home, command: PluginCommand) -> ExitCode {
             keep_data,
             yes,
             no_reload,
-        } => run_remove(home, &name, keep_data, yes, no_reload),
+        } => ops::run_remove(home, &name, keep_data, yes, no_reload),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -138,162 +143,10 @@ fn run_pack(crate_dir: &Path, out: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-fn run_install(home: &Home, file: &Path, no_reload: bool, update: bool) -> Result<()> {
-    let live = live::Live::decide(home, no_reload)?;
-    if update {
-        let name = install::archive_name(file)
-            .with_context(|| format!("cannot update from {}", file.display()))?;
-        let registry = Registry::load(home)?;
-        if registry.get(&name).is_none() {
-            bail!("{name} is not installed, so there is nothing to update: install it with `rosey plugin install {}`", file.display());
-        }
-    }
-    println!(
-        "{}",
-        if update {
-            "Updating plugin..."
-        } else {
-            "Installing plugin..."
-        }
-    );
-    let mut swapped_in_ms = None;
-    let mut activate = |manifest: &rosey_core::manifest::Manifest,
-                        previous: Option<&rosey_core::registry::InstalledPlugin>|
-     -> Result<(), String> {
-        if live != live::Live::Now {
-            return Ok(());
-        }
-        let name = manifest.name.clone();
-        let version = manifest.version.to_string();
-        let request = match previous {
-            Some(previous) => crate::control::Request::PluginUpdate {
-                name,
-                version,
-                previous: previous.version.to_string(),
-            },
-            None => crate::control::Request::PluginLoad { name, version },
-        };
-        swapped_in_ms = Some(live::call(home, request)?);
-        Ok(())
-    };
-    let installed = install::install_with(home, file, &host_check, &mut activate)
-        .with_context(|| format!("cannot install {}", file.display()))?;
-    let manifest = &installed.manifest;
-    match &installed.previous {
-        Some(previous) => println!(
-            "✓ Installed {} v{} (upgraded from v{previous}; its files stay until `rosey plugin remove`)",
-            manifest.name, manifest.version
-        ),
-        None => println!("✓ Installed {} v{}", manifest.name, manifest.version),
-    }
-    println!();
-    if manifest.permissions.is_empty() {
-        println!("Permissions: none");
-    } else {
-        println!("Permissions:");
-        for permission in &manifest.permissions {
-            println!("  - {permission}");
-        }
-    }
-    println!();
-    println!("Note: Permissions are informational (trust-based)");
-    println!();
-    match (live, swapped_in_ms) {
-        (live::Live::Now, Some(ms)) => {
-            live::routes_changed(home);
-            println!("Bot is running - loading plugin dynamically...");
-            println!(
-                "✓ Plugin {} loaded successfully (hot reload, {ms:.0} ms)",
-                manifest.name
-            );
-            println!();
-        }
-        (live, _) => {
-            if let Some(note) = live.deferred_note() {
-                println!("{note}");
-                println!();
-            }
-        }
-    }
-    println!("Next steps:");
-    let list = "rosey plugin list".to_string();
-    let info = format!("rosey plugin info {}", manifest.name);
-    let width = list.len().max(info.len()) + 2;
-    println!("  {list:width$}# Verify installation");
-    println!("  {info:width$}# Show details");
-    Ok(())
-}
-
-/// `rosey plugin reload <name>`: exit 3 when no daemon runs (there is nothing to reload).
-fn run_reload(home: &Home, name: &str) -> ExitCode {
-    if !live::running(home) {
-        eprintln!("rosey is not running in {}: nothing to reload (the next `rosey start` loads the installed version)", home.root().display());
-        return ExitCode::from(crate::service_cmd::NOT_RUNNING);
-    }
-    match live::call(
-        home,
-        crate::control::Request::PluginReload {
-            name: name.to_owned(),
-        },
-    ) {
-        Ok(ms) => {
-            println!("✓ Plugin {name} reloaded successfully (hot reload, {ms:.0} ms)");
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            eprintln!("error: cannot reload {name}: {err}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// `rosey plugin enable|disable <name>`.
-fn run_enable(home: &Home, name: &str, enable: bool, no_reload: bool) -> Result<()> {
-    let live = live::Live::decide(home, no_reload)?;
-    let version = Registry::update(home, |registry: &mut Registry| {
-        let installed = registry.names();
-        let Some(plugin) = registry.plugins.get_mut(name) else {
-            return Err(anyhow::Error::from(install::InstallError::NotInstalled {
-                name: name.to_owned(),
-                installed,
-            }));
-        };
-        plugin.enabled = enable;
-        Ok(plugin.version.to_string())
-    })?;
-    let word = if enable { "Enabled" } else { "Disabled" };
-    println!("✓ {word} {name}");
-    if live == live::Live::Now {
-        let request = if enable {
-            crate::control::Request::PluginLoad {
-                name: name.to_owned(),
-                version,
-            }
-        } else {
-            crate::control::Request::PluginUnload {
-                name: name.to_owned(),
-            }
-        };
-        let result = live::call(home, request);
-        live::routes_changed(home);
-        match result {
-            Ok(_) if enable => println!("✓ Plugin {name} loaded successfully (hot reload)"),
-            Ok(_) => println!("✓ Plugin {name} unloaded successfully"),
-            Err(err) if enable && err.contains("already running") => {}
-            Err(err) => {
-                bail!("{word} in the registry, but the running bot could not follow: {err}")
-            }
-        }
-    } else if let Some(note) = live.deferred_note() {
-        println!("{note}");
-    }
-    Ok(())
-}
-
 /// Loads `library` in a throwaway `rosey plugin-host check` process, so a library that
 /// crashes or hangs on load takes that process down rather than this one. The host prints one
 /// line on stderr when the library does not load; that line is the reason.
-fn host_check(library: &Path) -> Result<(), String> {
+pub(crate) fn host_check(library: &Path) -> Result<(), String> {
     let exe = std::env::current_exe()
         .map_err(|err| format!("cannot find the rosey binary to run the load check: {err}"))?;
     let mut child = Command::new(exe)
@@ -519,78 +372,5 @@ fn run_info(home: &Home, name: &str) -> Result<()> {
     field("Files:", &info.version_dir.display());
     field("Storage:", &info.storage_dir.display());
     field("Config:", &config);
-    Ok(())
-}
-
-fn run_remove(home: &Home, name: &str, keep_data: bool, yes: bool, no_reload: bool) -> Result<()> {
-    // Unknown names fail before any question is asked.
-    let registry = Registry::load(home)?;
-    if registry.get(name).is_none() {
-        return Err(install::InstallError::NotInstalled {
-            name: name.to_string(),
-            installed: registry.names(),
-        }
-        .into());
-    }
-    if !keep_data && !yes {
-        confirm_data_removal(home, name)?;
-    }
-    let live = live::Live::decide(home, no_reload)?;
-    if live == live::Live::Now {
-        // Stopped gracefully first: it finishes its message and its unload hook runs.
-        live::call(
-            home,
-            crate::control::Request::PluginUnload {
-                name: name.to_owned(),
-            },
-        )
-        .map_err(|err| {
-            anyhow::anyhow!(
-                "cannot unload {name} from the running bot, so nothing was removed: {err}"
-            )
-        })?;
-        println!("✓ Plugin {name} unloaded successfully");
-    }
-    let removed =
-        install::remove(home, name, keep_data).with_context(|| format!("cannot remove {name}"))?;
-    if live == live::Live::Now {
-        live::routes_changed(home);
-    }
-    println!("✓ Removed {name} v{}", removed.version);
-    if removed.kept_data {
-        println!(
-            "  Its data was kept: {} and {}",
-            home.plugin_storage_dir(name).display(),
-            home.plugin_config_file(name).display()
-        );
-    }
-    if let Some(note) = live
-        .deferred_note()
-        .filter(|_| live != live::Live::NotRunning)
-    {
-        println!("{note}");
-    }
-    Ok(())
-}
-
-/// Asks on the terminal before deleting a plugin's data; without a terminal, refuses and says
-/// which flag to pass, since a script cannot answer.
-fn confirm_data_removal(home: &Home, name: &str) -> Result<()> {
-    if !std::io::stdin().is_terminal() {
-        bail!(
-            "removing {name} deletes its data ({} and {}): pass --yes to confirm, or --keep-data to keep it",
-            home.plugin_storage_dir(name).display(),
-            home.plugin_config_file(name).display()
-        );
-    }
-    eprint!("Remove {name} and delete its storage and config.yaml? [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .read_line(&mut answer)
-        .context("cannot read the answer")?;
-    if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
-        bail!("not confirmed; nothing was removed");
-    }
     Ok(())
 }

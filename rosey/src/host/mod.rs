@@ -7,8 +7,10 @@
 
 mod attempts;
 mod log;
+mod output;
 mod plugin_thread;
 mod serve;
+mod tasks;
 
 use std::{
     path::PathBuf,

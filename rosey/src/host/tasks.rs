@@ -1,0 +1,110 @@
+//! The host's background tasks and waits: heartbeats, the NATS outage watch, progress acks
+//! while a handler runs, and handing back what a stopping host already received.
+
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use async_nats::jetstream::{self, AckKind};
+use futures::StreamExt;
+use rosey_core::messaging::{self, Heartbeat, SCHEMA_VERSION};
+use tokio::sync::{oneshot, watch};
+
+use super::plugin_thread::{HookOutcome, Shared};
+
+/// How long a stopping host keeps returning what its last pull request already delivered.
+const HAND_BACK_WINDOW: Duration = Duration::from_millis(5);
+
+/// Resolves once the connection has been down for longer than `limit` without a break.
+pub(super) async fn outage_exceeds(mut connected: watch::Receiver<bool>, limit: Duration) {
+    loop {
+        while *connected.borrow_and_update() {
+            if connected.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+        }
+        let back = async {
+            while !*connected.borrow_and_update() {
+                if connected.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        if tokio::time::timeout(limit, back).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Waits for a hook to finish, telling JetStream the message is still being worked on so a
+/// slow handler is not mistaken for a lost one.
+pub(super) async fn await_with_progress(
+    message: &jetstream::Message,
+    mut done: oneshot::Receiver<HookOutcome<()>>,
+) -> HookOutcome<()> {
+    let mut progress = tokio::time::interval(messaging::ACK_WAIT / 2);
+    progress.tick().await;
+    loop {
+        tokio::select! {
+            outcome = &mut done => {
+                return outcome.unwrap_or_else(|_| HookOutcome::Panicked("the plugin thread ended mid-message".to_owned()));
+            }
+            _ = progress.tick() => {
+                let _ = message.ack_with(AckKind::Progress).await;
+            }
+        }
+    }
+}
+
+/// Gives back (nak) what the last pull request already delivered to this host, so the next
+/// instance gets it at once instead of after the ack timeout. It does not wait for the pull
+/// request to expire: the server drops a closed connection's pull requests, and lingering only
+/// let this host keep receiving (and bouncing) messages meant for its successor.
+pub(super) async fn hand_back(mut batch: jetstream::consumer::pull::Batch) {
+    let deadline = tokio::time::sleep(HAND_BACK_WINDOW);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            _ = &mut deadline => return,
+            next = batch.next() => match next {
+                Some(Ok(message)) => { let _ = message.ack_with(AckKind::Nak(None)).await; }
+                Some(Err(_)) | None => return,
+            }
+        }
+    }
+}
+
+pub(super) async fn heartbeats(
+    client: async_nats::Client,
+    plugin: String,
+    version: String,
+    every: Duration,
+    shared: Shared,
+    handled: Arc<AtomicU64>,
+) {
+    let mut ticks = tokio::time::interval(every);
+    let subject = messaging::heartbeat_subject(&plugin);
+    loop {
+        ticks.tick().await;
+        let busy = match shared.busy.lock() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        let beat = Heartbeat {
+            v: SCHEMA_VERSION,
+            plugin: plugin.clone(),
+            version: version.clone(),
+            pid: std::process::id(),
+            busy,
+            handled: handled.load(Ordering::Relaxed),
+            time_ms: messaging::now_ms(),
+        };
+        let _ = client
+            .publish(subject.clone(), messaging::encode(&beat).into())
+            .await;
+    }
+}
