@@ -111,6 +111,8 @@ fn install_list_info_upgrade_and_remove() {
                     \n\
                     Note: Permissions are informational (trust-based)\n\
                     \n\
+                    rosey is not running: the change takes effect at the next `rosey start`.\n\
+                    \n\
                     Next steps:\n\
                     \x20 rosey plugin list              # Verify installation\n\
                     \x20 rosey plugin info dice-roller  # Show details\n";
