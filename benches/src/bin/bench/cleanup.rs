@@ -7,15 +7,28 @@
 use std::{
     path::{Path, PathBuf},
     process::{Command, Stdio},
-    sync::{Mutex, MutexGuard, OnceLock},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Mutex, MutexGuard, OnceLock,
+    },
     time::{Duration, Instant},
 };
+
+/// Set once a signal asked the harness to stop: no new home or stack may start after it.
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+/// `true` once the harness is being interrupted.
+pub fn stopping() -> bool {
+    STOPPING.load(Ordering::SeqCst)
+}
 
 /// What is registered for cleaning.
 #[derive(Default)]
 struct Registry {
     /// The rosey binary, for `rosey stop`.
     rosey: Option<PathBuf>,
+    /// The folder all homes are made in; each home's name carries this process's pid.
+    homes_root: Option<PathBuf>,
     /// Homes that may have a stack running, and whether to keep their files.
     homes: Vec<(PathBuf, bool)>,
     /// Process groups started directly (Errbot's Python process).
@@ -39,14 +52,22 @@ fn cleaning() -> MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Names the rosey binary used to stop stacks.
-pub fn set_rosey(rosey: &Path) {
-    registry().rosey = Some(rosey.to_path_buf());
+/// Names the rosey binary used to stop stacks, and the folder homes are made in.
+pub fn set_rosey(rosey: &Path, homes_root: &Path) {
+    let mut registry = registry();
+    registry.rosey = Some(rosey.to_path_buf());
+    registry.homes_root = Some(homes_root.to_path_buf());
 }
 
 /// Registers a home; `keep` leaves its files for inspection after its stack is stopped.
-pub fn register_home(home: &Path, keep: bool) {
-    registry().homes.push((home.to_path_buf(), keep));
+/// Refused once the harness is being interrupted.
+pub fn register_home(home: &Path, keep: bool) -> anyhow::Result<()> {
+    let mut registry = registry();
+    if stopping() {
+        anyhow::bail!("interrupted");
+    }
+    registry.homes.push((home.to_path_buf(), keep));
+    Ok(())
 }
 
 /// Registers a process group the harness started.
@@ -76,12 +97,13 @@ pub fn clean_home(home: &Path) {
 /// Cleans every registered home and kills every registered process group.
 pub fn cleanup_all() {
     let _guard = cleaning();
-    let (rosey, homes, groups) = {
+    let (rosey, homes, groups, homes_root) = {
         let mut registry = registry();
         (
             registry.rosey.clone(),
             std::mem::take(&mut registry.homes),
             std::mem::take(&mut registry.groups),
+            registry.homes_root.clone(),
         )
     };
     for pgid in groups {
@@ -90,6 +112,22 @@ pub fn cleanup_all() {
     }
     for (path, keep) in homes {
         stop_and_remove(rosey.as_deref(), &path, keep);
+    }
+    // Last sweep: anything naming a home of this run (`<root>/<label>-<pid>-<n>`), in case a
+    // stack was being started while the registered ones were stopped.
+    if let Some(root) = homes_root {
+        let tag = format!("-{}-", std::process::id());
+        let needle = root.to_string_lossy().into_owned();
+        for pid in processes_where(|cmdline| {
+            cmdline.split(needle.as_str()).skip(1).any(|rest| {
+                rest.split('/')
+                    .nth(1)
+                    .is_some_and(|home| home.contains(&tag))
+            })
+        }) {
+            // SAFETY: plain syscall on a process whose command line names a home of this run.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
     }
 }
 
@@ -154,6 +192,12 @@ fn run_bounded(command: &mut Command, limit: Duration) {
 /// Every live (non-zombie) process other than this one whose command line contains `path`.
 pub fn processes_mentioning(path: &Path) -> Vec<u32> {
     let needle = path.to_string_lossy().into_owned();
+    processes_where(|cmdline| cmdline.contains(&needle))
+}
+
+/// Every live (non-zombie) process other than this one whose command line (arguments joined
+/// by spaces) satisfies `wanted`.
+fn processes_where(wanted: impl Fn(&str) -> bool) -> Vec<u32> {
     let me = std::process::id();
     std::fs::read_dir("/proc")
         .into_iter()
@@ -164,7 +208,7 @@ pub fn processes_mentioning(path: &Path) -> Vec<u32> {
         .filter(|pid| {
             std::fs::read(format!("/proc/{pid}/cmdline"))
                 .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
-                .is_ok_and(|cmdline| cmdline.contains(&needle))
+                .is_ok_and(|cmdline| wanted(&cmdline))
         })
         .filter(|pid| !is_zombie(*pid))
         .collect()
@@ -210,6 +254,7 @@ pub fn install_signal_handler() -> anyhow::Result<()> {
                 }
             });
             eprintln!("\n{name}: stopping every stack the harness started, then exiting");
+            STOPPING.store(true, Ordering::SeqCst);
             cleanup_all();
             std::process::exit(130);
         })

@@ -20,6 +20,7 @@ mod cleanup;
 mod cold;
 mod crash;
 mod errbot;
+mod floor;
 mod machine;
 mod memory;
 mod reload;
@@ -86,11 +87,11 @@ struct Args {
     /// Reloads timed on Errbot (measure 7).
     #[arg(long, default_value_t = 200)]
     errbot_reloads: usize,
-    /// Measures to leave out: reload, loss, crash, cold, steady, memory, errbot.
+    /// Measures to leave out: reload, loss, crash, cold, steady, floor, memory, errbot.
     #[arg(long, value_delimiter = ',')]
     skip: Vec<String>,
     /// Milliseconds between reloads during the load test (measure 2).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 100)]
     load_reload_gap_ms: u64,
     /// Milliseconds to wait after a crash before sending the command timed (measure 3); 0
     /// sends it the moment the host's exit is seen.
@@ -176,7 +177,7 @@ async fn run(args: Args) -> Result<bool> {
         !args.no_build && args.rosey.is_none(),
         args.rosey.as_deref(),
     )?;
-    cleanup::set_rosey(&tools.rosey);
+    cleanup::set_rosey(&tools.rosey, &tools.bench_dir.join("homes"));
     let dice = tools.pack("plugins/dice-roller")?;
     let chaos = if args.wants("crash") {
         Some(tools.pack("plugins/fixtures/chaos")?)
@@ -200,13 +201,14 @@ async fn run(args: Args) -> Result<bool> {
         crash: Outcome::skipped("not asked for"),
         cold_start: Outcome::skipped("not asked for"),
         steady: Outcome::skipped("not asked for"),
+        floor: Outcome::skipped("not asked for"),
         memory: Outcome::skipped("not asked for"),
         errbot: Outcome::skipped("not asked for"),
         noise: Vec::new(),
         targets: Vec::new(),
     };
 
-    if ["steady", "memory", "reload", "loss"]
+    if ["steady", "floor", "memory", "reload", "loss"]
         .iter()
         .any(|measure| args.wants(measure))
     {
@@ -285,7 +287,7 @@ impl Meter {
     }
 }
 
-/// Measures 5, 6, 1 and 2 on one home with dice-roller, in that order.
+/// Measures 5 (and its NATS floors), 6, 1 and 2 on one home with dice-roller, in that order.
 async fn main_home(tools: &Tools, args: &Args, dice: &std::path::Path, results: &mut Results) {
     let setup = async {
         let home = BenchHome::new(tools, "main", MAIN_CONFIG, args.keep_homes)?;
@@ -294,15 +296,17 @@ async fn main_home(tools: &Tools, args: &Args, dice: &std::path::Path, results: 
         let status = home
             .wait_running(&["dice-roller".to_owned()], Duration::from_secs(30))
             .await?;
-        let wire = Wire::connect(&home.nats_url().await?).await?;
-        anyhow::Ok((home, wire, status.pid))
+        let url = home.nats_url().await?;
+        let wire = Wire::connect(&url).await?;
+        anyhow::Ok((home, wire, status.pid, url))
     };
-    let (home, mut wire, daemon_pid) = match setup.await {
+    let (home, mut wire, daemon_pid, url) = match setup.await {
         Ok(ready) => ready,
         Err(err) => {
             let error = format!("the dice-roller stack did not start: {err:#}");
             for (measure, outcome) in [
                 ("steady", &mut results.steady as &mut dyn SetFailed),
+                ("floor", &mut results.floor),
                 ("memory", &mut results.memory),
                 ("reload", &mut results.reload),
                 ("loss", &mut results.loss),
@@ -325,6 +329,12 @@ async fn main_home(tools: &Tools, args: &Args, dice: &std::path::Path, results: 
                     latency: Series(samples),
                 }),
         );
+        results.noise.push(meter.stop());
+    }
+    if args.wants("floor") {
+        eprintln!("NATS floors: {} requests each", args.steady);
+        let meter = Meter::start("floor");
+        results.floor = Outcome::of(floor::measure(&url, &wire, args.warmup, args.steady).await);
         results.noise.push(meter.stop());
     }
     if args.wants("memory") {

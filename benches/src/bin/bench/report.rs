@@ -11,6 +11,7 @@ use crate::{
     cold::ColdStart,
     crash::CrashRecovery,
     errbot::ErrbotRun,
+    floor::Floor,
     machine::{Machine, Noise},
     memory::Memory,
     reload::{Loss, ReloadLatency},
@@ -101,6 +102,8 @@ pub struct Results {
     pub cold_start: Outcome<Vec<ColdStart>>,
     /// Measure 5.
     pub steady: Outcome<Steady>,
+    /// What NATS alone costs, for measure 5.
+    pub floor: Outcome<Floor>,
     /// Measure 6.
     pub memory: Outcome<Vec<Memory>>,
     /// Measure 7.
@@ -296,6 +299,21 @@ impl Results {
         match self.steady.get() {
             Some(steady) => row(out, "steady command → reply", &steady.latency),
             None => missing(out, "steady latency", &self.steady),
+        }
+        match self.floor.get() {
+            Some(floor) => {
+                row(
+                    out,
+                    "  floor: core NATS request → reply",
+                    &floor.core_request,
+                );
+                row(
+                    out,
+                    "  floor: same path, harness as the host",
+                    &floor.jetstream_command,
+                );
+            }
+            None => missing(out, "  NATS floors", &self.floor),
         }
     }
 

@@ -75,7 +75,7 @@ impl BenchHome {
         }
         std::fs::create_dir_all(&path)
             .with_context(|| format!("cannot create {}", path.display()))?;
-        cleanup::register_home(&path, keep);
+        cleanup::register_home(&path, keep)?;
         let home = BenchHome {
             tools: tools.clone(),
             path,
@@ -90,8 +90,12 @@ impl BenchHome {
         &self.path
     }
 
-    /// A `rosey --home <home>` command with nats-server named.
-    fn rosey(&self) -> tokio::process::Command {
+    /// A `rosey --home <home>` command with nats-server named; refused once the harness is
+    /// being interrupted, so no stack starts after the cleanup.
+    fn rosey(&self) -> Result<tokio::process::Command> {
+        if cleanup::stopping() {
+            bail!("interrupted");
+        }
         let mut command = tokio::process::Command::new(&self.tools.rosey);
         command
             .arg("--home")
@@ -100,13 +104,13 @@ impl BenchHome {
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .kill_on_drop(true);
-        command
+        Ok(command)
     }
 
     /// `rosey plugin install <archive>`.
     pub async fn install(&self, archive: &Path) -> Result<()> {
         let output = self
-            .rosey()
+            .rosey()?
             .args(["plugin", "install"])
             .arg(archive)
             .output()
@@ -127,7 +131,7 @@ impl BenchHome {
     pub async fn start(&self) -> Result<Duration> {
         let started = Instant::now();
         let output = self
-            .rosey()
+            .rosey()?
             .arg("start")
             .output()
             .await
@@ -148,7 +152,7 @@ impl BenchHome {
     /// `rosey stop`, waiting until the daemon is gone.
     pub async fn stop(&self) -> Result<()> {
         let output =
-            tokio::time::timeout(Duration::from_secs(60), self.rosey().arg("stop").output())
+            tokio::time::timeout(Duration::from_secs(60), self.rosey()?.arg("stop").output())
                 .await
                 .context("rosey stop took over 60 s")?
                 .context("cannot run rosey stop")?;

@@ -1,0 +1,144 @@
+//! Context for measure 5: what NATS itself costs on this machine, with no rosey process in the
+//! path. Two floors, taken against the main home's nats-server:
+//!
+//! * core NATS request → reply between two connections of the harness;
+//! * the steady measure's exact path (a command published through JetStream, a `ChatAction`
+//!   back on `rosey.actions.chat`) with the harness standing in for the plugin host: its own
+//!   durable pull consumer, the same batch size and expiry, the reply published before the ack.
+//!
+//! What the steady latency adds to the second floor is the plugin host's own cost.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use async_nats::jetstream::{self, consumer::PullConsumer};
+use futures::StreamExt;
+use rosey_benches::stats::Series;
+use rosey_core::messaging::{self, ChatAction, CommandMessage};
+use serde::Serialize;
+
+use crate::{reload::ms, wire::Wire};
+
+/// The command the stand-in host claims.
+const COMMAND: &str = "bench-floor";
+
+/// The floors, in ms.
+#[derive(Debug, Default, Serialize)]
+pub struct Floor {
+    /// Core NATS request → reply.
+    pub core_request: Series,
+    /// JetStream command → `ChatAction`, the harness as the host.
+    pub jetstream_command: Series,
+}
+
+/// Takes both floors, `count` samples each after `warmup`.
+pub async fn measure(url: &str, wire: &Wire, warmup: usize, count: usize) -> Result<Floor> {
+    let mut floor = Floor::default();
+    let responder = async_nats::connect(url)
+        .await
+        .with_context(|| format!("cannot connect to NATS at {url}"))?;
+    let requester = async_nats::connect(url)
+        .await
+        .with_context(|| format!("cannot connect to NATS at {url}"))?;
+
+    let mut echo = responder
+        .subscribe("bench.floor.echo")
+        .await
+        .context("cannot subscribe")?;
+    let echo_client = responder.clone();
+    let echoer = tokio::spawn(async move {
+        while let Some(message) = echo.next().await {
+            if let Some(reply) = message.reply {
+                let _ = echo_client.publish(reply, message.payload).await;
+            }
+        }
+    });
+    responder.flush().await.context("cannot flush")?;
+    for i in 0..warmup + count {
+        let started = Instant::now();
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            requester.request("bench.floor.echo", "ping".into()),
+        )
+        .await
+        .context("no echo within 5 s")?
+        .context("core request failed")?;
+        if i >= warmup {
+            floor.core_request.push(ms(started.elapsed()));
+        }
+    }
+    echoer.abort();
+
+    let js = jetstream::new(responder.clone());
+    let stream = js
+        .get_stream(messaging::STREAM_NAME)
+        .await
+        .context("cannot find the ROSEY stream")?;
+    let consumer: PullConsumer = stream
+        .get_or_create_consumer(
+            &messaging::consumer_name("bench-floor"),
+            messaging::plugin_consumer_config(
+                "bench-floor",
+                vec![messaging::command_subject(COMMAND)],
+            ),
+        )
+        .await
+        .context("cannot create the stand-in host's consumer")?;
+    let host = tokio::spawn(stand_in_host(responder.clone(), consumer));
+    for i in 0..warmup + count {
+        let id = format!("floor-{i}");
+        let waiting = wire.expect(&id);
+        let started = Instant::now();
+        let ack = wire.publish(&id, COMMAND, "").await?;
+        let reply = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .context("the stand-in host did not answer within 5 s")?
+            .context("the reply book was dropped")?;
+        ack.await
+            .context("the stream did not store a floor command")?;
+        if i >= warmup {
+            floor.jetstream_command.push(ms(reply.at - started));
+        }
+    }
+    host.abort();
+    let _ = stream
+        .delete_consumer(&messaging::consumer_name("bench-floor"))
+        .await;
+    wire.forget_replies();
+    Ok(floor)
+}
+
+/// Pulls commands the way the plugin host does (batches of 16, 250 ms expiry) and answers each
+/// with a `ChatAction`, published before the ack.
+async fn stand_in_host(client: async_nats::Client, consumer: PullConsumer) {
+    loop {
+        let batch = consumer
+            .batch()
+            .max_messages(16)
+            .expires(Duration::from_millis(250))
+            .messages()
+            .await;
+        let Ok(mut batch) = batch else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        while let Some(Ok(message)) = batch.next().await {
+            if let Ok(command) = messaging::decode::<CommandMessage>(&message.payload) {
+                let action = ChatAction {
+                    v: messaging::SCHEMA_VERSION,
+                    text: "floor".to_owned(),
+                    to: None,
+                    plugin: "bench-floor".to_owned(),
+                    in_reply_to: Some(command.id),
+                };
+                let _ = client
+                    .publish(
+                        messaging::CHAT_ACTION_SUBJECT,
+                        messaging::encode(&action).into(),
+                    )
+                    .await;
+            }
+            let _ = message.ack().await;
+        }
+    }
+}
