@@ -323,6 +323,9 @@ fn render_unit(unit: &UnitStatus, width: usize, color: bool, plugin: bool) -> St
             line.push_str(&format!("  Version: {version}"));
         }
     }
+    if let Some(detail) = &unit.detail {
+        line.push_str(&format!("  ({detail})"));
+    }
     if let Some(count) = unit.dead_letters.filter(|count| *count > 0) {
         line.push_str(&format!("  Dead letters: {count}"));
     }
