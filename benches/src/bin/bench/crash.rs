@@ -38,6 +38,10 @@ pub struct CrashRecovery {
     pub probe_delay_ms: f64,
     /// Samples over 1 s (a command that waited out the ack wait).
     pub over_1s: usize,
+    /// Crashes not timed: the host was gone before the `abort` was sent, or did not exit
+    /// within 10 s of it (a redelivered message crashed it first, or the `abort` went to a
+    /// host that had just died).
+    pub disturbed: usize,
     /// Host exit → reply to a command sent right after it.
     pub to_serving: Series,
     /// Host exit → the new host's `ready` notice.
@@ -71,6 +75,23 @@ impl PidFd {
     }
 }
 
+/// The pid of the running chaos host, from the status.
+async fn running_pid(home: &BenchHome) -> Result<u32> {
+    let status = home
+        .wait_running(&["chaos".to_owned()], Duration::from_secs(30))
+        .await?;
+    status
+        .unit("chaos")
+        .and_then(|unit| unit.pid)
+        .context("chaos has no pid")
+}
+
+/// `true` while process `pid` exists.
+fn alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
+}
+
 /// Crashes chaos `count` times and times how soon it serves again; the timed command is sent
 /// `probe_delay` after the exit is seen.
 pub async fn recovery(
@@ -84,22 +105,38 @@ pub async fn recovery(
         probe_delay_ms: ms(probe_delay),
         ..Default::default()
     };
-    let status = home
-        .wait_running(&["chaos".to_owned()], Duration::from_secs(30))
-        .await?;
-    let mut pid = status
-        .unit("chaos")
-        .and_then(|unit| unit.pid)
-        .context("chaos has no pid")?;
-    for crash in 0..count {
+    let mut current: Option<u32> = None;
+    let mut crash = 0;
+    while crash < count {
+        if result.disturbed > count {
+            bail!(
+                "{} crashes did not go as planned (see `disturbed`); giving up",
+                result.disturbed
+            );
+        }
         wire.drain_notices();
-        let host = PidFd::open(pid)?;
+        let pid = match current.filter(|pid| alive(*pid)) {
+            Some(pid) => pid,
+            None => running_pid(home).await?,
+        };
+        // The host may die of something else (a redelivered message) at any moment: then
+        // this crash is not timed, and the next one starts from the host running then.
+        let Ok(host) = PidFd::open(pid) else {
+            result.disturbed += 1;
+            current = None;
+            continue;
+        };
         let _abort_ack = wire
             .publish(&format!("abort-{crash}"), "chaos", "abort")
             .await?;
-        let exited = tokio::time::timeout(Duration::from_secs(10), host.exited())
-            .await
-            .with_context(|| format!("crash {crash}: chaos (pid {pid}) did not abort"))??;
+        let exited = match tokio::time::timeout(Duration::from_secs(10), host.exited()).await {
+            Ok(exited) => exited?,
+            Err(_) => {
+                result.disturbed += 1;
+                current = None;
+                continue;
+            }
+        };
         if !probe_delay.is_zero() {
             tokio::time::sleep(probe_delay).await;
         }
@@ -108,6 +145,7 @@ pub async fn recovery(
         let _probe_ack = wire.publish(&probe, "chaos", "ping").await?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         let mut ready = None;
+        let mut latest = None;
         let mut served = None;
         while ready.is_none() || served.is_none() {
             tokio::select! {
@@ -115,7 +153,8 @@ pub async fn recovery(
                 notice = wire.next_notice() => {
                     let notice = notice.context("the NATS subscription ended")?;
                     if notice.what == "ready" && notice.plugin == "chaos" && notice.pid != pid {
-                        ready = Some((notice.stamp.at, notice.pid));
+                        ready.get_or_insert(notice.stamp.at);
+                        latest = Some(notice.pid);
                     }
                 }
                 stamp = &mut waiting, if served.is_none() => {
@@ -126,15 +165,16 @@ pub async fn recovery(
                 }
             }
         }
-        if let (Some((ready_at, new_pid)), Some(served_at)) = (ready, served) {
+        if let (Some(ready_at), Some(served_at)) = (ready, served) {
             let took = ms(served_at - exited);
             if took > 1000.0 {
                 result.over_1s += 1;
             }
             result.to_serving.push(took);
             result.to_ready.push(ms(ready_at - exited));
-            pid = new_pid;
         }
+        current = latest;
+        crash += 1;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     wire.forget_replies();

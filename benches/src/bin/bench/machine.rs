@@ -63,6 +63,41 @@ pub fn describe() -> Machine {
     }
 }
 
+/// What was measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Software {
+    /// The rosey binary.
+    pub rosey: String,
+    /// `git describe --always --dirty` of the workspace.
+    pub git: String,
+    /// `nats-server --version`.
+    pub nats_server: String,
+}
+
+/// Runs a command and returns its trimmed stdout ("unknown" when it fails).
+fn output_of(command: &mut std::process::Command) -> String {
+    command
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Describes the software under test.
+pub fn software(tools: &crate::setup::Tools) -> Software {
+    Software {
+        rosey: tools.rosey.display().to_string(),
+        git: output_of(
+            std::process::Command::new("git")
+                .arg("-C")
+                .arg(&tools.workspace)
+                .args(["describe", "--always", "--dirty"]),
+        ),
+        nats_server: output_of(std::process::Command::new(&tools.nats).arg("--version")),
+    }
+}
+
 /// The 1-minute load average.
 pub fn load1() -> Option<f64> {
     read("/proc/loadavg")

@@ -12,7 +12,7 @@ use crate::{
     crash::CrashRecovery,
     errbot::ErrbotRun,
     floor::Floor,
-    machine::{Machine, Noise},
+    machine::{Machine, Noise, Software},
     memory::Memory,
     reload::{Loss, ReloadLatency},
 };
@@ -90,6 +90,8 @@ pub struct Results {
     pub command: String,
     /// The machine.
     pub machine: Machine,
+    /// The software measured.
+    pub software: Software,
     /// The counts and rates used.
     pub settings: serde_json::Value,
     /// Measure 1.
@@ -197,6 +199,11 @@ impl Results {
         );
         let _ = writeln!(
             out,
+            "rosey {} (git {}), {}",
+            self.software.rosey, self.software.git, self.software.nats_server
+        );
+        let _ = writeln!(
+            out,
             "machine before the run: load {:.2}, {:.0}% CPU busy over 1 s",
             m.load_before.unwrap_or(f64::NAN),
             m.idle_busy_percent.unwrap_or(f64::NAN)
@@ -269,8 +276,8 @@ impl Results {
                 row(out, "  crash → new host ready", &crash.to_ready);
                 let _ = writeln!(
                     out,
-                    "    ({}; command sent {} ms after the exit; {} samples over 1 s)",
-                    crash.how, crash.probe_delay_ms, crash.over_1s
+                    "    ({}; command sent {} ms after the exit; {} samples over 1 s; {} crashes not timed)",
+                    crash.how, crash.probe_delay_ms, crash.over_1s, crash.disturbed
                 );
             }
             None => missing(out, "crash recovery", &self.crash),
