@@ -87,7 +87,13 @@ pub struct ReloadLatency {
     pub to_answer: Series,
     /// Probes the old instance answered while the reload was under way.
     pub answered_by_old: usize,
+    /// Wall time of the operator's command, `rosey plugin reload <name>` (its own process
+    /// start included), for a few reloads after the timed ones.
+    pub cli_wall: Series,
 }
+
+/// How many reloads are also timed through the CLI.
+const CLI_RELOADS: usize = 20;
 
 /// Reloads `plugin` `count` times and times each; `command`/`args` make the probe.
 pub async fn latency(
@@ -166,6 +172,13 @@ pub async fn latency(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     wire.forget_replies();
+    if via == ReloadVia::PluginReload {
+        for _ in 0..CLI_RELOADS.min(count) {
+            let took = home.cli(&["plugin", "reload", plugin]).await?;
+            result.cli_wall.push(ms(took));
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
     Ok(result)
 }
 

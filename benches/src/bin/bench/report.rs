@@ -259,6 +259,11 @@ impl Results {
                 );
                 row(out, "  reload → new host ready", &reload.to_ready);
                 row(out, "  reload → daemon answered", &reload.to_answer);
+                row(
+                    out,
+                    "  `rosey plugin reload` wall time (CLI)",
+                    &reload.cli_wall,
+                );
                 if let Some(via) = reload.via {
                     let _ = writeln!(
                         out,

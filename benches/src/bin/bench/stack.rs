@@ -127,6 +127,28 @@ impl BenchHome {
         Ok(())
     }
 
+    /// Runs `rosey --home <home> <args>`; returns how long it took, failing with its output
+    /// when it fails.
+    pub async fn cli(&self, args: &[&str]) -> Result<Duration> {
+        let started = Instant::now();
+        let output = self
+            .rosey()?
+            .args(args)
+            .output()
+            .await
+            .with_context(|| format!("cannot run rosey {}", args.join(" ")))?;
+        let took = started.elapsed();
+        if !output.status.success() {
+            bail!(
+                "rosey {} failed: {}{}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(took)
+    }
+
     /// `rosey start`; returns how long it took to return.
     pub async fn start(&self) -> Result<Duration> {
         let started = Instant::now();
