@@ -141,7 +141,7 @@ pub async fn recovery(
             tokio::time::sleep(probe_delay).await;
         }
         let probe = format!("after-{crash}");
-        let mut waiting = wire.expect(&probe);
+        let mut waiting = wire.watch_reply(&probe);
         let _probe_ack = wire.publish(&probe, "chaos", "ping").await?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         let mut ready = None;

@@ -87,7 +87,7 @@ pub async fn measure(url: &str, wire: &Wire, warmup: usize, count: usize) -> Res
     let host = tokio::spawn(stand_in_host(responder.clone(), consumer));
     for i in 0..warmup + count {
         let id = format!("floor-{i}");
-        let waiting = wire.expect(&id);
+        let waiting = wire.watch_reply(&id);
         let started = Instant::now();
         let ack = wire.publish(&id, COMMAND, "").await?;
         let reply = tokio::time::timeout(Duration::from_secs(5), waiting)

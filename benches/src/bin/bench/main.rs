@@ -255,6 +255,7 @@ async fn run(args: Args) -> Result<bool> {
         results.crash.why_not(),
         results.cold_start.why_not(),
         results.steady.why_not(),
+        results.floor.why_not(),
         results.memory.why_not(),
         results.errbot.why_not(),
     ]

@@ -116,7 +116,7 @@ pub async fn latency(
         let mut probe = |wire: &Wire| {
             probes += 1;
             let id = format!("reload-{reload}-{probes}");
-            (id.clone(), wire.expect(&id))
+            (id.clone(), wire.watch_reply(&id))
         };
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);

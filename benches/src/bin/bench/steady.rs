@@ -19,7 +19,7 @@ pub async fn latency(
     let mut samples = Vec::with_capacity(count);
     for i in 0..warmup + count {
         let id = format!("steady-{i}");
-        let waiting = wire.expect(&id);
+        let waiting = wire.watch_reply(&id);
         let started = Instant::now();
         let ack = wire.publish(&id, command, args).await?;
         let reply = tokio::time::timeout(Duration::from_secs(10), waiting)

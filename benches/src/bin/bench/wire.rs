@@ -140,7 +140,7 @@ impl Wire {
     }
 
     /// A receiver of the first reply to `id` (register before publishing).
-    pub fn expect(&self, id: &str) -> oneshot::Receiver<Stamp> {
+    pub fn watch_reply(&self, id: &str) -> oneshot::Receiver<Stamp> {
         let (tx, rx) = oneshot::channel();
         let mut book = self.book();
         match book.replies.get(id).and_then(|stamps| stamps.first()) {
