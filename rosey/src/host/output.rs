@@ -13,12 +13,18 @@ use super::{
     serve::Serve,
 };
 
+/// Waits (bounded) until everything written so far has reached the server.
+async fn settle(client: &async_nats::Client) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), client.flush()).await;
+}
+
 impl Serve {
     /// Moves a message that `died` earlier hosts of this plugin died handling (a panic, an
     /// abort, a segfault, a hang) to the dead-letter stream, so it stops crash-looping the
     /// plugin and stays there for the operator.
     pub(super) async fn dead_letter(
         &mut self,
+        client: &async_nats::Client,
         js: &jetstream::Context,
         message: &jetstream::Message,
         subject: &str,
@@ -46,6 +52,7 @@ impl Serve {
                     ),
                 );
                 let _ = message.ack_with(AckKind::Term).await;
+                settle(client).await;
                 let _ = self.attempts.forget(seq);
             }
             Err(err) => {
@@ -73,13 +80,16 @@ impl Serve {
         true
     }
 
-    pub(super) async fn ack(&self, message: &jetstream::Message) {
+    /// Acks a handled message and makes sure the ack has reached the server before the next
+    /// message reaches the plugin: if that one kills the process, this one must not come again.
+    pub(super) async fn ack(&self, client: &async_nats::Client, message: &jetstream::Message) {
         if let Err(err) = message.ack().await {
             self.log.host(
                 LogLevel::Warn,
                 &format!("ack failed (the message will come again): {err}"),
             );
         }
+        settle(client).await;
     }
 
     /// Calls the plugin's unload and writes its state for the next instance; `false` on failure.

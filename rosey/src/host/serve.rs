@@ -174,8 +174,10 @@ impl Serve {
             let connected = connected.clone();
             async_nats::ConnectOptions::new()
                 .name(format!("rosey-plugin-{}", self.name))
+                // async-nats asks this before the *first* attempt too (attempts = 1): no delay
+                // then, or every host start would wait 50 ms before connecting.
                 .reconnect_delay_callback(|attempts| {
-                    Duration::from_millis((attempts as u64 * 50).min(1000))
+                    Duration::from_millis((attempts.saturating_sub(1) as u64 * 50).min(1000))
                 })
                 .event_callback(move |event| {
                     let log = log.clone();
@@ -319,7 +321,9 @@ impl Serve {
         let seq = message.info().map(|info| info.stream_sequence).unwrap_or(0);
         let died = self.attempts.count(seq);
         if seq != 0 && died >= self.max_attempts {
-            return self.dead_letter(js, &message, &subject, seq, died).await;
+            return self
+                .dead_letter(client, js, &message, &subject, seq, died)
+                .await;
         }
         let (done_tx, done_rx) = oneshot::channel();
         let work = if subject.starts_with("rosey.commands.") {
@@ -356,14 +360,14 @@ impl Serve {
         match outcome {
             HookOutcome::Done(()) => {
                 handled.fetch_add(1, Ordering::Relaxed);
-                self.ack(&message).await;
+                self.ack(client, &message).await;
                 true
             }
             HookOutcome::Failed(err) => {
                 handled.fetch_add(1, Ordering::Relaxed);
                 self.log
                     .plugin(LogLevel::Error, &format!("{subject}: {err}"));
-                self.ack(&message).await;
+                self.ack(client, &message).await;
                 true
             }
             HookOutcome::Panicked(panic) => {

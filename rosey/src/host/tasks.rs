@@ -46,8 +46,10 @@ pub(super) async fn await_with_progress(
     message: &jetstream::Message,
     mut done: oneshot::Receiver<HookOutcome<()>>,
 ) -> HookOutcome<()> {
-    let mut progress = tokio::time::interval(messaging::ACK_WAIT / 2);
-    progress.tick().await;
+    // The first tick lies one period ahead: awaiting an immediate first tick would wait for
+    // tokio's next timer tick (up to 1 ms) on every message.
+    let every = messaging::ACK_WAIT / 2;
+    let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         tokio::select! {
             outcome = &mut done => {
