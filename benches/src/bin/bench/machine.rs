@@ -68,7 +68,8 @@ pub fn describe() -> Machine {
 pub struct Software {
     /// The rosey binary.
     pub rosey: String,
-    /// `git describe --always --dirty` of the workspace.
+    /// `git describe --always --dirty` of the workspace the binary was built from (unknown
+    /// for a binary given with `--rosey`).
     pub git: String,
     /// `nats-server --version`.
     pub nats_server: String,
@@ -84,16 +85,20 @@ fn output_of(command: &mut std::process::Command) -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-/// Describes the software under test.
-pub fn software(tools: &crate::setup::Tools) -> Software {
+/// Describes the software under test; `given` when the rosey binary came from `--rosey`.
+pub fn software(tools: &crate::setup::Tools, given: bool) -> Software {
     Software {
         rosey: tools.rosey.display().to_string(),
-        git: output_of(
-            std::process::Command::new("git")
-                .arg("-C")
-                .arg(&tools.workspace)
-                .args(["describe", "--always", "--dirty"]),
-        ),
+        git: if given {
+            "unknown (binary given with --rosey)".to_owned()
+        } else {
+            output_of(
+                std::process::Command::new("git")
+                    .arg("-C")
+                    .arg(&tools.workspace)
+                    .args(["describe", "--always", "--dirty"]),
+            )
+        },
         nats_server: output_of(std::process::Command::new(&tools.nats).arg("--version")),
     }
 }

@@ -195,7 +195,7 @@ async fn run(args: Args) -> Result<bool> {
     let mut results = Results {
         command: std::env::args().collect::<Vec<_>>().join(" "),
         machine,
-        software: machine::software(&tools),
+        software: machine::software(&tools, args.rosey.is_some()),
         settings: serde_json::to_value(&args).unwrap_or_default(),
         reload: Outcome::skipped("not asked for"),
         loss: Outcome::skipped("not asked for"),
