@@ -271,35 +271,40 @@ pub async fn loss_under_load(
     };
     let id_of = |i: usize| format!("load-{i}");
     let publisher = async {
-        let start = tokio::time::Instant::now();
-        let mut acks = FuturesUnordered::new();
-        let mut retries = vec![0u8; total];
-        let mut not_stored = 0;
-        let mut next = 0;
-        loop {
-            tokio::select! {
-                biased;
-                Some((i, stored)) = acks.next(), if !acks.is_empty() => {
-                    let stored: Result<PublishAck, PublishError> = stored;
-                    if stored.is_err() {
-                        if retries[i] < 3 {
-                            retries[i] += 1;
-                            acks.push(settle(i, wire.publish(&id_of(i), command, args).await?));
-                        } else {
-                            not_stored += 1;
+        let published = async {
+            let start = tokio::time::Instant::now();
+            let mut acks = FuturesUnordered::new();
+            let mut retries = vec![0u8; total];
+            let mut not_stored = 0;
+            let mut next = 0;
+            loop {
+                tokio::select! {
+                    biased;
+                    Some((i, stored)) = acks.next(), if !acks.is_empty() => {
+                        let stored: Result<PublishAck, PublishError> = stored;
+                        if stored.is_err() {
+                            if retries[i] < 3 {
+                                retries[i] += 1;
+                                acks.push(settle(i, wire.publish(&id_of(i), command, args).await?));
+                            } else {
+                                not_stored += 1;
+                            }
                         }
                     }
+                    _ = sleep_until(start + interval * next as u32), if next < total => {
+                        sent_at.push(Instant::now());
+                        acks.push(settle(next, wire.publish(&id_of(next), command, args).await?));
+                        next += 1;
+                    }
+                    else => break,
                 }
-                _ = sleep_until(start + interval * next as u32), if next < total => {
-                    sent_at.push(Instant::now());
-                    acks.push(settle(next, wire.publish(&id_of(next), command, args).await?));
-                    next += 1;
-                }
-                else => break,
             }
+            anyhow::Ok(not_stored)
         }
+        .await;
+        // Whatever happened to the publisher, the reloader stops with it.
         publishing.set(false);
-        anyhow::Ok(not_stored)
+        published
     };
     let reloader = async {
         let mut done = 0;
