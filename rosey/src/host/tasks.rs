@@ -19,6 +19,11 @@ use super::plugin_thread::{HookOutcome, Shared};
 /// How long a stopping host keeps returning what its last pull request already delivered.
 const HAND_BACK_WINDOW: Duration = Duration::from_millis(5);
 
+/// How long a handed-back message waits before the server delivers it again: long enough that
+/// the stopping host (and its still-open pull request) is gone, so the message goes to the next
+/// instance instead of bouncing back to this one until its window closes.
+const HAND_BACK_DELAY: Duration = Duration::from_millis(50);
+
 /// Resolves once the connection has been down for longer than `limit` without a break.
 pub(super) async fn outage_exceeds(mut connected: watch::Receiver<bool>, limit: Duration) {
     loop {
@@ -73,7 +78,9 @@ pub(super) async fn hand_back(mut batch: jetstream::consumer::pull::Batch) {
         tokio::select! {
             _ = &mut deadline => return,
             next = batch.next() => match next {
-                Some(Ok(message)) => { let _ = message.ack_with(AckKind::Nak(None)).await; }
+                Some(Ok(message)) => {
+                    let _ = message.ack_with(AckKind::Nak(Some(HAND_BACK_DELAY))).await;
+                }
                 Some(Err(_)) | None => return,
             }
         }
