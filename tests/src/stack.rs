@@ -135,6 +135,12 @@ impl TestStack {
 /// Every process whose command line contains `path`.
 pub fn processes_mentioning(path: &Path) -> Vec<u32> {
     let needle = path.to_string_lossy().into_owned();
+    processes_where(|cmdline| cmdline.contains(&needle))
+}
+
+/// Every live (non-zombie) process other than this one whose command line (arguments joined
+/// by spaces) satisfies `wanted`.
+pub fn processes_where(wanted: impl Fn(&str) -> bool) -> Vec<u32> {
     let me = std::process::id();
     std::fs::read_dir("/proc")
         .into_iter()
@@ -145,7 +151,7 @@ pub fn processes_mentioning(path: &Path) -> Vec<u32> {
         .filter(|pid| {
             std::fs::read(format!("/proc/{pid}/cmdline"))
                 .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
-                .is_ok_and(|cmdline| cmdline.contains(&needle))
+                .is_ok_and(|cmdline| wanted(&cmdline))
         })
         .filter(|pid| !is_zombie(*pid))
         .collect()

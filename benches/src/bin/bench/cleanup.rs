@@ -4,6 +4,7 @@
 //! everything registered, and a signal thread runs it on Ctrl+C, SIGTERM or SIGHUP before the
 //! harness exits, so an interrupted run leaves no daemon, nats-server or plugin host running.
 
+pub use rosey_e2e::stack::{processes_mentioning, processes_where};
 use std::{
     path::{Path, PathBuf},
     process::{Command, Stdio},
@@ -187,42 +188,6 @@ fn run_bounded(command: &mut Command, limit: Duration) {
     }
     let _ = child.kill();
     let _ = child.wait();
-}
-
-/// Every live (non-zombie) process other than this one whose command line contains `path`.
-pub fn processes_mentioning(path: &Path) -> Vec<u32> {
-    let needle = path.to_string_lossy().into_owned();
-    processes_where(|cmdline| cmdline.contains(&needle))
-}
-
-/// Every live (non-zombie) process other than this one whose command line (arguments joined
-/// by spaces) satisfies `wanted`.
-fn processes_where(wanted: impl Fn(&str) -> bool) -> Vec<u32> {
-    let me = std::process::id();
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| *pid != me)
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
-                .is_ok_and(|cmdline| wanted(&cmdline))
-        })
-        .filter(|pid| !is_zombie(*pid))
-        .collect()
-}
-
-fn is_zombie(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            stat.rsplit(')')
-                .next()
-                .map(|rest| rest.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(true)
 }
 
 /// Starts the thread that cleans up and exits on SIGINT, SIGTERM or SIGHUP.
