@@ -170,7 +170,9 @@ impl Stack {
             .ok_or_else(|| "the plugin supervisor is not running".to_owned())
     }
 
-    async fn client(&self) -> Result<async_nats::Client, String> {
+    /// The stack's own NATS connection (made on first use, then shared), for whoever drives
+    /// the stack: plugin operations, status queries, publishing supervision notices.
+    pub async fn client(&self) -> Result<async_nats::Client, String> {
         self.client
             .get_or_try_init(|| async {
                 async_nats::connect(self.ctx.nats_url())

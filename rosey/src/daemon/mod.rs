@@ -307,12 +307,11 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
             Arc::new(move |unit: &str| reporter.on_starting(unit))
         },
     };
-    let nats_url = ctx.nats_url();
     let (stack, mut root_done) = match Stack::start(ctx).await {
         Ok(started) => started,
         Err(err) => return fatal(format!("the stack could not start: {err}")),
     };
-    if let Ok(client) = async_nats::connect(nats_url.as_str()).await {
+    if let Ok(client) = stack.client().await {
         if let Ok(mut slot) = publisher.lock() {
             *slot = Some(client);
         }
