@@ -3,6 +3,7 @@
 
 mod control;
 mod daemon;
+mod dev;
 mod host;
 mod plugin_cmd;
 mod service_cmd;
@@ -61,6 +62,9 @@ enum Command {
         #[arg(long, default_value_t = 5.0)]
         timeout: f64,
     },
+    /// Run the stack in this terminal for plugin development: debug logging, the dashboard,
+    /// and every watched plugin crate rebuilt and hot-reloaded when its sources change.
+    Dev,
     /// Install, inspect and remove plugins.
     #[command(subcommand)]
     Plugin(plugin_cmd::PluginCommand),
@@ -102,6 +106,7 @@ fn main() -> ExitCode {
             user,
             Duration::from_secs_f64(timeout.clamp(0.1, 600.0)),
         ),
+        Command::Dev => dev::run(&home),
         Command::Plugin(command) => plugin_cmd::run(&home, command),
         Command::Daemon(args) => daemon::main(&home, args),
         Command::PluginHost(args) => host::main(&home, args),

@@ -5,9 +5,9 @@
 //! This module adds what only the binary can do: run cargo, run the throwaway
 //! `rosey plugin-host check` process that proves a library loads, talk to the terminal.
 
-mod live;
-mod ops;
-mod pack;
+pub(crate) mod live;
+pub(crate) mod ops;
+pub(crate) mod pack;
 
 use std::{
     io::Read,

@@ -40,6 +40,22 @@ impl ChildGuard {
         self.child.id()
     }
 
+    /// The child's stdout, when it was piped (once).
+    pub fn take_stdout(&mut self) -> std::process::ChildStdout {
+        self.child
+            .stdout
+            .take()
+            .expect("stdout was piped and not taken yet")
+    }
+
+    /// The child's stderr, when it was piped (once).
+    pub fn take_stderr(&mut self) -> std::process::ChildStderr {
+        self.child
+            .stderr
+            .take()
+            .expect("stderr was piped and not taken yet")
+    }
+
     /// Sends `signal` to the child's whole process group.
     pub fn signal(&self, signal: i32) {
         // SAFETY: plain syscall on a pid we own.

@@ -42,6 +42,9 @@ pub struct DaemonArgs {
     /// Debug logging (and debug logs from plugin hosts).
     #[arg(long)]
     pub debug: bool,
+    /// Set by `rosey dev`: print its banner once the stack is up.
+    #[arg(skip)]
+    pub dev: Option<crate::dev::DevBanner>,
 }
 
 /// Runs the daemon to completion.
@@ -337,7 +340,10 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         plugin_ops: Default::default(),
     });
     let server = tokio::spawn(control_server::serve(listener, daemon));
-    if args.foreground {
+    if let Some(banner) = &args.dev {
+        crate::dev::print_ready_banner(&home, banner, &format!("nats://{}", reporter.nats_url));
+        spawn_terminal_chat(connector.clone());
+    } else if args.foreground {
         println!();
         println!(
             "Chat here: type a line (as `you`, or `name: text`), e.g. !roll 2d6. Ctrl+C stops."

@@ -13,7 +13,27 @@ use rosey_core::{install, paths::Home, registry::Registry};
 
 use super::{host_check, live};
 
-pub(super) fn run_install(home: &Home, file: &Path, no_reload: bool, update: bool) -> Result<()> {
+/// What an install or update did, for the caller to report.
+pub(crate) struct Installed {
+    /// The plugin's manifest as installed.
+    pub manifest: rosey_core::manifest::Manifest,
+    /// The version it replaced, for an update.
+    pub previous: Option<semver::Version>,
+    /// How long the running stack took to swap it in (ms), when it did.
+    pub swapped_in_ms: Option<f64>,
+    /// Whether the change reached the running stack, or why not.
+    pub live: live::Live,
+}
+
+/// Installs (or, when `update`, updates) the plugin in `file` and follows through in a running
+/// bot: the whole operation behind `rosey plugin install|update`, without its printing, so
+/// `rosey dev` can reuse it.
+pub(crate) fn install_archive(
+    home: &Home,
+    file: &Path,
+    no_reload: bool,
+    update: bool,
+) -> Result<Installed> {
     let live = live::Live::decide(home, no_reload)?;
     if update {
         let name = install::archive_name(file)
@@ -23,14 +43,6 @@ pub(super) fn run_install(home: &Home, file: &Path, no_reload: bool, update: boo
             bail!("{name} is not installed, so there is nothing to update: install it with `rosey plugin install {}`", file.display());
         }
     }
-    println!(
-        "{}",
-        if update {
-            "Updating plugin..."
-        } else {
-            "Installing plugin..."
-        }
-    );
     let mut swapped_in_ms = None;
     let mut activate = |manifest: &rosey_core::manifest::Manifest,
                         previous: Option<&rosey_core::registry::InstalledPlugin>|
@@ -53,6 +65,28 @@ pub(super) fn run_install(home: &Home, file: &Path, no_reload: bool, update: boo
     };
     let installed = install::install_with(home, file, &host_check, &mut activate)
         .with_context(|| format!("cannot install {}", file.display()))?;
+    if swapped_in_ms.is_some() {
+        live::routes_changed(home);
+    }
+    Ok(Installed {
+        manifest: installed.manifest,
+        previous: installed.previous,
+        swapped_in_ms,
+        live,
+    })
+}
+
+pub(super) fn run_install(home: &Home, file: &Path, no_reload: bool, update: bool) -> Result<()> {
+    println!(
+        "{}",
+        if update {
+            "Updating plugin..."
+        } else {
+            "Installing plugin..."
+        }
+    );
+    let installed = install_archive(home, file, no_reload, update)?;
+    let (live, swapped_in_ms) = (installed.live, installed.swapped_in_ms);
     let manifest = &installed.manifest;
     match &installed.previous {
         Some(previous) => println!(
@@ -75,7 +109,6 @@ pub(super) fn run_install(home: &Home, file: &Path, no_reload: bool, update: boo
     println!();
     match (live, swapped_in_ms) {
         (live::Live::Now, Some(ms)) => {
-            live::routes_changed(home);
             println!("Bot is running - loading plugin dynamically...");
             println!(
                 "✓ Plugin {} loaded successfully (hot reload, {ms:.0} ms)",

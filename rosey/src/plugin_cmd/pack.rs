@@ -49,6 +49,17 @@ fn cargo() -> Command {
 /// Builds and packs the crate in `crate_dir` into `out_dir` (default: the current folder);
 /// returns the manifest and the archive's path.
 pub fn pack(crate_dir: &Path, out_dir: Option<&Path>) -> Result<(Manifest, PathBuf)> {
+    pack_with(crate_dir, out_dir, None)
+}
+
+/// [`pack`], with `dev_build` set as the version's build metadata (`0.1.0+dev.3`): `rosey dev`
+/// packs every rebuild as a version of its own, so it installs beside the running one and goes
+/// through the same update (and rollback) as an operator's.
+pub fn pack_with(
+    crate_dir: &Path,
+    out_dir: Option<&Path>,
+    dev_build: Option<&semver::BuildMetadata>,
+) -> Result<(Manifest, PathBuf)> {
     let crate_dir = crate_dir.canonicalize().with_context(|| {
         format!(
             "cannot open the plugin crate folder {}",
@@ -86,8 +97,11 @@ pub fn pack(crate_dir: &Path, out_dir: Option<&Path>) -> Result<(Manifest, PathB
             )
         })?;
 
-    let manifest = complete(template, version, library_name)
+    let mut manifest = complete(template, version, library_name)
         .with_context(|| format!("{} disagrees with the build", template_path.display()))?;
+    if let Some(dev_build) = dev_build {
+        manifest.version.build = dev_build.clone();
+    }
     manifest
         .validate()
         .with_context(|| format!("{} is not a valid plugin manifest", template_path.display()))?;
@@ -259,7 +273,7 @@ fn build(cargo_toml: &Path) -> Result<PathBuf> {
     let status = child.wait().context("cannot wait for cargo")?;
     if !status.success() {
         bail!(
-            "cargo build failed for {} (the compiler's messages are above): fix the errors and pack again",
+            "cargo build failed for {} (the compiler's messages are above): fix the errors and try again",
             cargo_toml.display()
         );
     }

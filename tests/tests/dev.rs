@@ -1,0 +1,231 @@
+//! `rosey dev`: a real dev session on a plugin crate written by the test. Editing the crate's
+//! source rebuilds it and hot-reloads the new build; a broken edit shows the compiler's error and
+//! leaves the running build alone; rosey's own writes (its home sits inside the crate here, the
+//! worst case) never trigger a rebuild; Ctrl+C stops everything.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use rosey_e2e::{
+    cli::{rosey_bin, workspace_root},
+    process::ChildGuard,
+    stack::processes_mentioning,
+};
+
+/// A plugin answering `!probe` with `text`.
+fn plugin_source(text: &str) -> String {
+    format!(
+        r#"//! dev-mode probe plugin
+use rosey_abi::{{export_plugin, Command, Context, LoadContext, Plugin, PluginResult}};
+
+struct Probe;
+
+impl Plugin for Probe {{
+    fn load(_ctx: &LoadContext<'_>) -> PluginResult<Self> {{
+        Ok(Probe)
+    }}
+
+    fn on_command(&mut self, ctx: &Context<'_>, _cmd: &Command<'_>) -> PluginResult<()> {{
+        ctx.reply("{text}");
+        Ok(())
+    }}
+}}
+
+export_plugin!(Probe);
+"#
+    )
+}
+
+/// A standalone plugin crate (its own workspace) in `dir`, building into the workspace's
+/// target folder so rosey-abi's release build is reused. The crate name is unique to this test,
+/// so its library never overwrites one that other tests load.
+fn write_crate(dir: &Path) {
+    let abi = workspace_root().join("rosey-abi");
+    std::fs::create_dir_all(dir.join("src")).expect("mkdir");
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"rosey-dev-probe\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\nrosey-abi = {{ path = {:?} }}\n\n\
+             [workspace]\n",
+            abi.display().to_string()
+        ),
+    )
+    .expect("write Cargo.toml");
+    std::fs::copy(workspace_root().join("Cargo.lock"), dir.join("Cargo.lock"))
+        .expect("copy Cargo.lock");
+    std::fs::write(
+        dir.join("manifest.yaml"),
+        "name: dev-probe\ndescription: answers !probe\nauthor: tests\ncommands: [probe]\n",
+    )
+    .expect("write manifest.yaml");
+    std::fs::write(dir.join("src/lib.rs"), plugin_source("probe v1")).expect("write lib.rs");
+}
+
+/// Everything `rosey dev` printed so far, collected by reader threads.
+#[derive(Clone, Default)]
+struct Transcript(Arc<Mutex<String>>);
+
+impl Transcript {
+    fn collect(&self, stream: impl std::io::Read + Send + 'static) {
+        let text = self.0.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let mut text = text.lock().expect("transcript");
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
+    }
+
+    fn text(&self) -> String {
+        self.0.lock().expect("transcript").clone()
+    }
+
+    fn count(&self, needle: &str) -> usize {
+        self.text().matches(needle).count()
+    }
+
+    fn wait_for_count(&self, needle: &str, count: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.count(needle) < count {
+            assert!(
+                Instant::now() < deadline,
+                "`rosey dev` never printed {needle:?} {count} times; it printed:\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn rosey(home: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(rosey_bin())
+        .arg("--home")
+        .arg(home)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run rosey")
+}
+
+fn say(home: &Path, text: &str) -> String {
+    String::from_utf8_lossy(&rosey(home, &["say", text, "--timeout", "8"]).stdout).into_owned()
+}
+
+fn installed_version(home: &Path) -> String {
+    rosey_e2e::host::installed_version(home, "dev-probe")
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+#[test]
+fn dev_mode_rebuilds_and_reloads_a_changed_plugin_and_keeps_it_on_a_broken_build() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let crate_dir = root.path().join("probe");
+    write_crate(&crate_dir);
+    // The home inside the crate: its logs and data change constantly and must not count as
+    // edits of the crate.
+    let home = crate_dir.join("devhome");
+    std::fs::create_dir_all(&home).expect("mkdir home");
+    std::fs::write(
+        home.join("rosey.yaml"),
+        format!(
+            "{}dev:\n  watch: [..]\n  debounce_ms: 200\n",
+            rosey_e2e::stack::TEST_CONFIG
+        ),
+    )
+    .expect("write rosey.yaml");
+
+    let mut command = Command::new(rosey_bin());
+    command
+        .arg("--home")
+        .arg(&home)
+        .arg("dev")
+        .current_dir(root.path())
+        .env("CARGO_TARGET_DIR", target_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut dev = ChildGuard::spawn("rosey dev", command);
+    let transcript = Transcript::default();
+    transcript.collect(dev.take_stdout());
+    transcript.collect(dev.take_stderr());
+    transcript.wait_for_count("Development mode active", 1, Duration::from_secs(60));
+    assert!(
+        transcript.text().contains("dev-probe ("),
+        "{}",
+        transcript.text()
+    );
+
+    // Nothing installed yet: the first save builds and installs it.
+    std::fs::write(crate_dir.join("src/lib.rs"), plugin_source("probe v1")).expect("write");
+    transcript.wait_for_count("dev-probe v0.1.0+dev.", 1, Duration::from_secs(300));
+    assert!(
+        transcript.text().contains("installed and started"),
+        "{}",
+        transcript.text()
+    );
+    assert!(say(&home, "!probe").contains("probe v1"));
+    let first = installed_version(&home);
+
+    // An edit: rebuilt and reloaded.
+    std::fs::write(crate_dir.join("src/lib.rs"), plugin_source("probe v2")).expect("write");
+    transcript.wait_for_count(" reloaded (built in", 1, Duration::from_secs(300));
+    assert!(say(&home, "!probe").contains("probe v2"));
+    let second = installed_version(&home);
+    assert_ne!(first, second);
+    let versions = std::fs::read_dir(home.join("data/plugins/dev-probe/versions"))
+        .expect("versions")
+        .count();
+    assert_eq!(versions, 1, "old dev builds are pruned");
+
+    // A broken edit: the compiler's error is shown and v2 keeps answering.
+    std::fs::write(
+        crate_dir.join("src/lib.rs"),
+        plugin_source("probe v3").replace("Ok(Probe)", "Ok(Probe"),
+    )
+    .expect("write");
+    transcript.wait_for_count("keeps running", 1, Duration::from_secs(300));
+    let text = transcript.text();
+    assert!(
+        text.contains("error"),
+        "the compiler's error is shown:\n{text}"
+    );
+    assert!(text.contains(&format!("v{second} keeps running")), "{text}");
+    assert!(say(&home, "!probe").contains("probe v2"));
+    assert_eq!(installed_version(&home), second);
+
+    // Three edits, three builds: rosey's own writes in the home (logs of every `say`, the
+    // registry, the plugin's storage) triggered none.
+    for _ in 0..3 {
+        say(&home, "!probe");
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(
+        transcript.count("sources changed"),
+        3,
+        "{}",
+        transcript.text()
+    );
+
+    // Ctrl+C stops everything gracefully.
+    dev.signal(libc::SIGINT);
+    let status = dev.expect_exit(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(0), "{}", transcript.text());
+    assert!(transcript.text().contains("✓ Stopped all"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !processes_mentioning(&home).is_empty() {
+        assert!(Instant::now() < deadline, "processes left behind");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
