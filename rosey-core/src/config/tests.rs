@@ -49,6 +49,8 @@ fn defaults_match_the_documented_schema() {
     assert_eq!(plugin.host.heartbeat_timeout(), Duration::from_secs(5));
     assert_eq!(plugin.host.ready_timeout(), Duration::from_secs(10));
     assert_eq!(plugin.host.nats_timeout(), Duration::from_secs(10));
+    assert!(config.dev.watch.is_empty());
+    assert_eq!(config.dev.debounce(), Duration::from_millis(300));
 }
 
 #[test]
@@ -209,6 +211,7 @@ fn each_rule_is_enforced_with_its_key() {
             "bot.say_timeout_ms",
             "more than 0",
         ),
+        ("dev: { debounce_ms: 0 }\n", "dev.debounce_ms", "more than 0"),
         (
             "supervision:\n  services: { max_restarts: 0 }\n",
             "supervision.services.max_restarts",
