@@ -71,11 +71,12 @@ pub fn run(home: &Home) -> ExitCode {
         while !live::running(&watcher_home) {
             std::thread::sleep(Duration::from_millis(100));
         }
+        // A save during a build is kept and builds again afterwards: the build's own writes
+        // (target/, Cargo.lock) are not changes, so this cannot loop.
         while let Some(batch) = change_watcher.next_batch() {
             for target in &batch {
                 rebuild::rebuild(&watcher_home, target);
             }
-            change_watcher.discard_pending();
         }
     });
     daemon::main(

@@ -93,11 +93,6 @@ impl ChangeWatcher {
         )
     }
 
-    /// Drops events that arrived meanwhile (a rebuild's own writes, changes it already saw).
-    pub fn discard_pending(&mut self) {
-        while self.events.try_recv().is_ok() {}
-    }
-
     /// The index of the target whose source `path` is, if it is a source at all.
     fn target_of(&self, path: &Path) -> Option<usize> {
         if path.starts_with(&self.ignored_root) {
