@@ -20,8 +20,10 @@
 //! services: { nats: { restart: permanent } }
 //! plugins: { dice-roller: { restart: permanent, heartbeat_timeout_ms: 3000 } }
 //! plugin_host: { heartbeat_ms: 1000, heartbeat_timeout_ms: 5000 }
+//! logs: { max_size: 10MiB, keep: 5 }
 //! ```
 
+mod logs;
 mod supervision;
 mod validate;
 
@@ -38,6 +40,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::paths::Home;
 
+pub use logs::{parse_byte_size, LogsConfig};
 pub use validate::is_loopback;
 
 pub use supervision::{
@@ -73,6 +76,9 @@ pub struct Config {
     /// Timings of plugin host processes.
     #[serde(deserialize_with = "section")]
     pub plugin_host: PluginHostConfig,
+    /// Log rotation.
+    #[serde(deserialize_with = "section")]
+    pub logs: LogsConfig,
 }
 
 impl Default for Config {
@@ -85,6 +91,7 @@ impl Default for Config {
             services: BTreeMap::new(),
             plugins: BTreeMap::new(),
             plugin_host: PluginHostConfig::default(),
+            logs: LogsConfig::default(),
         }
     }
 }

@@ -52,6 +52,7 @@ impl Config {
             )?;
         }
         check_host(&self.plugin_host, "plugin_host", &|_| false)?;
+        self.logs.check()?;
         for (name, overrides) in &self.plugins {
             let prefix = format!("plugins.{name}");
             if !is_valid_plugin_name(name) {
