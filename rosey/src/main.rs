@@ -4,6 +4,7 @@
 mod control;
 mod daemon;
 mod host;
+mod logs_cmd;
 mod plugin_cmd;
 mod service_cmd;
 
@@ -61,6 +62,8 @@ enum Command {
         #[arg(long, default_value_t = 5.0)]
         timeout: f64,
     },
+    /// Print the last lines of a log (all, a service or a plugin), or follow it with -f.
+    Logs(logs_cmd::LogsArgs),
     /// Install, inspect and remove plugins.
     #[command(subcommand)]
     Plugin(plugin_cmd::PluginCommand),
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
             user,
             Duration::from_secs_f64(timeout.clamp(0.1, 600.0)),
         ),
+        Command::Logs(args) => logs_cmd::run(&home, args),
         Command::Plugin(command) => plugin_cmd::run(&home, command),
         Command::Daemon(args) => daemon::main(&home, args),
         Command::PluginHost(args) => host::main(&home, args),

@@ -86,7 +86,11 @@ impl Spawner {
     }
 
     /// Like [`Spawner::spawn`], with the child's stdout and stderr piped into `log`.
-    pub async fn spawn_logged(&self, mut command: Command, log: ChildLog) -> io::Result<ChildProcess> {
+    pub async fn spawn_logged(
+        &self,
+        mut command: Command,
+        log: ChildLog,
+    ) -> io::Result<ChildProcess> {
         let (reader, writer) = io::pipe()?;
         // Both ends are close-on-exec; the command (holding the write ends) is dropped by the
         // spawner thread right after the fork, so the pipe ends when the child's output does.
@@ -162,6 +166,7 @@ fn emit(log: &ChildLog, last: &Mutex<Option<String>>, bytes: &[u8]) {
         return;
     }
     let message = match log.translate.and_then(|translate| translate(line)) {
+        Some((_, message)) if message.trim().is_empty() => return,
         Some((level, message)) => {
             log.hub.log(&log.source, level, &message);
             message

@@ -81,7 +81,8 @@ pub fn parse_byte_size(text: &str) -> Option<u64> {
 /// rather than "expected u64", and carries the key path.
 fn byte_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
     struct Size;
-    const EXPECTED: &str = "a size in bytes (e.g. 10485760) or with a unit (e.g. \"10MiB\", \"512KiB\")";
+    const EXPECTED: &str =
+        "a size in bytes (e.g. 10485760) or with a unit (e.g. \"10MiB\", \"512KiB\")";
     impl serde::de::Visitor<'_> for Size {
         type Value = u64;
 
@@ -120,7 +121,10 @@ mod tests {
 
     #[test]
     fn sizes_are_bytes_or_text_with_a_unit_and_default_to_10_mib_and_5() {
-        assert_eq!(Config::parse("logs:").expect("ok").logs, LogsConfig::default());
+        assert_eq!(
+            Config::parse("logs:").expect("ok").logs,
+            LogsConfig::default()
+        );
         assert_eq!(LogsConfig::default().max_size, 10 * 1024 * 1024);
         let config = Config::parse("logs: { max_size: 4096, keep: 2 }").expect("ok");
         assert_eq!((config.logs.max_size, config.logs.keep), (4096, 2));

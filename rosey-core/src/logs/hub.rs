@@ -45,7 +45,10 @@ impl LogSource {
     /// look like another source's.
     fn owns_tag(&self, tag: &str) -> bool {
         let own = self.tag();
-        tag == own || tag.strip_prefix(own).is_some_and(|rest| rest.starts_with('/'))
+        tag == own
+            || tag
+                .strip_prefix(own)
+                .is_some_and(|rest| rest.starts_with('/'))
     }
 }
 

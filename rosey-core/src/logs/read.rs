@@ -179,9 +179,7 @@ impl Follower {
                 follower.open = Some(Open::new(file, through)?);
                 with_rotated(path, lines, n)
             }
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                with_rotated(path, Vec::new(), n)
-            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => with_rotated(path, Vec::new(), n),
             Err(err) => return Err(err),
         };
         Ok((follower, lines))

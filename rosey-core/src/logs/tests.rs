@@ -33,11 +33,22 @@ fn a_full_file_rotates_and_exactly_keep_rotated_files_remain() {
     let lines = numbered("line", 0..40);
     write_all(&mut file, &lines);
     assert_eq!(read(&path), lines[35..].join("\n") + "\n");
-    assert_eq!(read(&rotated_log(&path, 1)), lines[30..35].join("\n") + "\n");
-    assert_eq!(read(&rotated_log(&path, 3)), lines[20..25].join("\n") + "\n");
+    assert_eq!(
+        read(&rotated_log(&path, 1)),
+        lines[30..35].join("\n") + "\n"
+    );
+    assert_eq!(
+        read(&rotated_log(&path, 3)),
+        lines[20..25].join("\n") + "\n"
+    );
     assert!(!rotated_log(&path, 4).exists(), "only `keep` rotated files");
     for k in 1..=3 {
-        assert!(std::fs::metadata(rotated_log(&path, k)).expect("rotated").len() <= 50);
+        assert!(
+            std::fs::metadata(rotated_log(&path, k))
+                .expect("rotated")
+                .len()
+                <= 50
+        );
     }
 }
 
@@ -73,7 +84,11 @@ fn a_reopened_file_counts_what_it_already_holds() {
     std::fs::write(&path, "0123456789012345678901234567890123456789\n").expect("seed");
     let mut file = RotatingFile::new(&path, limits(50, 2));
     file.write(b"next line\n").expect("write");
-    assert_eq!(read(&path), "next line\n", "41 + 10 bytes > 50: rotated first");
+    assert_eq!(
+        read(&path),
+        "next line\n",
+        "41 + 10 bytes > 50: rotated first"
+    );
 }
 
 #[test]
@@ -102,7 +117,10 @@ fn the_hub_writes_each_source_to_its_file_and_everything_to_rosey_log() {
     let plugin_lines: Vec<&str> = plugin_log.lines().collect();
     assert_eq!(plugin_lines.len(), 3, "{plugin_log}");
     assert!(plugin_lines[0].ends_with(" INFO  [dice-roller] plain output of the host"));
-    assert_eq!(plugin_lines[1], host_line, "the host's own lines stay as they are");
+    assert_eq!(
+        plugin_lines[1], host_line,
+        "the host's own lines stay as they are"
+    );
     assert!(
         plugin_lines[2].contains(" INFO  [dice-roller] ") && plugin_lines[2].ends_with(&spoof),
         "a line claiming another source is re-tagged: {}",
@@ -116,7 +134,14 @@ fn the_hub_writes_each_source_to_its_file_and_everything_to_rosey_log() {
         .collect();
     assert_eq!(
         tags,
-        ["bot", "rosey", "rosey", "dice-roller", "dice-roller/host", "dice-roller"]
+        [
+            "bot",
+            "rosey",
+            "rosey",
+            "dice-roller",
+            "dice-roller/host",
+            "dice-roller"
+        ]
     );
     assert!(!home.service_log("nats").exists());
     assert_eq!(hub.failed_writes(), 0);

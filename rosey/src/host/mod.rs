@@ -134,7 +134,11 @@ fn run(home: &Home, args: RunArgs) -> i32 {
         .log_file
         .clone()
         .unwrap_or_else(|| home.plugin_log(&args.name));
-    let log = HostLog::open((!args.log_stderr).then_some(log_path.as_path()), &args.name, level);
+    let log = HostLog::open(
+        (!args.log_stderr).then_some(log_path.as_path()),
+        &args.name,
+        level,
+    );
     let fail = |code: i32, message: String| {
         log.host(LogLevel::Error, &message);
         log.echo(&message);
