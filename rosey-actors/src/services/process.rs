@@ -102,6 +102,9 @@ impl Spawner {
     }
 }
 
+/// Reads a line in a child's own log format as a level and message (`None`: not in it).
+pub type Translate = fn(&str) -> Option<(Level, String)>;
+
 /// Where a child's output goes.
 #[derive(Clone)]
 pub struct ChildLog {
@@ -111,7 +114,7 @@ pub struct ChildLog {
     pub source: LogSource,
     /// Turns a line in the child's own log format into a level and message (`None`: not in
     /// that format, written as it is).
-    pub translate: Option<fn(&str) -> Option<(Level, String)>>,
+    pub translate: Option<Translate>,
 }
 
 /// The reading end of a child's output: the last line, and whether the pipe has ended.

@@ -1,13 +1,19 @@
 //! A log file that rotates by size: `name.log` → `name.log.1` → … → `name.log.<keep>`, the
 //! oldest deleted. Rotation is checked before each line, so a line is never split across
-//! files, and the file is opened lazily and reopened after an error (a deleted `logs/` folder
-//! comes back on the next line).
+//! files. The file is opened lazily, reopened after an error, and reopened when its path no
+//! longer names the open file (checked at most once a second): a deleted `logs/` folder, or a
+//! file moved away by another tool, comes back within a second.
 
 use std::{
     fs::{File, OpenOptions},
     io::{self, Write},
+    os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
+    time::{Duration, Instant},
 };
+
+/// How often the path is checked against the open file.
+const RECHECK: Duration = Duration::from_secs(1);
 
 use crate::{config::LogsConfig, paths::rotated_log};
 
@@ -18,6 +24,7 @@ pub struct RotatingFile {
     limits: LogsConfig,
     file: Option<File>,
     size: u64,
+    checked: Instant,
 }
 
 impl RotatingFile {
@@ -28,6 +35,7 @@ impl RotatingFile {
             limits,
             file: None,
             size: 0,
+            checked: Instant::now(),
         }
     }
 
@@ -45,6 +53,12 @@ impl RotatingFile {
     /// past `max_size`. A file holding nothing is never rotated, so an over-long line still
     /// lands somewhere.
     pub fn write(&mut self, text: &[u8]) -> io::Result<()> {
+        if self.file.is_some() && self.checked.elapsed() >= RECHECK {
+            self.checked = Instant::now();
+            if !self.path_names_open_file() {
+                self.file = None;
+            }
+        }
         if self.file.is_none() {
             self.open()?;
         }
@@ -65,6 +79,15 @@ impl RotatingFile {
                 Err(err)
             }
         }
+    }
+
+    /// Whether the path still leads to the file being written.
+    fn path_names_open_file(&self) -> bool {
+        let (Some(file), Ok(on_disk)) = (self.file.as_ref(), std::fs::metadata(&self.path)) else {
+            return false;
+        };
+        file.metadata()
+            .is_ok_and(|open| (open.dev(), open.ino()) == (on_disk.dev(), on_disk.ino()))
     }
 
     fn open(&mut self) -> io::Result<()> {

@@ -92,6 +92,22 @@ fn a_reopened_file_counts_what_it_already_holds() {
 }
 
 #[test]
+fn a_log_deleted_or_moved_away_comes_back_within_a_second() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("logs/bot.log");
+    let mut file = RotatingFile::new(&path, LogsConfig::default());
+    file.write(b"before\n").expect("write");
+    std::fs::remove_dir_all(dir.path().join("logs")).expect("delete logs/");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !path.exists() {
+        assert!(std::time::Instant::now() < deadline, "never recreated");
+        file.write(b"after\n").expect("write");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(read(&path), "after\n");
+}
+
+#[test]
 fn the_hub_writes_each_source_to_its_file_and_everything_to_rosey_log() {
     let dir = tempfile::tempdir().expect("tempdir");
     let home = Home::new(dir.path());
