@@ -32,6 +32,7 @@ use ractor::{ActorCell, ActorRef};
 use rosey_core::{
     config::{self, Config, SupervisionSettings},
     connector::local::LocalConnector,
+    logs::LogHub,
     manifest::Manifest,
     paths::Home,
     registry::Registry,
@@ -64,6 +65,8 @@ pub struct StackContext {
     pub listener: Listener,
     /// Called right before each unit starts, for start-up progress.
     pub on_starting: Arc<dyn Fn(&str) + Send + Sync>,
+    /// Writes the logs; every child's output goes through it.
+    pub logs: LogHub,
 }
 
 impl StackContext {
@@ -295,6 +298,7 @@ fn nats_child(ctx: &StackContext) -> ChildSpec {
         shutdown_timeout: Duration::from_millis(settings.shutdown_timeout_ms),
         spawner: ctx.spawner.clone(),
         board: ctx.board.clone(),
+        logs: ctx.logs.clone(),
     };
     let on_starting = ctx.on_starting.clone();
     child_spec("nats", &settings, move |supervisor: ActorCell| {
@@ -392,6 +396,7 @@ pub fn plugin_spec(
             nats_timeout: Duration::from_millis(host.nats_timeout_ms),
             log_level: ctx.host_log_level.clone(),
             max_attempts: host.max_attempts,
+            logs: ctx.logs.clone(),
         },
         spawner: ctx.spawner.clone(),
         client: client.clone(),

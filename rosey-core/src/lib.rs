@@ -6,7 +6,8 @@
 //! ([`install`]), per-plugin storage ([`storage`], [`plugin_config`]) and everything said on NATS
 //! ([`messaging`]); the operator's `rosey.yaml` ([`config`]), the connections to a chat
 //! ([`connector`]) and the command router that turns what a chat says into NATS messages
-//! without losing any while NATS is down ([`router`]).
+//! without losing any while NATS is down ([`router`]); the log layout, rotation and reading
+//! ([`logs`]).
 //!
 //! Nothing here assumes a CLI, a terminal, fixed paths or a global logger: every function takes
 //! the [`paths::Home`] it works on and returns errors that name the problem and its fix.
@@ -17,6 +18,7 @@ pub mod connector;
 pub mod exit_codes;
 pub mod fsutil;
 pub mod install;
+pub mod logs;
 pub mod manifest;
 pub mod messaging;
 pub mod paths;

@@ -9,7 +9,8 @@
 //! data/plugins/<name>/handoff.state          state handed from one instance to the next
 //! data/nats/                                 JetStream store
 //! data/run/rosey.pid, rosey.sock             the running daemon
-//! logs/rosey.log, logs/plugins/<name>.log    logs
+//! logs/rosey.log, bot.log, nats.log, web.log  logs (rotated: rosey.log.1, …)
+//! logs/plugins/<name>.log
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -142,10 +143,22 @@ impl Home {
         self.logs_dir().join(format!("{service}.log"))
     }
 
+    /// `logs/plugins/`: one log per plugin.
+    pub fn plugin_logs_dir(&self) -> PathBuf {
+        self.logs_dir().join("plugins")
+    }
+
     /// `logs/plugins/<name>.log`.
     pub fn plugin_log(&self, name: &str) -> PathBuf {
-        self.logs_dir().join("plugins").join(format!("{name}.log"))
+        self.plugin_logs_dir().join(format!("{name}.log"))
     }
+}
+
+/// The `n`-th rotated file of log `path` (`bot.log` → `bot.log.1`, the newest rotated one).
+pub fn rotated_log(path: &Path, n: u32) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{n}"));
+    PathBuf::from(name)
 }
 
 /// The file name of a plugin's key-value store inside its storage folder.

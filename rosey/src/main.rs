@@ -5,6 +5,7 @@ mod control;
 mod daemon;
 mod dev;
 mod host;
+mod logs_cmd;
 mod plugin_cmd;
 mod service_cmd;
 
@@ -65,6 +66,8 @@ enum Command {
     /// Run the stack in this terminal for plugin development: debug logging, the dashboard,
     /// and every watched plugin crate rebuilt and hot-reloaded when its sources change.
     Dev,
+    /// Print the last lines of a log (all, a service or a plugin), or follow it with -f.
+    Logs(logs_cmd::LogsArgs),
     /// Install, inspect and remove plugins.
     #[command(subcommand)]
     Plugin(plugin_cmd::PluginCommand),
@@ -107,6 +110,7 @@ fn main() -> ExitCode {
             Duration::from_secs_f64(timeout.clamp(0.1, 600.0)),
         ),
         Command::Dev => dev::run(&home),
+        Command::Logs(args) => logs_cmd::run(&home, args),
         Command::Plugin(command) => plugin_cmd::run(&home, command),
         Command::Daemon(args) => daemon::main(&home, args),
         Command::PluginHost(args) => host::main(&home, args),

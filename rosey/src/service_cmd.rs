@@ -145,6 +145,7 @@ fn start_daemon(home: &Home) -> anyhow::Result<ExitCode> {
             println!();
             println!("Next steps:");
             println!("  rosey status           # Check service status");
+            println!("  rosey logs -f          # Tail logs");
             println!("  rosey say \"!roll 2d6\"  # Talk to the bot");
             println!("  rosey stop             # Stop everything");
             Ok(ExitCode::SUCCESS)

@@ -1,7 +1,9 @@
 //! The `nats` service: a nats-server child with JetStream, its store in `data/nats`, listening
 //! on loopback. Ready once a client connects and JetStream answers (and the stream exists). Its
 //! death is noticed the moment the process exits and fails the actor, so the supervisor restarts
-//! it; clients (the bot, plugin hosts) reconnect on their own.
+//! it; clients (the bot, plugin hosts) reconnect on their own. The server logs to stderr, which
+//! the daemon reads into `logs/nats.log` (its own `[pid] date [INF]` prefix turned into the
+//! common line format).
 
 use std::{
     path::PathBuf,
@@ -10,11 +12,15 @@ use std::{
 };
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use rosey_core::{messaging, paths::Home};
+use rosey_core::{
+    logs::{Level, LogHub, LogSource},
+    messaging,
+    paths::Home,
+};
 
 use super::{
     board::{Board, UnitReport},
-    process::{ChildProcess, Exit, Spawner},
+    process::{ChildLog, ChildProcess, Exit, Spawner},
 };
 
 /// The unit name of the NATS service.
@@ -39,6 +45,8 @@ pub struct NatsArgs {
     pub spawner: Spawner,
     /// Where the actor reports its pid.
     pub board: Board,
+    /// Where the server's output goes.
+    pub logs: LogHub,
 }
 
 impl NatsArgs {
@@ -82,27 +90,30 @@ impl Actor for NatsActor {
     ) -> Result<NatsState, ActorProcessingErr> {
         let store = args.home.nats_store_dir();
         std::fs::create_dir_all(&store)?;
-        let log = args.home.service_log("nats");
-        if let Some(dir) = log.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
+        let log = args.home.service_log(UNIT);
         let mut command = Command::new(&args.binary);
         command
             .args(["-a", &args.host, "-p", &args.port.to_string(), "-js", "-sd"])
             .arg(&store)
-            .arg("-l")
-            .arg(&log)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stdin(Stdio::null());
+        let output = ChildLog {
+            hub: args.logs.clone(),
+            source: LogSource::Service(UNIT.to_owned()),
+            translate: Some(nats_line),
+        };
         let child = args
             .spawner
-            .spawn(command)
+            .spawn_logged(command, output)
             .await
             .map_err(|err| format!("cannot start {}: {err}", args.binary.display()))?;
         if let Err(reason) = wait_ready(&args, &child).await {
             child.kill().await;
-            return Err(format!("{reason} (see {})", log.display()).into());
+            let last = child
+                .last_line(Duration::from_secs(1))
+                .await
+                .map(|line| format!(": {line}"))
+                .unwrap_or_default();
+            return Err(format!("{reason}{last} (see {})", log.display()).into());
         }
         args.board.set(
             UNIT,
@@ -179,6 +190,22 @@ async fn try_ready(args: &NatsArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// Reads nats-server's own line format, `[pid] 2026/11/26 00:31:02.123456 [INF] message`.
+pub fn nats_line(line: &str) -> Option<(Level, String)> {
+    let (_pid, rest) = line.strip_prefix('[')?.split_once("] ")?;
+    let (_stamp, rest) = rest.split_once(" [")?;
+    let (level, message) = rest.split_once("] ")?;
+    let level = match level {
+        "TRC" => Level::Trace,
+        "DBG" => Level::Debug,
+        "INF" => Level::Info,
+        "WRN" => Level::Warn,
+        "ERR" | "FTL" => Level::Error,
+        _ => return None,
+    };
+    Some((level, message.to_owned()))
+}
+
 /// Finds nats-server: `$ROSEY_NATS_SERVER`, then `.tools/nats/bin/nats-server` in the home or
 /// in the checkout the running binary was built in, then `PATH`.
 pub fn find_binary(home: &Home) -> Result<PathBuf, String> {
@@ -206,4 +233,22 @@ pub fn find_binary(home: &Home) -> Result<PathBuf, String> {
             "nats-server (2.10 or newer) not found: run scripts/install-nats, put it on PATH, or set ROSEY_NATS_SERVER"
                 .to_owned()
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nats_lines_keep_their_level_and_lose_their_prefix() {
+        assert_eq!(
+            nats_line("[4242] 2026/11/26 00:31:02.123456 [WRN] slow consumer"),
+            Some((Level::Warn, "slow consumer".to_owned()))
+        );
+        assert_eq!(
+            nats_line("[1] 2026/11/26 00:31:02.123456 [FTL] listen tcp: address in use"),
+            Some((Level::Error, "listen tcp: address in use".to_owned()))
+        );
+        assert_eq!(nats_line("panic: runtime error"), None);
+    }
 }

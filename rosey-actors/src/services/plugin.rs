@@ -1,7 +1,9 @@
 //! A PluginActor owns one `rosey plugin-host` process: it starts it, waits for its `ready`,
 //! watches its exit and its heartbeats, and fails (so its supervisor applies the restart
 //! strategy) when the host exits or hangs. Stopping the actor stops the host gracefully: the
-//! plugin finishes its message, unloads and hands its state over.
+//! plugin finishes its message, unloads and hands its state over. The host's stdout and stderr
+//! (its log lines and anything else it prints) are piped into the daemon's log hub, which writes
+//! `logs/plugins/<name>.log`.
 
 use std::{
     path::PathBuf,
@@ -13,13 +15,14 @@ use futures::StreamExt;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use rosey_core::{
     exit_codes,
+    logs::{LogHub, LogSource},
     messaging::{self, Heartbeat},
     paths::Home,
 };
 
 use super::{
     board::{Board, UnitReport},
-    process::{ChildProcess, Exit, Spawner},
+    process::{ChildLog, ChildProcess, Exit, Spawner},
 };
 
 /// How to start a plugin host.
@@ -39,6 +42,8 @@ pub struct HostLaunch {
     pub log_level: String,
     /// Deliveries of one message before it is dead-lettered.
     pub max_attempts: u32,
+    /// Where the host's output goes.
+    pub logs: LogHub,
 }
 
 /// Everything a PluginActor needs.
@@ -133,7 +138,11 @@ impl Actor for PluginActor {
             exit = child.wait() => Err(format!(
                 "host exited while starting: {}{}",
                 describe_exit(exit),
-                last_words(&args).map(|line| format!(": {line}")).unwrap_or_default()
+                child
+                    .last_line(LAST_WORDS_WAIT)
+                    .await
+                    .map(|line| format!(": {line}"))
+                    .unwrap_or_default()
             )),
             _ = tokio::time::sleep(args.ready_timeout) => {
                 child.kill().await;
@@ -189,28 +198,12 @@ impl Actor for PluginActor {
     }
 }
 
-/// The last line a host that died while starting wrote to the plugin's log: its one-line
-/// reason (the host prints it last, to stderr, which goes to that log).
-fn last_words(args: &PluginArgs) -> Option<String> {
-    let text = std::fs::read_to_string(args.launch.home.plugin_log(&args.name)).ok()?;
-    let tail = &text[text.len().saturating_sub(4096)..];
-    tail.lines()
-        .rev()
-        .map(str::trim)
-        .find(|line| !line.is_empty())
-        .map(str::to_owned)
-}
+/// How long a host that died while starting may take to finish its output (its one-line
+/// reason is printed last); more only if a process it started keeps the pipe open.
+const LAST_WORDS_WAIT: Duration = Duration::from_secs(2);
 
 async fn spawn_host(args: &PluginArgs) -> Result<ChildProcess, ActorProcessingErr> {
     let launch = &args.launch;
-    let log_path = launch.home.plugin_log(&args.name);
-    if let Some(dir) = log_path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)?;
     let mut command = Command::new(&launch.rosey_exe);
     command
         .arg("--home")
@@ -224,11 +217,15 @@ async fn spawn_host(args: &PluginArgs) -> Result<ChildProcess, ActorProcessingEr
             &launch.nats_timeout.as_millis().to_string(),
         ])
         .args(["--log-level", &launch.log_level])
+        .arg("--log-stderr")
         .args(["--max-attempts", &launch.max_attempts.to_string()])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log);
-    Ok(args.spawner.spawn(command).await?)
+        .stdin(Stdio::null());
+    let output = ChildLog {
+        hub: launch.logs.clone(),
+        source: LogSource::Plugin(args.name.clone()),
+        translate: None,
+    };
+    Ok(args.spawner.spawn_logged(command, output).await?)
 }
 
 /// Watches one host: its exit, and its heartbeats for signs of a hang.

@@ -7,6 +7,11 @@
 //! at random; forking from a thread that only ends with the process makes "the daemon died" (even
 //! by SIGKILL) the only trigger. A child's exit is awaited through a pidfd, so the owner learns
 //! of it at once, as an event, with no polling.
+//!
+//! A child started with [`Spawner::spawn_logged`] writes its stdout and stderr into one pipe the
+//! daemon reads: each line goes to the [`LogHub`] under the child's source (only the daemon
+//! writes log files), and the last one is kept as the child's "last words" for when it dies
+//! while starting.
 
 use std::{
     io,
@@ -15,12 +20,17 @@ use std::{
         unix::process::{CommandExt, ExitStatusExt},
     },
     process::{Child, Command, ExitStatus},
-    sync::mpsc,
+    sync::{mpsc, Arc, Mutex},
     thread,
     time::Duration,
 };
 
+use rosey_core::logs::{parse_line, Level, LogHub, LogSource};
 use tokio::{io::unix::AsyncFd, sync::watch};
+
+/// A line longer than this is written in pieces (a child printing without newlines must not
+/// grow the daemon's memory).
+const MAX_LINE: usize = 16 * 1024;
 
 type SpawnReply = tokio::sync::oneshot::Sender<io::Result<Child>>;
 
@@ -74,6 +84,108 @@ impl Spawner {
             .map_err(|_| io::Error::other("the spawner thread dropped the request"))??;
         ChildProcess::watch(child)
     }
+
+    /// Like [`Spawner::spawn`], with the child's stdout and stderr piped into `log`.
+    pub async fn spawn_logged(
+        &self,
+        mut command: Command,
+        log: ChildLog,
+    ) -> io::Result<ChildProcess> {
+        let (reader, writer) = io::pipe()?;
+        // Both ends are close-on-exec; the command (holding the write ends) is dropped by the
+        // spawner thread right after the fork, so the pipe ends when the child's output does.
+        command.stdout(writer.try_clone()?).stderr(writer);
+        let output = Output::pump(reader, log)?;
+        let mut child = self.spawn(command).await?;
+        child.output = Some(output);
+        Ok(child)
+    }
+}
+
+/// Reads a line in a child's own log format as a level and message (`None`: not in it).
+pub type Translate = fn(&str) -> Option<(Level, String)>;
+
+/// Where a child's output goes.
+#[derive(Clone)]
+pub struct ChildLog {
+    /// The daemon's log writer.
+    pub hub: LogHub,
+    /// The source the child's lines are written under.
+    pub source: LogSource,
+    /// Turns a line in the child's own log format into a level and message (`None`: not in
+    /// that format, written as it is).
+    pub translate: Option<Translate>,
+}
+
+/// The reading end of a child's output: the last line, and whether the pipe has ended.
+#[derive(Clone)]
+struct Output {
+    last: Arc<Mutex<Option<String>>>,
+    done: watch::Receiver<bool>,
+}
+
+impl Output {
+    /// Starts the task that copies the pipe's lines into the hub.
+    fn pump(reader: io::PipeReader, log: ChildLog) -> io::Result<Output> {
+        use tokio::io::AsyncReadExt;
+        let mut pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(reader))?;
+        let last: Arc<Mutex<Option<String>>> = Arc::default();
+        let (done_tx, done) = watch::channel(false);
+        let output = Output {
+            last: last.clone(),
+            done,
+        };
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 8192];
+            let mut pending: Vec<u8> = Vec::new();
+            loop {
+                let read = match pipe.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(read) => read,
+                };
+                pending.extend_from_slice(&buf[..read]);
+                while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = pending.drain(..=end).collect();
+                    emit(&log, &last, &line);
+                }
+                if pending.len() > MAX_LINE {
+                    emit(&log, &last, &std::mem::take(&mut pending));
+                }
+            }
+            if !pending.is_empty() {
+                emit(&log, &last, &pending);
+            }
+            let _ = done_tx.send(true);
+        });
+        Ok(output)
+    }
+}
+
+/// Writes one line of a child's output and remembers its message as the last words.
+fn emit(log: &ChildLog, last: &Mutex<Option<String>>, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    let line = text.trim_end_matches(['\n', '\r']);
+    if line.trim().is_empty() {
+        return;
+    }
+    let message = match log.translate.and_then(|translate| translate(line)) {
+        Some((_, message)) if message.trim().is_empty() => return,
+        Some((level, message)) => {
+            log.hub.log(&log.source, level, &message);
+            message
+        }
+        None => {
+            log.hub.child_line(&log.source, line);
+            parse_line(line)
+                .map(|parsed| parsed.message.to_owned())
+                .unwrap_or_else(|| line.trim().to_owned())
+        }
+    };
+    let mut last = match last.lock() {
+        Ok(last) => last,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    *last = Some(message);
 }
 
 /// How a child process ended.
@@ -127,6 +239,7 @@ pub fn signal_name(signal: i32) -> &'static str {
 pub struct ChildProcess {
     pid: u32,
     exit: watch::Receiver<Option<Exit>>,
+    output: Option<Output>,
 }
 
 impl ChildProcess {
@@ -157,7 +270,11 @@ impl ChildProcess {
             };
             let _ = tx.send(Some(status));
         });
-        Ok(ChildProcess { pid, exit })
+        Ok(ChildProcess {
+            pid,
+            exit,
+            output: None,
+        })
     }
 
     /// The process id (also its process group id).
@@ -181,6 +298,20 @@ impl ChildProcess {
                 return Exit::Code(-1);
             }
         }
+    }
+
+    /// The last line the child printed (its message, for a line in the log format), once its
+    /// output has ended or `within` has passed; `None` for a child started without a log, or
+    /// one that printed nothing. For a child that died: its "last words".
+    pub async fn last_line(&self, within: Duration) -> Option<String> {
+        let output = self.output.as_ref()?;
+        let mut done = output.done.clone();
+        let _ = tokio::time::timeout(within, done.wait_for(|done| *done)).await;
+        let last = match output.last.lock() {
+            Ok(last) => last,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        last.clone()
     }
 
     /// Sends `signal` to the child's whole process group, unless it has already exited (its
@@ -207,5 +338,58 @@ impl ChildProcess {
     pub async fn kill(&self) -> Exit {
         self.signal_group(libc::SIGKILL);
         self.wait().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rosey_core::{config::LogsConfig, paths::Home};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_logged_child_s_stdout_and_stderr_reach_its_log_and_its_last_line_is_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = Home::new(dir.path());
+        let hub = LogHub::open(&home, LogsConfig::default()).expect("hub");
+        let mut command = Command::new("sh");
+        command.args([
+            "-c",
+            "echo to stdout; echo; echo to stderr >&2; echo '[1] 2026/11/26 00:00:00.000000 [WRN] its own format' >&2; exit 3",
+        ]);
+        let log = ChildLog {
+            hub,
+            source: LogSource::Service("nats".to_owned()),
+            translate: Some(|line| {
+                let message = line.split_once("[WRN] ")?.1;
+                Some((Level::Warn, message.to_owned()))
+            }),
+        };
+        let child = Spawner::new()
+            .expect("spawner")
+            .spawn_logged(command, log)
+            .await
+            .expect("spawn");
+        assert_eq!(child.wait().await, Exit::Code(3));
+        assert_eq!(
+            child.last_line(Duration::from_secs(10)).await.as_deref(),
+            Some("its own format")
+        );
+        let text = std::fs::read_to_string(home.service_log("nats")).expect("nats.log");
+        let lines: Vec<_> = text.lines().filter_map(parse_line).collect();
+        assert_eq!(
+            lines.len(),
+            3,
+            "blank lines dropped, every line formatted:\n{text}"
+        );
+        assert_eq!(lines[0].message, "to stdout");
+        assert_eq!(lines[1].message, "to stderr");
+        assert_eq!(
+            (lines[2].level, lines[2].message),
+            (Level::Warn, "its own format")
+        );
+        assert!(lines.iter().all(|line| line.tag == "nats"));
+        let all = std::fs::read_to_string(home.service_log("rosey")).expect("rosey.log");
+        assert_eq!(all, text, "the same lines in rosey.log");
     }
 }

@@ -21,9 +21,11 @@
 //! plugins: { dice-roller: { restart: permanent, heartbeat_timeout_ms: 3000 } }
 //! plugin_host: { heartbeat_ms: 1000, heartbeat_timeout_ms: 5000 }
 //! dev: { watch: [../plugins/dice-roller], debounce_ms: 300 }
+//! logs: { max_size: 10MiB, keep: 5 }
 //! ```
 
 mod dev;
+mod logs;
 mod supervision;
 mod validate;
 
@@ -41,6 +43,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::paths::Home;
 
 pub use dev::DevConfig;
+pub use logs::{parse_byte_size, LogsConfig};
 pub use validate::is_loopback;
 
 pub use supervision::{
@@ -79,6 +82,9 @@ pub struct Config {
     /// What `rosey dev` watches.
     #[serde(deserialize_with = "section")]
     pub dev: DevConfig,
+    /// Log rotation.
+    #[serde(deserialize_with = "section")]
+    pub logs: LogsConfig,
 }
 
 impl Default for Config {
@@ -92,6 +98,7 @@ impl Default for Config {
             plugins: BTreeMap::new(),
             plugin_host: PluginHostConfig::default(),
             dev: DevConfig::default(),
+            logs: LogsConfig::default(),
         }
     }
 }

@@ -53,6 +53,7 @@ impl Config {
         }
         check_host(&self.plugin_host, "plugin_host", &|_| false)?;
         positive("dev.debounce_ms", self.dev.debounce_ms)?;
+        self.logs.check()?;
         for (name, overrides) in &self.plugins {
             let prefix = format!("plugins.{name}");
             if !is_valid_plugin_name(name) {

@@ -1,10 +1,12 @@
 //! The rosey daemon: one per home. It takes the home's lock, starts the supervision tree
 //! (nats, bot, plugins), serves the control socket, and on SIGINT, SIGTERM or `rosey stop`
 //! stops everything in reverse order and leaves nothing running. A service that fails past its
-//! restart intensity escalates to the root, which stops the stack and says why.
+//! restart intensity escalates to the root, which stops the stack and says why. It is the only
+//! writer of the home's log files (`logging`).
 
 mod control_server;
 pub mod instance;
+mod logging;
 pub mod progress;
 
 use std::{
@@ -147,10 +149,13 @@ impl Reporter {
 
 /// Logs a supervision notice and publishes it on NATS.
 fn log_notice(notice: &SupervisionNotice, publisher: &Arc<Mutex<Option<async_nats::Client>>>) {
-    let unit = if notice.supervisor == "plugins" {
-        format!("plugin {}", notice.child)
+    let (unit, unit_id) = if notice.supervisor == "plugins" {
+        (
+            format!("plugin {}", notice.child),
+            rosey_actors::services::plugin::unit_name(&notice.child),
+        )
     } else {
-        notice.child.clone()
+        (notice.child.clone(), notice.child.clone())
     };
     let (what, text) = match &notice.kind {
         SupervisionEventKind::Started => ("started", format!("{unit} started")),
@@ -175,9 +180,9 @@ fn log_notice(notice: &SupervisionNotice, publisher: &Arc<Mutex<Option<async_nat
         SupervisionEventKind::Exited { abnormal: true, .. }
         | SupervisionEventKind::GaveUp { .. }
         | SupervisionEventKind::Escalated { .. } => {
-            tracing::error!("{text}")
+            tracing::error!(unit = %unit_id, "{text}")
         }
-        _ => tracing::info!("{text}"),
+        _ => tracing::info!(unit = %unit_id, "{text}"),
     }
     let client = match publisher.lock() {
         Ok(client) => client.clone(),
@@ -203,30 +208,6 @@ fn log_notice(notice: &SupervisionNotice, publisher: &Arc<Mutex<Option<async_nat
     }
 }
 
-fn init_logging(home: &Home, debug: bool) {
-    let path = home.service_log("rosey");
-    let _ = std::fs::create_dir_all(home.logs_dir());
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path);
-    let level = if debug { "debug" } else { "info" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ROSEY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},async_nats=warn")));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .with_target(false);
-    match file {
-        Ok(file) => {
-            let _ = builder.with_writer(Mutex::new(file)).try_init();
-        }
-        Err(_) => {
-            let _ = builder.with_writer(std::io::stderr).try_init();
-        }
-    }
-}
-
 async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
     let sink = Arc::new(Mutex::new(sink));
     let fatal = |message: String| {
@@ -241,7 +222,20 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         Ok(instance) => instance,
         Err(err) => return fatal(err.to_string()),
     };
-    init_logging(&home, args.debug);
+    let logs = match logging::init(&home, args.debug) {
+        Ok(logs) => logs,
+        Err(err) => {
+            return fatal(format!(
+                "cannot write logs in {}: {err}; check the folder's permissions",
+                home.logs_dir().display()
+            ))
+        }
+    };
+    if !args.foreground {
+        if let Err(err) = logging::capture_output(&logs) {
+            tracing::warn!("the daemon's own output goes around the log hub: {err}");
+        }
+    }
     tracing::info!(
         "rosey daemon {} starting in {} (pid {})",
         env!("CARGO_PKG_VERSION"),
@@ -257,6 +251,7 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         Ok(config) => config,
         Err(err) => return fatal(err.to_string()),
     };
+    logs.set_limits(config.logs);
     let nats_binary = match nats_actor::find_binary(&home) {
         Ok(binary) => binary,
         Err(err) => return fatal(err),
@@ -309,6 +304,7 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
             let reporter = reporter.clone();
             Arc::new(move |unit: &str| reporter.on_starting(unit))
         },
+        logs,
     };
     let (stack, mut root_done) = match Stack::start(ctx).await {
         Ok(started) => started,

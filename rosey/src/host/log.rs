@@ -1,6 +1,10 @@
-//! The plugin host's log: one file per plugin (`logs/plugins/<name>.log`), each line stamped
-//! and tagged with its source (the plugin's name for the plugin's own lines, `host` for the
-//! host's), so a line means the same thing when it is later merged into `rosey.log`.
+//! The plugin host's log lines, in the common log format (`rosey_core::logs`), tagged with
+//! their source: the plugin's name for the plugin's own lines, `<name>/host` for the host's.
+//!
+//! Under the daemon the host writes them to stderr, which the daemon pipes into its log hub
+//! (only the daemon writes log files: it rotates them and copies each line to `rosey.log`).
+//! Run standalone (tests, debugging), the host appends them to `logs/plugins/<name>.log`
+//! itself.
 
 use std::{
     fs::{File, OpenOptions},
@@ -10,6 +14,7 @@ use std::{
 };
 
 use rosey_abi::LogLevel;
+use rosey_core::logs::{format_lines, Level};
 
 /// A shared handle to the host's log file. Writing never fails loudly: a log that cannot be
 /// written must not take the plugin down, so errors fall back to stderr.
@@ -57,6 +62,18 @@ impl HostLog {
         self.write(level, &self.inner.plugin, message);
     }
 
+    /// Also prints `message` as it is to stderr, for whoever started the host by hand, unless
+    /// the log lines already go there.
+    pub fn echo(&self, message: &str) {
+        let to_file = match self.inner.file.lock() {
+            Ok(guard) => guard.is_some(),
+            Err(poisoned) => poisoned.into_inner().is_some(),
+        };
+        if to_file {
+            eprintln!("{message}");
+        }
+    }
+
     /// A line from the host, tagged `<name>/host`.
     pub fn host(&self, level: LogLevel, message: &str) {
         let source = format!("{}/host", self.inner.plugin);
@@ -67,46 +84,24 @@ impl HostLog {
         if level < self.inner.min_level {
             return;
         }
-        let stamp = timestamp();
         let level = match level {
-            LogLevel::Debug => "DEBUG",
-            LogLevel::Info => "INFO ",
-            LogLevel::Warn => "WARN ",
-            LogLevel::Error => "ERROR",
+            LogLevel::Debug => Level::Debug,
+            LogLevel::Info => Level::Info,
+            LogLevel::Warn => Level::Warn,
+            LogLevel::Error => Level::Error,
         };
-        let mut text = String::new();
-        for line in message.lines() {
-            text.push_str(&format!("{stamp} {level} [{source}] {line}\n"));
-        }
-        if text.is_empty() {
-            text = format!("{stamp} {level} [{source}]\n");
-        }
+        let text = format_lines(source, level, message);
         let mut guard = match self.inner.file.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        match guard.as_mut() {
-            Some(file) => {
-                if file.write_all(text.as_bytes()).is_err() {
-                    eprint!("{text}");
-                }
-            }
-            None => eprint!("{text}"),
+        let written = match guard.as_mut() {
+            Some(file) => file.write_all(text.as_bytes()).is_ok(),
+            None => false,
+        };
+        if !written {
+            // One write per call, so lines from the plugin's thread and the host's never mix.
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
         }
     }
-}
-
-/// `2026-11-25 21:45:24.123Z`: UTC, millisecond precision.
-fn timestamp() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second(),
-        now.millisecond()
-    )
 }

@@ -73,8 +73,11 @@ struct RunArgs {
     #[arg(long, value_enum, default_value_t = Level::Info)]
     log_level: Level,
     /// Log file (default: logs/plugins/<name>.log in the home).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "log_stderr")]
     log_file: Option<PathBuf>,
+    /// Write log lines to stderr instead of a file (the daemon pipes them into its logs).
+    #[arg(long)]
+    log_stderr: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -131,10 +134,14 @@ fn run(home: &Home, args: RunArgs) -> i32 {
         .log_file
         .clone()
         .unwrap_or_else(|| home.plugin_log(&args.name));
-    let log = HostLog::open(Some(&log_path), &args.name, level);
+    let log = HostLog::open(
+        (!args.log_stderr).then_some(log_path.as_path()),
+        &args.name,
+        level,
+    );
     let fail = |code: i32, message: String| {
         log.host(LogLevel::Error, &message);
-        eprintln!("{message}");
+        log.echo(&message);
         code
     };
 

@@ -95,7 +95,8 @@ impl Serve {
                     LogLevel::Error,
                     &format!("cannot reach NATS at {}: {err}", self.nats_url),
                 );
-                eprintln!("cannot reach NATS at {}: {err}", self.nats_url);
+                self.log
+                    .echo(&format!("cannot reach NATS at {}: {err}", self.nats_url));
                 return exit_codes::NATS_LOST;
             }
         };
@@ -107,7 +108,8 @@ impl Serve {
                     LogLevel::Error,
                     &format!("cannot set up the JetStream consumer: {err}"),
                 );
-                eprintln!("cannot set up the JetStream consumer: {err}");
+                self.log
+                    .echo(&format!("cannot set up the JetStream consumer: {err}"));
                 return exit_codes::NATS_LOST;
             }
         };
@@ -375,7 +377,8 @@ impl Serve {
                     LogLevel::Error,
                     &format!("plugin panicked handling {subject}: {panic}"),
                 );
-                eprintln!("plugin {} panicked: {panic}", self.name);
+                self.log
+                    .echo(&format!("plugin {} panicked: {panic}", self.name));
                 let _ = message.ack_with(AckKind::Nak(None)).await;
                 false
             }

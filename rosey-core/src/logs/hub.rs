@@ -1,0 +1,157 @@
+//! The one writer of a home's logs: every line goes to its source's own file and to
+//! `rosey.log`, under one lock, so `rosey.log` keeps the order lines were written in.
+
+use std::{
+    collections::HashMap,
+    io,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+};
+
+use super::{format_lines, parse_line, rotate::RotatingFile, Level, ALL};
+use crate::{config::LogsConfig, paths::Home};
+
+/// Who a line comes from, which decides the file it goes to besides `rosey.log`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum LogSource {
+    /// The daemon itself (supervision, start and stop): `rosey.log` only.
+    Rosey,
+    /// A service (`bot`, `nats`, `web`): `logs/<service>.log`.
+    Service(String),
+    /// A plugin and its host: `logs/plugins/<name>.log`.
+    Plugin(String),
+}
+
+impl LogSource {
+    /// The name written in brackets on each line.
+    pub fn tag(&self) -> &str {
+        match self {
+            LogSource::Rosey => ALL,
+            LogSource::Service(name) | LogSource::Plugin(name) => name,
+        }
+    }
+
+    /// The source's own file (`rosey.log` for [`LogSource::Rosey`]).
+    pub fn path(&self, home: &Home) -> PathBuf {
+        match self {
+            LogSource::Rosey => home.service_log(ALL),
+            LogSource::Service(name) => home.service_log(name),
+            LogSource::Plugin(name) => home.plugin_log(name),
+        }
+    }
+
+    /// Whether `tag` on a line a child printed may stand: the source's own name or a part of
+    /// it (`dice-roller/host`). Anything else is re-tagged, so no child can write lines that
+    /// look like another source's.
+    fn owns_tag(&self, tag: &str) -> bool {
+        let own = self.tag();
+        tag == own
+            || tag
+                .strip_prefix(own)
+                .is_some_and(|rest| rest.starts_with('/'))
+    }
+}
+
+/// Writes a home's logs. Cheap to clone; every clone writes through the same files.
+///
+/// Writing never fails loudly: a log that cannot be written must not stop a service, and the
+/// daemon's own error output may itself be piped into the hub. A failed write is counted
+/// ([`LogHub::failed_writes`]) and the file is reopened on the next line.
+#[derive(Clone)]
+pub struct LogHub {
+    inner: Arc<Mutex<State>>,
+}
+
+struct State {
+    home: Home,
+    limits: LogsConfig,
+    all: RotatingFile,
+    files: HashMap<LogSource, RotatingFile>,
+    failed: u64,
+}
+
+impl LogHub {
+    /// A hub for the logs of `home`; creates `logs/` and opens `rosey.log`, so a home whose
+    /// logs cannot be written is found out at once.
+    pub fn open(home: &Home, limits: LogsConfig) -> io::Result<LogHub> {
+        let mut all = RotatingFile::new(home.service_log(ALL), limits);
+        all.write(b"")?;
+        Ok(LogHub {
+            inner: Arc::new(Mutex::new(State {
+                home: home.clone(),
+                limits,
+                all,
+                files: HashMap::new(),
+                failed: 0,
+            })),
+        })
+    }
+
+    /// Changes the rotation limits of every file, from the next line on.
+    pub fn set_limits(&self, limits: LogsConfig) {
+        let mut state = self.lock();
+        state.limits = limits;
+        state.all.set_limits(limits);
+        for file in state.files.values_mut() {
+            file.set_limits(limits);
+        }
+    }
+
+    /// Writes `message` (each of its lines) from `source` at `level`.
+    pub fn log(&self, source: &LogSource, level: Level, message: &str) {
+        self.write(source, &format_lines(source.tag(), level, message));
+    }
+
+    /// Writes one line a child process printed. A line already in the log format with the
+    /// source's own tag (a plugin host's) is kept as it is; any other line is stamped as an
+    /// `INFO` line of `source`. Blank lines are dropped.
+    pub fn child_line(&self, source: &LogSource, line: &str) {
+        let line = line.trim_end_matches(['\n', '\r']);
+        if line.trim().is_empty() {
+            return;
+        }
+        match parse_line(line) {
+            Some(parsed) if source.owns_tag(parsed.tag) => self.write(source, &format!("{line}\n")),
+            _ => self.log(source, Level::Info, line),
+        }
+    }
+
+    /// Writes that failed since the hub was opened.
+    pub fn failed_writes(&self) -> u64 {
+        self.lock().failed
+    }
+
+    fn write(&self, source: &LogSource, text: &str) {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let mut failed = 0;
+        if *source != LogSource::Rosey {
+            let limits = state.limits;
+            let file = state
+                .files
+                .entry(source.clone())
+                .or_insert_with(|| RotatingFile::new(source.path(&state.home), limits));
+            failed += u64::from(write_lines(file, text).is_err());
+        }
+        failed += u64::from(write_lines(&mut state.all, text).is_err());
+        state.failed += failed;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        match self.inner.lock() {
+            Ok(state) => state,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+}
+
+/// Writes `text` line by line, so rotation is checked before each.
+fn write_lines(file: &mut RotatingFile, text: &str) -> io::Result<()> {
+    let mut result = Ok(());
+    for line in text.split_inclusive('\n') {
+        if let Err(err) = file.write(line.as_bytes()) {
+            result = Err(err);
+        }
+    }
+    result
+}
