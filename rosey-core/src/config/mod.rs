@@ -22,6 +22,7 @@
 //! plugin_host: { heartbeat_ms: 1000, heartbeat_timeout_ms: 5000 }
 //! ```
 
+mod cytube;
 mod supervision;
 mod validate;
 
@@ -38,6 +39,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::paths::Home;
 
+pub use cytube::CytubeConfig;
 pub use validate::is_loopback;
 
 pub use supervision::{
@@ -113,8 +115,8 @@ impl Default for NatsConfig {
     }
 }
 
-/// Which kind of chat the bot connects to. More kinds (CyTube) come later, so matches on it
-/// need a fallback arm.
+/// Which kind of chat the bot connects to. More kinds may come, so matches on it need a
+/// fallback arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -122,6 +124,8 @@ pub enum ConnectorKind {
     /// The in-process chat fed from the terminal and `rosey say`.
     #[default]
     Local,
+    /// A CyTube channel (`bot.cytube`).
+    Cytube,
 }
 
 /// `bot:`: the chat connection and command reading.
@@ -140,6 +144,9 @@ pub struct BotConfig {
     pub unknown_command_reply: bool,
     /// How long `rosey say` waits for replies, in ms.
     pub say_timeout_ms: u64,
+    /// The CyTube connection, for `connector: cytube`.
+    #[serde(deserialize_with = "section")]
+    pub cytube: CytubeConfig,
 }
 
 impl Default for BotConfig {
@@ -151,6 +158,7 @@ impl Default for BotConfig {
             command_prefix: "!".to_owned(),
             unknown_command_reply: true,
             say_timeout_ms: 5000,
+            cytube: CytubeConfig::default(),
         }
     }
 }
