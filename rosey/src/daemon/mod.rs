@@ -3,6 +3,7 @@
 //! stops everything in reverse order and leaves nothing running. A service that fails past its
 //! restart intensity escalates to the root, which stops the stack and says why.
 
+mod chat;
 mod control_server;
 pub mod instance;
 pub mod progress;
@@ -281,7 +282,10 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
     };
     let publisher: Arc<Mutex<Option<async_nats::Client>>> = Arc::default();
     let board = Board::default();
-    let connector = Arc::new(LocalConnector::new());
+    let (connector, local) = match chat::connect(&config.bot) {
+        Ok(connectors) => connectors,
+        Err(err) => return fatal(err),
+    };
     let waiters = ReplyWaiters::default();
     let ctx = StackContext {
         home: home.clone(),
@@ -330,7 +334,7 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         home: home.clone(),
         stack: stack.clone(),
         board,
-        connector: connector.clone(),
+        local: local.clone(),
         waiters,
         started: Instant::now(),
         shutdown: shutdown_tx,
@@ -346,7 +350,10 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
             "Other terminals: rosey --home {} status",
             home.root().display()
         );
-        spawn_terminal_chat(connector.clone());
+        match &local {
+            Some(local) => spawn_terminal_chat(local.clone()),
+            None => println!("The bot is in CyTube channel {}: chat there.", config.bot.channel),
+        }
     }
     let (mut term, mut int) = match (
         signal(SignalKind::terminate()),
@@ -370,6 +377,9 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
             tracing::error!("shutdown: {err}");
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), &mut root_done).await;
+    }
+    if let Err(err) = connector.close().await {
+        tracing::warn!("closing the chat connection: {err}");
     }
     drop(instance);
     match escalated {
