@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use rosey_core::{
     config::{BotConfig, ConnectorKind},
-    connector::{Connector, CytubeConnector, CytubeSettings, LocalConnector},
+    connector::{Connector, ConnectorStatus, CytubeConnector, CytubeSettings, LocalConnector},
 };
 
 /// The environment variable that gives the CyTube account's password.
@@ -35,5 +35,14 @@ pub fn connect(bot: &BotConfig) -> Result<(Arc<dyn Connector>, Option<Arc<LocalC
         other => Err(format!(
             "bot.connector {other:?} is not supported by this rosey; use local or cytube"
         )),
+    }
+}
+
+/// The server's reason when `connector` was refused for good (a wrong password, a kick for a
+/// duplicate login).
+pub fn refused(connector: &dyn Connector) -> Option<String> {
+    match &*connector.status().borrow() {
+        ConnectorStatus::Failed(reason) => Some(reason.clone()),
+        _ => None,
     }
 }

@@ -315,6 +315,12 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         Ok(started) => started,
         Err(err) => return fatal(format!("the stack could not start: {err}")),
     };
+    if let Some(reason) = chat::refused(connector.as_ref()) {
+        // Refused for good (a wrong password): retrying cannot help, so start fails now.
+        let _ = sup::shutdown(&stack.root, Duration::from_secs(60)).await;
+        let _ = connector.close().await;
+        return fatal(format!("the bot cannot join the chat: {reason}"));
+    }
     if let Ok(client) = stack.client().await {
         if let Ok(mut slot) = publisher.lock() {
             *slot = Some(client);
