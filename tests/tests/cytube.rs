@@ -223,3 +223,81 @@ fn a_duplicate_login_kick_stops_the_bot_with_that_reason() {
     assert!(log.contains("Duplicate login"), "{log}");
     assert_eq!(server.connections_total(), 1, "no reconnect after the kick");
 }
+
+#[test]
+fn channel_happenings_become_nats_events() {
+    let server = server();
+    let stack = stack_for(&server, PASSWORD);
+    stack.start();
+    let url = stack.unit("nats")["detail"]
+        .as_str()
+        .expect("nats detail is its URL")
+        .to_owned();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let events = runtime.block_on(async {
+        use futures::StreamExt;
+        let client = async_nats::connect(url).await.expect("connect");
+        let mut events = client.subscribe("rosey.events.>").await.expect("subscribe");
+        client.flush().await.expect("flush");
+        server.join(CHANNEL, "carol");
+        server.say(CHANNEL, "carol", "a <b> & c https://example.com/x");
+        server.change_media(CHANNEL, "Some video");
+        server.leave(CHANNEL, "carol");
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + SLOW;
+        while seen.len() < 4 {
+            let Ok(Some(message)) = tokio::time::timeout_at(deadline, events.next()).await else {
+                break;
+            };
+            let event: messaging::EventMessage =
+                messaging::decode(&message.payload).expect("an event");
+            if event.kind != "user.count" {
+                seen.push((message.subject.to_string(), event));
+            }
+        }
+        seen
+    });
+    let kinds: Vec<&str> = events.iter().map(|(_, e)| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["user.join", "chat.message", "media.change", "user.leave"],
+        "{events:#?}"
+    );
+    assert_eq!(events[0].0, "rosey.events.user.join");
+    assert_eq!(events[0].1.user.as_deref(), Some("carol"));
+    let chat = &events[1].1;
+    assert_eq!(
+        chat.text.as_deref(),
+        Some("a <b> & c https://example.com/x"),
+        "plain text for plugins"
+    );
+    let html = chat.data["html"].as_str().expect("the raw HTML beside it");
+    assert!(html.contains("&lt;b&gt; &amp;") && html.contains("<a href="), "{html}");
+    assert_eq!(events[2].1.data["title"], "Some video");
+    assert_eq!(events[3].1.user.as_deref(), Some("carol"));
+}
+
+#[test]
+fn a_guest_bot_joins_and_answers() {
+    let server = server();
+    let config = format!(
+        "{TEST_CONFIG}bot:
+  connector: cytube
+  name: guestbot
+  channel: {CHANNEL}
+  cytube: {{ server: {}, connect_timeout_ms: 5000 }}
+",
+        server.url()
+    );
+    let stack = TestStack::with_config(&["dice-roller"], &config);
+    stack.start();
+    server.say(CHANNEL, "alice", "!roll 1d1+1");
+    server.wait_for_chat("guestbot", "= 2", SLOW);
+    let out = stack.rosey(&["say", "!roll"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("connected to CyTube"), "{err}");
+}

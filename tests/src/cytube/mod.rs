@@ -231,6 +231,22 @@ impl CytubeServer {
         protocol::broadcast(&mut state, channel, "addUser", &user);
     }
 
+    /// Plays media titled `title` in `channel`: everyone there gets `changeMedia`.
+    pub fn change_media(&self, channel: &str, title: &str) {
+        let media = json!({"id": "abc123", "title": title, "seconds": 60, "duration": "01:00",
+            "type": "yt", "meta": {}, "currentTime": 0, "paused": false});
+        protocol::broadcast(&mut self.shared.lock(), channel, "changeMedia", &media);
+    }
+
+    /// `user` (a user the test plays) leaves `channel`.
+    pub fn leave(&self, channel: &str, user: &str) {
+        let mut state = self.shared.lock();
+        if let Some(room) = state.channels.get_mut(channel) {
+            room.virtual_users.remove(user);
+        }
+        protocol::broadcast(&mut state, channel, "userLeave", &json!({"name": user}));
+    }
+
     /// `user` says `text` in `channel` (joining first if needed), as CyTube would deliver it.
     pub fn say(&self, channel: &str, user: &str, text: &str) {
         if !self.present(channel, user) {
