@@ -55,7 +55,9 @@ fn publish_replies(stack: &TestStack, texts: &[String]) {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let client = async_nats::connect(url).await.expect("connect to the stack's NATS");
+        let client = async_nats::connect(url)
+            .await
+            .expect("connect to the stack's NATS");
         for text in texts {
             let action = ChatAction {
                 v: SCHEMA_VERSION,
@@ -90,7 +92,10 @@ fn a_roll_in_chat_is_answered_in_chat() {
     server.wait(SLOW, "a second reply", || {
         (server.chat_from(BOT).len() >= 2).then_some(())
     });
-    assert!(server.pms(BOT, "alice").is_empty(), "chat is answered in chat");
+    assert!(
+        server.pms(BOT, "alice").is_empty(),
+        "chat is answered in chat"
+    );
 }
 
 #[test]
@@ -129,7 +134,11 @@ fn commands_in_the_replayed_backlog_are_not_run() {
     server.say(CHANNEL, "alice", "!roll 1d1+3");
     server.wait_for_chat(BOT, "= 4", SLOW);
     let said = server.chat_from(BOT);
-    assert_eq!(said.len(), 2, "only the live commands were answered: {said:?}");
+    assert_eq!(
+        said.len(),
+        2,
+        "only the live commands were answered: {said:?}"
+    );
     assert!(said.iter().all(|m| !m.contains("= 6")), "{said:?}");
 }
 
@@ -153,8 +162,11 @@ fn fifty_replies_in_a_burst_all_arrive_in_order() {
     });
     assert_eq!(said, texts, "every reply, once, in order");
     // A long reply is split on word boundaries at 320 characters, nothing lost.
-    let long: String = (0..120).map(|n| format!("w{n}")).collect::<Vec<_>>().join(" ");
-    publish_replies(&stack, &[long.clone()]);
+    let long: String = (0..120)
+        .map(|n| format!("w{n}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    publish_replies(&stack, std::slice::from_ref(&long));
     let pieces = server.wait(SLOW, "the long reply", || {
         let said = server.chat_from(BOT);
         said.last()
@@ -162,7 +174,10 @@ fn fifty_replies_in_a_burst_all_arrive_in_order() {
             .then(|| said[50..].to_vec())
     });
     assert!(pieces.len() >= 2, "{pieces:?}");
-    assert!(pieces.iter().all(|p| p.chars().count() <= 320), "{pieces:?}");
+    assert!(
+        pieces.iter().all(|p| p.chars().count() <= 320),
+        "{pieces:?}"
+    );
     assert_eq!(pieces.join(" "), long);
 }
 
@@ -176,7 +191,9 @@ fn a_server_restart_ends_reconnected_and_serving() {
 
     server.stop();
     let bot = stack.wait_for_unit("bot", SLOW, "degraded", |unit| {
-        unit["detail"].as_str().is_some_and(|d| d.contains("degraded"))
+        unit["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("degraded"))
     });
     assert_eq!(bot["state"], "running", "degraded, not down: {bot}");
     publish_replies(&stack, &["said while the server was down".to_owned()]);
@@ -184,11 +201,16 @@ fn a_server_restart_ends_reconnected_and_serving() {
     server.start_again();
 
     server.wait_for_chat(BOT, "said while the server was down", SLOW);
-    stack.wait_for_unit("bot", SLOW, "connected again", |unit| unit["detail"].is_null());
+    stack.wait_for_unit("bot", SLOW, "connected again", |unit| {
+        unit["detail"].is_null()
+    });
     server.say(CHANNEL, "alice", "!roll 1d1+2");
     server.wait_for_chat(BOT, "= 3", SLOW);
     let total = server.connections_total();
-    assert!(total <= 8, "reconnects stayed within CyTube's limits: {total}");
+    assert!(
+        total <= 8,
+        "reconnects stayed within CyTube's limits: {total}"
+    );
 }
 
 #[test]
@@ -275,7 +297,10 @@ fn channel_happenings_become_nats_events() {
         "plain text for plugins"
     );
     let html = chat.data["html"].as_str().expect("the raw HTML beside it");
-    assert!(html.contains("&lt;b&gt; &amp;") && html.contains("<a href="), "{html}");
+    assert!(
+        html.contains("&lt;b&gt; &amp;") && html.contains("<a href="),
+        "{html}"
+    );
     assert_eq!(events[2].1.data["title"], "Some video");
     assert_eq!(events[3].1.user.as_deref(), Some("carol"));
 }

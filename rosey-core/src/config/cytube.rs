@@ -90,29 +90,44 @@ pub(super) fn check(bot: &BotConfig) -> Result<(), Invalid> {
     if !is_cytube_name(&bot.channel, 30) {
         return Err(invalid(
             "bot.channel",
-            format!("{:?} is not a CyTube channel name: 1 to 30 letters, digits, _ or -", bot.channel),
+            format!(
+                "{:?} is not a CyTube channel name: 1 to 30 letters, digits, _ or -",
+                bot.channel
+            ),
         ));
     }
     if !is_cytube_name(&bot.name, 20) {
         return Err(invalid(
             "bot.name",
-            format!("{:?} is not a CyTube user name: 1 to 20 letters, digits, _ or -", bot.name),
+            format!(
+                "{:?} is not a CyTube user name: 1 to 20 letters, digits, _ or -",
+                bot.name
+            ),
         ));
     }
     if !(1..=20).contains(&cytube.chat_burst) {
         return Err(invalid(
             "bot.cytube.chat_burst",
-            format!("{} is outside 1 to 20 (CyTube drops messages past a burst of 20)", cytube.chat_burst),
+            format!(
+                "{} is outside 1 to 20 (CyTube drops messages past a burst of 20)",
+                cytube.chat_burst
+            ),
         ));
     }
     if !(1..=10).contains(&cytube.chat_per_sec) {
         return Err(invalid(
             "bot.cytube.chat_per_sec",
-            format!("{} is outside 1 to 10 (CyTube drops messages past 10 a second)", cytube.chat_per_sec),
+            format!(
+                "{} is outside 1 to 10 (CyTube drops messages past 10 a second)",
+                cytube.chat_per_sec
+            ),
         ));
     }
     for (key, value) in [
-        ("bot.cytube.reconnect_initial_ms", cytube.reconnect_initial_ms),
+        (
+            "bot.cytube.reconnect_initial_ms",
+            cytube.reconnect_initial_ms,
+        ),
         ("bot.cytube.connect_timeout_ms", cytube.connect_timeout_ms),
     ] {
         if value == 0 {
@@ -152,17 +167,27 @@ mod tests {
     #[test]
     fn cytube_rules_name_the_key() {
         let err = error("bot: { connector: cytube, channel: test }");
-        assert!(err.contains("bot.cytube.server") && err.contains("https://cytu.be"), "{err}");
+        assert!(
+            err.contains("bot.cytube.server") && err.contains("https://cytu.be"),
+            "{err}"
+        );
         let err = error("bot: { connector: cytube, channel: test, cytube: { server: 'ftp://x' } }");
         assert!(err.contains("not an http:// or https://"), "{err}");
-        let err = error("bot: { connector: cytube, channel: 'a b', cytube: { server: 'https://x' } }");
+        let err =
+            error("bot: { connector: cytube, channel: 'a b', cytube: { server: 'https://x' } }");
         assert!(err.contains("bot.channel"), "{err}");
         let err = error("bot: { connector: cytube, channel: t, cytube: { server: 'https://x', chat_per_sec: 11 } }");
-        assert!(err.contains("bot.cytube.chat_per_sec") && err.contains("10 a second"), "{err}");
+        assert!(
+            err.contains("bot.cytube.chat_per_sec") && err.contains("10 a second"),
+            "{err}"
+        );
         let err = error("bot: { connector: cytube, channel: t, cytube: { server: 'https://x', reconnect_initial_ms: 5000, reconnect_max_ms: 10 } }");
         assert!(err.contains("bot.cytube.reconnect_max_ms"), "{err}");
         let err = error("bot: { cytube: { sever: 'https://x' } }");
-        assert!(err.contains("unknown field") && err.contains("sever"), "{err}");
+        assert!(
+            err.contains("unknown field") && err.contains("sever"),
+            "{err}"
+        );
     }
 
     #[test]

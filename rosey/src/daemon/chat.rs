@@ -12,9 +12,12 @@ use rosey_core::{
 /// The environment variable that gives the CyTube account's password.
 const PASSWORD_ENV: &str = "ROSEY_CYTUBE_PASSWORD";
 
+/// The connector as the bot drives it, and the local one as itself when that is the one.
+pub type Connectors = (Arc<dyn Connector>, Option<Arc<LocalConnector>>);
+
 /// The configured connector, started; with the local connector also returned as itself, for
 /// the features only it has (`rosey say`, chat typed in the terminal).
-pub fn connect(bot: &BotConfig) -> Result<(Arc<dyn Connector>, Option<Arc<LocalConnector>>), String> {
+pub fn connect(bot: &BotConfig) -> Result<Connectors, String> {
     match bot.connector {
         ConnectorKind::Local => {
             let local = Arc::new(LocalConnector::new());
@@ -28,7 +31,11 @@ pub fn connect(bot: &BotConfig) -> Result<(Arc<dyn Connector>, Option<Arc<LocalC
                 settings.channel,
                 settings.server,
                 settings.user,
-                if settings.password.is_some() { "" } else { " (guest)" }
+                if settings.password.is_some() {
+                    ""
+                } else {
+                    " (guest)"
+                }
             );
             Ok((CytubeConnector::start(settings), None))
         }

@@ -358,7 +358,10 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         );
         match &local {
             Some(local) => spawn_terminal_chat(local.clone()),
-            None => println!("The bot is in CyTube channel {}: chat there.", config.bot.channel),
+            None => println!(
+                "The bot is in CyTube channel {}: chat there.",
+                config.bot.channel
+            ),
         }
     }
     let (mut term, mut int) = match (

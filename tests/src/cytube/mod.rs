@@ -278,7 +278,11 @@ impl CytubeServer {
         let ids: Vec<u64> = state
             .sockets
             .iter()
-            .filter(|(_, s)| s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+            .filter(|(_, s)| {
+                s.name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in ids {
@@ -311,16 +315,24 @@ impl CytubeServer {
 
     /// Waits until `from` said in chat something containing `needle`; returns it.
     pub fn wait_for_chat(&self, from: &str, needle: &str, timeout: Duration) -> String {
-        self.wait(timeout, &format!("{from} saying {needle:?} in chat"), || {
-            self.chat_from(from).into_iter().find(|m| m.contains(needle))
-        })
+        self.wait(
+            timeout,
+            &format!("{from} saying {needle:?} in chat"),
+            || {
+                self.chat_from(from)
+                    .into_iter()
+                    .find(|m| m.contains(needle))
+            },
+        )
     }
 
     /// Waits until `from` sent `to` a PM containing `needle`; returns it.
     pub fn wait_for_pm(&self, from: &str, to: &str, needle: &str, timeout: Duration) -> String {
-        self.wait(timeout, &format!("a PM from {from} to {to} with {needle:?}"), || {
-            self.pms(from, to).into_iter().find(|m| m.contains(needle))
-        })
+        self.wait(
+            timeout,
+            &format!("a PM from {from} to {to} with {needle:?}"),
+            || self.pms(from, to).into_iter().find(|m| m.contains(needle)),
+        )
     }
 
     /// Waits until `check` returns something, or panics after `timeout` naming `what`.
@@ -357,7 +369,12 @@ impl CytubeServer {
     /// Stops listening and drops every connection, as a crashed or restarting server would.
     /// Accounts, channels and chat history are kept for [`CytubeServer::start_again`].
     pub fn stop(&self) {
-        if let Some(accept) = self.accept.lock().unwrap_or_else(PoisonError::into_inner).take() {
+        if let Some(accept) = self
+            .accept
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
             accept.abort();
         }
         let mut state = self.shared.lock();

@@ -23,7 +23,9 @@ pub fn sanitize(text: &str) -> String {
         .map(|word| {
             let escaped = escape(word);
             if word.starts_with("http://") || word.starts_with("https://") {
-                format!(r#"<a href="{escaped}" target="_blank" rel="noopener noreferrer">{escaped}</a>"#)
+                format!(
+                    r#"<a href="{escaped}" target="_blank" rel="noopener noreferrer">{escaped}</a>"#
+                )
             } else {
                 escaped
             }
@@ -77,7 +79,12 @@ pub(crate) fn on_event(state: &mut State, id: u64, name: &str, data: Value) {
     match name {
         "joinChannel" => {
             let Some(channel) = data["name"].as_str().map(str::to_owned) else {
-                return send(state, id, "errorMsg", &json!({"msg": "joinChannel needs a name"}));
+                return send(
+                    state,
+                    id,
+                    "errorMsg",
+                    &json!({"msg": "joinChannel needs a name"}),
+                );
             };
             let needs_password = state
                 .channels
@@ -93,9 +100,15 @@ pub(crate) fn on_event(state: &mut State, id: u64, name: &str, data: Value) {
             }
         }
         "channelPassword" => {
-            let pending = state.sockets.get(&id).and_then(|s| s.pending_channel.clone());
+            let pending = state
+                .sockets
+                .get(&id)
+                .and_then(|s| s.pending_channel.clone());
             let Some(channel) = pending else { return };
-            let right = state.channels.get(&channel).and_then(|c| c.password.clone());
+            let right = state
+                .channels
+                .get(&channel)
+                .and_then(|c| c.password.clone());
             if right.as_deref() == data.as_str() {
                 join(state, id, &channel);
             } else {
@@ -104,16 +117,28 @@ pub(crate) fn on_event(state: &mut State, id: u64, name: &str, data: Value) {
         }
         "login" => login(state, id, &data),
         "chatMsg" | "pm" => {
-            let Some(socket) = state.sockets.get_mut(&id) else { return };
+            let Some(socket) = state.sockets.get_mut(&id) else {
+                return;
+            };
             let (Some(user), Some(channel)) = (socket.name.clone(), socket.channel.clone()) else {
-                return send(state, id, "errorMsg", &json!({"msg": "You must be logged in and in a channel to chat"}));
+                return send(
+                    state,
+                    id,
+                    "errorMsg",
+                    &json!({"msg": "You must be logged in and in a channel to chat"}),
+                );
             };
             if !socket.chat.take() {
                 let gap = 1000.0 / state.limits.chat_per_sec;
                 return send(state, id, "cooldown", &json!(gap.round() as u64));
             }
             let Some(msg) = data["msg"].as_str() else {
-                return send(state, id, "errorMsg", &json!({"msg": "msg must be a string"}));
+                return send(
+                    state,
+                    id,
+                    "errorMsg",
+                    &json!({"msg": "msg must be a string"}),
+                );
             };
             if name == "chatMsg" {
                 chat(state, &channel, &user, msg);
@@ -128,7 +153,9 @@ pub(crate) fn on_event(state: &mut State, id: u64, name: &str, data: Value) {
 
 /// The join burst, in CyTube's order, with the backlog.
 fn join(state: &mut State, id: u64, channel: &str) {
-    let Some(socket) = state.sockets.get_mut(&id) else { return };
+    let Some(socket) = state.sockets.get_mut(&id) else {
+        return;
+    };
     socket.channel = Some(channel.to_owned());
     socket.pending_channel = None;
     let (rank, name) = (socket.rank, socket.name.clone());
@@ -162,7 +189,12 @@ fn join(state: &mut State, id: u64, channel: &str) {
     send(state, id, "channelCSSJS", &json!({"css": "", "js": ""}));
     send(state, id, "setMotd", &json!(""));
     send(state, id, "channelOpts", &json!({}));
-    send(state, id, "setPlaylistMeta", &json!({"count": 0, "rawTime": 0, "time": "00:00"}));
+    send(
+        state,
+        id,
+        "setPlaylistMeta",
+        &json!({"count": 0, "rawTime": 0, "time": "00:00"}),
+    );
     send(state, id, "playlist", &json!([]));
     send(state, id, "userlist", &Value::Array(users.clone()));
     send(state, id, "usercount", &json!(users.len()));
@@ -174,7 +206,12 @@ fn join(state: &mut State, id: u64, channel: &str) {
 fn login(state: &mut State, id: u64, data: &Value) {
     let name = data["name"].as_str().unwrap_or_default().to_owned();
     let refuse = |state: &State, error: &str| {
-        send(state, id, "login", &json!({"success": false, "error": error}));
+        send(
+            state,
+            id,
+            "login",
+            &json!({"success": false, "error": error}),
+        );
     };
     if name.is_empty() {
         return refuse(state, "Username must be 1-20 characters long");
@@ -188,14 +225,20 @@ fn login(state: &mut State, id: u64, data: &Value) {
     };
     if guest {
         let every = state.limits.guest_login_every;
-        if state.last_guest_login.is_some_and(|at| at.elapsed() < every) {
+        if state
+            .last_guest_login
+            .is_some_and(|at| at.elapsed() < every)
+        {
             return refuse(
                 state,
                 "Guest logins are restricted to one per IP address per 60 seconds.",
             );
         }
         let taken = state.sockets.iter().any(|(other, s)| {
-            *other != id && s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(&name))
+            *other != id
+                && s.name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(&name))
         });
         if taken {
             return refuse(state, "That name is already taken");
@@ -206,7 +249,10 @@ fn login(state: &mut State, id: u64, data: &Value) {
             .sockets
             .iter()
             .filter(|(other, s)| {
-                **other != id && s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(&name))
+                **other != id
+                    && s.name
+                        .as_deref()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(&name))
             })
             .map(|(other, _)| *other)
             .collect();
@@ -215,7 +261,9 @@ fn login(state: &mut State, id: u64, data: &Value) {
         }
     }
     let rank = if guest { 0 } else { 1 };
-    let Some(socket) = state.sockets.get_mut(&id) else { return };
+    let Some(socket) = state.sockets.get_mut(&id) else {
+        return;
+    };
     socket.name = Some(name.clone());
     socket.rank = rank;
     let channel = socket.channel.clone();
@@ -227,7 +275,12 @@ fn login(state: &mut State, id: u64, data: &Value) {
     send(state, id, "login", &answer);
     if let Some(channel) = channel {
         broadcast(state, &channel, "addUser", &user_object(&name, rank));
-        broadcast(state, &channel, "setUserRank", &json!({"name": name, "rank": rank}));
+        broadcast(
+            state,
+            &channel,
+            "setUserRank",
+            &json!({"name": name, "rank": rank}),
+        );
     }
 }
 
@@ -255,7 +308,11 @@ pub(crate) fn pm(state: &mut State, sender: Option<u64>, from: &str, to: &str, t
     let targets: Vec<u64> = state
         .sockets
         .iter()
-        .filter(|(_, s)| s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(to)))
+        .filter(|(_, s)| {
+            s.name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(to))
+        })
         .map(|(id, _)| *id)
         .collect();
     let virtual_target = state
@@ -264,7 +321,12 @@ pub(crate) fn pm(state: &mut State, sender: Option<u64>, from: &str, to: &str, t
         .any(|c| c.virtual_users.keys().any(|n| n.eq_ignore_ascii_case(to)));
     if targets.is_empty() && !virtual_target {
         if let Some(sender) = sender {
-            send(state, sender, "errorMsg", &json!({"msg": format!("Unable to PM {to}: user not found")}));
+            send(
+                state,
+                sender,
+                "errorMsg",
+                &json!({"msg": format!("Unable to PM {to}: user not found")}),
+            );
         }
         return false;
     }

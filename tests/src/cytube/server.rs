@@ -76,7 +76,11 @@ async fn connection(mut stream: TcpStream, shared: Arc<Shared>, port: u16) {
     }
     let upgrade = header("upgrade").is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
     let key = header("sec-websocket-key");
-    match (path.starts_with("/socket.io/") && path.contains("EIO=4"), upgrade, key) {
+    match (
+        path.starts_with("/socket.io/") && path.contains("EIO=4"),
+        upgrade,
+        key,
+    ) {
         (true, true, Some(key)) => {
             let response = format!(
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
@@ -90,7 +94,9 @@ async fn connection(mut stream: TcpStream, shared: Arc<Shared>, port: u16) {
         }
         _ => {
             let _ = stream
-                .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                )
                 .await;
         }
     }

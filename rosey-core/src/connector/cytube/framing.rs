@@ -45,7 +45,9 @@ pub fn decode(text: &str) -> Result<Packet, FrameError> {
     let kind = chars.next().ok_or_else(bad)?;
     let rest = chars.as_str();
     match kind {
-        '0' => serde_json::from_str(rest).map(Packet::Open).map_err(|_| bad()),
+        '0' => serde_json::from_str(rest)
+            .map(Packet::Open)
+            .map_err(|_| bad()),
         '1' => Ok(Packet::Close),
         '2' => Ok(Packet::Ping),
         '3' => Ok(Packet::Pong),
@@ -114,7 +116,10 @@ pub const DISCONNECT: &str = "41";
 
 /// An event frame: `42["name",data]`.
 pub fn event(name: &str, data: &Value) -> String {
-    format!("42{}", Value::Array(vec![Value::String(name.to_owned()), data.clone()]))
+    format!(
+        "42{}",
+        Value::Array(vec![Value::String(name.to_owned()), data.clone()])
+    )
 }
 
 #[cfg(test)]
@@ -128,7 +133,9 @@ mod tests {
             .expect("open");
         assert_eq!(
             open,
-            Packet::Open(json!({"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":120000,"maxPayload":1048576}))
+            Packet::Open(
+                json!({"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":120000,"maxPayload":1048576})
+            )
         );
         assert_eq!(decode("2"), Ok(Packet::Ping));
         assert_eq!(decode("1"), Ok(Packet::Close));

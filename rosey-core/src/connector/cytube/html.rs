@@ -14,7 +14,8 @@ pub fn to_plain_text(html: &str) -> String {
                 Some(end) => {
                     let tag = &rest[1..end];
                     if tag_name(tag).eq_ignore_ascii_case("img") {
-                        if let Some(name) = attribute(tag, "title").or_else(|| attribute(tag, "alt"))
+                        if let Some(name) =
+                            attribute(tag, "title").or_else(|| attribute(tag, "alt"))
                         {
                             out.push_str(&decode_entities(&name));
                         }
@@ -91,7 +92,11 @@ fn decode_entities(text: &str) -> String {
 /// how many bytes it used. Something that is not an entity is a literal `&`.
 fn entity(text: &str) -> (String, usize) {
     let literal = ("&".to_owned(), 1);
-    let Some(end) = text[1..].find(';').map(|at| at + 1).filter(|end| *end <= 12) else {
+    let Some(end) = text[1..]
+        .find(';')
+        .map(|at| at + 1)
+        .filter(|end| *end <= 12)
+    else {
         return literal;
     };
     let name = &text[1..end];
@@ -103,16 +108,14 @@ fn entity(text: &str) -> (String, usize) {
         "apos" => Some('\''),
         "nbsp" => Some(' '),
         _ => {
-            let number = if let Some(hex) = name
-                .strip_prefix("#x")
-                .or_else(|| name.strip_prefix("#X"))
-            {
-                u32::from_str_radix(hex, 16).ok()
-            } else if let Some(decimal) = name.strip_prefix('#') {
-                decimal.parse().ok()
-            } else {
-                None
-            };
+            let number =
+                if let Some(hex) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+                    u32::from_str_radix(hex, 16).ok()
+                } else if let Some(decimal) = name.strip_prefix('#') {
+                    decimal.parse().ok()
+                } else {
+                    None
+                };
             number.and_then(char::from_u32)
         }
     };
@@ -132,7 +135,10 @@ mod tests {
             to_plain_text("a &lt;b&gt; &amp; &quot;c&quot; &#39;d&#39; &#x2F; &nbsp;e"),
             "a <b> & \"c\" 'd' /  e"
         );
-        assert_eq!(to_plain_text("AT&T & co &unknown; &#xZZ;"), "AT&T & co &unknown; &#xZZ;");
+        assert_eq!(
+            to_plain_text("AT&T & co &unknown; &#xZZ;"),
+            "AT&T & co &unknown; &#xZZ;"
+        );
         assert_eq!(to_plain_text("&amp;lt;"), "&lt;");
     }
 
@@ -149,7 +155,9 @@ mod tests {
             "see https://example.com/?a=1&b=2"
         );
         assert_eq!(
-            to_plain_text(r#"hi <img class="channel-emote" src="https://x/k.png" title="Kappa"> there"#),
+            to_plain_text(
+                r#"hi <img class="channel-emote" src="https://x/k.png" title="Kappa"> there"#
+            ),
             "hi Kappa there"
         );
         assert_eq!(to_plain_text("2 < 3"), "2 < 3");

@@ -96,8 +96,9 @@ pub async fn open(url: &Url) -> Result<Transport, String> {
     }
     #[cfg(feature = "tls")]
     {
-        let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host_for_socket.to_owned())
-            .map_err(|err| format!("{host} is not a TLS server name: {err}"))?;
+        let name =
+            tokio_rustls::rustls::pki_types::ServerName::try_from(host_for_socket.to_owned())
+                .map_err(|err| format!("{host} is not a TLS server name: {err}"))?;
         let stream = tokio_rustls::TlsConnector::from(tls_config()?)
             .connect(name, stream)
             .await
@@ -294,7 +295,11 @@ pub fn websocket_url(server: &str) -> Result<Url, String> {
     let scheme = match url.scheme() {
         "http" | "ws" => "ws",
         "https" | "wss" => "wss",
-        other => return Err(format!("server URL {server:?} has scheme {other:?}; expected http or https")),
+        other => {
+            return Err(format!(
+                "server URL {server:?} has scheme {other:?}; expected http or https"
+            ))
+        }
     };
     url.set_scheme(scheme)
         .map_err(|_| format!("cannot use {server:?} as a WebSocket URL"))?;
@@ -311,11 +316,15 @@ mod tests {
     #[test]
     fn websocket_urls() {
         assert_eq!(
-            websocket_url("http://127.0.0.1:1337").expect("url").as_str(),
+            websocket_url("http://127.0.0.1:1337")
+                .expect("url")
+                .as_str(),
             "ws://127.0.0.1:1337/socket.io/?EIO=4&transport=websocket"
         );
         assert_eq!(
-            websocket_url("https://cytu.be:10443").expect("url").as_str(),
+            websocket_url("https://cytu.be:10443")
+                .expect("url")
+                .as_str(),
             "wss://cytu.be:10443/socket.io/?EIO=4&transport=websocket"
         );
         assert!(websocket_url("ftp://x").is_err());
@@ -328,7 +337,14 @@ mod tests {
         )
         .expect("json");
         let chosen = choose_server(&config).expect("one");
-        assert_eq!(chosen.url, if cfg!(feature = "tls") { "https://a:2" } else { "http://a:1" });
+        assert_eq!(
+            chosen.url,
+            if cfg!(feature = "tls") {
+                "https://a:2"
+            } else {
+                "http://a:1"
+            }
+        );
     }
 
     #[test]
@@ -340,8 +356,12 @@ mod tests {
         )
         .expect("ok");
         assert_eq!(chunked.body, b"{\"a\":1}");
-        let moved = parse_response(b"HTTP/1.1 301 Moved\r\nLocation: https://x/\r\n\r\n").expect("ok");
-        assert_eq!((moved.status, moved.location.as_deref()), (301, Some("https://x/")));
+        let moved =
+            parse_response(b"HTTP/1.1 301 Moved\r\nLocation: https://x/\r\n\r\n").expect("ok");
+        assert_eq!(
+            (moved.status, moved.location.as_deref()),
+            (301, Some("https://x/"))
+        );
         assert!(parse_response(b"garbage").is_err());
     }
 }

@@ -37,7 +37,10 @@ pub fn split_message(text: &str, max: usize) -> Vec<String> {
                 break;
             }
             // Byte offset of the first character past the limit.
-            let limit = rest.char_indices().nth(max).map_or(rest.len(), |(at, _)| at);
+            let limit = rest
+                .char_indices()
+                .nth(max)
+                .map_or(rest.len(), |(at, _)| at);
             // A break at whitespace that starts right at the limit keeps the whole word.
             let through = limit + rest[limit..].chars().next().map_or(0, char::len_utf8);
             let cut = rest[..through]
@@ -231,7 +234,9 @@ impl Outbox {
 
     /// When the oldest message in flight expires, if one is in flight.
     pub fn next_expiry(&self) -> Option<Instant> {
-        self.in_flight.front().map(|sent| sent.sent + ANSWER_TIMEOUT)
+        self.in_flight
+            .front()
+            .map(|sent| sent.sent + ANSWER_TIMEOUT)
     }
 
     /// The connection was lost: whatever had no answer is sent again on the next connection,
@@ -257,16 +262,26 @@ mod tests {
         assert_eq!(split_message("hello world", 320), ["hello world"]);
         assert_eq!(split_message("aaa bbb ccc", 7), ["aaa bbb", "ccc"]);
         assert_eq!(split_message("aaa bbb ccc", 8), ["aaa bbb", "ccc"]);
-        assert_eq!(split_message("aaaaaaaaaa bb", 4), ["aaaa", "aaaa", "aa", "bb"]);
-        assert_eq!(split_message("one\n\n two \nthree", 320), ["one", "two", "three"]);
+        assert_eq!(
+            split_message("aaaaaaaaaa bb", 4),
+            ["aaaa", "aaaa", "aa", "bb"]
+        );
+        assert_eq!(
+            split_message("one\n\n two \nthree", 320),
+            ["one", "two", "three"]
+        );
         assert!(split_message("  \n ", 320).is_empty());
         assert_eq!(split_message("éé éé", 2), ["éé", "éé"]);
         assert_eq!(split_message("aéé", 1), ["a", "é", "é"]);
         let long = "word ".repeat(100);
         let pieces = split_message(&long, MAX_MESSAGE_CHARS);
-        assert!(pieces.iter().all(|p| p.chars().count() <= MAX_MESSAGE_CHARS));
+        assert!(pieces
+            .iter()
+            .all(|p| p.chars().count() <= MAX_MESSAGE_CHARS));
         assert_eq!(pieces.join(" "), long.trim());
-        assert!(pieces.iter().all(|p| !p.starts_with(' ') && !p.ends_with(' ')));
+        assert!(pieces
+            .iter()
+            .all(|p| !p.starts_with(' ') && !p.ends_with(' ')));
     }
 
     #[test]
@@ -307,7 +322,11 @@ mod tests {
         let at = outbox.next_send_at(t0).expect("resend");
         assert!(at >= t0 + Duration::from_millis(100));
         assert_eq!(outbox.take(at), Some(chat("b")));
-        assert_eq!(outbox.next_send_at(at), None, "one at a time while resending");
+        assert_eq!(
+            outbox.next_send_at(at),
+            None,
+            "one at a time while resending"
+        );
         outbox.confirmed();
         let at = outbox.next_send_at(at).expect("next");
         assert_eq!(outbox.take(at), Some(chat("c")));

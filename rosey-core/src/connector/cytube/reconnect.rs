@@ -71,15 +71,45 @@ impl Backoff {
     pub fn next_delay(&mut self, floor: Duration) -> Duration {
         let factor = 2u32.saturating_pow(self.failures.min(20));
         self.failures = self.failures.saturating_add(1);
-        self.initial
-            .saturating_mul(factor)
-            .min(self.max)
-            .max(floor)
+        self.initial.saturating_mul(factor).min(self.max).max(floor)
     }
 
     /// A connection worked (logged in): the next failure starts from `initial` again.
     pub fn reset(&mut self) {
         self.failures = 0;
+    }
+}
+
+/// What a socket.io connect error means.
+pub(super) fn refused(message: &str) -> Ended {
+    if message.contains("Rate limit") {
+        Ended::retry_after(
+            format!("CyTube refused the connection: {message}"),
+            RATE_LIMIT_FLOOR,
+        )
+    } else {
+        Ended::retry(format!("CyTube refused the connection: {message}"))
+    }
+}
+
+/// What a `kick` means: a duplicate login is for good; the rate limits are waited out.
+pub(super) fn kicked(reason: &str, user: &str) -> Ended {
+    if reason.eq_ignore_ascii_case("Duplicate login") {
+        Ended::Fatal(format!(
+            "kicked by CyTube: {reason} (another client logged in as {user:?}; stop it, or give this bot a name of its own in bot.name)"
+        ))
+    } else if reason.contains("Rate limit") {
+        Ended::retry_after(format!("kicked by CyTube: {reason}"), RATE_LIMIT_FLOOR)
+    } else if reason.contains("Too many connections") {
+        Ended::retry_after(
+            format!("kicked by CyTube: {reason}"),
+            TOO_MANY_CONNECTIONS_FLOOR,
+        )
+    } else {
+        Ended::retry_after(
+            format!("kicked by CyTube: {reason}"),
+            Duration::from_secs(30),
+        )
     }
 }
 
@@ -111,5 +141,23 @@ mod tests {
             now += wait;
             tokens = (tokens + wait / 10.0).min(5.0);
         }
+    }
+
+    #[test]
+    fn kicks_and_refusals() {
+        assert!(
+            matches!(kicked("Duplicate login", "bot"), Ended::Fatal(reason) if reason.contains("Duplicate login"))
+        );
+        assert_eq!(
+            kicked("Rate limit exceeded", "bot"),
+            Ended::retry_after("kicked by CyTube: Rate limit exceeded", RATE_LIMIT_FLOOR)
+        );
+        assert!(matches!(
+            kicked("Too many connections from your IP address", "bot"),
+            Ended::Retry { floor, .. } if floor == TOO_MANY_CONNECTIONS_FLOOR
+        ));
+        assert!(
+            matches!(refused("Rate limit exceeded"), Ended::Retry { floor, .. } if floor == RATE_LIMIT_FLOOR)
+        );
     }
 }

@@ -15,11 +15,11 @@ use sha2::{Digest, Sha256};
 use tokio_tungstenite::{tungstenite::Message, WebSocketStream};
 
 use super::{
+    closed,
     framing::{self, Packet},
     html,
     http::{self, Transport},
-    closed,
-    reconnect::{self, Ended},
+    reconnect::{self, kicked, refused, Ended},
     Shared,
 };
 use crate::{
@@ -135,7 +135,10 @@ impl Session<'_> {
         let millis = |key: &str, default: u64| {
             Duration::from_millis(open.get(key).and_then(Value::as_u64).unwrap_or(default))
         };
-        let timing = (millis("pingInterval", 25_000), millis("pingTimeout", 20_000));
+        let timing = (
+            millis("pingInterval", 25_000),
+            millis("pingTimeout", 20_000),
+        );
         ws.send(Message::text(framing::CONNECT))
             .await
             .map_err(lost)?;
@@ -427,36 +430,6 @@ fn message_id(channel: &str, pm: bool, user: &str, html: &str, time_ms: u64) -> 
     )
 }
 
-/// What a socket.io connect error means.
-fn refused(message: &str) -> Ended {
-    if message.contains("Rate limit") {
-        Ended::retry_after(
-            format!("CyTube refused the connection: {message}"),
-            reconnect::RATE_LIMIT_FLOOR,
-        )
-    } else {
-        Ended::retry(format!("CyTube refused the connection: {message}"))
-    }
-}
-
-/// What a `kick` means: a duplicate login is for good; the rate limits are waited out.
-fn kicked(reason: &str, user: &str) -> Ended {
-    if reason.eq_ignore_ascii_case("Duplicate login") {
-        Ended::Fatal(format!(
-            "kicked by CyTube: {reason} (another client logged in as {user:?}; stop it, or give this bot a name of its own in bot.name)"
-        ))
-    } else if reason.contains("Rate limit") {
-        Ended::retry_after(format!("kicked by CyTube: {reason}"), reconnect::RATE_LIMIT_FLOOR)
-    } else if reason.contains("Too many connections") {
-        Ended::retry_after(
-            format!("kicked by CyTube: {reason}"),
-            reconnect::TOO_MANY_CONNECTIONS_FLOOR,
-        )
-    } else {
-        Ended::retry_after(format!("kicked by CyTube: {reason}"), Duration::from_secs(30))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,23 +444,12 @@ mod tests {
     }
 
     #[test]
-    fn kicks_and_refusals() {
-        assert!(matches!(kicked("Duplicate login", "bot"), Ended::Fatal(reason) if reason.contains("Duplicate login")));
-        assert_eq!(
-            kicked("Rate limit exceeded", "bot"),
-            Ended::retry_after("kicked by CyTube: Rate limit exceeded", reconnect::RATE_LIMIT_FLOOR)
-        );
-        assert!(matches!(
-            kicked("Too many connections from your IP address", "bot"),
-            Ended::Retry { floor, .. } if floor == reconnect::TOO_MANY_CONNECTIONS_FLOOR
-        ));
-        assert!(matches!(refused("Rate limit exceeded"), Ended::Retry { floor, .. } if floor == reconnect::RATE_LIMIT_FLOOR));
-    }
-
-    #[test]
     fn frames_for_chat_and_pm() {
         assert_eq!(
-            frame_for(&Outgoing::Pm { to: "bob".into(), text: "hi".into() }),
+            frame_for(&Outgoing::Pm {
+                to: "bob".into(),
+                text: "hi".into()
+            }),
             framing::event("pm", &json!({ "to": "bob", "msg": "hi", "meta": {} }))
         );
     }
