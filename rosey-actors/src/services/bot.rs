@@ -119,8 +119,9 @@ impl Actor for BotActor {
         args: BotArgs,
     ) -> Result<BotState, ActorProcessingErr> {
         let mut status = args.connector.status();
-        let first_wait =
-            std::time::Duration::from_millis(args.config.cytube.connect_timeout_ms.saturating_mul(3));
+        let first_wait = std::time::Duration::from_millis(
+            args.config.cytube.connect_timeout_ms.saturating_mul(3),
+        );
         // Connecting (socketconfig, WebSocket, login) settles within a few timeouts; past that
         // the bot starts anyway and reports itself degraded until the connector is through.
         let _ = tokio::time::timeout(
@@ -211,7 +212,9 @@ impl Actor for BotActor {
                     };
                     let chat = match &*status.borrow() {
                         ConnectorStatus::Connected => None,
-                        ConnectorStatus::Connecting => Some("degraded: connecting to the chat".to_owned()),
+                        ConnectorStatus::Connecting => {
+                            Some("degraded: connecting to the chat".to_owned())
+                        }
                         ConnectorStatus::Degraded(reason) => Some(format!("degraded: {reason}")),
                         ConnectorStatus::Failed(reason) => Some(format!("failed: {reason}")),
                     };

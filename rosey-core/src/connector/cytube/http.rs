@@ -5,7 +5,6 @@
 use std::{
     io,
     pin::Pin,
-    sync::Arc,
     task::{Context, Poll},
     time::Duration,
 };
@@ -112,8 +111,8 @@ pub async fn open(url: &Url) -> Result<Transport, String> {
 }
 
 #[cfg(feature = "tls")]
-fn tls_config() -> Result<Arc<tokio_rustls::rustls::ClientConfig>, String> {
-    use std::sync::OnceLock;
+fn tls_config() -> Result<std::sync::Arc<tokio_rustls::rustls::ClientConfig>, String> {
+    use std::sync::{Arc, OnceLock};
     use tokio_rustls::rustls;
     static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
     CONFIG
