@@ -31,7 +31,7 @@ use crate::{
 use ractor::{ActorCell, ActorRef};
 use rosey_core::{
     config::{self, Config, SupervisionSettings},
-    connector::local::LocalConnector,
+    connector::Connector,
     logs::LogHub,
     manifest::Manifest,
     paths::Home,
@@ -55,8 +55,8 @@ pub struct StackContext {
     pub spawner: Spawner,
     /// What units report about themselves.
     pub board: Board,
-    /// The chat connection.
-    pub connector: Arc<LocalConnector>,
+    /// The chat connection (the configured connector; it outlives bot restarts).
+    pub connector: Arc<dyn Connector>,
     /// Who is waiting for replies to `rosey say`.
     pub waiters: ReplyWaiters,
     /// Log level for plugin hosts.

@@ -23,6 +23,26 @@ pub fn event_subject(kind: &str) -> String {
     format!("rosey.events.{kind}")
 }
 
+/// Event kind: a user joined the channel (`data`: CyTube's user object).
+pub const EVENT_USER_JOIN: &str = "user.join";
+/// Event kind: a user left the channel.
+pub const EVENT_USER_LEAVE: &str = "user.leave";
+/// Event kind: the whole user list, sent on every (re)join (`data.users`).
+pub const EVENT_USER_LIST: &str = "user.list";
+/// Event kind: how many are in the channel (`data.count`).
+pub const EVENT_USER_COUNT: &str = "user.count";
+/// Event kind: a user's rank changed (`data.rank`).
+pub const EVENT_USER_RANK: &str = "user.rank";
+/// Event kind: the bot's own rank in the channel (`data.rank`: -1 anonymous, 0 guest, 1
+/// registered, 2 moderator, 3 admin, …).
+pub const EVENT_BOT_RANK: &str = "bot.rank";
+/// Event kind: the playing media changed (`data`: CyTube's media object with `title`, `id`,
+/// `type`, `seconds`).
+pub const EVENT_MEDIA_CHANGE: &str = "media.change";
+/// Event kind: the chat server refused something the bot said (`data.error`, and
+/// `data.refused` with the message when one was refused).
+pub const EVENT_BOT_ERROR: &str = "bot.error";
+
 /// Subject of routed command `command` (`roll` → `rosey.commands.roll`).
 pub fn command_subject(command: &str) -> String {
     format!("rosey.commands.{command}")

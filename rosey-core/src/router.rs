@@ -3,7 +3,8 @@
 //! Every chat message becomes an [`EventMessage`] (`chat.message`, or `chat.pm` for a PM) on
 //! `rosey.events.<kind>`; a message that is a command (`!roll 2d6`) claimed by a plugin also
 //! becomes a [`CommandMessage`] on `rosey.commands.<command>`. The bot's own messages are never
-//! routed, so it cannot answer itself.
+//! routed, so it cannot answer itself. What else a connector hears in the channel (joins,
+//! leaves, media changes: [`Incoming::Event`]) is published as an event of its own kind.
 //!
 //! **Nothing is lost while NATS is down.** [`Router::route`] only appends to an in-memory FIFO
 //! queue and returns, so the connector is never blocked. A background task publishes the queue's
@@ -296,16 +297,21 @@ impl Router {
     /// Queues what `incoming` becomes on NATS and returns at once (see the module
     /// documentation). Fails, queuing nothing, when the queue has no room for it.
     pub fn route(&self, incoming: &Incoming) -> Result<RouteOutcome, RouteError> {
+        let (kind, html) = match incoming {
+            Incoming::Chat { html, .. } => (CHAT_MESSAGE_KIND, html),
+            Incoming::Pm { html, .. } => (CHAT_PM_KIND, html),
+            Incoming::Event(event) => return self.route_event(event),
+        };
         if incoming
             .user()
             .eq_ignore_ascii_case(&self.settings.bot_name)
         {
             return Ok(RouteOutcome::Ignored);
         }
-        let kind = match incoming {
-            Incoming::Chat { .. } => CHAT_MESSAGE_KIND,
-            Incoming::Pm { .. } => CHAT_PM_KIND,
-        };
+        let mut data = serde_json::json!({ "channel": self.settings.channel });
+        if let Some(html) = html {
+            data["html"] = serde_json::Value::String(html.clone());
+        }
         let event = EventMessage {
             v: SCHEMA_VERSION,
             id: incoming.id().to_owned(),
@@ -313,7 +319,7 @@ impl Router {
             user: Some(incoming.user().to_owned()),
             text: Some(incoming.text().to_owned()),
             time_ms: incoming.time_ms(),
-            data: serde_json::json!({ "channel": self.settings.channel }),
+            data,
         };
         let mut batch = vec![queued(
             messaging::event_subject(kind),
@@ -352,21 +358,7 @@ impl Router {
                 },
             };
         }
-        {
-            let mut queue = self.shared.queue();
-            if queue.len() + batch.len() > self.settings.queue_capacity {
-                return Err(RouteError::QueueFull {
-                    capacity: self.settings.queue_capacity,
-                    id: incoming.id().to_owned(),
-                    last_error: self
-                        .shared
-                        .last_error()
-                        .unwrap_or_else(|| "none yet".to_owned()),
-                });
-            }
-            queue.extend(batch);
-        }
-        self.shared.queued.notify_one();
+        self.enqueue(batch, incoming.id())?;
         Ok(outcome)
     }
 
@@ -382,7 +374,7 @@ impl Router {
         }
         let text = unknown_command_text(&self.settings.command_prefix, command, known);
         Some(match incoming {
-            Incoming::Chat { .. } => Outgoing::Chat { text },
+            Incoming::Chat { .. } | Incoming::Event(_) => Outgoing::Chat { text },
             Incoming::Pm { user, .. } => Outgoing::Pm {
                 to: user.clone(),
                 text,
@@ -493,5 +485,6 @@ async fn publish_queue(js: jetstream::Context, shared: Arc<Shared>, settings: Ro
     }
 }
 
+mod events;
 #[cfg(test)]
 mod tests;

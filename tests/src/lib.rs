@@ -5,6 +5,7 @@
 //! process is killed with its process group when the test ends, passing or failing.
 
 pub mod cli;
+pub mod cytube;
 pub mod host;
 pub mod nats;
 pub mod process;

@@ -2,6 +2,13 @@
 //! goes through the command router into the stream; what plugins say (`rosey.actions.*`) goes
 //! out through the connector. Replies to a message injected by `rosey say` are also handed to
 //! whoever is waiting for them.
+//!
+//! The connector's status is the bot's: the bot starts once the connector has connected (or
+//! failed, or is retrying: then it starts degraded), shows `degraded: …` on the board while the
+//! connector reconnects, and fails with the server's reason when the connector is refused for
+//! good (a wrong password, a kick for a duplicate login). A restart of the bot then fails the
+//! same way at once, without reconnecting, so the supervisor's intensity ends it quickly and
+//! the server sees no storm of logins.
 
 use std::{
     collections::HashMap,
@@ -12,7 +19,7 @@ use futures::StreamExt;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use rosey_core::{
     config::BotConfig,
-    connector::{local::LocalConnector, Connector, Outgoing},
+    connector::{Connector, ConnectorStatus, Outgoing},
     messaging::{self, ChatAction},
     paths::Home,
     registry::Registry,
@@ -74,7 +81,7 @@ pub struct BotArgs {
     /// Where NATS listens.
     pub nats_url: String,
     /// The chat connection (outlives bot restarts).
-    pub connector: Arc<LocalConnector>,
+    pub connector: Arc<dyn Connector>,
     /// `rosey say` waiters.
     pub waiters: ReplyWaiters,
     /// Where the bot reports on itself.
@@ -111,6 +118,20 @@ impl Actor for BotActor {
         myself: ActorRef<BotMsg>,
         args: BotArgs,
     ) -> Result<BotState, ActorProcessingErr> {
+        let mut status = args.connector.status();
+        let first_wait = std::time::Duration::from_millis(
+            args.config.cytube.connect_timeout_ms.saturating_mul(3),
+        );
+        // Connecting (socketconfig, WebSocket, login) settles within a few timeouts; past that
+        // the bot starts anyway and reports itself degraded until the connector is through.
+        let _ = tokio::time::timeout(
+            first_wait,
+            status.wait_for(|status| *status != ConnectorStatus::Connecting),
+        )
+        .await;
+        if let ConnectorStatus::Failed(reason) = &*status.borrow() {
+            return Err(reason.clone().into());
+        }
         let client = async_nats::ConnectOptions::new()
             .name("rosey-bot")
             .connect(args.nats_url.as_str())
@@ -174,6 +195,7 @@ impl Actor for BotActor {
             let router = router.clone();
             let board = args.board.clone();
             let client = client.clone();
+            let status = status.clone();
             tokio::spawn(async move {
                 let mut ticks = tokio::time::interval(std::time::Duration::from_millis(500));
                 loop {
@@ -181,14 +203,46 @@ impl Actor for BotActor {
                     let connected =
                         client.connection_state() == async_nats::connection::State::Connected;
                     let pending = router.pending();
-                    let detail = match (connected, pending) {
+                    let nats = match (connected, pending) {
                         (true, 0) => None,
                         (true, n) => Some(format!("{n} messages waiting for NATS")),
                         (false, n) => {
                             Some(format!("degraded: NATS disconnected, {n} messages queued"))
                         }
                     };
+                    let chat = match &*status.borrow() {
+                        ConnectorStatus::Connected => None,
+                        ConnectorStatus::Connecting => {
+                            Some("degraded: connecting to the chat".to_owned())
+                        }
+                        ConnectorStatus::Degraded(reason) => Some(format!("degraded: {reason}")),
+                        ConnectorStatus::Failed(reason) => Some(format!("failed: {reason}")),
+                    };
+                    let detail = match (chat, nats) {
+                        (Some(chat), Some(nats)) => Some(format!("{chat}; {nats}")),
+                        (chat, nats) => chat.or(nats),
+                    };
                     board.update(UNIT, |report| report.detail = detail);
+                }
+            })
+        };
+        let watch = {
+            let actor = myself.clone();
+            let name = args.connector.name().to_owned();
+            tokio::spawn(async move {
+                while status.changed().await.is_ok() {
+                    let now = status.borrow_and_update().clone();
+                    match now {
+                        ConnectorStatus::Connected => tracing::info!("{name} connector connected"),
+                        ConnectorStatus::Connecting => {}
+                        ConnectorStatus::Degraded(reason) => {
+                            tracing::warn!("{name} connector degraded: {reason}")
+                        }
+                        ConnectorStatus::Failed(reason) => {
+                            let _ = actor.send_message(BotMsg::TaskEnded(reason));
+                            return;
+                        }
+                    }
                 }
             })
         };
@@ -203,7 +257,7 @@ impl Actor for BotActor {
         Ok(BotState {
             router,
             args,
-            tasks: vec![outbound, inbound, health],
+            tasks: vec![outbound, inbound, health, watch],
         })
     }
 

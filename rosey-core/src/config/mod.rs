@@ -26,6 +26,7 @@
 
 mod dev;
 mod logs;
+mod cytube;
 mod supervision;
 mod validate;
 
@@ -44,6 +45,7 @@ use crate::paths::Home;
 
 pub use dev::DevConfig;
 pub use logs::{parse_byte_size, LogsConfig};
+pub use cytube::CytubeConfig;
 pub use validate::is_loopback;
 
 pub use supervision::{
@@ -127,8 +129,8 @@ impl Default for NatsConfig {
     }
 }
 
-/// Which kind of chat the bot connects to. More kinds (CyTube) come later, so matches on it
-/// need a fallback arm.
+/// Which kind of chat the bot connects to. More kinds may come, so matches on it need a
+/// fallback arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -136,6 +138,8 @@ pub enum ConnectorKind {
     /// The in-process chat fed from the terminal and `rosey say`.
     #[default]
     Local,
+    /// A CyTube channel (`bot.cytube`).
+    Cytube,
 }
 
 /// `bot:`: the chat connection and command reading.
@@ -154,6 +158,9 @@ pub struct BotConfig {
     pub unknown_command_reply: bool,
     /// How long `rosey say` waits for replies, in ms.
     pub say_timeout_ms: u64,
+    /// The CyTube connection, for `connector: cytube`.
+    #[serde(deserialize_with = "section")]
+    pub cytube: CytubeConfig,
 }
 
 impl Default for BotConfig {
@@ -165,6 +172,7 @@ impl Default for BotConfig {
             command_prefix: "!".to_owned(),
             unknown_command_reply: true,
             say_timeout_ms: 5000,
+            cytube: CytubeConfig::default(),
         }
     }
 }

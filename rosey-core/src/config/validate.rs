@@ -127,7 +127,7 @@ fn check_bot(bot: &BotConfig) -> Result<(), Invalid> {
         ));
     }
     positive("bot.say_timeout_ms", bot.say_timeout_ms)?;
-    Ok(())
+    super::cytube::check(bot)
 }
 
 fn positive(key: impl Into<String>, value: u64) -> Result<(), Invalid> {

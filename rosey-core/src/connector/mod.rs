@@ -8,6 +8,7 @@
 //! is restarted by its supervisor takes the same receiver again and loses nothing in between.
 //! Connectors build that behaviour from [`IncomingQueue`].
 
+pub mod cytube;
 pub mod local;
 
 use std::{
@@ -17,37 +18,73 @@ use std::{
 };
 
 use futures::{future::BoxFuture, Stream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::messaging::{ChatAction, Source};
 
+pub use cytube::{CytubeConnector, CytubeSettings};
 pub use local::LocalConnector;
 
-/// Something a connector heard: a chat message or a PM (more kinds later: joins, leaves, media).
+/// Something a connector heard: a chat message, a PM, or something that happened in the
+/// channel (a join, a leave, the user list, a media change, a rank).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Incoming {
     /// A message in the channel's chat.
     Chat {
         /// Who said it.
         user: String,
-        /// What they said.
+        /// What they said, as plain text.
         text: String,
         /// When, in ms since the Unix epoch.
         time_ms: u64,
         /// Unique id (also the NATS dedupe id of what the router publishes for it).
         id: String,
+        /// The chat server's own rendering (CyTube's sanitised HTML), when it has one.
+        html: Option<String>,
     },
     /// A private message to the bot.
     Pm {
         /// Who sent it.
         user: String,
-        /// What they said.
+        /// What they said, as plain text.
         text: String,
         /// When, in ms since the Unix epoch.
         time_ms: u64,
         /// Unique id (also the NATS dedupe id of what the router publishes for it).
         id: String,
+        /// The chat server's own rendering (CyTube's sanitised HTML), when it has one.
+        html: Option<String>,
     },
+    /// Something that happened in the channel; published as an event, never a command.
+    Event(ChannelEvent),
+}
+
+/// Something that happened in the channel, published on `rosey.events.<kind>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelEvent {
+    /// The event kind (`user.join`, `media.change`, …: see [`crate::messaging`]).
+    pub kind: String,
+    /// The user it concerns, if any.
+    pub user: Option<String>,
+    /// When, in ms since the Unix epoch.
+    pub time_ms: u64,
+    /// Unique id (the NATS dedupe id).
+    pub id: String,
+    /// What the chat server said about it.
+    pub data: serde_json::Value,
+}
+
+/// How a connector's link to its chat is doing, for the bot's status line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectorStatus {
+    /// Connecting for the first time; nothing is known yet.
+    Connecting,
+    /// Connected and logged in.
+    Connected,
+    /// Not connected for now (the reason), reconnecting; what the bot says waits meanwhile.
+    Degraded(String),
+    /// Refused for good (the server's reason): the connector stopped trying.
+    Failed(String),
 }
 
 impl Incoming {
@@ -59,27 +96,31 @@ impl Incoming {
                 text,
                 time_ms,
                 id,
+                html: None,
             },
             Source::Pm => Incoming::Pm {
                 user,
                 text,
                 time_ms,
                 id,
+                html: None,
             },
         }
     }
 
-    /// Who sent it.
+    /// Who sent it (or whom an event concerns; empty when nobody).
     pub fn user(&self) -> &str {
         match self {
             Incoming::Chat { user, .. } | Incoming::Pm { user, .. } => user,
+            Incoming::Event(event) => event.user.as_deref().unwrap_or(""),
         }
     }
 
-    /// What they said.
+    /// What they said (empty for an event).
     pub fn text(&self) -> &str {
         match self {
             Incoming::Chat { text, .. } | Incoming::Pm { text, .. } => text,
+            Incoming::Event(_) => "",
         }
     }
 
@@ -87,6 +128,7 @@ impl Incoming {
     pub fn id(&self) -> &str {
         match self {
             Incoming::Chat { id, .. } | Incoming::Pm { id, .. } => id,
+            Incoming::Event(event) => &event.id,
         }
     }
 
@@ -94,13 +136,14 @@ impl Incoming {
     pub fn time_ms(&self) -> u64 {
         match self {
             Incoming::Chat { time_ms, .. } | Incoming::Pm { time_ms, .. } => *time_ms,
+            Incoming::Event(event) => event.time_ms,
         }
     }
 
-    /// Chat or PM: where an answer goes.
+    /// Chat or PM: where an answer goes (chat for an event).
     pub fn source(&self) -> Source {
         match self {
-            Incoming::Chat { .. } => Source::Chat,
+            Incoming::Chat { .. } | Incoming::Event(_) => Source::Chat,
             Incoming::Pm { .. } => Source::Pm,
         }
     }
@@ -160,6 +203,14 @@ pub enum ConnectorError {
         /// The connector's name.
         connector: String,
     },
+    /// The chat refused the bot for good (wrong password, kicked): nothing can be sent.
+    #[error("the {connector} connector stopped: {reason}")]
+    Failed {
+        /// The connector's name.
+        connector: String,
+        /// The server's reason, and what to do about it.
+        reason: String,
+    },
     /// The chat refused or lost a message.
     #[error("the {connector} connector could not send: {reason}")]
     Send {
@@ -188,6 +239,12 @@ pub trait Connector: Send + Sync {
     /// Disconnects: nothing more is heard or sent. The incoming receiver yields what it still
     /// holds, then ends. Closing twice is harmless.
     fn close(&self) -> BoxFuture<'_, Result<(), ConnectorError>>;
+
+    /// How the link to the chat is doing, and every change from now on. A connector that
+    /// cannot lose its chat (the local one) is always [`ConnectorStatus::Connected`].
+    fn status(&self) -> watch::Receiver<ConnectorStatus> {
+        watch::channel(ConnectorStatus::Connected).1
+    }
 }
 
 /// A shared connector is a connector, so the daemon can keep the concrete type (to feed a
@@ -207,6 +264,10 @@ impl<C: Connector + ?Sized> Connector for Arc<C> {
 
     fn close(&self) -> BoxFuture<'_, Result<(), ConnectorError>> {
         (**self).close()
+    }
+
+    fn status(&self) -> watch::Receiver<ConnectorStatus> {
+        (**self).status()
     }
 }
 

@@ -29,8 +29,8 @@ pub struct Daemon {
     pub stack: Stack,
     /// Units' own reports.
     pub board: Board,
-    /// The chat connection, for `say`.
-    pub connector: Arc<LocalConnector>,
+    /// The local chat, for `say` (`None` when the bot talks to CyTube).
+    pub local: Option<Arc<LocalConnector>>,
     /// `say` waiters.
     pub waiters: ReplyWaiters,
     /// When the daemon started.
@@ -236,9 +236,14 @@ async fn on_target(daemon: &Daemon, target: &str, op: Op) -> Response {
 }
 
 async fn say(daemon: &Daemon, text: &str, user: &str, timeout_ms: u64) -> Response {
+    let Some(local) = &daemon.local else {
+        return Response::error(
+            "rosey say talks to the local chat, and this bot is connected to CyTube (bot.connector in rosey.yaml): say it in the CyTube channel instead",
+        );
+    };
     let waiting = daemon
         .waiters
-        .inject(|| daemon.connector.inject(user, text, Source::Chat));
+        .inject(|| local.inject(user, text, Source::Chat));
     let (id, mut replies) = match waiting {
         Ok(waiting) => waiting,
         Err(err) => return Response::error(err.to_string()),

@@ -4,6 +4,7 @@
 //! restart intensity escalates to the root, which stops the stack and says why. It is the only
 //! writer of the home's log files (`logging`).
 
+mod chat;
 mod control_server;
 pub mod instance;
 mod logging;
@@ -279,7 +280,10 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
     };
     let publisher: Arc<Mutex<Option<async_nats::Client>>> = Arc::default();
     let board = Board::default();
-    let connector = Arc::new(LocalConnector::new());
+    let (connector, local) = match chat::connect(&config.bot) {
+        Ok(connectors) => connectors,
+        Err(err) => return fatal(err),
+    };
     let waiters = ReplyWaiters::default();
     let ctx = StackContext {
         home: home.clone(),
@@ -310,6 +314,12 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         Ok(started) => started,
         Err(err) => return fatal(format!("the stack could not start: {err}")),
     };
+    if let Some(reason) = chat::refused(connector.as_ref()) {
+        // Refused for good (a wrong password): retrying cannot help, so start fails now.
+        let _ = sup::shutdown(&stack.root, Duration::from_secs(60)).await;
+        let _ = connector.close().await;
+        return fatal(format!("the bot cannot join the chat: {reason}"));
+    }
     if let Ok(client) = stack.client().await {
         if let Ok(mut slot) = publisher.lock() {
             *slot = Some(client);
@@ -329,26 +339,36 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         home: home.clone(),
         stack: stack.clone(),
         board,
-        connector: connector.clone(),
+        local: local.clone(),
         waiters,
         started: Instant::now(),
         shutdown: shutdown_tx,
         plugin_ops: Default::default(),
     });
     let server = tokio::spawn(control_server::serve(listener, daemon));
+    let chat_line = match &local {
+        Some(_) => {
+            "Chat here: type a line (as `you`, or `name: text`), e.g. !roll 2d6. Ctrl+C stops."
+                .to_owned()
+        }
+        None => format!(
+            "The bot is in CyTube channel {}: chat there. Ctrl+C stops.",
+            config.bot.channel
+        ),
+    };
     if let Some(banner) = &args.dev {
         crate::dev::print_ready_banner(&home, banner, &format!("nats://{}", reporter.nats_url));
-        spawn_terminal_chat(connector.clone());
+        println!("{chat_line}");
     } else if args.foreground {
         println!();
-        println!(
-            "Chat here: type a line (as `you`, or `name: text`), e.g. !roll 2d6. Ctrl+C stops."
-        );
+        println!("{chat_line}");
         println!(
             "Other terminals: rosey --home {} status",
             home.root().display()
         );
-        spawn_terminal_chat(connector.clone());
+    }
+    if let (true, Some(local)) = (args.foreground, &local) {
+        spawn_terminal_chat(local.clone());
     }
     let (mut term, mut int) = match (
         signal(SignalKind::terminate()),
@@ -372,6 +392,9 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
             tracing::error!("shutdown: {err}");
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), &mut root_done).await;
+    }
+    if let Err(err) = connector.close().await {
+        tracing::warn!("closing the chat connection: {err}");
     }
     drop(instance);
     match escalated {

@@ -111,5 +111,4 @@ pub fn print_ready_banner(home: &Home, banner: &DevBanner, nats_url: &str) {
     println!("  rosey status        - Check service status");
     println!("  rosey logs -f bot   - Tail bot logs");
     println!();
-    println!("Chat here: type a line (as `you`, or `name: text`), e.g. !roll 2d6.");
 }

@@ -1,0 +1,375 @@
+//! What the bot has yet to say, and when it may say it.
+//!
+//! CyTube drops chat and PMs past its flood limit and only says so with a `cooldown` event, so
+//! the outbox (1) paces sends with a token bucket under the limit, (2) remembers every message
+//! in flight until the server echoes it back (chat and PMs both come back to the sender) or
+//! answers `cooldown`/`errorMsg` — the server answers in send order, so each answer belongs to
+//! the oldest message in flight — and (3) puts a dropped message back at the front, slows down
+//! to the rate the server named, and resends one at a time until the backlog of dropped ones
+//! is gone, so order is kept. Long texts are split at [`MAX_MESSAGE_CHARS`] on word
+//! boundaries and multi-line texts line by line (CyTube turns newlines into spaces).
+
+use std::{
+    collections::VecDeque,
+    time::{Duration, Instant},
+};
+
+use crate::connector::Outgoing;
+
+/// CyTube cuts messages longer than this many characters.
+pub const MAX_MESSAGE_CHARS: usize = 320;
+
+/// A message with no answer for this long is taken as delivered (the server answers every
+/// message it reads; this only covers answers that never come, such as for a muted bot).
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Splits `text` into messages CyTube takes whole: one per non-empty line, each cut into
+/// pieces of at most `max` characters at the last whitespace (or mid-word when a word is
+/// longer than `max`).
+pub fn split_message(text: &str, max: usize) -> Vec<String> {
+    let max = max.max(1);
+    let mut pieces = Vec::new();
+    for line in text.lines() {
+        let mut rest = line.trim();
+        while !rest.is_empty() {
+            if rest.chars().count() <= max {
+                pieces.push(rest.to_owned());
+                break;
+            }
+            // Byte offset of the first character past the limit.
+            let limit = rest
+                .char_indices()
+                .nth(max)
+                .map_or(rest.len(), |(at, _)| at);
+            // A break at whitespace that starts right at the limit keeps the whole word.
+            let through = limit + rest[limit..].chars().next().map_or(0, char::len_utf8);
+            let cut = rest[..through]
+                .rfind(char::is_whitespace)
+                .filter(|at| *at > 0 && *at <= limit);
+            let (piece, next) = match cut {
+                Some(at) => (&rest[..at], &rest[at..]),
+                None => (&rest[..limit], &rest[limit..]),
+            };
+            pieces.push(piece.trim_end().to_owned());
+            rest = next.trim_start();
+        }
+    }
+    pieces
+}
+
+/// A token bucket: `burst` sends at once, then `per_sec` a second.
+#[derive(Debug, Clone)]
+struct Bucket {
+    burst: f64,
+    per_sec: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(burst: u32, per_sec: f64, now: Instant) -> Bucket {
+        Bucket {
+            burst: f64::from(burst.max(1)),
+            per_sec: per_sec.max(0.01),
+            tokens: f64::from(burst.max(1)),
+            at: now,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.per_sec).min(self.burst);
+        self.at = now;
+    }
+
+    /// When the next token is there.
+    fn ready_at(&self, now: Instant) -> Instant {
+        let mut probe = self.clone();
+        probe.refill(now);
+        if probe.tokens >= 1.0 {
+            now
+        } else {
+            now + Duration::from_secs_f64((1.0 - probe.tokens) / probe.per_sec)
+        }
+    }
+
+    fn take(&mut self, now: Instant) {
+        self.refill(now);
+        self.tokens = (self.tokens - 1.0).max(0.0);
+    }
+}
+
+#[derive(Debug)]
+struct InFlight {
+    message: Outgoing,
+    sent: Instant,
+}
+
+/// The queue of what is to be said, with pacing and the messages in flight.
+#[derive(Debug)]
+pub struct Outbox {
+    queue: VecDeque<Outgoing>,
+    /// Messages the server dropped, resent before anything in `queue`.
+    retry: VecDeque<Outgoing>,
+    in_flight: VecDeque<InFlight>,
+    bucket: Bucket,
+    paused_until: Option<Instant>,
+    dropped_total: u64,
+}
+
+impl Outbox {
+    /// An empty outbox sending at most `burst` at once, then `per_sec` a second.
+    pub fn new(burst: u32, per_sec: f64, now: Instant) -> Outbox {
+        Outbox {
+            queue: VecDeque::new(),
+            retry: VecDeque::new(),
+            in_flight: VecDeque::new(),
+            bucket: Bucket::new(burst, per_sec, now),
+            paused_until: None,
+            dropped_total: 0,
+        }
+    }
+
+    /// Queues `out`, split into messages CyTube takes whole. Empty text queues nothing.
+    pub fn push(&mut self, out: Outgoing) {
+        let text = out.text().to_owned();
+        for piece in split_message(&text, MAX_MESSAGE_CHARS) {
+            self.queue.push_back(match &out {
+                Outgoing::Chat { .. } => Outgoing::Chat { text: piece },
+                Outgoing::Pm { to, .. } => Outgoing::Pm {
+                    to: to.clone(),
+                    text: piece,
+                },
+            });
+        }
+    }
+
+    /// Messages not yet confirmed by the server: queued, to be resent, or in flight.
+    pub fn len(&self) -> usize {
+        self.queue.len() + self.retry.len() + self.in_flight.len()
+    }
+
+    /// Whether nothing is waiting or in flight.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many times the server dropped a message (each was resent).
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped_total
+    }
+
+    /// When the next message may be sent: `None` when there is nothing to send, or while
+    /// resent messages wait for the answer to the one in flight.
+    pub fn next_send_at(&self, now: Instant) -> Option<Instant> {
+        if self.retry.is_empty() && self.queue.is_empty() {
+            return None;
+        }
+        if !self.retry.is_empty() && !self.in_flight.is_empty() {
+            return None;
+        }
+        let ready = self.bucket.ready_at(now);
+        Some(match self.paused_until {
+            Some(until) => ready.max(until),
+            None => ready,
+        })
+    }
+
+    /// Takes the next message to send if it is due, recording it as in flight.
+    pub fn take(&mut self, now: Instant) -> Option<Outgoing> {
+        if self.next_send_at(now)? > now {
+            return None;
+        }
+        let message = self.retry.pop_front().or_else(|| self.queue.pop_front())?;
+        self.bucket.take(now);
+        self.paused_until = None;
+        self.in_flight.push_back(InFlight {
+            message: message.clone(),
+            sent: now,
+        });
+        Some(message)
+    }
+
+    /// The server echoed the oldest message in flight: it was delivered.
+    pub fn confirmed(&mut self) {
+        self.in_flight.pop_front();
+    }
+
+    /// The server answered `cooldown` (`cooldown_ms` between messages) to the oldest message
+    /// in flight: it was dropped. It goes back to be resent, and sending slows to the server's
+    /// pace with no burst.
+    pub fn dropped(&mut self, cooldown_ms: u64, now: Instant) {
+        if let Some(InFlight { message, .. }) = self.in_flight.pop_front() {
+            self.retry.push_back(message);
+            self.dropped_total += 1;
+        }
+        let gap = Duration::from_millis(cooldown_ms.clamp(10, 60_000));
+        let server_rate = 1.0 / gap.as_secs_f64();
+        self.bucket.per_sec = self.bucket.per_sec.min(server_rate);
+        self.bucket.burst = 1.0;
+        self.bucket.tokens = 0.0;
+        self.bucket.at = now;
+        let own_gap = Duration::from_secs_f64(1.0 / self.bucket.per_sec);
+        self.paused_until = Some(now + gap.max(own_gap));
+    }
+
+    /// The server refused the oldest message in flight with an error (a PM to someone absent):
+    /// it is not resent; returns it so the caller can say so.
+    pub fn refused(&mut self) -> Option<Outgoing> {
+        self.in_flight.pop_front().map(|sent| sent.message)
+    }
+
+    /// Takes messages in flight past [`ANSWER_TIMEOUT`] as delivered; returns how many.
+    pub fn expire(&mut self, now: Instant) -> usize {
+        let before = self.in_flight.len();
+        while self
+            .in_flight
+            .front()
+            .is_some_and(|sent| now.saturating_duration_since(sent.sent) >= ANSWER_TIMEOUT)
+        {
+            self.in_flight.pop_front();
+        }
+        before - self.in_flight.len()
+    }
+
+    /// When the oldest message in flight expires, if one is in flight.
+    pub fn next_expiry(&self) -> Option<Instant> {
+        self.in_flight
+            .front()
+            .map(|sent| sent.sent + ANSWER_TIMEOUT)
+    }
+
+    /// The connection was lost: whatever had no answer is sent again on the next connection,
+    /// first and in order (a message delivered just before the loss may be said twice; none is
+    /// lost).
+    pub fn connection_lost(&mut self) {
+        while let Some(InFlight { message, .. }) = self.in_flight.pop_back() {
+            self.retry.push_front(message);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chat(text: &str) -> Outgoing {
+        Outgoing::Chat { text: text.into() }
+    }
+
+    #[test]
+    fn splits_on_word_boundaries_and_lines() {
+        assert_eq!(split_message("hello world", 320), ["hello world"]);
+        assert_eq!(split_message("aaa bbb ccc", 7), ["aaa bbb", "ccc"]);
+        assert_eq!(split_message("aaa bbb ccc", 8), ["aaa bbb", "ccc"]);
+        assert_eq!(
+            split_message("aaaaaaaaaa bb", 4),
+            ["aaaa", "aaaa", "aa", "bb"]
+        );
+        assert_eq!(
+            split_message("one\n\n two \nthree", 320),
+            ["one", "two", "three"]
+        );
+        assert!(split_message("  \n ", 320).is_empty());
+        assert_eq!(split_message("éé éé", 2), ["éé", "éé"]);
+        assert_eq!(split_message("aéé", 1), ["a", "é", "é"]);
+        let long = "word ".repeat(100);
+        let pieces = split_message(&long, MAX_MESSAGE_CHARS);
+        assert!(pieces
+            .iter()
+            .all(|p| p.chars().count() <= MAX_MESSAGE_CHARS));
+        assert_eq!(pieces.join(" "), long.trim());
+        assert!(pieces
+            .iter()
+            .all(|p| !p.starts_with(' ') && !p.ends_with(' ')));
+    }
+
+    #[test]
+    fn paces_a_burst_then_a_rate() {
+        let t0 = Instant::now();
+        let mut outbox = Outbox::new(2, 10.0, t0);
+        for n in 0..4 {
+            outbox.push(chat(&n.to_string()));
+        }
+        assert_eq!(outbox.take(t0), Some(chat("0")));
+        assert_eq!(outbox.take(t0), Some(chat("1")));
+        assert_eq!(outbox.take(t0), None);
+        let next = outbox.next_send_at(t0).expect("more to send");
+        assert!(next > t0 && next <= t0 + Duration::from_millis(100));
+        assert_eq!(outbox.take(next), Some(chat("2")));
+        assert_eq!(outbox.len(), 4, "three in flight, one queued");
+        outbox.confirmed();
+        outbox.confirmed();
+        outbox.confirmed();
+        assert_eq!(outbox.len(), 1);
+    }
+
+    #[test]
+    fn a_dropped_message_is_resent_first_and_in_order() {
+        let t0 = Instant::now();
+        let mut outbox = Outbox::new(5, 5.0, t0);
+        for text in ["a", "b", "c", "d"] {
+            outbox.push(chat(text));
+        }
+        for _ in 0..3 {
+            outbox.take(t0).expect("within the burst");
+        }
+        outbox.confirmed(); // a
+        outbox.dropped(100, t0); // b
+        assert_eq!(outbox.next_send_at(t0), None, "c still in flight");
+        outbox.dropped(100, t0); // c
+        assert_eq!(outbox.dropped_total(), 2);
+        let at = outbox.next_send_at(t0).expect("resend");
+        assert!(at >= t0 + Duration::from_millis(100));
+        assert_eq!(outbox.take(at), Some(chat("b")));
+        assert_eq!(
+            outbox.next_send_at(at),
+            None,
+            "one at a time while resending"
+        );
+        outbox.confirmed();
+        let at = outbox.next_send_at(at).expect("next");
+        assert_eq!(outbox.take(at), Some(chat("c")));
+        outbox.confirmed();
+        let at = outbox.next_send_at(at).expect("next");
+        assert_eq!(outbox.take(at), Some(chat("d")));
+        outbox.confirmed();
+        assert!(outbox.is_empty());
+    }
+
+    #[test]
+    fn a_lost_connection_resends_what_had_no_answer() {
+        let t0 = Instant::now();
+        let mut outbox = Outbox::new(5, 5.0, t0);
+        for text in ["a", "b", "c"] {
+            outbox.push(chat(text));
+        }
+        outbox.take(t0);
+        outbox.take(t0);
+        outbox.connection_lost();
+        let later = t0 + Duration::from_secs(1);
+        assert_eq!(outbox.take(later), Some(chat("a")));
+        outbox.confirmed();
+        assert_eq!(outbox.take(later), Some(chat("b")));
+        outbox.confirmed();
+        assert_eq!(outbox.take(later), Some(chat("c")));
+    }
+
+    #[test]
+    fn unanswered_and_refused_messages_leave_the_flight() {
+        let t0 = Instant::now();
+        let mut outbox = Outbox::new(5, 5.0, t0);
+        outbox.push(Outgoing::Pm {
+            to: "ghost".into(),
+            text: "x".into(),
+        });
+        outbox.push(chat("y"));
+        outbox.take(t0);
+        outbox.take(t0);
+        assert!(matches!(outbox.refused(), Some(Outgoing::Pm { .. })));
+        assert_eq!(outbox.expire(t0), 0);
+        assert_eq!(outbox.next_expiry(), Some(t0 + ANSWER_TIMEOUT));
+        assert_eq!(outbox.expire(t0 + ANSWER_TIMEOUT), 1);
+        assert!(outbox.is_empty());
+    }
+}
