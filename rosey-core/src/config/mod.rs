@@ -24,9 +24,9 @@
 //! logs: { max_size: 10MiB, keep: 5 }
 //! ```
 
+mod cytube;
 mod dev;
 mod logs;
-mod cytube;
 mod supervision;
 mod validate;
 
@@ -43,9 +43,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::paths::Home;
 
+pub use cytube::CytubeConfig;
 pub use dev::DevConfig;
 pub use logs::{parse_byte_size, LogsConfig};
-pub use cytube::CytubeConfig;
 pub use validate::is_loopback;
 
 pub use supervision::{

@@ -211,7 +211,11 @@ fn each_rule_is_enforced_with_its_key() {
             "bot.say_timeout_ms",
             "more than 0",
         ),
-        ("dev: { debounce_ms: 0 }\n", "dev.debounce_ms", "more than 0"),
+        (
+            "dev: { debounce_ms: 0 }\n",
+            "dev.debounce_ms",
+            "more than 0",
+        ),
         (
             "supervision:\n  services: { max_restarts: 0 }\n",
             "supervision.services.max_restarts",
