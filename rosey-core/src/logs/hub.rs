@@ -8,6 +8,8 @@ use std::{
     sync::{Arc, Mutex},
 };
 
+use tokio::sync::broadcast;
+
 use super::{format_lines, parse_line, rotate::RotatingFile, Level, ALL};
 use crate::{config::LogsConfig, paths::Home};
 
@@ -62,8 +64,22 @@ pub struct LogHub {
     inner: Arc<Mutex<State>>,
 }
 
+/// One line as it went to `rosey.log`, for whoever watches the logs live (dev mode's terminal,
+/// the dashboard).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveLine {
+    /// Who wrote it.
+    pub source: LogSource,
+    /// The line as written, without its newline.
+    pub line: String,
+}
+
+/// How many lines a slow live viewer may fall behind before it misses some.
+const LIVE_BACKLOG: usize = 1024;
+
 struct State {
     home: Home,
+    live: broadcast::Sender<LiveLine>,
     limits: LogsConfig,
     all: RotatingFile,
     files: HashMap<LogSource, RotatingFile>,
@@ -79,6 +95,7 @@ impl LogHub {
         Ok(LogHub {
             inner: Arc::new(Mutex::new(State {
                 home: home.clone(),
+                live: broadcast::channel(LIVE_BACKLOG).0,
                 limits,
                 all,
                 files: HashMap::new(),
@@ -116,6 +133,12 @@ impl LogHub {
         }
     }
 
+    /// Every line written from now on, as it goes to `rosey.log`. A viewer that falls more
+    /// than a thousand lines behind misses the oldest (the files still have them).
+    pub fn subscribe(&self) -> broadcast::Receiver<LiveLine> {
+        self.lock().live.subscribe()
+    }
+
     /// Writes that failed since the hub was opened.
     pub fn failed_writes(&self) -> u64 {
         self.lock().failed
@@ -135,6 +158,14 @@ impl LogHub {
         }
         failed += u64::from(write_lines(&mut state.all, text).is_err());
         state.failed += failed;
+        if state.live.receiver_count() > 0 {
+            for line in text.lines() {
+                let _ = state.live.send(LiveLine {
+                    source: source.clone(),
+                    line: line.to_owned(),
+                });
+            }
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

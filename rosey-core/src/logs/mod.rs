@@ -24,7 +24,7 @@ mod rotate;
 #[cfg(test)]
 mod tests;
 
-pub use hub::{LogHub, LogSource};
+pub use hub::{LiveLine, LogHub, LogSource};
 pub use read::{tail, Follower};
 pub use rotate::RotatingFile;
 

@@ -267,3 +267,23 @@ fn a_follower_waits_for_a_missing_file_and_rereads_a_truncated_one() {
     std::fs::write(&path, "after truncation\n").expect("rewrite");
     assert_eq!(follower.poll().expect("poll"), ["after truncation"]);
 }
+
+#[test]
+fn live_viewers_get_each_line_with_its_source_from_when_they_subscribe() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = Home::new(dir.path());
+    let hub = LogHub::open(&home, LogsConfig::default()).expect("open");
+    hub.log(&LogSource::Rosey, Level::Info, "before anyone watched");
+    let mut live = hub.subscribe();
+    hub.log(
+        &LogSource::Plugin("dice-roller".into()),
+        Level::Warn,
+        "two\nlines",
+    );
+    let first = live.try_recv().expect("first line");
+    assert_eq!(first.source, LogSource::Plugin("dice-roller".into()));
+    assert!(first.line.ends_with("WARN  [dice-roller] two"), "{first:?}");
+    let second = live.try_recv().expect("second line");
+    assert!(second.line.ends_with("[dice-roller] lines"), "{second:?}");
+    assert!(live.try_recv().is_err(), "nothing from before subscribing");
+}

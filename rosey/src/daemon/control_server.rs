@@ -81,7 +81,12 @@ async fn answer(stream: UnixStream, daemon: &Daemon) -> std::io::Result<()> {
     BufReader::new(read).read_line(&mut line).await?;
     let response = match serde_json::from_str::<Request>(&line) {
         Ok(request) => {
-            tracing::info!("control: {}", line.trim());
+            // Reads are routine (dashboards and scripts poll status); changes are worth a line.
+            if matches!(request, Request::Status) {
+                tracing::debug!("control: {}", line.trim());
+            } else {
+                tracing::info!("control: {}", line.trim());
+            }
             handle(request, daemon).await
         }
         Err(err) => Response::error(format!("unreadable request: {err}")),

@@ -308,7 +308,7 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
             let reporter = reporter.clone();
             Arc::new(move |unit: &str| reporter.on_starting(unit))
         },
-        logs,
+        logs: logs.clone(),
     };
     let (stack, mut root_done) = match Stack::start(ctx).await {
         Ok(started) => started,
@@ -359,6 +359,7 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
     if let Some(banner) = &args.dev {
         crate::dev::print_ready_banner(&home, banner, &format!("nats://{}", reporter.nats_url));
         println!("{chat_line}");
+        crate::dev::echo_logs(logs.subscribe());
     } else if args.foreground {
         println!();
         println!("{chat_line}");

@@ -12,7 +12,13 @@ mod watcher;
 
 use std::{process::ExitCode, time::Duration};
 
-use rosey_core::{config::Config, exit_codes, paths::Home};
+use rosey_core::{
+    config::Config,
+    exit_codes,
+    logs::{parse_line, Level, LiveLine},
+    paths::Home,
+};
+use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::{daemon, plugin_cmd::live};
 
@@ -111,4 +117,61 @@ pub fn print_ready_banner(home: &Home, banner: &DevBanner, nats_url: &str) {
     println!("  rosey status        - Check service status");
     println!("  rosey logs -f bot   - Tail bot logs");
     println!();
+}
+
+/// Prints the log lines of every source at INFO and above in the terminal as they are written,
+/// shortened to the time of day (`00:31:02 INFO  [dice-roller] …`). DEBUG lines go to the files
+/// only (`rosey logs -f` shows them), or the terminal would be mostly heartbeats.
+pub fn echo_logs(mut live: broadcast::Receiver<LiveLine>) {
+    tokio::spawn(async move {
+        loop {
+            match live.recv().await {
+                Ok(LiveLine { line, .. }) => {
+                    if let Some(shown) = terminal_line(&line) {
+                        println!("{shown}");
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    println!("… {missed} log lines not shown here (they are in logs/rosey.log)")
+                }
+                Err(RecvError::Closed) => break,
+            }
+        }
+    });
+}
+
+/// The terminal's form of a log line, or `None` for a line below INFO.
+fn terminal_line(line: &str) -> Option<String> {
+    match parse_line(line) {
+        Some(parsed) if parsed.level < Level::Info => None,
+        Some(parsed) => Some(format!(
+            "{} {} [{}] {}",
+            parsed.stamp.get(11..19).unwrap_or(parsed.stamp),
+            parsed.level.label(),
+            parsed.tag,
+            parsed.message
+        )),
+        None => Some(line.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_terminal_shows_info_and_above_with_the_time_of_day() {
+        assert_eq!(
+            terminal_line("2026-11-26T00:31:02.123Z INFO  [dice-roller] rolled").as_deref(),
+            Some("00:31:02 INFO  [dice-roller] rolled")
+        );
+        assert_eq!(
+            terminal_line("2026-11-26T00:31:02.123Z DEBUG [bot] heartbeat"),
+            None
+        );
+        assert_eq!(
+            terminal_line("not in the log format").as_deref(),
+            Some("not in the log format")
+        );
+    }
 }
