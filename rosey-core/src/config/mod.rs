@@ -20,10 +20,12 @@
 //! services: { nats: { restart: permanent } }
 //! plugins: { dice-roller: { restart: permanent, heartbeat_timeout_ms: 3000 } }
 //! plugin_host: { heartbeat_ms: 1000, heartbeat_timeout_ms: 5000 }
+//! web: { enabled: true, host: 127.0.0.1, port: 8080 }
 //! ```
 
 mod supervision;
 mod validate;
+mod web;
 
 #[cfg(test)]
 mod tests;
@@ -39,6 +41,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::paths::Home;
 
 pub use validate::is_loopback;
+pub use web::WebConfig;
 
 pub use supervision::{
     PluginOverrides, PluginSettings, RestartType, Strategy, SupervisionConfig,
@@ -73,6 +76,9 @@ pub struct Config {
     /// Timings of plugin host processes.
     #[serde(deserialize_with = "section")]
     pub plugin_host: PluginHostConfig,
+    /// The status dashboard.
+    #[serde(deserialize_with = "section")]
+    pub web: WebConfig,
 }
 
 impl Default for Config {
@@ -85,6 +91,7 @@ impl Default for Config {
             services: BTreeMap::new(),
             plugins: BTreeMap::new(),
             plugin_host: PluginHostConfig::default(),
+            web: WebConfig::default(),
         }
     }
 }
