@@ -6,6 +6,7 @@ mod daemon;
 mod host;
 mod plugin_cmd;
 mod service_cmd;
+mod web;
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 

@@ -7,6 +7,7 @@
 
 mod live;
 mod ops;
+pub(crate) use ops::set_enabled;
 mod pack;
 
 use std::{

@@ -5,6 +5,7 @@
 
 mod control_server;
 pub mod instance;
+pub(crate) mod ops;
 pub mod progress;
 
 use std::{
@@ -25,8 +26,8 @@ use rosey_core::{config::Config, connector::local::LocalConnector, messaging, pa
 use tokio::signal::unix::{signal, SignalKind};
 
 use self::{
-    control_server::Daemon,
     instance::Instance,
+    ops::Daemon,
     progress::{Progress, ProgressSink},
 };
 
@@ -79,6 +80,7 @@ struct Reporter {
     sink: Arc<Mutex<ProgressSink>>,
     starting: Arc<std::sync::atomic::AtomicBool>,
     nats_url: String,
+    web_url: String,
 }
 
 impl Reporter {
@@ -102,6 +104,7 @@ impl Reporter {
             "nats" => Progress::Step(format!("Starting NATS server on {}...", self.nats_url)),
             "bot" => Progress::Step("Starting bot...".to_owned()),
             "plugins" => Progress::Step("Loading plugins...".to_owned()),
+            "web" => Progress::Step("Starting web dashboard...".to_owned()),
             other => Progress::PluginStep(format!(
                 "Loading plugin: {}",
                 other.strip_prefix("plugin:").unwrap_or(other)
@@ -124,6 +127,9 @@ impl Reporter {
             (SupervisionEventKind::Started, false, "plugins") => {
                 Progress::Ok("Plugins started".to_owned())
             }
+            (SupervisionEventKind::Started, false, "web") => {
+                Progress::Ok(format!("Web dashboard on {}", self.web_url))
+            }
             (SupervisionEventKind::Started, true, name) => {
                 Progress::PluginOk(format!("Loaded plugin: {name}"))
             }
@@ -142,8 +148,47 @@ impl Reporter {
     }
 }
 
-/// Logs a supervision notice and publishes it on NATS.
-fn log_notice(notice: &SupervisionNotice, publisher: &Arc<Mutex<Option<async_nats::Client>>>) {
+/// Where notices go: the log, NATS (once the stack's connection is up), and the dashboard's
+/// feed. Cheap to clone.
+#[derive(Clone, Default)]
+pub(crate) struct Notices {
+    publisher: Arc<Mutex<Option<async_nats::Client>>>,
+    feed: crate::web::Feed,
+}
+
+impl Notices {
+    /// Logs `text` and publishes it as event `what` of `unit` (under `supervisor`) on
+    /// `rosey.supervision.<what>` and in the dashboard's feed.
+    pub(crate) fn announce(&self, what: &str, supervisor: &str, unit: &str, text: String, error: bool) {
+        if error {
+            tracing::error!("{text}");
+        } else {
+            tracing::info!("{text}");
+        }
+        let payload = serde_json::json!({
+            "v": messaging::SCHEMA_VERSION,
+            "supervisor": supervisor,
+            "unit": unit,
+            "event": what,
+            "text": text,
+            "time_ms": messaging::now_ms(),
+        });
+        self.feed.push(payload.clone());
+        let client = match self.publisher.lock() {
+            Ok(client) => client.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        if let Some(client) = client {
+            let subject = messaging::supervision_subject(what);
+            tokio::spawn(async move {
+                let _ = client.publish(subject, payload.to_string().into()).await;
+            });
+        }
+    }
+}
+
+/// Logs a supervision notice and publishes it (see [`Notices::announce`]).
+fn log_notice(notice: &SupervisionNotice, notices: &Notices) {
     let unit = if notice.supervisor == "plugins" {
         format!("plugin {}", notice.child)
     } else {
@@ -168,36 +213,13 @@ fn log_notice(notice: &SupervisionNotice, publisher: &Arc<Mutex<Option<async_nat
             ("escalated", format!("{unit} escalated: {reason}"))
         }
     };
-    match &notice.kind {
+    let error = matches!(
+        &notice.kind,
         SupervisionEventKind::Exited { abnormal: true, .. }
-        | SupervisionEventKind::GaveUp { .. }
-        | SupervisionEventKind::Escalated { .. } => {
-            tracing::error!("{text}")
-        }
-        _ => tracing::info!("{text}"),
-    }
-    let client = match publisher.lock() {
-        Ok(client) => client.clone(),
-        Err(poisoned) => poisoned.into_inner().clone(),
-    };
-    if let Some(client) = client {
-        let payload = serde_json::json!({
-            "v": messaging::SCHEMA_VERSION,
-            "supervisor": notice.supervisor,
-            "unit": notice.child,
-            "event": what,
-            "text": text,
-            "time_ms": messaging::now_ms(),
-        });
-        tokio::spawn(async move {
-            let _ = client
-                .publish(
-                    messaging::supervision_subject(what),
-                    payload.to_string().into(),
-                )
-                .await;
-        });
-    }
+            | SupervisionEventKind::GaveUp { .. }
+            | SupervisionEventKind::Escalated { .. }
+    );
+    notices.announce(what, &notice.supervisor, &notice.child, text, error);
 }
 
 fn init_logging(home: &Home, debug: bool) {
@@ -274,15 +296,37 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         Ok(listener) => listener,
         Err(err) => return fatal(err.to_string()),
     };
+    let web = if config.web.enabled {
+        match crate::web::bind(&config) {
+            Ok(bound) => Some(bound),
+            Err(err) => return fatal(err),
+        }
+    } else {
+        None
+    };
     let reporter = Reporter {
         sink: sink.clone(),
         starting: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         nats_url: format!("{}:{}", config.nats.host, nats_port),
+        web_url: web.as_ref().map(|bound| bound.url.clone()).unwrap_or_default(),
     };
-    let publisher: Arc<Mutex<Option<async_nats::Client>>> = Arc::default();
+    let notices = Notices::default();
     let board = Board::default();
     let connector = Arc::new(LocalConnector::new());
     let waiters = ReplyWaiters::default();
+    let daemon_slot = crate::web::DaemonSlot::default();
+    let extra_services = web
+        .into_iter()
+        .map(|bound| {
+            crate::web::service(
+                bound,
+                &config,
+                daemon_slot.clone(),
+                notices.feed.clone(),
+                board.clone(),
+            )
+        })
+        .collect();
     let ctx = StackContext {
         home: home.clone(),
         config: config.clone(),
@@ -296,9 +340,9 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         host_log_level: if args.debug { "debug" } else { "info" }.to_owned(),
         listener: {
             let reporter = reporter.clone();
-            let publisher = publisher.clone();
+            let notices = notices.clone();
             Arc::new(move |notice: SupervisionNotice| {
-                log_notice(&notice, &publisher);
+                log_notice(&notice, &notices);
                 reporter.on_notice(&notice);
             })
         },
@@ -306,13 +350,14 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
             let reporter = reporter.clone();
             Arc::new(move |unit: &str| reporter.on_starting(unit))
         },
+        extra_services,
     };
     let (stack, mut root_done) = match Stack::start(ctx).await {
         Ok(started) => started,
         Err(err) => return fatal(format!("the stack could not start: {err}")),
     };
     if let Ok(client) = stack.client().await {
-        if let Ok(mut slot) = publisher.lock() {
+        if let Ok(mut slot) = notices.publisher.lock() {
             *slot = Some(client);
         }
     }
@@ -335,7 +380,10 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         started: Instant::now(),
         shutdown: shutdown_tx,
         plugin_ops: Default::default(),
+        notices: notices.clone(),
     });
+    // The dashboard has been serving 503 "still starting" until now.
+    let _ = daemon_slot.set(daemon.clone());
     let server = tokio::spawn(control_server::serve(listener, daemon));
     if args.foreground {
         println!();
