@@ -35,6 +35,11 @@ impl ChildGuard {
         }
     }
 
+    /// The child's stderr, when it was piped (taken once).
+    pub fn take_stderr(&mut self) -> Option<std::process::ChildStderr> {
+        self.child.stderr.take()
+    }
+
     /// The child's pid (also its process group id).
     pub fn pid(&self) -> u32 {
         self.child.id()
