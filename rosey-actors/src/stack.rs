@@ -156,7 +156,11 @@ impl Stack {
             bot_child(&ctx),
             plugins_child(&ctx, plugins_slot.clone()),
         ];
-        children.extend(ctx.extra_services.iter().map(|extra| extra_child(&ctx, extra)));
+        children.extend(
+            ctx.extra_services
+                .iter()
+                .map(|extra| extra_child(&ctx, extra)),
+        );
         let root_settings = ctx.config.supervision.services.clone();
         let spec = supervisor_spec("root", &root_settings, GiveUp::Escalate);
         let (root, root_done) =

@@ -4,7 +4,8 @@
 //! `ROSEY_CHROMIUM`, else `.tools/chromium/chromium`). It runs in a process group of its own
 //! with a fresh profile in a temp dir and is killed with its whole group when the [`Browser`]
 //! is dropped ([`ChildGuard`]). The client speaks just enough of the protocol: one page
-//! target, attached with a flat session; navigate; evaluate JavaScript; poll until true.
+//! target, attached with a flat session; navigate; evaluate JavaScript; poll until true (saving
+//! a screenshot when the wait fails).
 
 use std::{
     io::{BufRead, BufReader},
@@ -103,7 +104,10 @@ impl Browser {
             "Target.attachToTarget",
             json!({ "targetId": target_id, "flatten": true }),
         );
-        browser.session = attached["sessionId"].as_str().expect("sessionId").to_owned();
+        browser.session = attached["sessionId"]
+            .as_str()
+            .expect("sessionId")
+            .to_owned();
         browser
     }
 
@@ -121,7 +125,10 @@ impl Browser {
             .unwrap_or_else(|err| panic!("{method}: cannot send: {err}"));
         let deadline = Instant::now() + CALL_TIMEOUT;
         loop {
-            assert!(Instant::now() < deadline, "{method}: no answer within {CALL_TIMEOUT:?}");
+            assert!(
+                Instant::now() < deadline,
+                "{method}: no answer within {CALL_TIMEOUT:?}"
+            );
             let text = match self.ws.read() {
                 Ok(Message::Text(text)) => text,
                 Ok(_) => continue,
@@ -161,6 +168,17 @@ impl Browser {
         );
     }
 
+    /// Saves a PNG of the page as it looks now (for looking at a failing page by eye).
+    pub fn screenshot(&mut self, path: &std::path::Path) {
+        use base64::Engine;
+        let shot = self.call("Page.captureScreenshot", json!({ "format": "png" }));
+        let data = shot["data"].as_str().expect("screenshot data");
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .expect("screenshot is base64");
+        std::fs::write(path, png).expect("write screenshot");
+    }
+
     /// Evaluates `expression` in the page (promises awaited) and returns its value as JSON;
     /// panics when it throws.
     pub fn eval(&mut self, expression: &str) -> Value {
@@ -191,7 +209,16 @@ impl Browser {
             }
             if Instant::now() > deadline {
                 let text = self.eval("document.body ? document.body.innerText : ''");
-                panic!("waited {timeout:?} for {what} ({expression}); the page shows:\n{text}");
+                let shot = std::env::temp_dir().join(format!(
+                    "rosey-dashboard-{}-{}.png",
+                    std::process::id(),
+                    self.next_id
+                ));
+                self.screenshot(&shot);
+                panic!(
+                    "waited {timeout:?} for {what} ({expression}); the page (screenshot: {}) shows:\n{text}",
+                    shot.display()
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -94,7 +94,9 @@ fn the_page_lists_the_running_plugins_and_a_reload_button_reloads_one() {
     assert_eq!(after["restarts"], 0, "a reload is not a crash: {after}");
     let message = browser.eval("document.querySelector('#message').textContent");
     assert!(
-        message.as_str().is_some_and(|text| text.contains("reloaded")),
+        message
+            .as_str()
+            .is_some_and(|text| text.contains("reloaded")),
         "{message}"
     );
     // The other plugin was left alone.
@@ -182,26 +184,51 @@ fn api_operations_answer_with_json_and_proper_status_codes() {
     for (path, status, says) in [
         ("plugins/nope-nope/log", 404, "no log yet"),
         ("plugins/..%2Fetc/log", 400, "not a plugin name"),
-        ("plugins/dice-roller/log?lines=x", 400, "lines must be a number"),
+        (
+            "plugins/dice-roller/log?lines=x",
+            400,
+            "lines must be a number",
+        ),
         ("nothing-here", 404, "no such page"),
     ] {
         let answer = http::get(&api(path), &[]);
         assert_eq!(answer.status, status, "{path}: {answer:?}");
-        let error = answer.json()["error"].as_str().unwrap_or_default().to_owned();
+        let error = answer.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         assert!(error.contains(says), "{path}: {error}");
     }
     for (path, body, status, says) in [
         ("plugins/ghost-plugin/reload", json!({}), 404, "not running"),
-        ("plugins/dice-roller/explode", json!({}), 404, "use reload, restart, enable or disable"),
+        (
+            "plugins/dice-roller/explode",
+            json!({}),
+            404,
+            "use reload, restart, enable or disable",
+        ),
         ("plugins/nats/reload", json!({}), 404, "is a service"),
         ("services/ghost/restart", json!({}), 404, "no service named"),
-        ("plugins/ghost-plugin/enable", json!({}), 404, "no plugin named"),
-        ("chat", json!({ "user": "a b", "text": "!roll" }), 400, "not a user name"),
+        (
+            "plugins/ghost-plugin/enable",
+            json!({}),
+            404,
+            "no plugin named",
+        ),
+        (
+            "chat",
+            json!({ "user": "a b", "text": "!roll" }),
+            400,
+            "not a user name",
+        ),
         ("chat", json!({ "user": "alice" }), 400, "send {"),
     ] {
         let answer = http::post_json(&api(path), &body);
         assert_eq!(answer.status, status, "{path}: {answer:?}");
-        let error = answer.json()["error"].as_str().unwrap_or_default().to_owned();
+        let error = answer.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         assert!(error.contains(says), "{path}: {error}");
     }
     let form = http::request(
@@ -295,7 +322,10 @@ fn a_non_loopback_dashboard_without_a_token_is_refused_at_start() {
 
 #[test]
 fn with_a_token_every_request_needs_it() {
-    let config = TEST_CONFIG.replace("web:\n  port: 0\n", "web:\n  port: 0\n  token: s3cret-token\n");
+    let config = TEST_CONFIG.replace(
+        "web:\n  port: 0\n",
+        "web:\n  port: 0\n  token: s3cret-token\n",
+    );
     let stack = TestStack::with_config(&[], &config);
     stack.start();
     let url = web_url(&stack);
@@ -324,10 +354,7 @@ fn with_a_token_every_request_needs_it() {
     let page = http::get(&url, &[("Cookie", &pair)]);
     assert_eq!(page.status, 200, "{page:?}");
     assert_eq!(http::get(&status, &[("Cookie", &pair)]).status, 200);
-    assert_eq!(
-        http::get(&format!("{url}?token=wrong"), &[]).status,
-        401
-    );
+    assert_eq!(http::get(&format!("{url}?token=wrong"), &[]).status, 401);
 }
 
 #[test]

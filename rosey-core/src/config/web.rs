@@ -72,7 +72,10 @@ mod tests {
     fn defaults_listen_on_loopback_8080_without_a_token() {
         let web = Config::parse("hot_reload: true\n").expect("defaults").web;
         assert!(web.enabled);
-        assert_eq!((web.host.as_str(), web.port, web.token), ("127.0.0.1", 8080, None));
+        assert_eq!(
+            (web.host.as_str(), web.port, web.token),
+            ("127.0.0.1", 8080, None)
+        );
         let web = Config::parse("web:\n").expect("bare section").web;
         assert_eq!(web, super::WebConfig::default());
     }
@@ -104,9 +107,16 @@ mod tests {
                 "{text}: {err}"
             );
         }
-        let err = Config::parse("web: { port: 70000 }\n").expect_err("port").to_string();
-        assert!(err.contains("web.port") && err.contains("not a port"), "{err}");
-        let err = Config::parse("web: { prot: 1 }\n").expect_err("typo").to_string();
+        let err = Config::parse("web: { port: 70000 }\n")
+            .expect_err("port")
+            .to_string();
+        assert!(
+            err.contains("web.port") && err.contains("not a port"),
+            "{err}"
+        );
+        let err = Config::parse("web: { prot: 1 }\n")
+            .expect_err("typo")
+            .to_string();
         assert!(err.contains("unknown field"), "{err}");
     }
 }

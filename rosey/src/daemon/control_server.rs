@@ -66,9 +66,7 @@ async fn handle(request: Request, daemon: &Daemon) -> Response {
         Request::Status => reply(ops::status(daemon).await),
         Request::Start { target } => reply(ops::unit_op(daemon, &target, UnitOp::Start).await),
         Request::Stop { target } => reply(ops::unit_op(daemon, &target, UnitOp::Stop).await),
-        Request::Restart { target } => {
-            reply(ops::unit_op(daemon, &target, UnitOp::Restart).await)
-        }
+        Request::Restart { target } => reply(ops::unit_op(daemon, &target, UnitOp::Restart).await),
         Request::Say {
             text,
             user,
@@ -88,12 +86,8 @@ async fn handle(request: Request, daemon: &Daemon) -> Response {
         } => timed(ops::update_plugin(daemon, &name, &version, &previous).await),
         Request::PluginUnload { name } => timed(ops::unload_plugin(daemon, &name).await),
         Request::PluginReload { name } => timed(ops::reload_plugin(daemon, &name).await),
-        Request::RoutesChanged => reply(
-            daemon
-                .stack
-                .refresh_routes()
-                .await
-                .map_err(OpError::Failed),
-        ),
+        Request::RoutesChanged => {
+            reply(daemon.stack.refresh_routes().await.map_err(OpError::Failed))
+        }
     }
 }

@@ -159,7 +159,14 @@ pub(crate) struct Notices {
 impl Notices {
     /// Logs `text` and publishes it as event `what` of `unit` (under `supervisor`) on
     /// `rosey.supervision.<what>` and in the dashboard's feed.
-    pub(crate) fn announce(&self, what: &str, supervisor: &str, unit: &str, text: String, error: bool) {
+    pub(crate) fn announce(
+        &self,
+        what: &str,
+        supervisor: &str,
+        unit: &str,
+        text: String,
+        error: bool,
+    ) {
         if error {
             tracing::error!("{text}");
         } else {
@@ -308,7 +315,10 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         sink: sink.clone(),
         starting: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         nats_url: format!("{}:{}", config.nats.host, nats_port),
-        web_url: web.as_ref().map(|bound| bound.url.clone()).unwrap_or_default(),
+        web_url: web
+            .as_ref()
+            .map(|bound| bound.url.clone())
+            .unwrap_or_default(),
     };
     let notices = Notices::default();
     let board = Board::default();

@@ -221,7 +221,9 @@ pub async fn set_enabled(daemon: &Daemon, name: &str, enable: bool) -> Result<St
     .await
     .map_err(|err| OpError::Failed(format!("the registry update did not finish: {err}")))?;
     let (version, hot_reload) = flipped.map_err(|err| match err {
-        rosey_core::install::InstallError::NotInstalled { .. } => OpError::NotFound(err.to_string()),
+        rosey_core::install::InstallError::NotInstalled { .. } => {
+            OpError::NotFound(err.to_string())
+        }
         other => OpError::Failed(other.to_string()),
     })?;
     let word = if enable { "enabled" } else { "disabled" };

@@ -157,7 +157,11 @@ pub(super) fn run_enable(home: &Home, name: &str, enable: bool, no_reload: bool)
 
 /// Marks installed plugin `name` enabled or disabled in the registry; its version. The one
 /// place that flips the flag, for `rosey plugin enable|disable` and the dashboard.
-pub(crate) fn set_enabled(home: &Home, name: &str, enable: bool) -> Result<String, install::InstallError> {
+pub(crate) fn set_enabled(
+    home: &Home,
+    name: &str,
+    enable: bool,
+) -> Result<String, install::InstallError> {
     Registry::update(home, |registry: &mut Registry| {
         let installed = registry.names();
         let Some(plugin) = registry.plugins.get_mut(name) else {

@@ -298,7 +298,10 @@ async fn chat(
     let Json(request) = body.map_err(|err| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            format!("{}: send {{\"user\": \"name\", \"text\": \"!roll 2d6\"}}", err.body_text()),
+            format!(
+                "{}: send {{\"user\": \"name\", \"text\": \"!roll 2d6\"}}",
+                err.body_text()
+            ),
         )
     })?;
     let user = request.user.trim();

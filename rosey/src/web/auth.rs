@@ -59,8 +59,7 @@ pub(super) async fn guard(State(state): State<WebState>, request: Request, next:
 /// Compares in time independent of where the first difference is.
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |diff, (x, y)| diff | (x ^ y))
             == 0
@@ -151,13 +150,22 @@ mod tests {
 
     #[test]
     fn the_token_comes_as_bearer_or_cookie() {
-        assert!(carries(&request(&[("authorization", "Bearer s3cret")], "/"), "s3cret"));
-        assert!(!carries(&request(&[("authorization", "Bearer nope")], "/"), "s3cret"));
+        assert!(carries(
+            &request(&[("authorization", "Bearer s3cret")], "/"),
+            "s3cret"
+        ));
+        assert!(!carries(
+            &request(&[("authorization", "Bearer nope")], "/"),
+            "s3cret"
+        ));
         assert!(carries(
             &request(&[("cookie", "a=b; rosey_token=s3cret")], "/"),
             "s3cret"
         ));
-        assert!(!carries(&request(&[("cookie", "rosey_token=s3cre")], "/"), "s3cret"));
+        assert!(!carries(
+            &request(&[("cookie", "rosey_token=s3cre")], "/"),
+            "s3cret"
+        ));
         assert!(!carries(&request(&[], "/?token=s3cret"), "s3cret"));
         assert_eq!(
             query_token(&request(&[], "/?x=1&token=s3cret")).as_deref(),
@@ -167,7 +175,12 @@ mod tests {
 
     #[test]
     fn only_loopback_host_names_pass_without_a_token() {
-        for host in ["127.0.0.1:8080", "localhost:8080", "[::1]:8080", "localhost"] {
+        for host in [
+            "127.0.0.1:8080",
+            "localhost:8080",
+            "[::1]:8080",
+            "localhost",
+        ] {
             assert!(loopback_host(&request(&[("host", host)], "/")), "{host}");
         }
         for host in ["evil.example:8080", "10.0.0.1:8080", "evil.example"] {

@@ -50,6 +50,10 @@ mod tests {
         let tail = read_log_tail(&path, 3).expect("tail");
         assert_eq!(tail, ["line 49997", "line 49998", "line 49999"]);
         let window = read_log_tail(&path, 1_000_000).expect("tail");
-        assert!(window.len() < 50_000 && window[0].starts_with("line "), "{}", window[0]);
+        assert!(
+            window.len() < 50_000 && window[0].starts_with("line "),
+            "{}",
+            window[0]
+        );
     }
 }
