@@ -5,7 +5,8 @@
 //! GET  /                                   the page
 //! GET  /api/status                         = rosey status --json
 //! GET  /api/plugins                        installed plugins (name, version, enabled)
-//! GET  /api/events                         SSE: `status` each second and after each notice, `notice` for each
+//! GET  /api/events                         SSE: `status` each second and after each `notice` (one per
+//!                                          supervision event); `status_error` when status fails
 //! GET  /api/events/recent                  the last 200 notices
 //! GET  /api/plugins/{name}/log?lines=N     the last N lines of logs/plugins/<name>.log
 //! POST /api/plugins/{name}/{reload|restart|enable|disable}
@@ -160,7 +161,7 @@ async fn events(
                     .event("status")
                     .data(serde_json::to_string(&report).unwrap_or_default()),
                 Err(err) => Event::default()
-                    .event("error")
+                    .event("status_error")
                     .data(json!({ "error": err.to_string() }).to_string()),
             };
             if tx.send(event).await.is_err() {
