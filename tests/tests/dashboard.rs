@@ -372,3 +372,21 @@ fn a_disabled_dashboard_is_not_started() {
         .collect();
     assert_eq!(names, ["nats", "bot"]);
 }
+
+#[test]
+fn a_taken_dashboard_port_fails_the_start_naming_the_key() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let config = TEST_CONFIG.replace("web:\n  port: 0\n", &format!("web:\n  port: {port}\n"));
+    let stack = TestStack::with_config(&[], &config);
+    let out = stack.rosey(&["start"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains(&format!("cannot listen on 127.0.0.1:{port}")) && text.contains("web.port"),
+        "{text}"
+    );
+    let left = wait_until_gone(&stack.home.path(), Duration::from_secs(10));
+    assert!(left.is_empty(), "{left:?}");
+}
