@@ -4,9 +4,10 @@
 //! root (services; escalates)
 //!  ├─ nats      NatsActor ─▶ nats-server
 //!  ├─ bot       BotActor: connector ⇄ NATS, command router
-//!  └─ plugins   Supervisor (plugins; marks crashed)
-//!       ├─ <name> PluginActor ─▶ rosey plugin-host
-//!       └─ …
+//!  ├─ plugins   Supervisor (plugins; marks crashed)
+//!  │    ├─ <name> PluginActor ─▶ rosey plugin-host
+//!  │    └─ …
+//!  └─ <extra>   services the embedding program adds ([`ExtraService`]: the daemon's `web`)
 //! ```
 //!
 //! Built from `rosey.yaml`, the registry and the home; started in order, stopped in reverse.
@@ -67,6 +68,19 @@ pub struct StackContext {
     pub on_starting: Arc<dyn Fn(&str) + Send + Sync>,
     /// Writes the logs; every child's output goes through it.
     pub logs: LogHub,
+    /// Services of the embedding program, supervised by the root after the built-in ones.
+    pub extra_services: Vec<ExtraService>,
+}
+
+/// A service the embedding program supervises beside the built-in ones (the daemon's web
+/// dashboard): this crate only needs its name and how to spawn its actor, so it stays free of
+/// the service's own dependencies. Its supervision settings are `services.<name>`.
+#[derive(Clone)]
+pub struct ExtraService {
+    /// The child's name under the root (`web`).
+    pub name: String,
+    /// Spawns the service's actor linked to the root.
+    pub factory: Arc<dyn crate::ChildFactory>,
 }
 
 impl StackContext {
@@ -140,11 +154,16 @@ impl Stack {
     /// with a handle that ends when the root supervisor stops or fails.
     pub async fn start(ctx: StackContext) -> Result<(Stack, tokio::task::JoinHandle<()>), String> {
         let plugins_slot: Arc<Mutex<Option<ActorRef<SupervisorMsg>>>> = Arc::default();
-        let children = vec![
+        let mut children = vec![
             nats_child(&ctx),
             bot_child(&ctx),
             plugins_child(&ctx, plugins_slot.clone()),
         ];
+        children.extend(
+            ctx.extra_services
+                .iter()
+                .map(|extra| extra_child(&ctx, extra)),
+        );
         let root_settings = ctx.config.supervision.services.clone();
         let spec = supervisor_spec("root", &root_settings, GiveUp::Escalate);
         let (root, root_done) =
@@ -323,6 +342,17 @@ fn bot_child(ctx: &StackContext) -> ChildSpec {
         let args = args.clone();
         on_starting("bot");
         async move { spawn_child(None, BotActor, args, supervisor).await }
+    })
+}
+
+fn extra_child(ctx: &StackContext, extra: &ExtraService) -> ChildSpec {
+    let settings = ctx.config.service_settings(&extra.name);
+    let on_starting = ctx.on_starting.clone();
+    let name = extra.name.clone();
+    let factory = extra.factory.clone();
+    child_spec(&extra.name, &settings, move |supervisor: ActorCell| {
+        on_starting(&name);
+        factory.start(supervisor)
     })
 }
 

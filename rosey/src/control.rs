@@ -129,6 +129,10 @@ pub struct UnitStatus {
     /// A short note (the NATS URL, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Resident memory of its process (`VmRSS`), when it runs in one; in-process services
+    /// (bot, web) show the daemon's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
 }
 
 /// The whole of `rosey status --json`.

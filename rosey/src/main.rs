@@ -8,6 +8,7 @@ mod host;
 mod logs_cmd;
 mod plugin_cmd;
 mod service_cmd;
+mod web;
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 

@@ -8,6 +8,7 @@
 pub(crate) mod live;
 pub(crate) mod ops;
 pub(crate) mod pack;
+pub(crate) use ops::set_enabled;
 
 use std::{
     io::Read,

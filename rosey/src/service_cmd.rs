@@ -319,6 +319,9 @@ fn render_unit(unit: &UnitStatus, width: usize, color: bool, plugin: bool) -> St
         "{prefix}{:<width$}  {:<10} PID: {:<8} Uptime: {:<8} Restarts: {}",
         unit.name, unit.state, pid, uptime, unit.restarts
     );
+    if let Some(bytes) = unit.memory_bytes {
+        line.push_str(&format!("  Mem: {:.1} MB", bytes as f64 / 1e6));
+    }
     if plugin {
         if let Some(version) = &unit.version {
             line.push_str(&format!("  Version: {version}"));
@@ -352,6 +355,7 @@ mod tests {
             version: None,
             detail: None,
             dead_letters: (state == "crashed").then_some(2),
+            memory_bytes: pid.map(|_| 4_200_000),
         };
         StatusReport {
             pid: 1,
@@ -393,5 +397,7 @@ mod tests {
         );
         assert!(text.contains("Last exit: signal 6 (SIGABRT)"), "{text}");
         assert!(text.contains("Dead letters: 2"), "{text}");
+        assert!(line("nats").contains("Restarts: 0 Mem: 4.2 MB"), "{text}");
+        assert!(!line("chaos").contains("Mem:"), "{text}");
     }
 }

@@ -4,9 +4,11 @@
 //! plugin libraries and a real nats-server, all on loopback, in temp dirs, and every child
 //! process is killed with its process group when the test ends, passing or failing.
 
+pub mod browser;
 pub mod cli;
 pub mod cytube;
 pub mod host;
+pub mod http;
 pub mod nats;
 pub mod process;
 pub mod stack;

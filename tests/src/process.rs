@@ -35,25 +35,19 @@ impl ChildGuard {
         }
     }
 
+    /// The child's stderr, when it was piped (taken once).
+    pub fn take_stderr(&mut self) -> Option<std::process::ChildStderr> {
+        self.child.stderr.take()
+    }
+
     /// The child's pid (also its process group id).
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    /// The child's stdout, when it was piped (once).
-    pub fn take_stdout(&mut self) -> std::process::ChildStdout {
-        self.child
-            .stdout
-            .take()
-            .expect("stdout was piped and not taken yet")
-    }
-
-    /// The child's stderr, when it was piped (once).
-    pub fn take_stderr(&mut self) -> std::process::ChildStderr {
-        self.child
-            .stderr
-            .take()
-            .expect("stderr was piped and not taken yet")
+    /// The child's stdout, when it was piped (taken once).
+    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.stdout.take()
     }
 
     /// Sends `signal` to the child's whole process group.

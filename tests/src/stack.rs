@@ -10,9 +10,11 @@ use std::{
 
 use crate::cli::TempHome;
 
-/// `rosey.yaml` for tests: a free NATS port, fast heartbeats and backoff.
+/// `rosey.yaml` for tests: free NATS and dashboard ports, fast heartbeats and backoff.
 pub const TEST_CONFIG: &str = "\
 nats:
+  port: 0
+web:
   port: 0
 plugin_host:
   heartbeat_ms: 200

@@ -158,8 +158,8 @@ fn dev_mode_rebuilds_and_reloads_a_changed_plugin_and_keeps_it_on_a_broken_build
         .stderr(Stdio::piped());
     let mut dev = ChildGuard::spawn("rosey dev", command);
     let transcript = Transcript::default();
-    transcript.collect(dev.take_stdout());
-    transcript.collect(dev.take_stderr());
+    transcript.collect(dev.take_stdout().expect("stdout piped"));
+    transcript.collect(dev.take_stderr().expect("stderr piped"));
     transcript.wait_for_count("Development mode active", 1, Duration::from_secs(60));
     assert!(
         transcript.text().contains("dev-probe ("),

@@ -22,6 +22,7 @@
 //! plugin_host: { heartbeat_ms: 1000, heartbeat_timeout_ms: 5000 }
 //! dev: { watch: [../plugins/dice-roller], debounce_ms: 300 }
 //! logs: { max_size: 10MiB, keep: 5 }
+//! web: { enabled: true, host: 127.0.0.1, port: 8080 }
 //! ```
 
 mod cytube;
@@ -29,6 +30,7 @@ mod dev;
 mod logs;
 mod supervision;
 mod validate;
+mod web;
 
 #[cfg(test)]
 mod tests;
@@ -47,6 +49,7 @@ pub use cytube::CytubeConfig;
 pub use dev::DevConfig;
 pub use logs::{parse_byte_size, LogsConfig};
 pub use validate::is_loopback;
+pub use web::WebConfig;
 
 pub use supervision::{
     PluginOverrides, PluginSettings, RestartType, Strategy, SupervisionConfig,
@@ -87,6 +90,9 @@ pub struct Config {
     /// Log rotation.
     #[serde(deserialize_with = "section")]
     pub logs: LogsConfig,
+    /// The status dashboard.
+    #[serde(deserialize_with = "section")]
+    pub web: WebConfig,
 }
 
 impl Default for Config {
@@ -101,6 +107,7 @@ impl Default for Config {
             plugin_host: PluginHostConfig::default(),
             dev: DevConfig::default(),
             logs: LogsConfig::default(),
+            web: WebConfig::default(),
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::manifest::is_valid_plugin_name;
 /// A broken rule: the key path and what is wrong with it.
 pub(super) type Invalid = (String, String);
 
-fn invalid(key: impl Into<String>, problem: impl Into<String>) -> Invalid {
+pub(super) fn invalid(key: impl Into<String>, problem: impl Into<String>) -> Invalid {
     (key.into(), problem.into())
 }
 
@@ -54,6 +54,7 @@ impl Config {
         check_host(&self.plugin_host, "plugin_host", &|_| false)?;
         positive("dev.debounce_ms", self.dev.debounce_ms)?;
         self.logs.check()?;
+        super::web::check(&self.web)?;
         for (name, overrides) in &self.plugins {
             let prefix = format!("plugins.{name}");
             if !is_valid_plugin_name(name) {

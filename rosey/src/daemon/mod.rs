@@ -8,6 +8,7 @@ mod chat;
 mod control_server;
 pub mod instance;
 mod logging;
+pub(crate) mod ops;
 pub mod progress;
 
 use std::{
@@ -28,8 +29,8 @@ use rosey_core::{config::Config, connector::local::LocalConnector, messaging, pa
 use tokio::signal::unix::{signal, SignalKind};
 
 use self::{
-    control_server::Daemon,
     instance::Instance,
+    ops::Daemon,
     progress::{Progress, ProgressSink},
 };
 
@@ -85,6 +86,7 @@ struct Reporter {
     sink: Arc<Mutex<ProgressSink>>,
     starting: Arc<std::sync::atomic::AtomicBool>,
     nats_url: String,
+    web_url: String,
 }
 
 impl Reporter {
@@ -108,6 +110,7 @@ impl Reporter {
             "nats" => Progress::Step(format!("Starting NATS server on {}...", self.nats_url)),
             "bot" => Progress::Step("Starting bot...".to_owned()),
             "plugins" => Progress::Step("Loading plugins...".to_owned()),
+            "web" => Progress::Step("Starting web dashboard...".to_owned()),
             other => Progress::PluginStep(format!(
                 "Loading plugin: {}",
                 other.strip_prefix("plugin:").unwrap_or(other)
@@ -130,6 +133,9 @@ impl Reporter {
             (SupervisionEventKind::Started, false, "plugins") => {
                 Progress::Ok("Plugins started".to_owned())
             }
+            (SupervisionEventKind::Started, false, "web") => {
+                Progress::Ok(format!("Web dashboard on {}", self.web_url))
+            }
             (SupervisionEventKind::Started, true, name) => {
                 Progress::PluginOk(format!("Loaded plugin: {name}"))
             }
@@ -148,15 +154,64 @@ impl Reporter {
     }
 }
 
-/// Logs a supervision notice and publishes it on NATS.
-fn log_notice(notice: &SupervisionNotice, publisher: &Arc<Mutex<Option<async_nats::Client>>>) {
-    let (unit, unit_id) = if notice.supervisor == "plugins" {
-        (
-            format!("plugin {}", notice.child),
-            rosey_actors::services::plugin::unit_name(&notice.child),
-        )
+/// Where notices go: the log, NATS (once the stack's connection is up), and the dashboard's
+/// feed. Cheap to clone.
+#[derive(Clone, Default)]
+pub(crate) struct Notices {
+    publisher: Arc<Mutex<Option<async_nats::Client>>>,
+    feed: crate::web::Feed,
+}
+
+impl Notices {
+    /// Logs `text` and publishes it as event `what` of `unit` (under `supervisor`) on
+    /// `rosey.supervision.<what>` and in the dashboard's feed.
+    pub(crate) fn announce(
+        &self,
+        what: &str,
+        supervisor: &str,
+        unit: &str,
+        text: String,
+        error: bool,
+    ) {
+        // The `unit` field sends the line to the unit's own log too (see `logging`).
+        let unit_id = if supervisor == "plugins" {
+            rosey_actors::services::plugin::unit_name(unit)
+        } else {
+            unit.to_owned()
+        };
+        if error {
+            tracing::error!(unit = %unit_id, "{text}");
+        } else {
+            tracing::info!(unit = %unit_id, "{text}");
+        }
+        let payload = serde_json::json!({
+            "v": messaging::SCHEMA_VERSION,
+            "supervisor": supervisor,
+            "unit": unit,
+            "event": what,
+            "text": text,
+            "time_ms": messaging::now_ms(),
+        });
+        self.feed.push(payload.clone());
+        let client = match self.publisher.lock() {
+            Ok(client) => client.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        if let Some(client) = client {
+            let subject = messaging::supervision_subject(what);
+            tokio::spawn(async move {
+                let _ = client.publish(subject, payload.to_string().into()).await;
+            });
+        }
+    }
+}
+
+/// Logs a supervision notice and publishes it (see [`Notices::announce`]).
+fn log_notice(notice: &SupervisionNotice, notices: &Notices) {
+    let unit = if notice.supervisor == "plugins" {
+        format!("plugin {}", notice.child)
     } else {
-        (notice.child.clone(), notice.child.clone())
+        notice.child.clone()
     };
     let (what, text) = match &notice.kind {
         SupervisionEventKind::Started => ("started", format!("{unit} started")),
@@ -177,36 +232,13 @@ fn log_notice(notice: &SupervisionNotice, publisher: &Arc<Mutex<Option<async_nat
             ("escalated", format!("{unit} escalated: {reason}"))
         }
     };
-    match &notice.kind {
+    let error = matches!(
+        &notice.kind,
         SupervisionEventKind::Exited { abnormal: true, .. }
-        | SupervisionEventKind::GaveUp { .. }
-        | SupervisionEventKind::Escalated { .. } => {
-            tracing::error!(unit = %unit_id, "{text}")
-        }
-        _ => tracing::info!(unit = %unit_id, "{text}"),
-    }
-    let client = match publisher.lock() {
-        Ok(client) => client.clone(),
-        Err(poisoned) => poisoned.into_inner().clone(),
-    };
-    if let Some(client) = client {
-        let payload = serde_json::json!({
-            "v": messaging::SCHEMA_VERSION,
-            "supervisor": notice.supervisor,
-            "unit": notice.child,
-            "event": what,
-            "text": text,
-            "time_ms": messaging::now_ms(),
-        });
-        tokio::spawn(async move {
-            let _ = client
-                .publish(
-                    messaging::supervision_subject(what),
-                    payload.to_string().into(),
-                )
-                .await;
-        });
-    }
+            | SupervisionEventKind::GaveUp { .. }
+            | SupervisionEventKind::Escalated { .. }
+    );
+    notices.announce(what, &notice.supervisor, &notice.child, text, error);
 }
 
 async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
@@ -273,18 +305,43 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         Ok(listener) => listener,
         Err(err) => return fatal(err.to_string()),
     };
+    let web = if config.web.enabled {
+        match crate::web::bind(&config) {
+            Ok(bound) => Some(bound),
+            Err(err) => return fatal(err),
+        }
+    } else {
+        None
+    };
     let reporter = Reporter {
         sink: sink.clone(),
         starting: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         nats_url: format!("{}:{}", config.nats.host, nats_port),
+        web_url: web
+            .as_ref()
+            .map(|bound| bound.url.clone())
+            .unwrap_or_default(),
     };
-    let publisher: Arc<Mutex<Option<async_nats::Client>>> = Arc::default();
+    let notices = Notices::default();
     let board = Board::default();
     let (connector, local) = match chat::connect(&config.bot) {
         Ok(connectors) => connectors,
         Err(err) => return fatal(err),
     };
     let waiters = ReplyWaiters::default();
+    let daemon_slot = crate::web::DaemonSlot::default();
+    let extra_services = web
+        .into_iter()
+        .map(|bound| {
+            crate::web::service(
+                bound,
+                &config,
+                daemon_slot.clone(),
+                notices.feed.clone(),
+                board.clone(),
+            )
+        })
+        .collect();
     let ctx = StackContext {
         home: home.clone(),
         config: config.clone(),
@@ -298,9 +355,9 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         host_log_level: if args.debug { "debug" } else { "info" }.to_owned(),
         listener: {
             let reporter = reporter.clone();
-            let publisher = publisher.clone();
+            let notices = notices.clone();
             Arc::new(move |notice: SupervisionNotice| {
-                log_notice(&notice, &publisher);
+                log_notice(&notice, &notices);
                 reporter.on_notice(&notice);
             })
         },
@@ -309,6 +366,7 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
             Arc::new(move |unit: &str| reporter.on_starting(unit))
         },
         logs: logs.clone(),
+        extra_services,
     };
     let (stack, mut root_done) = match Stack::start(ctx).await {
         Ok(started) => started,
@@ -321,7 +379,7 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         return fatal(format!("the bot cannot join the chat: {reason}"));
     }
     if let Ok(client) = stack.client().await {
-        if let Ok(mut slot) = publisher.lock() {
+        if let Ok(mut slot) = notices.publisher.lock() {
             *slot = Some(client);
         }
     }
@@ -344,7 +402,10 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         started: Instant::now(),
         shutdown: shutdown_tx,
         plugin_ops: Default::default(),
+        notices: notices.clone(),
     });
+    // The dashboard has been serving 503 "still starting" until now.
+    let _ = daemon_slot.set(daemon.clone());
     let server = tokio::spawn(control_server::serve(listener, daemon));
     let chat_line = match &local {
         Some(_) => {
@@ -357,7 +418,12 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         ),
     };
     if let Some(banner) = &args.dev {
-        crate::dev::print_ready_banner(&home, banner, &format!("nats://{}", reporter.nats_url));
+        crate::dev::print_ready_banner(
+            &home,
+            banner,
+            &format!("nats://{}", reporter.nats_url),
+            &reporter.web_url,
+        );
         println!("{chat_line}");
         crate::dev::echo_logs(logs.subscribe());
     } else if args.foreground {

@@ -96,11 +96,17 @@ pub fn run(home: &Home) -> ExitCode {
     )
 }
 
-/// Printed once the stack is up, in place of `--foreground`'s note.
-pub fn print_ready_banner(home: &Home, banner: &DevBanner, nats_url: &str) {
+/// Printed once the stack is up, in place of `--foreground`'s note. `web_url` is empty when
+/// the dashboard is off (`web.enabled: false`).
+pub fn print_ready_banner(home: &Home, banner: &DevBanner, nats_url: &str, web_url: &str) {
     println!();
     println!("✓ Development mode active");
     println!();
+    if web_url.is_empty() {
+        println!("  Dashboard:  off (web.enabled: false in rosey.yaml)");
+    } else {
+        println!("  Dashboard:  {web_url}");
+    }
     println!("  NATS:       {nats_url}");
     println!("  Logs:       {}", home.logs_dir().display());
     if banner.watching.is_empty() {

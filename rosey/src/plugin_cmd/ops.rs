@@ -158,17 +158,7 @@ pub(super) fn run_reload(home: &Home, name: &str) -> ExitCode {
 /// `rosey plugin enable|disable <name>`.
 pub(super) fn run_enable(home: &Home, name: &str, enable: bool, no_reload: bool) -> Result<()> {
     let live = live::Live::decide(home, no_reload)?;
-    let version = Registry::update(home, |registry: &mut Registry| {
-        let installed = registry.names();
-        let Some(plugin) = registry.plugins.get_mut(name) else {
-            return Err(anyhow::Error::from(install::InstallError::NotInstalled {
-                name: name.to_owned(),
-                installed,
-            }));
-        };
-        plugin.enabled = enable;
-        Ok(plugin.version.to_string())
-    })?;
+    let version = set_enabled(home, name, enable)?;
     let word = if enable { "Enabled" } else { "Disabled" };
     println!("✓ {word} {name}");
     if live == live::Live::Now {
@@ -196,6 +186,26 @@ pub(super) fn run_enable(home: &Home, name: &str, enable: bool, no_reload: bool)
         println!("{note}");
     }
     Ok(())
+}
+
+/// Marks installed plugin `name` enabled or disabled in the registry; its version. The one
+/// place that flips the flag, for `rosey plugin enable|disable` and the dashboard.
+pub(crate) fn set_enabled(
+    home: &Home,
+    name: &str,
+    enable: bool,
+) -> Result<String, install::InstallError> {
+    Registry::update(home, |registry: &mut Registry| {
+        let installed = registry.names();
+        let Some(plugin) = registry.plugins.get_mut(name) else {
+            return Err(install::InstallError::NotInstalled {
+                name: name.to_owned(),
+                installed,
+            });
+        };
+        plugin.enabled = enable;
+        Ok(plugin.version.to_string())
+    })
 }
 
 pub(super) fn run_remove(

@@ -21,7 +21,7 @@ use crate::{
 };
 
 /// The cold-start home's `rosey.yaml`.
-const CONFIG: &str = "nats:\n  port: 0\n";
+const CONFIG: &str = "nats:\n  port: 0\nweb:\n  port: 0\n";
 
 /// The runs of one stack size.
 #[derive(Debug, Default, Serialize)]

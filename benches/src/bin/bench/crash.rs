@@ -23,6 +23,8 @@ use crate::{reload::ms, stack::BenchHome, wire::Wire};
 pub const CONFIG: &str = "\
 nats:
   port: 0
+web:
+  port: 0
 supervision:
   plugins: { max_restarts: 100000, within_secs: 1, backoff_initial_ms: 1, backoff_max_ms: 1, backoff_reset_secs: 1 }
 plugins:

@@ -132,8 +132,8 @@ impl Args {
 /// The probe command every dice-roller measure sends.
 const ROLL: (&str, &str) = ("roll", "1d6");
 
-/// The main home's `rosey.yaml`: defaults, a free NATS port.
-const MAIN_CONFIG: &str = "nats:\n  port: 0\n";
+/// The main home's `rosey.yaml`: defaults, free NATS and dashboard ports.
+const MAIN_CONFIG: &str = "nats:\n  port: 0\nweb:\n  port: 0\n";
 
 fn main() -> ExitCode {
     let mut args = Args::parse();

@@ -1,0 +1,410 @@
+//! What can be asked of a running stack, in one place for both front ends: the control socket
+//! (`control_server.rs`, for the CLI) and the dashboard's JSON API (`crate::web`). Each
+//! operation returns a typed [`OpError`] that each front end turns into its own answer.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant, SystemTime},
+};
+
+use rosey_actors::{
+    client as sup,
+    services::{board::Board, bot::ReplyWaiters, plugin::unit_name},
+    stack::Stack,
+    ChildInfo, ChildState,
+};
+use rosey_core::{
+    config::Config, connector::local::LocalConnector, messaging::Source, paths::Home,
+    registry::Registry,
+};
+use tokio::sync::mpsc;
+
+use super::Notices;
+use crate::control::{StatusReport, UnitStatus};
+
+/// What request handlers can reach.
+pub struct Daemon {
+    /// The home.
+    pub home: Home,
+    /// The tree.
+    pub stack: Stack,
+    /// Units' own reports.
+    pub board: Board,
+    /// The local chat, for `say` and the dashboard's chat box (`None` when the bot talks to
+    /// CyTube).
+    pub local: Option<Arc<LocalConnector>>,
+    /// `say` waiters.
+    pub waiters: ReplyWaiters,
+    /// When the daemon started.
+    pub started: Instant,
+    /// Tells the main loop to shut down.
+    pub shutdown: mpsc::UnboundedSender<String>,
+    /// One lock per plugin: operations on one plugin run one at a time.
+    pub plugin_ops:
+        std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Where operation notices (`reloaded`) go: the log, NATS, the dashboard's feed.
+    pub notices: Notices,
+}
+
+impl Daemon {
+    fn plugin_lock(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = match self.plugin_ops.lock() {
+            Ok(locks) => locks,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        locks.entry(name.to_owned()).or_default().clone()
+    }
+}
+
+/// The services, in start order (operators name them).
+pub const SERVICES: &[&str] = &["nats", "bot", "web"];
+
+/// Why an operation did not happen; the kind lets the web API pick a status code.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    /// No such service or plugin.
+    #[error("{0}")]
+    NotFound(String),
+    /// The target is in no state for it (not running, already running, wrong connector).
+    #[error("{0}")]
+    Conflict(String),
+    /// It was tried and failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Starts, stops or restarts one unit.
+#[derive(Debug, Clone, Copy)]
+pub enum UnitOp {
+    /// Start a stopped unit.
+    Start,
+    /// Stop a unit (it stays stopped).
+    Stop,
+    /// Stop and start a unit.
+    Restart,
+}
+
+/// Starts, stops or restarts service or plugin `target`.
+pub async fn unit_op(daemon: &Daemon, target: &str, op: UnitOp) -> Result<(), OpError> {
+    let supervisor = if SERVICES.contains(&target) || target == "plugins" {
+        daemon.stack.root.clone()
+    } else {
+        let plugins = daemon
+            .stack
+            .plugins()
+            .ok_or_else(|| OpError::Conflict("the plugin supervisor is not running".to_owned()))?;
+        let known = sup::children(&plugins)
+            .await
+            .map_err(OpError::Failed)?
+            .into_iter()
+            .map(|child| child.name)
+            .collect::<Vec<_>>();
+        if !known.iter().any(|name| name == target) {
+            let mut valid: Vec<String> = SERVICES.iter().map(|s| s.to_string()).collect();
+            valid.push("plugins".to_owned());
+            valid.extend(known);
+            return Err(OpError::NotFound(format!(
+                "no service or plugin named {target:?}; valid names: {}",
+                valid.join(", ")
+            )));
+        }
+        plugins
+    };
+    match op {
+        UnitOp::Start => sup::start_child(&supervisor, target).await,
+        UnitOp::Stop => sup::stop_child(&supervisor, target).await,
+        UnitOp::Restart => sup::restart_child(&supervisor, target).await,
+    }
+    .map_err(OpError::Failed)
+}
+
+/// Runs one operation on plugin `name` under its lock; the time it took, in ms.
+async fn plugin_op<F, Fut>(daemon: &Daemon, name: &str, what: &str, op: F) -> Result<f64, OpError>
+where
+    F: FnOnce(Stack) -> Fut,
+    Fut: std::future::Future<Output = Result<(), OpError>>,
+{
+    let lock = daemon.plugin_lock(name);
+    let _serialized = lock.lock().await;
+    let started = Instant::now();
+    let result = op(daemon.stack.clone()).await;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    match &result {
+        Ok(()) => tracing::info!("plugin {name}: {what} done in {ms:.1} ms"),
+        Err(err) => tracing::error!("plugin {name}: {what} failed: {err}"),
+    }
+    result.map(|()| ms)
+}
+
+/// Whether plugin `name` is in the stack.
+async fn has_plugin(stack: &Stack, name: &str) -> Result<bool, OpError> {
+    stack.has_plugin(name).await.map_err(OpError::Conflict)
+}
+
+/// Starts installed plugin `name` at `version` in the running stack.
+pub async fn load_plugin(daemon: &Daemon, name: &str, version: &str) -> Result<f64, OpError> {
+    plugin_op(daemon, name, "load", |stack| async move {
+        if has_plugin(&stack, name).await? {
+            return Err(OpError::Conflict(format!(
+                "{name} is already running; use `rosey plugin reload {name}`"
+            )));
+        }
+        stack
+            .load_plugin(name, version)
+            .await
+            .map_err(OpError::Failed)
+    })
+    .await
+}
+
+/// Swaps plugin `name` from `previous` to `version`, rolling back on failure; nothing to do
+/// when it is installed but not running (the next start runs the new version).
+pub async fn update_plugin(
+    daemon: &Daemon,
+    name: &str,
+    version: &str,
+    previous: &str,
+) -> Result<f64, OpError> {
+    plugin_op(daemon, name, "update", |stack| async move {
+        if !has_plugin(&stack, name).await? {
+            return Ok(());
+        }
+        stack
+            .update_plugin(name, version, previous)
+            .await
+            .map_err(OpError::Failed)
+    })
+    .await
+}
+
+/// Stops plugin `name` gracefully and takes it out of the stack (absent already is fine).
+pub async fn unload_plugin(daemon: &Daemon, name: &str) -> Result<f64, OpError> {
+    plugin_op(daemon, name, "unload", |stack| async move {
+        if !has_plugin(&stack, name).await? {
+            return Ok(());
+        }
+        stack.unload_plugin(name).await.map_err(OpError::Failed)
+    })
+    .await
+}
+
+/// Restarts plugin `name` at the same version with its state, and announces it.
+pub async fn reload_plugin(daemon: &Daemon, name: &str) -> Result<f64, OpError> {
+    let ms = plugin_op(daemon, name, "reload", |stack| async move {
+        if !has_plugin(&stack, name).await? {
+            return Err(OpError::NotFound(format!(
+                "{name} is not running in the stack (is it installed and enabled?)"
+            )));
+        }
+        stack.reload_plugin(name).await.map_err(OpError::Failed)
+    })
+    .await?;
+    daemon.notices.announce(
+        "reloaded",
+        "plugins",
+        name,
+        format!("plugin {name} reloaded in {ms:.0} ms"),
+        false,
+    );
+    Ok(ms)
+}
+
+/// Enables or disables installed plugin `name`: the registry first, then (with hot reload on)
+/// the running stack and the bot's routes. What happened, in a sentence.
+pub async fn set_enabled(daemon: &Daemon, name: &str, enable: bool) -> Result<String, OpError> {
+    let home = daemon.home.clone();
+    let owned = name.to_owned();
+    let flipped = tokio::task::spawn_blocking(move || {
+        let version = crate::plugin_cmd::set_enabled(&home, &owned, enable)?;
+        let hot_reload = Config::load(&home).map(|config| config.hot_reload);
+        Ok::<_, rosey_core::install::InstallError>((version, hot_reload))
+    })
+    .await
+    .map_err(|err| OpError::Failed(format!("the registry update did not finish: {err}")))?;
+    let (version, hot_reload) = flipped.map_err(|err| match err {
+        rosey_core::install::InstallError::NotInstalled { .. } => {
+            OpError::NotFound(err.to_string())
+        }
+        other => OpError::Failed(other.to_string()),
+    })?;
+    let word = if enable { "enabled" } else { "disabled" };
+    match hot_reload {
+        Ok(true) => {}
+        Ok(false) => {
+            return Ok(format!(
+                "{name} {word}; hot reload is off (hot_reload: false in rosey.yaml): it takes effect after `rosey restart plugins`"
+            ))
+        }
+        Err(err) => {
+            return Err(OpError::Failed(format!(
+                "{name} {word} in the registry, but rosey.yaml cannot be read, so the running bot was not changed: {err}"
+            )))
+        }
+    }
+    let result = if enable {
+        match load_plugin(daemon, name, &version).await {
+            Err(OpError::Conflict(_)) => Ok(0.0),
+            other => other,
+        }
+    } else {
+        unload_plugin(daemon, name).await
+    };
+    if let Err(err) = daemon.stack.refresh_routes().await {
+        tracing::warn!("the bot did not pick up the new command routes: {err}");
+    }
+    match result {
+        Ok(_) => Ok(format!(
+            "{name} {word} and {}",
+            if enable { "loaded" } else { "unloaded" }
+        )),
+        Err(err) => Err(OpError::Failed(format!(
+            "{name} {word} in the registry, but the running bot could not follow: {err}"
+        ))),
+    }
+}
+
+/// Installed plugins (enabled or not) with their versions, from the registry.
+pub async fn installed(daemon: &Daemon) -> Result<Vec<InstalledView>, OpError> {
+    let home = daemon.home.clone();
+    let registry = tokio::task::spawn_blocking(move || Registry::load(&home))
+        .await
+        .map_err(|err| OpError::Failed(format!("the registry read did not finish: {err}")))?
+        .map_err(|err| OpError::Failed(err.to_string()))?;
+    Ok(registry
+        .plugins
+        .iter()
+        .map(|(name, plugin)| InstalledView {
+            name: name.clone(),
+            version: plugin.version.to_string(),
+            enabled: plugin.enabled,
+        })
+        .collect())
+}
+
+/// One installed plugin, as the dashboard lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InstalledView {
+    /// Plugin name.
+    pub name: String,
+    /// Installed version.
+    pub version: String,
+    /// Whether it runs when the stack starts.
+    pub enabled: bool,
+}
+
+/// Injects `text` from `user` through the local connector and collects the bot's replies:
+/// the first within `timeout`, then any that follow it closely.
+pub async fn say(
+    daemon: &Daemon,
+    user: &str,
+    text: &str,
+    timeout: Duration,
+) -> Result<Vec<String>, OpError> {
+    let Some(local) = &daemon.local else {
+        return Err(OpError::Conflict(
+            "rosey say talks to the local chat, and this bot is connected to CyTube (bot.connector in rosey.yaml): say it in the CyTube channel instead".to_owned(),
+        ));
+    };
+    let (id, mut replies) = daemon
+        .waiters
+        .inject(|| local.inject(user, text, Source::Chat))
+        .map_err(|err| OpError::Failed(err.to_string()))?;
+    let mut collected = Vec::new();
+    let deadline = tokio::time::Instant::now() + timeout;
+    if let Ok(Some(reply)) = tokio::time::timeout_at(deadline, replies.recv()).await {
+        collected.push(reply);
+        let grace = tokio::time::Instant::now() + Duration::from_millis(150);
+        while let Ok(Some(more)) =
+            tokio::time::timeout_at(grace.min(deadline), replies.recv()).await
+        {
+            collected.push(more);
+        }
+    }
+    daemon.waiters.forget(&id);
+    Ok(collected)
+}
+
+fn uptime(info: &ChildInfo) -> Option<u64> {
+    if info.state != ChildState::Running {
+        return None;
+    }
+    info.started_at
+        .and_then(|at| SystemTime::now().duration_since(at).ok())
+        .map(|elapsed| elapsed.as_secs())
+}
+
+/// The resident memory of process `pid` (`VmRSS` in `/proc/<pid>/status`), in bytes.
+pub fn memory_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(kib * 1024)
+}
+
+fn unit(info: &ChildInfo, board: &Board, unit_key: &str) -> UnitStatus {
+    let report = board.get(unit_key).unwrap_or_default();
+    let pid = if info.state == ChildState::Running {
+        report.pid
+    } else {
+        None
+    };
+    UnitStatus {
+        name: info.name.clone(),
+        state: info.state.as_str().to_owned(),
+        pid,
+        uptime_secs: uptime(info),
+        restarts: info.restarts,
+        last_exit: info.last_exit.clone(),
+        version: report.version,
+        detail: report.detail,
+        dead_letters: None,
+        memory_bytes: pid.and_then(memory_bytes),
+    }
+}
+
+/// The status report (`rosey status --json`, `GET /api/status`).
+pub async fn status(daemon: &Daemon) -> Result<StatusReport, OpError> {
+    let services = sup::children(&daemon.stack.root)
+        .await
+        .map_err(OpError::Failed)?
+        .iter()
+        .filter(|info| SERVICES.contains(&info.name.as_str()))
+        .map(|info| unit(info, &daemon.board, &info.name))
+        .collect();
+    let dead_letters = daemon.stack.dead_letters().await;
+    let plugins = match daemon.stack.plugins() {
+        Some(plugins) => sup::children(&plugins)
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(|info| UnitStatus {
+                dead_letters: Some(dead_letters.get(&info.name).copied().unwrap_or(0)),
+                ..unit(info, &daemon.board, &unit_name(&info.name))
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok(StatusReport {
+        pid: std::process::id(),
+        home: daemon.home.root().display().to_string(),
+        uptime_secs: daemon.started.elapsed().as_secs(),
+        services,
+        plugins,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn memory_of_this_process_is_read_from_proc() {
+        let bytes = super::memory_bytes(std::process::id()).expect("VmRSS of this process");
+        assert!(bytes > 100 * 1024, "{bytes}");
+        assert_eq!(super::memory_bytes(u32::MAX), None);
+    }
+}

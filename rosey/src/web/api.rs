@@ -1,0 +1,324 @@
+//! The dashboard's routes: the page, and the JSON API it runs on. Errors are JSON
+//! (`{"error": "..."}`) with a status code that says what kind of problem it is.
+//!
+//! ```text
+//! GET  /                                   the page
+//! GET  /api/status                         = rosey status --json
+//! GET  /api/plugins                        installed plugins (name, version, enabled)
+//! GET  /api/events                         SSE: `status` each second and after each `notice` (one per
+//!                                          supervision event); `status_error` when status fails
+//! GET  /api/events/recent                  the last 200 notices
+//! GET  /api/plugins/{name}/log?lines=N     the last N lines of logs/plugins/<name>.log
+//! POST /api/plugins/{name}/{reload|restart|enable|disable}
+//! POST /api/services/{name}/restart
+//! POST /api/chat {user, text}              local connector only; the bot's replies
+//! ```
+
+use std::{convert::Infallible, sync::Arc, time::Duration};
+
+use axum::{
+    extract::{
+        rejection::{JsonRejection, QueryRejection},
+        Path, Query, State,
+    },
+    http::{header, StatusCode},
+    middleware,
+    response::{
+        sse::{Event, KeepAlive, Sse},
+        IntoResponse, Response,
+    },
+    routing::{get, post},
+    Json, Router,
+};
+use futures::Stream;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::{broadcast, mpsc};
+
+use super::{auth, WebState};
+use crate::daemon::ops::{self, Daemon, OpError, UnitOp, SERVICES};
+
+/// The page: one file, no build step.
+const PAGE: &str = include_str!("page.html");
+
+/// A failed request: its status code and what to tell the caller.
+pub(super) struct ApiError(StatusCode, String);
+
+impl ApiError {
+    /// An error with `status` saying `message`.
+    pub(super) fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError(status, message.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<OpError> for ApiError {
+    fn from(err: OpError) -> ApiError {
+        let status = match err {
+            OpError::NotFound(_) => StatusCode::NOT_FOUND,
+            OpError::Conflict(_) => StatusCode::CONFLICT,
+            OpError::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError(status, err.to_string())
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+impl WebState {
+    fn daemon(&self) -> ApiResult<Arc<Daemon>> {
+        self.daemon.get().cloned().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "rosey is still starting; try again in a moment",
+            )
+        })
+    }
+}
+
+/// Every route, behind the auth guard.
+pub(super) fn router(state: WebState) -> Router {
+    Router::new()
+        .route("/", get(page))
+        .route("/api/status", get(status))
+        .route("/api/plugins", get(plugins))
+        .route("/api/events", get(events))
+        .route("/api/events/recent", get(recent))
+        .route("/api/plugins/{name}/log", get(plugin_log))
+        .route("/api/plugins/{name}/{action}", post(plugin_action))
+        .route("/api/services/{name}/restart", post(service_restart))
+        .route("/api/chat", post(chat))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
+        .with_state(state)
+}
+
+async fn page() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::X_FRAME_OPTIONS, "DENY"),
+        ],
+        PAGE,
+    )
+        .into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no such page or API endpoint; the API lives under /api (status, plugins, events, chat)",
+    )
+}
+
+async fn status(State(state): State<WebState>) -> ApiResult<Json<crate::control::StatusReport>> {
+    Ok(Json(ops::status(&*state.daemon()?).await?))
+}
+
+async fn plugins(State(state): State<WebState>) -> ApiResult<Json<Vec<ops::InstalledView>>> {
+    Ok(Json(ops::installed(&*state.daemon()?).await?))
+}
+
+async fn recent(State(state): State<WebState>) -> Json<Vec<serde_json::Value>> {
+    Json(state.feed.recent())
+}
+
+/// The live stream: a `status` event every second and right after each `notice` event.
+async fn events(
+    State(state): State<WebState>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let daemon = state.daemon()?;
+    let (tx, rx) = mpsc::channel::<Event>(32);
+    let mut notices = state.feed.subscribe();
+    let mut stopping = state.stopping.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            let notice = tokio::select! {
+                _ = ticks.tick() => None,
+                notice = notices.recv() => match notice {
+                    Ok(notice) => Some(notice),
+                    Err(broadcast::error::RecvError::Lagged(_)) => None,
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
+                _ = stopping.wait_for(|stop| *stop) => break,
+                _ = tx.closed() => break,
+            };
+            if let Some(notice) = notice {
+                let event = Event::default().event("notice").data(notice.to_string());
+                if tx.send(event).await.is_err() {
+                    break;
+                }
+            }
+            let event = match ops::status(&daemon).await {
+                Ok(report) => Event::default()
+                    .event("status")
+                    .data(serde_json::to_string(&report).unwrap_or_default()),
+                Err(err) => Event::default()
+                    .event("status_error")
+                    .data(json!({ "error": err.to_string() }).to_string()),
+            };
+            if tx.send(event).await.is_err() {
+                break;
+            }
+        }
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|event| (Ok(event), rx))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+#[derive(Deserialize)]
+struct LogQuery {
+    lines: Option<usize>,
+}
+
+/// Most lines one log request returns.
+const MAX_LOG_LINES: usize = 2000;
+
+async fn plugin_log(
+    State(state): State<WebState>,
+    Path(name): Path<String>,
+    query: Result<Query<LogQuery>, QueryRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let Query(query) = query.map_err(|err| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("{err}: lines must be a number (1 to {MAX_LOG_LINES})"),
+        )
+    })?;
+    if !rosey_core::manifest::is_valid_plugin_name(&name) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("{name:?} is not a plugin name (3 to 50 characters of a-z, 0-9 and -)"),
+        ));
+    }
+    let lines = query.lines.unwrap_or(100).clamp(1, MAX_LOG_LINES);
+    let path = state.daemon()?.home.plugin_log(&name);
+    let read = {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || rosey_core::logs::tail(&path, lines)).await
+    };
+    match read {
+        Ok(Ok(lines)) => Ok(Json(json!({ "plugin": name, "lines": lines }))),
+        Ok(Err(err)) if err.kind() == std::io::ErrorKind::NotFound => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("plugin {name} has no log yet ({})", path.display()),
+        )),
+        Ok(Err(err)) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read {}: {err}", path.display()),
+        )),
+        Err(err) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("reading {} did not finish: {err}", path.display()),
+        )),
+    }
+}
+
+fn is_service(name: &str) -> bool {
+    SERVICES.contains(&name) || name == "plugins"
+}
+
+async fn plugin_action(
+    State(state): State<WebState>,
+    Path((name, action)): Path<(String, String)>,
+) -> ApiResult<Json<serde_json::Value>> {
+    if is_service(&name) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("{name} is a service, not a plugin: POST /api/services/{name}/restart"),
+        ));
+    }
+    let daemon = state.daemon()?;
+    let message = match action.as_str() {
+        "reload" => {
+            let ms = ops::reload_plugin(&daemon, &name).await?;
+            format!("plugin {name} reloaded in {ms:.0} ms")
+        }
+        "restart" => {
+            ops::unit_op(&daemon, &name, UnitOp::Restart).await?;
+            format!("plugin {name} restarted")
+        }
+        "enable" => ops::set_enabled(&daemon, &name, true).await?,
+        "disable" => ops::set_enabled(&daemon, &name, false).await?,
+        other => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("no plugin action {other:?}: use reload, restart, enable or disable"),
+            ))
+        }
+    };
+    tracing::info!("{message} (from the dashboard)");
+    Ok(Json(json!({ "ok": true, "message": message })))
+}
+
+async fn service_restart(
+    State(state): State<WebState>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    if !is_service(&name) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no service named {name:?}; the services are {}, plugins",
+                SERVICES.join(", ")
+            ),
+        ));
+    }
+    ops::unit_op(&*state.daemon()?, &name, UnitOp::Restart).await?;
+    tracing::info!("service {name} restarted (from the dashboard)");
+    Ok(Json(
+        json!({ "ok": true, "message": format!("{name} restarted") }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct ChatRequest {
+    user: String,
+    text: String,
+}
+
+async fn chat(
+    State(state): State<WebState>,
+    body: Result<Json<ChatRequest>, JsonRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    if !state.local_chat {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "the chat box talks through the local connector, and this bot is connected elsewhere (bot.connector in rosey.yaml); say it in the real chat instead",
+        ));
+    }
+    let Json(request) = body.map_err(|err| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "{}: send {{\"user\": \"name\", \"text\": \"!roll 2d6\"}}",
+                err.body_text()
+            ),
+        )
+    })?;
+    let user = request.user.trim();
+    let text = request.text.trim();
+    if user.is_empty() || user.contains(char::is_whitespace) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("{user:?} is not a user name: use a name without spaces"),
+        ));
+    }
+    if text.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "the message is empty: type something, e.g. !roll 2d6",
+        ));
+    }
+    let replies = ops::say(&*state.daemon()?, user, text, state.say_timeout).await?;
+    Ok(Json(json!({ "replies": replies })))
+}
