@@ -265,7 +265,7 @@ fn channel_happenings_become_nats_events() {
         let mut events = client.subscribe("rosey.events.>").await.expect("subscribe");
         client.flush().await.expect("flush");
         server.join(CHANNEL, "carol");
-        server.say(CHANNEL, "carol", "a <b> & c https://example.com/x");
+        server.say(CHANNEL, "carol", "a <b> & *c* _d_ https://example.com/x");
         server.change_media(CHANNEL, "Some video");
         server.leave(CHANNEL, "carol");
         let mut seen = Vec::new();
@@ -293,12 +293,14 @@ fn channel_happenings_become_nats_events() {
     let chat = &events[1].1;
     assert_eq!(
         chat.text.as_deref(),
-        Some("a <b> & c https://example.com/x"),
-        "plain text for plugins"
+        Some("a <b> & *c* _d_ https://example.com/x"),
+        "the text as typed, for plugins"
     );
     let html = chat.data["html"].as_str().expect("the raw HTML beside it");
     assert!(
-        html.contains("&lt;b&gt; &amp;") && html.contains("<a href="),
+        html.contains("&lt;b&gt; &amp;")
+            && html.contains("<strong>c</strong> <em>d</em>")
+            && html.contains("<a href="),
         "{html}"
     );
     assert_eq!(events[2].1.data["title"], "Some video");

@@ -12,7 +12,8 @@ use super::{server::Out, Said, State, BACKLOG};
 const MAX_CHARS: usize = 320;
 
 /// What CyTube makes of typed text: cut to 320 characters, control characters as spaces,
-/// HTML escaped, URLs made links.
+/// HTML escaped, URLs made links, and its default chat filters applied (`*bold*`, `_italic_`,
+/// `` `code` ``, `~~strike~~`).
 pub fn sanitize(text: &str) -> String {
     let cut: String = text
         .chars()
@@ -27,11 +28,33 @@ pub fn sanitize(text: &str) -> String {
                     r#"<a href="{escaped}" target="_blank" rel="noopener noreferrer">{escaped}</a>"#
                 )
             } else {
-                escaped
+                [("~~", "s"), ("`", "code"), ("*", "strong"), ("_", "em")]
+                    .iter()
+                    .fold(escaped, |word, (marker, tag)| filter(&word, marker, tag))
             }
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// One of CyTube's markup filters: each `marker`x`marker` pair (x not empty) becomes
+/// `<tag>x</tag>`.
+fn filter(text: &str, marker: &str, tag: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(marker) {
+        let after = &rest[start + marker.len()..];
+        match after.find(marker) {
+            Some(end) if end > 0 => {
+                out.push_str(&rest[..start]);
+                out.push_str(&format!("<{tag}>{}</{tag}>", &after[..end]));
+                rest = &after[end + marker.len()..];
+            }
+            _ => break,
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn escape(text: &str) -> String {

@@ -1,6 +1,9 @@
 //! CyTube delivers chat as sanitised HTML (`&lt;`, `<strong>`, `<a href=…>`, emote `<img>`s);
-//! plugins want the plain text a user typed. [`to_plain_text`] drops the tags (an image
-//! becomes its `title` or `alt`, so an emote reads as its name) and decodes the entities.
+//! plugins want the plain text a user typed. [`to_plain_text`] decodes the entities, turns the
+//! tags of CyTube's default chat filters back into the markup that made them (`<strong>` →
+//! `*`, `<em>` → `_`, `<code>` → `` ` ``, `<s>` → `~~`, so `!quote add my *best* line` reaches
+//! the plugin as typed), makes an image its `title` or `alt` (an emote reads as its name), and
+//! drops every other tag.
 
 /// The plain text of CyTube chat HTML.
 pub fn to_plain_text(html: &str) -> String {
@@ -13,7 +16,9 @@ pub fn to_plain_text(html: &str) -> String {
             match rest.find('>') {
                 Some(end) => {
                     let tag = &rest[1..end];
-                    if tag_name(tag).eq_ignore_ascii_case("img") {
+                    if let Some(marker) = typed_marker(tag_name(tag)) {
+                        out.push_str(marker);
+                    } else if tag_name(tag).eq_ignore_ascii_case("img") {
                         if let Some(name) =
                             attribute(tag, "title").or_else(|| attribute(tag, "alt"))
                         {
@@ -38,6 +43,18 @@ pub fn to_plain_text(html: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The markup a user types for a tag CyTube's default filters produce (opening or closing).
+fn typed_marker(name: &str) -> Option<&'static str> {
+    let name = name.trim_start_matches('/').to_ascii_lowercase();
+    match name.as_str() {
+        "strong" | "b" => Some("*"),
+        "em" | "i" => Some("_"),
+        "code" => Some("`"),
+        "s" | "strike" | "del" => Some("~~"),
+        _ => None,
+    }
 }
 
 fn tag_name(tag: &str) -> &str {
@@ -143,10 +160,10 @@ mod tests {
     }
 
     #[test]
-    fn formatting_and_links_become_their_text() {
+    fn formatting_becomes_the_typed_markup_and_links_their_text() {
         assert_eq!(
-            to_plain_text("<strong>bold</strong> <em>it</em> <code>!roll</code>"),
-            "bold it !roll"
+            to_plain_text("<strong>bold</strong> <em>it</em> <code>!roll</code> <s>no</s>"),
+            "*bold* _it_ `!roll` ~~no~~"
         );
         assert_eq!(
             to_plain_text(
