@@ -277,6 +277,44 @@ pub struct Lifecycle {
     pub time_ms: u64,
 }
 
+/// A supervision notice (a unit started, exited, restarted, gave up, was reloaded …), as
+/// published on `rosey.supervision.<event>` and shown in the dashboard's event feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupervisionEvent {
+    /// Schema version ([`SCHEMA_VERSION`]).
+    pub v: u32,
+    /// The supervisor the unit runs under (`root` for services, `plugins` for plugins).
+    pub supervisor: String,
+    /// The unit (`nats`, `bot`, `web`, `plugins`, or a plugin's name).
+    pub unit: String,
+    /// What happened: `started`, `exited`, `restarting`, `gave_up`, `stopped`, `removed`,
+    /// `escalated`, `reloaded` (also the last part of the subject).
+    pub event: String,
+    /// The notice as logged (`plugin chaos exited: exit code 11 (plugin panicked)`).
+    pub text: String,
+    /// Milliseconds since the Unix epoch.
+    pub time_ms: u64,
+}
+
+impl SupervisionEvent {
+    /// A notice of `event` about `unit` under `supervisor`, stamped now.
+    pub fn new(supervisor: &str, unit: &str, event: &str, text: String) -> SupervisionEvent {
+        SupervisionEvent {
+            v: SCHEMA_VERSION,
+            supervisor: supervisor.to_owned(),
+            unit: unit.to_owned(),
+            event: event.to_owned(),
+            text,
+            time_ms: now_ms(),
+        }
+    }
+
+    /// Where it is published.
+    pub fn subject(&self) -> String {
+        supervision_subject(&self.event)
+    }
+}
+
 /// A payload that cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum PayloadError {

@@ -449,3 +449,52 @@ fn a_remove_during_a_reload_and_two_installs_of_one_archive_end_consistent() {
     assert_eq!(stack.unit("quote-db")["state"], "running");
     assert!(stack.say("!quote add still consistent").contains("#1"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervision_notices_are_published_on_nats() {
+    let stack = TestStack::with_plugins(&["dice-roller"]);
+    stack.start();
+    let client = async_nats::connect(nats_url(&stack))
+        .await
+        .expect("connect");
+    let mut notices = client
+        .subscribe(messaging::supervision_subject("*"))
+        .await
+        .expect("subscribe");
+    client.flush().await.expect("flush");
+    let home = stack.home.path();
+    let reload = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(rosey_e2e::cli::rosey_bin())
+            .arg("--home")
+            .arg(home)
+            .args(["plugin", "reload", "dice-roller"])
+            .output()
+            .expect("run rosey")
+    });
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !seen
+        .iter()
+        .any(|(_, n): &(String, messaging::SupervisionEvent)| n.event == "reloaded")
+    {
+        let message = tokio::time::timeout_at(deadline, notices.next())
+            .await
+            .unwrap_or_else(|_| panic!("no `reloaded` notice; saw {seen:#?}"))
+            .expect("subscription open");
+        let notice: messaging::SupervisionEvent =
+            messaging::decode(&message.payload).expect("a supervision notice");
+        seen.push((message.subject.to_string(), notice));
+    }
+    assert!(reload.await.expect("join").status.success());
+    let started = seen
+        .iter()
+        .find(|(_, n)| n.event == "started")
+        .unwrap_or_else(|| panic!("the new instance's start is announced: {seen:#?}"));
+    assert_eq!(started.0, "rosey.supervision.started");
+    assert_eq!(started.1.unit, "dice-roller");
+    assert_eq!(started.1.supervisor, "plugins");
+    assert_eq!(started.1.text, "plugin dice-roller started");
+    let reloaded = seen.last().expect("the reloaded notice");
+    assert_eq!(reloaded.0, "rosey.supervision.reloaded");
+    assert_eq!(reloaded.1.unit, "dice-roller");
+}

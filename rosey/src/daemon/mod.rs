@@ -184,23 +184,17 @@ impl Notices {
         } else {
             tracing::info!(unit = %unit_id, "{text}");
         }
-        let payload = serde_json::json!({
-            "v": messaging::SCHEMA_VERSION,
-            "supervisor": supervisor,
-            "unit": unit,
-            "event": what,
-            "text": text,
-            "time_ms": messaging::now_ms(),
-        });
-        self.feed.push(payload.clone());
+        let notice = messaging::SupervisionEvent::new(supervisor, unit, what, text);
+        self.feed.push(notice.clone());
         let client = match self.publisher.lock() {
             Ok(client) => client.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         };
         if let Some(client) = client {
-            let subject = messaging::supervision_subject(what);
             tokio::spawn(async move {
-                let _ = client.publish(subject, payload.to_string().into()).await;
+                let _ = client
+                    .publish(notice.subject(), messaging::encode(&notice).into())
+                    .await;
             });
         }
     }

@@ -31,6 +31,7 @@ use axum::{
     Json, Router,
 };
 use futures::Stream;
+use rosey_core::messaging;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::{broadcast, mpsc};
@@ -125,7 +126,7 @@ async fn plugins(State(state): State<WebState>) -> ApiResult<Json<Vec<ops::Insta
     Ok(Json(ops::installed(&*state.daemon()?).await?))
 }
 
-async fn recent(State(state): State<WebState>) -> Json<Vec<serde_json::Value>> {
+async fn recent(State(state): State<WebState>) -> Json<Vec<messaging::SupervisionEvent>> {
     Json(state.feed.recent())
 }
 
@@ -151,7 +152,9 @@ async fn events(
                 _ = tx.closed() => break,
             };
             if let Some(notice) = notice {
-                let event = Event::default().event("notice").data(notice.to_string());
+                let event = Event::default()
+                    .event("notice")
+                    .data(String::from_utf8_lossy(&messaging::encode(&notice)));
                 if tx.send(event).await.is_err() {
                     break;
                 }

@@ -6,6 +6,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
+use rosey_core::messaging::SupervisionEvent;
 use tokio::sync::broadcast;
 
 /// How many notices `/api/events/recent` keeps.
@@ -14,8 +15,8 @@ pub const RECENT: usize = 200;
 /// Shared, cheap to clone: the daemon pushes, every event stream subscribes.
 #[derive(Clone)]
 pub struct Feed {
-    recent: Arc<Mutex<VecDeque<serde_json::Value>>>,
-    live: broadcast::Sender<serde_json::Value>,
+    recent: Arc<Mutex<VecDeque<SupervisionEvent>>>,
+    live: broadcast::Sender<SupervisionEvent>,
 }
 
 impl Default for Feed {
@@ -28,9 +29,9 @@ impl Default for Feed {
 }
 
 impl Feed {
-    /// Records a notice (the JSON published on `rosey.supervision.<event>`) and sends it to
+    /// Records a notice (as published on `rosey.supervision.<event>`) and sends it to
     /// every open stream.
-    pub fn push(&self, notice: serde_json::Value) {
+    pub fn push(&self, notice: SupervisionEvent) {
         {
             let mut recent = self.lock();
             if recent.len() == RECENT {
@@ -43,16 +44,16 @@ impl Feed {
     }
 
     /// The last [`RECENT`] notices, oldest first.
-    pub fn recent(&self) -> Vec<serde_json::Value> {
+    pub fn recent(&self) -> Vec<SupervisionEvent> {
         self.lock().iter().cloned().collect()
     }
 
     /// Every notice pushed from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<serde_json::Value> {
+    pub fn subscribe(&self) -> broadcast::Receiver<SupervisionEvent> {
         self.live.subscribe()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<serde_json::Value>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<SupervisionEvent>> {
         match self.recent.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
@@ -64,32 +65,36 @@ impl Feed {
 mod tests {
     use super::*;
 
+    fn notice(n: impl ToString) -> SupervisionEvent {
+        SupervisionEvent::new("plugins", "chaos", "started", n.to_string())
+    }
+
     #[test]
     fn keeps_the_last_notices_and_broadcasts_new_ones() {
         let feed = Feed::default();
         let mut live = feed.subscribe();
         for n in 0..RECENT + 5 {
-            feed.push(serde_json::json!({ "n": n }));
+            feed.push(notice(n));
         }
         let recent = feed.recent();
         assert_eq!(recent.len(), RECENT);
-        assert_eq!(recent[0]["n"], 5);
-        assert_eq!(recent[RECENT - 1]["n"], RECENT + 4);
+        assert_eq!(recent[0].text, "5");
+        assert_eq!(recent[RECENT - 1].text, (RECENT + 4).to_string());
         let first = live.try_recv().expect("a live notice");
-        assert!(first["n"].as_u64().is_some(), "{first}");
+        assert!(first.text.parse::<u64>().is_ok(), "{first:?}");
         // A stream that falls far behind is told so (it then shows a fresh status) and reads
         // on from the oldest notice still buffered.
         for n in 0..4 * RECENT {
-            feed.push(serde_json::json!({ "n": n }));
+            feed.push(notice(n));
         }
         let mut lagging = feed.subscribe();
-        feed.push(serde_json::json!({ "n": "new" }));
-        assert_eq!(lagging.try_recv().expect("new")["n"], "new");
+        feed.push(notice("new"));
+        assert_eq!(lagging.try_recv().expect("new").text, "new");
         assert!(matches!(
             live.try_recv(),
             Err(broadcast::error::TryRecvError::Lagged(_))
         ));
         let next = live.try_recv().expect("after the lag");
-        assert!(next["n"].as_u64().is_some_and(|n| n > 0), "{next}");
+        assert!(next.text.parse::<u64>().is_ok_and(|n| n > 0), "{next:?}");
     }
 }
