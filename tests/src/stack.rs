@@ -78,6 +78,14 @@ impl TestStack {
             .unwrap_or_else(|| panic!("no unit {name} in {status}"))
     }
 
+    /// The running stack's NATS URL (the `nats` unit's detail in the status).
+    pub fn nats_url(&self) -> String {
+        self.unit("nats")["detail"]
+            .as_str()
+            .expect("the nats unit's detail is its URL")
+            .to_owned()
+    }
+
     /// Polls the status until `check` holds for unit `name`, or panics after `timeout`.
     pub fn wait_for_unit(
         &self,

@@ -46,10 +46,7 @@ fn server() -> CytubeServer {
 
 /// Publishes `texts` as plugin chat replies straight onto the stack's NATS, in order.
 fn publish_replies(stack: &TestStack, texts: &[String]) {
-    let url = stack.unit("nats")["detail"]
-        .as_str()
-        .expect("nats detail is its URL")
-        .to_owned();
+    let url = stack.nats_url();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -251,10 +248,7 @@ fn channel_happenings_become_nats_events() {
     let server = server();
     let stack = stack_for(&server, PASSWORD);
     stack.start();
-    let url = stack.unit("nats")["detail"]
-        .as_str()
-        .expect("nats detail is its URL")
-        .to_owned();
+    let url = stack.nats_url();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

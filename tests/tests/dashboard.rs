@@ -191,13 +191,7 @@ fn api_operations_answer_with_json_and_proper_status_codes() {
         ),
         ("nothing-here", 404, "no such page"),
     ] {
-        let answer = http::get(&api(path), &[]);
-        assert_eq!(answer.status, status, "{path}: {answer:?}");
-        let error = answer.json()["error"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        assert!(error.contains(says), "{path}: {error}");
+        expect_error(path, &http::get(&api(path), &[]), status, says);
     }
     for (path, body, status, says) in [
         ("plugins/ghost-plugin/reload", json!({}), 404, "not running"),
@@ -223,13 +217,7 @@ fn api_operations_answer_with_json_and_proper_status_codes() {
         ),
         ("chat", json!({ "user": "alice" }), 400, "send {"),
     ] {
-        let answer = http::post_json(&api(path), &body);
-        assert_eq!(answer.status, status, "{path}: {answer:?}");
-        let error = answer.json()["error"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        assert!(error.contains(says), "{path}: {error}");
+        expect_error(path, &http::post_json(&api(path), &body), status, says);
     }
     let form = http::request(
         "POST",
@@ -389,4 +377,14 @@ fn a_taken_dashboard_port_fails_the_start_naming_the_key() {
     );
     let left = wait_until_gone(&stack.home.path(), Duration::from_secs(10));
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// Asserts the API answered `path` with `status` and a JSON error containing `says`.
+fn expect_error(path: &str, answer: &http::HttpResponse, status: u16, says: &str) {
+    assert_eq!(answer.status, status, "{path}: {answer:?}");
+    let error = answer.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(error.contains(says), "{path}: {error}");
 }

@@ -10,13 +10,6 @@ use futures::StreamExt;
 use rosey_core::messaging::{self, ChatAction, CommandMessage, Source, SCHEMA_VERSION};
 use rosey_e2e::stack::TestStack;
 
-fn nats_url(stack: &TestStack) -> String {
-    stack.unit("nats")["detail"]
-        .as_str()
-        .expect("nats URL in status")
-        .to_owned()
-}
-
 /// Publishes `roll 1d1` commands at `per_second` for `duration`, returning their ids.
 async fn steady_load(
     js: async_nats::jetstream::Context,
@@ -60,7 +53,7 @@ async fn steady_load(
 async fn reloads_under_load_lose_and_duplicate_nothing() {
     let stack = TestStack::with_plugins(&["dice-roller"]);
     stack.start();
-    let client = async_nats::connect(nats_url(&stack))
+    let client = async_nats::connect(stack.nats_url())
         .await
         .expect("connect");
     let mut replies = client
@@ -454,7 +447,7 @@ fn a_remove_during_a_reload_and_two_installs_of_one_archive_end_consistent() {
 async fn supervision_notices_are_published_on_nats() {
     let stack = TestStack::with_plugins(&["dice-roller"]);
     stack.start();
-    let client = async_nats::connect(nats_url(&stack))
+    let client = async_nats::connect(stack.nats_url())
         .await
         .expect("connect");
     let mut notices = client
@@ -494,6 +487,12 @@ async fn supervision_notices_are_published_on_nats() {
     assert_eq!(started.1.unit, "dice-roller");
     assert_eq!(started.1.supervisor, "plugins");
     assert_eq!(started.1.text, "plugin dice-roller started");
+    let events: Vec<&str> = seen.iter().map(|(_, n)| n.event.as_str()).collect();
+    assert_eq!(
+        events,
+        ["stopped", "started", "reloaded"],
+        "published in the order they happened"
+    );
     let reloaded = seen.last().expect("the reloaded notice");
     assert_eq!(reloaded.0, "rosey.supervision.reloaded");
     assert_eq!(reloaded.1.unit, "dice-roller");

@@ -8,6 +8,7 @@ mod chat;
 mod control_server;
 pub mod instance;
 mod logging;
+mod notices;
 pub(crate) mod ops;
 pub mod progress;
 
@@ -30,6 +31,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use self::{
     instance::Instance,
+    notices::Notices,
     ops::Daemon,
     progress::{Progress, ProgressSink},
 };
@@ -154,87 +156,6 @@ impl Reporter {
     }
 }
 
-/// Where notices go: the log, NATS (once the stack's connection is up), and the dashboard's
-/// feed. Cheap to clone.
-#[derive(Clone, Default)]
-pub(crate) struct Notices {
-    publisher: Arc<Mutex<Option<async_nats::Client>>>,
-    feed: crate::web::Feed,
-}
-
-impl Notices {
-    /// Logs `text` and publishes it as event `what` of `unit` (under `supervisor`) on
-    /// `rosey.supervision.<what>` and in the dashboard's feed.
-    pub(crate) fn announce(
-        &self,
-        what: &str,
-        supervisor: &str,
-        unit: &str,
-        text: String,
-        error: bool,
-    ) {
-        // The `unit` field sends the line to the unit's own log too (see `logging`).
-        let unit_id = if supervisor == "plugins" {
-            rosey_actors::services::plugin::unit_name(unit)
-        } else {
-            unit.to_owned()
-        };
-        if error {
-            tracing::error!(unit = %unit_id, "{text}");
-        } else {
-            tracing::info!(unit = %unit_id, "{text}");
-        }
-        let notice = messaging::SupervisionEvent::new(supervisor, unit, what, text);
-        self.feed.push(notice.clone());
-        let client = match self.publisher.lock() {
-            Ok(client) => client.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        if let Some(client) = client {
-            tokio::spawn(async move {
-                let _ = client
-                    .publish(notice.subject(), messaging::encode(&notice).into())
-                    .await;
-            });
-        }
-    }
-}
-
-/// Logs a supervision notice and publishes it (see [`Notices::announce`]).
-fn log_notice(notice: &SupervisionNotice, notices: &Notices) {
-    let unit = if notice.supervisor == "plugins" {
-        format!("plugin {}", notice.child)
-    } else {
-        notice.child.clone()
-    };
-    let (what, text) = match &notice.kind {
-        SupervisionEventKind::Started => ("started", format!("{unit} started")),
-        SupervisionEventKind::Exited { reason, .. } => {
-            ("exited", format!("{unit} exited: {reason}"))
-        }
-        SupervisionEventKind::Restarting { attempt, delay } => (
-            "restarting",
-            format!("{unit} restarting in {delay:?} (attempt {attempt})"),
-        ),
-        SupervisionEventKind::GaveUp { reason } => (
-            "gave_up",
-            format!("{unit} crashed, not restarted: {reason}"),
-        ),
-        SupervisionEventKind::Stopped => ("stopped", format!("{unit} stopped")),
-        SupervisionEventKind::Removed => ("removed", format!("{unit} removed")),
-        SupervisionEventKind::Escalated { reason } => {
-            ("escalated", format!("{unit} escalated: {reason}"))
-        }
-    };
-    let error = matches!(
-        &notice.kind,
-        SupervisionEventKind::Exited { abnormal: true, .. }
-            | SupervisionEventKind::GaveUp { .. }
-            | SupervisionEventKind::Escalated { .. }
-    );
-    notices.announce(what, &notice.supervisor, &notice.child, text, error);
-}
-
 async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
     let sink = Arc::new(Mutex::new(sink));
     let fatal = |message: String| {
@@ -316,7 +237,7 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
             .map(|bound| bound.url.clone())
             .unwrap_or_default(),
     };
-    let notices = Notices::default();
+    let (notices, notice_publisher) = Notices::new();
     let board = Board::default();
     let (connector, local) = match chat::connect(&config.bot) {
         Ok(connectors) => connectors,
@@ -351,7 +272,7 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
             let reporter = reporter.clone();
             let notices = notices.clone();
             Arc::new(move |notice: SupervisionNotice| {
-                log_notice(&notice, &notices);
+                notices.supervision(&notice);
                 reporter.on_notice(&notice);
             })
         },
@@ -372,10 +293,9 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         let _ = connector.close().await;
         return fatal(format!("the bot cannot join the chat: {reason}"));
     }
-    if let Ok(client) = stack.client().await {
-        if let Ok(mut slot) = notices.publisher.lock() {
-            *slot = Some(client);
-        }
+    match stack.client().await {
+        Ok(client) => notice_publisher.start(client),
+        Err(err) => tracing::warn!("supervision notices are not published on NATS: {err}"),
     }
     reporter
         .starting

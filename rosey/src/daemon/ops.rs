@@ -19,7 +19,7 @@ use rosey_core::{
 };
 use tokio::sync::mpsc;
 
-use super::Notices;
+use super::notices::Notices;
 use crate::control::{StatusReport, UnitStatus};
 
 /// What request handlers can reach.
