@@ -321,4 +321,19 @@ fn a_guest_bot_joins_and_answers() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("connected to CyTube"), "{err}");
+    // The dashboard's chat box is the local chat too: it says so instead of sending.
+    let dashboard = stack.unit("web")["detail"]
+        .as_str()
+        .expect("the web unit's detail is its URL")
+        .to_owned();
+    let answer = rosey_e2e::http::post_json(
+        &format!("{dashboard}api/chat"),
+        &serde_json::json!({ "user": "alice", "text": "!roll" }),
+    );
+    assert_eq!(answer.status, 409, "{answer:?}");
+    let error = answer.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(error.contains("local connector"), "{error}");
 }
