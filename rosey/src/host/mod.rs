@@ -9,6 +9,7 @@ mod attempts;
 mod log;
 mod output;
 mod plugin_thread;
+mod pull;
 mod serve;
 mod tasks;
 

@@ -5,7 +5,8 @@
 //! message is acked, so a host killed between the two can at worst repeat a reply, never lose
 //! one. On SIGTERM the message in hand is finished, the plugin unloads, its state is written
 //! for the next instance, and anything the outstanding pull request still delivers is handed
-//! back to the stream (nak) for the next instance at once.
+//! back to the stream (nak) for the next instance at once, once the pull request is over
+//! (`pull.rs`).
 
 use std::{
     sync::{
@@ -16,7 +17,6 @@ use std::{
 };
 
 use async_nats::jetstream::{self, consumer::PullConsumer, AckKind};
-use futures::StreamExt;
 use rosey_abi::LogLevel;
 use rosey_core::{
     exit_codes,
@@ -31,6 +31,7 @@ use tokio::{
 use super::{
     log::HostLog,
     plugin_thread::{HookOutcome, Outgoing, Shared, Work},
+    pull::PullRequest,
     tasks::{await_with_progress, hand_back, heartbeats, outage_exceeds},
 };
 
@@ -243,7 +244,7 @@ impl Serve {
         signals: Signals,
         mut outage: tokio::task::JoinHandle<()>,
         handled: &AtomicU64,
-    ) -> (Stop, Option<jetstream::consumer::pull::Batch>) {
+    ) -> (Stop, Option<PullRequest>) {
         let Signals { mut term, mut int } = signals;
         let lost = |log: &HostLog, timeout: Duration| {
             log.host(
@@ -259,14 +260,10 @@ impl Serve {
                 _ = &mut outage => return (lost(&self.log, self.nats_timeout), None),
             }
         };
-        let mut batch: Option<jetstream::consumer::pull::Batch> = None;
+        let mut batch: Option<PullRequest> = None;
         loop {
             let Some(current) = batch.as_mut() else {
-                let request = consumer
-                    .batch()
-                    .max_messages(PULL_BATCH)
-                    .expires(PULL_EXPIRES)
-                    .messages();
+                let request = PullRequest::send(client, js, &consumer, PULL_BATCH, PULL_EXPIRES);
                 let result = tokio::select! {
                     _ = term.recv() => return (Stop::Signal, None),
                     _ = int.recv() => return (Stop::Signal, None),

@@ -10,19 +10,16 @@ use std::{
 };
 
 use async_nats::jetstream::{self, AckKind};
-use futures::StreamExt;
 use rosey_core::messaging::{self, Heartbeat, SCHEMA_VERSION};
 use tokio::sync::{oneshot, watch};
 
-use super::plugin_thread::{HookOutcome, Shared};
+use super::{
+    plugin_thread::{HookOutcome, Shared},
+    pull::PullRequest,
+};
 
-/// How long a stopping host keeps returning what its last pull request already delivered.
-const HAND_BACK_WINDOW: Duration = Duration::from_millis(5);
-
-/// How long a handed-back message waits before the server delivers it again: long enough that
-/// the stopping host (and its still-open pull request) is gone, so the message goes to the next
-/// instance instead of bouncing back to this one until its window closes.
-const HAND_BACK_DELAY: Duration = Duration::from_millis(50);
+/// How long a stopping host waits for the server to confirm its pull request is over.
+const HAND_BACK_WITHIN: Duration = Duration::from_secs(2);
 
 /// Resolves once the connection has been down for longer than `limit` without a break.
 pub(super) async fn outage_exceeds(mut connected: watch::Receiver<bool>, limit: Duration) {
@@ -67,23 +64,13 @@ pub(super) async fn await_with_progress(
     }
 }
 
-/// Gives back (nak) what the last pull request already delivered to this host, so the next
-/// instance gets it at once instead of after the ack timeout. It does not wait for the pull
-/// request to expire: the server drops a closed connection's pull requests, and lingering only
-/// let this host keep receiving (and bouncing) messages meant for its successor.
-pub(super) async fn hand_back(mut batch: jetstream::consumer::pull::Batch) {
-    let deadline = tokio::time::sleep(HAND_BACK_WINDOW);
-    tokio::pin!(deadline);
-    loop {
-        tokio::select! {
-            _ = &mut deadline => return,
-            next = batch.next() => match next {
-                Some(Ok(message)) => {
-                    let _ = message.ack_with(AckKind::Nak(Some(HAND_BACK_DELAY))).await;
-                }
-                Some(Err(_)) | None => return,
-            }
-        }
+/// Gives back (nak) what the last pull request delivered to this host and it did not handle,
+/// so the next instance gets it at once instead of after the ack timeout. The request is ended
+/// first ([`PullRequest::end`]): a message nak'd while it is still open would go straight back to
+/// it.
+pub(super) async fn hand_back(request: PullRequest) {
+    for message in request.end(HAND_BACK_WITHIN).await {
+        let _ = message.ack_with(AckKind::Nak(None)).await;
     }
 }
 
