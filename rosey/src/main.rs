@@ -82,9 +82,34 @@ enum Command {
     PluginHost(host::HostArgs),
 }
 
+impl Command {
+    /// The daemon (in any of its forms) and the plugin host: processes that outlive a reader.
+    fn is_long_running(&self) -> bool {
+        matches!(
+            self,
+            Command::Start {
+                target: None,
+                foreground: true
+            } | Command::Dev
+                | Command::Daemon(_)
+                | Command::PluginHost(_)
+        )
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let home = Home::new(cli.home.unwrap_or_else(|| PathBuf::from(".")));
+    if !cli.command.is_long_running() {
+        // Like any Unix tool, end quietly when the reader of our output goes away
+        // (`rosey logs | head`) instead of panicking on the failed write. Only for commands
+        // that print and exit: the daemon and plugin hosts must see EPIPE as an error on the
+        // one socket or pipe it concerns, not die of it.
+        // SAFETY: setting a signal's disposition to its default, before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match cli.command {
         Command::Start {
             target: None,

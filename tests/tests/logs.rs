@@ -282,3 +282,36 @@ fn rosey_logs_names_the_valid_logs_when_given_an_unknown_one() {
         "{out:?}"
     );
 }
+
+#[test]
+fn rosey_logs_into_a_reader_that_stops_early_ends_quietly() {
+    let home = rosey_e2e::cli::TempHome::new();
+    let logs = home.path().join("logs");
+    std::fs::create_dir_all(&logs).expect("mkdir logs");
+    let text: String = (0..100_000)
+        .map(|n| format!("2026-11-26T00:31:02.123Z INFO  [rosey] line {n}\n"))
+        .collect();
+    std::fs::write(logs.join("rosey.log"), text).expect("write rosey.log");
+    let mut child = Command::new(rosey_bin())
+        .arg("--home")
+        .arg(home.path())
+        .args(["logs", "-n", "100000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run rosey logs");
+    let mut first = String::new();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    std::io::BufRead::read_line(&mut stdout, &mut first).expect("a line");
+    assert!(first.contains("line 0"), "{first}");
+    drop(stdout); // like `rosey logs | head -1`
+    let output = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    use std::os::unix::process::ExitStatusExt;
+    assert!(
+        output.status.success() || output.status.signal() == Some(libc::SIGPIPE),
+        "{:?}: {stderr}",
+        output.status
+    );
+}

@@ -67,22 +67,21 @@ fn with_rotated(path: &Path, mut lines: Vec<String>, n: usize) -> Vec<String> {
 /// The last `n` complete lines in the first `end` bytes of `file`, and the offset just past
 /// the last complete line (a line still being written is left for later).
 fn last_lines(file: &mut File, end: u64, n: usize) -> io::Result<(Vec<String>, u64)> {
-    let mut buf: Vec<u8> = Vec::new();
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
+    let mut newlines = 0;
     let mut start = end;
-    // Read whole chunks backwards until n + 1 newlines are in hand (or the file starts).
-    loop {
-        let newlines = buf.iter().filter(|b| **b == b'\n').count();
-        if newlines > n || start == 0 {
-            break;
-        }
+    // Read whole chunks backwards until n + 1 newlines are in hand (or the file starts); each
+    // chunk is read and counted once, so a long tail costs what it reads.
+    while newlines <= n && start > 0 {
         let from = start.saturating_sub(CHUNK);
         let mut chunk = vec![0; (start - from) as usize];
         file.seek(SeekFrom::Start(from))?;
         file.read_exact(&mut chunk)?;
-        chunk.extend_from_slice(&buf);
-        buf = chunk;
+        newlines += chunk.iter().filter(|b| **b == b'\n').count();
+        chunks.push(chunk);
         start = from;
     }
+    let buf: Vec<u8> = chunks.into_iter().rev().flatten().collect();
     let complete = match buf.iter().rposition(|b| *b == b'\n') {
         Some(last) => last + 1,
         None => 0,
