@@ -23,7 +23,7 @@ use crate::{
         board::Board,
         bot::{BotActor, BotArgs, BotMsg, ReplyWaiters},
         nats::{NatsActor, NatsArgs},
-        plugin::{HostLaunch, PluginActor, PluginArgs},
+        plugin::{HostLaunch, HostProgram, PluginActor, PluginArgs},
         process::Spawner,
     },
     spawn_child, Backoff, ChildSpec, GiveUp, Intensity, Listener, Restart, Strategy, Supervisor,
@@ -50,8 +50,8 @@ pub struct StackContext {
     pub nats_binary: PathBuf,
     /// The NATS port (resolved once, so restarts keep it).
     pub nats_port: u16,
-    /// The `rosey` executable, for plugin hosts.
-    pub rosey_exe: PathBuf,
+    /// The program plugin hosts run as.
+    pub host_program: HostProgram,
     /// Forks all children.
     pub spawner: Spawner,
     /// What units report about themselves.
@@ -419,7 +419,7 @@ pub fn plugin_spec(
         name: name.to_owned(),
         version: version.to_owned(),
         launch: HostLaunch {
-            rosey_exe: ctx.rosey_exe.clone(),
+            host: ctx.host_program.clone(),
             home: ctx.home.clone(),
             nats_url: ctx.nats_url(),
             heartbeat: Duration::from_millis(host.heartbeat_ms),

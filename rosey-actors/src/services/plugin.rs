@@ -25,11 +25,40 @@ use super::{
     process::{ChildLog, ChildProcess, Exit, Spawner},
 };
 
+/// The program a plugin host runs as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostProgram {
+    /// The executable.
+    pub exe: PathBuf,
+    /// The subcommand that makes it a host (`plugin-host` for the full `rosey` binary; none for
+    /// the slim `rosey-plugin-host`).
+    pub subcommand: Option<String>,
+}
+
+impl HostProgram {
+    /// The slim `rosey-plugin-host` beside `rosey_exe` when it is there (it starts faster and
+    /// maps less: every plugin instance is one), else `rosey_exe plugin-host`.
+    pub fn beside(rosey_exe: &std::path::Path) -> HostProgram {
+        let slim = rosey_exe.with_file_name("rosey-plugin-host");
+        if slim.is_file() {
+            HostProgram {
+                exe: slim,
+                subcommand: None,
+            }
+        } else {
+            HostProgram {
+                exe: rosey_exe.to_path_buf(),
+                subcommand: Some("plugin-host".to_owned()),
+            }
+        }
+    }
+}
+
 /// How to start a plugin host.
 #[derive(Clone)]
 pub struct HostLaunch {
-    /// The `rosey` executable (the host is its `plugin-host` subcommand).
-    pub rosey_exe: PathBuf,
+    /// The program hosts run as.
+    pub host: HostProgram,
     /// The home.
     pub home: Home,
     /// NATS URL for the host.
@@ -204,11 +233,13 @@ const LAST_WORDS_WAIT: Duration = Duration::from_secs(2);
 
 async fn spawn_host(args: &PluginArgs) -> Result<ChildProcess, ActorProcessingErr> {
     let launch = &args.launch;
-    let mut command = Command::new(&launch.rosey_exe);
+    let mut command = Command::new(&launch.host.exe);
+    command.arg("--home").arg(launch.home.root());
+    if let Some(subcommand) = &launch.host.subcommand {
+        command.arg(subcommand);
+    }
     command
-        .arg("--home")
-        .arg(launch.home.root())
-        .args(["plugin-host", "run", "--name", &args.name])
+        .args(["run", "--name", &args.name])
         .args(["--plugin-version", &args.version])
         .args(["--nats", &launch.nats_url])
         .args(["--heartbeat-ms", &launch.heartbeat.as_millis().to_string()])

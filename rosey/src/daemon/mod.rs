@@ -262,7 +262,7 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         config: config.clone(),
         nats_binary,
         nats_port,
-        rosey_exe,
+        host_program: rosey_actors::services::plugin::HostProgram::beside(&rosey_exe),
         spawner,
         board: board.clone(),
         connector: connector.clone(),
