@@ -26,7 +26,9 @@ pub(super) async fn guard(State(state): State<WebState>, request: Request, next:
     match &state.token {
         Some(token) => {
             if !carries(&request, token) {
-                if request.uri().path() == "/" && query_token(&request).as_deref() == Some(token) {
+                if request.uri().path() == "/"
+                    && query_token(&request).is_some_and(|given| same(&given, token))
+                {
                     return remember(token);
                 }
                 return ApiError::new(
