@@ -59,6 +59,16 @@ impl TestStack {
         self.home.run_ok(&["start"])
     }
 
+    /// `rosey start`, asserting it failed with exit code 1; returns all it printed (stdout,
+    /// then stderr), where the reason is.
+    pub fn start_fails(&self) -> String {
+        let out = self.rosey(&["start"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "start must fail: {text}");
+        text
+    }
+
     /// `rosey status --json`, parsed.
     pub fn status(&self) -> serde_json::Value {
         let out = self.home.run_ok(&["status", "--json"]);

@@ -214,13 +214,7 @@ fn a_server_restart_ends_reconnected_and_serving() {
 fn a_wrong_password_fails_clearly_without_a_retry_storm() {
     let server = server();
     let stack = stack_for(&server, "not the password");
-    let out = stack.rosey(&["start"]);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!out.status.success(), "start must fail: {text}");
+    let text = stack.start_fails();
     assert!(
         text.contains("Invalid username/password combination"),
         "the server's reason: {text}"

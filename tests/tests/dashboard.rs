@@ -295,10 +295,7 @@ fn api_operations_answer_with_json_and_proper_status_codes() {
 fn a_non_loopback_dashboard_without_a_token_is_refused_at_start() {
     let config = TEST_CONFIG.replace("web:\n  port: 0\n", "web:\n  port: 0\n  host: 0.0.0.0\n");
     let stack = TestStack::with_config(&[], &config);
-    let out = stack.rosey(&["start"]);
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text = stack.start_fails();
     assert!(
         text.contains("web.host") && text.contains("not a loopback address"),
         "{text}"
@@ -367,10 +364,7 @@ fn a_taken_dashboard_port_fails_the_start_naming_the_key() {
     let port = taken.local_addr().expect("addr").port();
     let config = TEST_CONFIG.replace("web:\n  port: 0\n", &format!("web:\n  port: {port}\n"));
     let stack = TestStack::with_config(&[], &config);
-    let out = stack.rosey(&["start"]);
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text = stack.start_fails();
     assert!(
         text.contains(&format!("cannot listen on 127.0.0.1:{port}")) && text.contains("web.port"),
         "{text}"

@@ -81,10 +81,7 @@ fn start_reports_every_unit_running_and_stop_leaves_nothing() {
 fn a_second_start_says_it_is_already_running() {
     let stack = TestStack::with_plugins(&[]);
     stack.start();
-    let again = stack.rosey(&["start"]);
-    assert_eq!(again.status.code(), Some(1));
-    let text = String::from_utf8_lossy(&again.stdout).into_owned()
-        + &String::from_utf8_lossy(&again.stderr);
+    let text = stack.start_fails();
     assert!(text.contains("already running"), "{text}");
     assert!(
         running(&stack.unit("nats")),
@@ -366,10 +363,7 @@ fn sigterm_to_the_daemon_stops_everything_gracefully() {
 #[test]
 fn a_bad_rosey_yaml_fails_start_with_the_key_named_and_nothing_left_running() {
     let stack = TestStack::with_config(&[], "nats:\n  prot: 4222\n");
-    let out = stack.rosey(&["start"]);
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text = stack.start_fails();
     assert!(
         text.contains("prot") && text.contains("rosey.yaml"),
         "{text}"
