@@ -23,7 +23,11 @@ use crate::{
         board::Board,
         bot::{BotActor, BotArgs, BotMsg, ReplyWaiters},
         nats::{NatsActor, NatsArgs},
-        plugin::{HostLaunch, HostProgram, PluginActor, PluginArgs},
+        plugin::{
+            door::{Doors, Wants},
+            spares::Spares,
+            HostProgram, PluginActor, PluginArgs,
+        },
         process::Spawner,
     },
     spawn_child, Backoff, ChildSpec, GiveUp, Intensity, Listener, Restart, Strategy, Supervisor,
@@ -99,7 +103,17 @@ pub struct Stack {
     /// The plugin supervisor of the moment (replaced when the root restarts it).
     pub plugins: Arc<Mutex<Option<ActorRef<SupervisorMsg>>>>,
     ctx: StackContext,
+    runtime: PluginRuntime,
     client: Arc<tokio::sync::OnceCell<async_nats::Client>>,
+}
+
+/// What plugin actors share across restarts: their doors and the warm spare hosts.
+#[derive(Clone)]
+pub struct PluginRuntime {
+    /// Every plugin's door.
+    pub doors: Doors,
+    /// The warm spare hosts.
+    pub spares: Spares,
 }
 
 /// Converts configured supervision settings into a supervisor spec.
@@ -154,10 +168,19 @@ impl Stack {
     /// with a handle that ends when the root supervisor stops or fails.
     pub async fn start(ctx: StackContext) -> Result<(Stack, tokio::task::JoinHandle<()>), String> {
         let plugins_slot: Arc<Mutex<Option<ActorRef<SupervisorMsg>>>> = Arc::default();
+        let runtime = PluginRuntime {
+            doors: Doors::default(),
+            spares: Spares::new(
+                ctx.config.plugin_host.spares as usize,
+                ctx.host_program.clone(),
+                ctx.spawner.clone(),
+                ctx.logs.clone(),
+            ),
+        };
         let mut children = vec![
             nats_child(&ctx),
             bot_child(&ctx),
-            plugins_child(&ctx, plugins_slot.clone()),
+            plugins_child(&ctx, &runtime, plugins_slot.clone()),
         ];
         children.extend(
             ctx.extra_services
@@ -173,6 +196,7 @@ impl Stack {
                 root,
                 plugins: plugins_slot,
                 ctx,
+                runtime,
                 client: Arc::default(),
             },
             root_done,
@@ -218,7 +242,13 @@ impl Stack {
     /// running) when it does not become ready.
     pub async fn load_plugin(&self, name: &str, version: &str) -> Result<(), String> {
         let plugins = self.running_plugins()?;
-        let spec = plugin_spec(&self.ctx, &self.client().await?, name, version)?;
+        let spec = plugin_spec(
+            &self.ctx,
+            &self.runtime,
+            &self.client().await?,
+            name,
+            version,
+        )?;
         crate::add_child(&plugins, spec).await
     }
 
@@ -227,6 +257,7 @@ impl Stack {
     pub async fn unload_plugin(&self, name: &str) -> Result<(), String> {
         let plugins = self.running_plugins()?;
         crate::remove_child(&plugins, name).await?;
+        self.runtime.doors.close(name);
         let js = async_nats::jetstream::new(self.client().await?);
         if let Ok(stream) = js.get_stream(rosey_core::messaging::STREAM_NAME).await {
             // Absent already is fine: it is created by the host, which may never have run.
@@ -237,21 +268,47 @@ impl Stack {
         Ok(())
     }
 
-    /// Restarts plugin `name` at the same version: the old host finishes its message and hands
-    /// its state over, the new one starts with it and resumes the same consumer.
-    pub async fn reload_plugin(&self, name: &str) -> Result<(), String> {
-        crate::restart_child(&self.running_plugins()?, name).await
+    /// The running actor of plugin `name`, if it runs.
+    async fn plugin_actor(&self, name: &str) -> Result<Option<ActorCell>, String> {
+        let plugins = self.running_plugins()?;
+        Ok(crate::children(&plugins)
+            .await?
+            .into_iter()
+            .find(|child| child.name == name)
+            .and_then(|child| child.actor))
     }
 
-    /// Replaces plugin `name`'s running `previous` version with `version`, state carried over.
-    /// If the new version does not become ready, `previous` is started again (the handed-over
-    /// state is still there: only a ready instance consumes it) and the error says so.
+    /// Reloads plugin `name` at the same version, make-before-break: a new host opens the
+    /// library while the old one serves, then the old one finishes its message and hands its
+    /// state over, and the new one starts with it. A plugin that is not running is started.
+    pub async fn reload_plugin(&self, name: &str) -> Result<(), String> {
+        match self.plugin_actor(name).await? {
+            Some(actor) => {
+                let version = self
+                    .runtime
+                    .doors
+                    .get(name)
+                    .map(|door| door.version())
+                    .ok_or_else(|| format!("plugin {name} has no door"))?;
+                crate::services::plugin::swap(&actor, &version).await
+            }
+            None => crate::restart_child(&self.running_plugins()?, name).await,
+        }
+    }
+
+    /// Replaces plugin `name`'s running `previous` version with `version`, state carried over,
+    /// make-before-break (see [`Stack::reload_plugin`]). If the new version does not open, the
+    /// old one never stopped; if it does not start, `previous` is brought back with the state;
+    /// either way the error says so. A plugin that is not running is just started at `version`.
     pub async fn update_plugin(
         &self,
         name: &str,
         version: &str,
         previous: &str,
     ) -> Result<(), String> {
+        if let Some(actor) = self.plugin_actor(name).await? {
+            return crate::services::plugin::swap(&actor, version).await;
+        }
         let plugins = self.running_plugins()?;
         crate::remove_child(&plugins, name).await?;
         match self.load_plugin(name, version).await {
@@ -358,16 +415,19 @@ fn extra_child(ctx: &StackContext, extra: &ExtraService) -> ChildSpec {
 
 fn plugins_child(
     ctx: &StackContext,
+    runtime: &PluginRuntime,
     slot: Arc<Mutex<Option<ActorRef<SupervisorMsg>>>>,
 ) -> ChildSpec {
     let settings = ctx.config.supervision.plugins.clone();
     let ctx = ctx.clone();
+    let runtime = runtime.clone();
     let shutdown = Duration::from_millis(settings.shutdown_timeout_ms.saturating_mul(4));
     child_spec(
         "plugins",
         &ctx.config.supervision.services.clone(),
         move |supervisor: ActorCell| {
             let ctx = ctx.clone();
+            let runtime = runtime.clone();
             let settings = settings.clone();
             let slot = slot.clone();
             (ctx.on_starting)("plugins");
@@ -375,13 +435,14 @@ fn plugins_child(
                 let client = async_nats::connect(ctx.nats_url())
                     .await
                     .map_err(|err| format!("cannot connect to NATS: {err}"))?;
+                runtime.spares.fill();
                 let registry = Registry::load(&ctx.home).map_err(|err| err.to_string())?;
                 let children = registry
                     .plugins
                     .iter()
                     .filter(|(_, plugin)| plugin.enabled)
                     .map(|(name, plugin)| {
-                        plugin_spec(&ctx, &client, name, &plugin.version.to_string())
+                        plugin_spec(&ctx, &runtime, &client, name, &plugin.version.to_string())
                     })
                     .collect::<Result<Vec<_>, String>>()?;
                 let spec = supervisor_spec("plugins", &settings, GiveUp::MarkCrashed);
@@ -400,9 +461,13 @@ fn plugins_child(
     .shutdown_timeout(shutdown)
 }
 
-/// The child spec of one plugin (also used to add a plugin to a running supervisor).
+/// The child spec of one plugin (also used to add a plugin to a running supervisor). Its door
+/// is made for `version` (or told to run `version` when it exists); every start of the actor,
+/// restarts included, runs the door's version of the moment, so a reload's new version is the
+/// one a later crash restarts.
 pub fn plugin_spec(
     ctx: &StackContext,
+    runtime: &PluginRuntime,
     client: &async_nats::Client,
     name: &str,
     version: &str,
@@ -415,26 +480,36 @@ pub fn plugin_spec(
     .map_err(|err| format!("plugin {name}: {err}"))?;
     let settings = ctx.config.plugin_settings(name);
     let host = &settings.host;
+    let wants = Wants {
+        filter_subjects: rosey_core::messaging::consumer_filter_subjects(
+            &manifest.commands,
+            &manifest.events,
+        ),
+        ack_wait: host.ack_wait(),
+    };
+    let js = async_nats::jetstream::new(client.clone());
+    let door = runtime.doors.open(name, version, wants.clone(), &js);
+    door.set_version(version, wants);
     let args = PluginArgs {
         name: name.to_owned(),
-        version: version.to_owned(),
-        launch: HostLaunch {
-            host: ctx.host_program.clone(),
-            home: ctx.home.clone(),
-            nats_url: ctx.nats_url(),
-            heartbeat: Duration::from_millis(host.heartbeat_ms),
-            nats_timeout: Duration::from_millis(host.nats_timeout_ms),
-            log_level: ctx.host_log_level.clone(),
-            max_attempts: host.max_attempts,
-            logs: ctx.logs.clone(),
-        },
-        spawner: ctx.spawner.clone(),
+        home: ctx.home.clone(),
+        door,
+        spares: runtime.spares.clone(),
         client: client.clone(),
-        ready_timeout: Duration::from_millis(host.ready_timeout_ms),
-        heartbeat_timeout: Duration::from_millis(host.heartbeat_timeout_ms),
-        handler_timeout: Duration::from_millis(manifest.limits.handler_timeout_ms),
-        shutdown_timeout: Duration::from_millis(settings.supervision.shutdown_timeout_ms),
+        logs: ctx.logs.clone(),
         board: ctx.board.clone(),
+        log_level: match ctx.host_log_level.as_str() {
+            "debug" => rosey_host::wire::Level::Debug,
+            "warn" => rosey_host::wire::Level::Warn,
+            "error" => rosey_host::wire::Level::Error,
+            _ => rosey_host::wire::Level::Info,
+        },
+        heartbeat: host.heartbeat(),
+        ready_timeout: host.ready_timeout(),
+        heartbeat_timeout: host.heartbeat_timeout(),
+        shutdown_timeout: Duration::from_millis(settings.supervision.shutdown_timeout_ms),
+        max_attempts: host.max_attempts.max(1),
+        ack_wait: host.ack_wait(),
     };
     let on_starting = ctx.on_starting.clone();
     let unit = name.to_owned();

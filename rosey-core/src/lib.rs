@@ -15,7 +15,8 @@
 pub mod archive;
 pub mod config;
 pub mod connector;
-pub mod exit_codes;
+/// Exit codes of a plugin host (they live with the host; re-exported for the supervisor).
+pub use rosey_host::exit_codes;
 pub mod fsutil;
 pub mod install;
 pub mod logs;
@@ -25,4 +26,3 @@ pub mod paths;
 pub mod plugin_config;
 pub mod registry;
 pub mod router;
-pub mod storage;

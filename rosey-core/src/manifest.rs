@@ -115,11 +115,7 @@ pub fn is_valid_event_pattern(pattern: &str) -> bool {
     tokens.iter().enumerate().all(|(i, token)| {
         (*token == ">" && i == tokens.len() - 1)
             || *token == "*"
-            || (!token.is_empty()
-                && token.len() <= 32
-                && token.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
-                }))
+            || rosey_host::wire::is_event_word(token)
     })
 }
 

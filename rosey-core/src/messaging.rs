@@ -98,13 +98,9 @@ pub fn consumer_filter_subjects(commands: &[String], events: &[String]) -> Vec<S
         .collect()
 }
 
-/// How long a delivered message may stay unacknowledged before it is redelivered. Short, so a
-/// crash delays the message in hand by little; hosts send progress acks for long handlers.
-pub const ACK_WAIT: Duration = Duration::from_secs(5);
-
-/// Deliveries are not capped by JetStream: the plugin host counts the hosts that died on a
+/// Deliveries are not capped by JetStream: the plugin actor counts the hosts that died on a
 /// message and moves one that keeps crashing its plugin to the dead-letter stream itself, so
-/// nothing is silently lost (graceful hand-backs redeliver too, and must not count).
+/// nothing is silently lost.
 pub const MAX_DELIVER: i64 = -1;
 
 /// The stream that keeps dead-lettered messages for the operator to inspect.
@@ -147,13 +143,14 @@ pub fn stream_config() -> stream::Config {
 pub fn plugin_consumer_config(
     plugin: &str,
     filter_subjects: Vec<String>,
+    ack_wait: Duration,
 ) -> consumer::pull::Config {
     consumer::pull::Config {
         durable_name: Some(consumer_name(plugin)),
         description: Some(format!("commands and events for plugin {plugin}")),
         deliver_policy: consumer::DeliverPolicy::New,
         ack_policy: consumer::AckPolicy::Explicit,
-        ack_wait: ACK_WAIT,
+        ack_wait,
         max_deliver: MAX_DELIVER,
         max_ack_pending: 256,
         filter_subjects,

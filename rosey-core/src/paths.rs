@@ -161,8 +161,8 @@ pub fn rotated_log(path: &Path, n: u32) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// The file name of a plugin's key-value store inside its storage folder.
-pub const KV_FILE_NAME: &str = "kv.sqlite3";
+/// The key-value store's file inside a plugin's storage folder (the host opens it).
+pub use rosey_host::storage::KV_FILE_NAME;
 
 #[cfg(test)]
 mod tests {

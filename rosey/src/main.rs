@@ -4,7 +4,6 @@
 mod control;
 mod daemon;
 mod dev;
-mod host;
 mod logs_cmd;
 mod plugin_cmd;
 mod service_cmd;
@@ -79,7 +78,7 @@ enum Command {
 
     /// Run one plugin (started by rosey itself, not by operators).
     #[command(name = "plugin-host", hide = true)]
-    PluginHost(host::HostArgs),
+    PluginHost(PluginHostArgs),
 }
 
 impl Command {
@@ -139,6 +138,32 @@ fn main() -> ExitCode {
         Command::Logs(args) => logs_cmd::run(&home, args),
         Command::Plugin(command) => plugin_cmd::run(&home, command),
         Command::Daemon(args) => daemon::main(&home, args),
-        Command::PluginHost(args) => host::main(&home, args),
+        Command::PluginHost(args) => {
+            let code = match args.mode {
+                PluginHostMode::Serve => rosey_host::serve(),
+                PluginHostMode::Check { library } => rosey_host::check(&library),
+            };
+            ExitCode::from(u8::try_from(code).unwrap_or(1))
+        }
     }
+}
+
+/// `rosey plugin-host`: the plugin host inside the full binary (the daemon uses the slim
+/// `rosey-plugin-host` when it sits beside `rosey`; this is the same code).
+#[derive(Debug, clap::Args)]
+struct PluginHostArgs {
+    #[command(subcommand)]
+    mode: PluginHostMode,
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginHostMode {
+    /// Serve the channel the daemon passed at fd 3.
+    Serve,
+    /// Load a plugin library, check its ABI, print what it reports, and exit.
+    Check {
+        /// Absolute path of the library.
+        #[arg(long)]
+        library: std::path::PathBuf,
+    },
 }

@@ -20,7 +20,6 @@ plugin_host:
   heartbeat_ms: 200
   heartbeat_timeout_ms: 3000
   ready_timeout_ms: 20000
-  nats_timeout_ms: 15000
 supervision:
   services: { backoff_initial_ms: 50, backoff_max_ms: 500, shutdown_timeout_ms: 5000 }
   plugins: { max_restarts: 3, within_secs: 60, backoff_initial_ms: 50, backoff_max_ms: 500, shutdown_timeout_ms: 5000 }

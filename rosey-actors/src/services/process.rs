@@ -16,7 +16,7 @@
 use std::{
     io,
     os::{
-        fd::{FromRawFd, OwnedFd},
+        fd::{AsRawFd, FromRawFd, OwnedFd},
         unix::process::{CommandExt, ExitStatusExt},
     },
     process::{Child, Command, ExitStatus},
@@ -100,6 +100,40 @@ impl Spawner {
         child.output = Some(output);
         Ok(child)
     }
+
+    /// Like [`Spawner::spawn_logged`], and the child gets one end of a new socketpair at file
+    /// descriptor `child_fd` (its only inherited descriptor besides stdio); the other end is
+    /// returned. The pair is made close-on-exec, so no other child inherits either end.
+    pub async fn spawn_with_channel(
+        &self,
+        mut command: Command,
+        log: ChildLog,
+        child_fd: i32,
+    ) -> io::Result<(ChildProcess, tokio::net::UnixStream)> {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+        let theirs = OwnedFd::from(theirs);
+        // SAFETY: only async-signal-safe calls (dup2, fcntl) between fork and exec. `theirs`
+        // moves into the closure, so the descriptor stays open until the command is dropped
+        // (right after the fork, on the spawner thread), which closes the parent's copy.
+        unsafe {
+            command.pre_exec(move || {
+                let fd = theirs.as_raw_fd();
+                if fd == child_fd {
+                    // dup2 onto itself keeps close-on-exec set: clear it instead.
+                    if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                } else if libc::dup2(fd, child_fd) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        ours.set_nonblocking(true)?;
+        let ours = tokio::net::UnixStream::from_std(ours)?;
+        let child = self.spawn_logged(command, log).await?;
+        Ok((child, ours))
+    }
 }
 
 /// Reads a line in a child's own log format as a level and message (`None`: not in it).
@@ -117,11 +151,13 @@ pub struct ChildLog {
     pub translate: Option<Translate>,
 }
 
-/// The reading end of a child's output: the last line, and whether the pipe has ended.
+/// The reading end of a child's output: the last line, whether the pipe has ended, and the
+/// source its lines are written under (a warm spare host's changes when it is given a plugin).
 #[derive(Clone)]
 struct Output {
     last: Arc<Mutex<Option<String>>>,
     done: watch::Receiver<bool>,
+    source: Arc<Mutex<LogSource>>,
 }
 
 impl Output {
@@ -131,9 +167,11 @@ impl Output {
         let mut pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(reader))?;
         let last: Arc<Mutex<Option<String>>> = Arc::default();
         let (done_tx, done) = watch::channel(false);
+        let source = Arc::new(Mutex::new(log.source.clone()));
         let output = Output {
             last: last.clone(),
             done,
+            source: source.clone(),
         };
         tokio::spawn(async move {
             let mut buf = vec![0u8; 8192];
@@ -146,14 +184,14 @@ impl Output {
                 pending.extend_from_slice(&buf[..read]);
                 while let Some(end) = pending.iter().position(|b| *b == b'\n') {
                     let line: Vec<u8> = pending.drain(..=end).collect();
-                    emit(&log, &last, &line);
+                    emit(&log, &source, &last, &line);
                 }
                 if pending.len() > MAX_LINE {
-                    emit(&log, &last, &std::mem::take(&mut pending));
+                    emit(&log, &source, &last, &std::mem::take(&mut pending));
                 }
             }
             if !pending.is_empty() {
-                emit(&log, &last, &pending);
+                emit(&log, &source, &last, &pending);
             }
             let _ = done_tx.send(true);
         });
@@ -162,7 +200,16 @@ impl Output {
 }
 
 /// Writes one line of a child's output and remembers its message as the last words.
-fn emit(log: &ChildLog, last: &Mutex<Option<String>>, bytes: &[u8]) {
+fn emit(
+    log: &ChildLog,
+    source: &Mutex<LogSource>,
+    last: &Mutex<Option<String>>,
+    bytes: &[u8],
+) {
+    let source = match source.lock() {
+        Ok(source) => source.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    };
     let text = String::from_utf8_lossy(bytes);
     let line = text.trim_end_matches(['\n', '\r']);
     if line.trim().is_empty() {
@@ -171,11 +218,11 @@ fn emit(log: &ChildLog, last: &Mutex<Option<String>>, bytes: &[u8]) {
     let message = match log.translate.and_then(|translate| translate(line)) {
         Some((_, message)) if message.trim().is_empty() => return,
         Some((level, message)) => {
-            log.hub.log(&log.source, level, &message);
+            log.hub.log(&source, level, &message);
             message
         }
         None => {
-            log.hub.child_line(&log.source, line);
+            log.hub.child_line(&source, line);
             parse_line(line)
                 .map(|parsed| parsed.message.to_owned())
                 .unwrap_or_else(|| line.trim().to_owned())
@@ -312,6 +359,16 @@ impl ChildProcess {
             Err(poisoned) => poisoned.into_inner(),
         };
         last.clone()
+    }
+
+    /// Writes the child's output from now on under `source` (a spare host given a plugin).
+    pub fn set_log_source(&self, source: LogSource) {
+        if let Some(output) = &self.output {
+            match output.source.lock() {
+                Ok(mut current) => *current = source,
+                Err(poisoned) => *poisoned.into_inner() = source,
+            }
+        }
     }
 
     /// Sends `signal` to the child's whole process group, unless it has already exited (its

@@ -202,8 +202,13 @@ pub struct PluginHostConfig {
     pub heartbeat_timeout_ms: u64,
     /// A starting host must announce it is ready within this, in ms.
     pub ready_timeout_ms: u64,
-    /// How long a host keeps trying to reach NATS before it gives up, in ms.
-    pub nats_timeout_ms: u64,
+    /// Warm spare hosts kept started (nothing loaded) so a crash replacement or an install
+    /// skips fork and exec; 0 turns them off. Global only.
+    pub spares: u32,
+    /// How long JetStream waits for a message's ack before it offers the message again, in
+    /// ms. The daemon owns every delivery, so this matters only after the daemon itself died
+    /// holding messages. Global only.
+    pub ack_wait_ms: u64,
     /// How many times one message may be delivered to a plugin (each crash mid-message means
     /// one more delivery) before it is moved to the dead-letter stream instead.
     pub max_attempts: u32,
@@ -215,7 +220,8 @@ impl Default for PluginHostConfig {
             heartbeat_ms: 1000,
             heartbeat_timeout_ms: 5000,
             ready_timeout_ms: 10_000,
-            nats_timeout_ms: 10_000,
+            spares: 1,
+            ack_wait_ms: 5000,
             max_attempts: 2,
         }
     }
@@ -230,7 +236,8 @@ impl PluginHostConfig {
                 .heartbeat_timeout_ms
                 .unwrap_or(self.heartbeat_timeout_ms),
             ready_timeout_ms: overrides.ready_timeout_ms.unwrap_or(self.ready_timeout_ms),
-            nats_timeout_ms: overrides.nats_timeout_ms.unwrap_or(self.nats_timeout_ms),
+            spares: self.spares,
+            ack_wait_ms: self.ack_wait_ms,
             max_attempts: overrides.max_attempts.unwrap_or(self.max_attempts),
         }
     }
@@ -250,9 +257,9 @@ impl PluginHostConfig {
         Duration::from_millis(self.ready_timeout_ms)
     }
 
-    /// [`PluginHostConfig::nats_timeout_ms`] as a duration.
-    pub fn nats_timeout(&self) -> Duration {
-        Duration::from_millis(self.nats_timeout_ms)
+    /// [`PluginHostConfig::ack_wait_ms`] as a duration.
+    pub fn ack_wait(&self) -> Duration {
+        Duration::from_millis(self.ack_wait_ms)
     }
 }
 

@@ -192,9 +192,6 @@ pub struct PluginOverrides {
     /// See [`PluginHostConfig::ready_timeout_ms`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ready_timeout_ms: Option<u64>,
-    /// See [`PluginHostConfig::nats_timeout_ms`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub nats_timeout_ms: Option<u64>,
     /// See [`PluginHostConfig::max_attempts`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u32>,

@@ -48,7 +48,8 @@ fn defaults_match_the_documented_schema() {
     assert_eq!(plugin.host.heartbeat(), Duration::from_secs(1));
     assert_eq!(plugin.host.heartbeat_timeout(), Duration::from_secs(5));
     assert_eq!(plugin.host.ready_timeout(), Duration::from_secs(10));
-    assert_eq!(plugin.host.nats_timeout(), Duration::from_secs(10));
+    assert_eq!(plugin.host.ack_wait(), Duration::from_secs(5));
+    assert_eq!(plugin.host.spares, 1);
     assert!(config.dev.watch.is_empty());
     assert_eq!(config.dev.debounce(), Duration::from_millis(300));
 }
@@ -78,7 +79,8 @@ plugin_host:
   heartbeat_ms: 1000
   heartbeat_timeout_ms: 5000
   ready_timeout_ms: 10000
-  nats_timeout_ms: 10000
+  spares: 1
+  ack_wait_ms: 5000
 "#;
     let config = Config::parse(text).expect("parses");
     assert_eq!(config.nats.port, 0);
@@ -302,9 +304,14 @@ fn each_rule_is_enforced_with_its_key() {
             "longer",
         ),
         (
-            "plugin_host: { nats_timeout_ms: 0 }\n",
-            "plugin_host.nats_timeout_ms",
-            "more than 0",
+            "plugin_host: { ack_wait_ms: 10 }\n",
+            "plugin_host.ack_wait_ms",
+            "100 or more",
+        ),
+        (
+            "plugin_host: { spares: 100 }\n",
+            "plugin_host.spares",
+            "0 to 16",
         ),
     ];
     for (text, key, fix) in cases {

@@ -185,7 +185,24 @@ fn check_host(
     let key = |field: &str| format!("{prefix}.{field}");
     positive(key("heartbeat_ms"), host.heartbeat_ms)?;
     positive(key("ready_timeout_ms"), host.ready_timeout_ms)?;
-    positive(key("nats_timeout_ms"), host.nats_timeout_ms)?;
+    if host.ack_wait_ms < 100 {
+        return Err(invalid(
+            key("ack_wait_ms"),
+            format!(
+                "{} is too short: JetStream would offer messages again while they are handled; use 100 or more (default 5000)",
+                host.ack_wait_ms
+            ),
+        ));
+    }
+    if host.spares > 16 {
+        return Err(invalid(
+            key("spares"),
+            format!(
+                "{} spare hosts is more than any stack needs; use 0 to 16 (default 1)",
+                host.spares
+            ),
+        ));
+    }
     positive(key("max_attempts"), u64::from(host.max_attempts))?;
     if host.heartbeat_timeout_ms <= host.heartbeat_ms {
         let field = if overridden("heartbeat_ms") {

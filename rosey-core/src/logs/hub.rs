@@ -119,6 +119,13 @@ impl LogHub {
         self.write(source, &format_lines(source.tag(), level, message));
     }
 
+    /// Writes `message` from a part of `source` (`dice-roller/host`: a plugin's host), to the
+    /// source's own file.
+    pub fn log_part(&self, source: &LogSource, part: &str, level: Level, message: &str) {
+        let tag = format!("{}/{part}", source.tag());
+        self.write(source, &format_lines(&tag, level, message));
+    }
+
     /// Writes one line a child process printed. A line already in the log format with the
     /// source's own tag (a plugin host's) is kept as it is; any other line is stamped as an
     /// `INFO` line of `source`. Blank lines are dropped.

@@ -80,6 +80,7 @@ pub async fn measure(url: &str, wire: &Wire, warmup: usize, count: usize) -> Res
             messaging::plugin_consumer_config(
                 "bench-floor",
                 vec![messaging::command_subject(COMMAND)],
+                Duration::from_secs(5),
             ),
         )
         .await

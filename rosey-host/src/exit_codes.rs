@@ -1,18 +1,19 @@
-//! Exit codes of a `rosey plugin-host` process: how the supervisor tells why a host ended.
+//! Exit codes of a plugin host process: how the supervisor tells why a host ended.
 //!
 //! A host killed by a signal (abort, segfault, the kernel's OOM killer) has no code; the
 //! supervisor reads the signal instead.
 
-/// Unloaded cleanly after SIGTERM (state handed over).
+/// Unloaded cleanly when the actor asked (state handed over), or a spare told to go.
 pub const CLEAN: i32 = 0;
-/// The command line or the home was unusable (a bug in the caller, not the plugin).
+/// The command line was unusable, or the actor broke the channel's rules (a bug in the
+/// caller, not the plugin).
 pub const USAGE: i32 = 2;
 /// The library could not be loaded (missing, not a plugin, ABI mismatch) or its `load` failed.
 pub const LOAD_FAILED: i32 = 10;
 /// The plugin panicked in a handler; the message is in the plugin's log.
 pub const PLUGIN_PANICKED: i32 = 11;
-/// The connection to NATS was lost and could not be restored.
-pub const NATS_LOST: i32 = 12;
+/// The channel to the daemon closed under the host (the daemon dropped it or is gone).
+pub const CHANNEL_LOST: i32 = 12;
 /// The plugin's `unload` failed or the state could not be written; the next instance starts
 /// without handed-over state.
 pub const UNLOAD_FAILED: i32 = 13;
@@ -26,7 +27,7 @@ pub fn describe(code: i32) -> &'static str {
         USAGE => "usage error",
         LOAD_FAILED => "load failed",
         PLUGIN_PANICKED => "plugin panicked",
-        NATS_LOST => "NATS connection lost",
+        CHANNEL_LOST => "channel to the daemon lost",
         UNLOAD_FAILED => "unload failed",
         STORAGE_FAILED => "storage failed",
         _ => "exited",

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::paths::KV_FILE_NAME;
+/// The store's file inside a plugin's storage folder.
+pub const KV_FILE_NAME: &str = "kv.sqlite3";
 
 /// A storage failure, naming the file.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,216 @@
+//! One plugin host process and the actor's end of its channel: spawning it (or taking a warm
+//! spare), the `Hello`/`Open`/`Start` steps, sending frames, and reading the host's frames as
+//! they come. Everything a host writes is untrusted input: a malformed or oversized frame ends
+//! the reading, which the actor treats as the host's death.
+
+use std::{
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use rosey_core::logs::{LogHub, LogSource};
+use rosey_host::wire::{self, FromHost, ToHost};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::unix::{OwnedReadHalf, OwnedWriteHalf},
+    sync::mpsc,
+};
+
+use super::super::process::{ChildLog, ChildProcess, Spawner};
+use super::{describe_exit, HostProgram};
+
+/// A host process with its channel.
+pub struct Host {
+    /// The process.
+    pub child: ChildProcess,
+    /// Frames the host wrote, in order; ends when the channel does.
+    pub frames: mpsc::Receiver<FromHost>,
+    writer: OwnedWriteHalf,
+    reader: tokio::task::JoinHandle<()>,
+    /// The host's pid as it said in `Hello` (0 until then).
+    pub pid: u32,
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        // A host nobody holds must not live on.
+        self.reader.abort();
+        self.child.signal_group(libc::SIGKILL);
+    }
+}
+
+/// Frames buffered from one host before it blocks on its socket (back-pressure on a plugin
+/// that talks faster than the actor publishes).
+const FRAME_QUEUE: usize = 256;
+
+/// Starts a host process (nothing loaded) whose output goes to `source`.
+pub async fn spawn(
+    program: &HostProgram,
+    spawner: &Spawner,
+    logs: &LogHub,
+    source: LogSource,
+) -> std::io::Result<Host> {
+    let mut command = Command::new(&program.exe);
+    if let Some(subcommand) = &program.subcommand {
+        command.arg(subcommand);
+    }
+    command.arg("serve").stdin(Stdio::null());
+    let log = ChildLog {
+        hub: logs.clone(),
+        source,
+        translate: None,
+    };
+    let (child, stream) = spawner
+        .spawn_with_channel(command, log, wire::HOST_FD)
+        .await?;
+    let (read_half, writer) = stream.into_split();
+    let (frames_tx, frames) = mpsc::channel(FRAME_QUEUE);
+    let reader = tokio::spawn(read_frames(read_half, frames_tx));
+    Ok(Host {
+        child,
+        frames,
+        writer,
+        reader,
+        pid: 0,
+    })
+}
+
+async fn read_frames(mut reader: OwnedReadHalf, frames: mpsc::Sender<FromHost>) {
+    loop {
+        let mut prefix = [0u8; 4];
+        if reader.read_exact(&mut prefix).await.is_err() {
+            return;
+        }
+        let len = match wire::frame_len(prefix) {
+            Ok(len) => len,
+            Err(err) => {
+                tracing::warn!("a plugin host broke the channel's rules: {err}");
+                return;
+            }
+        };
+        let mut body = vec![0u8; len];
+        if reader.read_exact(&mut body).await.is_err() {
+            return;
+        }
+        match FromHost::decode(&body) {
+            Ok(frame) => {
+                if frames.send(frame).await.is_err() {
+                    return;
+                }
+            }
+            Err(err) => {
+                tracing::warn!("a plugin host broke the channel's rules: {err}");
+                return;
+            }
+        }
+    }
+}
+
+/// What went wrong with a host during a step.
+#[derive(Debug)]
+pub struct StepError(pub String);
+
+impl Host {
+    /// Sends one frame.
+    pub async fn send(&mut self, message: &ToHost) -> Result<(), StepError> {
+        let frame = message.encode();
+        if frame.len() > wire::MAX_FRAME + 4 {
+            return Err(StepError(format!(
+                "a frame of {} bytes is over the channel's limit",
+                frame.len()
+            )));
+        }
+        match self.writer.write_all(&frame).await {
+            Ok(()) => Ok(()),
+            Err(err) => Err(StepError(format!("cannot write to the host: {err}"))),
+        }
+    }
+
+    /// Log lines a dead host wrote before it died (its channel is read to the end, bounded),
+    /// so the plugin's last words reach its log; anything else it said is dropped (its
+    /// message goes to the next instance).
+    pub async fn last_log_lines(&mut self) -> Vec<FromHost> {
+        let mut lines = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(200);
+        while let Ok(Some(frame)) = tokio::time::timeout_at(deadline, self.frames.recv()).await {
+            if let FromHost::Log { .. } = frame {
+                lines.push(frame);
+            }
+        }
+        lines
+    }
+
+    /// Why the host is gone: its exit and its last words, once it has exited (bounded).
+    pub async fn death(&self) -> String {
+        let exit = match tokio::time::timeout(Duration::from_secs(2), self.child.wait()).await {
+            Ok(exit) => exit,
+            Err(_) => return "the host closed its channel".to_owned(),
+        };
+        let last = self
+            .child
+            .last_line(Duration::from_millis(200))
+            .await
+            .map(|line| format!(": {line}"))
+            .unwrap_or_default();
+        format!("{}{last}", describe_exit(exit))
+    }
+
+    /// Waits for the next frame accepted by `take`, passing the others to `other` (log lines,
+    /// heartbeats, chat said while loading). `Err` with the reason when the host dies, fails
+    /// the step (`Failed`), or `within` passes.
+    pub async fn expect<T>(
+        &mut self,
+        what: &str,
+        within: Duration,
+        mut take: impl FnMut(&FromHost) -> Option<T>,
+        mut other: impl FnMut(FromHost),
+    ) -> Result<T, StepError> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let frame = tokio::select! {
+                frame = self.frames.recv() => frame,
+                _ = tokio::time::sleep_until(deadline) => {
+                    return Err(StepError(format!("host did not {what} within {within:?}")));
+                }
+            };
+            let Some(frame) = frame else {
+                return Err(StepError(format!(
+                    "host exited while it should {what}: {}",
+                    self.death().await
+                )));
+            };
+            if let FromHost::Failed { code, message } = &frame {
+                let exit = super::super::process::Exit::Code(*code);
+                return Err(StepError(format!("{message} ({})", describe_exit(exit))));
+            }
+            match take(&frame) {
+                Some(value) => return Ok(value),
+                None => other(frame),
+            }
+        }
+    }
+
+    /// Waits for `Hello` and checks the protocol.
+    pub async fn hello(&mut self, within: Duration) -> Result<(), StepError> {
+        let (protocol, _claimed_pid) = self
+            .expect(
+                "say hello",
+                within,
+                |frame| match frame {
+                    FromHost::Hello { protocol, pid } => Some((*protocol, *pid)),
+                    _ => None,
+                },
+                drop,
+            )
+            .await?;
+        if protocol != wire::PROTOCOL {
+            return Err(StepError(format!(
+                "host speaks channel protocol {protocol}, the daemon {}: the rosey-plugin-host binary does not belong to this rosey",
+                wire::PROTOCOL
+            )));
+        }
+        // The kernel's word, not the host's: the host is untrusted.
+        self.pid = self.child.pid();
+        Ok(())
+    }
+}

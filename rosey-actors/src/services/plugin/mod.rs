@@ -1,0 +1,260 @@
+//! A PluginActor is its plugin's only door: it reads the plugin's durable JetStream consumer
+//! (through the plugin's [`door::Door`]), hands the plugin host one message at a time over a
+//! private socketpair, and publishes what comes back. The host has no NATS connection and no
+//! network.
+//!
+//! The actor starts a host (a warm spare when one is kept, see [`spares`]), opens the library,
+//! starts the plugin with any handed-over state, and serves ([`serve`]). It fails, so its
+//! supervisor applies the restart strategy, when the host exits, hangs (no heartbeat, or a
+//! handler past the manifest's deadline) or breaks the channel's rules; the message the host
+//! held goes back to the door first, counted against the plugin. Stopping the actor stops the
+//! host gracefully: it finishes its message, unloads and hands its state over. Reload and
+//! update are make-before-break ([`swap`]).
+
+pub mod door;
+mod link;
+mod output;
+mod serve;
+pub mod spares;
+mod start;
+mod swap;
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use rosey_core::{exit_codes, logs::LogHub, paths::Home};
+use rosey_host::wire;
+use tokio::sync::{mpsc, oneshot};
+
+use self::{
+    door::Door,
+    output::Outputs,
+    serve::{Control, Ended, Serving},
+    spares::Spares,
+    start::Plan,
+};
+use super::{board::Board, process::Exit};
+
+/// The program a plugin host runs as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostProgram {
+    /// The executable.
+    pub exe: PathBuf,
+    /// The subcommand that makes it a host (`plugin-host` for the full `rosey` binary; none for
+    /// the slim `rosey-plugin-host`).
+    pub subcommand: Option<String>,
+}
+
+impl HostProgram {
+    /// The slim `rosey-plugin-host` beside `rosey_exe` when it is there (it starts faster and
+    /// maps less: every plugin instance is one), else `rosey_exe plugin-host`.
+    pub fn beside(rosey_exe: &std::path::Path) -> HostProgram {
+        let slim = rosey_exe.with_file_name("rosey-plugin-host");
+        if slim.is_file() {
+            HostProgram {
+                exe: slim,
+                subcommand: None,
+            }
+        } else {
+            HostProgram {
+                exe: rosey_exe.to_path_buf(),
+                subcommand: Some("plugin-host".to_owned()),
+            }
+        }
+    }
+}
+
+/// Everything a PluginActor needs (the same for every instance of one plugin).
+#[derive(Clone)]
+pub struct PluginArgs {
+    /// Plugin name.
+    pub name: String,
+    /// The home.
+    pub home: Home,
+    /// The plugin's door (consumer, held message, poison counts, version to run).
+    pub door: Arc<Door>,
+    /// Where hosts come from.
+    pub spares: Spares,
+    /// The daemon's NATS connection (chat, notices, heartbeats).
+    pub client: async_nats::Client,
+    /// Where the plugin's log lines go.
+    pub logs: LogHub,
+    /// Where the actor reports its host's pid and version.
+    pub board: Board,
+    /// The lowest level of the host's own lines worth logging (`debug` in dev mode).
+    pub log_level: wire::Level,
+    /// Heartbeat period.
+    pub heartbeat: Duration,
+    /// How long a host may take to open the library, and the plugin to load.
+    pub ready_timeout: Duration,
+    /// Silence after which a host counts as hung.
+    pub heartbeat_timeout: Duration,
+    /// How long a graceful stop may take before the host is killed.
+    pub shutdown_timeout: Duration,
+    /// Hosts that may die handling one message before it is dead-lettered.
+    pub max_attempts: u32,
+    /// The consumer's ack wait.
+    pub ack_wait: Duration,
+}
+
+impl PluginArgs {
+    fn outputs(&self) -> Outputs {
+        Outputs::new(
+            &self.name,
+            self.client.clone(),
+            self.door.jetstream().clone(),
+            self.logs.clone(),
+        )
+    }
+}
+
+/// Messages a PluginActor takes.
+pub enum PluginMsg {
+    /// Serving ended with a failure (host died, hung, broke the rules).
+    Failed(String),
+    /// Run `version` instead, make-before-break (reload: the same version).
+    Swap {
+        /// The version.
+        version: String,
+        /// The outcome.
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+}
+
+/// The actor.
+pub struct PluginActor;
+
+/// The running instance: its serving task and the way to talk to it.
+pub struct PluginState {
+    args: PluginArgs,
+    control: mpsc::UnboundedSender<Control>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for PluginState {
+    fn drop(&mut self) {
+        // Killed rather than stopped: the serving task (and with it the host) must not outlive
+        // the actor, and a message it held goes back to the door.
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        self.args.door.return_held(false);
+    }
+}
+
+/// The unit name plugins appear under in status and logs.
+pub fn unit_name(plugin: &str) -> String {
+    format!("plugin:{plugin}")
+}
+
+/// Describes a host's exit for status and logs (`exit code 11 (plugin panicked)`).
+pub fn describe_exit(exit: Exit) -> String {
+    match exit {
+        Exit::Code(code) => format!("{exit} ({})", exit_codes::describe(code)),
+        Exit::Signal(_) => exit.to_string(),
+    }
+}
+
+impl Actor for PluginActor {
+    type Msg = PluginMsg;
+    type State = PluginState;
+    type Arguments = PluginArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<PluginMsg>,
+        args: PluginArgs,
+    ) -> Result<PluginState, ActorProcessingErr> {
+        let version = args.door.version();
+        let plan = Plan::load(&args, &version)?;
+        let handoff = args.home.plugin_handoff_file(&args.name);
+        let state = match std::fs::read(&handoff) {
+            Ok(state) => Some(state),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+            Err(err) => return Err(format!("cannot read {}: {err}", handoff.display()).into()),
+        };
+        let mut outputs = args.outputs();
+        if let Some(state) = &state {
+            outputs.host_line(
+                rosey_core::logs::Level::Info,
+                &format!("starting with {} bytes of handed-over state", state.len()),
+            );
+        }
+        let host = start::bring_up(&args, &plan, state, &mut outputs).await?;
+        args.door.set_version(&version, plan.wants.clone());
+        swap::forget_state(&args, &outputs);
+        swap::announce_ready(&args, &outputs).await;
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let serving = Serving {
+            args: args.clone(),
+            door: args.door.clone(),
+            host,
+            plan,
+            outputs,
+            control: control_rx,
+            last_beat: tokio::time::Instant::now(),
+            busy: None,
+        };
+        let task = tokio::spawn(async move {
+            if let Ended::Failed(reason) = serving.run().await {
+                let _ = myself.send_message(PluginMsg::Failed(reason));
+            }
+        });
+        Ok(PluginState {
+            args,
+            control,
+            task: Some(task),
+        })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<PluginMsg>,
+        message: PluginMsg,
+        state: &mut PluginState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            PluginMsg::Failed(reason) => Err(reason.into()),
+            PluginMsg::Swap { version, reply } => {
+                if let Err(mpsc::error::SendError(Control::Swap { reply, .. })) =
+                    state.control.send(Control::Swap { version, reply })
+                {
+                    let _ = reply.send(Err("the plugin is stopping".to_owned()));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<PluginMsg>,
+        state: &mut PluginState,
+    ) -> Result<(), ActorProcessingErr> {
+        let _ = state.control.send(Control::Stop);
+        if let Some(mut task) = state.task.take() {
+            // The stop finishes the message in hand and the unload, each within the shutdown
+            // timeout; past both, the host is killed (dropping the task drops it).
+            let limit = state.args.shutdown_timeout * 2 + Duration::from_secs(1);
+            if tokio::time::timeout(limit, &mut task).await.is_err() {
+                task.abort();
+            }
+        }
+        state.args.board.clear(&unit_name(&state.args.name));
+        Ok(())
+    }
+}
+
+/// Asks the running instance `actor` of a plugin to run `version` (make-before-break).
+pub async fn swap(actor: &ractor::ActorCell, version: &str) -> Result<(), String> {
+    let (reply, answer) = oneshot::channel();
+    actor
+        .send_message(PluginMsg::Swap {
+            version: version.to_owned(),
+            reply,
+        })
+        .map_err(|err| format!("cannot reach the plugin's actor: {err}"))?;
+    answer
+        .await
+        .map_err(|_| "the plugin's actor stopped before the reload finished".to_owned())?
+}

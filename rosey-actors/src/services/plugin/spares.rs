@@ -1,0 +1,140 @@
+//! Warm spare hosts: host processes started ahead of need, with nothing loaded, so replacing a
+//! crashed host, a reload or an install skips fork and exec. Taking one starts a replacement in
+//! the background. `plugin_host.spares` sets how many are kept (0: none).
+
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex, MutexGuard},
+};
+
+use rosey_core::logs::{LogHub, LogSource};
+
+use super::{link, HostProgram};
+use crate::services::process::Spawner;
+
+/// The log source a spare's output goes to until it is given a plugin.
+fn spare_source() -> LogSource {
+    LogSource::Service("spare".to_owned())
+}
+
+/// The pool. Cheap to clone.
+#[derive(Clone)]
+pub struct Spares {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    wanted: usize,
+    program: HostProgram,
+    spawner: Spawner,
+    logs: LogHub,
+    idle: Mutex<Pool>,
+}
+
+#[derive(Default)]
+struct Pool {
+    hosts: VecDeque<link::Host>,
+    starting: usize,
+    closed: bool,
+}
+
+impl Spares {
+    /// A pool keeping `wanted` spares (started by [`Spares::fill`]).
+    pub fn new(wanted: usize, program: HostProgram, spawner: Spawner, logs: LogHub) -> Spares {
+        Spares {
+            inner: Arc::new(Inner {
+                wanted,
+                program,
+                spawner,
+                logs,
+                idle: Mutex::new(Pool::default()),
+            }),
+        }
+    }
+
+    fn pool(&self) -> MutexGuard<'_, Pool> {
+        match self.inner.idle.lock() {
+            Ok(pool) => pool,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// A host for plugin `name`: a spare if one is alive, else a new process.
+    pub async fn host_for(&self, name: &str) -> std::io::Result<link::Host> {
+        let source = LogSource::Plugin(name.to_owned());
+        let spare = {
+            let mut pool = self.pool();
+            let mut found = None;
+            while let Some(host) = pool.hosts.pop_front() {
+                if host.child.exited().is_none() {
+                    found = Some(host);
+                    break;
+                }
+            }
+            found
+        };
+        self.fill();
+        match spare {
+            Some(host) => {
+                host.child.set_log_source(source);
+                Ok(host)
+            }
+            None => {
+                link::spawn(
+                    &self.inner.program,
+                    &self.inner.spawner,
+                    &self.inner.logs,
+                    source,
+                )
+                .await
+            }
+        }
+    }
+
+    /// Starts spares in the background until `wanted` are idle or starting.
+    pub fn fill(&self) {
+        let missing = {
+            let mut pool = self.pool();
+            if pool.closed {
+                return;
+            }
+            pool.hosts.retain(|host| host.child.exited().is_none());
+            let have = pool.hosts.len() + pool.starting;
+            let missing = self.inner.wanted.saturating_sub(have);
+            pool.starting += missing;
+            missing
+        };
+        for _ in 0..missing {
+            let spares = self.clone();
+            tokio::spawn(async move {
+                let inner = &spares.inner;
+                let spawned =
+                    link::spawn(&inner.program, &inner.spawner, &inner.logs, spare_source()).await;
+                let mut pool = spares.pool();
+                pool.starting = pool.starting.saturating_sub(1);
+                match spawned {
+                    Ok(host) if !pool.closed => pool.hosts.push_back(host),
+                    Ok(_) => {}
+                    Err(err) => tracing::warn!("cannot start a spare plugin host: {err}"),
+                }
+            });
+        }
+    }
+
+    /// Stops keeping spares and ends those kept (the stack is stopping).
+    pub fn close(&self) {
+        let mut pool = self.pool();
+        pool.closed = true;
+        // Dropping a host kills it.
+        pool.hosts.clear();
+    }
+
+    /// Process ids of the idle spares (status and tests).
+    pub fn pids(&self) -> Vec<u32> {
+        self.pool()
+            .hosts
+            .iter()
+            .map(|host| host.child.pid())
+            .collect()
+    }
+}

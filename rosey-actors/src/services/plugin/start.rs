@@ -1,0 +1,164 @@
+//! Bringing a host up for one plugin version, in the two steps the channel has: `Open` (the
+//! library is loaded and its ABI checked; no plugin code runs) and `Start` (the plugin's `load`
+//! with its config and handed-over state). A reload does the first step while the old host
+//! still serves.
+
+use std::{path::PathBuf, time::Duration};
+
+use rosey_core::{manifest::Manifest, messaging, plugin_config::PluginConfig};
+use rosey_host::wire::{FromHost, Open, Start, ToHost};
+
+use super::{
+    door::Wants,
+    link::{Host, StepError},
+    output::{Outputs, Rest},
+    PluginArgs,
+};
+
+/// What running one version takes, from its manifest.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The version.
+    pub version: String,
+    /// Absolute path of its library.
+    pub library: PathBuf,
+    /// `RLIMIT_DATA` in MiB.
+    pub memory_mb: u64,
+    /// How long one handler may run.
+    pub handler_timeout: Duration,
+    /// What its consumer reads.
+    pub wants: Wants,
+}
+
+impl Plan {
+    /// Reads the manifest of installed `version` of plugin `args.name`.
+    pub fn load(args: &PluginArgs, version: &str) -> Result<Plan, String> {
+        let dir = args.home.plugin_version_dir(&args.name, version);
+        let manifest = Manifest::load(&dir.join("manifest.yaml"))
+            .map_err(|err| format!("{} v{version}: {err}", args.name))?;
+        if manifest.name != args.name {
+            return Err(format!(
+                "{} holds plugin {:?}, not {:?}",
+                dir.display(),
+                manifest.name,
+                args.name
+            ));
+        }
+        let library = dir.join(&manifest.library);
+        let library = if library.is_absolute() {
+            library
+        } else {
+            std::env::current_dir()
+                .map(|cwd| cwd.join(&library))
+                .unwrap_or(library)
+        };
+        Ok(Plan {
+            version: version.to_owned(),
+            library,
+            memory_mb: manifest.limits.memory_mb,
+            handler_timeout: Duration::from_millis(manifest.limits.handler_timeout_ms),
+            wants: Wants {
+                filter_subjects: messaging::consumer_filter_subjects(
+                    &manifest.commands,
+                    &manifest.events,
+                ),
+                ack_wait: args.ack_wait,
+            },
+        })
+    }
+}
+
+/// A host with `plan`'s library open, not started yet.
+pub async fn open(args: &PluginArgs, plan: &Plan) -> Result<Host, String> {
+    let mut host = args
+        .spares
+        .host_for(&args.name)
+        .await
+        .map_err(|err| format!("cannot start a plugin host: {err}"))?;
+    let opened = async {
+        host.hello(args.ready_timeout).await?;
+        host.send(&ToHost::Open(Open {
+            library: plan.library.display().to_string(),
+            memory_mb: plan.memory_mb,
+            log_level: args.log_level,
+        }))
+        .await?;
+        let mut said = Vec::new();
+        host.expect(
+            "open the library",
+            args.ready_timeout,
+            |frame| matches!(frame, FromHost::Opened).then_some(()),
+            |frame| said.push(frame),
+        )
+        .await
+        .map(|()| said)
+    }
+    .await;
+    match opened {
+        Ok(said) => {
+            // Only log lines can come before the plugin runs.
+            let mut outputs = args.outputs();
+            for frame in said {
+                if let FromHost::Log { .. } = frame {
+                    outputs.take(frame, None).await;
+                }
+            }
+            Ok(host)
+        }
+        Err(StepError(reason)) => Err(reason),
+    }
+}
+
+/// Starts the plugin in an opened host with `state`; `Err` names why it did not start.
+pub async fn start(
+    args: &PluginArgs,
+    host: &mut Host,
+    plan: &Plan,
+    state: Option<Vec<u8>>,
+    outputs: &mut Outputs,
+) -> Result<(), String> {
+    let config = PluginConfig::load(&args.home.plugin_config_file(&args.name))
+        .map_err(|err| err.to_string())?;
+    let storage_dir = args.home.plugin_storage_dir(&args.name);
+    host.send(&ToHost::Start(Start {
+        name: args.name.clone(),
+        version: plan.version.clone(),
+        storage_dir: storage_dir.display().to_string(),
+        config_json: config.json,
+        config_flat: config.flat,
+        state,
+        heartbeat_ms: u32::try_from(args.heartbeat.as_millis()).unwrap_or(u32::MAX),
+    }))
+    .await
+    .map_err(|StepError(reason)| reason)?;
+    let mut said = Vec::new();
+    let started = host
+        .expect(
+            "load the plugin",
+            args.ready_timeout,
+            |frame| matches!(frame, FromHost::Started).then_some(()),
+            |frame| said.push(frame),
+        )
+        .await;
+    outputs.pid = host.child.pid();
+    outputs.version = plan.version.clone();
+    // What the plugin said while loading goes out now (or is logged, if it failed).
+    for frame in said {
+        if let Rest::Frame(other) = outputs.take(frame, None).await {
+            tracing::debug!(plugin = %args.name, "ignored a {other:?} during start");
+        }
+    }
+    started.map_err(|StepError(reason)| reason)
+}
+
+/// Opens and starts `plan` in a fresh host.
+pub async fn bring_up(
+    args: &PluginArgs,
+    plan: &Plan,
+    state: Option<Vec<u8>>,
+    outputs: &mut Outputs,
+) -> Result<Host, String> {
+    let mut host = open(args, plan).await?;
+    start(args, &mut host, plan, state, outputs).await?;
+    Ok(host)
+}

@@ -1,0 +1,257 @@
+//! Reload and update, make-before-break: the new host is started and its library opened (ABI
+//! checked) while the old host still serves; then, between two messages, the old host unloads
+//! and hands its state over, the state is written to disk (for a daemon that dies right then),
+//! and the new host starts with it and gets the next message. If the new version fails to open,
+//! the old one never stopped; if it fails to start, the old version is brought back with the
+//! state.
+
+use rosey_core::{logs::Level, messaging};
+use rosey_host::wire::{FromHost, ToHost};
+use tokio::{sync::oneshot, task::JoinHandle, time::Instant};
+
+use super::{
+    link::{Host, StepError},
+    output::{Outputs, Rest},
+    serve::Serving,
+    start::{self, Plan},
+    unit_name, PluginArgs,
+};
+use crate::services::board::UnitReport;
+
+/// A new host being opened while the old one serves.
+pub struct Preparing {
+    version: String,
+    task: JoinHandle<Result<(Host, Plan), String>>,
+    reply: oneshot::Sender<Result<(), String>>,
+}
+
+/// A finished preparation.
+pub struct Prepared {
+    version: String,
+    result: Result<(Host, Plan), String>,
+    reply: oneshot::Sender<Result<(), String>>,
+}
+
+impl Preparing {
+    /// Starts opening `version` in a host of its own.
+    pub fn begin(
+        args: &PluginArgs,
+        version: String,
+        reply: oneshot::Sender<Result<(), String>>,
+    ) -> Preparing {
+        let args = args.clone();
+        let wanted = version.clone();
+        let task = tokio::spawn(async move {
+            let plan = Plan::load(&args, &wanted)?;
+            let host = start::open(&args, &plan).await?;
+            Ok((host, plan))
+        });
+        Preparing {
+            version,
+            task,
+            reply,
+        }
+    }
+
+    /// Gives up on this preparation (its host, if any, is killed).
+    pub fn abandon(self, why: &str) {
+        self.task.abort();
+        let _ = self.reply.send(Err(format!("v{}: {why}", self.version)));
+    }
+
+    /// Resolves when the preparation in `slot` is done; never while there is none.
+    pub async fn ready(slot: &mut Option<Preparing>) -> Prepared {
+        let Some(preparing) = slot.as_mut() else {
+            return std::future::pending().await;
+        };
+        let result = match (&mut preparing.task).await {
+            Ok(result) => result,
+            Err(err) => Err(format!("the preparation ended: {err}")),
+        };
+        match slot.take() {
+            Some(done) => Prepared {
+                version: done.version,
+                result,
+                reply: done.reply,
+            },
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// Asks `host` to unload; its state, or `None` when unload failed (logged).
+pub async fn unload(host: &mut Host, outputs: &mut Outputs, args: &PluginArgs) -> Option<Vec<u8>> {
+    if host.send(&ToHost::Unload).await.is_err() {
+        outputs.host_line(Level::Warn, "the host was gone before it could unload");
+        return None;
+    }
+    let mut said = Vec::new();
+    let unloaded = host
+        .expect(
+            "unload",
+            args.shutdown_timeout,
+            |frame| match frame {
+                FromHost::Unloaded { state } => Some(state.clone()),
+                _ => None,
+            },
+            |frame| said.push(frame),
+        )
+        .await;
+    for frame in said {
+        if let Rest::Frame(other) = outputs.take(frame, None).await {
+            tracing::debug!(plugin = %args.name, "ignored a {other:?} during unload");
+        }
+    }
+    outputs.settle().await;
+    match unloaded {
+        Ok(state) => {
+            let note = if state.is_empty() {
+                "unloaded (no state to hand over)".to_owned()
+            } else {
+                format!("unloaded; handing over {} bytes of state", state.len())
+            };
+            outputs.host_line(Level::Info, &note);
+            Some(state)
+        }
+        Err(StepError(reason)) => {
+            outputs.host_line(
+                Level::Error,
+                &format!("unload failed: {reason}; the next instance starts without state"),
+            );
+            None
+        }
+    }
+}
+
+/// Writes handed-over state where the next instance finds it if the daemon dies first.
+pub fn save_state(args: &PluginArgs, outputs: &Outputs, state: &[u8]) {
+    let path = args.home.plugin_handoff_file(&args.name);
+    if let Err(err) = rosey_core::fsutil::write_atomic(&path, state) {
+        outputs.host_line(
+            Level::Error,
+            &format!("cannot write {}: {err}", path.display()),
+        );
+    }
+}
+
+/// The next instance is ready: the state on disk is consumed.
+pub fn forget_state(args: &PluginArgs, outputs: &Outputs) {
+    let path = args.home.plugin_handoff_file(&args.name);
+    if let Err(err) = std::fs::remove_file(&path) {
+        if err.kind() != std::io::ErrorKind::NotFound {
+            outputs.host_line(
+                Level::Warn,
+                &format!("cannot remove {}: {err}", path.display()),
+            );
+        }
+    }
+}
+
+/// Announces the running host: board, log, `ready` notice.
+pub async fn announce_ready(args: &PluginArgs, outputs: &Outputs) {
+    args.board.set(
+        &unit_name(&args.name),
+        UnitReport {
+            pid: Some(outputs.pid),
+            version: Some(outputs.version.clone()),
+            detail: None,
+        },
+    );
+    outputs.host_line(
+        Level::Info,
+        &format!(
+            "{} v{} ready (pid {})",
+            args.name, outputs.version, outputs.pid
+        ),
+    );
+    outputs
+        .announce(messaging::ready_subject(&args.name))
+        .await;
+}
+
+impl Serving {
+    /// Puts a prepared host in the old one's place (the loop is between messages here).
+    /// `Err` only when neither version runs any more: the actor then fails.
+    pub(super) async fn switch(&mut self, prepared: Prepared) -> Result<(), String> {
+        let Prepared {
+            version,
+            result,
+            reply,
+        } = prepared;
+        let old = self.plan.version.clone();
+        let (new_host, new_plan) = match result {
+            Ok(ready) => ready,
+            Err(err) => {
+                let _ = reply.send(Err(format!(
+                    "v{version} failed: {err}; rolled back: v{old} kept serving throughout"
+                )));
+                return Ok(());
+            }
+        };
+        let state = unload(&mut self.host, &mut self.outputs, &self.args).await;
+        if let Some(state) = state.as_ref().filter(|state| !state.is_empty()) {
+            save_state(&self.args, &self.outputs, state);
+        }
+        let old_host = std::mem::replace(&mut self.host, new_host);
+        self.outputs
+            .announce(messaging::stopped_subject(&self.args.name))
+            .await;
+        // Reaped in the background: the old host exits by itself once it has unloaded.
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), old_host.child.wait())
+                .await;
+            old_host.child.kill().await;
+        });
+        let state = state.filter(|state| !state.is_empty());
+        match start::start(
+            &self.args,
+            &mut self.host,
+            &new_plan,
+            state.clone(),
+            &mut self.outputs,
+        )
+        .await
+        {
+            Ok(()) => {
+                self.door.set_version(&version, new_plan.wants.clone());
+                self.plan = new_plan;
+                self.last_beat = Instant::now();
+                forget_state(&self.args, &self.outputs);
+                announce_ready(&self.args, &self.outputs).await;
+                let _ = reply.send(Ok(()));
+                Ok(())
+            }
+            Err(err) => {
+                self.outputs.host_line(
+                    Level::Error,
+                    &format!("v{version} failed to start: {err}; bringing v{old} back"),
+                );
+                let back = match Plan::load(&self.args, &old) {
+                    Ok(plan) => start::bring_up(&self.args, &plan, state, &mut self.outputs)
+                        .await
+                        .map(|host| (host, plan)),
+                    Err(err) => Err(err),
+                };
+                match back {
+                    Ok((host, plan)) => {
+                        self.host = host;
+                        self.plan = plan;
+                        self.last_beat = Instant::now();
+                        forget_state(&self.args, &self.outputs);
+                        announce_ready(&self.args, &self.outputs).await;
+                        let _ = reply.send(Err(format!(
+                            "v{version} failed: {err}; rolled back: v{old} runs again with its state"
+                        )));
+                        Ok(())
+                    }
+                    Err(again) => {
+                        let _ = reply.send(Err(format!(
+                            "v{version} failed: {err}; and v{old} did not come back either: {again}"
+                        )));
+                        Err(again)
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! The host's life: say hello, open the library, start the plugin, handle one message at a
+//! time, unload when told, exit. Every step answers on the channel; every failure is one line
+//! and an exit code ([`crate::exit_codes`]).
+//!
+//! The plugin runs on the main thread, which reads the next frame only after the last one's
+//! `Done` is written: there is never more than one message in the host, and the actor knows
+//! which. A heartbeat thread writes `Heartbeat` every period from `Start` on.
+
+mod channel;
+mod plugin;
+
+use std::{
+    io::BufReader,
+    os::{fd::FromRawFd, unix::net::UnixStream},
+    path::Path,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use rosey_abi::loader::load_plugin_library;
+
+use self::channel::Channel;
+use crate::{
+    exit_codes,
+    wire::{read_frame, FromHost, Level, Outcome, ToHost, HOST_FD, PROTOCOL},
+};
+
+/// Loads a library, checks its ABI, prints `{"abi":…,"sdk":…}` and returns the exit code:
+/// `rosey plugin install` runs this in a throwaway process, so a library that crashes on load
+/// never takes the CLI down.
+pub fn check(library: &Path) -> i32 {
+    if !library.is_absolute() {
+        eprintln!(
+            "plugin-host check: --library must be an absolute path, got {}",
+            library.display()
+        );
+        return exit_codes::USAGE;
+    }
+    match load_plugin_library(library) {
+        Ok(module) => {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "abi": module.abi_version(),
+                    "sdk": module.sdk_version().as_str(),
+                })
+            );
+            exit_codes::CLEAN
+        }
+        Err(err) => {
+            eprintln!("{err}");
+            exit_codes::LOAD_FAILED
+        }
+    }
+}
+
+/// Serves the channel at [`HOST_FD`] until told to unload or the channel closes; returns the
+/// exit code.
+pub fn serve() -> i32 {
+    // SAFETY: the daemon hands every host its end of the channel at HOST_FD; nothing else in
+    // this process owns that descriptor.
+    let stream = unsafe { UnixStream::from_raw_fd(HOST_FD) };
+    // Anything the plugin starts must not inherit the channel (it would keep it open after
+    // this host died, and could speak on it).
+    // SAFETY: fcntl on a descriptor this process owns.
+    unsafe {
+        libc::fcntl(HOST_FD, libc::F_SETFD, libc::FD_CLOEXEC);
+    }
+    let writer = match stream.try_clone() {
+        Ok(writer) => writer,
+        Err(err) => {
+            eprintln!("rosey-plugin-host: no channel at fd {HOST_FD}: {err}");
+            return exit_codes::USAGE;
+        }
+    };
+    let channel = Channel::new(writer);
+    let mut reader = BufReader::new(stream);
+    if !channel.send(&FromHost::Hello {
+        protocol: PROTOCOL,
+        pid: std::process::id(),
+    }) {
+        return exit_codes::CHANNEL_LOST;
+    }
+    let mut next = || -> Result<Option<ToHost>, i32> {
+        match read_frame(&mut reader) {
+            Ok(None) => Ok(None),
+            Ok(Some(body)) => ToHost::decode(&body).map(Some).map_err(|err| {
+                eprintln!("rosey-plugin-host: {err}");
+                exit_codes::USAGE
+            }),
+            Err(_) => Err(exit_codes::CHANNEL_LOST),
+        }
+    };
+    let fail = |code: i32, message: String| {
+        channel.send(&FromHost::Failed { code, message });
+        code
+    };
+
+    // A spare waits here; a channel closed now just means "not needed".
+    let open = match next() {
+        Ok(Some(ToHost::Open(open))) => open,
+        Ok(None) => return exit_codes::CLEAN,
+        Ok(Some(_)) => return fail(exit_codes::USAGE, "expected Open".to_owned()),
+        Err(code) => return code,
+    };
+    channel.set_min_level(open.log_level);
+    if let Err(err) = limit_memory(open.memory_mb) {
+        channel.host_log(
+            Level::Warn,
+            &format!("cannot apply the memory limit: {err}"),
+        );
+    }
+    let module = match load_plugin_library(Path::new(&open.library)) {
+        Ok(module) => module,
+        Err(err) => {
+            channel.host_log(
+                Level::Debug,
+                &format!("loader report for {}:\n{}", open.library, err.report()),
+            );
+            return fail(exit_codes::LOAD_FAILED, format!("{}: {err}", open.library));
+        }
+    };
+    if !channel.send(&FromHost::Opened) {
+        return exit_codes::CHANNEL_LOST;
+    }
+
+    let start = match next() {
+        Ok(Some(ToHost::Start(start))) => start,
+        Ok(None) => return exit_codes::CLEAN,
+        Ok(Some(_)) => return fail(exit_codes::USAGE, "expected Start".to_owned()),
+        Err(code) => return code,
+    };
+    let heartbeat = Duration::from_millis(u64::from(start.heartbeat_ms.max(10)));
+    let mut loaded = match plugin::start(module, start, channel.clone()) {
+        Ok(loaded) => loaded,
+        Err(plugin::StartError::Storage(err)) => return fail(exit_codes::STORAGE_FAILED, err),
+        Err(plugin::StartError::Load(err)) => return fail(exit_codes::LOAD_FAILED, err),
+    };
+    let handled = Arc::new(AtomicU64::new(0));
+    spawn_heartbeats(channel.clone(), heartbeat, handled.clone());
+    if !channel.send(&FromHost::Started) {
+        return exit_codes::CHANNEL_LOST;
+    }
+
+    loop {
+        let (seq, outcome) = match next() {
+            Ok(Some(ToHost::Command(command))) => (command.seq, loaded.command(&command)),
+            Ok(Some(ToHost::Event(event))) => (event.seq, loaded.event(&event)),
+            Ok(Some(ToHost::Unload)) => {
+                return match loaded.unload() {
+                    Ok(state) => {
+                        if channel.send(&FromHost::Unloaded { state }) {
+                            exit_codes::CLEAN
+                        } else {
+                            exit_codes::CHANNEL_LOST
+                        }
+                    }
+                    Err(err) => fail(exit_codes::UNLOAD_FAILED, err),
+                }
+            }
+            Ok(Some(_)) => return fail(exit_codes::USAGE, "unexpected frame".to_owned()),
+            // The daemon dropped this host without an unload: it is being replaced or killed.
+            Ok(None) => return exit_codes::CHANNEL_LOST,
+            Err(code) => return code,
+        };
+        handled.fetch_add(1, Ordering::Relaxed);
+        let panicked = matches!(outcome, Outcome::Panicked(_));
+        if !channel.send(&FromHost::Done { seq, outcome }) {
+            return exit_codes::CHANNEL_LOST;
+        }
+        if panicked {
+            return exit_codes::PLUGIN_PANICKED;
+        }
+    }
+}
+
+fn spawn_heartbeats(channel: Channel, every: Duration, handled: Arc<AtomicU64>) {
+    let spawned = std::thread::Builder::new()
+        .name("heartbeat".to_owned())
+        .spawn(move || loop {
+            std::thread::sleep(every);
+            let beat = FromHost::Heartbeat {
+                handled: handled.load(Ordering::Relaxed),
+            };
+            if !channel.send(&beat) {
+                return;
+            }
+        });
+    if let Err(err) = spawned {
+        // Without heartbeats the actor will count this host as hung and replace it.
+        eprintln!("rosey-plugin-host: cannot start the heartbeat thread: {err}");
+    }
+}
+
+/// Caps the host's writable private memory (RLIMIT_DATA) so a plugin that allocates without
+/// bound fails its allocation (and aborts) instead of dragging the machine into swap.
+fn limit_memory(megabytes: u64) -> std::io::Result<()> {
+    if megabytes == 0 {
+        return Ok(());
+    }
+    let bytes = megabytes.saturating_mul(1024 * 1024) as libc::rlim_t;
+    let limit = libc::rlimit {
+        rlim_cur: bytes,
+        rlim_max: bytes,
+    };
+    // SAFETY: setrlimit only reads the struct we pass.
+    if unsafe { libc::setrlimit(libc::RLIMIT_DATA, &limit) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}

@@ -1,0 +1,263 @@
+//! The plugin instance and the host API it calls back into: replies, chat, PMs, events, the
+//! key-value store, log lines. Everything the plugin says goes straight onto the channel, in
+//! the order it said it, before the handler's `Done`.
+
+use std::cell::RefCell;
+
+use abi_stable::{
+    sabi_trait::TD_Opaque,
+    std_types::{RErr, ROk, ROption, RResult, RSlice, RStr, RString, RVec, Tuple2},
+};
+use rosey_abi::ffi::{
+    FfiCommand, FfiConfig, FfiError, FfiErrorKind, FfiEvent, FfiLoadArgs, FfiLogLevel, FfiSource,
+    HostApi, HostApi_TO, PluginBox, PluginModuleRef,
+};
+
+use super::channel::Channel;
+use crate::{
+    storage::KvStore,
+    wire::{self, FromHost, Level, Outcome, Source, Start},
+};
+
+/// A loaded plugin with its host API.
+pub struct Loaded {
+    plugin: PluginBox,
+    api: HostImpl,
+}
+
+/// Why the plugin could not start.
+pub enum StartError {
+    /// The key-value store could not be opened.
+    Storage(String),
+    /// `load` returned an error or panicked.
+    Load(String),
+}
+
+fn outcome(result: RResult<(), FfiError>) -> Outcome {
+    match result {
+        ROk(()) => Outcome::Ok,
+        RErr(FfiError {
+            kind: FfiErrorKind::Panicked,
+            message,
+        }) => Outcome::Panicked(message.into_string()),
+        RErr(FfiError { message, .. }) => Outcome::Failed(message.into_string()),
+    }
+}
+
+/// Opens the store and calls the plugin's `load` with its config and handed-over state.
+pub fn start(module: PluginModuleRef, start: Start, channel: Channel) -> Result<Loaded, StartError> {
+    let storage_dir = std::path::PathBuf::from(&start.storage_dir);
+    if let Err(err) = std::fs::create_dir_all(&storage_dir) {
+        return Err(StartError::Storage(format!(
+            "cannot create {}: {err}",
+            storage_dir.display()
+        )));
+    }
+    let kv = KvStore::open(&storage_dir).map_err(|err| StartError::Storage(err.to_string()))?;
+    let api = HostImpl {
+        storage_dir: start.storage_dir.clone(),
+        kv,
+        channel,
+        reply_to: RefCell::new(ReplyTarget::Chat { in_reply_to: None }),
+    };
+    let config = FfiConfig {
+        json: RString::from(start.config_json.as_str()),
+        flat: start
+            .config_flat
+            .iter()
+            .map(|(key, value)| Tuple2(RString::from(key.as_str()), RString::from(value.as_str())))
+            .collect(),
+    };
+    let load = module.load();
+    let args = FfiLoadArgs {
+        name: RStr::from(start.name.as_str()),
+        config: &config,
+        state: match &start.state {
+            Some(state) => ROption::RSome(RSlice::from_slice(state)),
+            None => ROption::RNone,
+        },
+    };
+    match load(args, HostApi_TO::from_ptr(&api, TD_Opaque)) {
+        ROk(plugin) => Ok(Loaded { plugin, api }),
+        RErr(err) => Err(StartError::Load(match err.kind {
+            FfiErrorKind::Panicked => format!("{} panicked in load: {}", start.name, err.message),
+            FfiErrorKind::Failed => format!("{} failed to load: {}", start.name, err.message),
+        })),
+    }
+}
+
+impl Loaded {
+    /// Runs the command handler.
+    pub fn command(&mut self, command: &wire::Command) -> Outcome {
+        self.api.set_reply_target(match command.source {
+            Source::Chat => ReplyTarget::Chat {
+                in_reply_to: Some(command.id.clone()),
+            },
+            Source::Pm => ReplyTarget::Pm {
+                user: command.user.clone(),
+                in_reply_to: command.id.clone(),
+            },
+        });
+        let ffi = FfiCommand {
+            id: command.id.as_str().into(),
+            command: command.command.as_str().into(),
+            args: command.args.as_str().into(),
+            user: command.user.as_str().into(),
+            channel: command.channel.as_str().into(),
+            source: match command.source {
+                Source::Chat => FfiSource::Chat,
+                Source::Pm => FfiSource::Pm,
+            },
+            time_ms: command.time_ms,
+        };
+        outcome(
+            self.plugin
+                .handle_command(HostApi_TO::from_ptr(&self.api, TD_Opaque), &ffi),
+        )
+    }
+
+    /// Runs the event handler.
+    pub fn event(&mut self, event: &wire::Event) -> Outcome {
+        self.api.set_reply_target(ReplyTarget::Chat {
+            in_reply_to: Some(event.id.clone()),
+        });
+        let ffi = FfiEvent {
+            id: event.id.as_str().into(),
+            kind: event.kind.as_str().into(),
+            user: event.user.as_deref().map(RString::from).into(),
+            text: event.text.as_deref().map(RString::from).into(),
+            payload_json: event.payload_json.as_str().into(),
+            time_ms: event.time_ms,
+        };
+        outcome(
+            self.plugin
+                .handle_event(HostApi_TO::from_ptr(&self.api, TD_Opaque), &ffi),
+        )
+    }
+
+    /// Runs `unload`; the state to hand over, or why there is none.
+    pub fn unload(mut self) -> Result<Vec<u8>, String> {
+        self.api
+            .set_reply_target(ReplyTarget::Chat { in_reply_to: None });
+        match self
+            .plugin
+            .unload(HostApi_TO::from_ptr(&self.api, TD_Opaque))
+        {
+            ROk(state) => Ok(RVec::into_vec(state)),
+            RErr(FfiError {
+                kind: FfiErrorKind::Panicked,
+                message,
+            }) => Err(format!("plugin panicked in unload: {message}")),
+            RErr(FfiError { message, .. }) => Err(format!("unload failed: {message}")),
+        }
+    }
+}
+
+/// Where `reply` goes for the message in hand.
+enum ReplyTarget {
+    Chat { in_reply_to: Option<String> },
+    Pm { user: String, in_reply_to: String },
+}
+
+/// The host API a plugin calls back into. Lives on the plugin's thread only.
+struct HostImpl {
+    storage_dir: String,
+    kv: KvStore,
+    channel: Channel,
+    reply_to: RefCell<ReplyTarget>,
+}
+
+impl HostImpl {
+    fn set_reply_target(&self, target: ReplyTarget) {
+        *self.reply_to.borrow_mut() = target;
+    }
+
+    fn chat(&self, text: &str, to: Option<String>, in_reply_to: Option<String>) {
+        self.channel.send(&FromHost::Chat {
+            text: text.to_owned(),
+            to,
+            in_reply_to,
+        });
+    }
+}
+
+impl HostApi for HostImpl {
+    fn reply(&self, text: RStr<'_>) {
+        let (to, in_reply_to) = match &*self.reply_to.borrow() {
+            ReplyTarget::Chat { in_reply_to } => (None, in_reply_to.clone()),
+            ReplyTarget::Pm { user, in_reply_to } => {
+                (Some(user.clone()), Some(in_reply_to.clone()))
+            }
+        };
+        self.chat(text.as_str(), to, in_reply_to);
+    }
+
+    fn send_chat(&self, text: RStr<'_>) {
+        self.chat(text.as_str(), None, None);
+    }
+
+    fn send_pm(&self, to: RStr<'_>, text: RStr<'_>) {
+        self.chat(text.as_str(), Some(to.as_str().to_owned()), None);
+    }
+
+    fn publish(&self, kind: RStr<'_>, payload_json: RStr<'_>) -> RResult<(), RString> {
+        let kind = kind.as_str();
+        if !wire::is_valid_event_kind(kind) {
+            return RErr(RString::from(format!(
+                "{kind:?} is not a valid event kind: dot-separated words of a-z, 0-9, _ and -"
+            )));
+        }
+        if let Err(err) = serde_json::from_str::<serde_json::Value>(payload_json.as_str()) {
+            return RErr(RString::from(format!(
+                "the event payload is not JSON: {err}"
+            )));
+        }
+        self.channel.send(&FromHost::Publish {
+            kind: kind.to_owned(),
+            payload_json: payload_json.as_str().to_owned(),
+        });
+        ROk(())
+    }
+
+    fn storage_dir(&self) -> RString {
+        RString::from(self.storage_dir.as_str())
+    }
+
+    fn kv_get(&self, key: RStr<'_>) -> RResult<ROption<RVec<u8>>, RString> {
+        match self.kv.get(key.as_str()) {
+            Ok(value) => ROk(value.map(RVec::from).into()),
+            Err(err) => RErr(RString::from(err.to_string())),
+        }
+    }
+
+    fn kv_set(&self, key: RStr<'_>, value: RSlice<'_, u8>) -> RResult<(), RString> {
+        match self.kv.set(key.as_str(), value.as_slice()) {
+            Ok(()) => ROk(()),
+            Err(err) => RErr(RString::from(err.to_string())),
+        }
+    }
+
+    fn kv_delete(&self, key: RStr<'_>) -> RResult<bool, RString> {
+        match self.kv.delete(key.as_str()) {
+            Ok(existed) => ROk(existed),
+            Err(err) => RErr(RString::from(err.to_string())),
+        }
+    }
+
+    fn kv_list(&self, prefix: RStr<'_>) -> RResult<RVec<RString>, RString> {
+        match self.kv.list(prefix.as_str()) {
+            Ok(keys) => ROk(keys.into_iter().map(RString::from).collect()),
+            Err(err) => RErr(RString::from(err.to_string())),
+        }
+    }
+
+    fn log(&self, level: FfiLogLevel, message: RStr<'_>) {
+        let level = match level {
+            FfiLogLevel::Debug => Level::Debug,
+            FfiLogLevel::Info => Level::Info,
+            FfiLogLevel::Warn => Level::Warn,
+            FfiLogLevel::Error => Level::Error,
+        };
+        self.channel.plugin_log(level, message.as_str());
+    }
+}

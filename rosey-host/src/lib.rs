@@ -1,0 +1,24 @@
+//! # rosey-host
+//!
+//! The process one plugin runs in, as a library and as the slim `rosey-plugin-host` binary.
+//!
+//! A plugin host has exactly one connection: its end of a socketpair the daemon's plugin actor
+//! made when it forked the host ([`wire::HOST_FD`]). It has no NATS client, no network, no
+//! async runtime and no argument parser: the actor hands it one message at a time and publishes
+//! what the plugin says. The host loads the plugin library (by absolute path, ABI checked),
+//! calls the plugin on its main thread, and answers on the channel; a second thread sends
+//! heartbeats so a wedged process is noticed.
+//!
+//! A host can start empty and wait (a warm spare): nothing is loaded until the actor sends
+//! `Open`, so a spare can become any plugin.
+//!
+//! Modules: [`wire`] (the channel's frames, shared with the actor), [`storage`] (the plugin's
+//! key-value store, opened in the host), [`exit_codes`] (how a host ends), and the host itself
+//! ([`serve`], [`check`]).
+
+pub mod exit_codes;
+mod host;
+pub mod storage;
+pub mod wire;
+
+pub use host::{check, serve};
