@@ -101,18 +101,6 @@ impl Home {
         self.plugin_dir(name).join("handoff.state")
     }
 
-    /// `data/plugins/<name>/inflight`: the stream sequence of the message a host is handling
-    /// (all zeros when idle), so the next host knows which message its predecessor died on.
-    pub fn plugin_inflight_file(&self, name: &str) -> PathBuf {
-        self.plugin_dir(name).join("inflight")
-    }
-
-    /// `data/plugins/<name>/attempts.json`: how many hosts died handling each message, for
-    /// moving a poison message to the dead-letter stream.
-    pub fn plugin_attempts_file(&self, name: &str) -> PathBuf {
-        self.plugin_dir(name).join("attempts.json")
-    }
-
     /// `data/nats/`: the JetStream store.
     pub fn nats_store_dir(&self) -> PathBuf {
         self.data_dir().join("nats")
@@ -194,8 +182,6 @@ mod tests {
             home.plugin_storage_dir("quote-db"),
             home.plugin_config_file("quote-db"),
             home.plugin_handoff_file("quote-db"),
-            home.plugin_inflight_file("quote-db"),
-            home.plugin_attempts_file("quote-db"),
             home.plugin_version_dir("quote-db", "1.0.0"),
         ] {
             assert!(path.starts_with(&dir), "{path:?} outside {dir:?}");
