@@ -129,6 +129,10 @@ pub struct SupervisorSpec {
     pub backoff: Backoff,
     /// What happens when a child exceeds its budget.
     pub give_up: GiveUp,
+    /// Under [`Strategy::OneForOne`], start the children due at the same time together rather
+    /// than one after the other (for children that do not depend on each other: plugins).
+    /// Ignored by the other strategies, whose point is an order.
+    pub concurrent_start: bool,
 }
 
 impl SupervisorSpec {
@@ -140,6 +144,7 @@ impl SupervisorSpec {
             intensity: Intensity::default(),
             backoff: Backoff::default(),
             give_up,
+            concurrent_start: false,
         }
     }
 }

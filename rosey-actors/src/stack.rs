@@ -139,6 +139,7 @@ pub fn supervisor_spec(
             reset_after: Duration::from_secs(settings.backoff_reset_secs),
         },
         give_up,
+        concurrent_start: false,
     }
 }
 
@@ -350,6 +351,17 @@ impl Stack {
         counts
     }
 
+    /// Ends the warm spare hosts and keeps no more (the tree has stopped): so a stopping daemon
+    /// leaves nothing running behind its last plugin.
+    pub fn end_spares(&self) {
+        self.runtime.spares.close();
+    }
+
+    /// Process ids of the idle warm spare hosts.
+    pub fn spare_pids(&self) -> Vec<u32> {
+        self.runtime.spares.pids()
+    }
+
     /// Tells the bot to re-read its command routes from the registry.
     pub async fn refresh_routes(&self) -> Result<(), String> {
         let children = crate::children(&self.root).await?;
@@ -445,7 +457,9 @@ fn plugins_child(
                         plugin_spec(&ctx, &runtime, &client, name, &plugin.version.to_string())
                     })
                     .collect::<Result<Vec<_>, String>>()?;
-                let spec = supervisor_spec("plugins", &settings, GiveUp::MarkCrashed);
+                // Plugins do not depend on each other: they come up together.
+                let mut spec = supervisor_spec("plugins", &settings, GiveUp::MarkCrashed);
+                spec.concurrent_start = true;
                 let (plugins, _) =
                     Supervisor::start(spec, children, ctx.listener.clone(), Some(supervisor))
                         .await?;

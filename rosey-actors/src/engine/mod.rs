@@ -209,12 +209,13 @@ impl Engine {
     /// handled as that child's failure; children it sweeps along move to a new timer and are
     /// skipped here.
     ///
-    /// Under `one_for_one` no child's start depends on another's, so the children due are
-    /// started concurrently (a stack with fifty plugins starts in about the time of one); the
-    /// ones that started are recorded first, then each failed start is handled in start order.
+    /// Under `one_for_one` with `concurrent_start` no child's start depends on another's, so
+    /// the children due are started concurrently (a stack with fifty plugins starts in about
+    /// the time of one); the ones that started are recorded first, then each failed start is
+    /// handled in start order.
     /// The other strategies start in order: a failed start there sweeps the children after it.
     async fn run_plan(&mut self, token: u64) -> Result<(), Escalation> {
-        if self.spec.strategy == Strategy::OneForOne {
+        if self.spec.strategy == Strategy::OneForOne && self.spec.concurrent_start {
             let due: Vec<usize> = (0..self.children.len())
                 .filter(|&idx| self.children.get(idx).and_then(|c| c.pending) == Some(token))
                 .collect();

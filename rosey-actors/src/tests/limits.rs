@@ -164,8 +164,24 @@ async fn escalating_during_the_first_start_fails_start_and_leaves_nothing_runnin
     };
     assert!(error.contains("child 'b'"), "{error}");
     assert!(error.contains("refused to start"), "{error}");
-    // Under one_for_one the first start is concurrent: a and c started beside b, and the
-    // escalation stops both, last started first.
+    // c was never started (escalation stops the sequence); a was stopped.
+    assert_eq!(kit.log(), ["start:a", "stop:a"]);
+}
+
+#[tokio::test]
+async fn a_concurrent_first_start_that_escalates_stops_every_child_that_did_start() {
+    let kit = Kit::default();
+    kit.refuse_starts("b", 100);
+    let kids = vec![kit.child("a"), kit.child("b"), kit.child("c")];
+    let mut spec = limited(Strategy::OneForOne, GiveUp::Escalate, 0);
+    spec.concurrent_start = true;
+    let result = Supervisor::start(spec, kids, kit.listener(), None).await;
+    let error = match result {
+        Ok(_) => panic!("start should fail"),
+        Err(error) => error,
+    };
+    assert!(error.contains("child 'b'"), "{error}");
+    // a and c started beside b; the escalation stops both, last started first.
     assert_eq!(kit.log(), ["start:a", "start:c", "stop:c", "stop:a"]);
 }
 

@@ -252,6 +252,7 @@ pub(crate) fn spec(strategy: Strategy, give_up: GiveUp) -> SupervisorSpec {
             reset_after: Duration::from_secs(60),
         },
         give_up,
+        concurrent_start: false,
     }
 }
 

@@ -246,3 +246,44 @@ async fn nested_supervisors_escalate_upward_and_shut_down_depth_first() {
     .await;
     parent.stop(None);
 }
+
+#[tokio::test]
+async fn plugins_style_concurrent_start_runs_every_factory_at_once() {
+    // Each factory waits until all three have begun: started one after the other, the first
+    // would wait forever.
+    let kit = Kit::default();
+    let barrier = Arc::new(tokio::sync::Barrier::new(3));
+    let kids: Vec<ChildSpec> = ["a", "b", "c"]
+        .iter()
+        .map(|name| {
+            let inner = kit.child(name);
+            let barrier = barrier.clone();
+            ChildSpec::new(*name, move |supervisor: ractor::ActorCell| {
+                let barrier = barrier.clone();
+                let start = inner.factory.start(supervisor);
+                async move {
+                    barrier.wait().await;
+                    start.await
+                }
+            })
+        })
+        .collect();
+    let mut spec = spec(Strategy::OneForOne, GiveUp::MarkCrashed);
+    spec.concurrent_start = true;
+    let started = tokio::time::timeout(
+        Duration::from_secs(20),
+        Supervisor::start(spec, kids, kit.listener(), None),
+    )
+    .await;
+    let (sup, _join) = match started {
+        Ok(result) => result.expect("start"),
+        Err(_) => panic!("the children were not started together"),
+    };
+    assert_eq!(kit.starts_of("a") + kit.starts_of("b") + kit.starts_of("c"), 3);
+    for child in children(&sup).await.expect("children") {
+        assert_eq!(child.state, ChildState::Running, "{}", child.name);
+    }
+    shutdown(&sup, Duration::from_secs(10))
+        .await
+        .expect("shutdown");
+}

@@ -374,6 +374,7 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), &mut root_done).await;
     }
+    stack.end_spares();
     if let Err(err) = connector.close().await {
         tracing::warn!("closing the chat connection: {err}");
     }
