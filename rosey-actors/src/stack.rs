@@ -502,7 +502,13 @@ pub fn plugin_spec(
         ack_wait: host.ack_wait(),
     };
     let js = async_nats::jetstream::new(client.clone());
-    let door = runtime.doors.open(name, version, wants.clone(), &js);
+    let door = runtime.doors.open(
+        name,
+        version,
+        wants.clone(),
+        &js,
+        ctx.home.plugin_attempts_file(name),
+    );
     door.set_version(version, wants);
     let args = PluginArgs {
         name: name.to_owned(),

@@ -387,6 +387,7 @@ pub fn remove(home: &Home, name: &str, keep_data: bool) -> Result<Removed, Insta
         std::fs::remove_dir_all(&versions).map_err(io_err("remove", &versions))?;
     }
     remove_file_if_present(&home.plugin_handoff_file(name))?;
+    remove_file_if_present(&home.plugin_attempts_file(name))?;
     if !keep_data {
         let storage = home.plugin_storage_dir(name);
         if storage.exists() {

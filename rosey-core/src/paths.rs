@@ -101,6 +101,12 @@ impl Home {
         self.plugin_dir(name).join("handoff.state")
     }
 
+    /// `data/plugins/<name>/attempts.json`: how many hosts died holding each message, kept so a
+    /// poison message is still recognised after the daemon restarts.
+    pub fn plugin_attempts_file(&self, name: &str) -> PathBuf {
+        self.plugin_dir(name).join("attempts.json")
+    }
+
     /// `data/nats/`: the JetStream store.
     pub fn nats_store_dir(&self) -> PathBuf {
         self.data_dir().join("nats")
@@ -182,6 +188,7 @@ mod tests {
             home.plugin_storage_dir("quote-db"),
             home.plugin_config_file("quote-db"),
             home.plugin_handoff_file("quote-db"),
+            home.plugin_attempts_file("quote-db"),
             home.plugin_version_dir("quote-db", "1.0.0"),
         ] {
             assert!(path.starts_with(&dir), "{path:?} outside {dir:?}");

@@ -1,6 +1,8 @@
 //! A plugin's door: its JetStream consumer, read by the daemon on the plugin's behalf, and
 //! what must outlive any one plugin actor instance: the message a dead host held, how many
-//! hosts each message has killed, the messages acked lately, and the version to run.
+//! hosts each message has killed (also kept in `data/plugins/<name>/attempts.json`, so a
+//! daemon restart does not hand a poison message to the plugin afresh), the messages acked
+//! lately, and the version to run.
 //!
 //! The door belongs to the stack (one per plugin, kept in [`Doors`]), not to an actor: when a
 //! host dies, its actor fails and the supervisor starts another, and the message the dead host
@@ -15,6 +17,7 @@
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
+    path::PathBuf,
     sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
@@ -42,6 +45,8 @@ pub struct Wants {
 pub struct Door {
     name: String,
     js: jetstream::Context,
+    /// Where the poison counts are kept across daemon restarts.
+    attempts_file: PathBuf,
     state: Mutex<State>,
     feed: tokio::sync::Mutex<Feed>,
 }
@@ -72,16 +77,27 @@ pub fn sequence(message: &Message) -> u64 {
 }
 
 impl Door {
-    fn new(name: &str, version: &str, wants: Wants, js: jetstream::Context) -> Door {
+    fn new(
+        name: &str,
+        version: &str,
+        wants: Wants,
+        js: jetstream::Context,
+        attempts_file: PathBuf,
+    ) -> Door {
+        let attempts = std::fs::read(&attempts_file)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
         Door {
             name: name.to_owned(),
             js,
+            attempts_file,
             state: Mutex::new(State {
                 version: version.to_owned(),
                 wants,
                 held: None,
                 returned: VecDeque::new(),
-                attempts: HashMap::new(),
+                attempts,
                 recent: VecDeque::new(),
                 recent_set: HashSet::new(),
             }),
@@ -220,8 +236,20 @@ impl Door {
         if let Some(message) = state.held.take() {
             if counts {
                 *state.attempts.entry(sequence(&message)).or_default() += 1;
+                self.save_attempts(&state.attempts);
             }
             state.returned.push_front(message);
+        }
+    }
+
+    /// Writes the poison counts (only when one changes: a host died, or a counted message was
+    /// finally handled). A failure is logged; the counts still hold in memory.
+    fn save_attempts(&self, attempts: &HashMap<u64, u32>) {
+        let written = serde_json::to_vec(attempts)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| rosey_core::fsutil::write_atomic(&self.attempts_file, &bytes));
+        if let Err(err) = written {
+            tracing::warn!(plugin = %self.name, "cannot write {}: {err}", self.attempts_file.display());
         }
     }
 
@@ -239,7 +267,9 @@ impl Door {
     /// copy of it.
     pub fn done(&self, seq: u64) {
         let mut state = self.lock();
-        state.attempts.remove(&seq);
+        if state.attempts.remove(&seq).is_some() {
+            self.save_attempts(&state.attempts);
+        }
         if state.recent_set.insert(seq) {
             state.recent.push_back(seq);
             if state.recent.len() > RECENT {
@@ -286,6 +316,7 @@ impl Doors {
         version: &str,
         wants: Wants,
         js: &jetstream::Context,
+        attempts_file: PathBuf,
     ) -> Arc<Door> {
         let mut doors = match self.doors.lock() {
             Ok(doors) => doors,
@@ -293,7 +324,9 @@ impl Doors {
         };
         doors
             .entry(name.to_owned())
-            .or_insert_with(|| Arc::new(Door::new(name, version, wants, js.clone())))
+            .or_insert_with(|| {
+                Arc::new(Door::new(name, version, wants, js.clone(), attempts_file))
+            })
             .clone()
     }
 
