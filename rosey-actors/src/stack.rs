@@ -513,9 +513,11 @@ pub fn plugin_spec(
     let args = PluginArgs {
         name: name.to_owned(),
         home: ctx.home.clone(),
+        // The door's own connection: replies and the acks after them must share one, or the
+        // server could see an ack before its reply.
+        client: door.jetstream().client(),
         door,
         spares: runtime.spares.clone(),
-        client: client.clone(),
         logs: ctx.logs.clone(),
         board: ctx.board.clone(),
         log_level: match ctx.host_log_level.as_str() {

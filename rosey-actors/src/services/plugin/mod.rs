@@ -75,7 +75,7 @@ pub struct PluginArgs {
     pub door: Arc<Door>,
     /// Where hosts come from.
     pub spares: Spares,
-    /// The daemon's NATS connection (chat, notices, heartbeats).
+    /// The door's NATS connection (chat, notices, heartbeats; the acks go on it too).
     pub client: async_nats::Client,
     /// Where the plugin's log lines go.
     pub logs: LogHub,
