@@ -27,7 +27,7 @@ pub struct Loaded {
 
 /// Why the plugin could not start.
 pub enum StartError {
-    /// The key-value store could not be opened.
+    /// The storage folder could not be created.
     Storage(String),
     /// `load` returned an error or panicked.
     Load(String),
@@ -44,7 +44,8 @@ fn outcome(result: RResult<(), FfiError>) -> Outcome {
     }
 }
 
-/// Opens the store and calls the plugin's `load` with its config and handed-over state.
+/// Makes the storage folder and calls the plugin's `load` with its config and handed-over
+/// state (the key-value store opens on first use).
 pub fn start(module: PluginModuleRef, start: Start, channel: Channel) -> Result<Loaded, StartError> {
     let storage_dir = std::path::PathBuf::from(&start.storage_dir);
     if let Err(err) = std::fs::create_dir_all(&storage_dir) {
@@ -53,10 +54,10 @@ pub fn start(module: PluginModuleRef, start: Start, channel: Channel) -> Result<
             storage_dir.display()
         )));
     }
-    let kv = KvStore::open(&storage_dir).map_err(|err| StartError::Storage(err.to_string()))?;
     let api = HostImpl {
         storage_dir: start.storage_dir.clone(),
-        kv,
+        kv: std::cell::OnceCell::new(),
+        storage_path: storage_dir,
         channel,
         reply_to: RefCell::new(ReplyTarget::Chat { in_reply_to: None }),
     };
@@ -162,12 +163,22 @@ enum ReplyTarget {
 /// The host API a plugin calls back into. Lives on the plugin's thread only.
 struct HostImpl {
     storage_dir: String,
-    kv: KvStore,
+    /// Opened on first use: SQLite's code is most of a host's pages, and a plugin that keeps
+    /// no keys should not pay for them.
+    kv: std::cell::OnceCell<Result<KvStore, String>>,
+    storage_path: std::path::PathBuf,
     channel: Channel,
     reply_to: RefCell<ReplyTarget>,
 }
 
 impl HostImpl {
+    fn kv(&self) -> Result<&KvStore, RString> {
+        self.kv
+            .get_or_init(|| KvStore::open(&self.storage_path).map_err(|err| err.to_string()))
+            .as_ref()
+            .map_err(|err| RString::from(err.as_str()))
+    }
+
     fn set_reply_target(&self, target: ReplyTarget) {
         *self.reply_to.borrow_mut() = target;
     }
@@ -224,28 +235,44 @@ impl HostApi for HostImpl {
     }
 
     fn kv_get(&self, key: RStr<'_>) -> RResult<ROption<RVec<u8>>, RString> {
-        match self.kv.get(key.as_str()) {
+        let kv = match self.kv() {
+            Ok(kv) => kv,
+            Err(err) => return RErr(err),
+        };
+        match kv.get(key.as_str()) {
             Ok(value) => ROk(value.map(RVec::from).into()),
             Err(err) => RErr(RString::from(err.to_string())),
         }
     }
 
     fn kv_set(&self, key: RStr<'_>, value: RSlice<'_, u8>) -> RResult<(), RString> {
-        match self.kv.set(key.as_str(), value.as_slice()) {
+        let kv = match self.kv() {
+            Ok(kv) => kv,
+            Err(err) => return RErr(err),
+        };
+        match kv.set(key.as_str(), value.as_slice()) {
             Ok(()) => ROk(()),
             Err(err) => RErr(RString::from(err.to_string())),
         }
     }
 
     fn kv_delete(&self, key: RStr<'_>) -> RResult<bool, RString> {
-        match self.kv.delete(key.as_str()) {
+        let kv = match self.kv() {
+            Ok(kv) => kv,
+            Err(err) => return RErr(err),
+        };
+        match kv.delete(key.as_str()) {
             Ok(existed) => ROk(existed),
             Err(err) => RErr(RString::from(err.to_string())),
         }
     }
 
     fn kv_list(&self, prefix: RStr<'_>) -> RResult<RVec<RString>, RString> {
-        match self.kv.list(prefix.as_str()) {
+        let kv = match self.kv() {
+            Ok(kv) => kv,
+            Err(err) => return RErr(err),
+        };
+        match kv.list(prefix.as_str()) {
             Ok(keys) => ROk(keys.into_iter().map(RString::from).collect()),
             Err(err) => RErr(RString::from(err.to_string())),
         }
