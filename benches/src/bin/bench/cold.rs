@@ -3,6 +3,9 @@
 //! control socket while `rosey start` runs). The first start of a home also creates the
 //! JetStream stream and consumers; later starts find them in the store, as a restarted bot
 //! would.
+//!
+//! The memory of many hosts at once is read in the same stack (see [`crate::memory::hosts`]):
+//! after the last start of the asked size, 1 s after every plugin runs.
 
 use std::{
     path::{Path, PathBuf},
@@ -15,6 +18,7 @@ use serde::Serialize;
 
 use crate::{
     cleanup,
+    memory::{self, HostsMemory},
     reload::ms,
     setup::{self, Tools},
     stack::BenchHome,
@@ -70,13 +74,15 @@ pub fn archives(tools: &Tools, archive: &Path, n: usize) -> Result<Vec<(String, 
     Ok(all)
 }
 
-/// Installs `plugins` into a fresh home and starts and stops its stack `runs` times.
+/// Installs `plugins` into a fresh home and starts and stops its stack `runs` times; with
+/// `hosts_memory`, also reads the memory of every host after the last start.
 pub async fn measure(
     tools: &Tools,
     plugins: &[(String, PathBuf)],
     runs: usize,
     keep: bool,
-) -> Result<ColdStart> {
+    hosts_memory: bool,
+) -> Result<(ColdStart, Option<Result<HostsMemory>>)> {
     let home = BenchHome::new(tools, &format!("cold{}", plugins.len()), CONFIG, keep)?;
     for (_, archive) in plugins {
         home.install(archive).await?;
@@ -86,12 +92,21 @@ pub async fn measure(
         plugins: plugins.len(),
         ..Default::default()
     };
+    let mut memory = None;
     for run in 0..runs {
         let (returned, running) = one_start(&home, &names)
             .await
             .with_context(|| format!("cold start {run} with {} plugins", names.len()))?;
         result.start_returned.push(ms(returned));
         result.all_running.push(ms(running));
+        if hosts_memory && run + 1 == runs {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            memory = Some(
+                home.status()
+                    .await
+                    .and_then(|status| memory::hosts(&status)),
+            );
+        }
         home.stop().await?;
         let deadline = Instant::now() + Duration::from_secs(15);
         while !cleanup::processes_mentioning(home.path()).is_empty() {
@@ -104,7 +119,7 @@ pub async fn measure(
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    Ok(result)
+    Ok((result, memory))
 }
 
 /// One `rosey start`: (launch → it returned, launch → every plugin running).

@@ -1,7 +1,8 @@
 //! Measure 7, the peer: Errbot (PyPI `errbot`) and its in-process test bot, installed with pip
 //! into a throwaway venv under `target/bench/errbot-venv` (never system-wide), measured by
 //! `benches/errbot/errbot_bench.py` the way the harness measures rosey: a plugin reload →
-//! first reply, and steady command → reply. Anything that stops it (no python3, no venv
+//! first reply, steady command → reply, and (unless skipped) the sustained rate, searched
+//! the way [`crate::sustained`] searches rosey's. Anything that stops it (no python3, no venv
 //! module, pip cannot reach PyPI, Errbot fails to start) is reported as the reason, never
 //! papered over.
 
@@ -15,7 +16,11 @@ use std::{
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::{cleanup, setup::Tools};
+use crate::{
+    cleanup,
+    setup::Tools,
+    sustained::{Search, Sustained},
+};
 
 /// The measuring script, shipped inside the harness.
 const SCRIPT: &str = include_str!("../../../errbot/errbot_bench.py");
@@ -33,8 +38,11 @@ pub struct ErrbotRun {
     pub reload_answered_before_reloaded: usize,
     /// `!hello` → `hi`, in ms.
     pub steady_ms: Vec<f64>,
-    /// The Python process's VmRSS at the end, in KiB.
+    /// The Python process's VmRSS after the reload and steady measures, in KiB.
     pub rss_kb: Option<u64>,
+    /// The sustained rate, when it was asked for.
+    #[serde(default)]
+    pub sustained: Option<Sustained>,
 }
 
 /// Runs `command` with no input; fails with its output when it fails or outlives `limit`.
@@ -139,8 +147,14 @@ fn venv(tools: &Tools) -> Result<std::path::PathBuf> {
     Ok(python)
 }
 
-/// Installs (if needed) and measures Errbot.
-pub fn measure(tools: &Tools, reloads: usize, steady: usize, warmup: usize) -> Result<ErrbotRun> {
+/// Installs (if needed) and measures Errbot; `sustained` also searches its sustained rate.
+pub fn measure(
+    tools: &Tools,
+    reloads: usize,
+    steady: usize,
+    warmup: usize,
+    sustained: Option<Search>,
+) -> Result<ErrbotRun> {
     let python = venv(tools)?;
     let work = tools.bench_dir.join("errbot");
     if work.exists() {
@@ -156,9 +170,18 @@ pub fn measure(tools: &Tools, reloads: usize, steady: usize, warmup: usize) -> R
             .arg(&script)
             .arg(Path::new(&work).join("run"))
             .args([reloads.to_string(), steady.to_string(), warmup.to_string()])
+            .args(sustained.map_or_else(Vec::new, |search| {
+                vec![
+                    search.step_secs.to_string(),
+                    search.bisections.to_string(),
+                    search.start_rate.to_string(),
+                    search.max_rate.to_string(),
+                    search.p99_limit_ms.to_string(),
+                ]
+            }))
             .current_dir(&work),
         "the Errbot measurement (errbot_bench.py)",
-        Duration::from_secs(600),
+        Duration::from_secs(1200),
     )?;
     let line = out
         .lines()

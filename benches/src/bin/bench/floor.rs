@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use async_nats::jetstream::{self, consumer::PullConsumer};
 use futures::StreamExt;
 use rosey_benches::stats::Series;
@@ -54,6 +54,24 @@ pub async fn measure(url: &str, wire: &Wire, warmup: usize, count: usize) -> Res
         }
     });
     responder.flush().await.context("cannot flush")?;
+    // On a loaded machine the server has been seen to answer the very first request with "no
+    // responders" even after the flush: ask until the echo answers (at most 5 s) before timing.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let echo = tokio::time::timeout(
+            Duration::from_secs(1),
+            requester.request("bench.floor.echo", "ping".into()),
+        )
+        .await;
+        match echo {
+            Ok(Ok(_)) => break,
+            Ok(Err(err)) if Instant::now() > deadline => {
+                return Err(err).context("core request failed");
+            }
+            Err(_) if Instant::now() > deadline => bail!("no echo within 5 s"),
+            _ => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
     for i in 0..warmup + count {
         let started = Instant::now();
         tokio::time::timeout(

@@ -16,16 +16,11 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use async_nats::jetstream::{
-    context::{PublishAckFuture, PublishError},
-    publish::PublishAck,
-};
-use futures::{stream::FuturesUnordered, StreamExt};
 use rosey_benches::stats::Series;
 use serde::Serialize;
 use tokio::time::sleep_until;
 
-use crate::{stack::BenchHome, wire::Wire};
+use crate::{load, stack::BenchHome, wire::Wire};
 
 /// How a reload is requested.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -193,11 +188,6 @@ async fn running_pid(home: &BenchHome, plugin: &str) -> Result<u32> {
         .with_context(|| format!("{plugin} has no pid"))
 }
 
-/// Awaits the stream's acknowledgement of command `i`.
-async fn settle(i: usize, ack: PublishAckFuture) -> (usize, Result<PublishAck, PublishError>) {
-    (i, ack.await)
-}
-
 /// Milliseconds in a duration, as a float.
 pub fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
@@ -250,7 +240,7 @@ pub async fn loss_under_load(
     home: &BenchHome,
     wire: &Wire,
     plugin: &str,
-    (command, args): (&str, &str),
+    probe: (&str, &str),
     via: ReloadVia,
     load: Load,
 ) -> Result<Loss> {
@@ -261,47 +251,10 @@ pub async fn loss_under_load(
         drain,
     } = load;
     let total = (rate * duration.as_secs_f64()).round() as usize;
-    let interval = Duration::from_secs_f64(1.0 / rate);
     let publishing = Cell::new(true);
-    let mut sent_at: Vec<Instant> = Vec::with_capacity(total);
-    let mut loss = Loss {
-        target_rate: rate,
-        reload_gap_ms: ms(reload_gap),
-        ..Default::default()
-    };
     let id_of = |i: usize| format!("load-{i}");
     let publisher = async {
-        let published = async {
-            let start = tokio::time::Instant::now();
-            let mut acks = FuturesUnordered::new();
-            let mut retries = vec![0u8; total];
-            let mut not_stored = 0;
-            let mut next = 0;
-            loop {
-                tokio::select! {
-                    biased;
-                    Some((i, stored)) = acks.next(), if !acks.is_empty() => {
-                        let stored: Result<PublishAck, PublishError> = stored;
-                        if stored.is_err() {
-                            if retries[i] < 3 {
-                                retries[i] += 1;
-                                acks.push(settle(i, wire.publish(&id_of(i), command, args).await?));
-                            } else {
-                                not_stored += 1;
-                            }
-                        }
-                    }
-                    _ = sleep_until(start + interval * next as u32), if next < total => {
-                        sent_at.push(Instant::now());
-                        acks.push(settle(next, wire.publish(&id_of(next), command, args).await?));
-                        next += 1;
-                    }
-                    else => break,
-                }
-            }
-            anyhow::Ok(not_stored)
-        }
-        .await;
+        let published = load::publish_paced(wire, &id_of, probe, rate, total).await;
         // Whatever happened to the publisher, the reloader stops with it.
         publishing.set(false);
         published
@@ -320,43 +273,24 @@ pub async fn loss_under_load(
         (done, errors)
     };
     let (published, (reloads, reload_errors)) = tokio::join!(publisher, reloader);
-    loss.not_stored = published?;
-    loss.reloads = reloads;
-    loss.reload_errors = reload_errors;
-    loss.sent = sent_at.len();
-    if let (Some(first), Some(last)) = (sent_at.first(), sent_at.last()) {
-        let span = (*last - *first).as_secs_f64();
-        if span > 0.0 {
-            loss.achieved_rate = (sent_at.len() - 1) as f64 / span;
-        }
-    }
+    let published = published?;
     // Drain: wait for every reply (a redelivery waits out the 5 s ack wait at most), then a
     // moment more for duplicates.
-    let deadline = Instant::now() + drain;
-    while Instant::now() < deadline && (0..total).any(|i| wire.reply_count(&id_of(i)) == 0) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    load::drain(wire, &id_of, published.sent_at.len(), drain).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    for (i, sent) in sent_at.iter().enumerate() {
-        let id = id_of(i);
-        match wire.reply_count(&id) {
-            0 => {
-                loss.lost += 1;
-                if loss.lost_examples.len() < 10 {
-                    loss.lost_examples.push(id);
-                }
-            }
-            count => {
-                if count > 1 {
-                    loss.duplicated += 1;
-                }
-                if let Some(first) = wire.first_reply(&id) {
-                    loss.latency
-                        .push(ms(first.at.saturating_duration_since(*sent)));
-                }
-            }
-        }
-    }
+    let tally = load::tally(wire, &id_of, &published.sent_at);
     wire.forget_replies();
-    Ok(loss)
+    Ok(Loss {
+        target_rate: rate,
+        reload_gap_ms: ms(reload_gap),
+        achieved_rate: published.achieved_rate,
+        sent: published.sent_at.len(),
+        not_stored: published.not_stored,
+        reloads,
+        reload_errors,
+        lost: tally.lost,
+        duplicated: tally.duplicated,
+        lost_examples: tally.lost_examples,
+        latency: tally.latency,
+    })
 }

@@ -196,7 +196,14 @@ impl BenchHome {
     }
 
     /// Sends one control request (a JSON object) to the daemon; returns its `data` on success.
+    /// Fails when the daemon has not answered within 60 s, so no measure waits forever.
     pub async fn control(&self, request: &serde_json::Value) -> Result<serde_json::Value> {
+        tokio::time::timeout(Duration::from_secs(60), self.control_unbounded(request))
+            .await
+            .with_context(|| format!("the daemon did not answer {request} within 60 s"))?
+    }
+
+    async fn control_unbounded(&self, request: &serde_json::Value) -> Result<serde_json::Value> {
         let socket = self.path.join("data/run/rosey.sock");
         let mut stream = UnixStream::connect(&socket)
             .await

@@ -44,6 +44,8 @@ pub struct Notice {
 /// Replies recorded per command id, and who waits for which.
 #[derive(Default)]
 struct Book {
+    /// Replies recorded since the connection was made (never reset).
+    received: u64,
     replies: HashMap<String, Vec<Stamp>>,
     waiters: HashMap<String, oneshot::Sender<Stamp>>,
 }
@@ -154,6 +156,11 @@ impl Wire {
         rx
     }
 
+    /// How many replies arrived since the connection was made, to any command.
+    pub fn replies_received(&self) -> u64 {
+        self.book().received
+    }
+
     /// How many replies to `id` arrived so far.
     pub fn reply_count(&self, id: &str) -> usize {
         self.book().replies.get(id).map_or(0, Vec::len)
@@ -197,6 +204,7 @@ fn lock(book: &Mutex<Book>) -> MutexGuard<'_, Book> {
 
 fn record(book: &Mutex<Book>, id: String, stamp: Stamp) {
     let mut book = lock(book);
+    book.received += 1;
     if let Some(waiter) = book.waiters.remove(&id) {
         let _ = waiter.send(stamp);
     }
