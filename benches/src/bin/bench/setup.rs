@@ -48,7 +48,7 @@ pub fn run(command: &mut Command, what: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// Finds (and, with `build`, builds) everything: `cargo build --release -p rosey` (or the
+/// Finds (and, with `build`, builds) everything: `cargo build --release -p rosey -p rosey-host` (or the
 /// `rosey` binary given), and nats-server from `$ROSEY_NATS_SERVER` or `scripts/install-nats`.
 pub fn prepare(build: bool, rosey: Option<&Path>) -> Result<Tools> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -69,14 +69,14 @@ pub fn prepare(build: bool, rosey: Option<&Path>) -> Result<Tools> {
     std::fs::create_dir_all(&bench_dir)
         .with_context(|| format!("cannot create {}", bench_dir.display()))?;
     if build {
-        eprintln!("building: cargo build --release -p rosey");
+        eprintln!("building: cargo build --release -p rosey -p rosey-host");
         let status = cargo()
             .current_dir(&workspace)
-            .args(["build", "--release", "-p", "rosey"])
+            .args(["build", "--release", "-p", "rosey", "-p", "rosey-host"])
             .status()
             .context("cannot run cargo")?;
         if !status.success() {
-            bail!("`cargo build --release -p rosey` failed ({status})");
+            bail!("`cargo build --release -p rosey -p rosey-host` failed ({status})");
         }
     }
     let rosey = match rosey {
@@ -87,7 +87,7 @@ pub fn prepare(build: bool, rosey: Option<&Path>) -> Result<Tools> {
     };
     if !rosey.is_file() {
         bail!(
-            "{} is missing: run `cargo build --release -p rosey` (or drop --no-build)",
+            "{} is missing: run `cargo build --release -p rosey -p rosey-host` (or drop --no-build)",
             rosey.display()
         );
     }
