@@ -777,7 +777,10 @@ mod tests {
         }
         .encode();
         for cut in 0..frame.len() - 4 {
-            assert!(FromHost::decode(&frame[4..4 + cut]).is_err(), "cut at {cut}");
+            assert!(
+                FromHost::decode(&frame[4..4 + cut]).is_err(),
+                "cut at {cut}"
+            );
         }
         // A length prefix over the limit is refused before anything is read.
         let huge = ((MAX_FRAME + 1) as u32).to_le_bytes();

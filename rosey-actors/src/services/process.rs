@@ -200,12 +200,7 @@ impl Output {
 }
 
 /// Writes one line of a child's output and remembers its message as the last words.
-fn emit(
-    log: &ChildLog,
-    source: &Mutex<LogSource>,
-    last: &Mutex<Option<String>>,
-    bytes: &[u8],
-) {
+fn emit(log: &ChildLog, source: &Mutex<LogSource>, last: &Mutex<Option<String>>, bytes: &[u8]) {
     let source = match source.lock() {
         Ok(source) => source.clone(),
         Err(poisoned) => poisoned.into_inner().clone(),

@@ -279,7 +279,10 @@ async fn plugins_style_concurrent_start_runs_every_factory_at_once() {
         Ok(result) => result.expect("start"),
         Err(_) => panic!("the children were not started together"),
     };
-    assert_eq!(kit.starts_of("a") + kit.starts_of("b") + kit.starts_of("c"), 3);
+    assert_eq!(
+        kit.starts_of("a") + kit.starts_of("b") + kit.starts_of("c"),
+        3
+    );
     for child in children(&sup).await.expect("children") {
         assert_eq!(child.state, ChildState::Running, "{}", child.name);
     }

@@ -12,7 +12,12 @@ const USAGE: &str = "usage: rosey-plugin-host serve | check --library <absolute 
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let code = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    let code = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["serve"] => rosey_host::serve(),
         ["check", "--library", library] => rosey_host::check(Path::new(library)),
         ["--version"] => {

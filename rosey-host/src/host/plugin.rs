@@ -46,7 +46,11 @@ fn outcome(result: RResult<(), FfiError>) -> Outcome {
 
 /// Makes the storage folder and calls the plugin's `load` with its config and handed-over
 /// state (the key-value store opens on first use).
-pub fn start(module: PluginModuleRef, start: Start, channel: Channel) -> Result<Loaded, StartError> {
+pub fn start(
+    module: PluginModuleRef,
+    start: Start,
+    channel: Channel,
+) -> Result<Loaded, StartError> {
     let storage_dir = std::path::PathBuf::from(&start.storage_dir);
     if let Err(err) = std::fs::create_dir_all(&storage_dir) {
         return Err(StartError::Storage(format!(

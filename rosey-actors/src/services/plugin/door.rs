@@ -70,10 +70,7 @@ struct Feed {
 
 /// The sequence of a JetStream message (0 when it has none: never for a consumer's).
 pub fn sequence(message: &Message) -> u64 {
-    message
-        .info()
-        .map(|info| info.stream_sequence)
-        .unwrap_or(0)
+    message.info().map(|info| info.stream_sequence).unwrap_or(0)
 }
 
 impl Door {
@@ -324,9 +321,7 @@ impl Doors {
         };
         doors
             .entry(name.to_owned())
-            .or_insert_with(|| {
-                Arc::new(Door::new(name, version, wants, js.clone(), attempts_file))
-            })
+            .or_insert_with(|| Arc::new(Door::new(name, version, wants, js.clone(), attempts_file)))
             .clone()
     }
 

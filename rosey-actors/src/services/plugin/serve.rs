@@ -118,7 +118,8 @@ impl Serving {
     /// Kills a host that sent a frame out of turn.
     async fn violation(&mut self, frame: &FromHost) -> String {
         self.host.child.kill().await;
-        let reason = format!("the host broke the channel's rules (sent {frame:?} out of turn); killed");
+        let reason =
+            format!("the host broke the channel's rules (sent {frame:?} out of turn); killed");
         self.outputs.host_line(Level::Error, &reason);
         reason
     }

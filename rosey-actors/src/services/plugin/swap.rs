@@ -164,9 +164,7 @@ pub async fn announce_ready(args: &PluginArgs, outputs: &Outputs) {
             args.name, outputs.version, outputs.pid
         ),
     );
-    outputs
-        .announce(messaging::ready_subject(&args.name))
-        .await;
+    outputs.announce(messaging::ready_subject(&args.name)).await;
 }
 
 impl Serving {
