@@ -1,189 +1,61 @@
-//! Running plugins in real `rosey plugin-host` processes against a real nats-server: pack and
-//! install a plugin from `plugins/`, start hosts, send commands and events, read replies.
+//! Talking to the plugins of a running [`TestStack`](crate::stack::TestStack) over its NATS:
+//! publishing commands and events into the stream, watching everything the daemon says back
+//! (replies, `ready`/`stopped` notices, heartbeats, dead letters), and looking at the plugin
+//! host processes the daemon runs (their pids, their open sockets, the warm spares).
+//!
+//! Plugin hosts have no NATS connection of their own: the daemon feeds each one over a private
+//! socketpair, so a test reaches a plugin only through the stream, as the bot does.
 
 use std::{
-    path::{Path, PathBuf},
-    process::{Command, Output},
-    sync::atomic::{AtomicU64, Ordering},
-    time::Duration,
+    collections::HashSet,
+    path::Path,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
 };
 
 use futures::StreamExt;
-use rosey_core::{
-    manifest::Manifest,
-    messaging::{
-        self, ChatAction, CommandMessage, EventMessage, Lifecycle, Source, SCHEMA_VERSION,
-    },
+use rosey_core::messaging::{
+    self, ChatAction, CommandMessage, EventMessage, Heartbeat, Lifecycle, Source, SCHEMA_VERSION,
 };
 
-use crate::{cli::TempHome, nats::NatsServer, process::ChildGuard};
+use crate::stack::TestStack;
 
-/// A temp rosey home with its own nats-server.
-pub struct PluginEnv {
-    /// The home (and a scratch folder beside it).
-    pub home: TempHome,
-    /// The nats-server.
-    pub nats: NatsServer,
+/// One message seen on the stack's NATS, with when it arrived.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// Its subject.
+    pub subject: String,
+    /// Its payload.
+    pub payload: Vec<u8>,
+    /// When the test received it.
+    pub at: Instant,
 }
 
-impl PluginEnv {
-    /// A fresh home and nats-server.
-    pub fn new() -> PluginEnv {
-        PluginEnv {
-            home: TempHome::new(),
-            nats: NatsServer::start(),
-        }
-    }
-
-    /// The home's path.
-    pub fn home(&self) -> PathBuf {
-        self.home.path()
-    }
-
-    /// Runs `rosey --home <home> <args>` to completion.
-    pub fn rosey(&self, args: &[&str]) -> Output {
-        self.home.run(args)
-    }
-
-    /// Runs `rosey` and asserts it succeeded; returns stdout.
-    pub fn rosey_ok(&self, args: &[&str]) -> String {
-        self.home.run_ok(args)
-    }
-
-    /// Packs `plugins/<crate_dir>` and returns the archive's path.
-    pub fn pack(&self, crate_dir: &str) -> PathBuf {
-        self.home.pack(crate_dir)
-    }
-
-    /// Packs and installs `plugins/<crate_dir>`; returns the installed version.
-    pub fn install(&self, crate_dir: &str) -> String {
-        let archive = self.pack(crate_dir);
-        self.rosey_ok(&["plugin", "install", archive.to_str().expect("utf-8 path")]);
-        let manifest = crate::cli::read_zip(&archive)
-            .into_iter()
-            .find(|(name, _)| name == "manifest.yaml")
-            .map(|(_, bytes)| String::from_utf8_lossy(&bytes).into_owned())
-            .unwrap_or_default();
-        let name = Manifest::parse(&manifest)
-            .unwrap_or_else(|err| panic!("{}: {err}", archive.display()))
-            .name;
-        installed_version(&self.home(), &name)
-    }
-
-    /// Starts a plugin host for installed plugin `name` at `version`.
-    pub fn spawn_host(&self, name: &str, version: &str) -> ChildGuard {
-        let mut command = Command::new(crate::cli::rosey_bin());
-        command
-            .arg("--home")
-            .arg(self.home())
-            .args([
-                "plugin-host",
-                "run",
-                "--name",
-                name,
-                "--plugin-version",
-                version,
-            ])
-            .arg("--nats")
-            .arg(self.nats.url())
-            .args([
-                "--heartbeat-ms",
-                "100",
-                "--log-level",
-                "debug",
-                "--nats-timeout-ms",
-                "3000",
-            ]);
-        ChildGuard::spawn(&format!("plugin-host {name}"), command)
-    }
-
-    /// The plugin's log file.
-    pub fn plugin_log(&self, name: &str) -> String {
-        std::fs::read_to_string(self.home().join("logs/plugins").join(format!("{name}.log")))
-            .unwrap_or_default()
-    }
-
-    /// A NATS client and JetStream context for this env's server.
-    pub async fn client(&self) -> Bus {
-        let client = async_nats::connect(self.nats.url())
-            .await
-            .expect("connect to nats");
-        let js = async_nats::jetstream::new(client.clone());
-        Bus { client, js }
-    }
-}
-
-impl Default for PluginEnv {
-    fn default() -> Self {
-        PluginEnv::new()
-    }
-}
-
-/// One installed plugin under test: its bus, and subscriptions to its ready notices and to
-/// every reply, made before any host starts so nothing is missed.
-pub struct Watched {
-    /// The plugin's name.
-    pub name: String,
-    /// Its installed version.
-    pub version: String,
-    /// The bus.
-    pub bus: Bus,
-    /// The plugin's `ready` notices.
-    pub ready: async_nats::Subscriber,
-    /// Every outgoing chat message and PM.
-    pub replies: async_nats::Subscriber,
-}
-
-impl PluginEnv {
-    /// Packs and installs `plugins/<crate_dir>` and watches the plugin `name` it holds.
-    pub async fn watch(&self, crate_dir: &str, name: &str) -> Watched {
-        let version = self.install(crate_dir);
-        let bus = self.client().await;
-        let ready = bus.ready_watch(name).await;
-        let replies = bus.replies().await;
-        Watched {
-            name: name.to_owned(),
-            version,
-            bus,
-            ready,
-            replies,
-        }
-    }
-}
-
-impl Watched {
-    /// Starts a host for the plugin and waits until it is ready.
-    pub async fn start(&mut self, env: &PluginEnv) -> ChildGuard {
-        let host = env.spawn_host(&self.name, &self.version);
-        let notice = expect_lifecycle(&mut self.ready, Duration::from_secs(20)).await;
-        assert_eq!(notice.version, self.version);
-        host
-    }
-
-    /// Sends a command and returns the reply to it.
-    pub async fn ask(
-        &mut self,
-        command: &str,
-        args: &str,
-        user: &str,
-        source: Source,
-    ) -> ChatAction {
-        let id = self.bus.command(command, args, user, source).await;
-        expect_reply(&mut self.replies, &id, Duration::from_secs(10)).await
-    }
-}
-
-/// A test's view of the message bus.
+/// A test's connection to a running stack's NATS. Everything published under `rosey.>` from
+/// the moment it connects is recorded in arrival order (one subscription, so messages one
+/// publisher sent arrive in the order it sent them), and can be waited for or counted.
 pub struct Bus {
     /// Core NATS.
     pub client: async_nats::Client,
     /// JetStream.
     pub js: async_nats::jetstream::Context,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    recorder: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        self.recorder.abort();
+    }
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-fn next_id() -> String {
+/// A message id unique across the tests of this run.
+pub fn next_id() -> String {
     format!(
         "test-{}-{}",
         std::process::id(),
@@ -192,23 +64,155 @@ fn next_id() -> String {
 }
 
 impl Bus {
-    /// Subscribes to plugin `name`'s ready announcements.
-    pub async fn ready_watch(&self, name: &str) -> async_nats::Subscriber {
-        self.client
-            .subscribe(messaging::ready_subject(name))
+    /// Connects to `url` and starts recording `rosey.>` (the subscription is in place on the
+    /// server when this returns).
+    pub async fn connect(url: &str) -> Bus {
+        let client = async_nats::connect(url).await.expect("connect to nats");
+        let mut all = client
+            .subscribe("rosey.>")
             .await
-            .expect("subscribe ready")
+            .expect("subscribe rosey.>");
+        client.flush().await.expect("flush the subscription");
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let recorder = {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                while let Some(message) = all.next().await {
+                    let entry = Seen {
+                        subject: message.subject.to_string(),
+                        payload: message.payload.to_vec(),
+                        at: Instant::now(),
+                    };
+                    seen.lock().expect("seen").push(entry);
+                }
+            })
+        };
+        let js = async_nats::jetstream::new(client.clone());
+        Bus {
+            client,
+            js,
+            seen,
+            recorder,
+        }
     }
 
-    /// Subscribes to outgoing chat and PMs.
-    pub async fn replies(&self) -> async_nats::Subscriber {
-        self.client
-            .subscribe("rosey.actions.>")
-            .await
-            .expect("subscribe actions")
+    /// Connects to the running `stack`'s NATS.
+    pub async fn of(stack: &TestStack) -> Bus {
+        Bus::connect(&stack.nats_url()).await
     }
 
-    /// Publishes a command into the stream; returns its id.
+    /// How many messages were recorded so far: a mark to wait for what comes after.
+    pub fn mark(&self) -> usize {
+        self.seen.lock().expect("seen").len()
+    }
+
+    /// The messages recorded from `from` on.
+    pub fn since(&self, from: usize) -> Vec<Seen> {
+        let seen = self.seen.lock().expect("seen");
+        seen.get(from..).map(<[Seen]>::to_vec).unwrap_or_default()
+    }
+
+    /// Waits until a message recorded at or after `from` satisfies `pick`; returns its index
+    /// and what `pick` made of it. Panics after `timeout`, saying `what` was awaited.
+    pub async fn wait_for<T>(
+        &self,
+        from: usize,
+        timeout: Duration,
+        what: &str,
+        mut pick: impl FnMut(&Seen) -> Option<T>,
+    ) -> (usize, T) {
+        let deadline = Instant::now() + timeout;
+        let mut next = from;
+        loop {
+            let fresh = self.since(next);
+            for (offset, seen) in fresh.iter().enumerate() {
+                if let Some(found) = pick(seen) {
+                    return (next + offset, found);
+                }
+            }
+            next += fresh.len();
+            assert!(
+                Instant::now() < deadline,
+                "no {what} within {timeout:?}; saw: {:?}",
+                self.since(from)
+                    .iter()
+                    .map(|seen| seen.subject.as_str())
+                    .collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Every reply (chat or PM) to message `id` recorded so far.
+    pub fn replies_to(&self, id: &str) -> Vec<ChatAction> {
+        self.since(0)
+            .iter()
+            .filter_map(|seen| as_reply_to(seen, id))
+            .collect()
+    }
+
+    /// Waits for the first reply to message `id` (from the start of the recording); returns
+    /// it and when it arrived.
+    pub async fn reply_to(&self, id: &str, timeout: Duration) -> (ChatAction, Instant) {
+        let (_, found) = self
+            .wait_for(0, timeout, &format!("reply to {id}"), |seen| {
+                as_reply_to(seen, id).map(|reply| (reply, seen.at))
+            })
+            .await;
+        found
+    }
+
+    /// Publishes a command and asks for its reply.
+    pub async fn ask(&self, command: &str, args: &str, user: &str, source: Source) -> ChatAction {
+        let id = self.command(command, args, user, source).await;
+        self.reply_to(&id, Duration::from_secs(10)).await.0
+    }
+
+    /// Waits for plugin `name`'s next `ready` notice after `from`; returns its index and the
+    /// notice.
+    pub async fn ready_after(
+        &self,
+        name: &str,
+        from: usize,
+        timeout: Duration,
+    ) -> (usize, Lifecycle) {
+        self.lifecycle_after(&messaging::ready_subject(name), from, timeout)
+            .await
+    }
+
+    /// Waits for plugin `name`'s next `stopped` notice after `from`.
+    pub async fn stopped_after(
+        &self,
+        name: &str,
+        from: usize,
+        timeout: Duration,
+    ) -> (usize, Lifecycle) {
+        self.lifecycle_after(&messaging::stopped_subject(name), from, timeout)
+            .await
+    }
+
+    async fn lifecycle_after(
+        &self,
+        subject: &str,
+        from: usize,
+        timeout: Duration,
+    ) -> (usize, Lifecycle) {
+        self.wait_for(from, timeout, subject, |seen| {
+            (seen.subject == subject)
+                .then(|| messaging::decode::<Lifecycle>(&seen.payload).expect("lifecycle payload"))
+        })
+        .await
+    }
+
+    /// Plugin `name`'s heartbeats recorded from `from` on.
+    pub fn heartbeats_since(&self, name: &str, from: usize) -> Vec<Heartbeat> {
+        self.since(from)
+            .iter()
+            .filter_map(|seen| as_heartbeat(seen, name))
+            .collect()
+    }
+
+    /// Publishes a command into the stream (stored when this returns); returns its id.
     pub async fn command(&self, command: &str, args: &str, user: &str, source: Source) -> String {
         let message = CommandMessage {
             v: SCHEMA_VERSION,
@@ -232,7 +236,7 @@ impl Bus {
         message.id
     }
 
-    /// Publishes a chat message event into the stream.
+    /// Publishes a chat message event into the stream (stored when this returns).
     pub async fn chat(&self, user: &str, text: &str) {
         let event = EventMessage {
             v: SCHEMA_VERSION,
@@ -253,37 +257,187 @@ impl Bus {
             .await
             .expect("stream stored the event");
     }
-}
 
-/// Waits for the next lifecycle notice on `subscriber`.
-pub async fn expect_lifecycle(
-    subscriber: &mut async_nats::Subscriber,
-    timeout: Duration,
-) -> Lifecycle {
-    let message = tokio::time::timeout(timeout, subscriber.next())
-        .await
-        .expect("timed out waiting for a lifecycle notice")
-        .expect("subscription ended");
-    messaging::decode(&message.payload).expect("lifecycle payload")
-}
-
-/// Waits for the reply to command `id`.
-pub async fn expect_reply(
-    subscriber: &mut async_nats::Subscriber,
-    id: &str,
-    timeout: Duration,
-) -> ChatAction {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let message = tokio::time::timeout_at(deadline, subscriber.next())
-            .await
-            .unwrap_or_else(|_| panic!("no reply to {id} within {timeout:?}"))
-            .expect("subscription ended");
-        let action: ChatAction = messaging::decode(&message.payload).expect("chat action payload");
-        if action.in_reply_to.as_deref() == Some(id) {
-            return action;
+    /// The commands in the dead-letter stream for plugin `name`, oldest first (none when the
+    /// stream does not exist yet).
+    pub async fn dead_letters(&self, name: &str) -> Vec<CommandMessage> {
+        let Ok(mut stream) = self.js.get_stream(messaging::DEAD_LETTER_STREAM).await else {
+            return Vec::new();
+        };
+        let info = stream.info().await.expect("dead-letter stream info");
+        let (messages, first, last) = (
+            info.state.messages,
+            info.state.first_sequence,
+            info.state.last_sequence,
+        );
+        let subject = messaging::dead_letter_subject(name);
+        let mut found = Vec::new();
+        if messages == 0 {
+            return found;
         }
+        for seq in first..=last {
+            if let Ok(message) = stream.get_raw_message(seq).await {
+                if message.subject.as_str() == subject {
+                    found.push(messaging::decode(&message.payload).expect("a dead command"));
+                }
+            }
+        }
+        found
     }
+}
+
+/// `seen` as a reply (chat or PM) to message `id`, if it is one.
+pub fn as_reply_to(seen: &Seen, id: &str) -> Option<ChatAction> {
+    if !seen.subject.starts_with("rosey.actions.") {
+        return None;
+    }
+    let action: ChatAction = messaging::decode(&seen.payload).expect("chat action payload");
+    (action.in_reply_to.as_deref() == Some(id)).then_some(action)
+}
+
+/// `seen` as a heartbeat of plugin `name`, if it is one.
+pub fn as_heartbeat(seen: &Seen, name: &str) -> Option<Heartbeat> {
+    (seen.subject == messaging::heartbeat_subject(name))
+        .then(|| messaging::decode(&seen.payload).expect("heartbeat payload"))
+}
+
+/// The pid of the host running plugin `name`, from the status.
+pub fn host_pid(stack: &TestStack, name: &str) -> u32 {
+    let unit = stack.unit(name);
+    unit["pid"]
+        .as_u64()
+        .and_then(|pid| u32::try_from(pid).ok())
+        .unwrap_or_else(|| panic!("{name} has no host pid: {unit}"))
+}
+
+/// Plugin `name`'s log file (empty when there is none yet).
+pub fn plugin_log(stack: &TestStack, name: &str) -> String {
+    std::fs::read_to_string(
+        stack
+            .home
+            .path()
+            .join("logs/plugins")
+            .join(format!("{name}.log")),
+    )
+    .unwrap_or_default()
+}
+
+/// Waits until plugin `name`'s log contains `needle`; returns the log. Panics after `timeout`.
+pub fn wait_for_log(stack: &TestStack, name: &str, needle: &str, timeout: Duration) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let log = plugin_log(stack, name);
+        if log.contains(needle) {
+            return log;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name}.log never said {needle:?}:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sends `signal` to process `pid`.
+pub fn signal(pid: u32, signal: i32) {
+    // SAFETY: plain syscall on a process the test's own stack started.
+    unsafe {
+        libc::kill(pid as i32, signal);
+    }
+}
+
+/// Waits until process `pid` has exited (gone, or a zombie not reaped yet); panics after
+/// `timeout`.
+pub fn wait_until_dead(pid: u32, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                stat.rsplit(')')
+                    .next()
+                    .and_then(|rest| rest.split_whitespace().next().map(str::to_owned))
+            });
+        match state.as_deref() {
+            None | Some("Z") | Some("X") => return,
+            Some(_) => {}
+        }
+        assert!(Instant::now() < deadline, "process {pid} is still alive");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The parent pid of process `pid`.
+pub fn parent_pid(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')')
+        .next()?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Process `pid`'s command line, arguments joined by spaces.
+pub fn cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|bytes| String::from_utf8_lossy(&bytes).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+/// Whether `pid` is a plugin host (`rosey-plugin-host serve` or `rosey plugin-host serve`).
+pub fn is_plugin_host(pid: u32) -> bool {
+    let line = cmdline(pid);
+    line.contains("plugin-host") && line.split_whitespace().any(|arg| arg == "serve")
+}
+
+/// The stack's idle warm spare hosts: plugin hosts the daemon started that run no plugin.
+pub fn spare_hosts(stack: &TestStack) -> Vec<u32> {
+    let daemon = stack.daemon_pid().expect("the daemon's pid file");
+    let status = stack.status();
+    let running: HashSet<u64> = status["plugins"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|unit| unit["pid"].as_u64())
+        .collect();
+    crate::stack::processes_where(|_| true)
+        .into_iter()
+        .filter(|pid| parent_pid(*pid) == Some(daemon))
+        .filter(|pid| is_plugin_host(*pid))
+        .filter(|pid| !running.contains(&u64::from(*pid)))
+        .collect()
+}
+
+/// The inodes of the sockets process `pid` has open (`/proc/<pid>/fd/* -> socket:[inode]`),
+/// each once however many descriptors share it.
+pub fn socket_inodes(pid: u32) -> HashSet<u64> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap_or_else(|err| panic!("cannot list the descriptors of {pid}: {err}"))
+        .flatten()
+        .filter_map(|entry| std::fs::read_link(entry.path()).ok())
+        .filter_map(|target| {
+            target
+                .to_str()?
+                .strip_prefix("socket:[")?
+                .strip_suffix(']')?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+/// The socket inodes listed in `/proc/net/<table>` (`unix`, `tcp`, `tcp6`, `udp`, `udp6`).
+pub fn net_table_inodes(table: &str) -> HashSet<u64> {
+    let text = std::fs::read_to_string(Path::new("/proc/net").join(table))
+        .unwrap_or_else(|err| panic!("cannot read /proc/net/{table}: {err}"));
+    // The inode is column 7 in `unix` (Num RefCount Protocol Flags Type St Inode Path) and
+    // column 10 in the inet tables.
+    let column = if table == "unix" { 6 } else { 9 };
+    text.lines()
+        .skip(1)
+        .filter_map(|line| line.split_whitespace().nth(column)?.parse().ok())
+        .collect()
 }
 
 /// The version of installed plugin `name`, read from the home's registry.

@@ -1,17 +1,20 @@
-//! End to end: plugins packed, installed and run in real `rosey plugin-host` processes against
-//! a real nats-server, answering commands and events published on NATS.
+//! End to end: plugins run in the plugin hosts of a real daemon (`rosey start`), fed by the
+//! daemon over each host's private channel, answering commands and events published into the
+//! stream of the stack's real nats-server; crashes of every kind, hangs, reloads, the load and
+//! ABI checks, and what a host process may hold open.
 
-use std::{os::unix::process::ExitStatusExt, time::Duration};
+use std::time::{Duration, Instant};
 
-use futures::StreamExt;
-use rosey_core::{
-    exit_codes,
-    messaging::{self, Heartbeat, Source},
+use rosey_core::{exit_codes, messaging::Source};
+use rosey_e2e::{
+    host::{self, Bus},
+    stack::TestStack,
 };
-use rosey_e2e::host::{expect_lifecycle, expect_reply, PluginEnv};
 
+/// Upper bound for a reply, a restart or a log line (generous: tests run in parallel).
+const SLOW: Duration = Duration::from_secs(30);
+/// Upper bound for a reply from a running plugin.
 const REPLY: Duration = Duration::from_secs(10);
-const EXIT: Duration = Duration::from_secs(10);
 
 /// The sum at the end of a dice-roller reply such as `alice rolled 2d6: [3, 5] = 8`.
 fn roll_total(text: &str) -> i64 {
@@ -21,13 +24,43 @@ fn roll_total(text: &str) -> i64 {
         .unwrap_or_else(|| panic!("no total in {text:?}"))
 }
 
-#[tokio::test]
-async fn dice_roller_answers_a_roll_in_chat_and_by_pm() {
-    let env = PluginEnv::new();
-    let mut dice = env.watch("dice-roller", "dice-roller").await;
-    let _host = dice.start(&env).await;
+fn running(unit: &serde_json::Value) -> bool {
+    unit["state"] == "running"
+}
 
-    let reply = dice.ask("roll", "2d6", "alice", Source::Chat).await;
+fn restarts(unit: &serde_json::Value) -> u64 {
+    unit["restarts"].as_u64().unwrap_or(0)
+}
+
+/// Runs `rosey <args>` against the stack's home on a blocking thread (so the test can watch
+/// NATS meanwhile); the output, stdout then stderr, and whether it succeeded.
+fn rosey_in_background(
+    stack: &TestStack,
+    args: &[&str],
+) -> tokio::task::JoinHandle<(bool, String)> {
+    let home = stack.home.path();
+    let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(rosey_e2e::cli::rosey_bin())
+            .arg("--home")
+            .arg(home)
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run rosey");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dice_roller_answers_a_roll_in_chat_and_by_pm() {
+    let stack = TestStack::with_plugins(&["dice-roller"]);
+    stack.start();
+    let bus = Bus::of(&stack).await;
+
+    let reply = bus.ask("roll", "2d6", "alice", Source::Chat).await;
     assert_eq!(reply.to, None, "a chat command is answered in chat");
     assert_eq!(reply.plugin, "dice-roller");
     let total = roll_total(&reply.text);
@@ -37,7 +70,7 @@ async fn dice_roller_answers_a_roll_in_chat_and_by_pm() {
         reply.text
     );
 
-    let reply = dice.ask("roll", "1d1+4", "bob", Source::Pm).await;
+    let reply = bus.ask("roll", "1d1+4", "bob", Source::Pm).await;
     assert_eq!(
         reply.to.as_deref(),
         Some("bob"),
@@ -46,86 +79,108 @@ async fn dice_roller_answers_a_roll_in_chat_and_by_pm() {
     assert_eq!(roll_total(&reply.text), 5, "{}", reply.text);
 }
 
-#[tokio::test]
-async fn commands_sent_while_no_host_runs_wait_in_the_stream() {
-    let env = PluginEnv::new();
-    let mut dice = env.watch("dice-roller", "dice-roller").await;
-    let mut host = dice.start(&env).await;
-    host.signal(libc::SIGTERM);
-    let status = host.expect_exit(EXIT);
-    assert_eq!(
-        status.code(),
-        Some(exit_codes::CLEAN),
-        "graceful stop exits 0"
-    );
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_sent_while_the_plugin_is_stopped_wait_in_the_stream_and_are_answered_after_start()
+{
+    let stack = TestStack::with_plugins(&["dice-roller"]);
+    stack.start();
+    let bus = Bus::of(&stack).await;
+    assert!(bus
+        .ask("roll", "1d1", "carol", Source::Chat)
+        .await
+        .text
+        .ends_with("= 1"));
 
+    stack.home.run_ok(&["stop", "dice-roller"]);
+    assert_eq!(stack.unit("dice-roller")["state"], "stopped");
     let ids = [
-        dice.bus.command("roll", "1d1", "carol", Source::Chat).await,
-        dice.bus.command("roll", "2d1", "carol", Source::Chat).await,
-        dice.bus.command("flip", "", "carol", Source::Chat).await,
+        bus.command("roll", "1d1", "carol", Source::Chat).await,
+        bus.command("roll", "2d1", "carol", Source::Chat).await,
+        bus.command("flip", "", "carol", Source::Chat).await,
     ];
-    let _host = dice.start(&env).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     for id in &ids {
-        expect_reply(&mut dice.replies, id, REPLY).await;
+        assert!(
+            bus.replies_to(id).is_empty(),
+            "{id} was answered while the plugin was stopped"
+        );
+    }
+
+    stack.home.run_ok(&["start", "dice-roller"]);
+    let texts = [
+        bus.reply_to(&ids[0], REPLY).await.0.text,
+        bus.reply_to(&ids[1], REPLY).await.0.text,
+        bus.reply_to(&ids[2], REPLY).await.0.text,
+    ];
+    assert_eq!(roll_total(&texts[0]), 1, "{}", texts[0]);
+    assert_eq!(roll_total(&texts[1]), 2, "{}", texts[1]);
+    assert!(texts[2].contains("flipped a coin"), "{}", texts[2]);
+    for id in &ids {
+        assert_eq!(bus.replies_to(id).len(), 1, "{id} answered once");
     }
 }
 
-#[tokio::test]
-async fn markov_model_is_carried_over_a_host_restart() {
-    let env = PluginEnv::new();
-    let mut markov = env.watch("markov-chat", "markov-chat").await;
-    let mut stopped = markov
-        .bus
-        .client
-        .subscribe(messaging::stopped_subject("markov-chat"))
-        .await
-        .expect("subscribe stopped");
-
-    let mut host = markov.start(&env).await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markov_model_is_carried_over_a_reload_and_a_stop_and_the_handoff_file_is_consumed() {
+    let stack = TestStack::with_plugins(&["markov-chat"]);
+    stack.start();
+    let bus = Bus::of(&stack).await;
     for line in [
         "the quick brown fox jumps over the lazy dog",
         "the lazy cat sleeps all day long",
         "a quick brown dog runs in the park",
     ] {
-        markov.bus.chat("dave", line).await;
+        bus.chat("dave", line).await;
     }
-    let before = markov
-        .ask("markov", "stats", "dave", Source::Chat)
-        .await
-        .text;
+    let before = bus.ask("markov", "stats", "dave", Source::Chat).await.text;
     assert!(
-        before.contains("3 messages"),
+        before.contains("from 3 messages"),
         "the model learned three messages: {before}"
     );
+    let handoff = stack
+        .home
+        .path()
+        .join("data/plugins/markov-chat/handoff.state");
 
-    host.signal(libc::SIGTERM);
-    expect_lifecycle(&mut stopped, EXIT).await;
-    assert_eq!(host.expect_exit(EXIT).code(), Some(exit_codes::CLEAN));
-    let handoff = env.home().join("data/plugins/markov-chat/handoff.state");
-    assert!(
-        handoff.exists(),
-        "unload left the model for the next instance"
-    );
-
-    let _host = markov.start(&env).await;
-    let after = markov
-        .ask("markov", "stats", "dave", Source::Chat)
-        .await
-        .text;
-    assert_eq!(after, before, "the new instance starts with the old model");
+    // A reload: the old host hands its model to the new one.
+    let old_pid = host::host_pid(&stack, "markov-chat");
+    let mark = bus.mark();
+    stack.home.run_ok(&["plugin", "reload", "markov-chat"]);
+    let (stopped_at, stopped) = bus.stopped_after("markov-chat", mark, REPLY).await;
+    assert_eq!(stopped.pid, old_pid, "the old host announced its stop");
+    let (_, ready) = bus.ready_after("markov-chat", stopped_at, REPLY).await;
+    assert_ne!(ready.pid, old_pid, "a new host is ready");
+    assert_eq!(host::host_pid(&stack, "markov-chat"), ready.pid);
     assert!(
         !handoff.exists(),
         "the handed-over state is consumed once the new instance is ready"
     );
+    let after = bus.ask("markov", "stats", "dave", Source::Chat).await.text;
+    assert_eq!(after, before, "the new instance starts with the old model");
+
+    // A stop leaves the model on disk; the next start takes it and removes the file.
+    stack.home.run_ok(&["stop", "markov-chat"]);
+    assert!(
+        handoff.exists(),
+        "the stopped plugin's model waits on disk for the next instance"
+    );
+    let mark = bus.mark();
+    stack.home.run_ok(&["start", "markov-chat"]);
+    bus.ready_after("markov-chat", mark, REPLY).await;
+    assert!(
+        !handoff.exists(),
+        "the handed-over state is consumed once the new instance is ready"
+    );
+    let after = bus.ask("markov", "stats", "dave", Source::Chat).await.text;
+    assert_eq!(after, before, "the restarted instance has the old model");
 }
 
-#[tokio::test]
-async fn quotes_survive_a_host_restart_and_are_gone_after_remove() {
-    let env = PluginEnv::new();
-    let mut quotes = env.watch("quote-db", "quote-db").await;
-
-    let host = quotes.start(&env).await;
-    let added = quotes
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotes_survive_a_reload_and_a_killed_host_and_are_gone_after_remove() {
+    let stack = TestStack::with_plugins(&["quote-db"]);
+    stack.start();
+    let bus = Bus::of(&stack).await;
+    let added = bus
         .ask(
             "quote",
             "add a stitch in time saves nine",
@@ -135,114 +190,196 @@ async fn quotes_survive_a_host_restart_and_are_gone_after_remove() {
         .await
         .text;
     assert!(added.contains("#1"), "the first quote gets id 1: {added}");
-    // Killed outright, not stopped: quotes live in the key-value store, not in handed-over state.
-    drop(host);
 
-    let host = quotes.start(&env).await;
-    let shown = quotes.ask("quote", "1", "erin", Source::Chat).await.text;
-    assert!(shown.contains("a stitch in time saves nine"), "{shown}");
-    drop(host);
+    stack.home.run_ok(&["plugin", "reload", "quote-db"]);
+    let shown = bus.ask("quote", "1", "erin", Source::Chat).await.text;
+    assert!(
+        shown.contains("a stitch in time saves nine"),
+        "after a reload: {shown}"
+    );
 
-    let storage = env.home().join("data/plugins/quote-db/storage");
+    // Killed outright, no unload: quotes live in the key-value store, not in handed-over state.
+    let pid = host::host_pid(&stack, "quote-db");
+    host::signal(pid, libc::SIGKILL);
+    stack.wait_for_unit("quote-db", SLOW, "restarted", |unit| {
+        running(unit) && restarts(unit) >= 1
+    });
+    let shown = bus.ask("quote", "1", "erin", Source::Chat).await.text;
+    assert!(
+        shown.contains("a stitch in time saves nine"),
+        "after the host was killed: {shown}"
+    );
+
+    let storage = stack.home.path().join("data/plugins/quote-db/storage");
     assert!(storage.join("kv.sqlite3").exists());
-    env.rosey_ok(&["plugin", "remove", "quote-db", "--yes"]);
+    stack
+        .home
+        .run_ok(&["plugin", "remove", "quote-db", "--yes"]);
     assert!(!storage.exists(), "remove deletes the plugin's storage");
 
-    env.install("quote-db");
-    let _host = quotes.start(&env).await;
-    let shown = quotes.ask("quote", "1", "erin", Source::Chat).await.text;
+    let archive = stack.home.pack("quote-db");
+    stack
+        .home
+        .run_ok(&["plugin", "install", archive.to_str().expect("utf-8 path")]);
+    let shown = bus.ask("quote", "1", "erin", Source::Chat).await.text;
     assert!(
         !shown.contains("a stitch in time"),
         "a reinstalled plugin starts empty: {shown}"
     );
 }
 
-#[tokio::test]
-async fn a_panicking_plugin_exits_with_the_panic_code_and_the_message_logged() {
-    let env = PluginEnv::new();
-    let mut chaos = env.watch("fixtures/chaos", "chaos").await;
-    let mut host = chaos.start(&env).await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_plugin_s_host_exits_with_the_panic_code_and_the_message_is_logged() {
+    let stack = TestStack::with_plugins(&["fixtures/chaos"]);
+    stack.start();
+    let bus = Bus::of(&stack).await;
     assert_eq!(
-        chaos.ask("chaos", "ping", "frank", Source::Chat).await.text,
+        bus.ask("chaos", "ping", "frank", Source::Chat).await.text,
         "pong"
     );
+    let pid = host::host_pid(&stack, "chaos");
 
-    chaos
-        .bus
-        .command("chaos", "panic", "frank", Source::Chat)
-        .await;
-    let status = host.expect_exit(EXIT);
-    assert_eq!(
-        status.code(),
-        Some(exit_codes::PLUGIN_PANICKED),
-        "{status:?}"
+    bus.command("chaos", "panic", "frank", Source::Chat).await;
+    host::wait_until_dead(pid, SLOW);
+    let unit = stack.wait_for_unit("chaos", SLOW, "restarted", |unit| restarts(unit) >= 1);
+    let panicked = format!(
+        "exit code {} ({})",
+        exit_codes::PLUGIN_PANICKED,
+        exit_codes::describe(exit_codes::PLUGIN_PANICKED)
     );
-    let log = env.plugin_log("chaos");
+    assert!(
+        unit["last_exit"].as_str().unwrap_or("").contains(&panicked),
+        "the host exited with the panic code: {unit}"
+    );
+    let log = host::wait_for_log(&stack, "chaos", &panicked, SLOW);
     assert!(
         log.contains("chaos: deliberate panic"),
         "panic message in the log:\n{log}"
     );
 }
 
-#[tokio::test]
-async fn crashes_of_every_kind_end_the_host_with_their_own_status() {
-    let env = PluginEnv::new();
-    let mut chaos = env.watch("fixtures/chaos", "chaos").await;
-    // (command, expected exit code, expected signal)
+/// `rosey.yaml` for the crash tests: plugins restart quickly and often, a message a host died
+/// on is dead-lettered at once (not handed to the next host), and the ack wait is long, so a
+/// prompt answer cannot come from a JetStream redelivery.
+const CRASH_CONFIG: &str = "\
+nats:
+  port: 0
+web:
+  port: 0
+plugin_host:
+  heartbeat_ms: 200
+  heartbeat_timeout_ms: 3000
+  ready_timeout_ms: 20000
+  ack_wait_ms: 30000
+supervision:
+  services: { backoff_initial_ms: 50, backoff_max_ms: 500, shutdown_timeout_ms: 5000 }
+  plugins: { max_restarts: 50, within_secs: 60, backoff_initial_ms: 10, backoff_max_ms: 100, shutdown_timeout_ms: 5000 }
+plugins:
+  chaos: { max_attempts: 1 }
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashes_of_every_kind_are_reported_with_their_own_exit_status() {
+    let stack = TestStack::with_config(&["fixtures/chaos"], CRASH_CONFIG);
+    stack.start();
+    let bus = Bus::of(&stack).await;
     let cases = [
-        ("abort", None, Some(libc::SIGABRT)),
-        ("segfault", None, Some(libc::SIGSEGV)),
-        ("exit", Some(42), None),
-        ("oom", None, Some(libc::SIGABRT)),
+        ("abort", "signal 6 (SIGABRT)".to_owned()),
+        ("segfault", "signal 11 (SIGSEGV)".to_owned()),
+        ("exit", "exit code 42".to_owned()),
+        (
+            "panic",
+            format!(
+                "exit code {} ({})",
+                exit_codes::PLUGIN_PANICKED,
+                exit_codes::describe(exit_codes::PLUGIN_PANICKED)
+            ),
+        ),
+        // The manifest's memory_mb limit makes the allocation fail, and Rust aborts.
+        ("oom", "signal 6 (SIGABRT)".to_owned()),
     ];
-    for (what, code, signal) in cases {
-        let mut host = chaos.start(&env).await;
-        chaos.bus.command("chaos", what, "gina", Source::Chat).await;
-        let status = host.expect_exit(Duration::from_secs(30));
-        assert_eq!(
-            (status.code(), status.signal()),
-            (code, signal),
-            "chaos {what}: {status:?}"
+    for (what, expected) in &cases {
+        let before = stack.wait_for_unit("chaos", SLOW, "running", running);
+        let pid = host::host_pid(&stack, "chaos");
+        bus.command("chaos", what, "gina", Source::Chat).await;
+        host::wait_until_dead(pid, SLOW);
+        let unit = stack.wait_for_unit("chaos", SLOW, "restarted", |unit| {
+            running(unit) && restarts(unit) > restarts(&before)
+        });
+        let last_exit = unit["last_exit"].as_str().unwrap_or("");
+        assert!(
+            last_exit.contains(expected.as_str()),
+            "chaos {what}: status says {last_exit:?}, not {expected:?}"
         );
-        // Each crash was mid-message, so the message would be redelivered to the next host and
-        // crash it again; deleting the consumer drops it (the next host creates a fresh one).
-        let stream = chaos
-            .bus
-            .js
-            .get_stream(messaging::STREAM_NAME)
-            .await
-            .expect("stream");
-        stream
-            .delete_consumer(&messaging::consumer_name("chaos"))
-            .await
-            .expect("delete consumer");
+        host::wait_for_log(
+            &stack,
+            "chaos",
+            &format!("plugin chaos exited: {last_exit}"),
+            SLOW,
+        );
     }
+    // Each crash command was dead-lettered, not handed to the next host to crash it again.
+    let dead: Vec<String> = bus
+        .dead_letters("chaos")
+        .await
+        .into_iter()
+        .map(|command| command.args)
+        .collect();
+    let all: Vec<&str> = cases.iter().map(|(what, _)| *what).collect();
+    assert_eq!(dead, all);
+    assert_eq!(
+        restarts(&stack.unit("chaos")),
+        cases.len() as u64,
+        "one restart per crash"
+    );
 }
 
-#[tokio::test]
-async fn a_plugin_whose_load_fails_exits_with_the_load_code() {
-    let env = PluginEnv::new();
-    let version = env.install("fixtures/fail-load");
-    let mut host = env.spawn_host("fail-load", &version);
-    let status = host.expect_exit(EXIT);
-    assert_eq!(status.code(), Some(exit_codes::LOAD_FAILED));
-    let log = env.plugin_log("fail-load");
-    assert!(log.contains("refusing to load on purpose"), "{log}");
+#[test]
+fn a_plugin_whose_load_fails_fails_its_start_with_the_load_code_named() {
+    let stack = TestStack::with_plugins(&["fixtures/fail-load"]);
+    let out = stack.start();
+    let load_failed = format!(
+        "exit code {} ({})",
+        exit_codes::LOAD_FAILED,
+        exit_codes::describe(exit_codes::LOAD_FAILED)
+    );
+    let line = out
+        .lines()
+        .find(|line| line.contains("Plugin fail-load failed"))
+        .unwrap_or_else(|| panic!("start names the failed plugin:\n{out}"));
+    assert!(
+        line.contains("refusing to load on purpose") && line.contains(&load_failed),
+        "the plugin's own error and the load code: {line}"
+    );
+    let unit = stack.wait_for_unit("fail-load", SLOW, "crashed", |unit| {
+        unit["state"] == "crashed"
+    });
+    assert!(unit["pid"].is_null(), "{unit}");
+    let last_exit = unit["last_exit"].as_str().unwrap_or("");
+    assert!(
+        last_exit.contains("refusing to load on purpose") && last_exit.contains(&load_failed),
+        "{unit}"
+    );
+    let log = host::plugin_log(&stack, "fail-load");
+    assert!(log.contains(&load_failed), "{log}");
+    assert!(
+        running(&stack.unit("bot")) && running(&stack.unit("nats")),
+        "the rest of the stack runs"
+    );
 }
 
 #[test]
 fn an_abi_mismatched_library_is_refused_with_one_line_naming_both_versions() {
-    let env = PluginEnv::new();
-    let archive = env.pack("fixtures/abi-mismatch");
+    let home = rosey_e2e::cli::TempHome::new();
+    let archive = home.pack("fixtures/abi-mismatch");
     // Take the library straight out of the archive and check it in a throwaway host.
-    let dir = tempfile::tempdir().expect("tempdir");
     let (name, bytes) = rosey_e2e::cli::read_zip(&archive)
         .into_iter()
         .find(|(name, _)| name.ends_with(".so"))
         .expect("library in archive");
-    let library = dir.path().join(name);
+    let library = home.scratch().join(name);
     std::fs::write(&library, bytes).expect("write library");
-    let output = env.rosey(&[
+    let output = home.run(&[
         "plugin-host",
         "check",
         "--library",
@@ -274,9 +411,9 @@ fn an_abi_mismatched_library_is_refused_with_one_line_naming_both_versions() {
 
 #[test]
 fn installing_an_abi_mismatched_archive_is_refused_with_the_one_line_message() {
-    let env = PluginEnv::new();
-    let archive = env.pack("fixtures/abi-mismatch");
-    let output = env.rosey(&["plugin", "install", archive.to_str().expect("utf-8")]);
+    let home = rosey_e2e::cli::TempHome::new();
+    let archive = home.pack("fixtures/abi-mismatch");
+    let output = home.run(&["plugin", "install", archive.to_str().expect("utf-8")]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -284,55 +421,30 @@ fn installing_an_abi_mismatched_archive_is_refused_with_the_one_line_message() {
         "{stderr}"
     );
     assert!(
-        !env.home().join("data/plugins/abi-mismatch").exists(),
+        !home.path().join("data/plugins/abi-mismatch").exists(),
         "nothing unpacked"
     );
 }
 
-/// Reads heartbeats until one satisfies `done`, returning the busy ones seen on the way.
-async fn heartbeats_until(
-    beats: &mut async_nats::Subscriber,
-    mut done: impl FnMut(&Heartbeat) -> bool,
-) -> Vec<Heartbeat> {
-    let deadline = tokio::time::Instant::now() + REPLY;
-    let mut seen = Vec::new();
-    loop {
-        let message = tokio::time::timeout_at(deadline, beats.next())
-            .await
-            .expect("heartbeats stopped")
-            .expect("subscription ended");
-        let beat: Heartbeat = messaging::decode(&message.payload).expect("heartbeat");
-        let finished = done(&beat);
-        seen.push(beat);
-        if finished {
-            return seen;
-        }
-    }
-}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_go_on_while_a_handler_hangs_showing_it_busy_until_the_deadline_kills_it() {
+    let stack = TestStack::with_plugins(&["fixtures/chaos"]);
+    stack.start();
+    let bus = Bus::of(&stack).await;
+    let pid = host::host_pid(&stack, "chaos");
+    let mark = bus.mark();
+    let id = bus.command("chaos", "hang", "hank", Source::Chat).await;
 
-#[tokio::test]
-async fn heartbeats_go_on_while_a_handler_hangs_and_show_it_busy() {
-    let env = PluginEnv::new();
-    let mut chaos = env.watch("fixtures/chaos", "chaos").await;
-    let mut beats = chaos
-        .bus
-        .client
-        .subscribe(messaging::heartbeat_subject("chaos"))
-        .await
-        .expect("subscribe heartbeats");
-    let _host = chaos.start(&env).await;
-    let id = chaos
-        .bus
-        .command("chaos", "hang", "hank", Source::Chat)
-        .await;
-
-    // The host beats every 100 ms: eight busy beats is most of a second of hanging.
+    // Heartbeats come every 200 ms: five busy ones is a second of hanging, well within the
+    // chaos manifest's 2 s handler deadline.
     let mut busy = 0;
-    let beats = heartbeats_until(&mut beats, |beat| {
+    bus.wait_for(mark, REPLY, "five busy heartbeats", |seen| {
+        let beat = host::as_heartbeat(seen, "chaos")?;
         busy += usize::from(beat.busy.is_some());
-        busy == 8
+        (busy >= 5).then_some(())
     })
     .await;
+    let beats = bus.heartbeats_since("chaos", mark);
     let busy: Vec<_> = beats.iter().filter_map(|beat| beat.busy.as_ref()).collect();
     assert!(
         busy.iter()
@@ -344,64 +456,251 @@ async fn heartbeats_go_on_while_a_handler_hangs_and_show_it_busy() {
             .all(|pair| pair[0].since_ms == pair[1].since_ms),
         "one handler, busy since one moment: {busy:?}"
     );
+    assert!(
+        beats.iter().all(|beat| beat.pid == pid),
+        "the beats are the hanging host's"
+    );
+
+    // The handler deadline kills the host.
+    host::wait_until_dead(pid, REPLY);
+    let unit = stack.wait_for_unit("chaos", SLOW, "restarted", |unit| restarts(unit) >= 1);
+    let last_exit = unit["last_exit"].as_str().unwrap_or("");
+    assert!(
+        last_exit.contains(&format!("handler for message {id} ran past 2s")),
+        "killed for its deadline: {unit}"
+    );
+    assert!(bus.replies_to(&id).is_empty());
 }
 
-#[tokio::test]
-async fn sigterm_finishes_the_message_in_hand_before_unloading() {
-    let env = PluginEnv::new();
-    let mut chaos = env.watch("fixtures/chaos", "chaos").await;
-    let mut beats = chaos
-        .bus
-        .client
-        .subscribe(messaging::heartbeat_subject("chaos"))
-        .await
-        .expect("subscribe heartbeats");
-    let mut host = chaos.start(&env).await;
-    let id = chaos
-        .bus
-        .command("chaos", "slow 1500", "ivy", Source::Chat)
-        .await;
-    heartbeats_until(&mut beats, |beat| beat.busy.is_some()).await;
-    host.signal(libc::SIGTERM);
-    let reply = expect_reply(&mut chaos.replies, &id, REPLY).await;
-    assert_eq!(reply.text, "done after 1500 ms");
-    assert_eq!(host.expect_exit(EXIT).code(), Some(exit_codes::CLEAN));
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_during_a_slow_handler_finishes_that_message_before_the_old_host_unloads() {
+    let stack = TestStack::with_plugins(&["fixtures/chaos"]);
+    stack.start();
+    let bus = Bus::of(&stack).await;
+    let old_pid = host::host_pid(&stack, "chaos");
+    let mark = bus.mark();
+    let id = bus.command("chaos", "slow 1500", "ivy", Source::Chat).await;
+    bus.wait_for(mark, REPLY, "the slow handler running", |seen| {
+        host::as_heartbeat(seen, "chaos")?
+            .busy
+            .filter(|busy| busy.message_id == id)
+    })
+    .await;
 
-    // It was acked: a new host does not get it again.
-    let _host = chaos.start(&env).await;
+    let reload = rosey_in_background(&stack, &["plugin", "reload", "chaos"]);
+    let (replied_at, reply) = bus
+        .wait_for(mark, REPLY, "the slow reply", |seen| {
+            host::as_reply_to(seen, &id)
+        })
+        .await;
+    assert_eq!(reply.text, "done after 1500 ms");
+    let (stopped_at, stopped) = bus.stopped_after("chaos", mark, SLOW).await;
+    assert_eq!(stopped.pid, old_pid);
+    assert!(
+        replied_at < stopped_at,
+        "the old host answered before it unloaded"
+    );
+    let (_, ready) = bus.ready_after("chaos", stopped_at, SLOW).await;
+    assert_ne!(ready.pid, old_pid, "a new host serves");
+    let (ok, text) = reload.await.expect("reload");
+    assert!(ok, "{text}");
+
+    // It was acked: the new host does not get it again.
     assert_eq!(
-        chaos.ask("chaos", "ping", "ivy", Source::Chat).await.text,
+        bus.ask("chaos", "ping", "ivy", Source::Chat).await.text,
         "pong"
     );
-    let again = tokio::time::timeout(Duration::from_millis(500), chaos.replies.next()).await;
-    assert!(again.is_err(), "nothing else was answered: {again:?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(bus.replies_to(&id).len(), 1, "answered once");
+    let handled = host::plugin_log(&stack, "chaos")
+        .matches("Slow(1500) requested")
+        .count();
+    assert_eq!(handled, 1, "handled once");
 }
 
-#[tokio::test]
-async fn a_host_that_loses_nats_hands_its_state_over_and_exits_with_the_nats_code() {
-    let mut env = PluginEnv::new();
-    let mut markov = env.watch("markov-chat", "markov-chat").await;
-    let mut host = markov.start(&env).await;
-    markov
-        .bus
-        .chat("jo", "state worth keeping across an outage")
-        .await;
-    let stats = markov.ask("markov", "stats", "jo", Source::Chat).await.text;
+/// What a crash test does to the chaos host.
+#[derive(Clone, Copy)]
+enum Crash {
+    /// Sends `!chaos <this>`: the host dies handling it.
+    Command(&'static str),
+    /// Kills the idle host with SIGKILL.
+    KillIdle,
+    /// Sends `!chaos slow 3000` and kills the host with SIGKILL while it handles it.
+    KillDuringHandler,
+}
+
+/// A `!chaos ping` published into the stream the moment the chaos host dies is answered by the
+/// next host within 10 s, though the ack wait is 30 s: the message never sat in a dead host's
+/// hands, and the one the host died on is dead-lettered (max_attempts 1), not retried. Each
+/// reply comes exactly once.
+async fn a_ping_at_the_crash_is_answered_at_once_by_the_next_host(crash: Crash) {
+    let stack = TestStack::with_config(&["fixtures/chaos"], CRASH_CONFIG);
+    stack.start();
+    let bus = Bus::of(&stack).await;
+    assert_eq!(
+        bus.ask("chaos", "ping", "kit", Source::Chat).await.text,
+        "pong"
+    );
+    let old_pid = host::host_pid(&stack, "chaos");
+    let mark = bus.mark();
+
+    let (crash_id, ping_id, sent) = match crash {
+        Crash::Command(what) => {
+            let crash_id = bus.command("chaos", what, "kit", Source::Chat).await;
+            let ping_id = bus.command("chaos", "ping", "kit", Source::Chat).await;
+            (Some(crash_id), ping_id, Instant::now())
+        }
+        Crash::KillIdle => {
+            host::signal(old_pid, libc::SIGKILL);
+            // Dead before the ping is published, so it cannot be in the dying host's hands.
+            host::wait_until_dead(old_pid, REPLY);
+            let ping_id = bus.command("chaos", "ping", "kit", Source::Chat).await;
+            (None, ping_id, Instant::now())
+        }
+        Crash::KillDuringHandler => {
+            let crash_id = bus.command("chaos", "slow 3000", "kit", Source::Chat).await;
+            bus.wait_for(mark, REPLY, "the slow handler running", |seen| {
+                host::as_heartbeat(seen, "chaos")?
+                    .busy
+                    .filter(|busy| busy.message_id == crash_id)
+            })
+            .await;
+            let ping_id = bus.command("chaos", "ping", "kit", Source::Chat).await;
+            let sent = Instant::now();
+            host::signal(old_pid, libc::SIGKILL);
+            (Some(crash_id), ping_id, sent)
+        }
+    };
+
+    let (pong, answered) = bus.reply_to(&ping_id, SLOW).await;
+    assert_eq!(pong.text, "pong");
+    let took = answered.duration_since(sent);
+    eprintln!("the ping was answered {took:?} after it was published");
     assert!(
-        stats.contains("1 messages") || stats.contains("1 message"),
-        "{stats}"
+        took < Duration::from_secs(10),
+        "the ping took {took:?} (the ack wait is 30 s)"
+    );
+    let (_, ready) = bus.ready_after("chaos", mark, REPLY).await;
+    assert_ne!(ready.pid, old_pid, "a new host came up");
+    assert_ne!(
+        host::host_pid(&stack, "chaos"),
+        old_pid,
+        "the next host answered"
     );
 
-    env.nats.kill();
-    // The test hosts give NATS 3 s to come back.
-    let status = host.expect_exit(Duration::from_secs(20));
-    assert_eq!(status.code(), Some(exit_codes::NATS_LOST), "{status:?}");
-    assert!(
-        env.home()
-            .join("data/plugins/markov-chat/handoff.state")
-            .exists(),
-        "the model was handed over before exiting"
+    if let Some(crash_id) = &crash_id {
+        let unit = stack.wait_for_unit("chaos", SLOW, "showing a dead letter", |unit| {
+            unit["dead_letters"] == 1
+        });
+        assert!(restarts(&unit) >= 1, "{unit}");
+        let dead = bus.dead_letters("chaos").await;
+        let ids: Vec<&str> = dead.iter().map(|command| command.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [crash_id.as_str()],
+            "the crash command is dead-lettered"
+        );
+        assert!(bus.replies_to(crash_id).is_empty(), "{crash_id} answered");
+    } else {
+        assert!(bus.dead_letters("chaos").await.is_empty());
+        assert_eq!(stack.unit("chaos")["dead_letters"], 0);
+    }
+    // Nothing more comes for the ping, say after another ping went through.
+    assert_eq!(
+        bus.ask("chaos", "ping", "kit", Source::Chat).await.text,
+        "pong"
     );
-    let log = env.plugin_log("markov-chat");
-    assert!(log.contains("NATS unreachable"), "{log}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        bus.replies_to(&ping_id).len(),
+        1,
+        "the ping was answered once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ping_sent_as_a_handler_aborts_is_answered_by_the_next_host_within_10s() {
+    a_ping_at_the_crash_is_answered_at_once_by_the_next_host(Crash::Command("abort")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ping_sent_as_a_handler_segfaults_is_answered_by_the_next_host_within_10s() {
+    a_ping_at_the_crash_is_answered_at_once_by_the_next_host(Crash::Command("segfault")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ping_sent_as_a_handler_panics_is_answered_by_the_next_host_within_10s() {
+    a_ping_at_the_crash_is_answered_at_once_by_the_next_host(Crash::Command("panic")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ping_sent_as_an_idle_host_is_killed_is_answered_by_the_next_host_within_10s() {
+    a_ping_at_the_crash_is_answered_at_once_by_the_next_host(Crash::KillIdle).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ping_sent_as_a_host_is_killed_mid_handler_is_answered_by_the_next_host_within_10s() {
+    a_ping_at_the_crash_is_answered_at_once_by_the_next_host(Crash::KillDuringHandler).await;
+}
+
+/// Checks that process `pid` holds exactly one socket, a Unix one, and no TCP or UDP socket.
+fn assert_only_the_channel_socket(pid: u32, what: &str) {
+    let sockets = host::socket_inodes(pid);
+    assert_eq!(
+        sockets.len(),
+        1,
+        "{what} (pid {pid}) holds exactly one socket, its channel: {sockets:?}"
+    );
+    let unix = host::net_table_inodes("unix");
+    for inode in &sockets {
+        assert!(
+            unix.contains(inode),
+            "{what}'s socket {inode} is a Unix socket"
+        );
+        for table in ["tcp", "tcp6", "udp", "udp6"] {
+            assert!(
+                !host::net_table_inodes(table).contains(inode),
+                "{what}'s socket {inode} is in /proc/net/{table}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_host_and_a_spare_hold_no_network_socket_only_their_channel() {
+    let stack = TestStack::with_plugins(&["quote-db"]);
+    stack.start();
+    let bus = Bus::of(&stack).await;
+    // The check can see a network socket: the daemon's NATS connections are TCP ones.
+    let daemon = stack.daemon_pid().expect("daemon pid");
+    let tcp: std::collections::HashSet<u64> = ["tcp", "tcp6"]
+        .iter()
+        .flat_map(|table| host::net_table_inodes(table))
+        .collect();
+    assert!(
+        host::socket_inodes(daemon)
+            .iter()
+            .any(|inode| tcp.contains(inode)),
+        "the daemon's TCP sockets are found"
+    );
+    // After some work, with the key-value store open.
+    let added = bus
+        .ask("quote", "add no sockets here", "lee", Source::Chat)
+        .await
+        .text;
+    assert!(added.contains("#1"), "{added}");
+    let pid = host::host_pid(&stack, "quote-db");
+    assert!(host::is_plugin_host(pid), "{}", host::cmdline(pid));
+    assert_only_the_channel_socket(pid, "the quote-db host");
+
+    let deadline = Instant::now() + SLOW;
+    let spare = loop {
+        if let Some(spare) = host::spare_hosts(&stack).first() {
+            break *spare;
+        }
+        assert!(Instant::now() < deadline, "no warm spare host came up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_ne!(spare, pid);
+    assert_only_the_channel_socket(spare, "the idle spare host");
 }
