@@ -35,6 +35,11 @@ pub fn rosey_bin() -> PathBuf {
     bin
 }
 
+/// The environment variable every `rosey` the tests run carries, set to its home: the plugin
+/// hosts a daemon starts inherit it though their command lines do not name the home, so a
+/// stack's processes can all be found (see [`crate::stack::processes_mentioning`]).
+pub const HOME_MARK_ENV: &str = "ROSEY_E2E_HOME";
+
 /// A rosey home in a temp folder (removed on drop), plus a scratch folder beside it for
 /// archives, so that nothing the test writes lands in the home by accident.
 pub struct TempHome {
@@ -75,6 +80,7 @@ impl TempHome {
             .args(args)
             .current_dir(self.scratch())
             .env_remove("ROSEY_HOME")
+            .env(HOME_MARK_ENV, self.path())
             .stdin(std::process::Stdio::null())
             .output()
             .expect("run rosey")

@@ -151,10 +151,38 @@ impl TestStack {
     }
 }
 
-/// Every process whose command line contains `path`.
+/// Every process of the home at `path`: those whose command line contains `path`, and those
+/// started with [`HOME_MARK_ENV`](crate::cli::HOME_MARK_ENV) set to it (the plugin hosts, whose
+/// command lines do not name the home, inherit it from the daemon).
 pub fn processes_mentioning(path: &Path) -> Vec<u32> {
     let needle = path.to_string_lossy().into_owned();
+    let mark = format!("{}={needle}", crate::cli::HOME_MARK_ENV);
     processes_where(|cmdline| cmdline.contains(&needle))
+        .into_iter()
+        .chain(processes_with_env(&mark))
+        .collect::<std::collections::BTreeSet<u32>>()
+        .into_iter()
+        .collect()
+}
+
+/// Every live process other than this one whose environment holds `entry` (`NAME=value`).
+fn processes_with_env(entry: &str) -> Vec<u32> {
+    let me = std::process::id();
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
+                environ
+                    .split(|byte| *byte == 0)
+                    .any(|e| e == entry.as_bytes())
+            })
+        })
+        .filter(|pid| !is_zombie(*pid))
+        .collect()
 }
 
 /// Every live (non-zombie) process other than this one whose command line (arguments joined

@@ -151,6 +151,7 @@ fn dev_mode_rebuilds_and_reloads_a_changed_plugin_and_keeps_it_on_a_broken_build
         .arg("--home")
         .arg(&home)
         .arg("dev")
+        .env(rosey_e2e::cli::HOME_MARK_ENV, &home)
         .current_dir(root.path())
         .env("CARGO_TARGET_DIR", target_dir())
         .stdin(Stdio::piped())

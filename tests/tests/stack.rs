@@ -261,9 +261,14 @@ fn a_daemon_killed_with_sigkill_leaves_no_children_and_the_next_start_succeeds()
     let stack = TestStack::with_plugins(&["dice-roller"]);
     stack.start();
     let daemon = stack.daemon_pid().expect("pid file");
+    let host = rosey_e2e::host::host_pid(&stack, "dice-roller");
+    let nats = stack.unit("nats")["pid"].as_u64().expect("nats pid") as u32;
+    let processes = stack.processes();
     assert!(
-        stack.processes().len() >= 3,
-        "daemon, nats-server, a plugin host"
+        [daemon, nats, host]
+            .iter()
+            .all(|pid| processes.contains(pid)),
+        "daemon {daemon}, nats-server {nats}, plugin host {host} among {processes:?}"
     );
     // SAFETY: killing the test stack's own daemon.
     unsafe {
