@@ -130,7 +130,10 @@ fn a_stack_writes_each_source_to_its_own_log_and_every_line_to_rosey_log() {
         |text| text.contains(ping),
     );
     let chaos = read(&chaos_log);
-    assert!(chaos.contains("[chaos/host] loaded chaos v"), "{chaos}");
+    assert!(
+        chaos.contains("[chaos/host] chaos v0.1.0 ready (pid "),
+        "{chaos}"
+    );
     assert!(
         tags(&chaos, "chaos.log")
             .iter()

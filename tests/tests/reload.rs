@@ -300,7 +300,7 @@ fn reload_keeps_the_state_and_remove_runs_the_unload_hook() {
     assert_eq!(stack.say("!markov stats"), before);
 
     let log = stack.home.path().join("logs/plugins/markov-chat.log");
-    let unloads = |text: &str| text.matches("unloaded; handed over").count();
+    let unloads = |text: &str| text.matches("unloaded; handing over").count();
     let before_remove = unloads(&std::fs::read_to_string(&log).unwrap_or_default());
     let out = stack.rosey(&["plugin", "remove", "markov-chat", "--yes"]);
     assert!(out.status.success(), "{}", out_text(&out));
