@@ -282,6 +282,134 @@ fn an_update_that_fails_to_load_rolls_back_to_the_old_version_with_its_state() {
     );
 }
 
+/// The library of the abi-mismatch fixture (built for rosey ABI v999), packed in `stack`.
+fn foreign_abi_library(stack: &TestStack) -> (String, Vec<u8>) {
+    let mismatch = stack.home.pack("fixtures/abi-mismatch");
+    rosey_e2e::cli::read_zip(&mismatch)
+        .into_iter()
+        .find(|(name, _)| name.ends_with(".so"))
+        .expect("abi-mismatch library")
+}
+
+#[test]
+fn an_update_to_an_abi_mismatched_library_is_refused_and_the_old_version_keeps_serving() {
+    let stack = TestStack::with_plugins(&["dice-roller"]);
+    stack.start();
+    assert!(stack.say("!roll 1d1").contains("= 1"));
+    let pid = stack.unit("dice-roller")["pid"].clone();
+    let registry_before =
+        std::fs::read(stack.home.path().join("data/registry.json")).expect("registry");
+
+    // v9 built for another ABI: the abi-mismatch fixture's library under dice-roller's name.
+    let (_, foreign_library) = foreign_abi_library(&stack);
+    let v1 = stack.home.pack("dice-roller");
+    let v9 = stack.home.scratch().join("dice-roller-9.0.0.roseyplug");
+    rosey_e2e::stack::repack(
+        &v1,
+        &v9,
+        |m| replace_version(m, "9.0.0"),
+        Some(foreign_library),
+    );
+
+    let out = stack.rosey(&["plugin", "update", v9.to_str().expect("utf-8")]);
+    let text = out_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("v999") && text.contains("9.9.9"),
+        "the new version's own error: {text}"
+    );
+
+    let unit = stack.unit("dice-roller");
+    assert_eq!(unit["state"], "running", "{unit}");
+    assert_eq!(unit["version"], "0.1.0", "the old version runs: {unit}");
+    assert_eq!(unit["pid"], pid, "the old host never stopped: {unit}");
+    assert_eq!(
+        std::fs::read(stack.home.path().join("data/registry.json")).expect("registry"),
+        registry_before,
+        "the registry is unchanged"
+    );
+    assert!(!stack
+        .home
+        .path()
+        .join("data/plugins/dice-roller/versions/9.0.0")
+        .exists());
+    assert!(
+        stack.say("!roll 1d1").contains("= 1"),
+        "the old version keeps answering"
+    );
+}
+
+/// Sends one request line to the daemon's control socket; returns its JSON answer.
+fn control(stack: &TestStack, request: serde_json::Value) -> serde_json::Value {
+    use std::io::{BufRead, Write};
+    let socket = stack.home.path().join("data/run/rosey.sock");
+    let mut stream = std::os::unix::net::UnixStream::connect(&socket).expect("control socket");
+    stream
+        .set_read_timeout(Some(SLOW_REPLY))
+        .expect("read timeout");
+    stream
+        .write_all(format!("{request}\n").as_bytes())
+        .expect("send request");
+    let mut answer = String::new();
+    std::io::BufReader::new(&stream)
+        .read_line(&mut answer)
+        .expect("read answer");
+    serde_json::from_str(&answer).unwrap_or_else(|err| panic!("{err}: {answer:?}"))
+}
+
+#[test]
+fn a_swap_to_an_abi_mismatched_library_rolls_back_with_the_old_host_serving_throughout() {
+    // The CLI refuses such an archive before asking the daemon (see above); this puts the
+    // files in place by hand and asks the daemon directly, as the CLI would after its checks,
+    // so the daemon's own ABI check (the new host's Open step) is what refuses it.
+    let stack = TestStack::with_plugins(&["dice-roller"]);
+    stack.start();
+    let pid = stack.unit("dice-roller")["pid"].clone();
+    let versions = stack.home.path().join("data/plugins/dice-roller/versions");
+    let (library_name, foreign_library) = foreign_abi_library(&stack);
+    let v9 = versions.join("9.0.0");
+    std::fs::create_dir_all(&v9).expect("version dir");
+    let manifest = std::fs::read_to_string(versions.join("0.1.0/manifest.yaml")).expect("manifest");
+    let library = manifest
+        .lines()
+        .find_map(|line| line.strip_prefix("library:"))
+        .map(|name| name.trim().trim_matches('"').to_owned())
+        .unwrap_or(library_name);
+    std::fs::write(
+        v9.join("manifest.yaml"),
+        replace_version(&manifest, "9.0.0"),
+    )
+    .expect("write manifest");
+    std::fs::write(v9.join(&library), foreign_library).expect("write library");
+
+    let answer = control(
+        &stack,
+        serde_json::json!({
+            "cmd": "plugin_update",
+            "name": "dice-roller",
+            "version": "9.0.0",
+            "previous": "0.1.0",
+        }),
+    );
+    assert_eq!(answer["ok"], false, "{answer}");
+    let error = answer["error"].as_str().unwrap_or("");
+    assert!(
+        error.contains("v999") && error.contains("9.9.9"),
+        "the new version's own error: {error}"
+    );
+    assert!(error.contains("rolled back"), "{error}");
+
+    let unit = stack.unit("dice-roller");
+    assert_eq!(unit["state"], "running", "{unit}");
+    assert_eq!(unit["version"], "0.1.0", "{unit}");
+    assert_eq!(unit["pid"], pid, "the old host never stopped: {unit}");
+    assert_eq!(registry_version(&stack, "dice-roller"), "0.1.0");
+    assert!(
+        stack.say("!roll 1d1").contains("= 1"),
+        "the old version keeps answering"
+    );
+}
+
 #[test]
 fn reload_keeps_the_state_and_remove_runs_the_unload_hook() {
     let stack = TestStack::with_plugins(&["markov-chat"]);
