@@ -583,14 +583,23 @@ async fn supervision_notices_are_published_on_nats() {
         .await
         .expect("subscribe");
     client.flush().await.expect("flush");
+    // A restart goes through the supervisor (stopped, then started); a reload is
+    // make-before-break inside the plugin's actor, so the supervisor sees nothing and only
+    // `reloaded` is announced.
     let home = stack.home.path();
-    let reload = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(rosey_e2e::cli::rosey_bin())
-            .arg("--home")
-            .arg(home)
-            .args(["plugin", "reload", "dice-roller"])
-            .output()
-            .expect("run rosey")
+    let operations = tokio::task::spawn_blocking(move || {
+        let run = |args: &[&str]| {
+            std::process::Command::new(rosey_e2e::cli::rosey_bin())
+                .arg("--home")
+                .arg(&home)
+                .args(args)
+                .output()
+                .expect("run rosey")
+        };
+        (
+            run(&["restart", "dice-roller"]),
+            run(&["plugin", "reload", "dice-roller"]),
+        )
     });
     let mut seen = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -606,7 +615,9 @@ async fn supervision_notices_are_published_on_nats() {
             messaging::decode(&message.payload).expect("a supervision notice");
         seen.push((message.subject.to_string(), notice));
     }
-    assert!(reload.await.expect("join").status.success());
+    let (restart, reload) = operations.await.expect("join");
+    assert!(restart.status.success(), "{restart:?}");
+    assert!(reload.status.success(), "{reload:?}");
     let started = seen
         .iter()
         .find(|(_, n)| n.event == "started")
