@@ -351,10 +351,11 @@ impl Stack {
         counts
     }
 
-    /// Ends the warm spare hosts and keeps no more (the tree has stopped): so a stopping daemon
-    /// leaves nothing running behind its last plugin.
+    /// Ends the warm spare and standby hosts and keeps no more spares (the tree has stopped):
+    /// so a stopping daemon leaves nothing running behind its last plugin.
     pub fn end_spares(&self) {
         self.runtime.spares.close();
+        self.runtime.doors.drop_standbys();
     }
 
     /// Process ids of the idle warm spare hosts.
@@ -532,6 +533,7 @@ pub fn plugin_spec(
         shutdown_timeout: Duration::from_millis(settings.supervision.shutdown_timeout_ms),
         max_attempts: host.max_attempts.max(1),
         ack_wait: host.ack_wait(),
+        standby_off: ctx.config.plugin_host.spares == 0,
     };
     let on_starting = ctx.on_starting.clone();
     let unit = name.to_owned();

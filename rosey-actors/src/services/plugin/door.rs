@@ -53,6 +53,11 @@ pub struct Door {
 
 struct State {
     version: String,
+    /// A host with this version's library already open, kept for the next start once the
+    /// plugin has crashed or been reloaded (a plugin that churns once tends to again).
+    standby: Option<(String, super::link::Host)>,
+    /// The plugin has crashed or been reloaded since the daemon started.
+    churned: bool,
     wants: Wants,
     held: Option<Message>,
     returned: VecDeque<Message>,
@@ -90,6 +95,8 @@ impl Door {
             js,
             attempts_file,
             state: Mutex::new(State {
+                standby: None,
+                churned: false,
                 version: version.to_owned(),
                 wants,
                 held: None,
@@ -209,6 +216,41 @@ impl Door {
             .messages()
             .await
             .map_err(|err| err.to_string())
+    }
+
+    /// Keeps `host` (its library for `version` open) for the next start.
+    pub fn keep_standby(&self, version: &str, host: super::link::Host) {
+        self.lock().standby = Some((version.to_owned(), host));
+    }
+
+    /// The standby host, if it is for `version` and alive (any other is dropped: killed).
+    pub fn take_standby(&self, version: &str) -> Option<super::link::Host> {
+        let standby = self.lock().standby.take()?;
+        match standby {
+            (kept, host) if kept == version && host.child.exited().is_none() => Some(host),
+            _ => None,
+        }
+    }
+
+    /// Notes that the plugin crashed, hung or was reloaded: from now on it keeps a standby.
+    pub fn mark_churned(&self) {
+        self.lock().churned = true;
+    }
+
+    /// Whether the plugin has crashed or been reloaded since the daemon started.
+    pub fn churned(&self) -> bool {
+        self.lock().churned
+    }
+
+    /// Whether a standby is kept (so none needs opening).
+    pub fn has_standby(&self) -> bool {
+        self.lock().standby.is_some()
+    }
+
+    /// Ends the standby host, if any (the plugin stops, or is removed).
+    pub fn drop_standby(&self) {
+        let standby = self.lock().standby.take();
+        drop(standby);
     }
 
     /// Records that `message` is now in a host's hands.
@@ -333,11 +375,26 @@ impl Doors {
         }
     }
 
-    /// Closes plugin `name`'s door (removed or disabled): its subscription ends.
+    /// Closes plugin `name`'s door (removed or disabled): its subscription ends and its
+    /// standby host, if any, is killed.
     pub fn close(&self, name: &str) {
-        match self.doors.lock() {
+        let door = match self.doors.lock() {
             Ok(mut doors) => doors.remove(name),
             Err(poisoned) => poisoned.into_inner().remove(name),
         };
+        if let Some(door) = door {
+            door.drop_standby();
+        }
+    }
+
+    /// Kills every standby host (the stack is stopping).
+    pub fn drop_standbys(&self) {
+        let doors: Vec<Arc<Door>> = match self.doors.lock() {
+            Ok(doors) => doors.values().cloned().collect(),
+            Err(poisoned) => poisoned.into_inner().values().cloned().collect(),
+        };
+        for door in doors {
+            door.drop_standby();
+        }
     }
 }

@@ -10,6 +10,9 @@
 //! held goes back to the door first, counted against the plugin. Stopping the actor stops the
 //! host gracefully: it finishes its message, unloads and hands its state over. Reload and
 //! update are make-before-break ([`swap`]).
+//!
+//! A plugin that has crashed or been reloaded keeps a *standby*: a host with its library
+//! already open, so the next replacement only has to start the plugin in it.
 
 pub mod door;
 mod link;
@@ -95,6 +98,8 @@ pub struct PluginArgs {
     pub max_attempts: u32,
     /// The consumer's ack wait.
     pub ack_wait: Duration,
+    /// No warm hosts of any kind (`plugin_host.spares: 0`): no standby either.
+    pub standby_off: bool,
 }
 
 impl PluginArgs {
@@ -184,6 +189,9 @@ impl Actor for PluginActor {
         args.door.set_version(&version, plan.wants.clone());
         swap::forget_state(&args, &outputs);
         swap::announce_ready(&args, &outputs).await;
+        if args.door.churned() {
+            start::prepare_standby(&args, &plan);
+        }
         let (control, control_rx) = mpsc::unbounded_channel();
         let serving = Serving {
             args: args.clone(),
@@ -195,8 +203,10 @@ impl Actor for PluginActor {
             last_beat: tokio::time::Instant::now(),
             busy: None,
         };
+        let door = args.door.clone();
         let task = tokio::spawn(async move {
             if let Ended::Failed(reason) = serving.run().await {
+                door.mark_churned();
                 let _ = myself.send_message(PluginMsg::Failed(reason));
             }
         });
@@ -240,6 +250,7 @@ impl Actor for PluginActor {
                 task.abort();
             }
         }
+        state.args.door.drop_standby();
         state.args.board.clear(&unit_name(&state.args.name));
         Ok(())
     }

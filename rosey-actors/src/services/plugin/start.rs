@@ -68,8 +68,33 @@ impl Plan {
     }
 }
 
-/// A host with `plan`'s library open, not started yet.
+/// A host with `plan`'s library open, not started yet: the plugin's standby when it keeps one
+/// for this version, else a fresh one.
 pub async fn open(args: &PluginArgs, plan: &Plan) -> Result<Host, String> {
+    if let Some(host) = args.door.take_standby(&plan.version) {
+        return Ok(host);
+    }
+    open_fresh(args, plan).await
+}
+
+/// Opens a standby host for `plan` in the background, unless one is kept already: called once
+/// a plugin has crashed or been reloaded, so its next start skips opening the library.
+pub fn prepare_standby(args: &PluginArgs, plan: &Plan) {
+    if args.standby_off || args.door.has_standby() {
+        return;
+    }
+    let args = args.clone();
+    let plan = plan.clone();
+    tokio::spawn(async move {
+        match open_fresh(&args, &plan).await {
+            Ok(host) => args.door.keep_standby(&plan.version, host),
+            Err(err) => tracing::debug!(plugin = %args.name, "no standby host: {err}"),
+        }
+    });
+}
+
+/// A new host (a warm spare, or a new process) with `plan`'s library open.
+async fn open_fresh(args: &PluginArgs, plan: &Plan) -> Result<Host, String> {
     let mut host = args
         .spares
         .host_for(&args.name)

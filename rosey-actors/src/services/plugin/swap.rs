@@ -212,6 +212,8 @@ impl Serving {
         {
             Ok(()) => {
                 self.door.set_version(&version, new_plan.wants.clone());
+                self.door.mark_churned();
+                start::prepare_standby(&self.args, &new_plan);
                 self.plan = new_plan;
                 self.last_beat = Instant::now();
                 forget_state(&self.args, &self.outputs);
