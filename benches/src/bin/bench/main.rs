@@ -1,4 +1,4 @@
-//! `bench`: the rosey benchmark harness (issue 4, item 6).
+//! `bench`: the rosey benchmark harness.
 //!
 //! `cargo run --release -p rosey-benches --bin bench [-- --quick] [-- --out FILE]` builds the
 //! release `rosey`, packs the dice-roller and chaos plugins, and then, each in temporary homes
