@@ -1,0 +1,320 @@
+//! The private channel between a plugin actor (in the daemon) and its plugin host: frames, their
+//! encoding, and the rules both sides keep.
+//!
+//! The channel is a `SOCK_STREAM` Unix socketpair made by the daemon at spawn; the host finds its
+//! end at file descriptor [`HOST_FD`]. It is the host's only connection: no NATS, no network.
+//!
+//! A frame is `u32` length (little endian, of what follows) + one tag byte + the body. Bodies
+//! are fields in a fixed order: integers little endian, strings and byte strings as a `u32`
+//! length and the bytes, options as a flag byte (0 absent, 1 present) then the value. A frame
+//! longer than [`MAX_FRAME`] is refused. Decoding never panics and never allocates more than
+//! the frame holds: a host is untrusted code, and what it writes is read as hostile input.
+//!
+//! The conversation:
+//!
+//! ```text
+//! host  ── Hello{protocol, pid} ─────────────▶ actor      (at once; a spare waits here)
+//!       ◀── Open{library, limits} ───────────          dlopen + ABI check, no plugin code
+//!       ── Opened | Failed{code, message} ───▶         (Failed: the host then exits `code`)
+//!       ◀── Start{name, config, state} ──────          the plugin's `load`
+//!       ── Started | Failed{…} ──────────────▶
+//!       ◀── Command{seq,…} | Event{seq,…} ───          one at a time
+//!       ── Chat / Publish / Log … Done{seq} ──▶         output, then the outcome
+//!       ◀── Unload ──────────────────────────
+//!       ── Unloaded{state} | Failed{…} ──────▶         then the host exits
+//!       ── Heartbeat{handled} ───────────────▶         every heartbeat period, from Start on
+//! ```
+//!
+//! Back-pressure is the socket's: the actor hands over one message and waits for its `Done`;
+//! a host writes its output as the plugin produces it and blocks if the actor stops reading.
+//! Bump [`PROTOCOL`] on any change; the actor refuses a host that says another number.
+
+use std::io::{self, Read, Write};
+
+/// The channel's version, sent in `Hello`.
+pub const PROTOCOL: u32 = 1;
+
+/// The file descriptor a host finds its end of the channel at.
+pub const HOST_FD: i32 = 3;
+
+/// The largest frame either side accepts (handed-over state included).
+pub const MAX_FRAME: usize = 64 * 1024 * 1024;
+
+/// A log level on the channel (the plugin's, or the host's own lines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Detail for debugging.
+    Debug,
+    /// Normal operation.
+    Info,
+    /// Something odd.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+impl Level {
+    fn to_byte(self) -> u8 {
+        match self {
+            Level::Debug => 0,
+            Level::Info => 1,
+            Level::Warn => 2,
+            Level::Error => 3,
+        }
+    }
+
+    fn from_byte(byte: u8) -> Result<Level, WireError> {
+        Ok(match byte {
+            0 => Level::Debug,
+            1 => Level::Info,
+            2 => Level::Warn,
+            3 => Level::Error,
+            other => return Err(WireError::Invalid(format!("log level {other}"))),
+        })
+    }
+}
+
+/// Where a command was typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The channel's chat.
+    Chat,
+    /// A private message to the bot.
+    Pm,
+}
+
+/// What the host needs to open a plugin library (before any plugin code runs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Open {
+    /// Absolute path of the library.
+    pub library: String,
+    /// `RLIMIT_DATA` in MiB (0: none).
+    pub memory_mb: u64,
+    /// Lowest level of the host's own lines worth sending.
+    pub log_level: Level,
+}
+
+/// What the host needs to start the plugin in an opened library.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Start {
+    /// The plugin's name.
+    pub name: String,
+    /// Its version (for the host's own lines).
+    pub version: String,
+    /// The plugin's storage folder (its key-value store lives inside).
+    pub storage_dir: String,
+    /// The operator's settings, as a JSON object.
+    pub config_json: String,
+    /// The same settings flattened to `key.path = value` pairs.
+    pub config_flat: Vec<(String, String)>,
+    /// State the previous instance handed over.
+    pub state: Option<Vec<u8>>,
+    /// Milliseconds between heartbeats.
+    pub heartbeat_ms: u32,
+}
+
+/// A routed `!command`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    /// The stream sequence (the actor's handle on the message).
+    pub seq: u64,
+    /// Message id (replies name it).
+    pub id: String,
+    /// The command, without `!`.
+    pub command: String,
+    /// Everything after the command.
+    pub args: String,
+    /// Who typed it.
+    pub user: String,
+    /// The channel.
+    pub channel: String,
+    /// Chat or PM.
+    pub source: Source,
+    /// When it was typed, ms since the Unix epoch.
+    pub time_ms: u64,
+}
+
+/// A chat event the plugin subscribed to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// The stream sequence.
+    pub seq: u64,
+    /// Event id.
+    pub id: String,
+    /// `chat.message`, `user.join`, …
+    pub kind: String,
+    /// The user concerned, if any.
+    pub user: Option<String>,
+    /// The text, if any.
+    pub text: Option<String>,
+    /// The whole event as JSON.
+    pub payload_json: String,
+    /// When it happened, ms since the Unix epoch.
+    pub time_ms: u64,
+}
+
+/// Actor → host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToHost {
+    /// Open a library.
+    Open(Open),
+    /// Start the plugin.
+    Start(Start),
+    /// Handle a command.
+    Command(Command),
+    /// Handle an event.
+    Event(Event),
+    /// Unload the plugin, send its state, exit.
+    Unload,
+}
+
+/// How a handler ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// It returned normally.
+    Ok,
+    /// It returned an error (the message counts as handled).
+    Failed(String),
+    /// It panicked; the host exits after sending this.
+    Panicked(String),
+}
+
+/// Host → actor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FromHost {
+    /// The host is up and waits for `Open`.
+    Hello {
+        /// [`PROTOCOL`] as the host knows it.
+        protocol: u32,
+        /// The host's process id.
+        pid: u32,
+    },
+    /// The library is open and its ABI matches.
+    Opened,
+    /// The plugin's `load` succeeded.
+    Started,
+    /// A step failed; the host exits with `code` after sending this.
+    Failed {
+        /// The exit code that follows.
+        code: i32,
+        /// One line naming the problem.
+        message: String,
+    },
+    /// A chat line, or a PM when `to` is set.
+    Chat {
+        /// The text.
+        text: String,
+        /// PM recipient.
+        to: Option<String>,
+        /// The message answered.
+        in_reply_to: Option<String>,
+    },
+    /// An event of the plugin's own (`kind` without the `plugin.<name>.` prefix).
+    Publish {
+        /// Dot-separated words.
+        kind: String,
+        /// A JSON document.
+        payload_json: String,
+    },
+    /// A log line.
+    Log {
+        /// Its level.
+        level: Level,
+        /// `true` for the plugin's own lines, `false` for the host's.
+        plugin: bool,
+        /// The text.
+        message: String,
+    },
+    /// The message `seq` is done.
+    Done {
+        /// The message.
+        seq: u64,
+        /// How its handler ended.
+        outcome: Outcome,
+    },
+    /// Unloaded; the state to hand over (empty: none). The host exits next.
+    Unloaded {
+        /// The plugin's state.
+        state: Vec<u8>,
+    },
+    /// A sign of life.
+    Heartbeat {
+        /// Messages handled so far.
+        handled: u64,
+    },
+}
+
+/// A frame that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    /// The socket failed or closed mid-frame.
+    #[error("channel: {0}")]
+    Io(#[from] io::Error),
+    /// A frame over [`MAX_FRAME`].
+    #[error("frame of {0} bytes is over the {MAX_FRAME}-byte limit")]
+    TooLarge(usize),
+    /// A frame that does not decode.
+    #[error("malformed frame: {0}")]
+    Invalid(String),
+}
+
+mod codec;
+#[cfg(test)]
+mod tests;
+
+/// One word of an event kind or subject pattern: 1–32 of `a-z`, `0-9`, `_`, `-`.
+pub fn is_event_word(word: &str) -> bool {
+    !word.is_empty()
+        && word.len() <= 32
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// Whether `kind` may name an event a plugin publishes: dot-separated words, no wildcards.
+/// The host checks it to answer the plugin at once; the actor checks it again, because the
+/// host is not trusted.
+pub fn is_valid_event_kind(kind: &str) -> bool {
+    kind.split('.').all(is_event_word)
+}
+
+/// The body length a frame's 4-byte prefix announces, checked against [`MAX_FRAME`].
+pub fn frame_len(prefix: [u8; 4]) -> Result<usize, WireError> {
+    let len = u32::from_le_bytes(prefix) as usize;
+    if len == 0 {
+        return Err(WireError::Invalid("empty frame".to_owned()));
+    }
+    if len > MAX_FRAME {
+        return Err(WireError::TooLarge(len));
+    }
+    Ok(len)
+}
+
+/// Reads one frame body from a blocking reader; `Ok(None)` at a clean end of stream (between
+/// frames).
+pub fn read_frame(reader: &mut impl Read) -> Result<Option<Vec<u8>>, WireError> {
+    let mut prefix = [0u8; 4];
+    let mut filled = 0;
+    while filled < 4 {
+        match reader.read(&mut prefix[filled..]) {
+            Ok(0) if filled == 0 => return Ok(None),
+            Ok(0) => return Err(WireError::Io(io::ErrorKind::UnexpectedEof.into())),
+            Ok(n) => filled += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    let len = frame_len(prefix)?;
+    let mut body = vec![0u8; len];
+    reader.read_exact(&mut body)?;
+    Ok(Some(body))
+}
+
+/// Writes one encoded frame with a single `write_all`, refusing one over [`MAX_FRAME`].
+pub fn write_frame(writer: &mut impl Write, frame: &[u8]) -> Result<(), WireError> {
+    if frame.len() > MAX_FRAME + 4 {
+        return Err(WireError::TooLarge(frame.len() - 4));
+    }
+    writer.write_all(frame)?;
+    Ok(())
+}

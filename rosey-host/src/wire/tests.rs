@@ -1,0 +1,145 @@
+//! The wire format's round trips, and hostile frames refused without a panic.
+use super::*;
+
+fn round_trip_to_host(message: ToHost) {
+    let bytes = message.encode();
+    let mut reader = bytes.as_slice();
+    let body = read_frame(&mut reader).expect("read").expect("a frame");
+    assert_eq!(ToHost::decode(&body).expect("decode"), message);
+    assert!(read_frame(&mut reader).expect("clean end").is_none());
+}
+
+fn round_trip_from_host(message: FromHost) {
+    let bytes = message.encode();
+    let mut reader = bytes.as_slice();
+    let body = read_frame(&mut reader).expect("read").expect("a frame");
+    assert_eq!(FromHost::decode(&body).expect("decode"), message);
+}
+
+#[test]
+fn every_frame_survives_encoding_and_decoding() {
+    round_trip_to_host(ToHost::Open(Open {
+        library: "/h/lib.so".into(),
+        memory_mb: 256,
+        log_level: Level::Debug,
+    }));
+    round_trip_to_host(ToHost::Start(Start {
+        name: "dice".into(),
+        version: "1.0.0".into(),
+        storage_dir: "/s".into(),
+        config_json: "{\"a\":1}".into(),
+        config_flat: vec![("a".into(), "1".into()), ("b.c".into(), "ü".into())],
+        state: Some(vec![0, 1, 2, 255]),
+        heartbeat_ms: 1000,
+    }));
+    round_trip_to_host(ToHost::Start(Start {
+        name: "n".into(),
+        version: "v".into(),
+        storage_dir: String::new(),
+        config_json: "{}".into(),
+        config_flat: vec![],
+        state: None,
+        heartbeat_ms: 5,
+    }));
+    round_trip_to_host(ToHost::Command(Command {
+        seq: u64::MAX,
+        id: "id".into(),
+        command: "roll".into(),
+        args: "2d6".into(),
+        user: "alice".into(),
+        channel: "c".into(),
+        source: Source::Pm,
+        time_ms: 7,
+    }));
+    round_trip_to_host(ToHost::Event(Event {
+        seq: 3,
+        id: "e".into(),
+        kind: "chat.message".into(),
+        user: None,
+        text: Some("hi".into()),
+        payload_json: "{}".into(),
+        time_ms: 9,
+    }));
+    round_trip_to_host(ToHost::Unload);
+    round_trip_from_host(FromHost::Hello {
+        protocol: PROTOCOL,
+        pid: 42,
+    });
+    round_trip_from_host(FromHost::Opened);
+    round_trip_from_host(FromHost::Started);
+    round_trip_from_host(FromHost::Failed {
+        code: 10,
+        message: "no".into(),
+    });
+    round_trip_from_host(FromHost::Chat {
+        text: "t".into(),
+        to: Some("bob".into()),
+        in_reply_to: None,
+    });
+    round_trip_from_host(FromHost::Publish {
+        kind: "k".into(),
+        payload_json: "[]".into(),
+    });
+    round_trip_from_host(FromHost::Log {
+        level: Level::Warn,
+        plugin: true,
+        message: "m".into(),
+    });
+    for outcome in [
+        Outcome::Ok,
+        Outcome::Failed("f".into()),
+        Outcome::Panicked("p".into()),
+    ] {
+        round_trip_from_host(FromHost::Done { seq: 5, outcome });
+    }
+    round_trip_from_host(FromHost::Unloaded { state: vec![9; 3] });
+    round_trip_from_host(FromHost::Heartbeat { handled: 77 });
+}
+
+#[test]
+fn hostile_frames_are_refused_without_panicking_or_allocating_what_they_claim() {
+    // A string claiming 4 GiB inside a 9-byte frame.
+    let mut lying = vec![7u8, 1, 1];
+    lying.extend_from_slice(&u32::MAX.to_le_bytes());
+    assert!(FromHost::decode(&lying).is_err());
+    assert!(FromHost::decode(&[]).is_err());
+    assert!(FromHost::decode(&[99]).is_err());
+    assert!(FromHost::decode(&[7, 9, 0]).is_err(), "bad level");
+    // A trailing byte after a complete frame.
+    let mut long = FromHost::Opened.encode()[4..].to_vec();
+    long.push(0);
+    assert!(FromHost::decode(&long).is_err());
+    // A config pair count far beyond what the frame can hold.
+    let mut start = ToHost::Start(Start {
+        name: "n".into(),
+        version: "v".into(),
+        storage_dir: "s".into(),
+        config_json: "{}".into(),
+        config_flat: vec![],
+        state: None,
+        heartbeat_ms: 1,
+    })
+    .encode()[4..]
+        .to_vec();
+    let count_at = 1 + (4 + 1) * 3 + (4 + 2);
+    start[count_at..count_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert!(ToHost::decode(&start).is_err());
+    // Every prefix of every valid frame is refused, never a panic.
+    let frame = FromHost::Chat {
+        text: "hello".into(),
+        to: Some("x".into()),
+        in_reply_to: Some("y".into()),
+    }
+    .encode();
+    for cut in 0..frame.len() - 4 {
+        assert!(
+            FromHost::decode(&frame[4..4 + cut]).is_err(),
+            "cut at {cut}"
+        );
+    }
+    // A length prefix over the limit is refused before anything is read.
+    let huge = ((MAX_FRAME + 1) as u32).to_le_bytes();
+    assert!(matches!(frame_len(huge), Err(WireError::TooLarge(_))));
+    let mut reader: &[u8] = &[1, 0];
+    assert!(read_frame(&mut reader).is_err(), "a torn prefix");
+}
