@@ -704,3 +704,32 @@ async fn a_plugin_host_and_a_spare_hold_no_network_socket_only_their_channel() {
     assert_ne!(spare, pid);
     assert_only_the_channel_socket(spare, "the idle spare host");
 }
+
+/// The stream keeps a message only for consumers that exist when it is published: a plugin
+/// counts as started only once its durable consumer does, so a command sent the moment
+/// `rosey start` returns is never dropped.
+#[tokio::test]
+async fn a_started_plugin_s_consumer_exists_before_rosey_start_returns() {
+    let stack = TestStack::with_plugins(&["dice-roller"]);
+    stack.start();
+    let client = async_nats::connect(stack.nats_url())
+        .await
+        .expect("connect");
+    let js = async_nats::jetstream::new(client);
+    let stream = js
+        .get_stream(rosey_core::messaging::STREAM_NAME)
+        .await
+        .expect("the ROSEY stream exists");
+    let mut consumer: async_nats::jetstream::consumer::PullConsumer = stream
+        .get_consumer(&rosey_core::messaging::consumer_name("dice-roller"))
+        .await
+        .expect("dice-roller's consumer exists as soon as the stack is started");
+    let info = consumer.info().await.expect("consumer info");
+    assert!(
+        info.config
+            .filter_subjects
+            .contains(&rosey_core::messaging::command_subject("roll")),
+        "{:?}",
+        info.config.filter_subjects
+    );
+}

@@ -196,6 +196,24 @@ impl Door {
         }
     }
 
+    /// Creates (or brings in line) the plugin's durable consumer and its pull subscription now,
+    /// before the plugin is announced ready: the stream keeps a message only for consumers
+    /// that exist when it is published, so a command sent right after `ready` must find one.
+    pub async fn attach(&self) -> Result<(), String> {
+        let mut feed = self.feed.lock().await;
+        let wants = self.lock().wants.clone();
+        if wants.filter_subjects.is_empty() {
+            return Ok(());
+        }
+        if feed.made_for.as_ref() == Some(&wants) && feed.stream.is_some() {
+            return Ok(());
+        }
+        let stream = self.open_stream(&wants).await?;
+        feed.stream = Some(stream);
+        feed.made_for = Some(wants);
+        Ok(())
+    }
+
     /// Makes sure the stream, the dead-letter stream and the plugin's durable consumer exist
     /// as `wants` says, and opens a pull subscription on it.
     async fn open_stream(&self, wants: &Wants) -> Result<pull::Stream, String> {

@@ -187,6 +187,10 @@ impl Actor for PluginActor {
         }
         let host = start::bring_up(&args, &plan, state, &mut outputs).await?;
         args.door.set_version(&version, plan.wants.clone());
+        args.door
+            .attach()
+            .await
+            .map_err(|err| format!("cannot set up the plugin's JetStream consumer: {err}"))?;
         swap::forget_state(&args, &outputs);
         swap::announce_ready(&args, &outputs).await;
         if args.door.churned() {

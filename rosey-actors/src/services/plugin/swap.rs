@@ -212,6 +212,14 @@ impl Serving {
         {
             Ok(()) => {
                 self.door.set_version(&version, new_plan.wants.clone());
+                if let Err(err) = self.door.attach().await {
+                    // Read again on the next message; nothing is lost meanwhile but what the
+                    // new subjects carry before the consumer is brought in line.
+                    self.outputs.host_line(
+                        Level::Warn,
+                        &format!("cannot update the plugin's JetStream consumer: {err}"),
+                    );
+                }
                 self.door.mark_churned();
                 start::prepare_standby(&self.args, &new_plan);
                 self.plan = new_plan;
