@@ -155,18 +155,10 @@ impl Door {
                 drop(feed);
                 return std::future::pending().await;
             }
-            if feed.made_for.as_ref() != Some(&wants) || feed.stream.is_none() {
-                match self.open_stream(&wants).await {
-                    Ok(stream) => {
-                        feed.stream = Some(stream);
-                        feed.made_for = Some(wants);
-                    }
-                    Err(err) => {
-                        tracing::warn!(plugin = %self.name, "cannot read the plugin's consumer: {err}");
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                        continue;
-                    }
-                }
+            if let Err(err) = self.bring_in_line(&mut feed, wants).await {
+                tracing::warn!(plugin = %self.name, "cannot read the plugin's consumer: {err}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
             }
             let Some(stream) = feed.stream.as_mut() else {
                 continue;
@@ -205,6 +197,11 @@ impl Door {
         if wants.filter_subjects.is_empty() {
             return Ok(());
         }
+        self.bring_in_line(&mut feed, wants).await
+    }
+
+    /// Opens the pull subscription for `wants` unless `feed` already has one made for them.
+    async fn bring_in_line(&self, feed: &mut Feed, wants: Wants) -> Result<(), String> {
         if feed.made_for.as_ref() == Some(&wants) && feed.stream.is_some() {
             return Ok(());
         }

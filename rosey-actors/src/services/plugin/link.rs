@@ -27,8 +27,6 @@ pub struct Host {
     pub frames: mpsc::Receiver<FromHost>,
     writer: OwnedWriteHalf,
     reader: tokio::task::JoinHandle<()>,
-    /// The host's pid as it said in `Hello` (0 until then).
-    pub pid: u32,
 }
 
 impl Drop for Host {
@@ -71,7 +69,6 @@ pub async fn spawn(
         frames,
         writer,
         reader,
-        pid: 0,
     })
 }
 
@@ -192,6 +189,8 @@ impl Host {
 
     /// Waits for `Hello` and checks the protocol.
     pub async fn hello(&mut self, within: Duration) -> Result<(), StepError> {
+        // The pid the host claims is not used: the kernel's (`child.pid()`) is the one that
+        // counts, the host being untrusted.
         let (protocol, _claimed_pid) = self
             .expect(
                 "say hello",
@@ -209,8 +208,6 @@ impl Host {
                 wire::PROTOCOL
             )));
         }
-        // The kernel's word, not the host's: the host is untrusted.
-        self.pid = self.child.pid();
         Ok(())
     }
 }
