@@ -269,31 +269,43 @@ impl Stack {
         Ok(())
     }
 
-    /// The running actor of plugin `name`, if it runs.
-    async fn plugin_actor(&self, name: &str) -> Result<Option<ActorCell>, String> {
+    /// Plugin `name`'s place in the stack: `None` when it is not there, else its actor when it
+    /// runs (one query of the plugin supervisor).
+    async fn plugin_child(&self, name: &str) -> Result<Option<Option<ActorCell>>, String> {
         let plugins = self.running_plugins()?;
         Ok(crate::children(&plugins)
             .await?
             .into_iter()
             .find(|child| child.name == name)
-            .and_then(|child| child.actor))
+            .map(|child| child.actor))
+    }
+
+    /// The running actor of plugin `name`, if it runs.
+    async fn plugin_actor(&self, name: &str) -> Result<Option<ActorCell>, String> {
+        Ok(self.plugin_child(name).await?.flatten())
     }
 
     /// Reloads plugin `name` at the same version, make-before-break: a new host opens the
     /// library while the old one serves, then the old one finishes its message and hands its
-    /// state over, and the new one starts with it. A plugin that is not running is started.
-    pub async fn reload_plugin(&self, name: &str) -> Result<(), String> {
-        match self.plugin_actor(name).await? {
-            Some(actor) => {
+    /// state over, and the new one starts with it. A plugin in the stack that is not running
+    /// is started. `Ok(false)`: the plugin is not in the stack.
+    pub async fn reload_plugin(&self, name: &str) -> Result<bool, String> {
+        match self.plugin_child(name).await? {
+            None => Ok(false),
+            Some(Some(actor)) => {
                 let version = self
                     .runtime
                     .doors
                     .get(name)
                     .map(|door| door.version())
                     .ok_or_else(|| format!("plugin {name} has no door"))?;
-                crate::services::plugin::swap(&actor, &version).await
+                crate::services::plugin::swap(&actor, &version).await?;
+                Ok(true)
             }
-            None => crate::restart_child(&self.running_plugins()?, name).await,
+            Some(None) => {
+                crate::restart_child(&self.running_plugins()?, name).await?;
+                Ok(true)
+            }
         }
     }
 

@@ -392,9 +392,16 @@ impl Engine {
         }
     }
 
-    /// Arms a timer that posts [`BackoffElapsed`] back to the supervisor after `delay`.
+    /// Arms a timer that posts [`BackoffElapsed`] back to the supervisor after `delay`; with
+    /// no delay it is posted at once (a timer would add its own millisecond of granularity).
     fn schedule(&mut self, delay: Duration) -> u64 {
         let token = self.new_token();
+        if delay.is_zero() {
+            let _ = self
+                .myself
+                .send_message(SupervisorMsg::Backoff(BackoffElapsed { token }));
+            return token;
+        }
         let handle = ractor::time::send_after(delay, self.myself.clone(), move || {
             SupervisorMsg::Backoff(BackoffElapsed { token })
         });

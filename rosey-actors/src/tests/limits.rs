@@ -292,3 +292,32 @@ async fn backoff_starts_over_after_a_stable_run() {
         .await
         .expect("shutdown");
 }
+
+#[tokio::test]
+async fn zero_backoff_restarts_at_once_and_intensity_still_gives_up() {
+    let kit = Kit::default();
+    let mut zero = backoff_spec(0, 0, Duration::from_secs(60));
+    zero.intensity = Intensity {
+        max_restarts: 3,
+        within: Duration::from_secs(60),
+    };
+    let (sup, _join) = Supervisor::start(zero, vec![kit.child("a")], kit.listener(), None)
+        .await
+        .expect("supervisor starts");
+    // Two failed starts after a failure: three restarts, each without delay, then running.
+    kit.refuse_starts("a", 2);
+    kit.tell("a", TestMsg::Fail("boom".into()));
+    eventually("a back", || async { kit.starts_of("a") == 2 }).await;
+    wait_state(&sup, "a", ChildState::Running).await;
+    let none = Duration::ZERO;
+    assert_eq!(kit.restart_delays("a"), [(1, none), (2, none), (3, none)]);
+
+    // The budget of three is spent: the next failure is not restarted, delay or not.
+    kit.tell("a", TestMsg::Fail("again".into()));
+    wait_state(&sup, "a", ChildState::Crashed).await;
+    settle().await;
+    assert_eq!(kit.starts_of("a"), 2);
+    shutdown(&sup, Duration::from_secs(20))
+        .await
+        .expect("shutdown");
+}

@@ -47,7 +47,8 @@ pub struct SupervisionSettings {
     pub max_restarts: u32,
     /// The window of the restart intensity, in seconds.
     pub within_secs: u64,
-    /// The first delay before a restart, in ms; it doubles with each restart.
+    /// The first delay before a restart, in ms; it doubles with each restart. 0 restarts at
+    /// once every time (the restart intensity still bounds a crash loop).
     pub backoff_initial_ms: u64,
     /// The longest delay before a restart, in ms.
     pub backoff_max_ms: u64,

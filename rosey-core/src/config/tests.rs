@@ -234,11 +234,6 @@ fn each_rule_is_enforced_with_its_key() {
             "more than 0",
         ),
         (
-            "supervision:\n  plugins: { backoff_initial_ms: 0 }\n",
-            "supervision.plugins.backoff_initial_ms",
-            "more than 0",
-        ),
-        (
             "supervision:\n  plugins: { backoff_reset_secs: 0 }\n",
             "supervision.plugins.backoff_reset_secs",
             "more than 0",

@@ -154,7 +154,7 @@ fn check_supervision(
         ));
     }
     positive(key("within_secs"), settings.within_secs)?;
-    positive(key("backoff_initial_ms"), settings.backoff_initial_ms)?;
+    // 0 is allowed: restart at once, as OTP does (the intensity still bounds a crash loop).
     positive(key("backoff_reset_secs"), settings.backoff_reset_secs)?;
     positive(key("shutdown_timeout_ms"), settings.shutdown_timeout_ms)?;
     if settings.backoff_max_ms < settings.backoff_initial_ms {

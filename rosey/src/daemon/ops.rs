@@ -191,12 +191,13 @@ pub async fn unload_plugin(daemon: &Daemon, name: &str) -> Result<f64, OpError> 
 /// Restarts plugin `name` at the same version with its state, and announces it.
 pub async fn reload_plugin(daemon: &Daemon, name: &str) -> Result<f64, OpError> {
     let ms = plugin_op(daemon, name, "reload", |stack| async move {
-        if !has_plugin(&stack, name).await? {
-            return Err(OpError::NotFound(format!(
+        match stack.reload_plugin(name).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(OpError::NotFound(format!(
                 "{name} is not running in the stack (is it installed and enabled?)"
-            )));
+            ))),
+            Err(err) => Err(OpError::Failed(err)),
         }
-        stack.reload_plugin(name).await.map_err(OpError::Failed)
     })
     .await?;
     daemon.notices.announce(

@@ -36,7 +36,7 @@ nats:
 web:
   port: 0
 supervision:
-  plugins: { max_restarts: 100000, within_secs: 1, backoff_initial_ms: 1, backoff_max_ms: 1, backoff_reset_secs: 1 }
+  plugins: { max_restarts: 100000, within_secs: 1, backoff_initial_ms: 0, backoff_max_ms: 0, backoff_reset_secs: 1 }
 ";
 
 /// What the test counted.

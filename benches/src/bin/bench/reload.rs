@@ -115,8 +115,7 @@ pub async fn latency(
         };
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        let control = home.control(&request);
-        tokio::pin!(control);
+        let mut control = home.control_now(&request);
         let (id, mut waiting) = probe(wire);
         wire.publish(&id, command, args).await?;
         let mut ready = None;
@@ -132,7 +131,9 @@ pub async fn latency(
                     }
                 }
                 answer = &mut control, if answered.is_none() => {
-                    answer.with_context(|| format!("reload {reload} of {plugin} failed"))?;
+                    answer
+                        .context("the control request's task failed")?
+                        .with_context(|| format!("reload {reload} of {plugin} failed"))?;
                     answered = Some(Instant::now());
                 }
                 stamp = &mut waiting => {
@@ -155,7 +156,8 @@ pub async fn latency(
             None => {
                 tokio::time::timeout(Duration::from_secs(30), control)
                     .await
-                    .context("the daemon did not answer a reload within 30 s")??;
+                    .context("the daemon did not answer a reload within 30 s")?
+                    .context("the control request's task failed")??;
                 Instant::now()
             }
         };

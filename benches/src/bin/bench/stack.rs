@@ -203,8 +203,34 @@ impl BenchHome {
             .with_context(|| format!("the daemon did not answer {request} within 60 s"))?
     }
 
+    /// Sends `request` now, on a task of its own, so that what the caller does next cannot
+    /// delay it (a timed section starts when the request leaves); the answer comes later.
+    pub fn control_now(
+        &self,
+        request: &serde_json::Value,
+    ) -> tokio::task::JoinHandle<Result<serde_json::Value>> {
+        let socket = self.socket();
+        let request = request.clone();
+        tokio::spawn(async move {
+            tokio::time::timeout(Duration::from_secs(60), Self::control_at(&socket, &request))
+                .await
+                .with_context(|| format!("the daemon did not answer {request} within 60 s"))?
+        })
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.path.join("data/run/rosey.sock")
+    }
+
     async fn control_unbounded(&self, request: &serde_json::Value) -> Result<serde_json::Value> {
-        let socket = self.path.join("data/run/rosey.sock");
+        Self::control_at(&self.socket(), request).await
+    }
+
+    /// One request on the control socket at `socket`, the way the CLI sends it.
+    async fn control_at(
+        socket: &std::path::Path,
+        request: &serde_json::Value,
+    ) -> Result<serde_json::Value> {
         let mut stream = UnixStream::connect(&socket)
             .await
             .with_context(|| format!("cannot reach the daemon at {}", socket.display()))?;

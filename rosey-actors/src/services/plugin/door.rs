@@ -49,6 +49,9 @@ pub struct Door {
     attempts_file: PathBuf,
     state: Mutex<State>,
     feed: tokio::sync::Mutex<Feed>,
+    /// Wakes a read waiting on the consumer when a message is put back from elsewhere (a
+    /// poison message whose dead-letter copy could not be stored).
+    put_back: tokio::sync::Notify,
 }
 
 struct State {
@@ -106,6 +109,7 @@ impl Door {
                 recent_set: HashSet::new(),
             }),
             feed: tokio::sync::Mutex::new(Feed::default()),
+            put_back: tokio::sync::Notify::new(),
         }
     }
 
@@ -163,7 +167,11 @@ impl Door {
             let Some(stream) = feed.stream.as_mut() else {
                 continue;
             };
-            match stream.next().await {
+            let next = tokio::select! {
+                next = stream.next() => next,
+                () = self.put_back.notified() => continue,
+            };
+            match next {
                 Some(Ok(message)) => {
                     let seq = sequence(&message);
                     if self.lock().recent_set.contains(&seq) {
@@ -301,15 +309,16 @@ impl Door {
     fn save_attempts(&self, attempts: &HashMap<u64, u32>) {
         let written = serde_json::to_vec(attempts)
             .map_err(std::io::Error::other)
-            .and_then(|bytes| rosey_core::fsutil::write_atomic(&self.attempts_file, &bytes));
+            .and_then(|bytes| rosey_core::fsutil::write_replace(&self.attempts_file, &bytes));
         if let Err(err) = written {
             tracing::warn!(plugin = %self.name, "cannot write {}: {err}", self.attempts_file.display());
         }
     }
 
-    /// Puts back a message that was taken but never handed to a host.
+    /// Puts back a message that was taken but never handed to a host; it is next in line.
     pub fn put_back(&self, message: Message) {
         self.lock().returned.push_front(message);
+        self.put_back.notify_one();
     }
 
     /// How many hosts died handling message `seq`.

@@ -52,7 +52,12 @@ pub async fn spawn(
     if let Some(subcommand) = &program.subcommand {
         command.arg(subcommand);
     }
-    command.arg("serve").stdin(Stdio::null());
+    // Symbols are bound when the library is opened (off the critical path), not on the first
+    // call of each (inside the first message after a start).
+    command
+        .arg("serve")
+        .env("LD_BIND_NOW", "1")
+        .stdin(Stdio::null());
     let log = ChildLog {
         hub: logs.clone(),
         source,

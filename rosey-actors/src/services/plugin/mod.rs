@@ -17,6 +17,7 @@
 pub mod door;
 mod link;
 mod output;
+mod poison;
 mod serve;
 pub mod spares;
 mod start;
@@ -193,9 +194,6 @@ impl Actor for PluginActor {
             .map_err(|err| format!("cannot set up the plugin's JetStream consumer: {err}"))?;
         swap::forget_state(&args, &outputs);
         swap::announce_ready(&args, &outputs).await;
-        if args.door.churned() {
-            start::prepare_standby(&args, &plan);
-        }
         let (control, control_rx) = mpsc::unbounded_channel();
         let serving = Serving {
             args: args.clone(),
@@ -206,6 +204,10 @@ impl Actor for PluginActor {
             control: control_rx,
             last_beat: tokio::time::Instant::now(),
             busy: None,
+            standby_due: args
+                .door
+                .churned()
+                .then(|| tokio::time::Instant::now() + serve::STANDBY_DELAY),
         };
         let door = args.door.clone();
         let task = tokio::spawn(async move {

@@ -59,7 +59,14 @@ pub struct Serving {
     pub(super) control: mpsc::UnboundedReceiver<Control>,
     pub(super) last_beat: Instant,
     pub(super) busy: Option<Busy>,
+    /// When to open a standby host, if one is wanted: soon after a swap or restart, but after
+    /// the first message (or a moment of idleness), so the new process it may take does not
+    /// compete for the CPU with the first reply.
+    pub(super) standby_due: Option<Instant>,
 }
+
+/// How long after a swap or restart a standby host is opened if no message came first.
+pub const STANDBY_DELAY: Duration = Duration::from_millis(5);
 
 impl Serving {
     /// Serves until stopped or failed.
@@ -72,10 +79,9 @@ impl Serving {
                 control = self.control.recv() => match control {
                     Some(Control::Stop) | None => return self.stop().await,
                     Some(Control::Swap { version, reply }) => {
-                        if let Some(earlier) = preparing.take() {
-                            earlier.abandon("another reload came first");
+                        if let Err(reason) = self.begin_swap(version, reply, &mut preparing).await {
+                            return Ended::Failed(reason);
                         }
-                        preparing = Some(super::swap::Preparing::begin(&self.args, version, reply));
                     }
                 },
                 prepared = super::swap::Preparing::ready(&mut preparing) => {
@@ -100,7 +106,15 @@ impl Serving {
                 _ = tokio::time::sleep_until(silence) => {
                     return Ended::Failed(self.hung(format!("no heartbeat for {:?}", self.args.heartbeat_timeout)).await);
                 }
+                _ = sleep_until_due(self.standby_due) => self.open_standby(),
             }
+        }
+    }
+
+    /// Opens the standby host that is due, if any.
+    fn open_standby(&mut self) {
+        if self.standby_due.take().is_some() {
+            super::start::prepare_standby(&self.args, &self.plan);
         }
     }
 
@@ -139,7 +153,7 @@ impl Serving {
         let subject = message.subject.to_string();
         let died = self.door.attempts(seq);
         if died >= self.args.max_attempts {
-            self.dead_letter(message, &subject, seq, died).await;
+            super::poison::dead_letter(&self.args, message, subject, seq, died);
             return Ok(());
         }
         let (frame, what, id) = match to_host(seq, &subject, &message.payload) {
@@ -218,6 +232,7 @@ impl Serving {
                     }
                 }
                 self.door.done(seq);
+                self.open_standby();
                 Ok(())
             }
             Outcome::Panicked(panic) => {
@@ -239,52 +254,12 @@ impl Serving {
         self.host.death().await
     }
 
-    /// Moves a message that `died` hosts died handling to the dead-letter stream, so it stops
-    /// crash-looping the plugin and stays there for the operator.
-    async fn dead_letter(&mut self, message: Message, subject: &str, seq: u64, died: u32) {
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert(messaging::ORIGINAL_SUBJECT_HEADER, subject);
-        headers.insert(messaging::FAILED_ATTEMPTS_HEADER, died.to_string().as_str());
-        let target = messaging::dead_letter_subject(&self.args.name);
-        let stored = match self
-            .door
-            .jetstream()
-            .publish_with_headers(target.clone(), headers, message.payload.clone())
-            .await
-        {
-            Ok(ack) => ack.await.map(drop).map_err(|err| err.to_string()),
-            Err(err) => Err(err.to_string()),
-        };
-        match stored {
-            Ok(()) => {
-                self.outputs.host_line(
-                    Level::Error,
-                    &format!(
-                        "message {seq} on {subject} crashed or hung the plugin {died} times; \
-                         moved to {target} instead of handing it over again"
-                    ),
-                );
-                let _ = message.ack_with(AckKind::Term).await;
-                self.door.done(seq);
-            }
-            Err(err) => {
-                // Not stored: keep it first in line, so it is retried rather than lost.
-                self.outputs.host_line(
-                    Level::Error,
-                    &format!("cannot move a poison message to {target}: {err}"),
-                );
-                self.door.put_back(message);
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    }
-
     /// The graceful stop: the host unloads (no message is in hand here), its state is written
     /// for the next instance, and it exits.
     async fn stop(mut self) -> Ended {
         let state = super::swap::unload(&mut self.host, &mut self.outputs, &self.args).await;
         if let Some(state) = state.filter(|state| !state.is_empty()) {
-            super::swap::save_state(&self.args, &self.outputs, &state);
+            super::swap::save_state(&self.args, &self.outputs, &state, true);
         }
         self.outputs
             .announce(messaging::stopped_subject(&self.args.name))
@@ -333,5 +308,13 @@ fn to_host(
             time_ms: event.time_ms,
         });
         Ok((frame, what, id))
+    }
+}
+
+/// Sleeps until `due`; never when there is none.
+async fn sleep_until_due(due: Option<Instant>) {
+    match due {
+        Some(due) => tokio::time::sleep_until(due).await,
+        None => std::future::pending().await,
     }
 }

@@ -124,9 +124,17 @@ pub async fn unload(host: &mut Host, outputs: &mut Outputs, args: &PluginArgs) -
 }
 
 /// Writes handed-over state where the next instance finds it if the daemon dies first.
-pub fn save_state(args: &PluginArgs, outputs: &Outputs, state: &[u8]) {
+/// `durable` (a graceful stop: the next start may follow a reboot) also fsyncs it; a swap
+/// does not (the file only has to outlive the daemon for the moment the swap takes, and an
+/// fsync there would cost the reload milliseconds).
+pub fn save_state(args: &PluginArgs, outputs: &Outputs, state: &[u8], durable: bool) {
     let path = args.home.plugin_handoff_file(&args.name);
-    if let Err(err) = rosey_core::fsutil::write_atomic(&path, state) {
+    let written = if durable {
+        rosey_core::fsutil::write_atomic(&path, state)
+    } else {
+        rosey_core::fsutil::write_replace(&path, state)
+    };
+    if let Err(err) = written {
         outputs.host_line(
             Level::Error,
             &format!("cannot write {}: {err}", path.display()),
@@ -168,6 +176,34 @@ pub async fn announce_ready(args: &PluginArgs, outputs: &Outputs) {
 }
 
 impl Serving {
+    /// Starts a swap to `version`. A reload with a standby at hand switches at once (its plan
+    /// is the running one's: an installed version's files never change); anything else first
+    /// opens a host in the background while this one serves. `Err` as for [`Serving::switch`].
+    pub(super) async fn begin_swap(
+        &mut self,
+        version: String,
+        reply: oneshot::Sender<Result<(), String>>,
+        preparing: &mut Option<Preparing>,
+    ) -> Result<(), String> {
+        if let Some(earlier) = preparing.take() {
+            earlier.abandon("another reload came first");
+        }
+        if version == self.plan.version {
+            if let Some(host) = self.door.take_standby(&version) {
+                let plan = self.plan.clone();
+                return self
+                    .switch(Prepared {
+                        version,
+                        result: Ok((host, plan)),
+                        reply,
+                    })
+                    .await;
+            }
+        }
+        *preparing = Some(Preparing::begin(&self.args, version, reply));
+        Ok(())
+    }
+
     /// Puts a prepared host in the old one's place (the loop is between messages here).
     /// `Err` only when neither version runs any more: the actor then fails.
     pub(super) async fn switch(&mut self, prepared: Prepared) -> Result<(), String> {
@@ -188,7 +224,7 @@ impl Serving {
         };
         let state = unload(&mut self.host, &mut self.outputs, &self.args).await;
         if let Some(state) = state.as_ref().filter(|state| !state.is_empty()) {
-            save_state(&self.args, &self.outputs, state);
+            save_state(&self.args, &self.outputs, state, false);
         }
         let old_host = std::mem::replace(&mut self.host, new_host);
         self.outputs
@@ -221,7 +257,7 @@ impl Serving {
                     );
                 }
                 self.door.mark_churned();
-                start::prepare_standby(&self.args, &new_plan);
+                self.standby_due = Some(Instant::now() + super::serve::STANDBY_DELAY);
                 self.plan = new_plan;
                 self.last_beat = Instant::now();
                 forget_state(&self.args, &self.outputs);
