@@ -1,14 +1,18 @@
 //! The daemon's side of the control socket: one JSON request per connection, answered by the
-//! operations in [`super::ops`] (which the web API calls too).
+//! operations in [`super::ops`] (which the web API calls too). Each peer's credentials are
+//! checked first ([`super::peer`]): only the operator, never a plugin host or its children.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
     net::{UnixListener, UnixStream},
 };
 
-use super::ops::{self, Daemon, OpError, UnitOp};
+use super::{
+    ops::{self, Daemon, OpError, UnitOp},
+    peer::{self, Peer, Refusal},
+};
 use crate::control::{Request, Response};
 
 /// Accepts connections until the listener fails.
@@ -31,7 +35,59 @@ pub async fn serve(listener: UnixListener, daemon: Arc<Daemon>) {
     }
 }
 
+/// The pids of the daemon's plugin hosts: those serving (the board) and the warm spares.
+fn host_pids(daemon: &Daemon) -> HashSet<u32> {
+    daemon
+        .board
+        .pids("plugin:")
+        .into_iter()
+        .map(|(_, pid)| pid)
+        .chain(daemon.stack.spare_pids())
+        .collect()
+}
+
+/// Checks the peer's credentials; `Err` is the refusal to send it.
+fn admit(stream: &UnixStream, daemon: &Daemon) -> Result<(), Refusal> {
+    let cred = match stream.peer_cred() {
+        Ok(cred) => cred,
+        Err(err) => {
+            tracing::warn!("control socket: a peer without credentials was refused: {err}");
+            return Err(Refusal::NoPid);
+        }
+    };
+    let peer = Peer {
+        uid: cred.uid(),
+        pid: cred.pid().and_then(|pid| u32::try_from(pid).ok()),
+    };
+    // SAFETY: geteuid cannot fail.
+    let own_uid = unsafe { libc::geteuid() };
+    let verdict = peer::decide(
+        peer,
+        own_uid,
+        std::process::id(),
+        &host_pids(daemon),
+        peer::proc_links,
+    );
+    if let Err(refusal) = &verdict {
+        tracing::warn!(
+            "control socket: refused process {} (uid {}): {refusal}",
+            peer.pid
+                .map_or_else(|| "?".to_owned(), |pid| pid.to_string()),
+            peer.uid
+        );
+    }
+    verdict
+}
+
 async fn answer(stream: UnixStream, daemon: &Daemon) -> std::io::Result<()> {
+    if let Err(refusal) = admit(&stream, daemon) {
+        let mut text =
+            serde_json::to_string(&Response::error(refusal.to_string())).unwrap_or_default();
+        text.push('\n');
+        let (_, mut write) = stream.into_split();
+        write.write_all(text.as_bytes()).await?;
+        return write.shutdown().await;
+    }
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     BufReader::new(read).read_line(&mut line).await?;

@@ -110,6 +110,7 @@ impl PluginArgs {
             self.client.clone(),
             self.door.jetstream().clone(),
             self.logs.clone(),
+            self.board.clone(),
         )
     }
 }
