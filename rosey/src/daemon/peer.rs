@@ -38,6 +38,13 @@ pub enum Refusal {
         /// The daemon's.
         own: u32,
     },
+    /// A process of its ancestry could not be read (it exited meanwhile): its place in the
+    /// tree is unknown, so it may have been a plugin's.
+    #[error("refused: process {pid} or one of its parents exited before rosey could check who started it")]
+    Unknown {
+        /// The peer.
+        pid: u32,
+    },
     /// No pid to check the ancestry of.
     #[error("refused: the kernel gave no process id for this connection, so rosey cannot tell whether a plugin made it")]
     NoPid,
@@ -103,7 +110,7 @@ pub fn decide(
             return Err(Refusal::PluginHost { pid, host: current });
         }
         let Some(here) = links(current) else {
-            break;
+            return Err(Refusal::Unknown { pid });
         };
         if hosts.contains(&here.pgid) || hosts.contains(&here.sid) {
             // Left its host's tree (its parent exited) but not the host's group or session.
@@ -206,6 +213,7 @@ mod tests {
             })
         );
         assert_eq!(check(UID, None), Err(Refusal::NoPid));
+        assert_eq!(check(UID, Some(999)), Err(Refusal::Unknown { pid: 999 }));
     }
 
     #[test]
