@@ -243,7 +243,7 @@ fn api_operations_answer_with_json_and_proper_status_codes() {
     ] {
         expect_error(
             path,
-            &http::post_json_with(&api(path, &auth), &body),
+            &http::post_json_with(&api(path), &body, &auth),
             status,
             says,
         );
@@ -261,8 +261,9 @@ fn api_operations_answer_with_json_and_proper_status_codes() {
 
     // Chat answers like `rosey say`.
     let chat = http::post_json_with(
-        &api("chat", &auth),
+        &api("chat"),
         &json!({ "user": "bob", "text": "!roll 1d6" }),
+        &auth,
     );
     assert_eq!(chat.status, 200, "{chat:?}");
     let replies = chat.json()["replies"].clone();
@@ -274,7 +275,7 @@ fn api_operations_answer_with_json_and_proper_status_codes() {
     );
 
     // Disable takes the plugin out of the stack and the registry; enable brings it back.
-    let disabled = http::post_json_with(&api("plugins/8ball/disable", &auth), &json!({}));
+    let disabled = http::post_json_with(&api("plugins/8ball/disable"), &json!({}), &auth);
     assert_eq!(disabled.status, 200, "{disabled:?}");
     assert!(
         !stack.status()["plugins"]
@@ -293,14 +294,14 @@ fn api_operations_answer_with_json_and_proper_status_codes() {
         .cloned()
         .unwrap_or_default();
     assert_eq!(eight["enabled"], false, "{installed}");
-    let enabled = http::post_json_with(&api("plugins/8ball/enable", &auth), &json!({}));
+    let enabled = http::post_json_with(&api("plugins/8ball/enable"), &json!({}), &auth);
     assert_eq!(enabled.status, 200, "{enabled:?}");
     stack.wait_for_unit("8ball", WAIT, "running", |unit| unit["state"] == "running");
 
     // A plugin restart and a service restart.
-    let restarted = http::post_json_with(&api("plugins/dice-roller/restart", &auth), &json!({}));
+    let restarted = http::post_json_with(&api("plugins/dice-roller/restart"), &json!({}), &auth);
     assert_eq!(restarted.status, 200, "{restarted:?}");
-    let bot = http::post_json_with(&api("services/bot/restart", &auth), &json!({}));
+    let bot = http::post_json_with(&api("services/bot/restart"), &json!({}), &auth);
     assert_eq!(bot.status, 200, "{bot:?}");
     stack.wait_for_unit("bot", WAIT, "running", |unit| unit["state"] == "running");
 

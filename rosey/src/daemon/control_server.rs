@@ -5,7 +5,7 @@
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
     net::{UnixListener, UnixStream},
 };
 
@@ -14,6 +14,9 @@ use super::{
     peer::{self, Peer, Refusal},
 };
 use crate::control::{Request, Response};
+
+/// How much of a refused peer's request is read (and dropped) before the refusal is sent.
+const REFUSED_READ_LIMIT: u64 = 64 * 1024;
 
 /// Accepts connections until the listener fails.
 pub async fn serve(listener: UnixListener, daemon: Arc<Daemon>) {
@@ -84,7 +87,15 @@ async fn answer(stream: UnixStream, daemon: &Daemon) -> std::io::Result<()> {
         let mut text =
             serde_json::to_string(&Response::error(refusal.to_string())).unwrap_or_default();
         text.push('\n');
-        let (_, mut write) = stream.into_split();
+        let (read, mut write) = stream.into_split();
+        // The request is read (a little of it, briefly) and dropped unanswered, so the peer's
+        // write does not fail before it can read why it was refused.
+        let mut ignored = String::new();
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            BufReader::new(read.take(REFUSED_READ_LIMIT)).read_line(&mut ignored),
+        )
+        .await;
         write.write_all(text.as_bytes()).await?;
         return write.shutdown().await;
     }

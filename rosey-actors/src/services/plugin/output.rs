@@ -98,7 +98,8 @@ impl Outputs {
     }
 
     /// Counts a refusal under manifest key `key` (a permission, or `publishes`) and logs it
-    /// the first time this instance does it: `what` was refused, `fix` says what to add.
+    /// the first time this instance does it (in the plugin's log, which `rosey.log` repeats):
+    /// `what` was refused, `fix` says what to add.
     fn refuse(&mut self, key: &'static str, what: &str, fix: &str) {
         self.board.update(&super::unit_name(&self.name), |report| {
             *report.refused.entry(key.to_owned()).or_default() += 1;
@@ -107,7 +108,6 @@ impl Outputs {
             let message = format!(
                 "refused {what}: {fix} in the manifest (further refusals of this kind are counted in `rosey status`, not logged)"
             );
-            tracing::warn!(plugin = %self.name, "{message}");
             self.host_line(Level::Warn, &message);
         }
     }
