@@ -42,7 +42,7 @@ pub async fn serve(listener: UnixListener, daemon: Arc<Daemon>) {
 fn host_pids(daemon: &Daemon) -> HashSet<u32> {
     daemon
         .board
-        .pids("plugin:")
+        .pids(rosey_actors::services::plugin::UNIT_PREFIX)
         .into_iter()
         .map(|(_, pid)| pid)
         .chain(daemon.stack.spare_pids())
