@@ -184,3 +184,15 @@ fn a_plugin_may_not_take_a_services_name() {
     }
     assert!(!home.path().join("data/plugins/bot").exists());
 }
+
+#[test]
+fn a_short_dashboard_token_is_refused_at_start_naming_the_key() {
+    let config = rosey_e2e::stack::TEST_CONFIG
+        .replace("web:\n  port: 0\n", "web:\n  port: 0\n  token: hunter2\n");
+    let stack = TestStack::with_config(&[], &config);
+    let text = stack.start_fails();
+    assert!(
+        text.contains("web.token") && text.contains("at least 24"),
+        "{text}"
+    );
+}

@@ -148,6 +148,7 @@ mod tests {
             ("web: { token: \"\" }\n", "web.token"),
             ("web: { token: \"a b\" }\n", "web.token"),
             ("web: { token: s3cret }\n", "web.token"),
+            ("plugins: { bot: { max_restarts: 2 } }\n", "plugins.bot"),
             ("web: { host: \"\" }\n", "web.host"),
         ] {
             let err = Config::parse(text).expect_err(text);
