@@ -41,6 +41,7 @@ use rosey_core::{
     manifest::Manifest,
     paths::Home,
     registry::Registry,
+    units,
 };
 
 /// Everything the tree is built from.
@@ -380,7 +381,7 @@ impl Stack {
         let children = crate::children(&self.root).await?;
         let bot = children
             .into_iter()
-            .find(|child| child.name == "bot")
+            .find(|child| child.name == units::BOT)
             .and_then(|child| child.actor)
             .ok_or_else(|| "the bot is not running".to_owned())?;
         bot.send_message(BotMsg::ReloadRoutes)
@@ -389,7 +390,7 @@ impl Stack {
 }
 
 fn nats_child(ctx: &StackContext) -> ChildSpec {
-    let settings = ctx.config.service_settings("nats");
+    let settings = ctx.config.service_settings(units::NATS);
     let args = NatsArgs {
         binary: ctx.nats_binary.clone(),
         home: ctx.home.clone(),
@@ -402,15 +403,15 @@ fn nats_child(ctx: &StackContext) -> ChildSpec {
         logs: ctx.logs.clone(),
     };
     let on_starting = ctx.on_starting.clone();
-    child_spec("nats", &settings, move |supervisor: ActorCell| {
+    child_spec(units::NATS, &settings, move |supervisor: ActorCell| {
         let args = args.clone();
-        on_starting("nats");
+        on_starting(units::NATS);
         async move { spawn_child(None, NatsActor, args, supervisor).await }
     })
 }
 
 fn bot_child(ctx: &StackContext) -> ChildSpec {
-    let settings = ctx.config.service_settings("bot");
+    let settings = ctx.config.service_settings(units::BOT);
     let args = BotArgs {
         home: ctx.home.clone(),
         config: ctx.config.bot.clone(),
@@ -420,9 +421,9 @@ fn bot_child(ctx: &StackContext) -> ChildSpec {
         board: ctx.board.clone(),
     };
     let on_starting = ctx.on_starting.clone();
-    child_spec("bot", &settings, move |supervisor: ActorCell| {
+    child_spec(units::BOT, &settings, move |supervisor: ActorCell| {
         let args = args.clone();
-        on_starting("bot");
+        on_starting(units::BOT);
         async move { spawn_child(None, BotActor, args, supervisor).await }
     })
 }
@@ -448,14 +449,14 @@ fn plugins_child(
     let runtime = runtime.clone();
     let shutdown = Duration::from_millis(settings.shutdown_timeout_ms.saturating_mul(4));
     child_spec(
-        "plugins",
+        units::PLUGINS,
         &ctx.config.supervision.services.clone(),
         move |supervisor: ActorCell| {
             let ctx = ctx.clone();
             let runtime = runtime.clone();
             let settings = settings.clone();
             let slot = slot.clone();
-            (ctx.on_starting)("plugins");
+            (ctx.on_starting)(units::PLUGINS);
             async move {
                 let client = async_nats::connect(ctx.nats_url())
                     .await
@@ -471,7 +472,7 @@ fn plugins_child(
                     })
                     .collect::<Result<Vec<_>, String>>()?;
                 // Plugins do not depend on each other: they come up together.
-                let mut spec = supervisor_spec("plugins", &settings, GiveUp::MarkCrashed);
+                let mut spec = supervisor_spec(units::PLUGINS, &settings, GiveUp::MarkCrashed);
                 spec.concurrent_start = true;
                 let (plugins, _) =
                     Supervisor::start(spec, children, ctx.listener.clone(), Some(supervisor))

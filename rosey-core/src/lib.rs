@@ -26,3 +26,4 @@ pub mod paths;
 pub mod plugin_config;
 pub mod registry;
 pub mod router;
+pub mod units;

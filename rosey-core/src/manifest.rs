@@ -5,13 +5,21 @@ use std::{fmt, path::Path};
 
 use serde::{Deserialize, Serialize};
 
-/// Permissions a manifest may declare. Informational for now (plugins are trusted native code),
-/// shown to the operator at install.
+/// The permission a plugin's chat messages need (the plugin actor refuses them otherwise).
+pub const SEND_MESSAGES: &str = "send_messages";
+/// The permission a plugin's private messages need.
+pub const SEND_PMS: &str = "send_pms";
+/// The permission a plugin's events need, besides their kind in [`Manifest::publishes`].
+pub const PUBLISH_EVENTS: &str = "publish_events";
+
+/// Permissions a manifest may declare, shown to the operator at install and update. The plugin
+/// actor enforces [`SEND_MESSAGES`], [`SEND_PMS`] and [`PUBLISH_EVENTS`]; the others
+/// (`read_messages`, `storage`, `network`) are declarations the sandbox may come to rely on.
 pub const KNOWN_PERMISSIONS: &[&str] = &[
     "read_messages",
-    "send_messages",
-    "send_pms",
-    "publish_events",
+    SEND_MESSAGES,
+    SEND_PMS,
+    PUBLISH_EVENTS,
     "storage",
     "network",
 ];
@@ -44,6 +52,10 @@ pub struct Manifest {
     /// Permissions it asks for, from [`KNOWN_PERMISSIONS`].
     #[serde(default)]
     pub permissions: Vec<String>,
+    /// Event kinds it may publish (`quote.added`; `*` for one word, a final `>` for the rest),
+    /// with [`PUBLISH_EVENTS`]: the plugin actor refuses any other kind.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub publishes: Vec<String>,
     /// Resource limits for its host process.
     #[serde(default)]
     pub limits: Limits,
@@ -119,7 +131,38 @@ pub fn is_valid_event_pattern(pattern: &str) -> bool {
     })
 }
 
+/// `true` when event kind `kind` (dot-separated words) matches `pattern` (words, `*` for any
+/// one word, a final `>` for one or more).
+pub fn event_pattern_matches(pattern: &str, kind: &str) -> bool {
+    let mut kind_words = kind.split('.');
+    for token in pattern.split('.') {
+        if token == ">" {
+            return kind_words.next().is_some();
+        }
+        match kind_words.next() {
+            Some(word) if token == "*" || token == word => {}
+            _ => return false,
+        }
+    }
+    kind_words.next().is_none()
+}
+
 impl Manifest {
+    /// Whether the manifest asks for `permission`.
+    pub fn has_permission(&self, permission: &str) -> bool {
+        self.permissions.iter().any(|p| p == permission)
+    }
+
+    /// Whether the plugin may publish an event of `kind`: [`PUBLISH_EVENTS`] and a matching
+    /// pattern in [`Manifest::publishes`].
+    pub fn may_publish(&self, kind: &str) -> bool {
+        self.has_permission(PUBLISH_EVENTS)
+            && self
+                .publishes
+                .iter()
+                .any(|pattern| event_pattern_matches(pattern, kind))
+    }
+
     /// Parses and validates manifest text.
     pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
         let manifest: Manifest =
@@ -149,6 +192,17 @@ impl Manifest {
                 format!(
                     "{:?} is not a valid plugin name: use 3 to 50 characters of a-z, 0-9 and -",
                     self.name
+                ),
+            ));
+        }
+        if crate::units::is_reserved(&self.name) {
+            return Err(invalid(
+                "name",
+                format!(
+                    "{:?} is the name of a part of rosey itself ({}): rename the plugin in its manifest.yaml (for example {:?})",
+                    self.name,
+                    crate::units::RESERVED_NAMES.join(", "),
+                    format!("{}-plugin", self.name)
                 ),
             ));
         }
@@ -202,6 +256,14 @@ impl Manifest {
             if !is_valid_event_pattern(pattern) {
                 return Err(invalid(
                     "events",
+                    format!("{pattern:?} is not a valid event kind: dot-separated words of a-z, 0-9, _ and -, with * for one word or a final > for the rest"),
+                ));
+            }
+        }
+        for pattern in &self.publishes {
+            if !is_valid_event_pattern(pattern) {
+                return Err(invalid(
+                    "publishes",
                     format!("{pattern:?} is not a valid event kind: dot-separated words of a-z, 0-9, _ and -, with * for one word or a final > for the rest"),
                 ));
             }
@@ -286,6 +348,37 @@ mod tests {
     fn unknown_fields_are_refused() {
         let err = Manifest::parse(&(sample() + "entrypoint: main\n")).expect_err("unknown");
         assert!(err.to_string().contains("entrypoint"), "{err}");
+    }
+
+    #[test]
+    fn service_names_are_refused_with_the_fix() {
+        for name in ["bot", "nats", "web", "plugins"] {
+            let text = sample().replace("name: dice-roller", &format!("name: {name}"));
+            let err = Manifest::parse(&text).expect_err(name).to_string();
+            assert!(err.contains("name") && err.contains("rename"), "{err}");
+        }
+    }
+
+    #[test]
+    fn publishes_is_checked_and_matched() {
+        let text = sample().replace(
+            "permissions: [send_messages]",
+            "permissions: [publish_events]\npublishes: [quote.added, \"game.*\", \"stats.>\"]",
+        );
+        let manifest = Manifest::parse(&text).expect("valid");
+        assert!(manifest.may_publish("quote.added"));
+        assert!(manifest.may_publish("game.won"));
+        assert!(!manifest.may_publish("game.won.twice"));
+        assert!(manifest.may_publish("stats.a.b"));
+        assert!(!manifest.may_publish("stats"));
+        assert!(!manifest.may_publish("quote.removed"));
+        let without = text.replace("permissions: [publish_events]", "permissions: []");
+        assert!(!Manifest::parse(&without)
+            .expect("valid")
+            .may_publish("quote.added"));
+        let bad = sample() + "publishes: [\"a..b\"]\n";
+        let err = Manifest::parse(&bad).expect_err("bad kind").to_string();
+        assert!(err.contains("publishes"), "{err}");
     }
 
     #[test]

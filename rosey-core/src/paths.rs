@@ -9,6 +9,7 @@
 //! data/plugins/<name>/handoff.state          state handed from one instance to the next
 //! data/nats/                                 JetStream store
 //! data/run/rosey.pid, rosey.sock             the running daemon
+//! data/web-token                             the dashboard's generated token (mode 0600)
 //! logs/rosey.log, bot.log, nats.log, web.log  logs (rotated: rosey.log.1, …)
 //! logs/plugins/<name>.log
 //! ```
@@ -125,6 +126,12 @@ impl Home {
     /// `data/run/rosey.sock`: the control socket.
     pub fn socket_file(&self) -> PathBuf {
         self.run_dir().join("rosey.sock")
+    }
+
+    /// `data/web-token`: the dashboard's token, generated at the first start when `web.token`
+    /// is not set (mode 0600: whoever reads it drives the bot).
+    pub fn web_token_file(&self) -> PathBuf {
+        self.data_dir().join("web-token")
     }
 
     /// `logs/`.

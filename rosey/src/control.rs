@@ -133,6 +133,11 @@ pub struct UnitStatus {
     /// (bot, web) show the daemon's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_bytes: Option<u64>,
+    /// Chat, PMs and events the plugin actor refused to send for it since it started, by the
+    /// manifest key it lacked (`send_pms`: 3), so the operator sees a plugin asking for more
+    /// than it declared.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub refused: std::collections::BTreeMap<String, u64>,
 }
 
 /// The whole of `rosey status --json`.

@@ -358,6 +358,9 @@ fn run_info(home: &Home, name: &str) -> Result<()> {
     field("Commands:", &list_or_none(&manifest.commands));
     field("Events:", &list_or_none(&manifest.events));
     field("Permissions:", &list_or_none(&manifest.permissions));
+    if !manifest.publishes.is_empty() {
+        field("Publishes:", &manifest.publishes.join(", "));
+    }
     let memory = match manifest.limits.memory_mb {
         0 => "no memory limit".to_string(),
         mb => format!("memory {mb} MiB"),

@@ -271,7 +271,23 @@ pub fn status(home: &Home, json: bool) -> ExitCode {
         }
     };
     print!("{}", render_status(&report, color()));
+    if let Some(link) = dashboard_link(home, &report) {
+        println!("\nDashboard: {link}");
+    }
     ExitCode::SUCCESS
+}
+
+/// The link that opens the running dashboard signed in (`http://127.0.0.1:8080/?token=…`):
+/// the `web` service's URL and the token this home's config and token file give.
+fn dashboard_link(home: &Home, report: &StatusReport) -> Option<String> {
+    let web = report
+        .services
+        .iter()
+        .find(|unit| unit.name == rosey_core::units::WEB && unit.state == "running")?;
+    let url = web.detail.as_deref()?;
+    let config = rosey_core::config::Config::load(home).ok()?;
+    let token = crate::web::token::read(home, &config.web);
+    Some(crate::web::token::link(url, token.as_deref()))
 }
 
 /// The human view of a status report.
@@ -333,6 +349,11 @@ fn render_unit(unit: &UnitStatus, width: usize, color: bool, plugin: bool) -> St
     if let Some(count) = unit.dead_letters.filter(|count| *count > 0) {
         line.push_str(&format!("  Dead letters: {count}"));
     }
+    if !unit.refused.is_empty() {
+        let total: u64 = unit.refused.values().sum();
+        let keys: Vec<&str> = unit.refused.keys().map(String::as_str).collect();
+        line.push_str(&format!("  refused: {total} ({})", keys.join(", ")));
+    }
     if let Some(exit) = &unit.last_exit {
         line.push_str(&format!("  Last exit: {exit}"));
     }
@@ -356,6 +377,11 @@ mod tests {
             detail: None,
             dead_letters: (state == "crashed").then_some(2),
             memory_bytes: pid.map(|_| 4_200_000),
+            refused: if state == "crashed" {
+                [("send_pms".to_owned(), 3)].into_iter().collect()
+            } else {
+                Default::default()
+            },
         };
         StatusReport {
             pid: 1,
@@ -397,6 +423,7 @@ mod tests {
         );
         assert!(text.contains("Last exit: signal 6 (SIGABRT)"), "{text}");
         assert!(text.contains("Dead letters: 2"), "{text}");
+        assert!(text.contains("refused: 3 (send_pms)"), "{text}");
         assert!(line("nats").contains("Restarts: 0 Mem: 4.2 MB"), "{text}");
         assert!(!line("chaos").contains("Mem:"), "{text}");
     }

@@ -78,12 +78,18 @@ pub fn get(url: &str, headers: &[(&str, &str)]) -> HttpResponse {
 
 /// `POST url` with a JSON body.
 pub fn post_json(url: &str, body: &serde_json::Value) -> HttpResponse {
-    request(
-        "POST",
-        url,
-        &[("Content-Type", "application/json")],
-        Some(&body.to_string()),
-    )
+    post_json_with(url, body, &[])
+}
+
+/// `POST url` with a JSON body and extra `headers` (`Authorization`).
+pub fn post_json_with(
+    url: &str,
+    body: &serde_json::Value,
+    headers: &[(&str, &str)],
+) -> HttpResponse {
+    let mut all = vec![("Content-Type", "application/json")];
+    all.extend_from_slice(headers);
+    request("POST", url, &all, Some(&body.to_string()))
 }
 
 fn parse(raw: &[u8]) -> Option<HttpResponse> {

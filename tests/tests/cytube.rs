@@ -320,9 +320,13 @@ fn a_guest_bot_joins_and_answers() {
         .as_str()
         .expect("the web unit's detail is its URL")
         .to_owned();
-    let answer = rosey_e2e::http::post_json(
+    let token = std::fs::read_to_string(stack.home.path().join("data/web-token"))
+        .expect("the dashboard's token");
+    let bearer = format!("Bearer {}", token.trim());
+    let answer = rosey_e2e::http::post_json_with(
         &format!("{dashboard}api/chat"),
         &serde_json::json!({ "user": "alice", "text": "!roll" }),
+        &[("Authorization", bearer.as_str())],
     );
     assert_eq!(answer.status, 409, "{answer:?}");
     let error = answer.json()["error"]

@@ -23,12 +23,32 @@ fn web_url(stack: &TestStack) -> String {
         .to_owned()
 }
 
-/// A started stack with dice-roller and 8ball installed, and its dashboard URL.
-fn started() -> (TestStack, String) {
+/// The dashboard's token, generated into the home at the first start.
+fn token(stack: &TestStack) -> String {
+    std::fs::read_to_string(stack.home.path().join("data/web-token"))
+        .expect("the generated token")
+        .trim()
+        .to_owned()
+}
+
+/// The link `rosey status` prints to open the dashboard signed in.
+fn printed_link(stack: &TestStack) -> String {
+    let text = stack.home.run_ok(&["status"]);
+    text.lines()
+        .find_map(|line| line.strip_prefix("Dashboard: "))
+        .unwrap_or_else(|| panic!("no dashboard link in {text}"))
+        .trim()
+        .to_owned()
+}
+
+/// A started stack with dice-roller and 8ball installed, its dashboard URL and the
+/// `Authorization` header value its token makes.
+fn started() -> (TestStack, String, String) {
     let stack = TestStack::with_plugins(&["dice-roller", "8ball"]);
     stack.start();
     let url = web_url(&stack);
-    (stack, url)
+    let bearer = format!("Bearer {}", token(&stack));
+    (stack, url, bearer)
 }
 
 fn row_field(unit: &str, field: &str) -> String {
@@ -39,9 +59,11 @@ fn row_field(unit: &str, field: &str) -> String {
 
 #[test]
 fn the_page_lists_the_running_plugins_and_a_reload_button_reloads_one() {
-    let (stack, url) = started();
+    let (stack, url, _) = started();
+    let link = printed_link(&stack);
+    assert_eq!(link, format!("{url}?token={}", token(&stack)));
     let mut browser = Browser::launch();
-    browser.navigate(&url);
+    browser.navigate(&link);
     for plugin in ["dice-roller", "8ball"] {
         browser.wait_until(
             &format!("{} === 'running'", row_field(plugin, "state")),
@@ -105,9 +127,9 @@ fn the_page_lists_the_running_plugins_and_a_reload_button_reloads_one() {
 
 #[test]
 fn the_chat_box_gets_the_bots_answer_to_roll() {
-    let (_stack, url) = started();
+    let (stack, _url, _) = started();
     let mut browser = Browser::launch();
-    browser.navigate(&url);
+    browser.navigate(&printed_link(&stack));
     browser.wait_until(
         &format!("{} === 'running'", row_field("dice-roller", "state")),
         WAIT,
@@ -150,8 +172,9 @@ fn steady(mut status: Value) -> Value {
 
 #[test]
 fn api_status_is_rosey_status_json() {
-    let (stack, url) = started();
-    let api = http::get(&format!("{url}api/status"), &[]);
+    let (stack, url, bearer) = started();
+    let auth = [("Authorization", bearer.as_str())];
+    let api = http::get(&format!("{url}api/status"), &auth);
     assert_eq!(api.status, 200, "{api:?}");
     assert!(api
         .header("content-type")
@@ -167,17 +190,18 @@ fn api_status_is_rosey_status_json() {
         .collect();
     assert_eq!(names, ["8ball", "dice-roller"]);
 
-    let page = http::get(&url, &[]);
+    let page = http::get(&url, &auth);
     assert_eq!(page.status, 200);
     assert!(page.body.contains("<table id=\"units\">"), "{page:?}");
 }
 
 #[test]
 fn api_operations_answer_with_json_and_proper_status_codes() {
-    let (stack, url) = started();
+    let (stack, url, bearer) = started();
     let api = |path: &str| format!("{url}api/{path}");
+    let auth = [("Authorization", bearer.as_str())];
 
-    let log = http::get(&api("plugins/dice-roller/log?lines=5"), &[]);
+    let log = http::get(&api("plugins/dice-roller/log?lines=5"), &auth);
     assert_eq!(log.status, 200, "{log:?}");
     let lines = log.json()["lines"].as_array().cloned().unwrap_or_default();
     assert!(!lines.is_empty() && lines.len() <= 5, "{log:?}");
@@ -191,7 +215,7 @@ fn api_operations_answer_with_json_and_proper_status_codes() {
         ),
         ("nothing-here", 404, "no such page"),
     ] {
-        expect_error(path, &http::get(&api(path), &[]), status, says);
+        expect_error(path, &http::get(&api(path), &auth), status, says);
     }
     for (path, body, status, says) in [
         ("plugins/ghost-plugin/reload", json!({}), 404, "not running"),
@@ -217,18 +241,30 @@ fn api_operations_answer_with_json_and_proper_status_codes() {
         ),
         ("chat", json!({ "user": "alice" }), 400, "send {"),
     ] {
-        expect_error(path, &http::post_json(&api(path), &body), status, says);
+        expect_error(
+            path,
+            &http::post_json_with(&api(path), &body, &auth),
+            status,
+            says,
+        );
     }
     let form = http::request(
         "POST",
         &api("plugins/dice-roller/reload"),
-        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            auth[0],
+        ],
         Some("a=b"),
     );
     assert_eq!(form.status, 415, "{form:?}");
 
     // Chat answers like `rosey say`.
-    let chat = http::post_json(&api("chat"), &json!({ "user": "bob", "text": "!roll 1d6" }));
+    let chat = http::post_json_with(
+        &api("chat"),
+        &json!({ "user": "bob", "text": "!roll 1d6" }),
+        &auth,
+    );
     assert_eq!(chat.status, 200, "{chat:?}");
     let replies = chat.json()["replies"].clone();
     assert!(
@@ -239,7 +275,7 @@ fn api_operations_answer_with_json_and_proper_status_codes() {
     );
 
     // Disable takes the plugin out of the stack and the registry; enable brings it back.
-    let disabled = http::post_json(&api("plugins/8ball/disable"), &json!({}));
+    let disabled = http::post_json_with(&api("plugins/8ball/disable"), &json!({}), &auth);
     assert_eq!(disabled.status, 200, "{disabled:?}");
     assert!(
         !stack.status()["plugins"]
@@ -249,7 +285,7 @@ fn api_operations_answer_with_json_and_proper_status_codes() {
             .any(|unit| unit["name"] == "8ball"),
         "8ball still in the stack"
     );
-    let installed = http::get(&api("plugins"), &[]).json();
+    let installed = http::get(&api("plugins"), &auth).json();
     let eight = installed
         .as_array()
         .into_iter()
@@ -258,18 +294,18 @@ fn api_operations_answer_with_json_and_proper_status_codes() {
         .cloned()
         .unwrap_or_default();
     assert_eq!(eight["enabled"], false, "{installed}");
-    let enabled = http::post_json(&api("plugins/8ball/enable"), &json!({}));
+    let enabled = http::post_json_with(&api("plugins/8ball/enable"), &json!({}), &auth);
     assert_eq!(enabled.status, 200, "{enabled:?}");
     stack.wait_for_unit("8ball", WAIT, "running", |unit| unit["state"] == "running");
 
     // A plugin restart and a service restart.
-    let restarted = http::post_json(&api("plugins/dice-roller/restart"), &json!({}));
+    let restarted = http::post_json_with(&api("plugins/dice-roller/restart"), &json!({}), &auth);
     assert_eq!(restarted.status, 200, "{restarted:?}");
-    let bot = http::post_json(&api("services/bot/restart"), &json!({}));
+    let bot = http::post_json_with(&api("services/bot/restart"), &json!({}), &auth);
     assert_eq!(bot.status, 200, "{bot:?}");
     stack.wait_for_unit("bot", WAIT, "running", |unit| unit["state"] == "running");
 
-    let recent = http::get(&api("events/recent"), &[]).json();
+    let recent = http::get(&api("events/recent"), &auth).json();
     let events: Vec<(String, String)> = recent
         .as_array()
         .into_iter()
@@ -293,14 +329,17 @@ fn api_operations_answer_with_json_and_proper_status_codes() {
 
 #[test]
 fn a_non_loopback_dashboard_without_a_token_is_refused_at_start() {
-    let config = TEST_CONFIG.replace("web:\n  port: 0\n", "web:\n  port: 0\n  host: 0.0.0.0\n");
+    let config = TEST_CONFIG.replace(
+        "web:\n  port: 0\n",
+        "web:\n  port: 0\n  host: 0.0.0.0\n  token: none\n",
+    );
     let stack = TestStack::with_config(&[], &config);
     let text = stack.start_fails();
     assert!(
-        text.contains("web.host") && text.contains("not a loopback address"),
+        text.contains("web.token") && text.contains("not loopback"),
         "{text}"
     );
-    assert!(text.contains("set web.token"), "names the fix: {text}");
+    assert!(text.contains("remove web.token"), "names the fix: {text}");
     let left = wait_until_gone(&stack.home.path(), Duration::from_secs(10));
     assert!(left.is_empty(), "{left:?}");
 }
@@ -309,7 +348,7 @@ fn a_non_loopback_dashboard_without_a_token_is_refused_at_start() {
 fn with_a_token_every_request_needs_it() {
     let config = TEST_CONFIG.replace(
         "web:\n  port: 0\n",
-        "web:\n  port: 0\n  token: s3cret-token\n",
+        "web:\n  port: 0\n  token: s3cret-token-long-enough-for-web\n",
     );
     let stack = TestStack::with_config(&[], &config);
     stack.start();
@@ -321,16 +360,26 @@ fn with_a_token_every_request_needs_it() {
     assert!(refused.json()["error"]
         .as_str()
         .is_some_and(|error| error.contains("Authorization: Bearer")));
+    assert!(
+        !stack.home.path().join("data/web-token").exists(),
+        "a configured token generates none"
+    );
     assert_eq!(http::get(&url, &[]).status, 401);
     let wrong = http::get(&status, &[("Authorization", "Bearer wrong")]);
     assert_eq!(wrong.status, 401);
 
-    let allowed = http::get(&status, &[("Authorization", "Bearer s3cret-token")]);
+    let allowed = http::get(
+        &status,
+        &[("Authorization", "Bearer s3cret-token-long-enough-for-web")],
+    );
     assert_eq!(allowed.status, 200, "{allowed:?}");
     assert_eq!(allowed.json()["services"][2]["name"], "web");
 
     // The page's ?token= sets an HttpOnly cookie and drops the token from the address.
-    let login = http::get(&format!("{url}?token=s3cret-token"), &[]);
+    let login = http::get(
+        &format!("{url}?token=s3cret-token-long-enough-for-web"),
+        &[],
+    );
     assert_eq!(login.status, 303, "{login:?}");
     assert_eq!(login.header("location"), Some("/"));
     let cookie = login.header("set-cookie").unwrap_or_default().to_owned();
@@ -340,6 +389,80 @@ fn with_a_token_every_request_needs_it() {
     assert_eq!(page.status, 200, "{page:?}");
     assert_eq!(http::get(&status, &[("Cookie", &pair)]).status, 200);
     assert_eq!(http::get(&format!("{url}?token=wrong"), &[]).status, 401);
+}
+
+#[test]
+fn by_default_a_generated_token_guards_the_page_and_every_action() {
+    let stack = TestStack::with_plugins(&["dice-roller"]);
+    let started = stack.start();
+    let url = web_url(&stack);
+    let secret = token(&stack);
+    assert!(
+        secret.len() >= 64 && secret.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{secret}"
+    );
+    let file = stack.home.path().join("data/web-token");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&file).expect("token file").permissions(),
+    );
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "the token file is the operator's alone"
+    );
+    // `rosey start` and `rosey status` print the link that signs a browser in.
+    let link = format!("{url}?token={secret}");
+    assert!(started.contains(&link), "{started}");
+    assert_eq!(printed_link(&stack), link);
+
+    assert_eq!(http::get(&url, &[]).status, 401, "the page");
+    for path in ["api/status", "api/plugins", "api/events/recent"] {
+        assert_eq!(
+            http::get(&format!("{url}{path}"), &[]).status,
+            401,
+            "{path}"
+        );
+    }
+    for path in [
+        "api/plugins/dice-roller/reload",
+        "api/services/bot/restart",
+        "api/chat",
+    ] {
+        let answer = http::post_json(
+            &format!("{url}{path}"),
+            &json!({ "user": "mallory", "text": "!roll 1d6" }),
+        );
+        assert_eq!(answer.status, 401, "{path}: {answer:?}");
+    }
+    let before = stack.unit("dice-roller")["pid"].clone();
+    assert_eq!(
+        stack.unit("dice-roller")["pid"],
+        before,
+        "nothing was reloaded"
+    );
+
+    // The token from the link works; a restart keeps it.
+    let auth = format!("Bearer {secret}");
+    let allowed = http::get(
+        &format!("{url}api/status"),
+        &[("Authorization", auth.as_str())],
+    );
+    assert_eq!(allowed.status, 200, "{allowed:?}");
+    stack.home.run_ok(&["stop"]);
+    stack.start();
+    assert_eq!(token(&stack), secret, "the token is kept in the home");
+}
+
+#[test]
+fn web_token_none_opens_a_loopback_dashboard() {
+    let config = TEST_CONFIG.replace("web:\n  port: 0\n", "web:\n  port: 0\n  token: none\n");
+    let stack = TestStack::with_config(&[], &config);
+    stack.start();
+    let url = web_url(&stack);
+    assert_eq!(printed_link(&stack), url, "no token in the link");
+    assert!(!stack.home.path().join("data/web-token").exists());
+    let status = http::get(&format!("{url}api/status"), &[]);
+    assert_eq!(status.status, 200, "{status:?}");
 }
 
 #[test]

@@ -61,7 +61,7 @@ fn write_crate(dir: &Path) {
         .expect("copy Cargo.lock");
     std::fs::write(
         dir.join("manifest.yaml"),
-        "name: dev-probe\ndescription: answers !probe\nauthor: tests\ncommands: [probe]\n",
+        "name: dev-probe\ndescription: answers !probe\nauthor: tests\ncommands: [probe]\npermissions: [send_messages]\n",
     )
     .expect("write manifest.yaml");
     std::fs::write(dir.join("src/lib.rs"), plugin_source("probe v1")).expect("write lib.rs");
@@ -164,6 +164,15 @@ fn dev_mode_rebuilds_and_reloads_a_changed_plugin_and_keeps_it_on_a_broken_build
     transcript.wait_for_count("Development mode active", 1, Duration::from_secs(60));
     assert!(
         transcript.text().contains("dev-probe ("),
+        "{}",
+        transcript.text()
+    );
+    // The dashboard's link, signed in with the token generated into the home.
+    let token = std::fs::read_to_string(home.join("data/web-token")).expect("generated token");
+    assert!(
+        transcript
+            .text()
+            .contains(&format!("/?token={}", token.trim())),
         "{}",
         transcript.text()
     );

@@ -107,9 +107,8 @@ fn install_list_info_upgrade_and_remove() {
     let expected = "Installing plugin...\n\
                     ✓ Installed dice-roller v0.1.0\n\
                     \n\
-                    Permissions:\n  - send_messages\n\
-                    \n\
-                    Note: Permissions are informational (trust-based)\n\
+                    Permissions: send_messages\n\
+                    rosey enforces these: chat, PMs and events the manifest does not allow are refused.\n\
                     \n\
                     rosey is not running: the change takes effect at the next `rosey start`.\n\
                     \n\

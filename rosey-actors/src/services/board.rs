@@ -17,6 +17,9 @@ pub struct UnitReport {
     pub version: Option<String>,
     /// A short note: `degraded: reconnecting`, `handler busy 12 s`, …
     pub detail: Option<String>,
+    /// What the plugin actor refused to send for it since it started, by the manifest key
+    /// it lacked (`send_pms`, `publish_events`, `publishes`).
+    pub refused: BTreeMap<String, u64>,
 }
 
 /// Shared, cheap to clone.
@@ -39,6 +42,15 @@ impl Board {
     /// Forgets `unit` (it stopped).
     pub fn clear(&self, unit: &str) {
         self.lock().remove(unit);
+    }
+
+    /// Every unit whose prefix is `prefix` (`plugin:`) that reported a process, with its pid.
+    pub fn pids(&self, prefix: &str) -> Vec<(String, u32)> {
+        self.lock()
+            .iter()
+            .filter(|(unit, _)| unit.starts_with(prefix))
+            .filter_map(|(unit, report)| Some((unit.clone(), report.pid?)))
+            .collect()
     }
 
     /// `unit`'s report, if it made one.

@@ -30,7 +30,7 @@ use tokio::{sync::mpsc, task::JoinHandle};
 use super::board::{Board, UnitReport};
 
 /// The unit name of the bot service.
-pub const UNIT: &str = "bot";
+pub const UNIT: &str = rosey_core::units::BOT;
 
 /// Message ids whose replies someone (a `rosey say`) is waiting for.
 #[derive(Clone, Default)]
@@ -252,6 +252,7 @@ impl Actor for BotActor {
                 pid: Some(std::process::id()),
                 version: None,
                 detail: None,
+                ..UnitReport::default()
             },
         );
         Ok(BotState {

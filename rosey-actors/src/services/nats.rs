@@ -24,7 +24,7 @@ use super::{
 };
 
 /// The unit name of the NATS service.
-pub const UNIT: &str = "nats";
+pub const UNIT: &str = rosey_core::units::NATS;
 
 /// Everything the nats service needs.
 #[derive(Clone)]
@@ -121,6 +121,7 @@ impl Actor for NatsActor {
                 pid: Some(child.pid()),
                 version: None,
                 detail: Some(args.url()),
+                ..UnitReport::default()
             },
         );
         let watched = child.clone();

@@ -49,7 +49,7 @@ pub use cytube::CytubeConfig;
 pub use dev::DevConfig;
 pub use logs::{parse_byte_size, LogsConfig};
 pub use validate::is_loopback;
-pub use web::WebConfig;
+pub use web::{TokenSetting, WebConfig, MIN_TOKEN_LEN, TOKEN_NONE};
 
 pub use supervision::{
     PluginOverrides, PluginSettings, RestartType, Strategy, SupervisionConfig,
@@ -57,7 +57,7 @@ pub use supervision::{
 };
 
 /// The services the daemon runs; the only keys `services:` accepts.
-pub const SERVICES: &[&str] = &["nats", "bot", "web"];
+pub use crate::units::SERVICES;
 
 /// The whole of `rosey.yaml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

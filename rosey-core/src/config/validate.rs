@@ -63,6 +63,12 @@ impl Config {
                     format!("{name:?} is not a plugin name: plugin names are 3 to 50 characters of a-z, 0-9 and -"),
                 ));
             }
+            if crate::units::is_reserved(name) {
+                return Err(invalid(
+                    prefix,
+                    format!("{name:?} is a part of rosey, not a plugin (no plugin may take that name); its settings go under services.{name} or supervision"),
+                ));
+            }
             let supervision = overrides.supervision();
             check_supervision(
                 &self.supervision.plugins.merged(&supervision),

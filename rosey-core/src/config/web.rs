@@ -4,8 +4,11 @@
 //! web: { enabled: true, host: 127.0.0.1, port: 8080, token: null }
 //! ```
 //!
-//! The dashboard can restart, reload, enable and disable plugins and talk as any user, so it
-//! listens on loopback unless a token is configured; with a token every request must carry it.
+//! The dashboard can restart, reload, enable and disable plugins and talk as any user, so every
+//! request must carry a token: the one set in `web.token` (at least [`MIN_TOKEN_LEN`]
+//! characters), or, when the key is unset, one the daemon generates at its first start and
+//! keeps in the home (`Home::web_token_file`). `web.token: none` turns the token off, which
+//! only a loopback dashboard may do.
 
 use serde::{Deserialize, Serialize};
 
@@ -24,8 +27,37 @@ pub struct WebConfig {
     #[serde(deserialize_with = "super::port")]
     pub port: u16,
     /// A shared secret every request must carry (`Authorization: Bearer <token>`, or
-    /// `?token=<token>` on the page, which sets a cookie). Required for a non-loopback host.
+    /// `?token=<token>` on the page, which sets a cookie). Unset: a generated one; `none`: no
+    /// token (loopback only). See [`WebConfig::token_setting`].
     pub token: Option<String>,
+}
+
+/// The value of `web.token` that turns the token off.
+pub const TOKEN_NONE: &str = "none";
+
+/// The shortest token `web.token` may set (a generated one is 64 hex digits).
+pub const MIN_TOKEN_LEN: usize = 24;
+
+/// What `web.token` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSetting<'a> {
+    /// Unset: the token generated at the first start and kept in the home.
+    Generated,
+    /// `none`: no token (a loopback dashboard only).
+    Off,
+    /// This token.
+    Given(&'a str),
+}
+
+impl WebConfig {
+    /// What `web.token` asks for.
+    pub fn token_setting(&self) -> TokenSetting<'_> {
+        match self.token.as_deref() {
+            None => TokenSetting::Generated,
+            Some(TOKEN_NONE) => TokenSetting::Off,
+            Some(token) => TokenSetting::Given(token),
+        }
+    }
 }
 
 impl Default for WebConfig {
@@ -39,27 +71,35 @@ impl Default for WebConfig {
     }
 }
 
-/// Checks `web:`: a usable host, a non-empty token, and no open dashboard off loopback.
+/// Checks `web:`: a usable host, a long enough token, and no open dashboard off loopback.
 pub(super) fn check(web: &WebConfig) -> Result<(), Invalid> {
     if web.host.trim().is_empty() {
         return Err(invalid("web.host", "must not be empty: use 127.0.0.1"));
     }
-    if let Some(token) = &web.token {
-        if token.trim().is_empty() || token.chars().any(char::is_whitespace) {
-            return Err(invalid(
-                "web.token",
-                "must be a non-empty secret without spaces (or remove the key for a loopback-only dashboard)",
-            ));
+    match web.token_setting() {
+        TokenSetting::Generated => {}
+        TokenSetting::Given(token) => {
+            if token.chars().count() < MIN_TOKEN_LEN || !token.chars().all(|c| c.is_ascii_graphic())
+            {
+                return Err(invalid(
+                    "web.token",
+                    format!(
+                        "must be a secret of at least {MIN_TOKEN_LEN} printable characters without spaces (remove the key and rosey generates a strong one)"
+                    ),
+                ));
+            }
         }
-    }
-    if web.token.is_none() && !super::is_loopback(&web.host) {
-        return Err(invalid(
-            "web.host",
-            format!(
-                "{} is not a loopback address, and without a token anyone who can reach this machine could drive the bot from the dashboard; use 127.0.0.1, or set web.token to a secret that every request must carry",
-                web.host
-            ),
-        ));
+        TokenSetting::Off => {
+            if !super::is_loopback(&web.host) {
+                return Err(invalid(
+                    "web.token",
+                    format!(
+                        "none turns the dashboard's token off, which only a loopback dashboard may do, and web.host {} is not loopback: anyone who can reach this machine could drive the bot; remove web.token (rosey generates one) or use web.host: 127.0.0.1",
+                        web.host
+                    ),
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -81,17 +121,25 @@ mod tests {
     }
 
     #[test]
-    fn a_remote_host_needs_a_token() {
-        let err = Config::parse("web: { host: 0.0.0.0 }\n").expect_err("open dashboard");
+    fn no_token_only_on_loopback() {
+        let err = Config::parse("web: { host: 0.0.0.0, token: none }\n").expect_err("open");
         let message = err.to_string();
         assert!(
-            matches!(&err, ConfigError::Invalid { key, .. } if key == "web.host"),
+            matches!(&err, ConfigError::Invalid { key, .. } if key == "web.token"),
             "{message}"
         );
-        assert!(message.contains("not a loopback address"), "{message}");
-        assert!(message.contains("set web.token"), "{message}");
-        let config = Config::parse("web: { host: 0.0.0.0, token: s3cret }\n").expect("with token");
-        assert_eq!(config.web.token.as_deref(), Some("s3cret"));
+        assert!(message.contains("not loopback"), "{message}");
+        let config = Config::parse("web: { token: none }\n").expect("loopback, no token");
+        assert_eq!(config.web.token_setting(), super::TokenSetting::Off);
+        let config = Config::parse("web: { host: 0.0.0.0 }\n").expect("generated token");
+        assert_eq!(config.web.token_setting(), super::TokenSetting::Generated);
+        let token = "a-long-enough-secret-of-30-chars";
+        let config = Config::parse(&format!("web: {{ host: 0.0.0.0, token: {token} }}\n"))
+            .expect("with token");
+        assert_eq!(
+            config.web.token_setting(),
+            super::TokenSetting::Given(token)
+        );
     }
 
     #[test]
@@ -99,6 +147,8 @@ mod tests {
         for (text, key) in [
             ("web: { token: \"\" }\n", "web.token"),
             ("web: { token: \"a b\" }\n", "web.token"),
+            ("web: { token: s3cret }\n", "web.token"),
+            ("plugins: { bot: { max_restarts: 2 } }\n", "plugins.bot"),
             ("web: { host: \"\" }\n", "web.host"),
         ] {
             let err = Config::parse(text).expect_err(text);

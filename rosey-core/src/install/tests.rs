@@ -37,6 +37,7 @@ impl Fixture {
             commands: commands.iter().map(|c| c.to_string()).collect(),
             events: vec!["chat.message".into()],
             permissions: vec!["send_messages".into()],
+            publishes: Vec::new(),
             limits: Default::default(),
         };
         let source = PackSource {

@@ -1,15 +1,22 @@
 //! The daemon's side of the control socket: one JSON request per connection, answered by the
-//! operations in [`super::ops`] (which the web API calls too).
+//! operations in [`super::ops`] (which the web API calls too). Each peer's credentials are
+//! checked first ([`super::peer`]): only the operator, never a plugin host or its children.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
     net::{UnixListener, UnixStream},
 };
 
-use super::ops::{self, Daemon, OpError, UnitOp};
+use super::{
+    ops::{self, Daemon, OpError, UnitOp},
+    peer::{self, Peer, Refusal},
+};
 use crate::control::{Request, Response};
+
+/// How much of a refused peer's request is read (and dropped) before the refusal is sent.
+const REFUSED_READ_LIMIT: u64 = 64 * 1024;
 
 /// Accepts connections until the listener fails.
 pub async fn serve(listener: UnixListener, daemon: Arc<Daemon>) {
@@ -31,7 +38,67 @@ pub async fn serve(listener: UnixListener, daemon: Arc<Daemon>) {
     }
 }
 
+/// The pids of the daemon's plugin hosts: those serving (the board) and the warm spares.
+fn host_pids(daemon: &Daemon) -> HashSet<u32> {
+    daemon
+        .board
+        .pids(rosey_actors::services::plugin::UNIT_PREFIX)
+        .into_iter()
+        .map(|(_, pid)| pid)
+        .chain(daemon.stack.spare_pids())
+        .collect()
+}
+
+/// Checks the peer's credentials; `Err` is the refusal to send it.
+fn admit(stream: &UnixStream, daemon: &Daemon) -> Result<(), Refusal> {
+    let cred = match stream.peer_cred() {
+        Ok(cred) => cred,
+        Err(err) => {
+            tracing::warn!("control socket: a peer without credentials was refused: {err}");
+            return Err(Refusal::NoPid);
+        }
+    };
+    let peer = Peer {
+        uid: cred.uid(),
+        pid: cred.pid().and_then(|pid| u32::try_from(pid).ok()),
+    };
+    // SAFETY: geteuid cannot fail.
+    let own_uid = unsafe { libc::geteuid() };
+    let verdict = peer::decide(
+        peer,
+        own_uid,
+        std::process::id(),
+        &host_pids(daemon),
+        peer::proc_links,
+    );
+    if let Err(refusal) = &verdict {
+        tracing::warn!(
+            "control socket: refused process {} (uid {}): {refusal}",
+            peer.pid
+                .map_or_else(|| "?".to_owned(), |pid| pid.to_string()),
+            peer.uid
+        );
+    }
+    verdict
+}
+
 async fn answer(stream: UnixStream, daemon: &Daemon) -> std::io::Result<()> {
+    if let Err(refusal) = admit(&stream, daemon) {
+        let mut text =
+            serde_json::to_string(&Response::error(refusal.to_string())).unwrap_or_default();
+        text.push('\n');
+        let (read, mut write) = stream.into_split();
+        // The request is read (a little of it, briefly) and dropped unanswered, so the peer's
+        // write does not fail before it can read why it was refused.
+        let mut ignored = String::new();
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            BufReader::new(read.take(REFUSED_READ_LIMIT)).read_line(&mut ignored),
+        )
+        .await;
+        write.write_all(text.as_bytes()).await?;
+        return write.shutdown().await;
+    }
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     BufReader::new(read).read_line(&mut line).await?;

@@ -10,6 +10,7 @@ pub mod instance;
 mod logging;
 mod notices;
 pub(crate) mod ops;
+pub mod peer;
 pub mod progress;
 
 use std::{
@@ -220,6 +221,14 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         Ok(listener) => listener,
         Err(err) => return fatal(err.to_string()),
     };
+    let web_token = if config.web.enabled {
+        match crate::web::token::resolve(&home, &config.web) {
+            Ok(token) => token,
+            Err(err) => return fatal(err),
+        }
+    } else {
+        None
+    };
     let web = if config.web.enabled {
         match crate::web::bind(&config) {
             Ok(bound) => Some(bound),
@@ -232,9 +241,11 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         sink: sink.clone(),
         starting: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         nats_url: format!("{}:{}", config.nats.host, nats_port),
+        // The link that signs a browser in; it goes to the terminal (or the CLI's progress
+        // pipe), never to the logs.
         web_url: web
             .as_ref()
-            .map(|bound| bound.url.clone())
+            .map(|bound| crate::web::token::link(&bound.url, web_token.as_deref()))
             .unwrap_or_default(),
     };
     let (notices, notice_publisher) = Notices::new();
@@ -251,6 +262,7 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
             crate::web::service(
                 bound,
                 &config,
+                web_token.clone(),
                 daemon_slot.clone(),
                 notices.feed.clone(),
                 board.clone(),

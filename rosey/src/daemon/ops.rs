@@ -57,7 +57,7 @@ impl Daemon {
 }
 
 /// The services, in start order (operators name them).
-pub const SERVICES: &[&str] = &["nats", "bot", "web"];
+pub use rosey_core::units::SERVICES;
 
 /// Why an operation did not happen; the kind lets the web API pick a status code.
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +86,7 @@ pub enum UnitOp {
 
 /// Starts, stops or restarts service or plugin `target`.
 pub async fn unit_op(daemon: &Daemon, target: &str, op: UnitOp) -> Result<(), OpError> {
-    let supervisor = if SERVICES.contains(&target) || target == "plugins" {
+    let supervisor = if SERVICES.contains(&target) || target == rosey_core::units::PLUGINS {
         daemon.stack.root.clone()
     } else {
         let plugins = daemon
@@ -101,7 +101,7 @@ pub async fn unit_op(daemon: &Daemon, target: &str, op: UnitOp) -> Result<(), Op
             .collect::<Vec<_>>();
         if !known.iter().any(|name| name == target) {
             let mut valid: Vec<String> = SERVICES.iter().map(|s| s.to_string()).collect();
-            valid.push("plugins".to_owned());
+            valid.push(rosey_core::units::PLUGINS.to_owned());
             valid.extend(known);
             return Err(OpError::NotFound(format!(
                 "no service or plugin named {target:?}; valid names: {}",
@@ -202,7 +202,7 @@ pub async fn reload_plugin(daemon: &Daemon, name: &str) -> Result<f64, OpError> 
     .await?;
     daemon.notices.announce(
         "reloaded",
-        "plugins",
+        rosey_core::units::PLUGINS,
         name,
         format!("plugin {name} reloaded in {ms:.0} ms"),
         false,
@@ -366,6 +366,7 @@ fn unit(info: &ChildInfo, board: &Board, unit_key: &str) -> UnitStatus {
         detail: report.detail,
         dead_letters: None,
         memory_bytes: pid.and_then(memory_bytes),
+        refused: report.refused,
     }
 }
 

@@ -76,6 +76,52 @@ pub(crate) fn install_archive(
     })
 }
 
+/// What a plugin may send, for the operator at install and update: its permissions, the event
+/// kinds it publishes, and for an update whatever the new version asks for that `before` did
+/// not. The plugin actor refuses anything else.
+fn permission_lines(
+    manifest: &rosey_core::manifest::Manifest,
+    before: Option<&rosey_core::manifest::Manifest>,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    if manifest.permissions.is_empty() {
+        lines.push("Permissions: none".to_owned());
+    } else {
+        lines.push(format!("Permissions: {}", manifest.permissions.join(", ")));
+    }
+    if !manifest.publishes.is_empty() {
+        lines.push(format!(
+            "Publishes events: {}",
+            manifest.publishes.join(", ")
+        ));
+    }
+    if let Some(before) = before {
+        let new: Vec<&str> = manifest
+            .permissions
+            .iter()
+            .filter(|p| !before.permissions.contains(p))
+            .map(String::as_str)
+            .collect();
+        if !new.is_empty() {
+            lines.push(format!("! new permissions: {}", new.join(", ")));
+        }
+        let new_kinds: Vec<&str> = manifest
+            .publishes
+            .iter()
+            .filter(|kind| !before.publishes.contains(kind))
+            .map(String::as_str)
+            .collect();
+        if !new_kinds.is_empty() {
+            lines.push(format!("! new event kinds: {}", new_kinds.join(", ")));
+        }
+    }
+    lines.push(
+        "rosey enforces these: chat, PMs and events the manifest does not allow are refused."
+            .to_owned(),
+    );
+    lines
+}
+
 pub(super) fn run_install(home: &Home, file: &Path, no_reload: bool, update: bool) -> Result<()> {
     println!(
         "{}",
@@ -96,16 +142,17 @@ pub(super) fn run_install(home: &Home, file: &Path, no_reload: bool, update: boo
         None => println!("✓ Installed {} v{}", manifest.name, manifest.version),
     }
     println!();
-    if manifest.permissions.is_empty() {
-        println!("Permissions: none");
-    } else {
-        println!("Permissions:");
-        for permission in &manifest.permissions {
-            println!("  - {permission}");
-        }
+    let before = installed.previous.as_ref().and_then(|previous| {
+        rosey_core::manifest::Manifest::load(
+            &home
+                .plugin_version_dir(&manifest.name, &previous.to_string())
+                .join("manifest.yaml"),
+        )
+        .ok()
+    });
+    for line in permission_lines(manifest, before.as_ref()) {
+        println!("{line}");
     }
-    println!();
-    println!("Note: Permissions are informational (trust-based)");
     println!();
     match (live, swapped_in_ms) {
         (live::Live::Now, Some(ms)) => {
@@ -285,4 +332,39 @@ fn confirm_data_removal(home: &Home, name: &str) -> Result<()> {
         bail!("not confirmed; nothing was removed");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use rosey_core::manifest::Manifest;
+
+    fn manifest(permissions: &str, publishes: &str) -> Manifest {
+        Manifest::parse(&format!(
+            "name: quote-db\nversion: 1.0.0\ndescription: d\nauthor: a\nlibrary: libq.so\nabi: {}\npermissions: [{permissions}]\npublishes: [{publishes}]\n",
+            rosey_abi::ABI_VERSION
+        ))
+        .expect("manifest")
+    }
+
+    #[test]
+    fn an_update_names_what_it_asks_for_anew() {
+        let old = manifest("send_messages", "");
+        let new = manifest("send_messages, send_pms, publish_events", "quote.added");
+        let lines = super::permission_lines(&new, Some(&old)).join("\n");
+        assert!(
+            lines.contains("Permissions: send_messages, send_pms, publish_events"),
+            "{lines}"
+        );
+        assert!(lines.contains("Publishes events: quote.added"), "{lines}");
+        assert!(
+            lines.contains("new permissions: send_pms, publish_events"),
+            "{lines}"
+        );
+        assert!(lines.contains("new event kinds: quote.added"), "{lines}");
+        assert!(!lines.contains("informational"), "{lines}");
+        let same = super::permission_lines(&old, Some(&old)).join("\n");
+        assert!(!same.contains("new "), "{same}");
+        let none = super::permission_lines(&manifest("", ""), None).join("\n");
+        assert!(none.contains("Permissions: none"), "{none}");
+    }
 }

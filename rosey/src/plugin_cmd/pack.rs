@@ -38,6 +38,8 @@ struct Template {
     #[serde(default)]
     permissions: Vec<String>,
     #[serde(default)]
+    publishes: Vec<String>,
+    #[serde(default)]
     limits: Limits,
 }
 
@@ -159,6 +161,7 @@ fn complete(template: Template, version: semver::Version, library: String) -> Re
         commands: template.commands,
         events: template.events,
         permissions: template.permissions,
+        publishes: template.publishes,
         limits: template.limits,
     })
 }

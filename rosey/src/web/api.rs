@@ -227,7 +227,7 @@ async fn plugin_log(
 }
 
 fn is_service(name: &str) -> bool {
-    SERVICES.contains(&name) || name == "plugins"
+    SERVICES.contains(&name) || name == rosey_core::units::PLUGINS
 }
 
 async fn plugin_action(

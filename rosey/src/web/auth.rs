@@ -1,11 +1,13 @@
 //! Who may use the dashboard, checked before every request.
 //!
-//! - With `web.token` set, every request must carry it: `Authorization: Bearer <token>`, or
-//!   the `rosey_token` cookie, which opening the page once as `/?token=<token>` sets (HttpOnly,
-//!   SameSite=Strict) before redirecting to `/`, so the token leaves the address bar.
-//! - Without a token the dashboard only listens on loopback (config validation), and requests
-//!   must name a loopback host (`Host:`), which stops a foreign web page from reaching it
-//!   through DNS rebinding.
+//! - Every request must carry the token (`web.token`, or the one generated into the home, see
+//!   [`super::token`]): `Authorization: Bearer <token>`, or the `rosey_token` cookie, which
+//!   opening the page once as `/?token=<token>` (the link `rosey start` and `rosey status`
+//!   print) sets (HttpOnly, SameSite=Strict) before redirecting to `/`, so the token leaves the
+//!   address bar.
+//! - With `web.token: none` the dashboard only listens on loopback (config validation), and
+//!   requests must name a loopback host (`Host:`), which stops a foreign web page from reaching
+//!   it through DNS rebinding.
 //! - Every POST must be `Content-Type: application/json`: a cross-site form or `fetch` cannot
 //!   send that without a CORS preflight, which this server never grants.
 
@@ -33,7 +35,7 @@ pub(super) async fn guard(State(state): State<WebState>, request: Request, next:
                 }
                 return ApiError::new(
                     StatusCode::UNAUTHORIZED,
-                    "this dashboard needs its token (web.token in rosey.yaml): send `Authorization: Bearer <token>`, or open /?token=<token> once in the browser",
+                    "this dashboard needs its token: open the link `rosey status` prints (/?token=…) once in the browser, or send `Authorization: Bearer <token>`",
                 )
                 .into_response();
             }
@@ -42,7 +44,7 @@ pub(super) async fn guard(State(state): State<WebState>, request: Request, next:
             if !loopback_host(&request) {
                 return ApiError::new(
                     StatusCode::FORBIDDEN,
-                    "the dashboard answers only to a loopback host name (127.0.0.1, localhost, [::1]); to reach it from elsewhere set web.host and web.token in rosey.yaml",
+                    "the dashboard answers only to a loopback host name (127.0.0.1, localhost, [::1]); to reach it from elsewhere set web.host in rosey.yaml and remove web.token: none",
                 )
                 .into_response();
             }
@@ -67,6 +69,20 @@ fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
+/// The token as the cookie holds it: hex-encoded when it has characters a cookie value may
+/// not (a configured token may), as is otherwise (a generated one is hex already).
+fn cookie_value(token: &str) -> String {
+    if token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    {
+        token.to_owned()
+    } else {
+        let hex: String = token.bytes().map(|b| format!("{b:02x}")).collect();
+        format!("x{hex}")
+    }
+}
+
 fn carries(request: &Request, token: &str) -> bool {
     let headers = request.headers();
     let bearer = headers
@@ -80,7 +96,7 @@ fn carries(request: &Request, token: &str) -> bool {
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .any(|(name, value)| name == COOKIE && same(value, token));
+        .any(|(name, value)| name == COOKIE && same(value, &cookie_value(token)));
     bearer || cookie
 }
 
@@ -91,7 +107,7 @@ fn query_token(request: &Request) -> Option<String> {
         .split('&')
         .filter_map(|pair| pair.split_once('='))
         .find(|(name, _)| *name == "token")
-        .map(|(_, value)| value.to_owned())
+        .and_then(|(_, value)| super::token::decode(value))
 }
 
 /// 303 to `/` with the token cookie set.
@@ -102,7 +118,10 @@ fn remember(token: &str) -> Response {
             (header::LOCATION, "/".to_owned()),
             (
                 header::SET_COOKIE,
-                format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/"),
+                format!(
+                    "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",
+                    cookie_value(token)
+                ),
             ),
         ],
     )

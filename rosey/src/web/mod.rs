@@ -11,6 +11,7 @@
 mod api;
 mod auth;
 pub mod feed;
+pub mod token;
 
 use std::{
     net::TcpListener,
@@ -31,7 +32,7 @@ use crate::daemon::ops::Daemon;
 pub use feed::Feed;
 
 /// The service's name under the root supervisor (and its board key).
-pub const UNIT: &str = "web";
+pub const UNIT: &str = rosey_core::units::WEB;
 
 /// The running daemon, filled in once the stack is up: the dashboard starts before that (it
 /// is part of the stack) and answers 503 until then.
@@ -80,10 +81,12 @@ pub fn bind(config: &Config) -> Result<Bound, String> {
     })
 }
 
-/// The `web` service for the stack: serves `bound` with answers from the daemon in `daemon`.
+/// The `web` service for the stack: serves `bound` with answers from the daemon in `daemon`;
+/// every request must carry `token` (`None`: `web.token: none`, loopback only).
 pub fn service(
     bound: Bound,
     config: &Config,
+    token: Option<String>,
     daemon: DaemonSlot,
     feed: Feed,
     board: Board,
@@ -93,7 +96,7 @@ pub fn service(
         url: bound.url,
         daemon,
         feed,
-        token: config.web.token.as_deref().map(Arc::from),
+        token: token.map(Arc::from),
         local_chat: matches!(config.bot.connector, ConnectorKind::Local),
         say_timeout: config.bot.say_timeout(),
         board,
@@ -183,6 +186,7 @@ impl Actor for WebActor {
                 pid: Some(std::process::id()),
                 version: None,
                 detail: Some(args.url.clone()),
+                ..UnitReport::default()
             },
         );
         tracing::info!("dashboard on {}", args.url);

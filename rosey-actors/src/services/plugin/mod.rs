@@ -110,6 +110,7 @@ impl PluginArgs {
             self.client.clone(),
             self.door.jetstream().clone(),
             self.logs.clone(),
+            self.board.clone(),
         )
     }
 }
@@ -148,9 +149,12 @@ impl Drop for PluginState {
     }
 }
 
+/// What a plugin's unit name starts with (on the board, in notices and logs).
+pub const UNIT_PREFIX: &str = "plugin:";
+
 /// The unit name plugins appear under in status and logs.
 pub fn unit_name(plugin: &str) -> String {
-    format!("plugin:{plugin}")
+    format!("{UNIT_PREFIX}{plugin}")
 }
 
 /// Describes a host's exit for status and logs (`exit code 11 (plugin panicked)`).

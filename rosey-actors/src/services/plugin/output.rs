@@ -3,13 +3,33 @@
 //! the message that caused them is acked), its log lines (into the plugin's log), heartbeats
 //! (republished for observers) and lifecycle notices. The host is untrusted: an event kind or
 //! payload the manifest rules forbid is refused here, whatever the host checked.
+//!
+//! Permissions are enforced here too, since this is the plugin's only way out: chat needs
+//! `send_messages`, a PM `send_pms` (a reply by PM to a command that came by PM counts as
+//! chat), an event `publish_events` and its kind in the manifest's `publishes`. What is refused
+//! is not published; it is counted on the board (status shows it) and logged once per
+//! instance and manifest key, with the key to add. The plugin keeps running.
+
+use std::{collections::BTreeSet, sync::Arc};
 
 use async_nats::jetstream::{self, context::PublishAckFuture};
 use rosey_core::{
     logs::{Level, LogHub, LogSource},
+    manifest::{self, Manifest},
     messaging::{self, Busy, ChatAction, EventMessage, Heartbeat, Lifecycle, SCHEMA_VERSION},
 };
 use rosey_host::wire::{self, FromHost};
+
+use super::super::board::Board;
+
+/// The command in hand came by PM from `user`: a PM back to them in reply to `id` is a reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PmReply {
+    /// Who sent the command.
+    pub user: String,
+    /// The command's id.
+    pub id: String,
+}
 
 /// Publishes one plugin's output.
 pub struct Outputs {
@@ -25,6 +45,14 @@ pub struct Outputs {
     source: LogSource,
     stored: Vec<PublishAckFuture>,
     events: u64,
+    /// The running version's manifest: what the plugin may send. `None` before it starts
+    /// (nothing but log lines is let through then).
+    pub manifest: Option<Arc<Manifest>>,
+    /// Set while a command that came by PM is in hand.
+    pub pm_reply: Option<PmReply>,
+    board: Board,
+    /// The manifest keys already warned about by this instance.
+    warned: BTreeSet<&'static str>,
 }
 
 /// What [`Outputs::take`] did not consume.
@@ -44,6 +72,7 @@ impl Outputs {
         client: async_nats::Client,
         js: jetstream::Context,
         logs: LogHub,
+        board: Board,
     ) -> Outputs {
         Outputs {
             name: name.to_owned(),
@@ -55,7 +84,81 @@ impl Outputs {
             source: LogSource::Plugin(name.to_owned()),
             stored: Vec::new(),
             events: 0,
+            manifest: None,
+            pm_reply: None,
+            board,
+            warned: BTreeSet::new(),
         }
+    }
+
+    fn allowed(&self, permission: &str) -> bool {
+        self.manifest
+            .as_ref()
+            .is_some_and(|manifest| manifest.has_permission(permission))
+    }
+
+    /// Counts a refusal under manifest key `key` (a permission, or `publishes`) and logs it
+    /// the first time this instance does it (in the plugin's log, which `rosey.log` repeats):
+    /// `what` was refused, `fix` says what to add.
+    fn refuse(&mut self, key: &'static str, what: &str, fix: &str) {
+        self.board.update(&super::unit_name(&self.name), |report| {
+            *report.refused.entry(key.to_owned()).or_default() += 1;
+        });
+        if self.warned.insert(key) {
+            let message = format!(
+                "refused {what}: {fix} in the manifest (further refusals of this kind are counted in `rosey status`, not logged)"
+            );
+            self.host_line(Level::Warn, &message);
+        }
+    }
+
+    /// Whether a chat line to `to` (a PM when set) in reply to `in_reply_to` may go out;
+    /// refuses it (counted, logged) when not.
+    fn may_chat(&mut self, to: Option<&str>, in_reply_to: Option<&str>) -> bool {
+        let reply_by_pm = match (&self.pm_reply, to, in_reply_to) {
+            (Some(reply), Some(to), Some(id)) => reply.user == to && reply.id == id,
+            _ => false,
+        };
+        if to.is_none() || reply_by_pm {
+            if self.allowed(manifest::SEND_MESSAGES) {
+                return true;
+            }
+            self.refuse(
+                manifest::SEND_MESSAGES,
+                "a chat message",
+                "add send_messages to permissions",
+            );
+            return false;
+        }
+        if self.allowed(manifest::SEND_PMS) {
+            return true;
+        }
+        self.refuse(manifest::SEND_PMS, "a PM", "add send_pms to permissions");
+        false
+    }
+
+    /// Whether an event of `kind` may go out; refuses it (counted, logged) when not.
+    fn may_publish(&mut self, kind: &str) -> bool {
+        if !self.allowed(manifest::PUBLISH_EVENTS) {
+            self.refuse(
+                manifest::PUBLISH_EVENTS,
+                &format!("an event of kind {kind:?}"),
+                "add publish_events to permissions",
+            );
+            return false;
+        }
+        let declared = self
+            .manifest
+            .as_ref()
+            .is_some_and(|manifest| manifest.may_publish(kind));
+        if !declared {
+            self.refuse(
+                "publishes",
+                &format!("an event of kind {kind:?}"),
+                &format!("add {kind} to publishes"),
+            );
+        }
+        declared
     }
 
     /// A line of the actor's own about this plugin's host, in the plugin's log.
@@ -76,6 +179,9 @@ impl Outputs {
                 to,
                 in_reply_to,
             } => {
+                if !self.may_chat(to.as_deref(), in_reply_to.as_deref()) {
+                    return Rest::Consumed;
+                }
                 let subject = if to.is_some() {
                     messaging::PM_ACTION_SUBJECT
                 } else {
@@ -151,6 +257,9 @@ impl Outputs {
                 Level::Warn,
                 &format!("refused an event of kind {kind:?}: not dot-separated words of a-z, 0-9, _ and -"),
             );
+            return;
+        }
+        if !self.may_publish(kind) {
             return;
         }
         let data = match serde_json::from_str::<serde_json::Value>(payload_json) {

@@ -23,7 +23,7 @@ use tokio::{
 use super::{
     door::{sequence, Door},
     link::Host,
-    output::{Outputs, Rest},
+    output::{Outputs, PmReply, Rest},
     start::Plan,
     PluginArgs,
 };
@@ -156,7 +156,7 @@ impl Serving {
             super::poison::dead_letter(&self.args, message, subject, seq, died);
             return Ok(());
         }
-        let (frame, what, id) = match to_host(seq, &subject, &message.payload) {
+        let (frame, what, id, pm_reply) = match to_host(seq, &subject, &message.payload) {
             Ok(parts) => parts,
             Err(err) => {
                 self.outputs.host_line(
@@ -169,6 +169,7 @@ impl Serving {
             }
         };
         self.door.hold(message);
+        self.outputs.pm_reply = pm_reply;
         if self.host.send(&frame).await.is_err() {
             self.door.return_held(false);
             return Err(self.died().await);
@@ -216,6 +217,7 @@ impl Serving {
             }
         };
         self.busy = None;
+        self.outputs.pm_reply = None;
         self.outputs.settle().await;
         match outcome {
             Outcome::Ok | Outcome::Failed(_) => {
@@ -274,11 +276,15 @@ fn to_host(
     seq: u64,
     subject: &str,
     payload: &[u8],
-) -> Result<(ToHost, String, String), messaging::PayloadError> {
+) -> Result<(ToHost, String, String, Option<PmReply>), messaging::PayloadError> {
     if subject.starts_with("rosey.commands.") {
         let command: CommandMessage = messaging::decode(payload)?;
         let what = format!("command {}", command.command);
         let id = command.id.clone();
+        let pm_reply = matches!(command.source, messaging::Source::Pm).then(|| PmReply {
+            user: command.user.clone(),
+            id: command.id.clone(),
+        });
         let frame = ToHost::Command(wire::Command {
             seq,
             id: command.id,
@@ -292,7 +298,7 @@ fn to_host(
             },
             time_ms: command.time_ms,
         });
-        Ok((frame, what, id))
+        Ok((frame, what, id, pm_reply))
     } else {
         let event: EventMessage = messaging::decode(payload)?;
         let what = format!("event {}", event.kind);
@@ -307,7 +313,7 @@ fn to_host(
             payload_json,
             time_ms: event.time_ms,
         });
-        Ok((frame, what, id))
+        Ok((frame, what, id, None))
     }
 }
 

@@ -3,7 +3,7 @@
 //! with its config and handed-over state). A reload does the first step while the old host
 //! still serves.
 
-use std::{path::PathBuf, time::Duration};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use rosey_core::{manifest::Manifest, messaging, plugin_config::PluginConfig};
 use rosey_host::wire::{FromHost, Open, Start, ToHost};
@@ -28,6 +28,8 @@ pub struct Plan {
     pub handler_timeout: Duration,
     /// What its consumer reads.
     pub wants: Wants,
+    /// Its manifest: what the plugin may send ([`Outputs`] enforces it).
+    pub manifest: Arc<Manifest>,
 }
 
 impl Plan {
@@ -64,6 +66,7 @@ impl Plan {
                 ),
                 ack_wait: args.ack_wait,
             },
+            manifest: Arc::new(manifest),
         })
     }
 }
@@ -167,6 +170,7 @@ pub async fn start(
         .await;
     outputs.pid = host.child.pid();
     outputs.version = plan.version.clone();
+    outputs.manifest = Some(plan.manifest.clone());
     // What the plugin said while loading goes out now (or is logged, if it failed).
     for frame in said {
         if let Rest::Frame(other) = outputs.take(frame, None).await {

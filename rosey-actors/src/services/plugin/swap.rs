@@ -16,7 +16,6 @@ use super::{
     start::{self, Plan},
     unit_name, PluginArgs,
 };
-use crate::services::board::UnitReport;
 
 /// A new host being opened while the old one serves.
 pub struct Preparing {
@@ -157,14 +156,12 @@ pub fn forget_state(args: &PluginArgs, outputs: &Outputs) {
 
 /// Announces the running host: board, log, `ready` notice.
 pub async fn announce_ready(args: &PluginArgs, outputs: &Outputs) {
-    args.board.set(
-        &unit_name(&args.name),
-        UnitReport {
-            pid: Some(outputs.pid),
-            version: Some(outputs.version.clone()),
-            detail: None,
-        },
-    );
+    // An update in place: refusals counted so far stay.
+    args.board.update(&unit_name(&args.name), |report| {
+        report.pid = Some(outputs.pid);
+        report.version = Some(outputs.version.clone());
+        report.detail = None;
+    });
     outputs.host_line(
         Level::Info,
         &format!(
