@@ -112,8 +112,17 @@ pub fn load1() -> Option<f64> {
         .ok()
 }
 
-/// (busy, total) jiffies of all CPUs.
-fn cpu_times() -> Option<(u64, u64)> {
+/// Jiffies of all CPUs since boot.
+#[derive(Clone, Copy)]
+struct CpuTimes {
+    /// Not idle (user, system, interrupts, and steal).
+    busy: u64,
+    /// Taken by the hypervisor for other guests while this one wanted to run.
+    steal: u64,
+    total: u64,
+}
+
+fn cpu_times() -> Option<CpuTimes> {
     let stat = read("/proc/stat");
     let line = stat.lines().find(|line| line.starts_with("cpu "))?;
     let fields: Vec<u64> = line
@@ -124,11 +133,15 @@ fn cpu_times() -> Option<(u64, u64)> {
     let total: u64 = fields.iter().take(8).sum();
     // idle + iowait
     let idle = fields.get(3)? + fields.get(4).copied().unwrap_or(0);
-    Some((total - idle, total))
+    Some(CpuTimes {
+        busy: total - idle,
+        steal: fields.get(7).copied().unwrap_or(0),
+        total,
+    })
 }
 
 /// Measures machine-wide CPU use from its start until asked.
-pub struct CpuMeter(Option<(u64, u64)>);
+pub struct CpuMeter(Option<CpuTimes>);
 
 impl CpuMeter {
     /// Starts measuring.
@@ -138,10 +151,20 @@ impl CpuMeter {
 
     /// Percent of all CPUs' time in use since the start.
     pub fn busy_percent(&self) -> Option<f64> {
-        let (busy0, total0) = self.0?;
-        let (busy1, total1) = cpu_times()?;
-        let total = total1.checked_sub(total0)?;
-        (total > 0).then(|| busy1.saturating_sub(busy0) as f64 * 100.0 / total as f64)
+        self.percent(|times| times.busy)
+    }
+
+    /// Percent of all CPUs' time the hypervisor gave to other guests since the start: on a
+    /// virtual machine, the part of the noise this guest cannot see in its own processes.
+    pub fn steal_percent(&self) -> Option<f64> {
+        self.percent(|times| times.steal)
+    }
+
+    fn percent(&self, part: impl Fn(&CpuTimes) -> u64) -> Option<f64> {
+        let before = self.0?;
+        let now = cpu_times()?;
+        let total = now.total.checked_sub(before.total)?;
+        (total > 0).then(|| part(&now).saturating_sub(part(&before)) as f64 * 100.0 / total as f64)
     }
 }
 
@@ -154,4 +177,6 @@ pub struct Noise {
     pub load_before: Option<f64>,
     /// Machine-wide CPU use during it, in percent (includes the stack measured).
     pub busy_percent: Option<f64>,
+    /// Of that, time the hypervisor gave to other guests, in percent.
+    pub steal_percent: Option<f64>,
 }

@@ -239,6 +239,7 @@ impl Meter {
                 measure: measure.to_owned(),
                 load_before: machine::load1(),
                 busy_percent: None,
+                steal_percent: None,
             },
             cpu: CpuMeter::start(),
         }
@@ -247,6 +248,7 @@ impl Meter {
     /// How busy it was.
     pub fn stop(mut self) -> Noise {
         self.noise.busy_percent = self.cpu.busy_percent();
+        self.noise.steal_percent = self.cpu.steal_percent();
         self.noise
     }
 }

@@ -72,10 +72,11 @@ impl Results {
         for noise in &self.noise {
             let _ = writeln!(
                 out,
-                "  {:<14} load before {:>5.2}   busy {:>5.1}%",
+                "  {:<14} load before {:>5.2}   busy {:>5.1}%   of it stolen by the hypervisor {:>5.1}%",
                 noise.measure,
                 noise.load_before.unwrap_or(f64::NAN),
-                noise.busy_percent.unwrap_or(f64::NAN)
+                noise.busy_percent.unwrap_or(f64::NAN),
+                noise.steal_percent.unwrap_or(f64::NAN)
             );
         }
         out
