@@ -17,6 +17,8 @@ pub struct UnitReport {
     pub version: Option<String>,
     /// A short note: `degraded: reconnecting`, `handler busy 12 s`, …
     pub detail: Option<String>,
+    /// A plugin host's sandbox: `full`, or `partial (…why…)`.
+    pub sandbox: Option<String>,
 }
 
 /// Shared, cheap to clone.

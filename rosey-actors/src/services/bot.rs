@@ -252,6 +252,7 @@ impl Actor for BotActor {
                 pid: Some(std::process::id()),
                 version: None,
                 detail: None,
+                sandbox: None,
             },
         );
         Ok(BotState {

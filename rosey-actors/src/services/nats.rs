@@ -121,6 +121,7 @@ impl Actor for NatsActor {
                 pid: Some(child.pid()),
                 version: None,
                 detail: Some(args.url()),
+                sandbox: None,
             },
         );
         let watched = child.clone();

@@ -38,6 +38,7 @@ impl Fixture {
             events: vec!["chat.message".into()],
             permissions: vec!["send_messages".into()],
             limits: Default::default(),
+            network: None,
         };
         let source = PackSource {
             manifest: &manifest,

@@ -12,7 +12,7 @@ mod plugin;
 use std::{
     io::BufReader,
     os::{fd::FromRawFd, unix::net::UnixStream},
-    path::Path,
+    path::{Path, PathBuf},
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc,
@@ -24,7 +24,7 @@ use rosey_abi::loader::load_plugin_library;
 
 use self::channel::Channel;
 use crate::{
-    exit_codes,
+    exit_codes, sandbox,
     wire::{read_frame, FromHost, Level, Outcome, ToHost, HOST_FD, PROTOCOL},
 };
 
@@ -107,10 +107,25 @@ pub fn serve() -> i32 {
         Err(code) => return code,
     };
     channel.set_min_level(open.log_level);
-    if let Err(err) = limit_memory(open.memory_mb) {
-        channel.host_log(
-            Level::Warn,
-            &format!("cannot apply the memory limit: {err}"),
+    // The sandbox goes up before the library is opened: its constructors are plugin code.
+    let policy = sandbox::Policy {
+        version_dir: PathBuf::from(&open.version_dir),
+        storage_dir: PathBuf::from(&open.storage_dir),
+        network: open.network.clone(),
+        memory_mb: open.memory_mb,
+        open_files: open.open_files,
+    };
+    let sandbox_gaps = match sandbox::apply(&policy) {
+        Ok(gaps) => gaps,
+        Err(err) => return fail(exit_codes::STORAGE_FAILED, err.to_string()),
+    };
+    if open.sandbox_required && !sandbox_gaps.is_empty() {
+        return fail(
+            exit_codes::SANDBOX_INCOMPLETE,
+            format!(
+                "the sandbox is partial on this kernel ({}) and rosey.yaml sets plugin_host.sandbox: required; the library was not loaded (set plugin_host.sandbox: best_effort to run it anyway)",
+                sandbox_gaps.join("; ")
+            ),
         );
     }
     let module = match load_plugin_library(Path::new(&open.library)) {
@@ -123,7 +138,7 @@ pub fn serve() -> i32 {
             return fail(exit_codes::LOAD_FAILED, format!("{}: {err}", open.library));
         }
     };
-    if !channel.send(&FromHost::Opened) {
+    if !channel.send(&FromHost::Opened { sandbox_gaps }) {
         return exit_codes::CHANNEL_LOST;
     }
 
@@ -192,24 +207,5 @@ fn spawn_heartbeats(channel: Channel, every: Duration, handled: Arc<AtomicU64>) 
     if let Err(err) = spawned {
         // Without heartbeats the actor will count this host as hung and replace it.
         eprintln!("rosey-plugin-host: cannot start the heartbeat thread: {err}");
-    }
-}
-
-/// Caps the host's writable private memory (RLIMIT_DATA) so a plugin that allocates without
-/// bound fails its allocation (and aborts) instead of dragging the machine into swap.
-fn limit_memory(megabytes: u64) -> std::io::Result<()> {
-    if megabytes == 0 {
-        return Ok(());
-    }
-    let bytes = megabytes.saturating_mul(1024 * 1024) as libc::rlim_t;
-    let limit = libc::rlimit {
-        rlim_cur: bytes,
-        rlim_max: bytes,
-    };
-    // SAFETY: setrlimit only reads the struct we pass.
-    if unsafe { libc::setrlimit(libc::RLIMIT_DATA, &limit) } == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
     }
 }

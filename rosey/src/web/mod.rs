@@ -183,6 +183,7 @@ impl Actor for WebActor {
                 pid: Some(std::process::id()),
                 version: None,
                 detail: Some(args.url.clone()),
+                sandbox: None,
             },
         );
         tracing::info!("dashboard on {}", args.url);

@@ -163,6 +163,7 @@ pub async fn announce_ready(args: &PluginArgs, outputs: &Outputs) {
             pid: Some(outputs.pid),
             version: Some(outputs.version.clone()),
             detail: None,
+            sandbox: Some(outputs.sandbox.clone()),
         },
     );
     outputs.host_line(
