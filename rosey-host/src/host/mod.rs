@@ -30,7 +30,8 @@ use crate::{
 
 /// Loads a library, checks its ABI, prints `{"abi":…,"sdk":…}` and returns the exit code:
 /// `rosey plugin install` runs this in a throwaway process, so a library that crashes on load
-/// never takes the CLI down.
+/// never takes the CLI down; the process is sandboxed like a host (the library's folder
+/// read-only, no storage, no network) before the library is loaded.
 pub fn check(library: &Path) -> i32 {
     if !library.is_absolute() {
         eprintln!(
@@ -38,6 +39,11 @@ pub fn check(library: &Path) -> i32 {
             library.display()
         );
         return exit_codes::USAGE;
+    }
+    // The library's constructors are untrusted code, even at install: they run sandboxed.
+    if let Err(err) = sandbox::apply(&sandbox::for_check(library)) {
+        eprintln!("plugin-host check: {err}");
+        return exit_codes::STORAGE_FAILED;
     }
     match load_plugin_library(library) {
         Ok(module) => {
@@ -110,7 +116,7 @@ pub fn serve() -> i32 {
     // The sandbox goes up before the library is opened: its constructors are plugin code.
     let policy = sandbox::Policy {
         version_dir: PathBuf::from(&open.version_dir),
-        storage_dir: PathBuf::from(&open.storage_dir),
+        storage_dir: Some(PathBuf::from(&open.storage_dir)),
         network: open.network.clone(),
         memory_mb: open.memory_mb,
         open_files: open.open_files,

@@ -102,7 +102,7 @@ fn build_and_restrict(policy: &Policy) -> Result<RestrictionStatus, RulesetError
         | AccessFs::MakeSym
         | AccessFs::Refer
         | AccessFs::Truncate;
-    if let Ok(fd) = PathFd::new(&policy.storage_dir) {
+    if let Some(Ok(fd)) = policy.storage_dir.as_ref().map(PathFd::new) {
         created = created.add_rule(PathBeneath::new(fd, storage))?;
     }
     if let Network::Ports(ports) = &policy.network {

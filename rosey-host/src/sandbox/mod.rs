@@ -25,8 +25,9 @@ pub const TMP_DIR_NAME: &str = "tmp";
 pub struct Policy {
     /// The plugin's version folder: read-only.
     pub version_dir: PathBuf,
-    /// The plugin's storage folder: read-write (with the temp folder inside).
-    pub storage_dir: PathBuf,
+    /// The plugin's storage folder: read-write (with the temp folder inside). None for the
+    /// install-time load check, which writes nothing.
+    pub storage_dir: Option<PathBuf>,
     /// TCP the plugin may use.
     pub network: Network,
     /// `RLIMIT_DATA` in MiB (0: none).
@@ -51,15 +52,17 @@ pub struct SandboxError {
 pub fn apply(policy: &Policy) -> Result<Vec<String>, SandboxError> {
     let mut gaps = Vec::new();
     limits(policy, &mut gaps);
-    let tmp = policy.storage_dir.join(TMP_DIR_NAME);
-    for dir in [&policy.storage_dir, &tmp] {
-        std::fs::create_dir_all(dir).map_err(|source| SandboxError {
-            path: dir.clone(),
-            source,
-        })?;
+    if let Some(storage_dir) = &policy.storage_dir {
+        let tmp = storage_dir.join(TMP_DIR_NAME);
+        for dir in [storage_dir, &tmp] {
+            std::fs::create_dir_all(dir).map_err(|source| SandboxError {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        // The host is still single-threaded here (the heartbeat thread starts after `Start`).
+        std::env::set_var("TMPDIR", &tmp);
     }
-    // The host is still single-threaded here (the heartbeat thread starts after `Start`).
-    std::env::set_var("TMPDIR", &tmp);
     // SAFETY: prctl with integer arguments only.
     if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
         gaps.push(format!("no_new_privs: {}", std::io::Error::last_os_error()));
@@ -69,6 +72,19 @@ pub fn apply(policy: &Policy) -> Result<Vec<String>, SandboxError> {
         gaps.push(format!("seccomp filter not installed: {err}"));
     }
     Ok(gaps)
+}
+
+/// The policy of the install-time load check (`plugin-host check`): the library's folder
+/// read-only, no storage, no network, default limits. Best effort: the check only loads the
+/// library and exits.
+pub fn for_check(library: &Path) -> Policy {
+    Policy {
+        version_dir: library.parent().unwrap_or(library).to_path_buf(),
+        storage_dir: None,
+        network: Network::None,
+        memory_mb: 512,
+        open_files: DEFAULT_OPEN_FILES,
+    }
 }
 
 /// The resource limits; a limit the kernel refuses is a gap.
