@@ -175,14 +175,23 @@ async fn every_escape_is_refused_while_another_plugin_answers() {
     assert!(!host::plugin_log(&stack, "hostile").contains("partial sandbox"));
 }
 
+/// Every example plugin works sandboxed, here with `plugin_host.sandbox: required`.
 #[test]
-fn required_mode_runs_plugins_on_a_kernel_with_the_whole_sandbox() {
+fn required_mode_runs_every_example_plugin_on_a_kernel_with_the_whole_sandbox() {
     let config = TEST_CONFIG.replace("plugin_host:\n", "plugin_host:\n  sandbox: required\n");
     assert!(config.contains("sandbox: required"));
-    let stack = TestStack::with_config(&["dice-roller"], &config);
+    let plugins = ["dice-roller", "8ball", "quote-db", "markov-chat"];
+    let stack = TestStack::with_config(&plugins, &config);
     stack.start();
     assert!(stack.say("!roll 1d1").contains("= 1"));
-    assert_eq!(stack.unit("dice-roller")["sandbox"], "full");
+    assert!(!stack.say("!8ball will it work?").is_empty());
+    // quote-db keeps its quotes in the key-value store inside its storage folder.
+    assert!(stack.say("!quote add sandboxed and happy").contains("#1"));
+    assert!(stack.say("!quote 1").contains("sandboxed and happy"));
+    assert!(!stack.say("!markov stats").is_empty());
+    for plugin in plugins {
+        assert_eq!(stack.unit(plugin)["sandbox"], "full", "{plugin}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -125,14 +125,8 @@ pub fn serve() -> i32 {
         Ok(gaps) => gaps,
         Err(err) => return fail(exit_codes::STORAGE_FAILED, err.to_string()),
     };
-    if open.sandbox_required && !sandbox_gaps.is_empty() {
-        return fail(
-            exit_codes::SANDBOX_INCOMPLETE,
-            format!(
-                "the sandbox is partial on this kernel ({}) and rosey.yaml sets plugin_host.sandbox: required; the library was not loaded (set plugin_host.sandbox: best_effort to run it anyway)",
-                sandbox_gaps.join("; ")
-            ),
-        );
+    if let Some(reason) = refusal(open.sandbox_required, &sandbox_gaps) {
+        return fail(exit_codes::SANDBOX_INCOMPLETE, reason);
     }
     let module = match load_plugin_library(Path::new(&open.library)) {
         Ok(module) => module,
@@ -213,5 +207,31 @@ fn spawn_heartbeats(channel: Channel, every: Duration, handled: Arc<AtomicU64>) 
     if let Err(err) = spawned {
         // Without heartbeats the actor will count this host as hung and replace it.
         eprintln!("rosey-plugin-host: cannot start the heartbeat thread: {err}");
+    }
+}
+
+/// Why a host must not load the library: the sandbox is partial and the operator required it
+/// whole (`None`: go ahead).
+fn refusal(required: bool, gaps: &[String]) -> Option<String> {
+    (required && !gaps.is_empty()).then(|| {
+        format!(
+            "the sandbox is partial on this kernel ({}) and rosey.yaml sets plugin_host.sandbox: required; the library was not loaded (set plugin_host.sandbox: best_effort to run it anyway)",
+            gaps.join("; ")
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refusal;
+
+    #[test]
+    fn only_a_partial_sandbox_under_required_is_refused_and_the_reason_names_the_setting() {
+        let gaps = vec!["Landlock ABI 3: no TCP rules".to_owned()];
+        assert_eq!(refusal(true, &[]), None);
+        assert_eq!(refusal(false, &gaps), None);
+        let reason = refusal(true, &gaps).expect("refused");
+        assert!(reason.contains("plugin_host.sandbox: required"), "{reason}");
+        assert!(reason.contains("Landlock ABI 3: no TCP rules"), "{reason}");
     }
 }
