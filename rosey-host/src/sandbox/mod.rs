@@ -67,6 +67,13 @@ pub fn apply(policy: &Policy) -> Result<Vec<String>, SandboxError> {
     if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
         gaps.push(format!("no_new_privs: {}", std::io::Error::last_os_error()));
     }
+    // Landlock (before ABI 8) confines the calling thread and the threads it starts later,
+    // not threads already running: there must be none.
+    if let Some(threads) = thread_count().filter(|threads| *threads > 1) {
+        gaps.push(format!(
+            "{threads} threads were running when Landlock was applied: only this one is confined"
+        ));
+    }
     gaps.extend(landlock::restrict(policy));
     if let Err(err) = seccomp::install(&policy.network) {
         gaps.push(format!("seccomp filter not installed: {err}"));
@@ -131,6 +138,17 @@ fn set_limit(resource: libc::__rlimit_resource_t, value: u64) -> std::io::Result
     } else {
         Err(std::io::Error::last_os_error())
     }
+}
+
+/// This process's thread count (`Threads:` in `/proc/self/status`), when it can be read.
+fn thread_count() -> Option<u32> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|line| line.strip_prefix("Threads:"))?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Whether `path` exists as a folder (rules on files take only file rights).
