@@ -1,7 +1,9 @@
 //! End to end: the plugin sandbox on a real stack. A hostile plugin tries every escape while
 //! another plugin keeps answering; no host inherits the daemon's secrets; status says the
 //! sandbox is full on this kernel, and `plugin_host.sandbox: required` runs plugins here; a
-//! manifest's `network:` port can be reached and no other.
+//! manifest's `network:` port can be reached and no other. A stack started under a seccomp
+//! filter that hides Landlock stands in for an older kernel: partial in best-effort mode,
+//! refused in required mode.
 
 use std::{
     net::TcpListener,
@@ -244,4 +246,121 @@ fn a_bad_network_entry_is_a_clear_install_error() {
 
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
+}
+
+/// `rosey start` as on a kernel without Landlock: a seccomp filter installed in the started
+/// process, which the daemon and every host it starts inherit, answers the Landlock system
+/// calls with `ENOSYS`. Returns the output and whether it succeeded.
+fn start_without_landlock(stack: &TestStack) -> (bool, String) {
+    use std::os::unix::process::CommandExt;
+
+    use seccompiler::{BpfProgram, SeccompAction, SeccompFilter};
+
+    let rules = [
+        libc::SYS_landlock_create_ruleset,
+        libc::SYS_landlock_add_rule,
+        libc::SYS_landlock_restrict_self,
+    ]
+    .into_iter()
+    .map(|call| (call, Vec::new()))
+    .collect();
+    let arch = std::env::consts::ARCH.try_into().expect("a seccomp arch");
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::ENOSYS as u32),
+        arch,
+    )
+    .expect("filter");
+    let program: BpfProgram = filter.try_into().expect("bpf");
+    let mut command = Command::new(rosey_e2e::cli::rosey_bin());
+    command
+        .arg("--home")
+        .arg(stack.home.path())
+        .arg("start")
+        .current_dir(stack.home.scratch())
+        .env_remove("ROSEY_HOME")
+        .env(rosey_e2e::cli::HOME_MARK_ENV, stack.home.path())
+        .stdin(std::process::Stdio::null());
+    // SAFETY: between fork and exec only prctl and seccomp, on memory prepared before the
+    // fork; nothing allocates.
+    unsafe {
+        command.pre_exec(move || {
+            let prog = libc::sock_fprog {
+                len: program.len() as u16,
+                filter: program.as_ptr() as *mut libc::sock_filter,
+            };
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER,
+                    0,
+                    &prog as *const libc::sock_fprog,
+                ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let output = command.output().expect("run rosey start");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+#[test]
+fn without_landlock_plugins_run_in_a_partial_sandbox_that_status_and_the_log_name() {
+    let stack = TestStack::with_plugins(&["dice-roller"]);
+    let (started, out) = start_without_landlock(&stack);
+    assert!(started, "{out}");
+    assert!(stack.say("!roll 1d1").contains("= 1"));
+    let sandbox = stack.unit("dice-roller")["sandbox"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        sandbox.starts_with("partial (") && sandbox.contains("no Landlock"),
+        "{sandbox}"
+    );
+    let text = stack.home.run_ok(&["status"]);
+    assert!(text.contains("sandbox: partial ("), "{text}");
+    let log = host::wait_for_log(
+        &stack,
+        "dice-roller",
+        "partial sandbox",
+        Duration::from_secs(10),
+    );
+    assert_eq!(
+        log.matches("partial sandbox").count(),
+        1,
+        "once per start:\n{log}"
+    );
+}
+
+#[test]
+fn without_landlock_required_mode_refuses_to_start_plugins_and_names_the_setting() {
+    let config = TEST_CONFIG.replace("plugin_host:\n", "plugin_host:\n  sandbox: required\n");
+    let stack = TestStack::with_config(&["dice-roller"], &config);
+    let (_, out) = start_without_landlock(&stack);
+    // `rosey start` names the reason and the setting.
+    assert!(
+        out.contains("Plugin dice-roller failed")
+            && out.contains("no Landlock")
+            && out.contains("plugin_host.sandbox: required")
+            && out.contains("exit code 15"),
+        "{out}"
+    );
+    let log = host::wait_for_log(
+        &stack,
+        "dice-roller",
+        "plugin_host.sandbox: required",
+        Duration::from_secs(30),
+    );
+    assert!(log.contains("no Landlock"), "{log}");
+    assert_ne!(stack.unit("dice-roller")["state"], "running", "{out}");
+    assert!(
+        stack.say("!roll 1d1").is_empty(),
+        "a refused plugin answered"
+    );
 }
