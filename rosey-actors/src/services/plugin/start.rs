@@ -5,8 +5,7 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use rosey_core::logs::Level;
-use rosey_core::{manifest::Manifest, messaging, plugin_config::PluginConfig};
+use rosey_core::{logs::Level, manifest::Manifest, messaging, plugin_config::PluginConfig};
 use rosey_host::wire::{FromHost, Network, Open, Start, ToHost};
 
 use super::{
@@ -224,13 +223,25 @@ pub async fn start(
     started.map_err(|StepError(reason)| reason)
 }
 
+/// The longest reason status shows for a partial sandbox (the host's report is its own
+/// words: bounded here so it cannot flood status).
+const MAX_SANDBOX_REASON: usize = 400;
+
 /// The status line's words for a host's sandbox: `full`, or `partial (…why…)`.
 pub fn describe_sandbox(gaps: &[String]) -> String {
     if gaps.is_empty() {
-        "full".to_owned()
-    } else {
-        format!("partial ({})", gaps.join("; "))
+        return "full".to_owned();
     }
+    let mut reason = gaps.join("; ");
+    if reason.len() > MAX_SANDBOX_REASON {
+        let mut end = MAX_SANDBOX_REASON;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+        reason.push('…');
+    }
+    format!("partial ({reason})")
 }
 
 /// Opens and starts `plan` in a fresh host.
@@ -243,4 +254,24 @@ pub async fn bring_up(
     let mut host = open(args, plan).await?;
     start(args, &mut host, plan, state, outputs).await?;
     Ok(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sandbox_reads_full_or_partial_with_a_bounded_reason() {
+        assert_eq!(describe_sandbox(&[]), "full");
+        assert_eq!(
+            describe_sandbox(&["a".to_owned(), "b".to_owned()]),
+            "partial (a; b)"
+        );
+        let long = describe_sandbox(&["é".repeat(1000)]);
+        assert!(
+            long.starts_with("partial (é") && long.ends_with("…)"),
+            "{long}"
+        );
+        assert!(long.len() < MAX_SANDBOX_REASON + 20, "{}", long.len());
+    }
 }
