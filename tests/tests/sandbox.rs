@@ -226,6 +226,28 @@ async fn a_declared_port_can_be_reached_and_no_other() {
     assert_eq!(stack.unit("hostile")["sandbox"], "full");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_any_reaches_any_port() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listener");
+    let port = listener.local_addr().expect("address").port();
+    let stack = TestStack::with_plugins(&[]);
+    let archive = stack.home.pack("fixtures/hostile");
+    let networked = stack.home.scratch().join("hostile-any.roseyplug");
+    rosey_e2e::stack::repack(
+        &archive,
+        &networked,
+        |manifest| format!("{manifest}\nnetwork: any\n"),
+        None,
+    );
+    stack
+        .home
+        .run_ok(&["plugin", "install", path_str(&networked)]);
+    stack.start();
+    let bus = Bus::of(&stack).await;
+    let reached = hostile(&bus, &format!("connect {port}"), |texts| !texts.is_empty()).await;
+    assert_eq!(reached, [format!("connect {port}: ok")]);
+}
+
 #[test]
 fn a_bad_network_entry_is_a_clear_install_error() {
     let stack = TestStack::with_plugins(&[]);
