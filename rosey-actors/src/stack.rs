@@ -547,6 +547,8 @@ pub fn plugin_spec(
         max_attempts: host.max_attempts.max(1),
         ack_wait: host.ack_wait(),
         standby_off: ctx.config.plugin_host.spares == 0,
+        sandbox_required: ctx.config.plugin_host.sandbox
+            == rosey_core::config::SandboxMode::Required,
     };
     let on_starting = ctx.on_starting.clone();
     let unit = name.to_owned();

@@ -14,7 +14,8 @@ pub const PUBLISH_EVENTS: &str = "publish_events";
 
 /// Permissions a manifest may declare, shown to the operator at install and update. The plugin
 /// actor enforces [`SEND_MESSAGES`], [`SEND_PMS`] and [`PUBLISH_EVENTS`]; the others
-/// (`read_messages`, `storage`, `network`) are declarations the sandbox may come to rely on.
+/// (`read_messages`, `storage`, `network`) are shown only: the sandbox enforces the
+/// [`Manifest::network`] key, and every plugin gets its own storage folder.
 pub const KNOWN_PERMISSIONS: &[&str] = &[
     "read_messages",
     SEND_MESSAGES,
@@ -59,6 +60,92 @@ pub struct Manifest {
     /// Resource limits for its host process.
     #[serde(default)]
     pub limits: Limits,
+    /// The network it may reach (none when absent): a list of `host:port`, or `any`. The
+    /// sandbox enforces the ports (TCP connect), not the hosts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkAccess>,
+}
+
+/// `network:` in a manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum NetworkAccess {
+    /// The single word `any`.
+    Word(String),
+    /// `host:port` entries (`api.example.org:443`, `127.0.0.1:8080`, `[::1]:80`).
+    Endpoints(Vec<String>),
+}
+
+/// The most `host:port` entries one manifest may list.
+pub const MAX_ENDPOINTS: usize = 32;
+
+impl NetworkAccess {
+    /// What the host's sandbox enforces: the ports (sorted, once each), or anything.
+    pub fn to_wire(&self) -> rosey_host::wire::Network {
+        match self {
+            NetworkAccess::Word(_) => rosey_host::wire::Network::Any,
+            NetworkAccess::Endpoints(endpoints) => {
+                let mut ports: Vec<u16> = endpoints
+                    .iter()
+                    .filter_map(|endpoint| parse_endpoint(endpoint).ok())
+                    .map(|(_, port)| port)
+                    .collect();
+                ports.sort_unstable();
+                ports.dedup();
+                rosey_host::wire::Network::Ports(ports)
+            }
+        }
+    }
+
+    fn validate(&self) -> Result<(), ManifestError> {
+        match self {
+            NetworkAccess::Word(word) if word == "any" => Ok(()),
+            NetworkAccess::Word(word) => Err(invalid(
+                "network",
+                format!("{word:?}: use a list of host:port entries, or the single word any"),
+            )),
+            NetworkAccess::Endpoints(endpoints) if endpoints.is_empty() => Err(invalid(
+                "network",
+                "an empty list: leave network out for a plugin without network access",
+            )),
+            NetworkAccess::Endpoints(endpoints) if endpoints.len() > MAX_ENDPOINTS => Err(invalid(
+                "network",
+                format!("at most {MAX_ENDPOINTS} host:port entries"),
+            )),
+            NetworkAccess::Endpoints(endpoints) => endpoints.iter().try_for_each(|endpoint| {
+                parse_endpoint(endpoint)
+                    .map(drop)
+                    .map_err(|problem| invalid("network", format!("{endpoint:?}: {problem}")))
+            }),
+        }
+    }
+}
+
+/// Splits `host:port` (IPv6 in brackets), checking both halves.
+pub fn parse_endpoint(endpoint: &str) -> Result<(&str, u16), String> {
+    let (host, port) = endpoint
+        .rsplit_once(':')
+        .ok_or("not host:port (e.g. api.example.org:443)")?;
+    let port: u16 = match port.parse() {
+        Ok(port) if port > 0 => port,
+        _ => return Err(format!("{port:?} is not a port: use 1 to 65535")),
+    };
+    let valid_host = if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        inner.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        !host.is_empty()
+            && host.len() <= 253
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+            && !host.starts_with(['.', '-'])
+    };
+    if !valid_host {
+        return Err(format!(
+            "{host:?} is not a host name or address (IPv6 goes in brackets: [::1]:80)"
+        ));
+    }
+    Ok((host, port))
 }
 
 /// Resource limits applied to a plugin's host process.
@@ -69,13 +156,19 @@ pub struct Limits {
     pub memory_mb: u64,
     /// How long one command or event may take before the plugin counts as hung, in ms.
     pub handler_timeout_ms: u64,
+    /// Open file descriptors of the host process (`RLIMIT_NOFILE`).
+    pub open_files: u64,
 }
+
+/// The most open files a manifest may ask for.
+pub const MAX_OPEN_FILES: u64 = 65_536;
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             memory_mb: 512,
             handler_timeout_ms: 10_000,
+            open_files: 256,
         }
     }
 }
@@ -282,6 +375,18 @@ impl Manifest {
         if self.limits.handler_timeout_ms == 0 {
             return Err(invalid("limits.handler_timeout_ms", "must be more than 0"));
         }
+        if !(16..=MAX_OPEN_FILES).contains(&self.limits.open_files) {
+            return Err(invalid(
+                "limits.open_files",
+                format!(
+                    "{} is out of range: use 16 to {MAX_OPEN_FILES} (default 256)",
+                    self.limits.open_files
+                ),
+            ));
+        }
+        if let Some(network) = &self.network {
+            network.validate()?;
+        }
         Ok(())
     }
 }
@@ -341,6 +446,43 @@ mod tests {
             let text = sample().replace(from, to);
             let err = Manifest::parse(&text).expect_err(to).to_string();
             assert!(err.contains(field), "{to}: {err}");
+        }
+    }
+
+    #[test]
+    fn network_entries_are_checked() {
+        let ok = [
+            ("network: any\n", rosey_host::wire::Network::Any),
+            (
+                "network: [127.0.0.1:4222, \"api.example.org:443\", \"[::1]:443\"]\n",
+                rosey_host::wire::Network::Ports(vec![443, 4222]),
+            ),
+        ];
+        for (line, wire) in ok {
+            let manifest = Manifest::parse(&(sample() + line)).expect(line);
+            assert_eq!(manifest.network.expect("network").to_wire(), wire);
+        }
+        assert_eq!(Manifest::parse(&sample()).expect("valid").network, None);
+        for bad in [
+            "network: all\n",
+            "network: []\n",
+            "network: [example.org]\n",
+            "network: [example.org:0]\n",
+            "network: [example.org:70000]\n",
+            "network: [\":80\"]\n",
+            "network: [\"bad host:80\"]\n",
+            "network: [\"::1:80\"]\n",
+            "limits: { open_files: 3 }\n",
+        ] {
+            let err = Manifest::parse(&(sample() + bad))
+                .expect_err(bad)
+                .to_string();
+            let field = if bad.starts_with("limits") {
+                "limits.open_files"
+            } else {
+                "network"
+            };
+            assert!(err.contains(field), "{bad}: {err}");
         }
     }
 

@@ -19,6 +19,9 @@ pub const CHANNEL_LOST: i32 = 12;
 pub const UNLOAD_FAILED: i32 = 13;
 /// The plugin's storage (folder or key-value store) could not be opened.
 pub const STORAGE_FAILED: i32 = 14;
+/// `plugin_host.sandbox: required` and the sandbox could not be applied in full on this
+/// kernel; the plugin's library was not loaded.
+pub const SANDBOX_INCOMPLETE: i32 = 15;
 
 /// A one-word description of a host exit code, for status displays and logs.
 pub fn describe(code: i32) -> &'static str {
@@ -30,6 +33,7 @@ pub fn describe(code: i32) -> &'static str {
         CHANNEL_LOST => "channel to the daemon lost",
         UNLOAD_FAILED => "unload failed",
         STORAGE_FAILED => "storage failed",
+        SANDBOX_INCOMPLETE => "sandbox incomplete",
         _ => "exited",
     }
 }

@@ -12,12 +12,16 @@
 //! A host can start empty and wait (a warm spare): nothing is loaded until the actor sends
 //! `Open`, so a spare can become any plugin.
 //!
+//! Before it loads a plugin's library, the host sandboxes itself ([`sandbox`]: resource limits,
+//! no new privileges, Landlock, a seccomp filter) to what the plugin's manifest allows.
+//!
 //! Modules: [`wire`] (the channel's frames, shared with the actor), [`storage`] (the plugin's
-//! key-value store, opened in the host), [`exit_codes`] (how a host ends), and the host itself
-//! ([`serve`], [`check`]).
+//! key-value store, opened in the host), [`sandbox`] (what a plugin may do), [`exit_codes`]
+//! (how a host ends), and the host itself ([`serve`], [`check`]).
 
 pub mod exit_codes;
 mod host;
+pub mod sandbox;
 pub mod storage;
 pub mod wire;
 

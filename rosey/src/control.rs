@@ -129,6 +129,9 @@ pub struct UnitStatus {
     /// A short note (the NATS URL, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// A plugin host's sandbox: `full`, or `partial (…why…)` (running plugins only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<String>,
     /// Resident memory of its process (`VmRSS`), when it runs in one; in-process services
     /// (bot, web) show the daemon's.
     #[serde(default, skip_serializing_if = "Option::is_none")]

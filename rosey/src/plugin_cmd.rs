@@ -153,6 +153,9 @@ pub(crate) fn host_check(library: &Path) -> Result<(), String> {
     let mut child = Command::new(exe)
         .args(["plugin-host", "check", "--library"])
         .arg(library)
+        // The library's constructors run in there: none of this process's environment (it
+        // may hold secrets such as ROSEY_CYTUBE_PASSWORD) goes with them.
+        .env_clear()
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -342,6 +342,9 @@ fn render_unit(unit: &UnitStatus, width: usize, color: bool, plugin: bool) -> St
         if let Some(version) = &unit.version {
             line.push_str(&format!("  Version: {version}"));
         }
+        if let Some(sandbox) = &unit.sandbox {
+            line.push_str(&format!("  sandbox: {sandbox}"));
+        }
     }
     if let Some(detail) = &unit.detail {
         line.push_str(&format!("  ({detail})"));
@@ -375,6 +378,7 @@ mod tests {
             last_exit: (state == "crashed").then(|| "signal 6 (SIGABRT)".to_owned()),
             version: None,
             detail: None,
+            sandbox: (state == "running").then(|| "full".to_owned()),
             dead_letters: (state == "crashed").then_some(2),
             memory_bytes: pid.map(|_| 4_200_000),
             refused: if state == "crashed" {
@@ -391,7 +395,10 @@ mod tests {
                 unit("nats", "running", Some(10)),
                 unit("bot", "stopped", None),
             ],
-            plugins: vec![unit("chaos", "crashed", None)],
+            plugins: vec![
+                unit("chaos", "crashed", None),
+                unit("dice-roller", "running", Some(11)),
+            ],
         }
     }
 
@@ -421,6 +428,8 @@ mod tests {
             line("chaos").starts_with("chaos crashed PID: - Uptime: -"),
             "{text}"
         );
+        assert!(!line("chaos").contains("sandbox"), "{text}");
+        assert!(line("dice-roller").contains("sandbox: full"), "{text}");
         assert!(text.contains("Last exit: signal 6 (SIGABRT)"), "{text}");
         assert!(text.contains("Dead letters: 2"), "{text}");
         assert!(text.contains("refused: 3 (send_pms)"), "{text}");

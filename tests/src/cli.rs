@@ -35,9 +35,10 @@ pub fn rosey_bin() -> PathBuf {
     bin
 }
 
-/// The environment variable every `rosey` the tests run carries, set to its home: the plugin
-/// hosts a daemon starts inherit it though their command lines do not name the home, so a
-/// stack's processes can all be found (see [`crate::stack::processes_mentioning`]).
+/// The environment variable every `rosey` the tests run carries, set to its home, so a stack's
+/// processes can all be found (see [`crate::stack::processes_mentioning`]). Plugin hosts do not
+/// inherit it (the daemon starts them with an empty environment): they are found as the
+/// daemon's children.
 pub const HOME_MARK_ENV: &str = "ROSEY_E2E_HOME";
 
 /// A rosey home in a temp folder (removed on drop), plus a scratch folder beside it for

@@ -151,18 +151,34 @@ impl TestStack {
     }
 }
 
-/// Every process of the home at `path`: those whose command line contains `path`, and those
-/// started with [`HOME_MARK_ENV`](crate::cli::HOME_MARK_ENV) set to it (the plugin hosts, whose
-/// command lines do not name the home, inherit it from the daemon).
+/// Every process of the home at `path`: those whose command line contains `path` (the daemon,
+/// nats-server), those started with [`HOME_MARK_ENV`](crate::cli::HOME_MARK_ENV) set to it,
+/// and every descendant of those: the plugin hosts, whose command lines do not name the home
+/// and whose environment the daemon empties, are the daemon's children.
 pub fn processes_mentioning(path: &Path) -> Vec<u32> {
     let needle = path.to_string_lossy().into_owned();
     let mark = format!("{}={needle}", crate::cli::HOME_MARK_ENV);
-    processes_where(|cmdline| cmdline.contains(&needle))
+    let mut found: std::collections::BTreeSet<u32> =
+        processes_where(|cmdline| cmdline.contains(&needle))
+            .into_iter()
+            .chain(processes_with_env(&mark))
+            .collect();
+    let parents: Vec<(u32, u32)> = processes_where(|_| true)
         .into_iter()
-        .chain(processes_with_env(&mark))
-        .collect::<std::collections::BTreeSet<u32>>()
-        .into_iter()
-        .collect()
+        .filter_map(|pid| Some((pid, crate::host::parent_pid(pid)?)))
+        .collect();
+    loop {
+        let before = found.len();
+        for (pid, parent) in &parents {
+            if found.contains(parent) {
+                found.insert(*pid);
+            }
+        }
+        if found.len() == before {
+            break;
+        }
+    }
+    found.into_iter().collect()
 }
 
 /// Every live process other than this one whose environment holds `entry` (`NAME=value`).

@@ -199,6 +199,16 @@ fn dev_mode_rebuilds_and_reloads_a_changed_plugin_and_keeps_it_on_a_broken_build
         .expect("versions")
         .count();
     assert_eq!(versions, 1, "old dev builds are pruned");
+    // A dev build is installed like any version, and sandboxed like one.
+    let status: serde_json::Value =
+        serde_json::from_slice(&rosey(&home, &["status", "--json"]).stdout).expect("status json");
+    let probe = status["plugins"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|unit| unit["name"] == "dev-probe")
+        .unwrap_or_else(|| panic!("no dev-probe in {status}"));
+    assert_eq!(probe["sandbox"], "full", "{probe}");
 
     // A broken edit: the compiler's error is shown and v2 keeps answering.
     std::fs::write(

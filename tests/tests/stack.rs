@@ -276,6 +276,9 @@ fn a_daemon_killed_with_sigkill_leaves_no_children_and_the_next_start_succeeds()
     }
     let left = wait_until_gone(&stack.home.path(), Duration::from_secs(10));
     assert!(left.is_empty(), "children outlived the daemon: {left:?}");
+    // The host is no longer the daemon's child once the daemon is gone, so it is watched by
+    // its pid.
+    rosey_e2e::host::wait_until_dead(host, Duration::from_secs(10));
     assert!(
         stack.home.path().join("data/run/rosey.pid").exists(),
         "stale pid file left"

@@ -20,6 +20,8 @@ pub struct UnitReport {
     /// What the plugin actor refused to send for it since it started, by the manifest key
     /// it lacked (`send_pms`, `publish_events`, `publishes`).
     pub refused: BTreeMap<String, u64>,
+    /// A plugin host's sandbox: `full`, or `partial (…why…)`.
+    pub sandbox: Option<String>,
 }
 
 /// Shared, cheap to clone.

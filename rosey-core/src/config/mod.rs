@@ -19,7 +19,7 @@
 //!   plugins: { strategy: one_for_one, max_restarts: 3, within_secs: 60 }
 //! services: { nats: { restart: permanent } }
 //! plugins: { dice-roller: { restart: permanent, heartbeat_timeout_ms: 3000 } }
-//! plugin_host: { heartbeat_ms: 1000, heartbeat_timeout_ms: 5000 }
+//! plugin_host: { heartbeat_ms: 1000, heartbeat_timeout_ms: 5000, sandbox: best_effort }
 //! dev: { watch: [../plugins/dice-roller], debounce_ms: 300 }
 //! logs: { max_size: 10MiB, keep: 5 }
 //! web: { enabled: true, host: 127.0.0.1, port: 8080 }
@@ -212,6 +212,19 @@ pub struct PluginHostConfig {
     /// How many times one message may be delivered to a plugin (each crash mid-message means
     /// one more delivery) before it is moved to the dead-letter stream instead.
     pub max_attempts: u32,
+    /// What to do when this kernel cannot apply the whole plugin sandbox. Global only.
+    pub sandbox: SandboxMode,
+}
+
+/// `plugin_host.sandbox`: whether a plugin may run in a partial sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SandboxMode {
+    /// Run with what the kernel can apply; `rosey status` says `sandbox: partial (…)`.
+    #[default]
+    BestEffort,
+    /// Refuse to load a plugin whose sandbox would be partial.
+    Required,
 }
 
 impl Default for PluginHostConfig {
@@ -223,6 +236,7 @@ impl Default for PluginHostConfig {
             spares: 1,
             ack_wait_ms: 5000,
             max_attempts: 2,
+            sandbox: SandboxMode::BestEffort,
         }
     }
 }
@@ -239,6 +253,7 @@ impl PluginHostConfig {
             spares: self.spares,
             ack_wait_ms: self.ack_wait_ms,
             max_attempts: overrides.max_attempts.unwrap_or(self.max_attempts),
+            sandbox: self.sandbox,
         }
     }
 

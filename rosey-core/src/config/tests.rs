@@ -81,8 +81,22 @@ plugin_host:
   ready_timeout_ms: 10000
   spares: 1
   ack_wait_ms: 5000
+  sandbox: required
 "#;
     let config = Config::parse(text).expect("parses");
+    assert_eq!(config.plugin_host.sandbox, SandboxMode::Required);
+    assert_eq!(
+        config.plugin_settings("dice-roller").host.sandbox,
+        SandboxMode::Required
+    );
+    assert_eq!(
+        Config::parse("").expect("empty").plugin_host.sandbox,
+        SandboxMode::BestEffort
+    );
+    let err = Config::parse("plugin_host: { sandbox: off }\n")
+        .expect_err("unknown mode")
+        .to_string();
+    assert!(err.contains("sandbox"), "{err}");
     assert_eq!(config.nats.port, 0);
     assert!(!config.bot.unknown_command_reply);
     assert_eq!(config.supervision.plugins.strategy, Strategy::RestForOne);

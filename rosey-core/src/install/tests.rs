@@ -39,6 +39,7 @@ impl Fixture {
             permissions: vec!["send_messages".into()],
             publishes: Vec::new(),
             limits: Default::default(),
+            network: None,
         };
         let source = PackSource {
             manifest: &manifest,

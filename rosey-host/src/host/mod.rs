@@ -12,7 +12,7 @@ mod plugin;
 use std::{
     io::BufReader,
     os::{fd::FromRawFd, unix::net::UnixStream},
-    path::Path,
+    path::{Path, PathBuf},
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc,
@@ -24,13 +24,14 @@ use rosey_abi::loader::load_plugin_library;
 
 use self::channel::Channel;
 use crate::{
-    exit_codes,
+    exit_codes, sandbox,
     wire::{read_frame, FromHost, Level, Outcome, ToHost, HOST_FD, PROTOCOL},
 };
 
 /// Loads a library, checks its ABI, prints `{"abi":…,"sdk":…}` and returns the exit code:
 /// `rosey plugin install` runs this in a throwaway process, so a library that crashes on load
-/// never takes the CLI down.
+/// never takes the CLI down; the process is sandboxed like a host (the library's folder
+/// read-only, no storage, no network) before the library is loaded.
 pub fn check(library: &Path) -> i32 {
     if !library.is_absolute() {
         eprintln!(
@@ -38,6 +39,11 @@ pub fn check(library: &Path) -> i32 {
             library.display()
         );
         return exit_codes::USAGE;
+    }
+    // The library's constructors are untrusted code, even at install: they run sandboxed.
+    if let Err(err) = sandbox::apply(&sandbox::for_check(library)) {
+        eprintln!("plugin-host check: {err}");
+        return exit_codes::STORAGE_FAILED;
     }
     match load_plugin_library(library) {
         Ok(module) => {
@@ -107,11 +113,20 @@ pub fn serve() -> i32 {
         Err(code) => return code,
     };
     channel.set_min_level(open.log_level);
-    if let Err(err) = limit_memory(open.memory_mb) {
-        channel.host_log(
-            Level::Warn,
-            &format!("cannot apply the memory limit: {err}"),
-        );
+    // The sandbox goes up before the library is opened: its constructors are plugin code.
+    let policy = sandbox::Policy {
+        version_dir: PathBuf::from(&open.version_dir),
+        storage_dir: Some(PathBuf::from(&open.storage_dir)),
+        network: open.network.clone(),
+        memory_mb: open.memory_mb,
+        open_files: open.open_files,
+    };
+    let sandbox_gaps = match sandbox::apply(&policy) {
+        Ok(gaps) => gaps,
+        Err(err) => return fail(exit_codes::STORAGE_FAILED, err.to_string()),
+    };
+    if let Some(reason) = refusal(open.sandbox_required, &sandbox_gaps) {
+        return fail(exit_codes::SANDBOX_INCOMPLETE, reason);
     }
     let module = match load_plugin_library(Path::new(&open.library)) {
         Ok(module) => module,
@@ -123,7 +138,7 @@ pub fn serve() -> i32 {
             return fail(exit_codes::LOAD_FAILED, format!("{}: {err}", open.library));
         }
     };
-    if !channel.send(&FromHost::Opened) {
+    if !channel.send(&FromHost::Opened { sandbox_gaps }) {
         return exit_codes::CHANNEL_LOST;
     }
 
@@ -195,21 +210,28 @@ fn spawn_heartbeats(channel: Channel, every: Duration, handled: Arc<AtomicU64>) 
     }
 }
 
-/// Caps the host's writable private memory (RLIMIT_DATA) so a plugin that allocates without
-/// bound fails its allocation (and aborts) instead of dragging the machine into swap.
-fn limit_memory(megabytes: u64) -> std::io::Result<()> {
-    if megabytes == 0 {
-        return Ok(());
-    }
-    let bytes = megabytes.saturating_mul(1024 * 1024) as libc::rlim_t;
-    let limit = libc::rlimit {
-        rlim_cur: bytes,
-        rlim_max: bytes,
-    };
-    // SAFETY: setrlimit only reads the struct we pass.
-    if unsafe { libc::setrlimit(libc::RLIMIT_DATA, &limit) } == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
+/// Why a host must not load the library: the sandbox is partial and the operator required it
+/// whole (`None`: go ahead).
+fn refusal(required: bool, gaps: &[String]) -> Option<String> {
+    (required && !gaps.is_empty()).then(|| {
+        format!(
+            "the sandbox is partial on this kernel ({}) and rosey.yaml sets plugin_host.sandbox: required; the library was not loaded (set plugin_host.sandbox: best_effort to run it anyway)",
+            gaps.join("; ")
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refusal;
+
+    #[test]
+    fn only_a_partial_sandbox_under_required_is_refused_and_the_reason_names_the_setting() {
+        let gaps = vec!["Landlock ABI 3: no TCP rules".to_owned()];
+        assert_eq!(refusal(true, &[]), None);
+        assert_eq!(refusal(false, &gaps), None);
+        let reason = refusal(true, &gaps).expect("refused");
+        assert!(reason.contains("plugin_host.sandbox: required"), "{reason}");
+        assert!(reason.contains("Landlock ABI 3: no TCP rules"), "{reason}");
     }
 }

@@ -2,7 +2,9 @@
 //! integers, length-prefixed strings and bytes, flagged options. The decoder checks every
 //! length against what the frame holds.
 
-use super::{Command, Event, FromHost, Level, Open, Outcome, Source, Start, ToHost, WireError};
+use super::{
+    Command, Event, FromHost, Level, Network, Open, Outcome, Source, Start, ToHost, WireError,
+};
 
 /// Builds one frame's bytes.
 struct Encoder(Vec<u8>);
@@ -17,9 +19,16 @@ impl Encoder {
         self.0.push(value);
         self
     }
+    fn u16(&mut self, value: u16) -> &mut Self {
+        self.0.extend_from_slice(&value.to_le_bytes());
+        self
+    }
     fn u32(&mut self, value: u32) -> &mut Self {
         self.0.extend_from_slice(&value.to_le_bytes());
         self
+    }
+    fn count(&mut self, len: usize) -> &mut Self {
+        self.u32(u32::try_from(len).unwrap_or(u32::MAX))
     }
     fn u64(&mut self, value: u64) -> &mut Self {
         self.0.extend_from_slice(&value.to_le_bytes());
@@ -69,6 +78,20 @@ impl<'a> Decoder<'a> {
     fn u8(&mut self) -> Result<u8, WireError> {
         Ok(self.take(1)?[0])
     }
+    fn u16(&mut self) -> Result<u16, WireError> {
+        let mut raw = [0u8; 2];
+        raw.copy_from_slice(self.take(2)?);
+        Ok(u16::from_le_bytes(raw))
+    }
+    /// A count of items each at least `min_size` bytes long: one beyond what the frame can
+    /// hold is a lie, refused before anything is allocated.
+    fn count(&mut self, min_size: usize, what: &str) -> Result<usize, WireError> {
+        let count = self.u32()? as usize;
+        if count > self.rest.len() / min_size {
+            return Err(WireError::Invalid(format!("{count} {what}")));
+        }
+        Ok(count)
+    }
     fn u32(&mut self) -> Result<u32, WireError> {
         let mut raw = [0u8; 4];
         raw.copy_from_slice(self.take(4)?);
@@ -112,11 +135,28 @@ impl ToHost {
     /// The frame's bytes, length prefix included.
     pub fn encode(&self) -> Vec<u8> {
         match self {
-            ToHost::Open(open) => Encoder::new(1)
-                .str(&open.library)
-                .u64(open.memory_mb)
-                .u8(open.log_level.to_byte())
-                .finish(),
+            ToHost::Open(open) => {
+                let mut encoder = Encoder::new(1);
+                encoder
+                    .str(&open.library)
+                    .u64(open.memory_mb)
+                    .u8(open.log_level.to_byte())
+                    .u64(open.open_files)
+                    .str(&open.version_dir)
+                    .str(&open.storage_dir);
+                match &open.network {
+                    Network::None => encoder.u8(0),
+                    Network::Any => encoder.u8(1),
+                    Network::Ports(ports) => {
+                        encoder.u8(2).count(ports.len());
+                        for port in ports {
+                            encoder.u16(*port);
+                        }
+                        &mut encoder
+                    }
+                };
+                encoder.u8(u8::from(open.sandbox_required)).finish()
+            }
             ToHost::Start(start) => {
                 let mut encoder = Encoder::new(2);
                 encoder
@@ -171,6 +211,27 @@ impl ToHost {
                 library: d.str()?,
                 memory_mb: d.u64()?,
                 log_level: Level::from_byte(d.u8()?)?,
+                open_files: d.u64()?,
+                version_dir: d.str()?,
+                storage_dir: d.str()?,
+                network: match d.u8()? {
+                    0 => Network::None,
+                    1 => Network::Any,
+                    2 => {
+                        let count = d.count(2, "ports")?;
+                        let mut ports = Vec::with_capacity(count);
+                        for _ in 0..count {
+                            ports.push(d.u16()?);
+                        }
+                        Network::Ports(ports)
+                    }
+                    other => return Err(WireError::Invalid(format!("network {other}"))),
+                },
+                sandbox_required: match d.u8()? {
+                    0 => false,
+                    1 => true,
+                    other => return Err(WireError::Invalid(format!("sandbox flag {other}"))),
+                },
             }),
             2 => {
                 let name = d.str()?;
@@ -237,7 +298,14 @@ impl FromHost {
     pub fn encode(&self) -> Vec<u8> {
         match self {
             FromHost::Hello { protocol, pid } => Encoder::new(1).u32(*protocol).u32(*pid).finish(),
-            FromHost::Opened => Encoder::new(2).finish(),
+            FromHost::Opened { sandbox_gaps } => {
+                let mut encoder = Encoder::new(2);
+                encoder.count(sandbox_gaps.len());
+                for gap in sandbox_gaps {
+                    encoder.str(gap);
+                }
+                encoder.finish()
+            }
             FromHost::Started => Encoder::new(3).finish(),
             FromHost::Failed { code, message } => Encoder::new(4).i32(*code).str(message).finish(),
             FromHost::Chat {
@@ -287,7 +355,15 @@ impl FromHost {
                 protocol: d.u32()?,
                 pid: d.u32()?,
             },
-            2 => FromHost::Opened,
+            2 => {
+                // Each gap takes at least its 4-byte length.
+                let count = d.count(4, "sandbox gaps")?;
+                let mut sandbox_gaps = Vec::with_capacity(count);
+                for _ in 0..count {
+                    sandbox_gaps.push(d.str()?);
+                }
+                FromHost::Opened { sandbox_gaps }
+            }
             3 => FromHost::Started,
             4 => FromHost::Failed {
                 code: d.i32()?,

@@ -14,8 +14,8 @@
 //!
 //! ```text
 //! host  ── Hello{protocol, pid} ─────────────▶ actor      (at once; a spare waits here)
-//!       ◀── Open{library, limits} ───────────          dlopen + ABI check, no plugin code
-//!       ── Opened | Failed{code, message} ───▶         (Failed: the host then exits `code`)
+//!       ◀── Open{library, limits, sandbox} ──          sandbox, then dlopen + ABI check
+//!       ── Opened{gaps} | Failed{code, msg} ─▶         (Failed: the host then exits `code`)
 //!       ◀── Start{name, config, state} ──────          the plugin's `load`
 //!       ── Started | Failed{…} ──────────────▶
 //!       ◀── Command{seq,…} | Event{seq,…} ───          one at a time
@@ -32,7 +32,7 @@
 use std::io::{self, Read, Write};
 
 /// The channel's version, sent in `Hello`.
-pub const PROTOCOL: u32 = 1;
+pub const PROTOCOL: u32 = 2;
 
 /// The file descriptor a host finds its end of the channel at.
 pub const HOST_FD: i32 = 3;
@@ -83,7 +83,19 @@ pub enum Source {
     Pm,
 }
 
-/// What the host needs to open a plugin library (before any plugin code runs).
+/// The TCP a plugin may use, from its manifest's `network:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Network {
+    /// No network at all (no `network:` key).
+    None,
+    /// TCP connect to these ports only (the hosts a manifest names are not enforced).
+    Ports(Vec<u16>),
+    /// `network: any`.
+    Any,
+}
+
+/// What the host needs to sandbox itself and open a plugin library (before any plugin code
+/// runs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Open {
     /// Absolute path of the library.
@@ -92,6 +104,17 @@ pub struct Open {
     pub memory_mb: u64,
     /// Lowest level of the host's own lines worth sending.
     pub log_level: Level,
+    /// `RLIMIT_NOFILE` (0: the host's default).
+    pub open_files: u64,
+    /// The plugin's version folder (read-only in the sandbox).
+    pub version_dir: String,
+    /// The plugin's storage folder (read-write in the sandbox).
+    pub storage_dir: String,
+    /// What TCP the plugin may use.
+    pub network: Network,
+    /// Refuse to load the library unless the sandbox is applied in full
+    /// (`plugin_host.sandbox: required`).
+    pub sandbox_required: bool,
 }
 
 /// What the host needs to start the plugin in an opened library.
@@ -189,8 +212,11 @@ pub enum FromHost {
         /// The host's process id.
         pid: u32,
     },
-    /// The library is open and its ABI matches.
-    Opened,
+    /// The sandbox is applied, the library is open and its ABI matches.
+    Opened {
+        /// What the sandbox lacks on this kernel, one short line each (empty: full).
+        sandbox_gaps: Vec<String>,
+    },
     /// The plugin's `load` succeeded.
     Started,
     /// A step failed; the host exits with `code` after sending this.

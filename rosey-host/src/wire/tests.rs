@@ -1,6 +1,19 @@
 //! The wire format's round trips, and hostile frames refused without a panic.
 use super::*;
 
+fn sample_open(network: Network) -> Open {
+    Open {
+        library: "/h/lib.so".into(),
+        memory_mb: 256,
+        log_level: Level::Debug,
+        open_files: 64,
+        version_dir: "/h/v".into(),
+        storage_dir: "/h/s".into(),
+        network,
+        sandbox_required: true,
+    }
+}
+
 fn round_trip_to_host(message: ToHost) {
     let bytes = message.encode();
     let mut reader = bytes.as_slice();
@@ -18,11 +31,14 @@ fn round_trip_from_host(message: FromHost) {
 
 #[test]
 fn every_frame_survives_encoding_and_decoding() {
-    round_trip_to_host(ToHost::Open(Open {
-        library: "/h/lib.so".into(),
-        memory_mb: 256,
-        log_level: Level::Debug,
-    }));
+    for network in [
+        Network::None,
+        Network::Any,
+        Network::Ports(vec![]),
+        Network::Ports(vec![80, 4222, u16::MAX]),
+    ] {
+        round_trip_to_host(ToHost::Open(sample_open(network)));
+    }
     round_trip_to_host(ToHost::Start(Start {
         name: "dice".into(),
         version: "1.0.0".into(),
@@ -65,7 +81,12 @@ fn every_frame_survives_encoding_and_decoding() {
         protocol: PROTOCOL,
         pid: 42,
     });
-    round_trip_from_host(FromHost::Opened);
+    round_trip_from_host(FromHost::Opened {
+        sandbox_gaps: vec![],
+    });
+    round_trip_from_host(FromHost::Opened {
+        sandbox_gaps: vec!["Landlock ABI 3: no TCP rules".into(), String::new()],
+    });
     round_trip_from_host(FromHost::Started);
     round_trip_from_host(FromHost::Failed {
         code: 10,
@@ -106,7 +127,11 @@ fn hostile_frames_are_refused_without_panicking_or_allocating_what_they_claim() 
     assert!(FromHost::decode(&[99]).is_err());
     assert!(FromHost::decode(&[7, 9, 0]).is_err(), "bad level");
     // A trailing byte after a complete frame.
-    let mut long = FromHost::Opened.encode()[4..].to_vec();
+    let mut long = FromHost::Opened {
+        sandbox_gaps: vec![],
+    }
+    .encode()[4..]
+        .to_vec();
     long.push(0);
     assert!(FromHost::decode(&long).is_err());
     // A config pair count far beyond what the frame can hold.
@@ -142,4 +167,42 @@ fn hostile_frames_are_refused_without_panicking_or_allocating_what_they_claim() 
     assert!(matches!(frame_len(huge), Err(WireError::TooLarge(_))));
     let mut reader: &[u8] = &[1, 0];
     assert!(read_frame(&mut reader).is_err(), "a torn prefix");
+}
+
+#[test]
+fn hostile_sandbox_fields_are_refused() {
+    // A gap count far beyond what the frame holds.
+    let mut opened = vec![2u8];
+    opened.extend_from_slice(&u32::MAX.to_le_bytes());
+    assert!(FromHost::decode(&opened).is_err());
+    // A port count far beyond what the frame holds: the count sits right after the network
+    // tag, the last fields of the frame being the ports and the required flag.
+    let open = ToHost::Open(sample_open(Network::Ports(vec![1]))).encode()[4..].to_vec();
+    let count_at = open.len() - 1 - 2 - 4;
+    assert_eq!(open[count_at - 1], 2, "the network tag");
+    let mut lying = open.clone();
+    lying[count_at..count_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert!(ToHost::decode(&lying).is_err());
+    // An unknown network tag and a required flag that is not a boolean.
+    let mut bad_tag = open.clone();
+    bad_tag[count_at - 1] = 3;
+    assert!(ToHost::decode(&bad_tag).is_err());
+    let mut bad_flag = open.clone();
+    let last = bad_flag.len() - 1;
+    bad_flag[last] = 2;
+    assert!(ToHost::decode(&bad_flag).is_err());
+    // Every prefix of an Open and of an Opened with gaps is refused, never a panic.
+    let opened = FromHost::Opened {
+        sandbox_gaps: vec!["a".into(), "bc".into()],
+    }
+    .encode();
+    for cut in 0..opened.len() - 4 {
+        assert!(
+            FromHost::decode(&opened[4..4 + cut]).is_err(),
+            "cut at {cut}"
+        );
+    }
+    for cut in 0..open.len() {
+        assert!(ToHost::decode(&open[..cut]).is_err(), "cut at {cut}");
+    }
 }

@@ -364,6 +364,11 @@ fn unit(info: &ChildInfo, board: &Board, unit_key: &str) -> UnitStatus {
         last_exit: info.last_exit.clone(),
         version: report.version,
         detail: report.detail,
+        sandbox: if info.state == ChildState::Running {
+            report.sandbox
+        } else {
+            None
+        },
         dead_letters: None,
         memory_bytes: pid.and_then(memory_bytes),
         refused: report.refused,

@@ -16,7 +16,7 @@ use std::{
 use anyhow::{bail, Context, Result};
 use rosey_core::{
     archive::{self, PackSource},
-    manifest::{Limits, Manifest},
+    manifest::{Limits, Manifest, NetworkAccess},
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -41,6 +41,8 @@ struct Template {
     publishes: Vec<String>,
     #[serde(default)]
     limits: Limits,
+    #[serde(default)]
+    network: Option<NetworkAccess>,
 }
 
 /// The cargo to run: the one that runs us when there is one (`cargo run`, tests), else PATH's.
@@ -163,6 +165,7 @@ fn complete(template: Template, version: semver::Version, library: String) -> Re
         permissions: template.permissions,
         publishes: template.publishes,
         limits: template.limits,
+        network: template.network,
     })
 }
 

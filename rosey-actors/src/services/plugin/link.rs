@@ -25,6 +25,8 @@ pub struct Host {
     pub child: ChildProcess,
     /// Frames the host wrote, in order; ends when the channel does.
     pub frames: mpsc::Receiver<FromHost>,
+    /// What the host's sandbox lacks (empty: full), as it said when it opened the library.
+    pub sandbox_gaps: Vec<String>,
     writer: OwnedWriteHalf,
     reader: tokio::task::JoinHandle<()>,
 }
@@ -52,10 +54,13 @@ pub async fn spawn(
     if let Some(subcommand) = &program.subcommand {
         command.arg(subcommand);
     }
-    // Symbols are bound when the library is opened (off the critical path), not on the first
-    // call of each (inside the first message after a start).
+    // A host starts with an empty environment: the daemon's holds secrets (the CyTube
+    // password, …) and a plugin is untrusted. Symbols are bound when the library is opened
+    // (off the critical path), not on the first call of each (inside the first message after
+    // a start). The host sets TMPDIR itself once it knows the plugin's storage folder.
     command
         .arg("serve")
+        .env_clear()
         .env("LD_BIND_NOW", "1")
         .stdin(Stdio::null());
     let log = ChildLog {
@@ -72,6 +77,7 @@ pub async fn spawn(
     Ok(Host {
         child,
         frames,
+        sandbox_gaps: Vec::new(),
         writer,
         reader,
     })

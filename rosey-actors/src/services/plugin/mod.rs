@@ -101,6 +101,9 @@ pub struct PluginArgs {
     pub ack_wait: Duration,
     /// No warm hosts of any kind (`plugin_host.spares: 0`): no standby either.
     pub standby_off: bool,
+    /// `plugin_host.sandbox: required`: a host whose sandbox is partial does not load the
+    /// plugin.
+    pub sandbox_required: bool,
 }
 
 impl PluginArgs {

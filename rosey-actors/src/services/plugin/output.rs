@@ -39,6 +39,8 @@ pub struct Outputs {
     pub version: String,
     /// The pid of the running host (for notices).
     pub pid: u32,
+    /// The running host's sandbox, as status shows it (`full`, `partial (…)`).
+    pub sandbox: String,
     client: async_nats::Client,
     js: jetstream::Context,
     logs: LogHub,
@@ -78,6 +80,7 @@ impl Outputs {
             name: name.to_owned(),
             version: String::new(),
             pid: 0,
+            sandbox: String::new(),
             client,
             js,
             logs,

@@ -5,8 +5,8 @@
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use rosey_core::{manifest::Manifest, messaging, plugin_config::PluginConfig};
-use rosey_host::wire::{FromHost, Open, Start, ToHost};
+use rosey_core::{logs::Level, manifest::Manifest, messaging, plugin_config::PluginConfig};
+use rosey_host::wire::{FromHost, Network, Open, Start, ToHost};
 
 use super::{
     door::Wants,
@@ -24,6 +24,12 @@ pub struct Plan {
     pub library: PathBuf,
     /// `RLIMIT_DATA` in MiB.
     pub memory_mb: u64,
+    /// `RLIMIT_NOFILE`.
+    pub open_files: u64,
+    /// The version folder (read-only in the sandbox).
+    pub version_dir: PathBuf,
+    /// What TCP the sandbox lets through.
+    pub network: Network,
     /// How long one handler may run.
     pub handler_timeout: Duration,
     /// What its consumer reads.
@@ -46,18 +52,17 @@ impl Plan {
                 args.name
             ));
         }
-        let library = dir.join(&manifest.library);
-        let library = if library.is_absolute() {
-            library
-        } else {
-            std::env::current_dir()
-                .map(|cwd| cwd.join(&library))
-                .unwrap_or(library)
-        };
+        let library = absolute(&dir.join(&manifest.library));
         Ok(Plan {
+            version_dir: absolute(&dir),
             version: version.to_owned(),
             library,
             memory_mb: manifest.limits.memory_mb,
+            open_files: manifest.limits.open_files,
+            network: manifest
+                .network
+                .as_ref()
+                .map_or(Network::None, |network| network.to_wire()),
             handler_timeout: Duration::from_millis(manifest.limits.handler_timeout_ms),
             wants: Wants {
                 filter_subjects: messaging::consumer_filter_subjects(
@@ -68,6 +73,18 @@ impl Plan {
             },
             manifest: Arc::new(manifest),
         })
+    }
+}
+
+/// `path`, made absolute against the current folder (the home is absolute already; this is
+/// belt and braces for the host, which takes only absolute paths).
+fn absolute(path: &std::path::Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|cwd| cwd.join(path))
+            .unwrap_or_else(|_| path.to_path_buf())
     }
 }
 
@@ -109,21 +126,41 @@ async fn open_fresh(args: &PluginArgs, plan: &Plan) -> Result<Host, String> {
             library: plan.library.display().to_string(),
             memory_mb: plan.memory_mb,
             log_level: args.log_level,
+            open_files: plan.open_files,
+            version_dir: plan.version_dir.display().to_string(),
+            storage_dir: args
+                .home
+                .plugin_storage_dir(&args.name)
+                .display()
+                .to_string(),
+            network: plan.network.clone(),
+            sandbox_required: args.sandbox_required,
         }))
         .await?;
         let mut said = Vec::new();
         host.expect(
             "open the library",
             args.ready_timeout,
-            |frame| matches!(frame, FromHost::Opened).then_some(()),
+            |frame| match frame {
+                FromHost::Opened { sandbox_gaps } => Some(sandbox_gaps.clone()),
+                _ => None,
+            },
             |frame| said.push(frame),
         )
         .await
-        .map(|()| said)
+        .map(|gaps| (said, gaps))
     }
     .await;
     match opened {
-        Ok(said) => {
+        Ok((said, gaps)) => {
+            host.sandbox_gaps = gaps;
+            if args.sandbox_required && !host.sandbox_gaps.is_empty() {
+                // The host checks this itself; a host that opened anyway is not believed.
+                return Err(format!(
+                    "the sandbox is partial ({}) and rosey.yaml sets plugin_host.sandbox: required",
+                    host.sandbox_gaps.join("; ")
+                ));
+            }
             // Only log lines can come before the plugin runs.
             let mut outputs = args.outputs();
             for frame in said {
@@ -171,6 +208,16 @@ pub async fn start(
     outputs.pid = host.child.pid();
     outputs.version = plan.version.clone();
     outputs.manifest = Some(plan.manifest.clone());
+    outputs.sandbox = describe_sandbox(&host.sandbox_gaps);
+    if !host.sandbox_gaps.is_empty() {
+        outputs.host_line(
+            Level::Warn,
+            &format!(
+                "the plugin runs in a partial sandbox: {} (plugin_host.sandbox: required refuses that)",
+                host.sandbox_gaps.join("; ")
+            ),
+        );
+    }
     // What the plugin said while loading goes out now (or is logged, if it failed).
     for frame in said {
         if let Rest::Frame(other) = outputs.take(frame, None).await {
@@ -178,6 +225,27 @@ pub async fn start(
         }
     }
     started.map_err(|StepError(reason)| reason)
+}
+
+/// The longest reason status shows for a partial sandbox (the host's report is its own
+/// words: bounded here so it cannot flood status).
+const MAX_SANDBOX_REASON: usize = 400;
+
+/// The status line's words for a host's sandbox: `full`, or `partial (…why…)`.
+pub fn describe_sandbox(gaps: &[String]) -> String {
+    if gaps.is_empty() {
+        return "full".to_owned();
+    }
+    let mut reason = gaps.join("; ");
+    if reason.len() > MAX_SANDBOX_REASON {
+        let mut end = MAX_SANDBOX_REASON;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+        reason.push('…');
+    }
+    format!("partial ({reason})")
 }
 
 /// Opens and starts `plan` in a fresh host.
@@ -190,4 +258,24 @@ pub async fn bring_up(
     let mut host = open(args, plan).await?;
     start(args, &mut host, plan, state, outputs).await?;
     Ok(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sandbox_reads_full_or_partial_with_a_bounded_reason() {
+        assert_eq!(describe_sandbox(&[]), "full");
+        assert_eq!(
+            describe_sandbox(&["a".to_owned(), "b".to_owned()]),
+            "partial (a; b)"
+        );
+        let long = describe_sandbox(&["é".repeat(1000)]);
+        assert!(
+            long.starts_with("partial (é") && long.ends_with("…)"),
+            "{long}"
+        );
+        assert!(long.len() < MAX_SANDBOX_REASON + 20, "{}", long.len());
+    }
 }

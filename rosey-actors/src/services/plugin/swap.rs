@@ -161,6 +161,7 @@ pub async fn announce_ready(args: &PluginArgs, outputs: &Outputs) {
         report.pid = Some(outputs.pid);
         report.version = Some(outputs.version.clone());
         report.detail = None;
+        report.sandbox = Some(outputs.sandbox.clone());
     });
     outputs.host_line(
         Level::Info,
