@@ -134,33 +134,33 @@ fn what_the_manifest_does_not_allow_is_refused_counted_and_logged_once() {
     );
 }
 
+/// Two walls keep a plugin off the control socket: its host's sandbox refuses it every Unix
+/// socket and every exec (so neither it nor a program it starts can connect), and the daemon
+/// refuses any peer that is a plugin host or runs under one (that check is unit-tested on real
+/// process trees in `rosey/src/daemon/peer.rs`, since a sandboxed plugin cannot get that far).
 #[test]
 fn a_plugin_host_and_its_children_cannot_drive_the_daemon() {
     let stack = TestStack::with_plugins(&["fixtures/chaos"]);
     stack.start();
     let home = stack.home.path();
     let socket = home.join("data/run/rosey.sock");
-    let host = stack.unit("chaos")["pid"].as_u64().expect("host pid");
 
     let direct = stack.say(&format!("!chaos control {}", socket.display()));
     assert!(
-        direct.contains("refused") && direct.contains(&format!("plugin host {host}")),
-        "{direct}"
+        direct.contains("Operation not permitted") || direct.contains("refused"),
+        "the plugin reached the control socket: {direct}"
     );
+    assert!(!direct.contains("\"ok\":true"), "{direct}");
     let child = stack.say(&format!(
         "!chaos control-child {} {}",
         rosey_bin().display(),
         home.display()
     ));
     assert!(
-        child.contains("refused") && child.contains(&format!("plugin host {host}")),
-        "{child}"
+        child.contains("Operation not permitted") || child.contains("refused"),
+        "a program the plugin started reached the control socket: {child}"
     );
-    let log = std::fs::read_to_string(home.join("logs/rosey.log")).unwrap_or_default();
-    assert!(
-        log.matches("control socket: refused process").count() >= 2,
-        "the daemon logs each refusal with pid and uid: {log}"
-    );
+    assert!(!child.contains("running"), "{child}");
     // The operator still drives it, and the plugin is unharmed.
     assert_eq!(stack.unit("chaos")["state"], "running");
 }
