@@ -35,6 +35,7 @@ use crate::{
 };
 use ractor::{ActorCell, ActorRef};
 use rosey_core::{
+    bus::{BusUser, Credentials},
     config::{self, Config, SupervisionSettings},
     connector::Connector,
     logs::LogHub,
@@ -54,6 +55,8 @@ pub struct StackContext {
     pub nats_binary: PathBuf,
     /// The NATS port (resolved once, so restarts keep it).
     pub nats_port: u16,
+    /// The bus's passwords (`data/nats-auth/credentials`, made at the first start).
+    pub nats_credentials: Credentials,
     /// The program plugin hosts run as.
     pub host_program: HostProgram,
     /// Forks all children.
@@ -88,9 +91,17 @@ pub struct ExtraService {
 }
 
 impl StackContext {
-    /// `nats://host:port`.
+    /// `nats://host:port` (never with credentials).
     pub fn nats_url(&self) -> String {
         format!("nats://{}:{}", self.config.nats.host, self.nats_port)
+    }
+
+    /// A new connection to the stack's NATS as the daemon's user, named `name`.
+    pub async fn connect_nats(&self, name: &str) -> Result<async_nats::Client, String> {
+        self.nats_credentials
+            .connect(&self.nats_url(), BusUser::Daemon, name)
+            .await
+            .map_err(|err| err.to_string())
     }
 }
 
@@ -221,11 +232,7 @@ impl Stack {
     /// the stack: plugin operations, status queries, publishing supervision notices.
     pub async fn client(&self) -> Result<async_nats::Client, String> {
         self.client
-            .get_or_try_init(|| async {
-                async_nats::connect(self.ctx.nats_url())
-                    .await
-                    .map_err(|err| format!("cannot connect to NATS: {err}"))
-            })
+            .get_or_try_init(|| self.ctx.connect_nats("rosey-daemon"))
             .await
             .cloned()
     }
@@ -393,6 +400,7 @@ fn nats_child(ctx: &StackContext) -> ChildSpec {
     let args = NatsArgs {
         binary: ctx.nats_binary.clone(),
         home: ctx.home.clone(),
+        credentials: ctx.nats_credentials.clone(),
         host: ctx.config.nats.host.clone(),
         port: ctx.nats_port,
         ready_timeout: Duration::from_secs(15),
@@ -415,6 +423,7 @@ fn bot_child(ctx: &StackContext) -> ChildSpec {
         home: ctx.home.clone(),
         config: ctx.config.bot.clone(),
         nats_url: ctx.nats_url(),
+        credentials: ctx.nats_credentials.clone(),
         connector: ctx.connector.clone(),
         waiters: ctx.waiters.clone(),
         board: ctx.board.clone(),
@@ -457,9 +466,7 @@ fn plugins_child(
             let slot = slot.clone();
             (ctx.on_starting)("plugins");
             async move {
-                let client = async_nats::connect(ctx.nats_url())
-                    .await
-                    .map_err(|err| format!("cannot connect to NATS: {err}"))?;
+                let client = ctx.connect_nats("rosey-plugins").await?;
                 runtime.spares.fill();
                 let registry = Registry::load(&ctx.home).map_err(|err| err.to_string())?;
                 let children = registry

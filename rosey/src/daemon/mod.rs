@@ -208,6 +208,10 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         Ok(port) => port,
         Err(err) => return fatal(err),
     };
+    let nats_credentials = match rosey_core::bus::Credentials::load_or_create(&home) {
+        Ok(credentials) => credentials,
+        Err(err) => return fatal(err.to_string()),
+    };
     let rosey_exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(err) => return fatal(format!("cannot find the rosey executable: {err}")),
@@ -262,6 +266,7 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         config: config.clone(),
         nats_binary,
         nats_port,
+        nats_credentials,
         host_program: rosey_actors::services::plugin::HostProgram::beside(&rosey_exe),
         spawner,
         board: board.clone(),
