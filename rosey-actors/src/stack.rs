@@ -22,6 +22,7 @@ use crate::{
     services::{
         board::Board,
         bot::{BotActor, BotArgs, BotMsg, ReplyWaiters},
+        keeper::Keeper,
         nats::{NatsActor, NatsArgs},
         plugin::{
             door::{Doors, Wants},
@@ -116,6 +117,7 @@ pub struct Stack {
     ctx: StackContext,
     runtime: PluginRuntime,
     client: Arc<tokio::sync::OnceCell<async_nats::Client>>,
+    keeper: Keeper,
 }
 
 /// What plugin actors share across restarts: their doors and the warm spare hosts.
@@ -189,9 +191,14 @@ impl Stack {
                 ctx.logs.clone(),
             ),
         };
+        let keeper = Keeper::new(
+            ctx.nats_credentials.clone(),
+            ctx.nats_url(),
+            runtime.doors.clone(),
+        );
         let mut children = vec![
             nats_child(&ctx),
-            bot_child(&ctx),
+            bot_child(&ctx, &keeper),
             plugins_child(&ctx, &runtime, plugins_slot.clone()),
         ];
         children.extend(
@@ -203,6 +210,11 @@ impl Stack {
         let spec = supervisor_spec("root", &root_settings, GiveUp::Escalate);
         let (root, root_done) =
             Supervisor::start(spec, children, ctx.listener.clone(), None).await?;
+        let keeping = keeper.spawn();
+        let root_done = tokio::spawn(async move {
+            let _ = root_done.await;
+            keeping.abort();
+        });
         Ok((
             Stack {
                 root,
@@ -210,6 +222,7 @@ impl Stack {
                 ctx,
                 runtime,
                 client: Arc::default(),
+                keeper,
             },
             root_done,
         ))
@@ -235,6 +248,12 @@ impl Stack {
             .get_or_try_init(|| self.ctx.connect_nats("rosey-daemon"))
             .await
             .cloned()
+    }
+
+    /// What the JetStream keeper repaired (`repaired 1 time (last: stream ROSEY deleted at
+    /// …)`), for status; `None` while nothing had to be.
+    pub fn jetstream_summary(&self) -> Option<String> {
+        self.keeper.summary()
     }
 
     /// Whether plugin `name` is a child of the plugin supervisor (in any state).
@@ -417,13 +436,21 @@ fn nats_child(ctx: &StackContext) -> ChildSpec {
     })
 }
 
-fn bot_child(ctx: &StackContext) -> ChildSpec {
+fn bot_child(ctx: &StackContext, keeper: &Keeper) -> ChildSpec {
     let settings = ctx.config.service_settings("bot");
     let args = BotArgs {
         home: ctx.home.clone(),
         config: ctx.config.bot.clone(),
         nats_url: ctx.nats_url(),
         credentials: ctx.nats_credentials.clone(),
+        stream_repair: {
+            let keeper = keeper.clone();
+            Arc::new(move |trigger: String| {
+                let keeper = keeper.clone();
+                Box::pin(async move { keeper.repair_now(&trigger).await })
+                    as futures::future::BoxFuture<'static, ()>
+            })
+        },
         connector: ctx.connector.clone(),
         waiters: ctx.waiters.clone(),
         board: ctx.board.clone(),

@@ -24,7 +24,7 @@ use rosey_core::{
     messaging::{self, ChatAction},
     paths::Home,
     registry::Registry,
-    router::{RouteTable, Router, RouterSettings},
+    router::{RouteTable, Router, RouterSettings, StreamRepair},
 };
 use tokio::{sync::mpsc, task::JoinHandle};
 
@@ -83,6 +83,8 @@ pub struct BotArgs {
     pub nats_url: String,
     /// The bus's passwords (the bot connects as the daemon's user).
     pub credentials: Credentials,
+    /// What the router calls when a publish finds the stream gone (the JetStream keeper).
+    pub stream_repair: StreamRepair,
     /// The chat connection (outlives bot restarts).
     pub connector: Arc<dyn Connector>,
     /// `rosey say` waiters.
@@ -141,10 +143,11 @@ impl Actor for BotActor {
             .await?;
         let js = async_nats::jetstream::new(client.clone());
         let routes = RouteTable::from_registry(&Registry::load(&args.home)?);
-        let router = Arc::new(Router::new(
+        let router = Arc::new(Router::with_stream_repair(
             js,
             routes,
             RouterSettings::from_config(&args.config),
+            Some(args.stream_repair.clone()),
         ));
         let mut actions = client.subscribe("rosey.actions.>").await?;
         let mut incoming = args.connector.incoming()?;
