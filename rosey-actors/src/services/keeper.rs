@@ -14,7 +14,7 @@
 
 use std::{
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use async_nats::jetstream::{
@@ -34,12 +34,21 @@ use super::plugin::door::Doors;
 /// How often the keeper checks even when nothing told it to.
 const CHECK_EVERY: Duration = Duration::from_secs(5);
 
+/// How long the keeper waits for more advisories after one, so that one deletion is one repair.
+const COALESCE: Duration = Duration::from_millis(100);
+
+/// How long after a repair an advisory about the same thing is taken for the same event.
+const SAME_EVENT: Duration = Duration::from_secs(3);
+
 /// What the keeper has repaired so far.
 #[derive(Debug, Clone, Default)]
 struct Record {
     repairs: u32,
     /// The last repair: what was wrong, and when it was put right.
     last: Option<(String, String)>,
+    /// What was put right lately, and when: an advisory about it that arrives after the repair
+    /// is the same event, not a new one.
+    lately: Vec<(String, Instant)>,
 }
 
 struct Inner {
@@ -103,7 +112,7 @@ impl Keeper {
     /// Checks and repairs now, and returns once done: what the router calls when a publish
     /// finds no stream, before it publishes again.
     pub async fn repair_now(&self, trigger: &str) {
-        self.check(None, trigger).await;
+        self.check(Vec::new(), trigger).await;
     }
 
     /// The keeper's own connection (made once; it reconnects on its own).
@@ -152,7 +161,7 @@ impl Keeper {
             subscribe(&client, messaging::STREAM_UPDATED_ADVISORIES).await?,
             subscribe(&client, messaging::CONSUMER_DELETED_ADVISORIES).await?,
         ]);
-        self.check(None, "at start").await;
+        self.check(Vec::new(), "at start").await;
         let mut ticks = tokio::time::interval(CHECK_EVERY);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -161,31 +170,46 @@ impl Keeper {
                     let Some(advisory) = advisory else {
                         return Err("the advisory subscription ended".to_owned());
                     };
-                    if let Some(seen) = self.concerns(&advisory.subject) {
+                    // One deletion comes as several advisories (a stream's consumers go with
+                    // it): those arriving together make one repair.
+                    let mut concerned = self.concerns(&advisory.subject);
+                    while let Ok(Some(more)) =
+                        tokio::time::timeout(COALESCE, advisories.next()).await
+                    {
+                        if let Some(more) = self.concerns(&more.subject) {
+                            concerned.get_or_insert_with(Vec::new).extend(more);
+                        }
+                    }
+                    if let Some(seen) = concerned {
                         self.check(seen, "advisory").await;
                     }
                 }
-                _ = ticks.tick() => self.check(None, "periodic check").await,
+                _ = ticks.tick() => self.check(Vec::new(), "periodic check").await,
                 () = self.inner.reconnected.notified() => {
-                    self.check(None, "after reconnecting").await;
+                    self.check(Vec::new(), "after reconnecting").await;
                 }
             }
         }
     }
 
-    /// Whether an advisory concerns the stack: `Some(Some(what))` when something the stack
-    /// needs was deleted, `Some(None)` when it was changed (a check tells whether it matters),
-    /// `None` when it is someone else's business.
-    fn concerns(&self, subject: &str) -> Option<Option<String>> {
+    /// Whether an advisory concerns the stack: `Some([what])` when something the stack needs
+    /// was deleted, `Some([])` when it was changed (a check tells whether it matters), `None`
+    /// when it is someone else's business.
+    fn concerns(&self, subject: &str) -> Option<Vec<String>> {
         let (what, stream, consumer) = messaging::parse_advisory(subject)?;
         match consumer {
             None if stream == messaging::STREAM_NAME || stream == messaging::DEAD_LETTER_STREAM => {
-                Some((what == "deleted").then(|| format!("stream {stream} deleted")))
+                Some(
+                    (what == "deleted")
+                        .then(|| format!("stream {stream} deleted"))
+                        .into_iter()
+                        .collect(),
+                )
             }
             Some(consumer) if stream == messaging::STREAM_NAME => {
                 let plugin = messaging::consumer_plugin(&consumer)?;
                 self.inner.doors.get(plugin)?;
-                Some(Some(format!("consumer {consumer} deleted")))
+                Some(vec![format!("consumer {consumer} deleted")])
             }
             _ => None,
         }
@@ -194,7 +218,7 @@ impl Keeper {
     /// Checks everything and repairs what is missing or changed; records a repair when
     /// something was put right, or when `seen` says something was deleted (a door may have
     /// made its consumer again before the check looked).
-    async fn check(&self, seen: Option<String>, trigger: &str) {
+    async fn check(&self, seen: Vec<String>, trigger: &str) {
         let _one = self.inner.checking.lock().await;
         let fixed = match self.fix().await {
             Ok(fixed) => fixed,
@@ -203,14 +227,38 @@ impl Keeper {
                 Vec::new()
             }
         };
-        let what = match (fixed.is_empty(), seen) {
-            (false, _) => fixed.join(", "),
-            (true, Some(seen)) => seen,
-            (true, None) => return,
+        let mut all: Vec<String> = {
+            let mut record = self.record();
+            record.lately.retain(|(_, at)| at.elapsed() < SAME_EVENT);
+            seen.into_iter()
+                .filter(|what| !record.lately.iter().any(|(done, _)| done == what))
+                .collect()
         };
+        for what in fixed {
+            if !all.contains(&what) {
+                all.push(what);
+            }
+        }
+        if all.is_empty() {
+            return;
+        }
+        let remade = [
+            format!("stream {} deleted", messaging::STREAM_NAME),
+            format!("stream {} replaced", messaging::STREAM_NAME),
+        ];
+        if all.iter().any(|what| remade.contains(what)) {
+            for door in self.inner.doors.all() {
+                door.forget_sequences();
+            }
+        }
+        let what = all.join(", ");
         tracing::warn!(unit = "nats", "JetStream repaired ({trigger}): {what}");
         let mut record = self.record();
         record.repairs += 1;
+        let now = Instant::now();
+        record
+            .lately
+            .extend(all.iter().map(|what| (what.clone(), now)));
         record.last = Some((what, rosey_core::logs::timestamp()));
     }
 

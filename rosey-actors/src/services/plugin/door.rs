@@ -193,8 +193,13 @@ impl Door {
             match next {
                 Some(Ok(message)) => {
                     let seq = sequence(&message);
-                    if self.lock().recent_set.contains(&seq) {
-                        // Offered again after its ack wait, though already handled.
+                    let again = message
+                        .info()
+                        .map(|info| info.delivered > 1)
+                        .unwrap_or(false);
+                    if again && self.lock().recent_set.contains(&seq) {
+                        // Offered again after its ack wait, though already handled (a first
+                        // delivery never is: a stream made anew counts from 1 again).
                         let _ = message.ack().await;
                         continue;
                     }
@@ -293,6 +298,18 @@ impl Door {
     pub fn drop_standby(&self) {
         let standby = self.lock().standby.take();
         drop(standby);
+    }
+
+    /// The stream was made anew (deleted behind the stack's back): its sequences start from 1
+    /// again, so what the door knows by sequence (acked lately, poison counts) is forgotten.
+    pub fn forget_sequences(&self) {
+        let mut state = self.lock();
+        state.recent.clear();
+        state.recent_set.clear();
+        if !state.attempts.is_empty() {
+            state.attempts.clear();
+            self.save_attempts(&state.attempts);
+        }
     }
 
     /// Records that `message` is now in a host's hands.
