@@ -116,13 +116,15 @@ impl Default for Config {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NatsConfig {
-    /// Listen address. Loopback unless [`NatsConfig::allow_remote`]: anyone who can reach the
-    /// server can drive the bot and its plugins.
+    /// Listen address. Loopback unless [`NatsConfig::allow_remote`]: every client must log in
+    /// (see [`crate::bus`]), but rosey gives the server no TLS, so a password sent from another
+    /// host crosses the network in clear text.
     pub host: String,
     /// Listen port; 0 picks a free port at start (what tests use).
     #[serde(deserialize_with = "port")]
     pub port: u16,
-    /// Whether a non-loopback [`NatsConfig::host`] is allowed.
+    /// Whether a non-loopback [`NatsConfig::host`] is allowed (authentication stays on; reach
+    /// it through a tunnel, since the server has no TLS).
     pub allow_remote: bool,
 }
 
