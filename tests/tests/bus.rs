@@ -245,3 +245,39 @@ async fn a_deleted_consumer_is_made_again_and_the_plugin_answers() {
     assert!(took < HEALED_WITHIN, "answered again after {took:?}");
     tokio::task::block_in_place(|| repair_shown(&stack, &format!("consumer {consumer} deleted")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_stream_is_restored_and_a_deleted_dead_letter_stream_made_again() {
+    let stack = TestStack::with_plugins(&["dice-roller"]);
+    stack.start();
+    let hostile = quick(stack.nats_client(BusUser::Daemon).await);
+
+    // Commands no longer stored: the bot would hear them and never answer.
+    let mut narrowed = messaging::stream_config();
+    narrowed.subjects = vec!["rosey.events.>".to_owned()];
+    hostile
+        .update_stream(narrowed)
+        .await
+        .expect("the daemon's user may change the stream");
+    let took = tokio::task::block_in_place(|| answered_again(&stack));
+    assert!(took < HEALED_WITHIN, "answered again after {took:?}");
+    tokio::task::block_in_place(|| repair_shown(&stack, "stream ROSEY changed"));
+    let mut stream = hostile
+        .get_stream(messaging::STREAM_NAME)
+        .await
+        .expect("stream");
+    let subjects = stream.info().await.expect("info").config.subjects.clone();
+    assert_eq!(subjects, messaging::stream_config().subjects);
+
+    hostile
+        .delete_stream(messaging::DEAD_LETTER_STREAM)
+        .await
+        .expect("the daemon's user may delete the dead-letter stream");
+    let line =
+        tokio::task::block_in_place(|| repair_shown(&stack, "stream ROSEY_DEADLETTER deleted"));
+    assert!(line.starts_with("repaired 2 times"), "{line}");
+    hostile
+        .get_stream(messaging::DEAD_LETTER_STREAM)
+        .await
+        .expect("the dead-letter stream exists again");
+}
