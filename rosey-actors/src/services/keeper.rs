@@ -227,13 +227,8 @@ impl Keeper {
                 Vec::new()
             }
         };
-        let mut all: Vec<String> = {
-            let mut record = self.record();
-            record.lately.retain(|(_, at)| at.elapsed() < SAME_EVENT);
-            seen.into_iter()
-                .filter(|what| !record.lately.iter().any(|(done, _)| done == what))
-                .collect()
-        };
+        let did_fix = !fixed.is_empty();
+        let mut all = seen;
         for what in fixed {
             if !all.contains(&what) {
                 all.push(what);
@@ -246,20 +241,36 @@ impl Keeper {
             format!("stream {} deleted", messaging::STREAM_NAME),
             format!("stream {} replaced", messaging::STREAM_NAME),
         ];
+        let what = all.join(", ");
+        let mut record = self.record();
+        record.lately.retain(|(_, at)| at.elapsed() < SAME_EVENT);
+        // A stream's consumers go with it: their advisories may come after its repair.
+        let stream_remade = record.lately.iter().any(|(done, _)| remade.contains(done));
+        let new = all.iter().any(|what| {
+            let done_lately = record.lately.iter().any(|(done, _)| done == what);
+            let went_with_stream = stream_remade && what.starts_with("consumer ");
+            !(done_lately || went_with_stream)
+        });
+        let now = Instant::now();
+        record
+            .lately
+            .extend(all.iter().map(|what| (what.clone(), now)));
+        if !new {
+            drop(record);
+            if did_fix {
+                tracing::warn!(unit = "nats", "JetStream repaired ({trigger}): {what}");
+            }
+            return;
+        }
+        record.repairs += 1;
+        record.last = Some((what.clone(), rosey_core::logs::timestamp()));
+        drop(record);
+        tracing::warn!(unit = "nats", "JetStream repaired ({trigger}): {what}");
         if all.iter().any(|what| remade.contains(what)) {
             for door in self.inner.doors.all() {
                 door.forget_sequences();
             }
         }
-        let what = all.join(", ");
-        tracing::warn!(unit = "nats", "JetStream repaired ({trigger}): {what}");
-        let mut record = self.record();
-        record.repairs += 1;
-        let now = Instant::now();
-        record
-            .lately
-            .extend(all.iter().map(|what| (what.clone(), now)));
-        record.last = Some((what, rosey_core::logs::timestamp()));
     }
 
     /// Makes what is missing, restores what was changed; names each thing put right.
