@@ -422,6 +422,12 @@ fn nats_child(ctx: &StackContext) -> ChildSpec {
         credentials: ctx.nats_credentials.clone(),
         host: ctx.config.nats.host.clone(),
         port: ctx.nats_port,
+        tls: ctx
+            .config
+            .nats
+            .tls
+            .as_ref()
+            .map(|tls| (tls.cert_path(&ctx.home), tls.key_path(&ctx.home))),
         ready_timeout: Duration::from_secs(15),
         shutdown_timeout: Duration::from_millis(settings.shutdown_timeout_ms),
         spawner: ctx.spawner.clone(),

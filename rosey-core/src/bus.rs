@@ -24,7 +24,10 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use crate::paths::Home;
+use crate::{config::NatsTls, paths::Home};
+
+#[cfg(feature = "tls")]
+mod tls;
 
 /// A NATS user of the managed server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,11 +67,14 @@ const READER_PUBLISH: &[&str] = &[
 /// What the read-only user may subscribe to.
 const READER_SUBSCRIBE: &[&str] = &["rosey.>", "_INBOX.>", "$JS.EVENT.>"];
 
-/// The passwords of the bus's users. `Debug` never shows them.
+/// The passwords of the bus's users, and the server's certificate when the bus uses TLS.
+/// `Debug` never shows a password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     daemon: String,
     reader: String,
+    /// The server certificate (DER) clients accept, when `nats.tls` is set.
+    server_cert: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for Credentials {
@@ -104,6 +110,9 @@ pub enum BusError {
         /// Why.
         source: io::Error,
     },
+    /// `nats.tls` names a certificate that cannot be used.
+    #[error("nats.tls: {0}")]
+    Tls(String),
     /// The system's random source failed.
     #[error("cannot make a random password: {0}")]
     Random(io::Error),
@@ -146,11 +155,41 @@ impl Credentials {
         let credentials = Credentials {
             daemon: random_password()?,
             reader: random_password()?,
+            server_cert: None,
         };
         // A temp file is made 0600 before anything is written to it.
         crate::fsutil::write_atomic(&path, credentials.render().as_bytes())
             .map_err(written(&path))?;
         Ok(credentials)
+    }
+
+    /// These credentials, with clients requiring TLS and accepting only the certificate
+    /// `nats.tls` names (its path relative to `home` unless absolute); unchanged when `tls`
+    /// is `None`.
+    pub fn with_tls(mut self, home: &Home, tls: Option<&NatsTls>) -> Result<Credentials, BusError> {
+        let Some(tls) = tls else {
+            return Ok(self);
+        };
+        #[cfg(feature = "tls")]
+        {
+            self.server_cert = Some(tls::read_cert(&tls.cert_path(home)).map_err(BusError::Tls)?);
+            Ok(self)
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            let _ = (home, tls, &mut self);
+            Err(BusError::Tls(
+                "this rosey was built without TLS (feature `tls`)".to_owned(),
+            ))
+        }
+    }
+
+    /// Reads the credentials of `home` and its `rosey.yaml`'s `nats.tls`: what a client other
+    /// than the daemon (a test, the benchmark harness) needs to connect as the daemon does.
+    pub fn load_for_clients(home: &Home) -> Result<Credentials, BusError> {
+        let config =
+            crate::config::Config::load(home).map_err(|err| BusError::Tls(err.to_string()))?;
+        Credentials::load(home)?.with_tls(home, config.nats.tls.as_ref())
     }
 
     /// The password of `user`.
@@ -163,10 +202,21 @@ impl Credentials {
 
     /// Connect options for `user`: the one place a client gets a password.
     pub fn connect_options(&self, user: BusUser) -> async_nats::ConnectOptions {
-        async_nats::ConnectOptions::with_user_and_password(
+        let options = async_nats::ConnectOptions::with_user_and_password(
             user.name().to_owned(),
             self.password(user).to_owned(),
-        )
+        );
+        #[cfg(feature = "tls")]
+        if let Some(cert) = &self.server_cert {
+            // A config that cannot be built leaves TLS required and unconfigured: the
+            // connection fails, it never falls back to clear text.
+            let options = options.require_tls(true);
+            return match tls::pinned_client_config(cert) {
+                Ok(config) => options.tls_client_config(config),
+                Err(_) => options,
+            };
+        }
+        options
     }
 
     /// Connects to `url` as `user`, naming the connection `name` (shown by the server).
@@ -209,6 +259,7 @@ impl Credentials {
         Ok(Credentials {
             daemon: find(BusUser::Daemon)?,
             reader: find(BusUser::Reader)?,
+            server_cert: None,
         })
     }
 }
@@ -231,6 +282,8 @@ pub struct ServerSettings {
     pub port: u16,
     /// The JetStream store.
     pub store_dir: PathBuf,
+    /// Certificate and key files (absolute), when clients must use TLS.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// A string in the server config's syntax (a JSON string is one).
@@ -258,6 +311,13 @@ pub fn server_config(credentials: &Credentials, settings: &ServerSettings) -> St
         "jetstream {{\n  store_dir: {}\n}}\n",
         quoted(&settings.store_dir.to_string_lossy())
     ));
+    if let Some((cert, key)) = &settings.tls {
+        config.push_str(&format!(
+            "tls {{\n  cert_file: {}\n  key_file: {}\n}}\n",
+            quoted(&cert.to_string_lossy()),
+            quoted(&key.to_string_lossy())
+        ));
+    }
     config.push_str("authorization {\n  users: [\n");
     config.push_str(&format!(
         "    {{ user: {}, password: {} }}\n",
@@ -329,6 +389,7 @@ mod tests {
         let credentials = Credentials {
             daemon: "d".repeat(40),
             reader: "r".repeat(40),
+            server_cert: None,
         };
         let config = server_config(
             &credentials,
@@ -336,6 +397,7 @@ mod tests {
                 host: "127.0.0.1".into(),
                 port: 4222,
                 store_dir: "/srv/ro\"sey/data/nats".into(),
+                tls: None,
             },
         );
         assert!(

@@ -19,7 +19,7 @@ pub async fn connect_nats(
     url: &str,
     user: BusUser,
 ) -> Result<async_nats::Client, rosey_core::bus::BusError> {
-    let credentials = Credentials::load(&rosey_core::paths::Home::new(home))?;
+    let credentials = Credentials::load_for_clients(&rosey_core::paths::Home::new(home))?;
     credentials.connect(url, user, "rosey-e2e").await
 }
 

@@ -283,3 +283,61 @@ async fn a_changed_stream_is_restored_and_a_deleted_dead_letter_stream_made_agai
         .await
         .expect("the dead-letter stream exists again");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_nats_tls_clear_text_is_refused_and_the_stack_still_works() {
+    let config = rosey_e2e::stack::TEST_CONFIG.replacen(
+        "nats:\n  port: 0\n",
+        "nats:\n  port: 0\n  tls: { cert: tls/cert.pem, key: tls/key.pem }\n",
+        1,
+    );
+    assert!(config.contains("tls:"), "TEST_CONFIG starts with nats.port");
+    let stack = TestStack::with_config(&["dice-roller"], &config);
+    let dir = stack.home.path().join("tls");
+    std::fs::create_dir_all(&dir).expect("tls dir");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=rosey-test",
+            "-keyout",
+        ])
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .output()
+        .expect("run openssl");
+    assert!(made.status.success(), "{made:?}");
+    stack.start();
+    assert!(stack.say("!roll 1d1").contains("= 1"));
+    let server_config =
+        std::fs::read_to_string(Home::new(stack.home.path()).nats_server_config()).expect("conf");
+    assert!(server_config.contains("cert_file"), "{server_config}");
+
+    // The right password without TLS (or without trusting the certificate) gets nowhere.
+    let credentials = Credentials::load(&Home::new(stack.home.path())).expect("credentials");
+    let url = stack.nats_url();
+    let clear = async_nats::ConnectOptions::with_user_and_password(
+        BusUser::Reader.name().to_owned(),
+        credentials.password(BusUser::Reader).to_owned(),
+    )
+    .connection_timeout(Duration::from_secs(2))
+    .connect(url.as_str());
+    if let Ok(Ok(client)) = tokio::time::timeout(Duration::from_secs(5), clear).await {
+        assert!(client.flush().await.is_err(), "clear text got in");
+    }
+    // Through the helper (TLS, the pinned certificate) the reader gets in.
+    let reader = stack.nats_client(BusUser::Reader).await;
+    quick(reader)
+        .get_stream(messaging::STREAM_NAME)
+        .await
+        .expect("the reader reads stream info over TLS");
+}

@@ -41,6 +41,8 @@ pub struct NatsArgs {
     pub host: String,
     /// Listen port (already resolved: never 0 here).
     pub port: u16,
+    /// Certificate and key files when clients must use TLS (`nats.tls`).
+    pub tls: Option<(PathBuf, PathBuf)>,
     /// How long the server may take to answer.
     pub ready_timeout: Duration,
     /// How long a graceful stop may take before the server is killed.
@@ -102,6 +104,7 @@ impl Actor for NatsActor {
                 host: args.host.clone(),
                 port: args.port,
                 store_dir: store,
+                tls: args.tls.clone(),
             },
         )?;
         let mut command = Command::new(&args.binary);

@@ -208,7 +208,9 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         Ok(port) => port,
         Err(err) => return fatal(err),
     };
-    let nats_credentials = match rosey_core::bus::Credentials::load_or_create(&home) {
+    let nats_credentials = match rosey_core::bus::Credentials::load_or_create(&home)
+        .and_then(|credentials| credentials.with_tls(&home, config.nats.tls.as_ref()))
+    {
         Ok(credentials) => credentials,
         Err(err) => return fatal(err.to_string()),
     };

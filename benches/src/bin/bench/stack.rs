@@ -280,7 +280,7 @@ impl BenchHome {
     pub async fn nats_client(&self, name: &str) -> Result<async_nats::Client> {
         let url = self.nats_url().await?;
         let home = rosey_core::paths::Home::new(self.path());
-        let credentials = rosey_core::bus::Credentials::load(&home)?;
+        let credentials = rosey_core::bus::Credentials::load_for_clients(&home)?;
         Ok(credentials
             .connect(&url, rosey_core::bus::BusUser::Daemon, name)
             .await?)
