@@ -409,3 +409,25 @@ fn same_stream(have: &stream::Config, want: &stream::Config) -> bool {
         && have.max_bytes == want.max_bytes
         && (want.duplicate_window.is_zero() || have.duplicate_window == want.duplicate_window)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_defaults_are_not_changes_but_narrowed_subjects_are() {
+        let want = messaging::stream_config();
+        let mut have = want.clone();
+        have.max_consumers = -1;
+        have.subjects.reverse();
+        assert!(same_stream(&have, &want));
+        have.subjects = vec!["rosey.events.>".to_owned()];
+        assert!(!same_stream(&have, &want));
+        let mut dead = messaging::dead_letter_stream_config();
+        let want_dead = dead.clone();
+        dead.duplicate_window = Duration::from_secs(120);
+        assert!(same_stream(&dead, &want_dead), "a default duplicate window");
+        dead.retention = stream::RetentionPolicy::Interest;
+        assert!(!same_stream(&dead, &want_dead));
+    }
+}
