@@ -22,6 +22,7 @@ use crate::{
     services::{
         board::Board,
         bot::{BotActor, BotArgs, BotMsg, ReplyWaiters},
+        keeper::Keeper,
         nats::{NatsActor, NatsArgs},
         plugin::{
             door::{Doors, Wants},
@@ -35,6 +36,7 @@ use crate::{
 };
 use ractor::{ActorCell, ActorRef};
 use rosey_core::{
+    bus::{BusUser, Credentials},
     config::{self, Config, SupervisionSettings},
     connector::Connector,
     logs::LogHub,
@@ -55,6 +57,8 @@ pub struct StackContext {
     pub nats_binary: PathBuf,
     /// The NATS port (resolved once, so restarts keep it).
     pub nats_port: u16,
+    /// The bus's passwords (`data/nats-auth/credentials`, made at the first start).
+    pub nats_credentials: Credentials,
     /// The program plugin hosts run as.
     pub host_program: HostProgram,
     /// Forks all children.
@@ -89,9 +93,17 @@ pub struct ExtraService {
 }
 
 impl StackContext {
-    /// `nats://host:port`.
+    /// `nats://host:port` (never with credentials).
     pub fn nats_url(&self) -> String {
         format!("nats://{}:{}", self.config.nats.host, self.nats_port)
+    }
+
+    /// A new connection to the stack's NATS as the daemon's user, named `name`.
+    pub async fn connect_nats(&self, name: &str) -> Result<async_nats::Client, String> {
+        self.nats_credentials
+            .connect(&self.nats_url(), BusUser::Daemon, name)
+            .await
+            .map_err(|err| err.to_string())
     }
 }
 
@@ -106,6 +118,7 @@ pub struct Stack {
     ctx: StackContext,
     runtime: PluginRuntime,
     client: Arc<tokio::sync::OnceCell<async_nats::Client>>,
+    keeper: Keeper,
 }
 
 /// What plugin actors share across restarts: their doors and the warm spare hosts.
@@ -179,9 +192,14 @@ impl Stack {
                 ctx.logs.clone(),
             ),
         };
+        let keeper = Keeper::new(
+            ctx.nats_credentials.clone(),
+            ctx.nats_url(),
+            runtime.doors.clone(),
+        );
         let mut children = vec![
             nats_child(&ctx),
-            bot_child(&ctx),
+            bot_child(&ctx, &keeper),
             plugins_child(&ctx, &runtime, plugins_slot.clone()),
         ];
         children.extend(
@@ -193,6 +211,11 @@ impl Stack {
         let spec = supervisor_spec("root", &root_settings, GiveUp::Escalate);
         let (root, root_done) =
             Supervisor::start(spec, children, ctx.listener.clone(), None).await?;
+        let keeping = keeper.spawn();
+        let root_done = tokio::spawn(async move {
+            let _ = root_done.await;
+            keeping.abort();
+        });
         Ok((
             Stack {
                 root,
@@ -200,6 +223,7 @@ impl Stack {
                 ctx,
                 runtime,
                 client: Arc::default(),
+                keeper,
             },
             root_done,
         ))
@@ -222,13 +246,15 @@ impl Stack {
     /// the stack: plugin operations, status queries, publishing supervision notices.
     pub async fn client(&self) -> Result<async_nats::Client, String> {
         self.client
-            .get_or_try_init(|| async {
-                async_nats::connect(self.ctx.nats_url())
-                    .await
-                    .map_err(|err| format!("cannot connect to NATS: {err}"))
-            })
+            .get_or_try_init(|| self.ctx.connect_nats("rosey-daemon"))
             .await
             .cloned()
+    }
+
+    /// What the JetStream keeper repaired (`repaired 1 time (last: stream ROSEY deleted at
+    /// …)`), for status; `None` while nothing had to be.
+    pub fn jetstream_summary(&self) -> Option<String> {
+        self.keeper.summary()
     }
 
     /// Whether plugin `name` is a child of the plugin supervisor (in any state).
@@ -394,8 +420,15 @@ fn nats_child(ctx: &StackContext) -> ChildSpec {
     let args = NatsArgs {
         binary: ctx.nats_binary.clone(),
         home: ctx.home.clone(),
+        credentials: ctx.nats_credentials.clone(),
         host: ctx.config.nats.host.clone(),
         port: ctx.nats_port,
+        tls: ctx
+            .config
+            .nats
+            .tls
+            .as_ref()
+            .map(|tls| (tls.cert_path(&ctx.home), tls.key_path(&ctx.home))),
         ready_timeout: Duration::from_secs(15),
         shutdown_timeout: Duration::from_millis(settings.shutdown_timeout_ms),
         spawner: ctx.spawner.clone(),
@@ -410,12 +443,21 @@ fn nats_child(ctx: &StackContext) -> ChildSpec {
     })
 }
 
-fn bot_child(ctx: &StackContext) -> ChildSpec {
+fn bot_child(ctx: &StackContext, keeper: &Keeper) -> ChildSpec {
     let settings = ctx.config.service_settings(units::BOT);
     let args = BotArgs {
         home: ctx.home.clone(),
         config: ctx.config.bot.clone(),
         nats_url: ctx.nats_url(),
+        credentials: ctx.nats_credentials.clone(),
+        stream_repair: {
+            let keeper = keeper.clone();
+            Arc::new(move |trigger: String| {
+                let keeper = keeper.clone();
+                Box::pin(async move { keeper.repair_now(&trigger).await })
+                    as futures::future::BoxFuture<'static, ()>
+            })
+        },
         connector: ctx.connector.clone(),
         waiters: ctx.waiters.clone(),
         board: ctx.board.clone(),
@@ -458,9 +500,7 @@ fn plugins_child(
             let slot = slot.clone();
             (ctx.on_starting)(units::PLUGINS);
             async move {
-                let client = async_nats::connect(ctx.nats_url())
-                    .await
-                    .map_err(|err| format!("cannot connect to NATS: {err}"))?;
+                let client = ctx.connect_nats("rosey-plugins").await?;
                 runtime.spares.fill();
                 let registry = Registry::load(&ctx.home).map_err(|err| err.to_string())?;
                 let children = registry

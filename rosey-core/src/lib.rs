@@ -4,7 +4,7 @@
 //! layout ([`paths`]), plugin manifests ([`manifest`]), `.roseyplug` archives ([`archive`]), the
 //! registry of installed plugins ([`registry`]) and the install/remove operations on it
 //! ([`install`]), per-plugin storage ([`storage`], [`plugin_config`]) and everything said on NATS
-//! ([`messaging`]); the operator's `rosey.yaml` ([`config`]), the connections to a chat
+//! ([`messaging`]) and who may connect to it ([`bus`]); the operator's `rosey.yaml` ([`config`]), the connections to a chat
 //! ([`connector`]) and the command router that turns what a chat says into NATS messages
 //! without losing any while NATS is down ([`router`]); the log layout, rotation and reading
 //! ([`logs`]).
@@ -13,6 +13,7 @@
 //! the [`paths::Home`] it works on and returns errors that name the problem and its fix.
 
 pub mod archive;
+pub mod bus;
 pub mod config;
 pub mod connector;
 /// Exit codes of a plugin host (they live with the host; re-exported for the supervisor).

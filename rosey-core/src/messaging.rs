@@ -84,9 +84,39 @@ pub fn dead_letter_subject(plugin: &str) -> String {
     format!("rosey.deadletter.{plugin}")
 }
 
+/// JetStream's advisories that a stream was deleted (`…STREAM.DELETED.<stream>`): the stack
+/// watches them to make its streams again.
+pub const STREAM_DELETED_ADVISORIES: &str = "$JS.EVENT.ADVISORY.STREAM.DELETED.>";
+
+/// JetStream's advisories that a stream's config changed (`…STREAM.UPDATED.<stream>`).
+pub const STREAM_UPDATED_ADVISORIES: &str = "$JS.EVENT.ADVISORY.STREAM.UPDATED.>";
+
+/// JetStream's advisories that a consumer was deleted (`…CONSUMER.DELETED.<stream>.<consumer>`).
+pub const CONSUMER_DELETED_ADVISORIES: &str = "$JS.EVENT.ADVISORY.CONSUMER.DELETED.>";
+
+/// What a JetStream advisory subject says happened: (`stream deleted`, stream, consumer).
+/// `None` for any other subject.
+pub fn parse_advisory(subject: &str) -> Option<(&'static str, String, Option<String>)> {
+    let rest = subject.strip_prefix("$JS.EVENT.ADVISORY.")?;
+    let mut parts = rest.splitn(4, '.');
+    let (kind, what, stream) = (parts.next()?, parts.next()?, parts.next()?.to_owned());
+    let consumer = parts.next().map(str::to_owned);
+    match (kind, what, consumer) {
+        ("STREAM", "DELETED", None) => Some(("deleted", stream, None)),
+        ("STREAM", "UPDATED", None) => Some(("changed", stream, None)),
+        ("CONSUMER", "DELETED", Some(consumer)) => Some(("deleted", stream, Some(consumer))),
+        _ => None,
+    }
+}
+
 /// The durable consumer name of a plugin.
 pub fn consumer_name(plugin: &str) -> String {
     format!("plugin-{plugin}")
+}
+
+/// The plugin whose durable consumer is named `consumer` (`plugin-<name>` → `<name>`).
+pub fn consumer_plugin(consumer: &str) -> Option<&str> {
+    consumer.strip_prefix("plugin-")
 }
 
 /// The subjects a plugin's consumer reads, from its manifest's commands and event patterns.
@@ -379,6 +409,23 @@ mod tests {
             decode::<Lifecycle>(br#"{"v":99,"plugin":"a","version":"1","pid":1,"time_ms":1}"#)
                 .expect_err("newer");
         assert!(matches!(err, PayloadError::NewerSchema { found: 99 }));
+    }
+
+    #[test]
+    fn advisories_name_what_happened() {
+        assert_eq!(
+            parse_advisory("$JS.EVENT.ADVISORY.STREAM.DELETED.ROSEY"),
+            Some(("deleted", "ROSEY".to_owned(), None))
+        );
+        assert_eq!(
+            parse_advisory("$JS.EVENT.ADVISORY.CONSUMER.DELETED.ROSEY.plugin-dice-roller"),
+            Some((
+                "deleted",
+                "ROSEY".to_owned(),
+                Some("plugin-dice-roller".to_owned())
+            ))
+        );
+        assert_eq!(parse_advisory("$JS.EVENT.ADVISORY.API"), None);
     }
 
     #[test]

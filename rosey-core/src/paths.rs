@@ -8,6 +8,8 @@
 //! data/plugins/<name>/config.yaml            operator's settings for the plugin
 //! data/plugins/<name>/handoff.state          state handed from one instance to the next
 //! data/nats/                                 JetStream store
+//! data/nats-auth/credentials                 NATS users' passwords (folder 0700, file 0600)
+//! data/nats-auth/nats-server.conf            the managed nats-server's config (0600)
 //! data/run/rosey.pid, rosey.sock             the running daemon
 //! data/web-token                             the dashboard's generated token (mode 0600)
 //! logs/rosey.log, bot.log, nats.log, web.log  logs (rotated: rosey.log.1, …)
@@ -111,6 +113,24 @@ impl Home {
     /// `data/nats/`: the JetStream store.
     pub fn nats_store_dir(&self) -> PathBuf {
         self.data_dir().join("nats")
+    }
+
+    /// `data/nats-auth/`: the NATS credentials and the server config that holds them
+    /// (mode 0700: nobody but the operator may read a password).
+    pub fn nats_auth_dir(&self) -> PathBuf {
+        self.data_dir().join("nats-auth")
+    }
+
+    /// `data/nats-auth/credentials`: one `user: password` line per NATS user, made at the
+    /// first start and reused (mode 0600).
+    pub fn nats_credentials_file(&self) -> PathBuf {
+        self.nats_auth_dir().join("credentials")
+    }
+
+    /// `data/nats-auth/nats-server.conf`: written by the daemon at each start of nats-server
+    /// (mode 0600: it holds the passwords).
+    pub fn nats_server_config(&self) -> PathBuf {
+        self.nats_auth_dir().join("nats-server.conf")
     }
 
     /// `data/run/`.

@@ -243,6 +243,13 @@ impl Shared {
     }
 }
 
+/// Called when a publish finds the stream gone (deleted behind the stack's back); the router
+/// waits for the future (at most its publish timeout) before it publishes again, so the stream
+/// and the plugins' consumers are made again before the next message is stored. The argument
+/// says what failed.
+pub type StreamRepair =
+    Arc<dyn Fn(String) -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
+
 /// Routes chat messages to NATS; see the module documentation. Dropping it stops the
 /// background publisher and discards what is still queued: [`Router::flush`] first.
 pub struct Router {
@@ -258,12 +265,26 @@ impl Router {
     /// # Panics
     /// Outside a Tokio runtime, like `tokio::spawn`.
     pub fn new(js: jetstream::Context, routes: RouteTable, settings: RouterSettings) -> Router {
+        Router::with_stream_repair(js, routes, settings, None)
+    }
+
+    /// [`Router::new`], calling `repair` when a publish finds the stream gone (instead of
+    /// only making the stream again itself).
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime, like `tokio::spawn`.
+    pub fn with_stream_repair(
+        js: jetstream::Context,
+        routes: RouteTable,
+        settings: RouterSettings,
+        repair: Option<StreamRepair>,
+    ) -> Router {
         let shared = Arc::new(Shared::default());
         *shared
             .routes
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(routes);
-        let publisher = tokio::spawn(publish_queue(js, shared.clone(), settings.clone()));
+        let publisher = tokio::spawn(publish_queue(js, shared.clone(), settings.clone(), repair));
         Router {
             shared,
             settings,
@@ -435,8 +456,14 @@ fn queued(subject: String, msg_id: String, payload: Vec<u8>) -> Queued {
 }
 
 /// The background publisher: stores the queue's head, in order, forever.
-async fn publish_queue(js: jetstream::Context, shared: Arc<Shared>, settings: RouterSettings) {
+async fn publish_queue(
+    js: jetstream::Context,
+    shared: Arc<Shared>,
+    settings: RouterSettings,
+    repair: Option<StreamRepair>,
+) {
     let mut stream_ready = false;
+    let mut stream_lost = false;
     let mut delay = settings.retry_initial;
     loop {
         let head = shared.queue().front().cloned();
@@ -461,6 +488,7 @@ async fn publish_queue(js: jetstream::Context, shared: Arc<Shared>, settings: Ro
                 if err.kind() == jetstream::context::PublishErrorKind::StreamNotFound {
                     // The stream may have been deleted, or JetStream is still starting.
                     stream_ready = false;
+                    stream_lost = true;
                 }
                 err.to_string()
             })
@@ -477,7 +505,11 @@ async fn publish_queue(js: jetstream::Context, shared: Arc<Shared>, settings: Ro
                 delay = settings.retry_initial;
             }
             Err(error) => {
-                shared.set_error(Some(format!("publishing to {}: {error}", head.subject)));
+                let error = format!("publishing to {}: {error}", head.subject);
+                shared.set_error(Some(error.clone()));
+                if let (true, Some(repair)) = (std::mem::take(&mut stream_lost), &repair) {
+                    let _ = tokio::time::timeout(settings.publish_timeout, repair(error)).await;
+                }
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(settings.retry_max);
             }

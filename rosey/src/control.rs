@@ -156,6 +156,11 @@ pub struct StatusReport {
     pub services: Vec<UnitStatus>,
     /// Installed, enabled plugins.
     pub plugins: Vec<UnitStatus>,
+    /// What the stack had to repair in JetStream (a stream or consumer deleted or changed
+    /// behind its back): `repaired 1 time (last: stream ROSEY deleted at …)`; absent while
+    /// nothing was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jetstream: Option<String>,
 }
 
 /// Why a request could not be answered.

@@ -304,6 +304,9 @@ pub fn render_status(report: &StatusReport, color: bool) -> String {
     for unit in &report.services {
         out.push_str(&render_unit(unit, width, color, false));
     }
+    if let Some(jetstream) = &report.jetstream {
+        out.push_str(&format!("\njetstream: {jetstream}\n"));
+    }
     out.push_str("\nPlugins:\n\n");
     if report.plugins.is_empty() {
         out.push_str("  (none installed and enabled)\n");
@@ -399,7 +402,20 @@ mod tests {
                 unit("chaos", "crashed", None),
                 unit("dice-roller", "running", Some(11)),
             ],
+            jetstream: None,
         }
+    }
+
+    #[test]
+    fn jetstream_repairs_get_a_line_of_their_own() {
+        let mut report = report();
+        assert!(!render_status(&report, false).contains("jetstream"));
+        report.jetstream = Some("repaired 1 time (last: stream ROSEY deleted at T)".to_owned());
+        let text = render_status(&report, false);
+        assert!(
+            text.contains("\njetstream: repaired 1 time (last: stream ROSEY deleted at T)\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -64,10 +64,9 @@ pub fn next_id() -> String {
 }
 
 impl Bus {
-    /// Connects to `url` and starts recording `rosey.>` (the subscription is in place on the
-    /// server when this returns).
-    pub async fn connect(url: &str) -> Bus {
-        let client = async_nats::connect(url).await.expect("connect to nats");
+    /// Starts recording `rosey.>` on `client` (the subscription is in place on the server when
+    /// this returns).
+    pub async fn connect(client: async_nats::Client) -> Bus {
         let mut all = client
             .subscribe("rosey.>")
             .await
@@ -98,7 +97,7 @@ impl Bus {
 
     /// Connects to the running `stack`'s NATS.
     pub async fn of(stack: &TestStack) -> Bus {
-        Bus::connect(&stack.nats_url()).await
+        Bus::connect(stack.nats_client(rosey_core::bus::BusUser::Daemon).await).await
     }
 
     /// How many messages were recorded so far: a mark to wait for what comes after.

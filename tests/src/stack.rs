@@ -8,7 +8,20 @@ use std::{
     time::{Duration, Instant},
 };
 
+use rosey_core::bus::{BusUser, Credentials};
+
 use crate::cli::TempHome;
+
+/// Connects to the NATS of the stack running in `home` at `url` as `user`, with the password
+/// the daemon keeps in `data/nats-auth/credentials`: the one way tests reach a stack's bus.
+pub async fn connect_nats(
+    home: &Path,
+    url: &str,
+    user: BusUser,
+) -> Result<async_nats::Client, rosey_core::bus::BusError> {
+    let credentials = Credentials::load_for_clients(&rosey_core::paths::Home::new(home))?;
+    credentials.connect(url, user, "rosey-e2e").await
+}
 
 /// `rosey.yaml` for tests: free NATS and dashboard ports, fast heartbeats and backoff.
 pub const TEST_CONFIG: &str = "\
@@ -93,6 +106,14 @@ impl TestStack {
             .as_str()
             .expect("the nats unit's detail is its URL")
             .to_owned()
+    }
+
+    /// Connects to the running stack's NATS as `user` (the password is read from the home,
+    /// as an operator's tool would).
+    pub async fn nats_client(&self, user: BusUser) -> async_nats::Client {
+        connect_nats(&self.home.path(), &self.nats_url(), user)
+            .await
+            .unwrap_or_else(|err| panic!("connect to the stack's NATS as {}: {err}", user.name()))
     }
 
     /// Polls the status until `check` holds for unit `name`, or panics after `timeout`.

@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use rosey_core::messaging::{self, ChatAction, CHAT_ACTION_SUBJECT, SCHEMA_VERSION};
+use rosey_core::{
+    bus::BusUser,
+    messaging::{self, ChatAction, CHAT_ACTION_SUBJECT, SCHEMA_VERSION},
+};
 use rosey_e2e::{
     cytube::{CytubeServer, Limits},
     stack::{TestStack, TEST_CONFIG},
@@ -52,7 +55,7 @@ fn publish_replies(stack: &TestStack, texts: &[String]) {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let client = async_nats::connect(url)
+        let client = rosey_e2e::stack::connect_nats(&stack.home.path(), &url, BusUser::Daemon)
             .await
             .expect("connect to the stack's NATS");
         for text in texts {
@@ -249,7 +252,9 @@ fn channel_happenings_become_nats_events() {
         .expect("runtime");
     let events = runtime.block_on(async {
         use futures::StreamExt;
-        let client = async_nats::connect(url).await.expect("connect");
+        let client = rosey_e2e::stack::connect_nats(&stack.home.path(), &url, BusUser::Daemon)
+            .await
+            .expect("connect");
         let mut events = client.subscribe("rosey.events.>").await.expect("subscribe");
         client.flush().await.expect("flush");
         server.join(CHANNEL, "carol");

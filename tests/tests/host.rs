@@ -712,9 +712,7 @@ async fn a_plugin_host_and_a_spare_hold_no_network_socket_only_their_channel() {
 async fn a_started_plugin_s_consumer_exists_before_rosey_start_returns() {
     let stack = TestStack::with_plugins(&["dice-roller"]);
     stack.start();
-    let client = async_nats::connect(stack.nats_url())
-        .await
-        .expect("connect");
+    let client = stack.nats_client(rosey_core::bus::BusUser::Daemon).await;
     let js = async_nats::jetstream::new(client);
     let stream = js
         .get_stream(rosey_core::messaging::STREAM_NAME)

@@ -7,7 +7,10 @@ use std::{
 };
 
 use futures::StreamExt;
-use rosey_core::messaging::{self, ChatAction, CommandMessage, Source, SCHEMA_VERSION};
+use rosey_core::{
+    bus::BusUser,
+    messaging::{self, ChatAction, CommandMessage, Source, SCHEMA_VERSION},
+};
 use rosey_e2e::stack::TestStack;
 
 /// Publishes `roll 1d1` commands at `per_second` for `duration`, returning their ids.
@@ -53,9 +56,7 @@ async fn steady_load(
 async fn reloads_under_load_lose_and_duplicate_nothing() {
     let stack = TestStack::with_plugins(&["dice-roller"]);
     stack.start();
-    let client = async_nats::connect(stack.nats_url())
-        .await
-        .expect("connect");
+    let client = stack.nats_client(BusUser::Daemon).await;
     let mut replies = client
         .subscribe(messaging::CHAT_ACTION_SUBJECT)
         .await
@@ -575,9 +576,7 @@ fn a_remove_during_a_reload_and_two_installs_of_one_archive_end_consistent() {
 async fn supervision_notices_are_published_on_nats() {
     let stack = TestStack::with_plugins(&["dice-roller"]);
     stack.start();
-    let client = async_nats::connect(stack.nats_url())
-        .await
-        .expect("connect");
+    let client = stack.nats_client(BusUser::Daemon).await;
     let mut notices = client
         .subscribe(messaging::supervision_subject("*"))
         .await

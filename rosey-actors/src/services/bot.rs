@@ -18,12 +18,13 @@ use std::{
 use futures::StreamExt;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use rosey_core::{
+    bus::{BusUser, Credentials},
     config::BotConfig,
     connector::{Connector, ConnectorStatus, Outgoing},
     messaging::{self, ChatAction},
     paths::Home,
     registry::Registry,
-    router::{RouteTable, Router, RouterSettings},
+    router::{RouteTable, Router, RouterSettings, StreamRepair},
 };
 use tokio::{sync::mpsc, task::JoinHandle};
 
@@ -80,6 +81,10 @@ pub struct BotArgs {
     pub config: BotConfig,
     /// Where NATS listens.
     pub nats_url: String,
+    /// The bus's passwords (the bot connects as the daemon's user).
+    pub credentials: Credentials,
+    /// What the router calls when a publish finds the stream gone (the JetStream keeper).
+    pub stream_repair: StreamRepair,
     /// The chat connection (outlives bot restarts).
     pub connector: Arc<dyn Connector>,
     /// `rosey say` waiters.
@@ -132,17 +137,17 @@ impl Actor for BotActor {
         if let ConnectorStatus::Failed(reason) = &*status.borrow() {
             return Err(reason.clone().into());
         }
-        let client = async_nats::ConnectOptions::new()
-            .name("rosey-bot")
-            .connect(args.nats_url.as_str())
-            .await
-            .map_err(|err| format!("cannot connect to NATS at {}: {err}", args.nats_url))?;
+        let client = args
+            .credentials
+            .connect(&args.nats_url, BusUser::Daemon, "rosey-bot")
+            .await?;
         let js = async_nats::jetstream::new(client.clone());
         let routes = RouteTable::from_registry(&Registry::load(&args.home)?);
-        let router = Arc::new(Router::new(
+        let router = Arc::new(Router::with_stream_repair(
             js,
             routes,
             RouterSettings::from_config(&args.config),
+            Some(args.stream_repair.clone()),
         ));
         let mut actions = client.subscribe("rosey.actions.>").await?;
         let mut incoming = args.connector.incoming()?;

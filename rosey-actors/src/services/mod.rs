@@ -5,6 +5,7 @@
 
 pub mod board;
 pub mod bot;
+pub mod keeper;
 pub mod nats;
 pub mod plugin;
 pub mod process;

@@ -1,5 +1,6 @@
 //! The `nats` service: a nats-server child with JetStream, its store in `data/nats`, listening
-//! on loopback. Ready once a client connects and JetStream answers (and the stream exists). Its
+//! on loopback, run from the config file [`rosey_core::bus`] writes at each start: every client
+//! must log in, as the daemon or as the read-only user. Ready once a client connects and JetStream answers (and the stream exists). Its
 //! death is noticed the moment the process exits and fails the actor, so the supervisor restarts
 //! it; clients (the bot, plugin hosts) reconnect on their own. The server logs to stderr, which
 //! the daemon reads into `logs/nats.log` (its own `[pid] date [INF]` prefix turned into the
@@ -13,6 +14,7 @@ use std::{
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use rosey_core::{
+    bus::{self, BusUser, Credentials},
     logs::{Level, LogHub, LogSource},
     messaging,
     paths::Home,
@@ -33,10 +35,14 @@ pub struct NatsArgs {
     pub binary: PathBuf,
     /// The home (store and log paths).
     pub home: Home,
+    /// The bus's passwords (the server config names them; the readiness check logs in).
+    pub credentials: Credentials,
     /// Listen address.
     pub host: String,
     /// Listen port (already resolved: never 0 here).
     pub port: u16,
+    /// Certificate and key files when clients must use TLS (`nats.tls`).
+    pub tls: Option<(PathBuf, PathBuf)>,
     /// How long the server may take to answer.
     pub ready_timeout: Duration,
     /// How long a graceful stop may take before the server is killed.
@@ -91,11 +97,18 @@ impl Actor for NatsActor {
         let store = args.home.nats_store_dir();
         std::fs::create_dir_all(&store)?;
         let log = args.home.service_log(UNIT);
+        let config = bus::write_server_config(
+            &args.home,
+            &args.credentials,
+            &bus::ServerSettings {
+                host: args.host.clone(),
+                port: args.port,
+                store_dir: store,
+                tls: args.tls.clone(),
+            },
+        )?;
         let mut command = Command::new(&args.binary);
-        command
-            .args(["-a", &args.host, "-p", &args.port.to_string(), "-js", "-sd"])
-            .arg(&store)
-            .stdin(Stdio::null());
+        command.arg("-c").arg(&config).stdin(Stdio::null());
         let output = ChildLog {
             hub: args.logs.clone(),
             source: LogSource::Service(UNIT.to_owned()),
@@ -177,7 +190,9 @@ async fn wait_ready(args: &NatsArgs, child: &ChildProcess) -> Result<(), String>
 }
 
 async fn try_ready(args: &NatsArgs) -> Result<(), String> {
-    let client = async_nats::ConnectOptions::new()
+    let client = args
+        .credentials
+        .connect_options(BusUser::Daemon)
         .connection_timeout(Duration::from_millis(500))
         .connect(args.url())
         .await

@@ -209,6 +209,12 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         Ok(port) => port,
         Err(err) => return fatal(err),
     };
+    let nats_credentials = match rosey_core::bus::Credentials::load_or_create(&home)
+        .and_then(|credentials| credentials.with_tls(&home, config.nats.tls.as_ref()))
+    {
+        Ok(credentials) => credentials,
+        Err(err) => return fatal(err.to_string()),
+    };
     let rosey_exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(err) => return fatal(format!("cannot find the rosey executable: {err}")),
@@ -274,6 +280,7 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         config: config.clone(),
         nats_binary,
         nats_port,
+        nats_credentials,
         host_program: rosey_actors::services::plugin::HostProgram::beside(&rosey_exe),
         spawner,
         board: board.clone(),

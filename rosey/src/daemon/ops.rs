@@ -403,6 +403,7 @@ pub async fn status(daemon: &Daemon) -> Result<StatusReport, OpError> {
         uptime_secs: daemon.started.elapsed().as_secs(),
         services,
         plugins,
+        jetstream: daemon.stack.jetstream_summary(),
     })
 }
 

@@ -17,7 +17,7 @@ use rosey_benches::stats::Series;
 use rosey_core::messaging::{self, ChatAction, CommandMessage};
 use serde::Serialize;
 
-use crate::{reload::ms, wire::Wire};
+use crate::{reload::ms, stack::BenchHome, wire::Wire};
 
 /// The command the stand-in host claims.
 const COMMAND: &str = "bench-floor";
@@ -32,14 +32,10 @@ pub struct Floor {
 }
 
 /// Takes both floors, `count` samples each after `warmup`.
-pub async fn measure(url: &str, wire: &Wire, warmup: usize, count: usize) -> Result<Floor> {
+pub async fn measure(home: &BenchHome, wire: &Wire, warmup: usize, count: usize) -> Result<Floor> {
     let mut floor = Floor::default();
-    let responder = async_nats::connect(url)
-        .await
-        .with_context(|| format!("cannot connect to NATS at {url}"))?;
-    let requester = async_nats::connect(url)
-        .await
-        .with_context(|| format!("cannot connect to NATS at {url}"))?;
+    let responder = home.nats_client("rosey-bench-responder").await?;
+    let requester = home.nats_client("rosey-bench-requester").await?;
 
     let mut echo = responder
         .subscribe("bench.floor.echo")

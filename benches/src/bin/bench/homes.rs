@@ -44,41 +44,39 @@ async fn dice_home(
     label: &str,
     dice: &Path,
     keep: bool,
-) -> Result<(BenchHome, crate::wire::Wire, u32, String)> {
+) -> Result<(BenchHome, crate::wire::Wire, u32)> {
     let home = BenchHome::new(tools, label, MAIN_CONFIG, keep)?;
     home.install(dice).await?;
     home.start().await?;
     let status = home
         .wait_running(&["dice-roller".to_owned()], Duration::from_secs(30))
         .await?;
-    let url = home.nats_url().await?;
-    let wire = crate::wire::Wire::connect(&url).await?;
-    Ok((home, wire, status.pid, url))
+    let wire = crate::wire::Wire::connect(home.nats_client("rosey-bench").await?).await?;
+    Ok((home, wire, status.pid))
 }
 
 /// Measures 5 (and its NATS floors), 6, 1 and 2, then the sustained rate, on one home with
 /// dice-roller, in that order.
 pub async fn main_home(tools: &Tools, args: &Args, dice: &Path, results: &mut Results) {
-    let (home, mut wire, daemon_pid, url) =
-        match dice_home(tools, "main", dice, args.keep_homes).await {
-            Ok(ready) => ready,
-            Err(err) => {
-                let error = format!("the dice-roller stack did not start: {err:#}");
-                for (measure, outcome) in [
-                    ("steady", &mut results.steady as &mut dyn SetFailed),
-                    ("floor", &mut results.floor),
-                    ("memory", &mut results.memory),
-                    ("reload", &mut results.reload),
-                    ("loss", &mut results.loss),
-                    ("sustained", &mut results.sustained),
-                ] {
-                    if args.wants(measure) {
-                        outcome.set_failed(&error);
-                    }
+    let (home, mut wire, daemon_pid) = match dice_home(tools, "main", dice, args.keep_homes).await {
+        Ok(ready) => ready,
+        Err(err) => {
+            let error = format!("the dice-roller stack did not start: {err:#}");
+            for (measure, outcome) in [
+                ("steady", &mut results.steady as &mut dyn SetFailed),
+                ("floor", &mut results.floor),
+                ("memory", &mut results.memory),
+                ("reload", &mut results.reload),
+                ("loss", &mut results.loss),
+                ("sustained", &mut results.sustained),
+            ] {
+                if args.wants(measure) {
+                    outcome.set_failed(&error);
                 }
-                return;
             }
-        };
+            return;
+        }
+    };
     if args.wants("steady") {
         eprintln!("steady latency: {} commands", args.steady);
         let meter = Meter::start("steady");
@@ -96,7 +94,7 @@ pub async fn main_home(tools: &Tools, args: &Args, dice: &Path, results: &mut Re
         eprintln!("NATS floors: {} requests each", args.steady);
         let meter = Meter::start("floor");
         results.floor =
-            Outcome::of(crate::floor::measure(&url, &wire, args.warmup, args.steady).await);
+            Outcome::of(crate::floor::measure(&home, &wire, args.warmup, args.steady).await);
         results.noise.push(meter.stop());
     }
     if args.wants("memory") {
@@ -171,7 +169,7 @@ async fn memory_of(home: &BenchHome, daemon_pid: u32) -> Result<Vec<memory::Memo
 
 /// The daemon's growth over reloads, on a fresh dice-roller home.
 pub async fn growth_home(tools: &Tools, args: &Args, dice: &Path) -> Result<growth::Growth> {
-    let (home, mut wire, _, _) = dice_home(tools, "growth", dice, args.keep_homes).await?;
+    let (home, mut wire, _) = dice_home(tools, "growth", dice, args.keep_homes).await?;
     let result = growth::measure(&home, &mut wire, "dice-roller", args.daemon_reloads).await;
     drop(wire);
     drop(home);
@@ -191,7 +189,7 @@ async fn chaos_home(
     home.start().await?;
     home.wait_running(&["chaos".to_owned()], Duration::from_secs(30))
         .await?;
-    let wire = crate::wire::Wire::connect(&home.nats_url().await?).await?;
+    let wire = crate::wire::Wire::connect(home.nats_client("rosey-bench").await?).await?;
     Ok((home, wire))
 }
 

@@ -275,6 +275,17 @@ impl BenchHome {
             .context("the status gives no NATS URL for the nats service")
     }
 
+    /// A new connection to the running stack's NATS as the daemon's user, with the password
+    /// the daemon keeps in the home (the harness publishes commands, as the bot does).
+    pub async fn nats_client(&self, name: &str) -> Result<async_nats::Client> {
+        let url = self.nats_url().await?;
+        let home = rosey_core::paths::Home::new(self.path());
+        let credentials = rosey_core::bus::Credentials::load_for_clients(&home)?;
+        Ok(credentials
+            .connect(&url, rosey_core::bus::BusUser::Daemon, name)
+            .await?)
+    }
+
     /// Polls the status until every plugin in `names` runs; fails after `timeout`.
     pub async fn wait_running(&self, names: &[String], timeout: Duration) -> Result<Status> {
         let deadline = Instant::now() + timeout;

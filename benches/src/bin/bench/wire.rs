@@ -59,13 +59,9 @@ pub struct Wire {
 }
 
 impl Wire {
-    /// Connects to `url` and starts recording.
-    pub async fn connect(url: &str) -> Result<Wire> {
-        let client = async_nats::ConnectOptions::new()
-            .name("rosey-bench")
-            .connect(url)
-            .await
-            .with_context(|| format!("cannot connect to NATS at {url}"))?;
+    /// Starts recording on `client` (a connection to the stack's NATS:
+    /// `BenchHome::nats_client`).
+    pub async fn connect(client: async_nats::Client) -> Result<Wire> {
         let mut subscription = client
             .subscribe("rosey.>")
             .await

@@ -61,6 +61,9 @@ struct State {
     standby: Option<(String, super::link::Host)>,
     /// The plugin has crashed or been reloaded since the daemon started.
     churned: bool,
+    /// The consumer was recreated behind the door's back: the next read opens a new pull
+    /// subscription.
+    reopen: bool,
     wants: Wants,
     held: Option<Message>,
     returned: VecDeque<Message>,
@@ -100,6 +103,7 @@ impl Door {
             state: Mutex::new(State {
                 standby: None,
                 churned: false,
+                reopen: false,
                 version: version.to_owned(),
                 wants,
                 held: None,
@@ -135,6 +139,18 @@ impl Door {
         self.lock().version.clone()
     }
 
+    /// What the current version wants of its consumer.
+    pub fn wants(&self) -> Wants {
+        self.lock().wants.clone()
+    }
+
+    /// Drops the pull subscription before the next read (the consumer was deleted and made
+    /// again): the door opens a new one on the consumer as it is now.
+    pub fn reopen(&self) {
+        self.lock().reopen = true;
+        self.put_back.notify_one();
+    }
+
     /// Makes `version` (with what it wants) the one new instances run; the consumer is
     /// brought in line on the next read.
     pub fn set_version(&self, version: &str, wants: Wants) {
@@ -149,6 +165,9 @@ impl Door {
     pub async fn next(&self) -> Message {
         let mut feed = self.feed.lock().await;
         loop {
+            if std::mem::take(&mut self.lock().reopen) {
+                feed.stream = None;
+            }
             if let Some(message) = self.lock().returned.pop_front() {
                 return message;
             }
@@ -174,8 +193,13 @@ impl Door {
             match next {
                 Some(Ok(message)) => {
                     let seq = sequence(&message);
-                    if self.lock().recent_set.contains(&seq) {
-                        // Offered again after its ack wait, though already handled.
+                    let again = message
+                        .info()
+                        .map(|info| info.delivered > 1)
+                        .unwrap_or(false);
+                    if again && self.lock().recent_set.contains(&seq) {
+                        // Offered again after its ack wait, though already handled (a first
+                        // delivery never is: a stream made anew counts from 1 again).
                         let _ = message.ack().await;
                         continue;
                     }
@@ -274,6 +298,18 @@ impl Door {
     pub fn drop_standby(&self) {
         let standby = self.lock().standby.take();
         drop(standby);
+    }
+
+    /// The stream was made anew (deleted behind the stack's back): its sequences start from 1
+    /// again, so what the door knows by sequence (acked lately, poison counts) is forgotten.
+    pub fn forget_sequences(&self) {
+        let mut state = self.lock();
+        state.recent.clear();
+        state.recent_set.clear();
+        if !state.attempts.is_empty() {
+            state.attempts.clear();
+            self.save_attempts(&state.attempts);
+        }
     }
 
     /// Records that `message` is now in a host's hands.
@@ -408,6 +444,14 @@ impl Doors {
         };
         if let Some(door) = door {
             door.drop_standby();
+        }
+    }
+
+    /// Every open door.
+    pub fn all(&self) -> Vec<Arc<Door>> {
+        match self.doors.lock() {
+            Ok(doors) => doors.values().cloned().collect(),
+            Err(poisoned) => poisoned.into_inner().values().cloned().collect(),
         }
     }
 
