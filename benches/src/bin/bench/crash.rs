@@ -20,7 +20,7 @@
 //! the same way when their replies come, waited for up to 30 s after the last crash, and count
 //! as `unanswered` (and over 1 s) when none comes.
 //!
-//! The stack runs with the smallest restart backoff the config allows (1 ms) and a restart
+//! The stack runs with no restart backoff (`backoff_initial_ms: 0`: restart at once) and a restart
 //! budget large enough for thousands of crashes, and with `max_attempts: 1` for chaos, so a
 //! crashing command, redelivered after the ack wait, is dead-lettered instead of crashing (or
 //! for `slow`, occupying) the next instance again.
@@ -317,7 +317,7 @@ fn summarize(per_variant: usize, probe_delay: Duration, variants: Vec<Timings>) 
     }
     CrashRecovery {
         how: "abort and segfault in a handler, SIGKILL idle, SIGKILL during `slow 2000`; \
-              restart backoff 1 ms"
+              no restart backoff"
             .to_owned(),
         probe_delay_ms: ms(probe_delay),
         over_1s: all.over_1s,

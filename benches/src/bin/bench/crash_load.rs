@@ -1,5 +1,5 @@
 //! Crash under load: commands lost or duplicated while the plugin host is killed again and
-//! again. A home with the chaos fixture (restart backoff 1 ms, a restart budget for thousands
+//! again. A home with the chaos fixture (no restart backoff, a restart budget for thousands
 //! of restarts, and the default `max_attempts`, since no command here is at fault) gets
 //! `!chaos ping` commands with unique ids at a fixed rate (500/s for 20 s: 10,000 commands,
 //! paced as in [`crate::load`]), while the harness SIGKILLs the chaos host every 200 ms: at each
