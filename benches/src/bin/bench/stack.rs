@@ -280,6 +280,14 @@ impl BenchHome {
     pub async fn nats_client(&self, name: &str) -> Result<async_nats::Client> {
         let url = self.nats_url().await?;
         let home = rosey_core::paths::Home::new(self.path());
+        if !home.nats_credentials_file().exists() {
+            // A rosey from before the bus had passwords (`--rosey PATH` measuring an older
+            // build): its nats-server takes anonymous clients.
+            return Ok(async_nats::ConnectOptions::new()
+                .name(name)
+                .connect(url.as_str())
+                .await?);
+        }
         let credentials = rosey_core::bus::Credentials::load_for_clients(&home)?;
         Ok(credentials
             .connect(&url, rosey_core::bus::BusUser::Daemon, name)
