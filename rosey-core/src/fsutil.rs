@@ -5,15 +5,7 @@ use std::{fs, io, io::Write, path::Path};
 /// Writes `bytes` to `path` so that readers see either the old file or the new one, never a
 /// torn write: a temp file in the same folder, fsynced, renamed over `path`, folder fsynced.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-    temp.write_all(bytes)?;
-    temp.as_file().sync_all()?;
-    temp.persist(path).map_err(|err| err.error)?;
-    fs::File::open(dir)?.sync_all()
+    replace(path, bytes, true)
 }
 
 /// Like [`write_atomic`] without the fsyncs: readers still see the old file or the new one,
@@ -22,13 +14,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// path (a plugin's poison counts, its handed-over state), where an fsync would cost
 /// milliseconds each time.
 pub fn write_replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(path, bytes, false)
+}
+
+fn replace(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     let dir = path
         .parent()
         .filter(|dir| !dir.as_os_str().is_empty())
         .unwrap_or_else(|| Path::new("."));
     let mut temp = tempfile::NamedTempFile::new_in(dir)?;
     temp.write_all(bytes)?;
+    if durable {
+        temp.as_file().sync_all()?;
+    }
     temp.persist(path).map_err(|err| err.error)?;
+    if durable {
+        fs::File::open(dir)?.sync_all()?;
+    }
     Ok(())
 }
 

@@ -203,20 +203,8 @@ async fn a_declared_port_can_be_reached_and_no_other() {
     let allowed_port = allowed.local_addr().expect("address").port();
     let other_port = other.local_addr().expect("address").port();
 
-    let stack = TestStack::with_plugins(&[]);
-    let archive = stack.home.pack("fixtures/hostile");
-    let networked = stack.home.scratch().join("hostile-networked.roseyplug");
-    rosey_e2e::stack::repack(
-        &archive,
-        &networked,
-        |manifest| format!("{manifest}\nnetwork: [\"127.0.0.1:{allowed_port}\"]\n"),
-        None,
-    );
-    stack
-        .home
-        .run_ok(&["plugin", "install", path_str(&networked)]);
-    stack.start();
-    let bus = Bus::of(&stack).await;
+    let (stack, bus) =
+        hostile_with_network(&format!("network: [\"127.0.0.1:{allowed_port}\"]")).await;
 
     let one = |texts: &[String]| !texts.is_empty();
     let reached = hostile(&bus, &format!("connect {allowed_port}"), one).await;
@@ -230,20 +218,7 @@ async fn a_declared_port_can_be_reached_and_no_other() {
 async fn network_any_reaches_any_port() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("listener");
     let port = listener.local_addr().expect("address").port();
-    let stack = TestStack::with_plugins(&[]);
-    let archive = stack.home.pack("fixtures/hostile");
-    let networked = stack.home.scratch().join("hostile-any.roseyplug");
-    rosey_e2e::stack::repack(
-        &archive,
-        &networked,
-        |manifest| format!("{manifest}\nnetwork: any\n"),
-        None,
-    );
-    stack
-        .home
-        .run_ok(&["plugin", "install", path_str(&networked)]);
-    stack.start();
-    let bus = Bus::of(&stack).await;
+    let (_stack, bus) = hostile_with_network("network: any").await;
     let reached = hostile(&bus, &format!("connect {port}"), |texts| !texts.is_empty()).await;
     assert_eq!(reached, [format!("connect {port}: ok")]);
 }
@@ -385,4 +360,24 @@ fn without_landlock_required_mode_refuses_to_start_plugins_and_names_the_setting
         stack.say("!roll 1d1").is_empty(),
         "a refused plugin answered"
     );
+}
+
+/// A running stack with the hostile fixture installed, its manifest given `network` (one
+/// manifest line), and a connection to its bus.
+async fn hostile_with_network(network: &str) -> (TestStack, Bus) {
+    let stack = TestStack::with_plugins(&[]);
+    let archive = stack.home.pack("fixtures/hostile");
+    let networked = stack.home.scratch().join("hostile-networked.roseyplug");
+    rosey_e2e::stack::repack(
+        &archive,
+        &networked,
+        |manifest| format!("{manifest}\n{network}\n"),
+        None,
+    );
+    stack
+        .home
+        .run_ok(&["plugin", "install", path_str(&networked)]);
+    stack.start();
+    let bus = Bus::of(&stack).await;
+    (stack, bus)
 }
