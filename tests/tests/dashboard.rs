@@ -89,6 +89,13 @@ fn the_page_lists_the_running_plugins_and_a_reload_button_reloads_one() {
         browser.eval(&row_field("dice-roller", "version")),
         before["version"]
     );
+    let note = browser
+        .eval("document.querySelector('tr[data-unit=\"dice-roller\"] td.note')?.textContent ?? ''");
+    assert!(
+        note.as_str()
+            .is_some_and(|note| note.contains("sandbox: full")),
+        "{note}"
+    );
 
     browser.eval(
         "document.querySelector('tr[data-unit=\"dice-roller\"] button[data-action=\"reload\"]').click()",
