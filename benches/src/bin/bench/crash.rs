@@ -39,17 +39,11 @@ use crate::{
     wire::Wire,
 };
 
-/// The chaos home's `rosey.yaml`.
-pub const CONFIG: &str = "\
-nats:
-  port: 0
-web:
-  port: 0
-supervision:
-  plugins: { max_restarts: 100000, within_secs: 1, backoff_initial_ms: 0, backoff_max_ms: 0, backoff_reset_secs: 1 }
-plugins:
-  chaos: { max_attempts: 1 }
-";
+/// The chaos home's `rosey.yaml`: the crash-under-load home's, with `max_attempts: 1`.
+pub const CONFIG: &str = concat!(
+    crate::crash_home_config!(),
+    "plugins:\n  chaos: { max_attempts: 1 }\n"
+);
 
 /// How a host is made to die.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -29,15 +29,24 @@ use crate::{
     wire::Wire,
 };
 
-/// The crash-under-load home's `rosey.yaml`.
-pub const CONFIG: &str = "\
+/// The crash-under-load home's `rosey.yaml`: free ports, no restart backoff, and a restart
+/// budget for thousands of crashes (the crash measure adds its own `max_attempts` to it).
+#[macro_export]
+macro_rules! crash_home_config {
+    () => {
+        "\
 nats:
   port: 0
 web:
   port: 0
 supervision:
   plugins: { max_restarts: 100000, within_secs: 1, backoff_initial_ms: 0, backoff_max_ms: 0, backoff_reset_secs: 1 }
-";
+"
+    };
+}
+
+/// The crash-under-load home's `rosey.yaml`.
+pub const CONFIG: &str = crash_home_config!();
 
 /// What the test counted.
 #[derive(Debug, Default, Serialize)]
