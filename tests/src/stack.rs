@@ -204,40 +204,34 @@ pub fn processes_mentioning(path: &Path) -> Vec<u32> {
 
 /// Every live process other than this one whose environment holds `entry` (`NAME=value`).
 fn processes_with_env(entry: &str) -> Vec<u32> {
-    let me = std::process::id();
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| *pid != me)
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
-                environ
-                    .split(|byte| *byte == 0)
-                    .any(|e| e == entry.as_bytes())
-            })
+    live_processes(|pid| {
+        std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
+            environ
+                .split(|byte| *byte == 0)
+                .any(|e| e == entry.as_bytes())
         })
-        .filter(|pid| !is_zombie(*pid))
-        .collect()
+    })
 }
 
 /// Every live (non-zombie) process other than this one whose command line (arguments joined
 /// by spaces) satisfies `wanted`.
 pub fn processes_where(wanted: impl Fn(&str) -> bool) -> Vec<u32> {
+    live_processes(|pid| {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
+            .is_ok_and(|cmdline| wanted(&cmdline))
+    })
+}
+
+/// Every live (non-zombie) process other than this one that `keep` accepts.
+fn live_processes(keep: impl Fn(u32) -> bool) -> Vec<u32> {
     let me = std::process::id();
     std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
         .flatten()
         .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| *pid != me)
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
-                .is_ok_and(|cmdline| wanted(&cmdline))
-        })
-        .filter(|pid| !is_zombie(*pid))
+        .filter(|pid| *pid != me && keep(*pid) && !is_zombie(*pid))
         .collect()
 }
 

@@ -239,12 +239,7 @@ fn an_update_that_fails_to_load_rolls_back_to_the_old_version_with_its_state() {
         std::fs::read(stack.home.path().join("data/registry.json")).expect("registry");
 
     // v9 whose library refuses to load: the fail-load fixture's library under markov's name.
-    let fail_load = stack.home.pack("fixtures/fail-load");
-    let broken_library = rosey_e2e::cli::read_zip(&fail_load)
-        .into_iter()
-        .find(|(name, _)| name.ends_with(".so"))
-        .map(|(_, bytes)| bytes)
-        .expect("fail-load library");
+    let (_, broken_library) = fixture_library(&stack, "fixtures/fail-load");
     let v1 = stack.home.pack("markov-chat");
     let v9 = stack.home.scratch().join("markov-chat-9.0.0.roseyplug");
     rosey_e2e::stack::repack(
@@ -283,13 +278,18 @@ fn an_update_that_fails_to_load_rolls_back_to_the_old_version_with_its_state() {
     );
 }
 
-/// The library of the abi-mismatch fixture (built for rosey ABI v999), packed in `stack`.
-fn foreign_abi_library(stack: &TestStack) -> (String, Vec<u8>) {
-    let mismatch = stack.home.pack("fixtures/abi-mismatch");
-    rosey_e2e::cli::read_zip(&mismatch)
+/// The library (file name and bytes) of `fixture` as packed in `stack`'s home.
+fn fixture_library(stack: &TestStack, fixture: &str) -> (String, Vec<u8>) {
+    let archive = stack.home.pack(fixture);
+    rosey_e2e::cli::read_zip(&archive)
         .into_iter()
         .find(|(name, _)| name.ends_with(".so"))
-        .expect("abi-mismatch library")
+        .unwrap_or_else(|| panic!("{fixture} has no library"))
+}
+
+/// The library of the abi-mismatch fixture (built for rosey ABI v999), packed in `stack`.
+fn foreign_abi_library(stack: &TestStack) -> (String, Vec<u8>) {
+    fixture_library(stack, "fixtures/abi-mismatch")
 }
 
 #[test]

@@ -226,14 +226,7 @@ async fn network_any_reaches_any_port() {
 #[test]
 fn a_bad_network_entry_is_a_clear_install_error() {
     let stack = TestStack::with_plugins(&[]);
-    let archive = stack.home.pack("fixtures/hostile");
-    let bad = stack.home.scratch().join("hostile-bad.roseyplug");
-    rosey_e2e::stack::repack(
-        &archive,
-        &bad,
-        |manifest| format!("{manifest}\nnetwork: [\"example.org\"]\n"),
-        None,
-    );
+    let bad = hostile_archive_with(&stack, "network: [\"example.org\"]");
     let err = stack.home.run_err(&["plugin", "install", path_str(&bad)]);
     assert!(
         err.contains("network") && err.contains("host:port"),
@@ -366,18 +359,24 @@ fn without_landlock_required_mode_refuses_to_start_plugins_and_names_the_setting
 /// manifest line), and a connection to its bus.
 async fn hostile_with_network(network: &str) -> (TestStack, Bus) {
     let stack = TestStack::with_plugins(&[]);
-    let archive = stack.home.pack("fixtures/hostile");
-    let networked = stack.home.scratch().join("hostile-networked.roseyplug");
-    rosey_e2e::stack::repack(
-        &archive,
-        &networked,
-        |manifest| format!("{manifest}\n{network}\n"),
-        None,
-    );
+    let networked = hostile_archive_with(&stack, network);
     stack
         .home
         .run_ok(&["plugin", "install", path_str(&networked)]);
     stack.start();
     let bus = Bus::of(&stack).await;
     (stack, bus)
+}
+
+/// The hostile fixture packed in `stack`'s home, repacked with `line` added to its manifest.
+fn hostile_archive_with(stack: &TestStack, line: &str) -> std::path::PathBuf {
+    let archive = stack.home.pack("fixtures/hostile");
+    let repacked = stack.home.scratch().join("hostile-repacked.roseyplug");
+    rosey_e2e::stack::repack(
+        &archive,
+        &repacked,
+        |manifest| format!("{manifest}\n{line}\n"),
+        None,
+    );
+    repacked
 }
