@@ -229,6 +229,11 @@ impl Stack {
         ))
     }
 
+    /// What plugin `name`'s hosts handled since the daemon started (`None`: it has no door).
+    pub fn handled(&self, name: &str) -> Option<crate::services::plugin::door::Handled> {
+        self.runtime.doors.get(name).map(|door| door.handled())
+    }
+
     /// The plugin supervisor, when it runs.
     pub fn plugins(&self) -> Option<ActorRef<SupervisorMsg>> {
         match self.plugins.lock() {

@@ -48,6 +48,18 @@ pub fn command_subject(command: &str) -> String {
     format!("rosey.commands.{command}")
 }
 
+/// The `Nats-Msg-Id` of command `id` as stored: the stream drops a second copy within its
+/// duplicate window, and a plugin's door matches the early and the durable copy of one message
+/// by it.
+pub fn command_msg_id(id: &str) -> String {
+    format!("command:{id}")
+}
+
+/// The `Nats-Msg-Id` of event `id` as stored (see [`command_msg_id`]).
+pub fn event_msg_id(id: &str) -> String {
+    format!("event:{id}")
+}
+
 /// Where plugins' outgoing chat messages go, for the connector to send.
 pub const CHAT_ACTION_SUBJECT: &str = "rosey.actions.chat";
 

@@ -344,7 +344,7 @@ impl Router {
         };
         let mut batch = vec![queued(
             messaging::event_subject(kind),
-            format!("event:{}", incoming.id()),
+            messaging::event_msg_id(incoming.id()),
             messaging::encode(&event),
         )];
         let mut outcome = RouteOutcome::Event;
@@ -365,7 +365,7 @@ impl Router {
                     };
                     batch.push(queued(
                         messaging::command_subject(&command),
-                        format!("command:{}", incoming.id()),
+                        messaging::command_msg_id(incoming.id()),
                         messaging::encode(&message),
                     ));
                     RouteOutcome::Command {

@@ -141,6 +141,13 @@ pub struct UnitStatus {
     /// than it declared.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub refused: std::collections::BTreeMap<String, u64>,
+    /// Messages the plugin handled since the daemon started (plugins only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handled: Option<u64>,
+    /// Of those, how many reached it as soon as NATS routed them, before the stream delivered
+    /// them (plugins only; the rest waited for the stream: a backlog, a retry, a restart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handled_early: Option<u64>,
 }
 
 /// The whole of `rosey status --json`.

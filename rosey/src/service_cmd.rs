@@ -389,6 +389,8 @@ mod tests {
             } else {
                 Default::default()
             },
+            handled: None,
+            handled_early: None,
         };
         StatusReport {
             pid: 1,

@@ -16,6 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use async_nats::jetstream::message::PublishMessage;
 use futures::StreamExt;
 use rosey_core::messaging::{
     self, ChatAction, CommandMessage, EventMessage, Heartbeat, Lifecycle, Source, SCHEMA_VERSION,
@@ -211,7 +212,8 @@ impl Bus {
             .collect()
     }
 
-    /// Publishes a command into the stream (stored when this returns); returns its id.
+    /// Publishes a command into the stream as the router does (with its `Nats-Msg-Id`;
+    /// stored when this returns); returns its id.
     pub async fn command(&self, command: &str, args: &str, user: &str, source: Source) -> String {
         let message = CommandMessage {
             v: SCHEMA_VERSION,
@@ -223,11 +225,11 @@ impl Bus {
             source,
             time_ms: messaging::now_ms(),
         };
+        let publish = PublishMessage::build()
+            .payload(messaging::encode(&message).into())
+            .message_id(messaging::command_msg_id(&message.id));
         self.js
-            .publish(
-                messaging::command_subject(command),
-                messaging::encode(&message).into(),
-            )
+            .send_publish(messaging::command_subject(command), publish)
             .await
             .expect("publish command")
             .await
@@ -235,7 +237,8 @@ impl Bus {
         message.id
     }
 
-    /// Publishes a chat message event into the stream (stored when this returns).
+    /// Publishes a chat message event into the stream as the router does (stored when this
+    /// returns).
     pub async fn chat(&self, user: &str, text: &str) {
         let event = EventMessage {
             v: SCHEMA_VERSION,
@@ -246,11 +249,11 @@ impl Bus {
             time_ms: messaging::now_ms(),
             data: serde_json::json!({ "msg": text }),
         };
+        let publish = PublishMessage::build()
+            .payload(messaging::encode(&event).into())
+            .message_id(messaging::event_msg_id(&event.id));
         self.js
-            .publish(
-                messaging::event_subject("chat.message"),
-                messaging::encode(&event).into(),
-            )
+            .send_publish(messaging::event_subject("chat.message"), publish)
             .await
             .expect("publish event")
             .await

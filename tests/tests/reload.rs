@@ -36,11 +36,12 @@ async fn steady_load(
             source: Source::Chat,
             time_ms: messaging::now_ms(),
         };
+        // As the router publishes: with the id the stream and the plugin's door know it by.
+        let publish = async_nats::jetstream::message::PublishMessage::build()
+            .payload(messaging::encode(&command).into())
+            .message_id(messaging::command_msg_id(&id));
         let ack = js
-            .publish(
-                messaging::command_subject("roll"),
-                messaging::encode(&command).into(),
-            )
+            .send_publish(messaging::command_subject("roll"), publish)
             .await
             .expect("publish");
         acks.push(ack);

@@ -372,6 +372,8 @@ fn unit(info: &ChildInfo, board: &Board, unit_key: &str) -> UnitStatus {
         dead_letters: None,
         memory_bytes: pid.and_then(memory_bytes),
         refused: report.refused,
+        handled: None,
+        handled_early: None,
     }
 }
 
@@ -390,9 +392,14 @@ pub async fn status(daemon: &Daemon) -> Result<StatusReport, OpError> {
             .await
             .unwrap_or_default()
             .iter()
-            .map(|info| UnitStatus {
-                dead_letters: Some(dead_letters.get(&info.name).copied().unwrap_or(0)),
-                ..unit(info, &daemon.board, &unit_name(&info.name))
+            .map(|info| {
+                let handled = daemon.stack.handled(&info.name);
+                UnitStatus {
+                    dead_letters: Some(dead_letters.get(&info.name).copied().unwrap_or(0)),
+                    handled: handled.map(|handled| handled.total),
+                    handled_early: handled.map(|handled| handled.early),
+                    ..unit(info, &daemon.board, &unit_name(&info.name))
+                }
             })
             .collect(),
         None => Vec::new(),

@@ -130,7 +130,7 @@ impl Wire {
         });
         let publish = PublishMessage::build()
             .payload(payload.into())
-            .message_id(format!("command:{id}"));
+            .message_id(messaging::command_msg_id(id));
         self.js
             .send_publish(messaging::command_subject(command), publish)
             .await

@@ -15,6 +15,8 @@
 //! already open, so the next replacement only has to start the plugin in it.
 
 pub mod door;
+mod doors;
+mod early;
 mod link;
 mod output;
 mod poison;
@@ -149,6 +151,7 @@ impl Drop for PluginState {
             task.abort();
         }
         self.args.door.return_held(false);
+        self.args.door.quiet();
     }
 }
 

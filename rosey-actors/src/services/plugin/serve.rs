@@ -9,7 +9,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use async_nats::jetstream::{AckKind, Message};
+use async_nats::jetstream::AckKind;
 use rosey_core::{
     logs::Level,
     messaging::{self, Busy, CommandMessage, EventMessage},
@@ -21,7 +21,7 @@ use tokio::{
 };
 
 use super::{
-    door::{sequence, Door},
+    door::{Copy, Door, Taken},
     link::Host,
     output::{Outputs, PmReply, Rest},
     start::Plan,
@@ -148,27 +148,35 @@ impl Serving {
     }
 
     /// Hands one message to the host and sees it through.
-    async fn handle(&mut self, message: Message) -> Result<(), String> {
-        let seq = sequence(&message);
-        let subject = message.subject.to_string();
-        let died = self.door.attempts(seq);
-        if died >= self.args.max_attempts {
-            super::poison::dead_letter(&self.args, message, subject, seq, died);
-            return Ok(());
-        }
-        let (frame, what, id, pm_reply) = match to_host(seq, &subject, &message.payload) {
+    async fn handle(&mut self, taken: Taken) -> Result<(), String> {
+        let seq = taken.seq();
+        let subject = taken.subject.clone();
+        let taken = match taken.copy {
+            Copy::Durable(message) => {
+                let died = self.door.attempts(seq);
+                if died >= self.args.max_attempts {
+                    super::poison::dead_letter(&self.args, *message, subject, seq, died);
+                    return Ok(());
+                }
+                Taken {
+                    copy: Copy::Durable(message),
+                    ..taken
+                }
+            }
+            Copy::Early(_) => taken,
+        };
+        let (frame, what, id, pm_reply) = match to_host(seq, &subject, &taken.payload) {
             Ok(parts) => parts,
             Err(err) => {
                 self.outputs.host_line(
                     Level::Warn,
                     &format!("dropping unreadable message on {subject}: {err}"),
                 );
-                let _ = message.ack_with(AckKind::Term).await;
-                self.door.done(seq);
+                self.finish(taken, AckKind::Term).await;
                 return Ok(());
             }
         };
-        self.door.hold(message);
+        self.door.hold(taken);
         self.outputs.pm_reply = pm_reply;
         if self.host.send(&frame).await.is_err() {
             self.door.return_held(false);
@@ -225,15 +233,9 @@ impl Serving {
                     self.outputs
                         .plugin_line(Level::Error, &format!("{subject}: {err}"));
                 }
-                if let Some(message) = self.door.release() {
-                    if let Err(err) = message.ack().await {
-                        self.outputs.host_line(
-                            Level::Warn,
-                            &format!("ack failed (the message will come again): {err}"),
-                        );
-                    }
+                if let Some(taken) = self.door.release() {
+                    self.finish(taken, AckKind::Ack).await;
                 }
-                self.door.done(seq);
                 self.open_standby();
                 Ok(())
             }
@@ -245,6 +247,24 @@ impl Serving {
                 self.door.return_held(true);
                 Err(self.died().await)
             }
+        }
+    }
+
+    /// A message is done with: its durable copy acked (`Ack`) or refused for good (`Term`),
+    /// an early copy's left to be acked when it arrives.
+    async fn finish(&mut self, taken: Taken, how: AckKind) {
+        match taken.copy {
+            Copy::Durable(message) => {
+                let seq = super::door::sequence(&message);
+                if let Err(err) = message.ack_with(how).await {
+                    self.outputs.host_line(
+                        Level::Warn,
+                        &format!("ack failed (the message will come again): {err}"),
+                    );
+                }
+                self.door.done(seq);
+            }
+            Copy::Early(id) => self.door.settle(id),
         }
     }
 

@@ -4,6 +4,10 @@
 //! daemon restart does not hand a poison message to the plugin afresh), the messages acked
 //! lately, and the version to run.
 //!
+//! Besides the consumer, the door subscribes to the plugin's subjects, so a message can reach
+//! the host as soon as NATS routes it, before the stream has delivered its durable copy (see
+//! [`super::early`] for the rules that keep that from losing, repeating or reordering).
+//!
 //! The door belongs to the stack (one per plugin, kept in [`Doors`]), not to an actor: when a
 //! host dies, its actor fails and the supervisor starts another, and the message the dead host
 //! held is handed to the new one at once from [`Door::next`], never left to JetStream's ack
@@ -11,20 +15,28 @@
 //! does not touch, so nothing is ever delivered into a connection that is already dead.
 //!
 //! Invariants: at most one actor reads a door at a time (the supervisor runs one instance per
-//! plugin); a message is in exactly one place: the consumer's buffer, `returned`, or `held`;
-//! a message whose sequence was acked lately is acked again and dropped, never handled twice
-//! (JetStream may offer a message again once its ack wait ran out while it sat in a buffer).
+//! plugin); a message is in exactly one place: the consumer's buffer, the early queue,
+//! `returned`, or `held`; a message whose sequence was acked lately is acked again and
+//! dropped, never handled twice (JetStream may offer a message again once its ack wait ran
+//! out while it sat in a buffer).
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
     path::PathBuf,
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{Mutex, MutexGuard},
     time::Duration,
 };
 
 use async_nats::jetstream::{self, consumer::pull, AckKind, Message};
 use futures::StreamExt;
-use rosey_core::messaging;
+
+mod feed;
+pub use feed::ensure_streams;
+use feed::{next_plain, Feed};
+
+pub use super::doors::Doors;
+use super::early::{message_id, DurableFate, EarlyCopies, EarlyCopy};
+pub use super::early::{Copy, Taken};
 
 /// Messages the pull subscription may hold ahead of the plugin.
 const BATCH: usize = 32;
@@ -64,19 +76,26 @@ struct State {
     /// The consumer was recreated behind the door's back: the next read opens a new pull
     /// subscription.
     reopen: bool,
+    /// No actor reads the door: its plain subscriptions are dropped, so plain copies do not
+    /// pile up for nobody.
+    quiet: bool,
     wants: Wants,
-    held: Option<Message>,
+    held: Option<Taken>,
     returned: VecDeque<Message>,
+    early: EarlyCopies,
     attempts: HashMap<u64, u32>,
     recent: VecDeque<u64>,
     recent_set: HashSet<u64>,
+    handled: Handled,
 }
 
-#[derive(Default)]
-struct Feed {
-    stream: Option<pull::Stream>,
-    /// The wants the stream was made for (remade when they change).
-    made_for: Option<Wants>,
+/// Messages a plugin's hosts handled since the daemon started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Handled {
+    /// Handled to the end (`Done`, whether the handler succeeded or failed).
+    pub total: u64,
+    /// Of those, how many were early copies (taken before the stream delivered them).
+    pub early: u64,
 }
 
 /// The sequence of a JetStream message (0 when it has none: never for a consumer's).
@@ -85,7 +104,7 @@ pub fn sequence(message: &Message) -> u64 {
 }
 
 impl Door {
-    fn new(
+    pub(super) fn new(
         name: &str,
         version: &str,
         wants: Wants,
@@ -104,13 +123,16 @@ impl Door {
                 standby: None,
                 churned: false,
                 reopen: false,
+                quiet: false,
                 version: version.to_owned(),
                 wants,
                 held: None,
                 returned: VecDeque::new(),
+                early: EarlyCopies::default(),
                 attempts,
                 recent: VecDeque::new(),
                 recent_set: HashSet::new(),
+                handled: Handled::default(),
             }),
             feed: tokio::sync::Mutex::new(Feed::default()),
             put_back: tokio::sync::Notify::new(),
@@ -159,22 +181,29 @@ impl Door {
         state.wants = wants;
     }
 
-    /// The next message for the plugin: one a dead host held first, then the consumer's.
-    /// Cancel-safe: a message is only taken when this returns. Never returns while the plugin
-    /// reads nothing (no subjects): it waits forever then.
-    pub async fn next(&self) -> Message {
+    /// The next message for the plugin: one a dead host held first, then early copies, then
+    /// the consumer's. Cancel-safe: a message is only taken when this returns. Never returns
+    /// while the plugin reads nothing (no subjects): it waits forever then.
+    pub async fn next(&self) -> Taken {
         let mut feed = self.feed.lock().await;
+        self.lock().quiet = false;
         loop {
             if std::mem::take(&mut self.lock().reopen) {
                 feed.stream = None;
+                feed.plain = None;
             }
-            if let Some(message) = self.lock().returned.pop_front() {
-                return message;
+            {
+                let mut state = self.lock();
+                if let Some(message) = state.returned.pop_front() {
+                    return Taken::durable(message);
+                }
+                if let Some(copy) = state.early.take() {
+                    return Taken::early(copy);
+                }
             }
             let wants = self.lock().wants.clone();
             if wants.filter_subjects.is_empty() {
-                feed.stream = None;
-                feed.made_for = None;
+                *feed = Feed::default();
                 drop(feed);
                 return std::future::pending().await;
             }
@@ -183,27 +212,32 @@ impl Door {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
             }
-            let Some(stream) = feed.stream.as_mut() else {
+            let Feed { stream, plain, .. } = &mut *feed;
+            let Some(stream) = stream.as_mut() else {
                 continue;
             };
+            // Plain copies first: one the server routed before a durable copy that counts
+            // it as pending must be in the book when that durable copy is read.
             let next = tokio::select! {
-                next = stream.next() => next,
+                biased;
                 () = self.put_back.notified() => continue,
+                Some(copy) = next_plain(plain) => {
+                    if let Some(id) = message_id(copy.headers.as_ref()) {
+                        self.lock().early.offer(EarlyCopy {
+                            id,
+                            subject: copy.subject.to_string(),
+                            payload: copy.payload,
+                        });
+                    }
+                    continue;
+                }
+                next = stream.next() => next,
             };
             match next {
                 Some(Ok(message)) => {
-                    let seq = sequence(&message);
-                    let again = message
-                        .info()
-                        .map(|info| info.delivered > 1)
-                        .unwrap_or(false);
-                    if again && self.lock().recent_set.contains(&seq) {
-                        // Offered again after its ack wait, though already handled (a first
-                        // delivery never is: a stream made anew counts from 1 again).
-                        let _ = message.ack().await;
-                        continue;
+                    if let Some(message) = self.arrived(message) {
+                        return Taken::durable(message);
                     }
-                    return message;
                 }
                 Some(Err(err)) => {
                     tracing::debug!(plugin = %self.name, "consumer: {err}");
@@ -220,49 +254,40 @@ impl Door {
         }
     }
 
-    /// Creates (or brings in line) the plugin's durable consumer and its pull subscription now,
-    /// before the plugin is announced ready: the stream keeps a message only for consumers
-    /// that exist when it is published, so a command sent right after `ready` must find one.
-    pub async fn attach(&self) -> Result<(), String> {
-        let mut feed = self.feed.lock().await;
-        let wants = self.lock().wants.clone();
-        if wants.filter_subjects.is_empty() {
-            return Ok(());
+    /// A durable copy arrived: the message to hand on, or `None` when it was handled already
+    /// (then it is acked here).
+    fn arrived(&self, message: Message) -> Option<Message> {
+        let seq = sequence(&message);
+        let (again, pending) = message
+            .info()
+            .map(|info| (info.delivered > 1, info.pending))
+            .unwrap_or((false, 0));
+        let id = message_id(message.headers.as_ref());
+        let mut state = self.lock();
+        if again && state.recent_set.contains(&seq) {
+            // Offered again after its ack wait, though already handled (a first delivery
+            // never is: a stream made anew counts from 1 again).
+            drop(state);
+            tokio::spawn(async move { message.ack().await });
+            return None;
         }
-        self.bring_in_line(&mut feed, wants).await
-    }
-
-    /// Opens the pull subscription for `wants` unless `feed` already has one made for them.
-    async fn bring_in_line(&self, feed: &mut Feed, wants: Wants) -> Result<(), String> {
-        if feed.made_for.as_ref() == Some(&wants) && feed.stream.is_some() {
-            return Ok(());
+        match state.early.on_durable(id.as_deref(), seq, pending) {
+            DurableFate::Ack => {
+                drop(state);
+                // Its early copy was handled and its reply published; the ack is queued on
+                // the same connection after them, whatever becomes of this call.
+                tokio::spawn(async move { message.ack().await });
+                self.done(seq);
+                None
+            }
+            DurableFate::Deliver { crashed } => {
+                if crashed > 0 {
+                    *state.attempts.entry(seq).or_default() += crashed;
+                    self.save_attempts(&state.attempts);
+                }
+                Some(message)
+            }
         }
-        let stream = self.open_stream(&wants).await?;
-        feed.stream = Some(stream);
-        feed.made_for = Some(wants);
-        Ok(())
-    }
-
-    /// Makes sure the stream, the dead-letter stream and the plugin's durable consumer exist
-    /// as `wants` says, and opens a pull subscription on it.
-    async fn open_stream(&self, wants: &Wants) -> Result<pull::Stream, String> {
-        let stream = ensure_streams(&self.js).await?;
-        let consumer: jetstream::consumer::PullConsumer = stream
-            .create_consumer(messaging::plugin_consumer_config(
-                &self.name,
-                wants.filter_subjects.clone(),
-                wants.ack_wait,
-            ))
-            .await
-            .map_err(|err| err.to_string())?;
-        consumer
-            .stream()
-            .max_messages_per_batch(BATCH)
-            .heartbeat(Duration::from_secs(5))
-            .expires(Duration::from_secs(30))
-            .messages()
-            .await
-            .map_err(|err| err.to_string())
     }
 
     /// Keeps `host` (its library for `version` open) for the next start.
@@ -312,31 +337,54 @@ impl Door {
         }
     }
 
-    /// Records that `message` is now in a host's hands.
-    pub fn hold(&self, message: Message) {
-        self.lock().held = Some(message);
+    /// Records that `taken` is now in a host's hands.
+    pub fn hold(&self, taken: Taken) {
+        self.lock().held = Some(taken);
     }
 
-    /// The message in hand, if any.
-    pub fn with_held<T>(&self, f: impl FnOnce(Option<&Message>) -> T) -> T {
-        f(self.lock().held.as_ref())
+    /// Takes the message in hand back (its handler finished), and counts it.
+    pub fn release(&self) -> Option<Taken> {
+        let mut state = self.lock();
+        let taken = state.held.take()?;
+        state.handled.total += 1;
+        if matches!(taken.copy, Copy::Early(_)) {
+            state.handled.early += 1;
+        }
+        Some(taken)
     }
 
-    /// Takes the message in hand back (its handler finished).
-    pub fn release(&self) -> Option<Message> {
-        self.lock().held.take()
+    /// What the plugin's hosts handled since the daemon started.
+    pub fn handled(&self) -> Handled {
+        self.lock().handled
+    }
+
+    /// Early copy `id` was handled: its durable copy is acked when it arrives.
+    pub fn settle(&self, id: String) {
+        self.lock().early.settle(id);
     }
 
     /// The host holding a message died (or was killed): the message goes first to the next
-    /// instance, counted against the plugin when `counts` (the host died mid-handler).
+    /// instance, counted against the plugin when `counts` (the host died mid-handler). An
+    /// early copy that counts is not retried itself: its durable copy carries the count.
     pub fn return_held(&self, counts: bool) {
         let mut state = self.lock();
-        if let Some(message) = state.held.take() {
-            if counts {
-                *state.attempts.entry(sequence(&message)).or_default() += 1;
-                self.save_attempts(&state.attempts);
+        let Some(taken) = state.held.take() else {
+            return;
+        };
+        match taken.copy {
+            Copy::Durable(message) => {
+                if counts {
+                    *state.attempts.entry(sequence(&message)).or_default() += 1;
+                    self.save_attempts(&state.attempts);
+                }
+                state.returned.push_front(*message);
             }
-            state.returned.push_front(message);
+            Copy::Early(id) if counts => state.early.crashed(id),
+            Copy::Early(id) => state.early.put_back(EarlyCopy {
+                id,
+                subject: taken.subject,
+                payload: taken.payload,
+            }),
         }
     }
 
@@ -351,7 +399,8 @@ impl Door {
         }
     }
 
-    /// Puts back a message that was taken but never handed to a host; it is next in line.
+    /// Puts back a durable copy that was taken but never handed to a host; it is next in
+    /// line.
     pub fn put_back(&self, message: Message) {
         self.lock().returned.push_front(message);
         self.put_back.notify_one();
@@ -382,87 +431,15 @@ impl Door {
     /// Sends a progress ack for the message in hand, so a long handler is not taken for a
     /// lost one.
     pub async fn progress(&self) {
-        let held = self.lock().held.clone();
+        let held = match &self.lock().held {
+            Some(Taken {
+                copy: Copy::Durable(message),
+                ..
+            }) => Some(message.clone()),
+            _ => None,
+        };
         if let Some(message) = held {
             let _ = message.ack_with(AckKind::Progress).await;
-        }
-    }
-}
-
-/// Creates (or finds) the `ROSEY` stream and the dead-letter stream.
-pub async fn ensure_streams(js: &jetstream::Context) -> Result<jetstream::stream::Stream, String> {
-    let stream = js
-        .get_or_create_stream(messaging::stream_config())
-        .await
-        .map_err(|err| err.to_string())?;
-    js.get_or_create_stream(messaging::dead_letter_stream_config())
-        .await
-        .map_err(|err| err.to_string())?;
-    Ok(stream)
-}
-
-/// Every plugin's door, kept by the stack so doors outlive actor restarts.
-#[derive(Clone, Default)]
-pub struct Doors {
-    doors: Arc<Mutex<HashMap<String, Arc<Door>>>>,
-}
-
-impl Doors {
-    /// Plugin `name`'s door, made for `version` if it has none yet.
-    pub fn open(
-        &self,
-        name: &str,
-        version: &str,
-        wants: Wants,
-        js: &jetstream::Context,
-        attempts_file: PathBuf,
-    ) -> Arc<Door> {
-        let mut doors = match self.doors.lock() {
-            Ok(doors) => doors,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        doors
-            .entry(name.to_owned())
-            .or_insert_with(|| Arc::new(Door::new(name, version, wants, js.clone(), attempts_file)))
-            .clone()
-    }
-
-    /// Plugin `name`'s door, if it has one.
-    pub fn get(&self, name: &str) -> Option<Arc<Door>> {
-        match self.doors.lock() {
-            Ok(doors) => doors.get(name).cloned(),
-            Err(poisoned) => poisoned.into_inner().get(name).cloned(),
-        }
-    }
-
-    /// Closes plugin `name`'s door (removed or disabled): its subscription ends and its
-    /// standby host, if any, is killed.
-    pub fn close(&self, name: &str) {
-        let door = match self.doors.lock() {
-            Ok(mut doors) => doors.remove(name),
-            Err(poisoned) => poisoned.into_inner().remove(name),
-        };
-        if let Some(door) = door {
-            door.drop_standby();
-        }
-    }
-
-    /// Every open door.
-    pub fn all(&self) -> Vec<Arc<Door>> {
-        match self.doors.lock() {
-            Ok(doors) => doors.values().cloned().collect(),
-            Err(poisoned) => poisoned.into_inner().values().cloned().collect(),
-        }
-    }
-
-    /// Kills every standby host (the stack is stopping).
-    pub fn drop_standbys(&self) {
-        let doors: Vec<Arc<Door>> = match self.doors.lock() {
-            Ok(doors) => doors.values().cloned().collect(),
-            Err(poisoned) => poisoned.into_inner().values().cloned().collect(),
-        };
-        for door in doors {
-            door.drop_standby();
         }
     }
 }

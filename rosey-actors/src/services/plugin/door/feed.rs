@@ -1,0 +1,157 @@
+//! A door's feed: the pull subscription on the plugin's durable consumer, and the plain
+//! subscriptions to the same subjects beside it (for early copies). Both are opened together,
+//! plain first, so nothing stored after the consumer's counts are read can slip past the
+//! plain ones; the plain ones are dropped while no actor reads the door.
+
+use std::time::Duration;
+
+use async_nats::{
+    jetstream::{self, consumer::pull},
+    Subscriber,
+};
+use futures::{stream::SelectAll, StreamExt};
+use rosey_core::messaging;
+
+use super::{Door, Wants, BATCH};
+
+/// What a door reads from.
+#[derive(Default)]
+pub(super) struct Feed {
+    pub(super) stream: Option<pull::Stream>,
+    /// Plain subscriptions to the same subjects, for early copies.
+    pub(super) plain: Option<SelectAll<Subscriber>>,
+    /// The wants the stream was made for (remade when they change).
+    pub(super) made_for: Option<Wants>,
+}
+
+impl Door {
+    /// Creates (or brings in line) the plugin's durable consumer and its pull subscription now,
+    /// before the plugin is announced ready: the stream keeps a message only for consumers
+    /// that exist when it is published, so a command sent right after `ready` must find one.
+    pub async fn attach(&self) -> Result<(), String> {
+        let mut feed = self.feed.lock().await;
+        let wants = self.lock().wants.clone();
+        if wants.filter_subjects.is_empty() {
+            return Ok(());
+        }
+        self.bring_in_line(&mut feed, wants).await
+    }
+
+    /// Opens the pull subscription for `wants` (and the plain subscriptions beside it) unless
+    /// `feed` already has them made for these wants.
+    pub(super) async fn bring_in_line(&self, feed: &mut Feed, wants: Wants) -> Result<(), String> {
+        if feed.made_for.as_ref() == Some(&wants) && feed.stream.is_some() {
+            if feed.plain.is_none() {
+                // Back after a quiet spell: durable copies delivered before this subscription
+                // may still be in the pull buffer, and their pending counts predate it.
+                let plain = self.subscribe_plain(&wants).await?;
+                let stored = self
+                    .js
+                    .get_stream(messaging::STREAM_NAME)
+                    .await
+                    .map_err(|err| err.to_string())?
+                    .cached_info()
+                    .state
+                    .last_sequence;
+                self.lock().early.rearm(stored + 1);
+                feed.plain = Some(plain);
+            }
+            return Ok(());
+        }
+        self.lock().early.reset();
+        // Subscribed before the consumer's counts are read: whatever is stored after them
+        // reaches the subscription too, so nothing slips between the two.
+        let plain = self.subscribe_plain(&wants).await?;
+        let (stream, caught_up) = self.open_stream(&wants).await?;
+        self.lock().early.set_caught_up(caught_up);
+        feed.stream = Some(stream);
+        feed.plain = Some(plain);
+        feed.made_for = Some(wants);
+        Ok(())
+    }
+
+    /// Plain subscriptions to the plugin's subjects, for early copies.
+    async fn subscribe_plain(&self, wants: &Wants) -> Result<SelectAll<Subscriber>, String> {
+        let mut plain = SelectAll::new();
+        for subject in &wants.filter_subjects {
+            let subscriber = self
+                .js
+                .client()
+                .subscribe(subject.clone())
+                .await
+                .map_err(|err| err.to_string())?;
+            plain.push(subscriber);
+        }
+        Ok(plain)
+    }
+
+    /// No actor reads the door any more (its instance stopped or failed): the plain
+    /// subscriptions end once the last read lets go of them, unless a new instance has begun
+    /// reading by then.
+    pub fn quiet(self: &std::sync::Arc<Self>) {
+        self.lock().quiet = true;
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let door = self.clone();
+        runtime.spawn(async move {
+            let mut feed = door.feed.lock().await;
+            if door.lock().quiet {
+                feed.plain = None;
+            }
+        });
+    }
+
+    /// Makes sure the stream, the dead-letter stream and the plugin's durable consumer exist
+    /// as `wants` says, and opens a pull subscription on it; also says whether the consumer
+    /// had nothing pending or unacked when it was looked up.
+    async fn open_stream(&self, wants: &Wants) -> Result<(pull::Stream, bool), String> {
+        let stream = ensure_streams(&self.js).await?;
+        let consumer: jetstream::consumer::PullConsumer = stream
+            .create_consumer(messaging::plugin_consumer_config(
+                &self.name,
+                wants.filter_subjects.clone(),
+                wants.ack_wait,
+            ))
+            .await
+            .map_err(|err| err.to_string())?;
+        let caught_up = {
+            let state = self.lock();
+            state.returned.is_empty() && state.held.is_none()
+        } && {
+            let info = consumer.cached_info();
+            info.num_pending == 0 && info.num_ack_pending == 0
+        };
+        let messages = consumer
+            .stream()
+            .max_messages_per_batch(BATCH)
+            .heartbeat(Duration::from_secs(5))
+            .expires(Duration::from_secs(30))
+            .messages()
+            .await
+            .map_err(|err| err.to_string())?;
+        Ok((messages, caught_up))
+    }
+}
+
+/// Creates (or finds) the `ROSEY` stream and the dead-letter stream.
+pub async fn ensure_streams(js: &jetstream::Context) -> Result<jetstream::stream::Stream, String> {
+    let stream = js
+        .get_or_create_stream(messaging::stream_config())
+        .await
+        .map_err(|err| err.to_string())?;
+    js.get_or_create_stream(messaging::dead_letter_stream_config())
+        .await
+        .map_err(|err| err.to_string())?;
+    Ok(stream)
+}
+
+/// The next plain copy; never when there are no plain subscriptions.
+pub(super) async fn next_plain(
+    plain: &mut Option<SelectAll<Subscriber>>,
+) -> Option<async_nats::Message> {
+    match plain {
+        Some(plain) if !plain.is_empty() => plain.next().await,
+        _ => std::future::pending().await,
+    }
+}

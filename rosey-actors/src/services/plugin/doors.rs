@@ -1,0 +1,78 @@
+//! Every plugin's door, kept by the stack (not by any actor) so a door outlives the actor
+//! instances that read it.
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+};
+
+use async_nats::jetstream;
+
+use super::door::{Door, Wants};
+
+/// Every plugin's door, kept by the stack so doors outlive actor restarts.
+#[derive(Clone, Default)]
+pub struct Doors {
+    doors: Arc<Mutex<HashMap<String, Arc<Door>>>>,
+}
+
+impl Doors {
+    /// Plugin `name`'s door, made for `version` if it has none yet.
+    pub fn open(
+        &self,
+        name: &str,
+        version: &str,
+        wants: Wants,
+        js: &jetstream::Context,
+        attempts_file: PathBuf,
+    ) -> Arc<Door> {
+        let mut doors = match self.doors.lock() {
+            Ok(doors) => doors,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        doors
+            .entry(name.to_owned())
+            .or_insert_with(|| Arc::new(Door::new(name, version, wants, js.clone(), attempts_file)))
+            .clone()
+    }
+
+    /// Plugin `name`'s door, if it has one.
+    pub fn get(&self, name: &str) -> Option<Arc<Door>> {
+        match self.doors.lock() {
+            Ok(doors) => doors.get(name).cloned(),
+            Err(poisoned) => poisoned.into_inner().get(name).cloned(),
+        }
+    }
+
+    /// Closes plugin `name`'s door (removed or disabled): its subscription ends and its
+    /// standby host, if any, is killed.
+    pub fn close(&self, name: &str) {
+        let door = match self.doors.lock() {
+            Ok(mut doors) => doors.remove(name),
+            Err(poisoned) => poisoned.into_inner().remove(name),
+        };
+        if let Some(door) = door {
+            door.drop_standby();
+        }
+    }
+
+    /// Every open door.
+    pub fn all(&self) -> Vec<Arc<Door>> {
+        match self.doors.lock() {
+            Ok(doors) => doors.values().cloned().collect(),
+            Err(poisoned) => poisoned.into_inner().values().cloned().collect(),
+        }
+    }
+
+    /// Kills every standby host (the stack is stopping).
+    pub fn drop_standbys(&self) {
+        let doors: Vec<Arc<Door>> = match self.doors.lock() {
+            Ok(doors) => doors.values().cloned().collect(),
+            Err(poisoned) => poisoned.into_inner().values().cloned().collect(),
+        };
+        for door in doors {
+            door.drop_standby();
+        }
+    }
+}

@@ -1,0 +1,447 @@
+//! Early copies: a message reaches the plugin as soon as NATS routes it, not only once the
+//! stream has stored it and the consumer has delivered it.
+//!
+//! A JetStream publish is also a plain NATS message: every subscriber of its subject gets it
+//! when the server routes it, while the stream's copy reaches the plugin's pull consumer a
+//! store and a delivery later (about a quarter of a millisecond on a small machine, most of
+//! the steady command → reply time). The door therefore also subscribes to the plugin's
+//! subjects and may hand the host that *early copy*; the stream's *durable copy* stays the
+//! record: it is acked only when it arrives, after the early copy was handled and its reply
+//! published, so a reply still goes out before its message is acked.
+//!
+//! The rules that keep this from losing, repeating or reordering anything:
+//!
+//! * Only messages with a `Nats-Msg-Id` (every message the router publishes) are taken
+//!   early; the id is how the two copies of one message meet.
+//! * Early copies are taken only while the door is *caught up*: every message the last
+//!   durable copy said was pending behind it for the consumer has reached the door as an early
+//!   copy already (or the consumer was new and empty). The server routes a message's plain copy
+//!   before it stores it, so a durable copy that counts a message as pending arrives after that
+//!   message's plain copy, and the door reads plain copies first; every message stored later
+//!   reaches the subscription too, in the same order. So an early copy never overtakes an older
+//!   message. Any sign of a backlog (more pending than the door has seen, a message without an
+//!   id, a full queue) stops early copies until the door catches up.
+//! * An early copy gets one attempt. If its host dies with it, the durable copy carries the
+//!   retries (counted as poison like any other); an early copy is never dead-lettered.
+//! * An id seen lately (early or durable) is never taken early again, so a republished
+//!   duplicate, which the stream drops, is not handled twice either.
+//! * What waits for a durable copy (handled early, or crashed early) is forgotten after the
+//!   stream's duplicate window: a message the stream refused has no durable copy to wait for.
+
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    time::{Duration, Instant},
+};
+
+use async_nats::{header::NATS_MESSAGE_ID, jetstream::Message};
+use bytes::Bytes;
+
+/// Early copies queued ahead of the host at most; past that the door reads durable copies.
+const MAX_QUEUED: usize = 64;
+
+/// Ids remembered for dropping a copy seen before.
+const KNOWN: usize = 4096;
+
+/// How long a handled or crashed early copy waits for its durable copy (the stream's
+/// duplicate window: after it, a republish would be stored anew anyway).
+const WAIT_FOR_DURABLE: Duration = Duration::from_secs(120);
+
+/// How long an early copy counts as a message the stream has yet to deliver: a durable copy
+/// comes within milliseconds, so one still missing after this may never come (the stream
+/// refused it), and counting it could hide a message the door has not seen.
+const COUNTS_AS_PENDING: Duration = Duration::from_secs(1);
+
+/// A message that arrived on the plugin's subjects before the stream delivered it.
+#[derive(Debug, Clone)]
+pub struct EarlyCopy {
+    /// Its `Nats-Msg-Id`.
+    pub id: String,
+    /// The subject it was published on.
+    pub subject: String,
+    /// The payload.
+    pub payload: Bytes,
+}
+
+/// A message taken from the door for the host.
+#[derive(Debug)]
+pub struct Taken {
+    /// The subject it was published on.
+    pub subject: String,
+    /// The payload.
+    pub payload: Bytes,
+    /// Which copy it is.
+    pub copy: Copy,
+}
+
+/// Which copy of a message was taken.
+#[derive(Debug)]
+pub enum Copy {
+    /// The stream's copy: acked (or termed, or dead-lettered) when done.
+    Durable(Box<Message>),
+    /// The plain copy, by its `Nats-Msg-Id`: its durable copy is acked when it arrives.
+    Early(String),
+}
+
+impl Taken {
+    pub(super) fn durable(message: Message) -> Taken {
+        Taken {
+            subject: message.subject.to_string(),
+            payload: message.payload.clone(),
+            copy: Copy::Durable(Box::new(message)),
+        }
+    }
+
+    pub(super) fn early(copy: EarlyCopy) -> Taken {
+        Taken {
+            subject: copy.subject,
+            payload: copy.payload,
+            copy: Copy::Early(copy.id),
+        }
+    }
+
+    /// The stream sequence; 0 for an early copy, which has none yet (it is also the host's
+    /// handle on the message, and one message is in a host at a time).
+    pub fn seq(&self) -> u64 {
+        match &self.copy {
+            Copy::Durable(message) => super::door::sequence(message),
+            Copy::Early(_) => 0,
+        }
+    }
+}
+
+/// A message's `Nats-Msg-Id`, if it has one.
+pub(super) fn message_id(headers: Option<&async_nats::HeaderMap>) -> Option<String> {
+    headers
+        .and_then(|headers| headers.get(NATS_MESSAGE_ID))
+        .map(|id| id.as_str().to_owned())
+}
+
+/// What to do with a durable copy that just arrived.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DurableFate {
+    /// Its early copy was handled: ack it, hand it to nobody.
+    Ack,
+    /// Hand it to the plugin; `crashed` hosts already died on its early copy (add them to its
+    /// poison count).
+    Deliver {
+        /// Hosts that died holding the early copy.
+        crashed: u32,
+    },
+}
+
+/// The door's book of early copies.
+#[derive(Debug, Default)]
+pub struct EarlyCopies {
+    caught_up: bool,
+    /// The first stream sequence whose durable copy was delivered after the subscription was
+    /// made: only such a copy's pending count covers what the subscription has seen.
+    trust_from: u64,
+    queue: VecDeque<EarlyCopy>,
+    /// Early copies handled, whose durable copy is still to be acked.
+    settled: HashMap<String, Instant>,
+    /// Early copies a host died holding, whose durable copy is still to come.
+    crashed: HashMap<String, (u32, Instant)>,
+    known: HashSet<String>,
+    known_order: VecDeque<String>,
+}
+
+impl EarlyCopies {
+    /// Whether nothing is known to be pending for the consumer behind what the door has seen.
+    #[cfg(test)]
+    pub fn caught_up(&self) -> bool {
+        self.caught_up
+    }
+
+    /// Sets whether the door is caught up: from a new consumer's counts, or false when its
+    /// subscription is made anew.
+    pub fn set_caught_up(&mut self, caught_up: bool) {
+        self.caught_up = caught_up;
+    }
+
+    /// A plain copy of a message on the plugin's subjects arrived.
+    pub fn offer(&mut self, copy: EarlyCopy) {
+        if !self.remember(&copy.id) {
+            return;
+        }
+        if !self.caught_up {
+            return;
+        }
+        if self.queue.len() >= MAX_QUEUED {
+            // The host is behind: the stream delivers from here on, in its order.
+            self.caught_up = false;
+            return;
+        }
+        self.queue.push_back(copy);
+    }
+
+    /// The next early copy for the host, oldest first.
+    pub fn take(&mut self) -> Option<EarlyCopy> {
+        self.queue.pop_front()
+    }
+
+    /// An early copy taken but not handed to a host (or whose host went away before it ran
+    /// the handler): it is next again.
+    pub fn put_back(&mut self, copy: EarlyCopy) {
+        self.queue.push_front(copy);
+    }
+
+    /// The durable copy of message `id` (`None`: it has no id), stream sequence `seq`,
+    /// arrived, with `pending` messages behind it for the consumer.
+    pub fn on_durable(&mut self, id: Option<&str>, seq: u64, pending: u64) -> DurableFate {
+        let fate = match id {
+            None => DurableFate::Deliver { crashed: 0 },
+            Some(id) => {
+                self.remember(id);
+                if self.settled.remove(id).is_some() {
+                    DurableFate::Ack
+                } else {
+                    if let Some(at) = self.queue.iter().position(|copy| copy.id == id) {
+                        self.queue.remove(at);
+                    }
+                    let crashed = self.crashed.remove(id).map_or(0, |(count, _)| count);
+                    DurableFate::Deliver { crashed }
+                }
+            }
+        };
+        self.caught_up = seq >= self.trust_from && self.seen_ahead() >= pending;
+        fate
+    }
+
+    /// Messages seen early whose durable copy is still to come: the ones a durable copy's
+    /// pending count may be counting.
+    fn seen_ahead(&self) -> u64 {
+        let now = Instant::now();
+        let recent = |at: &Instant| now.duration_since(*at) < COUNTS_AS_PENDING;
+        let settled = self.settled.values().filter(|at| recent(at)).count();
+        let crashed = self.crashed.values().filter(|(_, at)| recent(at)).count();
+        (self.queue.len() + settled + crashed) as u64
+    }
+
+    /// Early copy `id` was handled; its durable copy is acked when it comes.
+    pub fn settle(&mut self, id: String) {
+        self.expire();
+        self.settled.insert(id, Instant::now());
+    }
+
+    /// A host died holding early copy `id`; its durable copy carries the retries.
+    pub fn crashed(&mut self, id: String) {
+        self.expire();
+        let entry = self.crashed.entry(id).or_insert((0, Instant::now()));
+        entry.0 += 1;
+    }
+
+    /// Forgets the queue (the subscription is made anew, perhaps for other subjects, with a
+    /// new consumer subscription): what was queued comes as durable copies.
+    pub fn reset(&mut self) {
+        self.rearm(0);
+    }
+
+    /// The subscription was made anew while durable copies delivered before it may still be
+    /// on their way; only one from stream sequence `trust_from` on can say the door caught up.
+    pub fn rearm(&mut self, trust_from: u64) {
+        self.queue.clear();
+        self.caught_up = false;
+        self.trust_from = trust_from;
+    }
+
+    /// Early copies waiting for the host.
+    #[cfg(test)]
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Records `id` as seen; false if it was already.
+    fn remember(&mut self, id: &str) -> bool {
+        if self.known.contains(id) {
+            return false;
+        }
+        self.known.insert(id.to_owned());
+        self.known_order.push_back(id.to_owned());
+        if self.known_order.len() > KNOWN {
+            if let Some(old) = self.known_order.pop_front() {
+                self.known.remove(&old);
+            }
+        }
+        true
+    }
+
+    fn expire(&mut self) {
+        let now = Instant::now();
+        self.settled
+            .retain(|_, at| now.duration_since(*at) < WAIT_FOR_DURABLE);
+        self.crashed
+            .retain(|_, (_, at)| now.duration_since(*at) < WAIT_FOR_DURABLE);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy(id: &str) -> EarlyCopy {
+        EarlyCopy {
+            id: id.to_owned(),
+            subject: "rosey.commands.roll".to_owned(),
+            payload: Bytes::from_static(b"{}"),
+        }
+    }
+
+    #[test]
+    fn nothing_is_taken_early_until_the_door_is_caught_up() {
+        let mut early = EarlyCopies::default();
+        early.offer(copy("a"));
+        assert!(early.take().is_none());
+        assert_eq!(
+            early.on_durable(Some("a"), 1, 0),
+            DurableFate::Deliver { crashed: 0 }
+        );
+        early.offer(copy("b"));
+        assert_eq!(early.take().map(|copy| copy.id), Some("b".to_owned()));
+    }
+
+    #[test]
+    fn a_handled_early_copy_has_its_durable_copy_acked_not_delivered() {
+        let mut early = EarlyCopies::default();
+        early.set_caught_up(true);
+        early.offer(copy("a"));
+        let taken = early.take().expect("caught up: taken early");
+        early.settle(taken.id);
+        assert_eq!(early.on_durable(Some("a"), 1, 0), DurableFate::Ack);
+    }
+
+    #[test]
+    fn a_durable_copy_overtaking_its_early_copy_replaces_it() {
+        let mut early = EarlyCopies::default();
+        early.set_caught_up(true);
+        early.offer(copy("a"));
+        assert_eq!(
+            early.on_durable(Some("a"), 1, 0),
+            DurableFate::Deliver { crashed: 0 }
+        );
+        assert!(
+            early.take().is_none(),
+            "the early copy went with its durable one"
+        );
+        early.offer(copy("a"));
+        assert!(
+            early.take().is_none(),
+            "a late plain copy is not taken again"
+        );
+    }
+
+    #[test]
+    fn a_crash_on_an_early_copy_is_carried_by_the_durable_copy() {
+        let mut early = EarlyCopies::default();
+        early.set_caught_up(true);
+        early.offer(copy("a"));
+        let taken = early.take().expect("taken early");
+        early.crashed(taken.id);
+        assert_eq!(
+            early.on_durable(Some("a"), 1, 0),
+            DurableFate::Deliver { crashed: 1 }
+        );
+    }
+
+    #[test]
+    fn a_backlog_stops_early_copies_until_the_door_catches_up() {
+        let mut early = EarlyCopies::default();
+        early.set_caught_up(true);
+        assert_eq!(
+            early.on_durable(Some("old"), 1, 3),
+            DurableFate::Deliver { crashed: 0 }
+        );
+        early.offer(copy("new"));
+        assert!(
+            early.take().is_none(),
+            "three older messages are still to come"
+        );
+        early.on_durable(Some("older-2"), 1, 0);
+        early.offer(copy("newer"));
+        assert_eq!(early.take().map(|copy| copy.id), Some("newer".to_owned()));
+    }
+
+    #[test]
+    fn messages_already_seen_early_do_not_count_as_a_backlog() {
+        let mut early = EarlyCopies::default();
+        early.set_caught_up(true);
+        early.offer(copy("a"));
+        let taken = early.take().expect("taken early");
+        early.settle(taken.id);
+        early.offer(copy("b"));
+        early.offer(copy("c"));
+        // a's durable copy: b and c are stored behind it, and both were seen.
+        assert_eq!(early.on_durable(Some("a"), 1, 2), DurableFate::Ack);
+        early.offer(copy("d"));
+        let ids: Vec<String> = std::iter::from_fn(|| early.take())
+            .map(|copy| copy.id)
+            .collect();
+        assert_eq!(ids, ["b", "c", "d"]);
+        // Three pending behind b's durable copy but only c and d seen: one was missed.
+        assert_eq!(
+            early.on_durable(Some("b"), 1, 3),
+            DurableFate::Deliver { crashed: 0 }
+        );
+        assert!(!early.caught_up());
+    }
+
+    #[test]
+    fn a_durable_copy_without_an_id_behind_the_early_ones_stops_early_copies() {
+        let mut early = EarlyCopies::default();
+        early.set_caught_up(true);
+        early.on_durable(None, 1, 1);
+        assert!(
+            !early.caught_up(),
+            "the pending message was never seen early"
+        );
+    }
+
+    #[test]
+    fn a_durable_copy_delivered_before_a_new_subscription_cannot_say_the_door_caught_up() {
+        let mut early = EarlyCopies::default();
+        early.rearm(10);
+        early.on_durable(Some("a"), 9, 0);
+        early.offer(copy("b"));
+        assert!(
+            early.take().is_none(),
+            "message 10 may have been stored unseen"
+        );
+        early.on_durable(Some("c"), 10, 0);
+        early.offer(copy("d"));
+        assert_eq!(early.take().map(|copy| copy.id), Some("d".to_owned()));
+    }
+
+    #[test]
+    fn a_republished_duplicate_is_not_taken_twice() {
+        let mut early = EarlyCopies::default();
+        early.set_caught_up(true);
+        early.offer(copy("a"));
+        let taken = early.take().expect("taken early");
+        early.settle(taken.id);
+        early.offer(copy("a"));
+        assert!(early.take().is_none());
+    }
+
+    #[test]
+    fn a_full_queue_hands_the_rest_to_the_stream() {
+        let mut early = EarlyCopies::default();
+        early.set_caught_up(true);
+        for i in 0..=MAX_QUEUED {
+            early.offer(copy(&format!("m{i}")));
+        }
+        assert_eq!(early.queued(), MAX_QUEUED);
+        assert!(!early.caught_up());
+        early.offer(copy("later"));
+        assert_eq!(early.queued(), MAX_QUEUED, "nothing is queued after a gap");
+    }
+
+    #[test]
+    fn a_copy_put_back_is_next_again() {
+        let mut early = EarlyCopies::default();
+        early.set_caught_up(true);
+        early.offer(copy("a"));
+        early.offer(copy("b"));
+        let first = early.take().expect("a");
+        early.put_back(first);
+        assert_eq!(early.take().map(|copy| copy.id), Some("a".to_owned()));
+    }
+}
