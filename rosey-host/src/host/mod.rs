@@ -154,11 +154,12 @@ pub fn serve() -> i32 {
         Err(plugin::StartError::Storage(err)) => return fail(exit_codes::STORAGE_FAILED, err),
         Err(plugin::StartError::Load(err)) => return fail(exit_codes::LOAD_FAILED, err),
     };
-    let handled = Arc::new(AtomicU64::new(0));
-    spawn_heartbeats(channel.clone(), heartbeat, handled.clone());
     if !channel.send(&FromHost::Started) {
         return exit_codes::CHANNEL_LOST;
     }
+    // After `Started`: the thread's creation is not on the way to the first message.
+    let handled = Arc::new(AtomicU64::new(0));
+    spawn_heartbeats(channel.clone(), heartbeat, handled.clone());
 
     loop {
         let (seq, outcome) = match next() {

@@ -11,7 +11,7 @@ use tokio::{
 
 use super::{
     ops::{self, Daemon, OpError, UnitOp},
-    peer::{self, Peer, Refusal},
+    peer::{self, Own, Peer, Refusal},
 };
 use crate::control::{Request, Response};
 
@@ -49,6 +49,20 @@ fn host_pids(daemon: &Daemon) -> HashSet<u32> {
         .collect()
 }
 
+/// The daemon as the peer check sees it, read once.
+fn own() -> Own {
+    static OWN: std::sync::OnceLock<Own> = std::sync::OnceLock::new();
+    *OWN.get_or_init(|| {
+        let pid = std::process::id();
+        Own {
+            // SAFETY: geteuid cannot fail.
+            uid: unsafe { libc::geteuid() },
+            pid,
+            start: peer::proc_links(pid).map_or(0, |links| links.start),
+        }
+    })
+}
+
 /// Checks the peer's credentials; `Err` is the refusal to send it.
 fn admit(stream: &UnixStream, daemon: &Daemon) -> Result<(), Refusal> {
     let cred = match stream.peer_cred() {
@@ -62,15 +76,7 @@ fn admit(stream: &UnixStream, daemon: &Daemon) -> Result<(), Refusal> {
         uid: cred.uid(),
         pid: cred.pid().and_then(|pid| u32::try_from(pid).ok()),
     };
-    // SAFETY: geteuid cannot fail.
-    let own_uid = unsafe { libc::geteuid() };
-    let verdict = peer::decide(
-        peer,
-        own_uid,
-        std::process::id(),
-        &host_pids(daemon),
-        peer::proc_links,
-    );
+    let verdict = peer::decide(peer, own(), &host_pids(daemon), peer::proc_links);
     if let Err(refusal) = &verdict {
         tracing::warn!(
             "control socket: refused process {} (uid {}): {refusal}",

@@ -4,6 +4,11 @@
 //! own children or descends from one: every plugin host (running, spare, standby) is such a
 //! child, and a plugin is untrusted code running as the operator's uid. The children the
 //! daemon knows as plugin hosts are named as such in the refusal.
+//!
+//! The check walks from the peer up its parents through `/proc`, and stops at the first
+//! process that started before the daemon: a process never starts before its parent, so
+//! nothing from there up can descend from the daemon (an operator's CLI costs one or two
+//! reads, not the whole chain up to init).
 
 use std::collections::HashSet;
 
@@ -25,6 +30,9 @@ pub struct ProcLinks {
     pub pgid: u32,
     /// Its session.
     pub sid: u32,
+    /// When it started (clock ticks since boot): a process that started before the daemon
+    /// cannot descend from it, and neither can its parents, so the walk up stops there.
+    pub start: u64,
 }
 
 /// Why a peer is refused; the text is the one JSON error line it gets.
@@ -71,25 +79,43 @@ pub fn proc_links(pid: u32) -> Option<ProcLinks> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // `pid (comm) state ppid pgrp session …`; comm may hold spaces and parentheses.
     let rest = &stat[stat.rfind(')')? + 1..];
-    let mut fields = rest.split_whitespace().skip(1);
-    let mut next = || fields.next()?.parse::<u32>().ok();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let number = |at: usize| fields.get(at)?.parse::<u64>().ok();
+    let id = |at: usize| u32::try_from(number(at)?).ok();
+    // After the command: state, ppid, pgrp, session, … and starttime, the 22nd field.
     Some(ProcLinks {
-        ppid: next()?,
-        pgid: next()?,
-        sid: next()?,
+        ppid: id(1)?,
+        pgid: id(2)?,
+        sid: id(3)?,
+        start: number(19)?,
     })
 }
 
-/// Decides whether `peer` may use the control socket of the daemon running as `own_uid` with
-/// pid `own_pid`, whose plugin hosts are `hosts` (each the leader of its own process group);
-/// `links` reads a process's place in the tree.
+/// The daemon as [`decide`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Own {
+    /// The uid it runs as.
+    pub uid: u32,
+    /// Its pid.
+    pub pid: u32,
+    /// When it started ([`ProcLinks::start`]; 0 when unknown: every walk goes to the top).
+    pub start: u64,
+}
+
+/// Decides whether `peer` may use the control socket of the daemon `own`, whose plugin hosts
+/// are `hosts` (each the leader of its own process group); `links` reads a process's place in
+/// the tree.
 pub fn decide(
     peer: Peer,
-    own_uid: u32,
-    own_pid: u32,
+    own: Own,
     hosts: &HashSet<u32>,
     links: impl Fn(u32) -> Option<ProcLinks>,
 ) -> Result<(), Refusal> {
+    let Own {
+        uid: own_uid,
+        pid: own_pid,
+        start: own_start,
+    } = own;
     if peer.uid != own_uid && peer.uid != 0 {
         return Err(Refusal::OtherUser {
             uid: peer.uid,
@@ -127,7 +153,8 @@ pub fn decide(
                 child: current,
             });
         }
-        if here.ppid <= 1 {
+        if here.ppid <= 1 || here.start < own_start {
+            // The top, or older than the daemon: nothing from here up is its descendant.
             break;
         }
         current = here.ppid;
@@ -141,11 +168,21 @@ mod tests {
 
     use super::*;
 
-    /// A made-up process tree: pid → (ppid, pgid, sid).
-    fn tree(entries: &[(u32, u32, u32, u32)]) -> impl Fn(u32) -> Option<ProcLinks> {
+    /// A made-up process tree: pid → (ppid, pgid, sid, start).
+    fn tree(entries: &[(u32, u32, u32, u32, u64)]) -> impl Fn(u32) -> Option<ProcLinks> {
         let map: HashMap<u32, ProcLinks> = entries
             .iter()
-            .map(|&(pid, ppid, pgid, sid)| (pid, ProcLinks { ppid, pgid, sid }))
+            .map(|&(pid, ppid, pgid, sid, start)| {
+                (
+                    pid,
+                    ProcLinks {
+                        ppid,
+                        pgid,
+                        sid,
+                        start,
+                    },
+                )
+            })
             .collect();
         move |pid| map.get(&pid).copied()
     }
@@ -155,22 +192,26 @@ mod tests {
 
     fn table() -> impl Fn(u32) -> Option<ProcLinks> {
         tree(&[
-            (100, 1, 100, 100),   // the daemon
-            (200, 100, 200, 100), // a plugin host
-            (201, 200, 200, 100), // its child
-            (202, 201, 200, 100), // its grandchild
-            (203, 1, 200, 100),   // orphaned, still in the host's group
-            (300, 100, 300, 100), // nats-server
-            (400, 50, 400, 400),  // the operator's shell's CLI
-            (50, 1, 50, 50),      // the shell
+            (100, 1, 100, 100, 1000),   // the daemon
+            (200, 100, 200, 100, 1001), // a plugin host
+            (201, 200, 200, 100, 1002), // its child
+            (202, 201, 200, 100, 1003), // its grandchild
+            (203, 1, 200, 100, 1004),   // orphaned, still in the host's group
+            (300, 100, 300, 100, 1000), // nats-server
+            (400, 50, 400, 400, 2000),  // the operator's shell's CLI
+            (50, 40, 50, 50, 10),       // the shell, older than the daemon
+            (600, 1, 600, 600, 5),      // a tool started at boot (its parent is init)
         ])
     }
 
     fn check(uid: u32, pid: Option<u32>) -> Result<(), Refusal> {
         decide(
             Peer { uid, pid },
-            UID,
-            DAEMON,
+            Own {
+                uid: UID,
+                pid: DAEMON,
+                start: 1000,
+            },
             &HashSet::from([200]),
             table(),
         )
@@ -181,6 +222,14 @@ mod tests {
         assert_eq!(check(UID, Some(400)), Ok(()));
         assert_eq!(check(0, Some(400)), Ok(()));
         assert_eq!(check(UID, Some(DAEMON)), Ok(()));
+    }
+
+    #[test]
+    fn the_walk_stops_at_the_first_process_older_than_the_daemon() {
+        // The shell's parent (40) is not in the table: reading it would refuse the peer as
+        // unknown, but the shell started before the daemon, so the walk ends there.
+        assert_eq!(check(UID, Some(400)), Ok(()));
+        assert_eq!(check(UID, Some(600)), Ok(()));
     }
 
     #[test]
@@ -239,8 +288,14 @@ mod tests {
             uid,
             pid: Some(grandchild),
         };
-        let result = decide(peer, uid, own, &HashSet::new(), proc_links);
-        let as_host = decide(peer, uid, own, &HashSet::from([child.id()]), proc_links);
+        let own = Own {
+            uid,
+            pid: own,
+            start: proc_links(own).expect("own stat").start,
+        };
+        let result = decide(peer, own, &HashSet::new(), proc_links);
+        let as_host = decide(peer, own, &HashSet::from([child.id()]), proc_links);
+        let child_links = proc_links(child.id());
         let _ = Command::new("kill").arg(grandchild.to_string()).status();
         let _ = child.kill();
         let _ = child.wait();
@@ -258,8 +313,13 @@ mod tests {
                 host: child.id()
             })
         );
-        let links = proc_links(own).expect("own stat");
+        let links = proc_links(own.pid).expect("own stat");
+        let child_links = child_links.expect("the child's stat");
         // SAFETY: getppid cannot fail.
         assert_eq!(links.ppid, unsafe { libc::getppid() } as u32);
+        assert!(
+            child_links.start >= links.start,
+            "a child starts no earlier than its parent: {child_links:?} {links:?}"
+        );
     }
 }

@@ -2,11 +2,13 @@
 //! path. Two floors, taken against the main home's nats-server:
 //!
 //! * core NATS request → reply between two connections of the harness;
-//! * the steady measure's exact path (a command published through JetStream, a `ChatAction`
-//!   back on `rosey.actions.chat`) with the harness standing in for the plugin host: its own
-//!   durable pull consumer, the same batch size and expiry, the reply published before the ack.
+//! * the stream's path (a command published through JetStream, a `ChatAction` back on
+//!   `rosey.actions.chat`) with the harness standing in for the plugin actor: its own durable
+//!   pull consumer, the reply published before the ack;
+//! * the steady measure's path (the same, answered from the plain copy the moment NATS routes
+//!   it, as a plugin's door takes an early copy; the durable copy is still pulled and acked).
 //!
-//! What the steady latency adds to the second floor is the plugin host's own cost.
+//! What the steady latency adds to the third floor is the daemon's and the host's own cost.
 
 use std::time::{Duration, Instant};
 
@@ -27,8 +29,11 @@ const COMMAND: &str = "bench-floor";
 pub struct Floor {
     /// Core NATS request → reply.
     pub core_request: Series,
-    /// JetStream command → `ChatAction`, the harness as the host.
+    /// JetStream command → `ChatAction`, answered from the stream, the harness as the host.
     pub jetstream_command: Series,
+    /// JetStream command → `ChatAction`, answered from the plain copy, the harness as the host.
+    #[serde(default)]
+    pub plain_copy: Series,
 }
 
 /// Takes both floors, `count` samples each after `warmup`.
@@ -99,9 +104,32 @@ pub async fn measure(home: &BenchHome, wire: &Wire, warmup: usize, count: usize)
         )
         .await
         .context("cannot create the stand-in host's consumer")?;
-    let host = tokio::spawn(stand_in_host(responder.clone(), consumer));
+    let host = tokio::spawn(stand_in_host(responder.clone(), consumer.clone(), true));
+    floor.jetstream_command = Series(commands(wire, "floor", warmup, count).await?);
+    host.abort();
+
+    let plain = responder
+        .subscribe(messaging::command_subject(COMMAND))
+        .await
+        .context("cannot subscribe")?;
+    responder.flush().await.context("cannot flush")?;
+    let early = tokio::spawn(answer_plain(responder.clone(), plain));
+    let host = tokio::spawn(stand_in_host(responder.clone(), consumer, false));
+    floor.plain_copy = Series(commands(wire, "floor-plain", warmup, count).await?);
+    host.abort();
+    early.abort();
+    let _ = stream
+        .delete_consumer(&messaging::consumer_name("bench-floor"))
+        .await;
+    wire.forget_replies();
+    Ok(floor)
+}
+
+/// Sends `warmup` then `count` floor commands one after the other; the `count` latencies.
+async fn commands(wire: &Wire, prefix: &str, warmup: usize, count: usize) -> Result<Vec<f64>> {
+    let mut samples = Vec::with_capacity(count);
     for i in 0..warmup + count {
-        let id = format!("floor-{i}");
+        let id = format!("{prefix}-{i}");
         let waiting = wire.watch_reply(&id);
         let started = Instant::now();
         let ack = wire.publish(&id, COMMAND, "").await?;
@@ -112,20 +140,37 @@ pub async fn measure(home: &BenchHome, wire: &Wire, warmup: usize, count: usize)
         ack.await
             .context("the stream did not store a floor command")?;
         if i >= warmup {
-            floor.jetstream_command.push(ms(reply.at - started));
+            samples.push(ms(reply.at - started));
         }
     }
-    host.abort();
-    let _ = stream
-        .delete_consumer(&messaging::consumer_name("bench-floor"))
-        .await;
-    wire.forget_replies();
-    Ok(floor)
+    Ok(samples)
 }
 
-/// Pulls commands the way the plugin host does (batches of 16, 250 ms expiry) and answers each
-/// with a `ChatAction`, published before the ack.
-async fn stand_in_host(client: async_nats::Client, consumer: PullConsumer) {
+/// Answers each plain copy of a floor command with a `ChatAction`.
+async fn answer_plain(client: async_nats::Client, mut plain: async_nats::Subscriber) {
+    while let Some(message) = plain.next().await {
+        if let Ok(command) = messaging::decode::<CommandMessage>(&message.payload) {
+            let _ = client
+                .publish(messaging::CHAT_ACTION_SUBJECT, answer(command.id))
+                .await;
+        }
+    }
+}
+
+fn answer(id: String) -> bytes::Bytes {
+    messaging::encode(&ChatAction {
+        v: messaging::SCHEMA_VERSION,
+        text: "floor".to_owned(),
+        to: None,
+        plugin: "bench-floor".to_owned(),
+        in_reply_to: Some(id),
+    })
+    .into()
+}
+
+/// Pulls commands in batches of 16 (250 ms expiry) and acks each; when `answers`, answers
+/// each with a `ChatAction` first, published before the ack.
+async fn stand_in_host(client: async_nats::Client, consumer: PullConsumer, answers: bool) {
     loop {
         let batch = consumer
             .batch()
@@ -138,20 +183,12 @@ async fn stand_in_host(client: async_nats::Client, consumer: PullConsumer) {
             continue;
         };
         while let Some(Ok(message)) = batch.next().await {
-            if let Ok(command) = messaging::decode::<CommandMessage>(&message.payload) {
-                let action = ChatAction {
-                    v: messaging::SCHEMA_VERSION,
-                    text: "floor".to_owned(),
-                    to: None,
-                    plugin: "bench-floor".to_owned(),
-                    in_reply_to: Some(command.id),
-                };
-                let _ = client
-                    .publish(
-                        messaging::CHAT_ACTION_SUBJECT,
-                        messaging::encode(&action).into(),
-                    )
-                    .await;
+            if answers {
+                if let Ok(command) = messaging::decode::<CommandMessage>(&message.payload) {
+                    let _ = client
+                        .publish(messaging::CHAT_ACTION_SUBJECT, answer(command.id))
+                        .await;
+                }
             }
             let _ = message.ack().await;
         }

@@ -89,6 +89,17 @@ pub async fn main_home(tools: &Tools, args: &Args, dice: &Path, results: &mut Re
                 }),
         );
         results.noise.push(meter.stop());
+        if let Ok(status) = home.control(&serde_json::json!({ "cmd": "status" })).await {
+            let plugin = status["plugins"]
+                .as_array()
+                .and_then(|plugins| plugins.iter().find(|unit| unit["name"] == "dice-roller"));
+            if let Some(unit) = plugin {
+                eprintln!(
+                    "  dice-roller handled {} messages, {} of them early",
+                    unit["handled"], unit["handled_early"]
+                );
+            }
+        }
     }
     if args.wants("floor") {
         eprintln!("NATS floors: {} requests each", args.steady);

@@ -172,8 +172,13 @@ impl Results {
                 );
                 row(
                     out,
-                    "  floor: same path, harness as the host",
+                    "  floor: from the stream, harness as the host",
                     &floor.jetstream_command,
+                );
+                row(
+                    out,
+                    "  floor: same path, harness as the host",
+                    &floor.plain_copy,
                 );
             }
             None => missing(out, "  NATS floors", &self.floor),
