@@ -13,6 +13,22 @@ use ractor::{ActorCell, ActorId, SupervisionEvent};
 use crate::events::{ChildInfo, ChildState};
 use crate::spec::{Backoff, ChildSpec, Intensity, Restart};
 
+/// A failure an actor may fail with when it is not the child's own fault: the child is
+/// restarted as after any failure, but the restart does not count toward the intensity. A
+/// plugin actor whose host died on a message fails with it: that message's own poison count
+/// bounds those restarts (it is dead-lettered after a few), so one bad message, or one user
+/// sending it again and again, cannot exhaust the plugin's budget and take it down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uncounted(pub String);
+
+impl std::fmt::Display for Uncounted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Uncounted {}
+
 /// How an instance ended, as the supervisor reasons about it.
 #[derive(Debug, Clone)]
 pub(crate) struct Exit {
@@ -20,6 +36,8 @@ pub(crate) struct Exit {
     pub reason: String,
     /// A failure, for [`Restart::Transient`] and for the notice.
     pub abnormal: bool,
+    /// Counts toward the restart intensity (every failure but an [`Uncounted`] one).
+    pub counted: bool,
 }
 
 impl Exit {
@@ -28,6 +46,7 @@ impl Exit {
         Self {
             reason: format!("failed to start: {error}"),
             abnormal: true,
+            counted: true,
         }
     }
 }
@@ -44,6 +63,7 @@ pub(crate) fn read_exit(event: &SupervisionEvent) -> Option<(ActorId, Exit)> {
             Exit {
                 reason: "normal".to_string(),
                 abnormal: false,
+                counted: true,
             },
         )),
         SupervisionEvent::ActorTerminated(cell, _, Some(reason)) => Some((
@@ -55,6 +75,7 @@ pub(crate) fn read_exit(event: &SupervisionEvent) -> Option<(ActorId, Exit)> {
                 } else {
                     format!("stopped: {reason}")
                 },
+                counted: true,
             },
         )),
         SupervisionEvent::ActorFailed(cell, err) => Some((
@@ -62,6 +83,7 @@ pub(crate) fn read_exit(event: &SupervisionEvent) -> Option<(ActorId, Exit)> {
             Exit {
                 reason: format!("failed: {err}"),
                 abnormal: true,
+                counted: err.downcast_ref::<Uncounted>().is_none(),
             },
         )),
         _ => None,
@@ -90,6 +112,8 @@ pub(crate) struct Child {
     pub last_exit: Option<String>,
     /// The backoff timer this child waits for before it is (re)started.
     pub pending: Option<u64>,
+    /// When a child given up on is tried again (its timer is `pending`).
+    pub retry_at: Option<SystemTime>,
     /// Times of the automatic restarts still inside the intensity window.
     history: VecDeque<Instant>,
     /// Position in the current backoff sequence.
@@ -108,6 +132,7 @@ impl Child {
             restarts: 0,
             last_exit: None,
             pending: None,
+            retry_at: None,
             history: VecDeque::new(),
             consecutive: 0,
         }
@@ -122,6 +147,7 @@ impl Child {
             started_at: self.started_at,
             last_exit: self.last_exit.clone(),
             actor: self.cell.clone(),
+            retry_at: self.retry_at.filter(|_| self.pending.is_some()),
         }
     }
 

@@ -67,6 +67,8 @@ pub struct ChildInfo {
     pub last_exit: Option<String>,
     /// The running instance, so its owner can message it; `None` when not running.
     pub actor: Option<ActorCell>,
+    /// When a crashed child is tried again (`None`: it is not crashed, or stays down).
+    pub retry_at: Option<SystemTime>,
 }
 
 /// What happened to a child.

@@ -115,6 +115,7 @@ mod engine;
 #[cfg(test)]
 mod tests;
 
+pub use child::Uncounted;
 pub use client::{
     add_child, children, remove_child, restart_child, shutdown, start_child, stop_child,
 };

@@ -133,6 +133,10 @@ pub struct SupervisorSpec {
     /// than one after the other (for children that do not depend on each other: plugins).
     /// Ignored by the other strategies, whose point is an order.
     pub concurrent_start: bool,
+    /// Under [`GiveUp::MarkCrashed`], a child given up on is started again this long after,
+    /// with a fresh budget (systemd's start limit: whatever broke it may have passed). Zero
+    /// leaves it down until an operator acts.
+    pub retry_after: Duration,
 }
 
 impl SupervisorSpec {
@@ -145,6 +149,7 @@ impl SupervisorSpec {
             backoff: Backoff::default(),
             give_up,
             concurrent_start: false,
+            retry_after: Duration::ZERO,
         }
     }
 }
@@ -203,6 +208,8 @@ pub struct ChildSpec {
     pub intensity: Option<Intensity>,
     /// This child's own backoff, instead of the supervisor's.
     pub backoff: Option<Backoff>,
+    /// This child's own [`SupervisorSpec::retry_after`], instead of the supervisor's.
+    pub retry_after: Option<Duration>,
     /// Starts the child.
     pub factory: Arc<dyn ChildFactory>,
 }
@@ -216,6 +223,7 @@ impl ChildSpec {
             shutdown_timeout: Duration::from_secs(5),
             intensity: None,
             backoff: None,
+            retry_after: None,
             factory: Arc::new(factory),
         }
     }
@@ -235,6 +243,12 @@ impl ChildSpec {
     /// The same spec with backoff delays of its own.
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = Some(backoff);
+        self
+    }
+
+    /// The same spec with a give-up retry delay of its own (zero: stays down).
+    pub fn retry_after(mut self, delay: Duration) -> Self {
+        self.retry_after = Some(delay);
         self
     }
 

@@ -154,6 +154,7 @@ pub fn supervisor_spec(
         },
         give_up,
         concurrent_start: false,
+        retry_after: settings.retry_after(),
     }
 }
 
@@ -176,6 +177,7 @@ fn child_spec(
         .shutdown_timeout(Duration::from_millis(settings.shutdown_timeout_ms))
         .intensity(spec.intensity)
         .backoff(spec.backoff)
+        .retry_after(spec.retry_after)
 }
 
 impl Stack {
@@ -590,6 +592,8 @@ pub fn plugin_spec(
         heartbeat_timeout: host.heartbeat_timeout(),
         shutdown_timeout: Duration::from_millis(settings.supervision.shutdown_timeout_ms),
         max_attempts: host.max_attempts.max(1),
+        max_command_age: host.max_command_age(),
+        max_event_age: host.max_event_age(),
         ack_wait: host.ack_wait(),
         standby_off: ctx.config.plugin_host.spares == 0,
         sandbox_required: ctx.config.plugin_host.sandbox

@@ -148,6 +148,13 @@ pub struct UnitStatus {
     /// them (plugins only; the rest waited for the stream: a backlog, a retry, a restart).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handled_early: Option<u64>,
+    /// Commands and events not handled because they were older than the plugin's age limit
+    /// when it got them (it was down, or far behind), since the daemon started (plugins only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale: Option<u64>,
+    /// When a crashed plugin is tried again, in seconds from now (plugins only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_in_secs: Option<u64>,
 }
 
 /// The whole of `rosey status --json`.

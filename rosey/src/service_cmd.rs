@@ -355,6 +355,12 @@ fn render_unit(unit: &UnitStatus, width: usize, color: bool, plugin: bool) -> St
     if let Some(count) = unit.dead_letters.filter(|count| *count > 0) {
         line.push_str(&format!("  Dead letters: {count}"));
     }
+    if let Some(count) = unit.stale.filter(|count| *count > 0) {
+        line.push_str(&format!("  Too old, not handled: {count}"));
+    }
+    if let Some(secs) = unit.retry_in_secs {
+        line.push_str(&format!("  Retry in: {secs}s"));
+    }
     if !unit.refused.is_empty() {
         let total: u64 = unit.refused.values().sum();
         let keys: Vec<&str> = unit.refused.keys().map(String::as_str).collect();
@@ -391,6 +397,8 @@ mod tests {
             },
             handled: None,
             handled_early: None,
+            stale: (state == "running").then_some(4),
+            retry_in_secs: (state == "crashed").then_some(240),
         };
         StatusReport {
             pid: 1,

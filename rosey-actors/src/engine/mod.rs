@@ -310,11 +310,21 @@ impl Engine {
         let Some(child) = self.children.get_mut(idx) else {
             return Ok(());
         };
-        if !child.admit_restart(Instant::now(), &intensity) {
+        if exit.counted && !child.admit_restart(Instant::now(), &intensity) {
             child.state = ChildState::Crashed;
+            let retry = child.spec.retry_after.unwrap_or(self.spec.retry_after);
+            let retried = self.spec.give_up == GiveUp::MarkCrashed && !retry.is_zero();
             let reason = format!(
-                "child '{}' exceeded {} restarts within {:?}; last exit: {}",
-                child.spec.name, intensity.max_restarts, intensity.within, exit.reason
+                "child '{}' exceeded {} restarts within {:?}; last exit: {}{}",
+                child.spec.name,
+                intensity.max_restarts,
+                intensity.within,
+                exit.reason,
+                if retried {
+                    format!("; tried again in {retry:?}")
+                } else {
+                    String::new()
+                }
             );
             self.notify(
                 idx,
@@ -323,7 +333,18 @@ impl Engine {
                 },
             );
             return match self.spec.give_up {
-                GiveUp::MarkCrashed => Ok(()),
+                GiveUp::MarkCrashed => {
+                    if retried {
+                        let token = self.schedule(retry);
+                        if let Some(child) = self.children.get_mut(idx) {
+                            // Still crashed until then; started with a fresh budget.
+                            child.pending = Some(token);
+                            child.retry_at = Some(SystemTime::now() + retry);
+                            child.reset_history();
+                        }
+                    }
+                    Ok(())
+                }
                 GiveUp::Escalate => Err(self.escalate(idx, reason).await),
             };
         }

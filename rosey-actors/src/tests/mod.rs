@@ -2,6 +2,7 @@
 //! they share: a child that can be told to fail, exit or panic and that logs its starts and
 //! stops in a shared log, and helpers that wait for conditions instead of sleeping.
 
+mod give_up;
 mod limits;
 mod operations;
 mod restart_types;
@@ -34,6 +35,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) enum TestMsg {
     /// Return this error from `handle`: an `ActorFailed`.
     Fail(String),
+    /// Fail with an [`crate::Uncounted`] error.
+    FailUncounted(String),
     /// Stop itself with this reason: an `ActorTerminated`.
     Exit(Option<String>),
     /// Panic in `handle`.
@@ -71,6 +74,7 @@ impl Actor for TestChild {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             TestMsg::Fail(reason) => return Err(reason.into()),
+            TestMsg::FailUncounted(reason) => return Err(Box::new(crate::Uncounted(reason))),
             TestMsg::Exit(reason) => myself.stop(reason),
             TestMsg::Panic(message) => panic!("{message}"),
         }
@@ -253,6 +257,7 @@ pub(crate) fn spec(strategy: Strategy, give_up: GiveUp) -> SupervisorSpec {
         },
         give_up,
         concurrent_start: false,
+        retry_after: Duration::ZERO,
     }
 }
 

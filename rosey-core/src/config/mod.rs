@@ -242,6 +242,12 @@ pub struct PluginHostConfig {
     /// How many times one message may be delivered to a plugin (each crash mid-message means
     /// one more delivery) before it is moved to the dead-letter stream instead.
     pub max_attempts: u32,
+    /// A command older than this when its plugin gets it (it waited out an outage) is not
+    /// handled: acked, counted and logged, in ms; 0 handles any age.
+    pub max_command_age_ms: u64,
+    /// The same for events; 0 (the default) handles any age, so a plugin that learns from
+    /// chat still sees what was said while it was down.
+    pub max_event_age_ms: u64,
     /// What to do when this kernel cannot apply the whole plugin sandbox. Global only.
     pub sandbox: SandboxMode,
 }
@@ -266,6 +272,8 @@ impl Default for PluginHostConfig {
             spares: 1,
             ack_wait_ms: 5000,
             max_attempts: 2,
+            max_command_age_ms: 60_000,
+            max_event_age_ms: 0,
             sandbox: SandboxMode::BestEffort,
         }
     }
@@ -283,6 +291,10 @@ impl PluginHostConfig {
             spares: self.spares,
             ack_wait_ms: self.ack_wait_ms,
             max_attempts: overrides.max_attempts.unwrap_or(self.max_attempts),
+            max_command_age_ms: overrides
+                .max_command_age_ms
+                .unwrap_or(self.max_command_age_ms),
+            max_event_age_ms: overrides.max_event_age_ms.unwrap_or(self.max_event_age_ms),
             sandbox: self.sandbox,
         }
     }
@@ -300,6 +312,16 @@ impl PluginHostConfig {
     /// [`PluginHostConfig::ready_timeout_ms`] as a duration.
     pub fn ready_timeout(&self) -> Duration {
         Duration::from_millis(self.ready_timeout_ms)
+    }
+
+    /// [`PluginHostConfig::max_command_age_ms`] as a limit (`None`: any age).
+    pub fn max_command_age(&self) -> Option<Duration> {
+        (self.max_command_age_ms > 0).then(|| Duration::from_millis(self.max_command_age_ms))
+    }
+
+    /// [`PluginHostConfig::max_event_age_ms`] as a limit (`None`: any age).
+    pub fn max_event_age(&self) -> Option<Duration> {
+        (self.max_event_age_ms > 0).then(|| Duration::from_millis(self.max_event_age_ms))
     }
 
     /// [`PluginHostConfig::ack_wait_ms`] as a duration.

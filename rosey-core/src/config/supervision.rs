@@ -56,6 +56,9 @@ pub struct SupervisionSettings {
     pub backoff_reset_secs: u64,
     /// How long a graceful stop may take before the child is killed, in ms.
     pub shutdown_timeout_ms: u64,
+    /// A plugin given up on (past `max_restarts`) is started again this long after, with a
+    /// fresh budget, in s; 0 leaves it down until an operator acts. Services escalate instead.
+    pub retry_after_secs: u64,
 }
 
 impl SupervisionSettings {
@@ -70,6 +73,7 @@ impl SupervisionSettings {
             backoff_max_ms: 5000,
             backoff_reset_secs: 30,
             shutdown_timeout_ms: 5000,
+            retry_after_secs: 0,
         }
     }
 
@@ -78,6 +82,7 @@ impl SupervisionSettings {
     pub fn plugins_default() -> SupervisionSettings {
         SupervisionSettings {
             max_restarts: 3,
+            retry_after_secs: 300,
             ..SupervisionSettings::services_default()
         }
     }
@@ -99,6 +104,7 @@ impl SupervisionSettings {
             shutdown_timeout_ms: overrides
                 .shutdown_timeout_ms
                 .unwrap_or(self.shutdown_timeout_ms),
+            retry_after_secs: overrides.retry_after_secs.unwrap_or(self.retry_after_secs),
         }
     }
 
@@ -125,6 +131,11 @@ impl SupervisionSettings {
     /// [`SupervisionSettings::shutdown_timeout_ms`] as a duration.
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_millis(self.shutdown_timeout_ms)
+    }
+
+    /// [`SupervisionSettings::retry_after_secs`] as a duration (zero: never).
+    pub fn retry_after(&self) -> Duration {
+        Duration::from_secs(self.retry_after_secs)
     }
 }
 
@@ -157,6 +168,9 @@ pub struct SupervisionOverrides {
     /// See [`SupervisionSettings::shutdown_timeout_ms`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shutdown_timeout_ms: Option<u64>,
+    /// See [`SupervisionSettings::retry_after_secs`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
 }
 
 /// One plugin's entry under `plugins:`: its supervision keys and its host timings.
@@ -196,6 +210,15 @@ pub struct PluginOverrides {
     /// See [`PluginHostConfig::max_attempts`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u32>,
+    /// See [`SupervisionSettings::retry_after_secs`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
+    /// See [`PluginHostConfig::max_command_age_ms`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_command_age_ms: Option<u64>,
+    /// See [`PluginHostConfig::max_event_age_ms`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_event_age_ms: Option<u64>,
 }
 
 impl PluginOverrides {
@@ -210,6 +233,7 @@ impl PluginOverrides {
             backoff_max_ms: self.backoff_max_ms,
             backoff_reset_secs: self.backoff_reset_secs,
             shutdown_timeout_ms: self.shutdown_timeout_ms,
+            retry_after_secs: self.retry_after_secs,
         }
     }
 }

@@ -374,6 +374,11 @@ fn unit(info: &ChildInfo, board: &Board, unit_key: &str) -> UnitStatus {
         refused: report.refused,
         handled: None,
         handled_early: None,
+        stale: None,
+        retry_in_secs: info
+            .retry_at
+            .and_then(|at| at.duration_since(SystemTime::now()).ok())
+            .map(|left| left.as_secs().max(1)),
     }
 }
 
@@ -398,6 +403,7 @@ pub async fn status(daemon: &Daemon) -> Result<StatusReport, OpError> {
                     dead_letters: Some(dead_letters.get(&info.name).copied().unwrap_or(0)),
                     handled: handled.map(|handled| handled.total),
                     handled_early: handled.map(|handled| handled.early),
+                    stale: handled.map(|handled| handled.stale),
                     ..unit(info, &daemon.board, &unit_name(&info.name))
                 }
             })

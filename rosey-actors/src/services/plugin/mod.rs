@@ -17,6 +17,7 @@
 pub mod door;
 mod doors;
 mod early;
+mod incoming;
 mod link;
 mod output;
 mod poison;
@@ -99,6 +100,10 @@ pub struct PluginArgs {
     pub shutdown_timeout: Duration,
     /// Hosts that may die handling one message before it is dead-lettered.
     pub max_attempts: u32,
+    /// Commands older than this are not handled (acked, counted, logged).
+    pub max_command_age: Option<Duration>,
+    /// Events older than this are not handled.
+    pub max_event_age: Option<Duration>,
     /// The consumer's ack wait.
     pub ack_wait: Duration,
     /// No warm hosts of any kind (`plugin_host.spares: 0`): no standby either.
@@ -124,6 +129,8 @@ impl PluginArgs {
 pub enum PluginMsg {
     /// Serving ended with a failure (host died, hung, broke the rules).
     Failed(String),
+    /// The same, on a message counted as poison: not counted toward the restart intensity.
+    FailedOnMessage(String),
     /// Run `version` instead, make-before-break (reload: the same version).
     Swap {
         /// The version.
@@ -218,12 +225,18 @@ impl Actor for PluginActor {
                 .door
                 .churned()
                 .then(|| tokio::time::Instant::now() + serve::STANDBY_DELAY),
+            on_message: false,
         };
         let door = args.door.clone();
         let task = tokio::spawn(async move {
-            if let Ended::Failed(reason) = serving.run().await {
+            let failed = match serving.run().await {
+                Ended::Stopped => None,
+                Ended::Failed(reason) => Some(PluginMsg::Failed(reason)),
+                Ended::FailedOnMessage(reason) => Some(PluginMsg::FailedOnMessage(reason)),
+            };
+            if let Some(failed) = failed {
                 door.mark_churned();
-                let _ = myself.send_message(PluginMsg::Failed(reason));
+                let _ = myself.send_message(failed);
             }
         });
         Ok(PluginState {
@@ -241,6 +254,7 @@ impl Actor for PluginActor {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             PluginMsg::Failed(reason) => Err(reason.into()),
+            PluginMsg::FailedOnMessage(reason) => Err(Box::new(crate::Uncounted(reason))),
             PluginMsg::Swap { version, reply } => {
                 if let Err(mpsc::error::SendError(Control::Swap { reply, .. })) =
                     state.control.send(Control::Swap { version, reply })

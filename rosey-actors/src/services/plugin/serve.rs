@@ -12,9 +12,9 @@ use std::{sync::Arc, time::Duration};
 use async_nats::jetstream::AckKind;
 use rosey_core::{
     logs::Level,
-    messaging::{self, Busy, CommandMessage, EventMessage},
+    messaging::{self, Busy},
 };
-use rosey_host::wire::{self, FromHost, Outcome, ToHost};
+use rosey_host::wire::{FromHost, Outcome};
 use tokio::{
     sync::{mpsc, oneshot},
     time::Instant,
@@ -22,8 +22,9 @@ use tokio::{
 
 use super::{
     door::{Copy, Door, Taken},
+    incoming::Incoming,
     link::Host,
-    output::{Outputs, PmReply, Rest},
+    output::{Outputs, Rest},
     start::Plan,
     PluginArgs,
 };
@@ -47,6 +48,9 @@ pub enum Ended {
     Stopped,
     /// The host died, hung or broke the channel's rules; the actor fails with this.
     Failed(String),
+    /// As `Failed`, while a handler had a message, which went back to the door counted as
+    /// poison: that count bounds these failures, not the plugin's restart intensity.
+    FailedOnMessage(String),
 }
 
 /// The running instance.
@@ -63,6 +67,8 @@ pub struct Serving {
     /// the first message (or a moment of idleness), so the new process it may take does not
     /// compete for the CPU with the first reply.
     pub(super) standby_due: Option<Instant>,
+    /// The host died on a message, counted against the message (see [`Ended::FailedOnMessage`]).
+    pub(super) on_message: bool,
 }
 
 /// How long after a swap or restart a standby host is opened if no message came first.
@@ -100,7 +106,11 @@ impl Serving {
                 _ = self.host.child.wait() => return Ended::Failed(self.died().await),
                 message = self.door.next() => {
                     if let Err(reason) = self.handle(message).await {
-                        return Ended::Failed(reason);
+                        return if self.on_message {
+                            Ended::FailedOnMessage(reason)
+                        } else {
+                            Ended::Failed(reason)
+                        };
                     }
                 }
                 _ = tokio::time::sleep_until(silence) => {
@@ -141,10 +151,15 @@ impl Serving {
     /// Kills a hung host; the message it held goes back, counted.
     async fn hung(&mut self, why: String) -> String {
         self.host.child.kill().await;
-        self.door.return_held(true);
+        self.give_back();
         let reason = format!("hung: {why}; killed");
         self.outputs.host_line(Level::Error, &reason);
         reason
+    }
+
+    /// The host died holding a message: it goes back to the door, counted against it.
+    fn give_back(&mut self) {
+        self.on_message |= self.door.return_held(true);
     }
 
     /// Hands one message to the host and sees it through.
@@ -165,8 +180,8 @@ impl Serving {
             }
             Copy::Early(_) => taken,
         };
-        let (frame, what, id, pm_reply) = match to_host(seq, &subject, &taken.payload) {
-            Ok(parts) => parts,
+        let incoming = match Incoming::read(seq, &subject, &taken.payload) {
+            Ok(incoming) => incoming,
             Err(err) => {
                 self.outputs.host_line(
                     Level::Warn,
@@ -176,6 +191,28 @@ impl Serving {
                 return Ok(());
             }
         };
+        if let Some(age) = incoming.too_old(self.args.max_command_age, self.args.max_event_age) {
+            self.door.count_stale();
+            self.outputs.host_line(
+                Level::Warn,
+                &format!(
+                    "not handled: {} is {:.0} s old, past {} (it waited while the plugin was down); acked and counted in status",
+                    incoming.cause,
+                    age.as_secs_f64(),
+                    incoming.age_key()
+                ),
+            );
+            self.finish(taken, AckKind::Ack).await;
+            return Ok(());
+        }
+        let Incoming {
+            frame,
+            what,
+            id,
+            pm_reply,
+            cause,
+            ..
+        } = incoming;
         self.door.hold(taken);
         self.outputs.pm_reply = pm_reply;
         if self.host.send(&frame).await.is_err() {
@@ -196,25 +233,26 @@ impl Serving {
             tokio::select! {
                 frame = self.host.frames.recv() => {
                     let Some(frame) = frame else {
-                        self.door.return_held(true);
-                        return Err(self.died().await);
+                        self.give_back();
+                        return Err(self.died_on(&cause).await);
                     };
                     match self.outputs.take(frame, self.busy.as_ref()).await {
                         Rest::Consumed => {}
                         Rest::Heartbeat => self.last_beat = Instant::now(),
                         Rest::Frame(FromHost::Done { seq: done, outcome }) if done == seq => break outcome,
                         Rest::Frame(other) => {
-                            self.door.return_held(true);
-                            return Err(self.violation(&other).await);
+                            self.give_back();
+                            let reason = self.violation(&other).await;
+                            return Err(format!("{reason}, handling {cause}"));
                         }
                     }
                 }
                 _ = self.host.child.wait() => {
-                    self.door.return_held(true);
-                    return Err(self.died().await);
+                    self.give_back();
+                    return Err(self.died_on(&cause).await);
                 }
                 _ = tokio::time::sleep_until(deadline) => {
-                    let why = format!("handler for message {id} ran past {:?}", self.plan.handler_timeout);
+                    let why = format!("handler for {cause} (message {id}) ran past {:?}", self.plan.handler_timeout);
                     return Err(self.hung(why).await);
                 }
                 _ = tokio::time::sleep_until(silence) => {
@@ -231,7 +269,7 @@ impl Serving {
             Outcome::Ok | Outcome::Failed(_) => {
                 if let Outcome::Failed(err) = &outcome {
                     self.outputs
-                        .plugin_line(Level::Error, &format!("{subject}: {err}"));
+                        .plugin_line(Level::Error, &format!("{cause} failed: {err}"));
                 }
                 if let Some(taken) = self.door.release() {
                     self.finish(taken, AckKind::Ack).await;
@@ -242,9 +280,9 @@ impl Serving {
             Outcome::Panicked(panic) => {
                 self.outputs.host_line(
                     Level::Error,
-                    &format!("plugin panicked handling {subject}: {panic}"),
+                    &format!("plugin panicked on {cause}: {panic}"),
                 );
-                self.door.return_held(true);
+                self.give_back();
                 Err(self.died().await)
             }
         }
@@ -268,6 +306,13 @@ impl Serving {
         }
     }
 
+    /// The host died handling `cause`: the reason names it (the supervision notice logs it at
+    /// ERROR).
+    async fn died_on(&mut self, cause: &str) -> String {
+        let reason = self.died().await;
+        format!("{reason}, handling {cause}")
+    }
+
     /// The host is gone: its last log lines go to the log, and its exit is the reason.
     async fn died(&mut self) -> String {
         for line in self.host.last_log_lines().await {
@@ -288,52 +333,6 @@ impl Serving {
             .await;
         let _ = tokio::time::timeout(Duration::from_secs(1), self.host.child.wait()).await;
         Ended::Stopped
-    }
-}
-
-/// The frame for a stream message, with what it is (`command roll`) and its id.
-fn to_host(
-    seq: u64,
-    subject: &str,
-    payload: &[u8],
-) -> Result<(ToHost, String, String, Option<PmReply>), messaging::PayloadError> {
-    if subject.starts_with("rosey.commands.") {
-        let command: CommandMessage = messaging::decode(payload)?;
-        let what = format!("command {}", command.command);
-        let id = command.id.clone();
-        let pm_reply = matches!(command.source, messaging::Source::Pm).then(|| PmReply {
-            user: command.user.clone(),
-            id: command.id.clone(),
-        });
-        let frame = ToHost::Command(wire::Command {
-            seq,
-            id: command.id,
-            command: command.command,
-            args: command.args,
-            user: command.user,
-            channel: command.channel,
-            source: match command.source {
-                messaging::Source::Chat => wire::Source::Chat,
-                messaging::Source::Pm => wire::Source::Pm,
-            },
-            time_ms: command.time_ms,
-        });
-        Ok((frame, what, id, pm_reply))
-    } else {
-        let event: EventMessage = messaging::decode(payload)?;
-        let what = format!("event {}", event.kind);
-        let id = event.id.clone();
-        let payload_json = serde_json::to_string(&event).unwrap_or_default();
-        let frame = ToHost::Event(wire::Event {
-            seq,
-            id: event.id,
-            kind: event.kind,
-            user: event.user,
-            text: event.text,
-            payload_json,
-            time_ms: event.time_ms,
-        });
-        Ok((frame, what, id, None))
     }
 }
 

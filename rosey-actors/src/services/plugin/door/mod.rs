@@ -96,6 +96,8 @@ pub struct Handled {
     pub total: u64,
     /// Of those, how many were early copies (taken before the stream delivered them).
     pub early: u64,
+    /// Not handled: older than the plugin's age limit when it got them (acked).
+    pub stale: u64,
 }
 
 /// The sequence of a JetStream message (0 when it has none: never for a consumer's).
@@ -353,6 +355,11 @@ impl Door {
         Some(taken)
     }
 
+    /// Counts a message not handled because it was too old.
+    pub fn count_stale(&self) {
+        self.lock().handled.stale += 1;
+    }
+
     /// What the plugin's hosts handled since the daemon started.
     pub fn handled(&self) -> Handled {
         self.lock().handled
@@ -366,10 +373,11 @@ impl Door {
     /// The host holding a message died (or was killed): the message goes first to the next
     /// instance, counted against the plugin when `counts` (the host died mid-handler). An
     /// early copy that counts is not retried itself: its durable copy carries the count.
-    pub fn return_held(&self, counts: bool) {
+    /// Whether a message was in hand.
+    pub fn return_held(&self, counts: bool) -> bool {
         let mut state = self.lock();
         let Some(taken) = state.held.take() else {
-            return;
+            return false;
         };
         match taken.copy {
             Copy::Durable(message) => {
@@ -386,6 +394,7 @@ impl Door {
                 payload: taken.payload,
             }),
         }
+        true
     }
 
     /// Writes the poison counts (only when one changes: a host died, or a counted message was

@@ -1,0 +1,174 @@
+//! A message from the stream as the serving loop needs it: the frame for the host, what it is
+//! for status (`command roll`), who sent what for the log (`command "karma crash" from bob`),
+//! and how old it is.
+
+use std::time::Duration;
+
+use rosey_core::messaging::{self, CommandMessage, EventMessage};
+use rosey_host::wire::{self, ToHost};
+
+use super::output::PmReply;
+
+/// How much of a command's text a log line carries.
+const TEXT_IN_LOG: usize = 120;
+
+/// One message, read.
+pub struct Incoming {
+    /// The frame for the host.
+    pub frame: ToHost,
+    /// What it is, for the busy note in status (`command roll`, `event chat.message`).
+    pub what: String,
+    /// Its id.
+    pub id: String,
+    /// Where a PM command's replies go.
+    pub pm_reply: Option<PmReply>,
+    /// Who sent what, for the log: `command "roll 2d6" from alice`.
+    pub cause: String,
+    /// When it was said (ms since the epoch).
+    pub time_ms: u64,
+    /// A command (not an event).
+    pub is_command: bool,
+}
+
+impl Incoming {
+    /// Reads the payload of a message on `subject` (stream sequence `seq`, or 0 for an early
+    /// copy).
+    pub fn read(
+        seq: u64,
+        subject: &str,
+        payload: &[u8],
+    ) -> Result<Incoming, messaging::PayloadError> {
+        if subject.starts_with("rosey.commands.") {
+            let command: CommandMessage = messaging::decode(payload)?;
+            let text = if command.args.is_empty() {
+                command.command.clone()
+            } else {
+                format!("{} {}", command.command, command.args)
+            };
+            let cause = format!("command {:?} from {}", cut(&text), command.user);
+            let pm_reply = matches!(command.source, messaging::Source::Pm).then(|| PmReply {
+                user: command.user.clone(),
+                id: command.id.clone(),
+            });
+            Ok(Incoming {
+                what: format!("command {}", command.command),
+                id: command.id.clone(),
+                pm_reply,
+                cause,
+                time_ms: command.time_ms,
+                is_command: true,
+                frame: ToHost::Command(wire::Command {
+                    seq,
+                    id: command.id,
+                    command: command.command,
+                    args: command.args,
+                    user: command.user,
+                    channel: command.channel,
+                    source: match command.source {
+                        messaging::Source::Chat => wire::Source::Chat,
+                        messaging::Source::Pm => wire::Source::Pm,
+                    },
+                    time_ms: command.time_ms,
+                }),
+            })
+        } else {
+            let event: EventMessage = messaging::decode(payload)?;
+            let cause = match &event.user {
+                Some(user) => format!("event {} from {user}", event.kind),
+                None => format!("event {}", event.kind),
+            };
+            let payload_json = serde_json::to_string(&event).unwrap_or_default();
+            Ok(Incoming {
+                what: format!("event {}", event.kind),
+                id: event.id.clone(),
+                pm_reply: None,
+                cause,
+                time_ms: event.time_ms,
+                is_command: false,
+                frame: ToHost::Event(wire::Event {
+                    seq,
+                    id: event.id,
+                    kind: event.kind,
+                    user: event.user,
+                    text: event.text,
+                    payload_json,
+                    time_ms: event.time_ms,
+                }),
+            })
+        }
+    }
+
+    /// Its age, when that is past the limit for its kind (`None`: young enough, or no limit).
+    pub fn too_old(
+        &self,
+        max_command_age: Option<Duration>,
+        max_event_age: Option<Duration>,
+    ) -> Option<Duration> {
+        let limit = if self.is_command {
+            max_command_age
+        } else {
+            max_event_age
+        }?;
+        let age = Duration::from_millis(messaging::now_ms().saturating_sub(self.time_ms));
+        (age > limit).then_some(age)
+    }
+
+    /// The setting that limits its age, for the log.
+    pub fn age_key(&self) -> &'static str {
+        if self.is_command {
+            "plugin_host.max_command_age_ms"
+        } else {
+            "plugin_host.max_event_age_ms"
+        }
+    }
+}
+
+/// `text` cut to [`TEXT_IN_LOG`] characters (a chat line can be long, and is anyone's).
+fn cut(text: &str) -> String {
+    match text.char_indices().nth(TEXT_IN_LOG) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn command(args: &str, age_ms: u64) -> Vec<u8> {
+        messaging::encode(&CommandMessage {
+            v: messaging::SCHEMA_VERSION,
+            id: "m1".to_owned(),
+            command: "karma".to_owned(),
+            args: args.to_owned(),
+            user: "bob".to_owned(),
+            channel: "test".to_owned(),
+            source: messaging::Source::Chat,
+            time_ms: messaging::now_ms() - age_ms,
+        })
+    }
+
+    #[test]
+    fn a_command_names_its_sender_and_text_cut_to_a_sane_length() {
+        let incoming =
+            Incoming::read(3, "rosey.commands.karma", &command("crash", 0)).expect("a command");
+        assert_eq!(incoming.cause, r#"command "karma crash" from bob"#);
+        let long = "x".repeat(500);
+        let incoming =
+            Incoming::read(3, "rosey.commands.karma", &command(&long, 0)).expect("a command");
+        assert!(incoming.cause.chars().count() < 150, "{}", incoming.cause);
+        assert!(incoming.cause.contains('…'));
+    }
+
+    #[test]
+    fn a_command_past_its_age_limit_is_too_old_and_an_event_has_its_own_limit() {
+        let minute = Some(Duration::from_secs(60));
+        let old = Incoming::read(3, "rosey.commands.karma", &command("alice", 90_000))
+            .expect("a command");
+        assert!(old.too_old(minute, None).is_some());
+        assert!(old.too_old(None, minute).is_none(), "no command limit set");
+        let young =
+            Incoming::read(3, "rosey.commands.karma", &command("alice", 1_000)).expect("a command");
+        assert!(young.too_old(minute, None).is_none());
+    }
+}
