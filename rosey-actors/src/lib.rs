@@ -68,8 +68,12 @@
 //!   supervisor gives up. Per child rather than per supervisor (OTP), because under
 //!   [`GiveUp::MarkCrashed`] one plugin's crash loop must not spend its siblings' budget; the
 //!   same rule holds for [`GiveUp::Escalate`] to keep one rule. Operator starts and restarts
-//!   are not counted and reset the child's history.
-//! - **Give up.** `MarkCrashed`: the child is `Crashed` and stays down; siblings are untouched.
+//!   are not counted and reset the child's history. A failure with an [`Uncounted`] error is
+//!   restarted (with backoff) but not recorded: the failing actor says the fault was not its
+//!   own (a plugin actor whose host died on a message, which its poison count bounds).
+//! - **Give up.** `MarkCrashed`: the child is `Crashed`; siblings are untouched. With a
+//!   non-zero `retry_after` (supervisor's, or the child's own) it is started again that long
+//!   after, with a fresh history (systemd's start limit); an operator stop cancels that.
 //!   `Escalate`: every child is stopped in reverse start order, then the supervisor fails with
 //!   `supervisor '<name>' gave up: child '<child>' exceeded N restarts within T; last exit:
 //!   <reason>`, which its own supervisor receives as `ActorFailed` (and a parent

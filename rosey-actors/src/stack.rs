@@ -594,6 +594,10 @@ pub fn plugin_spec(
         max_attempts: host.max_attempts.max(1),
         max_command_age: host.max_command_age(),
         max_event_age: host.max_event_age(),
+        failure_wording: crate::services::plugin::FailureWording {
+            template: ctx.config.bot.replies.failed.clone(),
+            prefix: ctx.config.bot.command_prefix.clone(),
+        },
         ack_wait: host.ack_wait(),
         standby_off: ctx.config.plugin_host.spares == 0,
         sandbox_required: ctx.config.plugin_host.sandbox

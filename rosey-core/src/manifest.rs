@@ -64,6 +64,19 @@ pub struct Manifest {
     /// sandbox enforces the ports (TCP connect), not the hosts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<NetworkAccess>,
+    /// Whether the bot tells a user whose command failed here (the handler returned an error,
+    /// or crashed on it until it was dead-lettered). A plugin that words its own failures
+    /// turns this off.
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub failure_reply: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(value: &bool) -> bool {
+    *value
 }
 
 /// `network:` in a manifest.

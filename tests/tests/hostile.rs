@@ -112,3 +112,37 @@ async fn commands_that_waited_past_their_age_limit_are_not_answered_and_are_coun
     let status = String::from_utf8_lossy(&stack.rosey(&["status"]).stdout).into_owned();
     assert!(status.contains("Too old, not handled: 1"), "{status}");
 }
+
+#[test]
+fn a_failed_command_is_answered_once_with_the_failure_wording() {
+    let config = TEST_CONFIG.replace(
+        "supervision:\n",
+        "bot:\n  replies: { failed: \"{user}: {command} broke, sorry\" }\nsupervision:\n",
+    );
+    assert_ne!(config, TEST_CONFIG);
+    let stack = TestStack::with_config(&["fixtures/chaos"], &config);
+    stack.start();
+    // An error value: told at once, the host lives on.
+    let said = |user: &str, text: &str| {
+        String::from_utf8_lossy(
+            &stack
+                .rosey(&["say", text, "--as", user, "--timeout", "3"])
+                .stdout,
+        )
+        .into_owned()
+    };
+    let reply = said("alice", "!chaos fail");
+    assert_eq!(
+        reply.matches("alice: !chaos broke, sorry").count(),
+        1,
+        "{reply:?}"
+    );
+    // A crash: told once, when the command is dead-lettered after its last attempt.
+    let reply = said("bob", "!chaos panic");
+    assert_eq!(
+        reply.matches("bob: !chaos broke, sorry").count(),
+        1,
+        "{reply:?}"
+    );
+    assert_eq!(stack.unit("chaos")["dead_letters"], 1);
+}

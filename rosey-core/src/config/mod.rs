@@ -198,6 +198,27 @@ pub struct BotConfig {
     /// The CyTube connection, for `connector: cytube`.
     #[serde(deserialize_with = "section")]
     pub cytube: CytubeConfig,
+    /// What the bot itself says to users.
+    #[serde(deserialize_with = "section")]
+    pub replies: RepliesConfig,
+}
+
+/// `bot.replies`: what the bot itself says to a user about their command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RepliesConfig {
+    /// Their command failed (its handler returned an error, or crashed the plugin until the
+    /// command was dead-lettered): `{user}` and `{command}` (with its prefix) are filled in.
+    /// Empty says nothing; a plugin's manifest may turn it off (`failure_reply: false`).
+    pub failed: String,
+}
+
+impl Default for RepliesConfig {
+    fn default() -> Self {
+        RepliesConfig {
+            failed: "Sorry {user}, {command} failed.".to_owned(),
+        }
+    }
 }
 
 impl Default for BotConfig {
@@ -210,6 +231,7 @@ impl Default for BotConfig {
             unknown_command_reply: true,
             say_timeout_ms: 5000,
             cytube: CytubeConfig::default(),
+            replies: RepliesConfig::default(),
         }
     }
 }

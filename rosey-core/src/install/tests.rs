@@ -28,6 +28,7 @@ impl Fixture {
         let config = src.join("config.default.yaml");
         std::fs::write(&config, format!("version: {version}\n")).expect("config");
         let manifest = Manifest {
+            failure_reply: true,
             name: name.into(),
             version: version.parse().expect("version"),
             description: "test plugin".into(),

@@ -43,6 +43,12 @@ struct Template {
     limits: Limits,
     #[serde(default)]
     network: Option<NetworkAccess>,
+    #[serde(default = "yes")]
+    failure_reply: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The cargo to run: the one that runs us when there is one (`cargo run`, tests), else PATH's.
@@ -154,6 +160,7 @@ fn complete(template: Template, version: semver::Version, library: String) -> Re
         }
     }
     Ok(Manifest {
+        failure_reply: template.failure_reply,
         name: template.name,
         version,
         description: template.description,

@@ -160,6 +160,7 @@ pub fn clone_archive(
     let unpacked = archive::unpack(archive, &scratch.path().join("unpacked"))
         .with_context(|| format!("cannot unpack {}", archive.display()))?;
     let manifest = Manifest {
+        failure_reply: true,
         name: name.to_owned(),
         commands,
         ..unpacked.manifest.clone()

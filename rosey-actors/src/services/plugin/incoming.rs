@@ -7,7 +7,7 @@ use std::time::Duration;
 use rosey_core::messaging::{self, CommandMessage, EventMessage};
 use rosey_host::wire::{self, ToHost};
 
-use super::output::PmReply;
+use super::{output::PmReply, tell::Asker};
 
 /// How much of a command's text a log line carries.
 const TEXT_IN_LOG: usize = 120;
@@ -28,6 +28,8 @@ pub struct Incoming {
     pub time_ms: u64,
     /// A command (not an event).
     pub is_command: bool,
+    /// Who to tell if a command fails (`None` for an event).
+    pub asker: Option<Asker>,
 }
 
 impl Incoming {
@@ -46,6 +48,7 @@ impl Incoming {
                 format!("{} {}", command.command, command.args)
             };
             let cause = format!("command {:?} from {}", cut(&text), command.user);
+            let asker = Some(Asker::of(&command));
             let pm_reply = matches!(command.source, messaging::Source::Pm).then(|| PmReply {
                 user: command.user.clone(),
                 id: command.id.clone(),
@@ -57,6 +60,7 @@ impl Incoming {
                 cause,
                 time_ms: command.time_ms,
                 is_command: true,
+                asker,
                 frame: ToHost::Command(wire::Command {
                     seq,
                     id: command.id,
@@ -85,6 +89,7 @@ impl Incoming {
                 cause,
                 time_ms: event.time_ms,
                 is_command: false,
+                asker: None,
                 frame: ToHost::Event(wire::Event {
                     seq,
                     id: event.id,

@@ -25,6 +25,9 @@ mod serve;
 pub mod spares;
 mod start;
 mod swap;
+mod tell;
+
+pub use tell::FailureWording;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
@@ -104,6 +107,8 @@ pub struct PluginArgs {
     pub max_command_age: Option<Duration>,
     /// Events older than this are not handled.
     pub max_event_age: Option<Duration>,
+    /// What the bot tells a user whose command failed here.
+    pub failure_wording: tell::FailureWording,
     /// The consumer's ack wait.
     pub ack_wait: Duration,
     /// No warm hosts of any kind (`plugin_host.spares: 0`): no standby either.

@@ -23,11 +23,21 @@ use super::PluginArgs;
 const RETRY_AFTER: Duration = Duration::from_millis(200);
 
 /// Moves `message` (stream sequence `seq`, on `subject`), which `died` hosts died handling,
-/// to the dead-letter subject in the background.
-pub fn dead_letter(args: &PluginArgs, message: Message, subject: String, seq: u64, died: u32) {
+/// to the dead-letter subject in the background; a command's sender is told it failed when
+/// `tell` (the manifest's `failure_reply`).
+pub fn dead_letter(
+    args: &PluginArgs,
+    message: Message,
+    subject: String,
+    seq: u64,
+    died: u32,
+    tell: bool,
+) {
     let door = args.door.clone();
     let logs = args.logs.clone();
     let name = args.name.clone();
+    let client = args.client.clone();
+    let wording = args.failure_wording.clone();
     tokio::spawn(async move {
         let source = LogSource::Plugin(name.clone());
         let mut headers = async_nats::HeaderMap::new();
@@ -57,8 +67,16 @@ pub fn dead_letter(args: &PluginArgs, message: Message, subject: String, seq: u6
                          moved to {target} instead of handing it over again"
                     ),
                 );
+                let asker = subject
+                    .starts_with("rosey.commands.")
+                    .then(|| messaging::decode::<messaging::CommandMessage>(&message.payload).ok())
+                    .flatten()
+                    .map(|command| super::tell::Asker::of(&command));
                 let _ = message.ack_with(AckKind::Term).await;
                 door.done(seq);
+                if let Some(asker) = asker.filter(|_| tell) {
+                    super::tell::failed(&client, &name, &wording, &asker).await;
+                }
             }
             Err(err) => {
                 logs.log_part(

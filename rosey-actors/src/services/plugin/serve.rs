@@ -170,7 +170,8 @@ impl Serving {
             Copy::Durable(message) => {
                 let died = self.door.attempts(seq);
                 if died >= self.args.max_attempts {
-                    super::poison::dead_letter(&self.args, *message, subject, seq, died);
+                    let tell = self.plan.manifest.failure_reply;
+                    super::poison::dead_letter(&self.args, *message, subject, seq, died, tell);
                     return Ok(());
                 }
                 Taken {
@@ -211,6 +212,7 @@ impl Serving {
             id,
             pm_reply,
             cause,
+            asker,
             ..
         } = incoming;
         self.door.hold(taken);
@@ -270,6 +272,15 @@ impl Serving {
                 if let Outcome::Failed(err) = &outcome {
                     self.outputs
                         .plugin_line(Level::Error, &format!("{cause} failed: {err}"));
+                    if let Some(asker) = asker.filter(|_| self.plan.manifest.failure_reply) {
+                        super::tell::failed(
+                            &self.args.client,
+                            &self.args.name,
+                            &self.args.failure_wording,
+                            &asker,
+                        )
+                        .await;
+                    }
                 }
                 if let Some(taken) = self.door.release() {
                     self.finish(taken, AckKind::Ack).await;
