@@ -231,6 +231,15 @@ impl Stack {
         ))
     }
 
+    /// Who is held back from plugin `name` now.
+    pub fn held_users(&self, name: &str) -> Vec<crate::services::plugin::HeldUser> {
+        self.runtime
+            .doors
+            .get(name)
+            .map(|door| door.held_users())
+            .unwrap_or_default()
+    }
+
     /// What plugin `name`'s hosts handled since the daemon started (`None`: it has no door).
     pub fn handled(&self, name: &str) -> Option<crate::services::plugin::door::Handled> {
         self.runtime.doors.get(name).map(|door| door.handled())
@@ -594,6 +603,11 @@ pub fn plugin_spec(
         max_attempts: host.max_attempts.max(1),
         max_command_age: host.max_command_age(),
         max_event_age: host.max_event_age(),
+        hold_rules: crate::services::plugin::HoldRules {
+            strikes: host.hold_strikes,
+            within: Duration::from_secs(host.hold_window_secs),
+            hold_for: Duration::from_secs(host.hold_secs),
+        },
         failure_wording: crate::services::plugin::FailureWording {
             template: ctx.config.bot.replies.failed.clone(),
             prefix: ctx.config.bot.command_prefix.clone(),

@@ -155,6 +155,22 @@ pub struct UnitStatus {
     /// When a crashed plugin is tried again, in seconds from now (plugins only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_in_secs: Option<u64>,
+    /// Users held back from the plugin because their commands crashed it (plugins only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_back: Vec<HeldBack>,
+}
+
+/// A user held back from a plugin, in `rosey status`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HeldBack {
+    /// The user.
+    pub user: String,
+    /// Seconds until the hold ends.
+    pub secs_left: u64,
+    /// The last command of theirs that crashed the plugin.
+    pub why: String,
+    /// Their commands not handled since.
+    pub refused: u64,
 }
 
 /// The whole of `rosey status --json`.

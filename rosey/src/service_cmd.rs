@@ -361,6 +361,14 @@ fn render_unit(unit: &UnitStatus, width: usize, color: bool, plugin: bool) -> St
     if let Some(secs) = unit.retry_in_secs {
         line.push_str(&format!("  Retry in: {secs}s"));
     }
+    if !unit.held_back.is_empty() {
+        let held: Vec<String> = unit
+            .held_back
+            .iter()
+            .map(|held| format!("{} ({}s)", held.user, held.secs_left))
+            .collect();
+        line.push_str(&format!("  Held back: {}", held.join(", ")));
+    }
     if !unit.refused.is_empty() {
         let total: u64 = unit.refused.values().sum();
         let keys: Vec<&str> = unit.refused.keys().map(String::as_str).collect();
@@ -398,6 +406,7 @@ mod tests {
             handled: None,
             handled_early: None,
             stale: (state == "running").then_some(4),
+            held_back: Vec::new(),
             retry_in_secs: (state == "crashed").then_some(240),
         };
         StatusReport {

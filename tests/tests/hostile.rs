@@ -51,6 +51,30 @@ fn a_crash_command_repeated_by_two_users_does_not_leave_the_plugin_down_for_a_th
             || log.contains(r#"command "chaos exit" from bob"#),
         "the log names who sent what:\n{log}"
     );
+    // Two dead-lettered commands each (plugin_host.hold_strikes: 2): both are held back from
+    // chaos, and the operator sees who and why.
+    let unit = stack.unit("chaos");
+    let held: Vec<&str> = unit["held_back"]
+        .as_array()
+        .map(|held| held.iter().filter_map(|h| h["user"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(held, ["alice", "bob"], "{unit}");
+    assert!(
+        unit["held_back"][0]["why"]
+            .as_str()
+            .is_some_and(|why| why.contains("chaos exit")),
+        "{unit}"
+    );
+    let ignored = String::from_utf8_lossy(
+        &stack
+            .rosey(&["say", "!chaos ping", "--as", "alice", "--timeout", "1"])
+            .stdout,
+    )
+    .into_owned();
+    assert!(!ignored.contains("pong"), "a held-back user was served: {ignored:?}");
+    host::wait_for_log(&stack, "chaos", "alice is held back from this plugin", SLOW);
+    let status = String::from_utf8_lossy(&stack.rosey(&["status"]).stdout).into_owned();
+    assert!(status.contains("Held back: alice ("), "{status}");
 }
 
 #[test]

@@ -270,6 +270,14 @@ pub struct PluginHostConfig {
     /// The same for events; 0 (the default) handles any age, so a plugin that learns from
     /// chat still sees what was said while it was down.
     pub max_event_age_ms: u64,
+    /// A user whose commands crashed a plugin until they were dead-lettered this many times
+    /// within `hold_window_secs` is held back from that plugin. Global only.
+    pub hold_strikes: u32,
+    /// The window `hold_strikes` are counted in, in s. Global only.
+    pub hold_window_secs: u64,
+    /// How long such a user gets no command through to that plugin, in s; 0 never holds
+    /// anyone back. Global only.
+    pub hold_secs: u64,
     /// What to do when this kernel cannot apply the whole plugin sandbox. Global only.
     pub sandbox: SandboxMode,
 }
@@ -296,6 +304,9 @@ impl Default for PluginHostConfig {
             max_attempts: 2,
             max_command_age_ms: 60_000,
             max_event_age_ms: 0,
+            hold_strikes: 2,
+            hold_window_secs: 600,
+            hold_secs: 600,
             sandbox: SandboxMode::BestEffort,
         }
     }
@@ -317,6 +328,9 @@ impl PluginHostConfig {
                 .max_command_age_ms
                 .unwrap_or(self.max_command_age_ms),
             max_event_age_ms: overrides.max_event_age_ms.unwrap_or(self.max_event_age_ms),
+            hold_strikes: self.hold_strikes,
+            hold_window_secs: self.hold_window_secs,
+            hold_secs: self.hold_secs,
             sandbox: self.sandbox,
         }
     }

@@ -375,6 +375,7 @@ fn unit(info: &ChildInfo, board: &Board, unit_key: &str) -> UnitStatus {
         handled: None,
         handled_early: None,
         stale: None,
+        held_back: Vec::new(),
         retry_in_secs: info
             .retry_at
             .and_then(|at| at.duration_since(SystemTime::now()).ok())
@@ -404,6 +405,20 @@ pub async fn status(daemon: &Daemon) -> Result<StatusReport, OpError> {
                     handled: handled.map(|handled| handled.total),
                     handled_early: handled.map(|handled| handled.early),
                     stale: handled.map(|handled| handled.stale),
+                    held_back: daemon
+                        .stack
+                        .held_users(&info.name)
+                        .into_iter()
+                        .map(|held| crate::control::HeldBack {
+                            secs_left: held
+                                .until
+                                .duration_since(SystemTime::now())
+                                .map_or(0, |left| left.as_secs()),
+                            user: held.user,
+                            why: held.why,
+                            refused: held.refused,
+                        })
+                        .collect(),
                     ..unit(info, &daemon.board, &unit_name(&info.name))
                 }
             })

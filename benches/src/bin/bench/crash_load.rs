@@ -29,8 +29,9 @@ use crate::{
     wire::Wire,
 };
 
-/// The crash-under-load home's `rosey.yaml`: free ports, no restart backoff, and a restart
-/// budget for thousands of crashes (the crash measure adds its own `max_attempts` to it).
+/// The crash-under-load home's `rosey.yaml`: free ports, no restart backoff, a restart
+/// budget for thousands of crashes (the crash measure adds its own `max_attempts` to it), and
+/// no holding back the harness's user, whose commands crash the plugin on purpose.
 #[macro_export]
 macro_rules! crash_home_config {
     () => {
@@ -39,6 +40,8 @@ nats:
   port: 0
 web:
   port: 0
+plugin_host:
+  hold_secs: 0
 supervision:
   plugins: { max_restarts: 100000, within_secs: 1, backoff_initial_ms: 0, backoff_max_ms: 0, backoff_reset_secs: 1 }
 "

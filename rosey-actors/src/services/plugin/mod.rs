@@ -17,6 +17,7 @@
 pub mod door;
 mod doors;
 mod early;
+mod holds;
 mod incoming;
 mod link;
 mod output;
@@ -27,6 +28,7 @@ mod start;
 mod swap;
 mod tell;
 
+pub use holds::{HeldUser, HoldRules};
 pub use tell::FailureWording;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
@@ -109,6 +111,8 @@ pub struct PluginArgs {
     pub max_event_age: Option<Duration>,
     /// What the bot tells a user whose command failed here.
     pub failure_wording: tell::FailureWording,
+    /// When a user whose commands crash the plugin is held back from it.
+    pub hold_rules: HoldRules,
     /// The consumer's ack wait.
     pub ack_wait: Duration,
     /// No warm hosts of any kind (`plugin_host.spares: 0`): no standby either.

@@ -38,6 +38,7 @@ pub fn dead_letter(
     let name = args.name.clone();
     let client = args.client.clone();
     let wording = args.failure_wording.clone();
+    let rules = args.hold_rules;
     tokio::spawn(async move {
         let source = LogSource::Plugin(name.clone());
         let mut headers = async_nats::HeaderMap::new();
@@ -72,8 +73,28 @@ pub fn dead_letter(
                     .then(|| messaging::decode::<messaging::CommandMessage>(&message.payload).ok())
                     .flatten()
                     .map(|command| super::tell::Asker::of(&command));
+                let message_payload = message.payload.clone();
                 let _ = message.ack_with(AckKind::Term).await;
                 door.done(seq);
+                if let Some(asker) = &asker {
+                    let why = super::incoming::Incoming::read(seq, &subject, &message_payload)
+                        .map(|incoming| incoming.cause)
+                        .unwrap_or_else(|_| subject.clone());
+                    if let Some(hold) = door.strike(&asker.user, &why, &rules) {
+                        logs.log_part(
+                            &source,
+                            "host",
+                            Level::Warn,
+                            &format!(
+                                "holding {} back from {name} for {} s: {} of their commands crashed it within {} s (the last: {why}); see rosey status",
+                                asker.user,
+                                hold.as_secs(),
+                                rules.strikes,
+                                rules.within.as_secs()
+                            ),
+                        );
+                    }
+                }
                 if let Some(asker) = asker.filter(|_| tell) {
                     super::tell::failed(&client, &name, &wording, &asker).await;
                 }

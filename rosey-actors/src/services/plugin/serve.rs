@@ -206,6 +206,21 @@ impl Serving {
             self.finish(taken, AckKind::Ack).await;
             return Ok(());
         }
+        if let Some(asker) = &incoming.asker {
+            if let Some(first) = self.door.held_back(&asker.user) {
+                if first {
+                    self.outputs.host_line(
+                        Level::Warn,
+                        &format!(
+                            "not handled: {}: {} is held back from this plugin (see rosey status); further ones are counted, not logged",
+                            incoming.cause, asker.user
+                        ),
+                    );
+                }
+                self.finish(taken, AckKind::Ack).await;
+                return Ok(());
+            }
+        }
         let Incoming {
             frame,
             what,

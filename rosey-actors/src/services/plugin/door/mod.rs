@@ -36,6 +36,7 @@ use feed::{next_plain, Feed};
 
 pub use super::doors::Doors;
 use super::early::{message_id, DurableFate, EarlyCopies, EarlyCopy};
+use super::holds::{HeldUser, HoldRules, Holds};
 pub use super::early::{Copy, Taken};
 
 /// Messages the pull subscription may hold ahead of the plugin.
@@ -87,6 +88,7 @@ struct State {
     recent: VecDeque<u64>,
     recent_set: HashSet<u64>,
     handled: Handled,
+    holds: Holds,
 }
 
 /// Messages a plugin's hosts handled since the daemon started.
@@ -135,6 +137,7 @@ impl Door {
                 recent: VecDeque::new(),
                 recent_set: HashSet::new(),
                 handled: Handled::default(),
+                holds: Holds::default(),
             }),
             feed: tokio::sync::Mutex::new(Feed::default()),
             put_back: tokio::sync::Notify::new(),
@@ -353,6 +356,23 @@ impl Door {
             state.handled.early += 1;
         }
         Some(taken)
+    }
+
+    /// A command of `user` (`why`: what it was) was dead-lettered; `Some(duration)` when that
+    /// holds them back from the plugin, for that long.
+    pub fn strike(&self, user: &str, why: &str, rules: &HoldRules) -> Option<Duration> {
+        self.lock().holds.strike(user, why, rules)
+    }
+
+    /// Whether `user` is held back from the plugin now (the command is counted as refused);
+    /// `Some(true)` for the first refusal of a hold.
+    pub fn held_back(&self, user: &str) -> Option<bool> {
+        self.lock().holds.refuse(user)
+    }
+
+    /// Who is held back from the plugin now.
+    pub fn held_users(&self) -> Vec<HeldUser> {
+        self.lock().holds.list()
     }
 
     /// Counts a message not handled because it was too old.
