@@ -71,7 +71,10 @@ fn a_crash_command_repeated_by_two_users_does_not_leave_the_plugin_down_for_a_th
             .stdout,
     )
     .into_owned();
-    assert!(!ignored.contains("pong"), "a held-back user was served: {ignored:?}");
+    assert!(
+        !ignored.contains("pong"),
+        "a held-back user was served: {ignored:?}"
+    );
     host::wait_for_log(&stack, "chaos", "alice is held back from this plugin", SLOW);
     let status = String::from_utf8_lossy(&stack.rosey(&["status"]).stdout).into_owned();
     assert!(status.contains("Held back: alice ("), "{status}");

@@ -126,7 +126,11 @@ mod tests {
             holds.strike("bob", "command \"karma crash\"", &rules),
             Some(Duration::from_secs(600))
         );
-        assert_eq!(holds.refuse("BOB"), Some(true), "names are case-insensitive");
+        assert_eq!(
+            holds.refuse("BOB"),
+            Some(true),
+            "names are case-insensitive"
+        );
         assert_eq!(holds.refuse("bob"), Some(false), "logged once per hold");
         assert_eq!(holds.refuse("alice"), None);
         let held = holds.list();

@@ -14,6 +14,9 @@ use rosey_core::messaging;
 
 use super::{Door, Wants, BATCH};
 
+/// How long a door no actor reads keeps its plain subscriptions.
+const QUIET_AFTER: Duration = Duration::from_secs(1);
+
 /// What a door reads from.
 #[derive(Default)]
 pub(super) struct Feed {
@@ -86,8 +89,9 @@ impl Door {
     }
 
     /// No actor reads the door any more (its instance stopped or failed): the plain
-    /// subscriptions end once the last read lets go of them, unless a new instance has begun
-    /// reading by then.
+    /// subscriptions end after [`QUIET_AFTER`], unless a new instance has begun reading by
+    /// then. A crash's replacement is reading again within milliseconds and keeps them, with
+    /// the early copies that came meanwhile; a plugin that stays down stops collecting them.
     pub fn quiet(self: &std::sync::Arc<Self>) {
         self.lock().quiet = true;
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -95,6 +99,10 @@ impl Door {
         };
         let door = self.clone();
         runtime.spawn(async move {
+            tokio::time::sleep(QUIET_AFTER).await;
+            if !door.lock().quiet {
+                return;
+            }
             let mut feed = door.feed.lock().await;
             if door.lock().quiet {
                 feed.plain = None;

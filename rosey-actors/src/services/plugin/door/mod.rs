@@ -36,8 +36,8 @@ use feed::{next_plain, Feed};
 
 pub use super::doors::Doors;
 use super::early::{message_id, DurableFate, EarlyCopies, EarlyCopy};
-use super::holds::{HeldUser, HoldRules, Holds};
 pub use super::early::{Copy, Taken};
+use super::holds::{HeldUser, HoldRules, Holds};
 
 /// Messages the pull subscription may hold ahead of the plugin.
 const BATCH: usize = 32;

@@ -1,0 +1,254 @@
+//! How each unit of the tree is specified: the supervisors' and children's settings from
+//! `rosey.yaml`, and each actor's arguments (nats, bot, extra services, the plugins supervisor
+//! and one plugin).
+
+use super::*;
+
+/// Converts configured supervision settings into a supervisor spec.
+pub fn supervisor_spec(
+    name: &str,
+    settings: &SupervisionSettings,
+    give_up: GiveUp,
+) -> SupervisorSpec {
+    SupervisorSpec {
+        name: name.to_owned(),
+        strategy: match settings.strategy {
+            config::Strategy::OneForOne => Strategy::OneForOne,
+            config::Strategy::OneForAll => Strategy::OneForAll,
+            config::Strategy::RestForOne => Strategy::RestForOne,
+        },
+        intensity: Intensity {
+            max_restarts: settings.max_restarts,
+            within: Duration::from_secs(settings.within_secs),
+        },
+        backoff: Backoff {
+            initial: Duration::from_millis(settings.backoff_initial_ms),
+            max: Duration::from_millis(settings.backoff_max_ms),
+            reset_after: Duration::from_secs(settings.backoff_reset_secs),
+        },
+        give_up,
+        concurrent_start: false,
+        retry_after: settings.retry_after(),
+    }
+}
+
+fn restart_type(restart: config::RestartType) -> Restart {
+    match restart {
+        config::RestartType::Permanent => Restart::Permanent,
+        config::RestartType::Transient => Restart::Transient,
+        config::RestartType::Temporary => Restart::Temporary,
+    }
+}
+
+fn child_spec(
+    name: &str,
+    settings: &SupervisionSettings,
+    factory: impl crate::ChildFactory,
+) -> ChildSpec {
+    let spec = supervisor_spec(name, settings, GiveUp::MarkCrashed);
+    ChildSpec::new(name, factory)
+        .restart(restart_type(settings.restart))
+        .shutdown_timeout(Duration::from_millis(settings.shutdown_timeout_ms))
+        .intensity(spec.intensity)
+        .backoff(spec.backoff)
+        .retry_after(spec.retry_after)
+}
+
+pub(super) fn nats_child(ctx: &StackContext) -> ChildSpec {
+    let settings = ctx.config.service_settings(units::NATS);
+    let args = NatsArgs {
+        binary: ctx.nats_binary.clone(),
+        home: ctx.home.clone(),
+        credentials: ctx.nats_credentials.clone(),
+        host: ctx.config.nats.host.clone(),
+        port: ctx.nats_port,
+        tls: ctx
+            .config
+            .nats
+            .tls
+            .as_ref()
+            .map(|tls| (tls.cert_path(&ctx.home), tls.key_path(&ctx.home))),
+        ready_timeout: Duration::from_secs(15),
+        shutdown_timeout: Duration::from_millis(settings.shutdown_timeout_ms),
+        spawner: ctx.spawner.clone(),
+        board: ctx.board.clone(),
+        logs: ctx.logs.clone(),
+    };
+    let on_starting = ctx.on_starting.clone();
+    child_spec(units::NATS, &settings, move |supervisor: ActorCell| {
+        let args = args.clone();
+        on_starting(units::NATS);
+        async move { spawn_child(None, NatsActor, args, supervisor).await }
+    })
+}
+
+pub(super) fn bot_child(ctx: &StackContext, keeper: &Keeper) -> ChildSpec {
+    let settings = ctx.config.service_settings(units::BOT);
+    let args = BotArgs {
+        home: ctx.home.clone(),
+        config: ctx.config.bot.clone(),
+        nats_url: ctx.nats_url(),
+        credentials: ctx.nats_credentials.clone(),
+        stream_repair: {
+            let keeper = keeper.clone();
+            Arc::new(move |trigger: String| {
+                let keeper = keeper.clone();
+                Box::pin(async move { keeper.repair_now(&trigger).await })
+                    as futures::future::BoxFuture<'static, ()>
+            })
+        },
+        connector: ctx.connector.clone(),
+        waiters: ctx.waiters.clone(),
+        board: ctx.board.clone(),
+    };
+    let on_starting = ctx.on_starting.clone();
+    child_spec(units::BOT, &settings, move |supervisor: ActorCell| {
+        let args = args.clone();
+        on_starting(units::BOT);
+        async move { spawn_child(None, BotActor, args, supervisor).await }
+    })
+}
+
+pub(super) fn extra_child(ctx: &StackContext, extra: &ExtraService) -> ChildSpec {
+    let settings = ctx.config.service_settings(&extra.name);
+    let on_starting = ctx.on_starting.clone();
+    let name = extra.name.clone();
+    let factory = extra.factory.clone();
+    child_spec(&extra.name, &settings, move |supervisor: ActorCell| {
+        on_starting(&name);
+        factory.start(supervisor)
+    })
+}
+
+pub(super) fn plugins_child(
+    ctx: &StackContext,
+    runtime: &PluginRuntime,
+    slot: Arc<Mutex<Option<ActorRef<SupervisorMsg>>>>,
+) -> ChildSpec {
+    let settings = ctx.config.supervision.plugins.clone();
+    let ctx = ctx.clone();
+    let runtime = runtime.clone();
+    let shutdown = Duration::from_millis(settings.shutdown_timeout_ms.saturating_mul(4));
+    child_spec(
+        units::PLUGINS,
+        &ctx.config.supervision.services.clone(),
+        move |supervisor: ActorCell| {
+            let ctx = ctx.clone();
+            let runtime = runtime.clone();
+            let settings = settings.clone();
+            let slot = slot.clone();
+            (ctx.on_starting)(units::PLUGINS);
+            async move {
+                let client = ctx.connect_nats("rosey-plugins").await?;
+                runtime.spares.fill();
+                let registry = Registry::load(&ctx.home).map_err(|err| err.to_string())?;
+                let children = registry
+                    .plugins
+                    .iter()
+                    .filter(|(_, plugin)| plugin.enabled)
+                    .map(|(name, plugin)| {
+                        plugin_spec(&ctx, &runtime, &client, name, &plugin.version.to_string())
+                    })
+                    .collect::<Result<Vec<_>, String>>()?;
+                // Plugins do not depend on each other: they come up together.
+                let mut spec = supervisor_spec(units::PLUGINS, &settings, GiveUp::MarkCrashed);
+                spec.concurrent_start = true;
+                let (plugins, _) =
+                    Supervisor::start(spec, children, ctx.listener.clone(), Some(supervisor))
+                        .await?;
+                let cell = plugins.get_cell();
+                match slot.lock() {
+                    Ok(mut slot) => *slot = Some(plugins),
+                    Err(poisoned) => *poisoned.into_inner() = Some(plugins),
+                }
+                Ok(cell)
+            }
+        },
+    )
+    .shutdown_timeout(shutdown)
+}
+
+/// The child spec of one plugin (also used to add a plugin to a running supervisor). Its door
+/// is made for `version` (or told to run `version` when it exists); every start of the actor,
+/// restarts included, runs the door's version of the moment, so a reload's new version is the
+/// one a later crash restarts.
+pub fn plugin_spec(
+    ctx: &StackContext,
+    runtime: &PluginRuntime,
+    client: &async_nats::Client,
+    name: &str,
+    version: &str,
+) -> Result<ChildSpec, String> {
+    let manifest = Manifest::load(
+        &ctx.home
+            .plugin_version_dir(name, version)
+            .join("manifest.yaml"),
+    )
+    .map_err(|err| format!("plugin {name}: {err}"))?;
+    let settings = ctx.config.plugin_settings(name);
+    let host = &settings.host;
+    let wants = Wants {
+        filter_subjects: rosey_core::messaging::consumer_filter_subjects(
+            &manifest.commands,
+            &manifest.events,
+        ),
+        ack_wait: host.ack_wait(),
+    };
+    let js = async_nats::jetstream::new(client.clone());
+    let door = runtime.doors.open(
+        name,
+        version,
+        wants.clone(),
+        &js,
+        ctx.home.plugin_attempts_file(name),
+    );
+    door.set_version(version, wants);
+    let args = PluginArgs {
+        name: name.to_owned(),
+        home: ctx.home.clone(),
+        // The door's own connection: replies and the acks after them must share one, or the
+        // server could see an ack before its reply.
+        client: door.jetstream().client(),
+        door,
+        spares: runtime.spares.clone(),
+        logs: ctx.logs.clone(),
+        board: ctx.board.clone(),
+        log_level: match ctx.host_log_level.as_str() {
+            "debug" => rosey_host::wire::Level::Debug,
+            "warn" => rosey_host::wire::Level::Warn,
+            "error" => rosey_host::wire::Level::Error,
+            _ => rosey_host::wire::Level::Info,
+        },
+        heartbeat: host.heartbeat(),
+        ready_timeout: host.ready_timeout(),
+        heartbeat_timeout: host.heartbeat_timeout(),
+        shutdown_timeout: Duration::from_millis(settings.supervision.shutdown_timeout_ms),
+        max_attempts: host.max_attempts.max(1),
+        max_command_age: host.max_command_age(),
+        max_event_age: host.max_event_age(),
+        hold_rules: crate::services::plugin::HoldRules {
+            strikes: host.hold_strikes,
+            within: Duration::from_secs(host.hold_window_secs),
+            hold_for: Duration::from_secs(host.hold_secs),
+        },
+        failure_wording: crate::services::plugin::FailureWording {
+            template: ctx.config.bot.replies.failed.clone(),
+            prefix: ctx.config.bot.command_prefix.clone(),
+        },
+        ack_wait: host.ack_wait(),
+        standby_off: ctx.config.plugin_host.spares == 0,
+        sandbox_required: ctx.config.plugin_host.sandbox
+            == rosey_core::config::SandboxMode::Required,
+    };
+    let on_starting = ctx.on_starting.clone();
+    let unit = name.to_owned();
+    Ok(child_spec(
+        name,
+        &settings.supervision,
+        move |supervisor: ActorCell| {
+            let args = args.clone();
+            on_starting(&format!("plugin:{unit}"));
+            async move { spawn_child(None, PluginActor, args, supervisor).await }
+        },
+    ))
+}
