@@ -18,12 +18,12 @@ use rosey_e2e::stack::TestStack;
 /// Upper bound for every reply of a burst (generous: tests run in parallel).
 const SLOW: Duration = Duration::from_secs(30);
 
-fn roll(id: &str) -> CommandMessage {
+fn roll(id: &str, command: &str) -> CommandMessage {
     CommandMessage {
         v: SCHEMA_VERSION,
         id: id.to_owned(),
-        command: "roll".to_owned(),
-        args: "1d1".to_owned(),
+        command: command.to_owned(),
+        args: if command == "roll" { "1d1" } else { "" }.to_owned(),
         user: "door".to_owned(),
         channel: "test".to_owned(),
         source: Source::Chat,
@@ -31,13 +31,15 @@ fn roll(id: &str) -> CommandMessage {
     }
 }
 
-/// Publishes `count` `roll 1d1` commands one per millisecond, with a `Nats-Msg-Id` as the
-/// router gives them when `with_ids`; waits until the stream stored them all; their ids.
+/// Publishes `count` commands one per millisecond (`roll 1d1`, or `roll` and `flip` in turn
+/// when `both`), with a `Nats-Msg-Id` as the router gives them when `with_ids`; waits until
+/// the stream stored them all; their ids.
 async fn publish_burst(
     js: &jetstream::Context,
     prefix: &str,
     count: usize,
     with_ids: bool,
+    both: bool,
 ) -> Vec<String> {
     let mut ticks = tokio::time::interval(Duration::from_millis(1));
     let mut acks = Vec::new();
@@ -45,12 +47,14 @@ async fn publish_burst(
     for i in 0..count {
         ticks.tick().await;
         let id = format!("{prefix}-{i}");
-        let mut publish = PublishMessage::build().payload(messaging::encode(&roll(&id)).into());
+        let command = if both && i % 2 == 1 { "flip" } else { "roll" };
+        let mut publish =
+            PublishMessage::build().payload(messaging::encode(&roll(&id, command)).into());
         if with_ids {
             publish = publish.message_id(messaging::command_msg_id(&id));
         }
         let ack = js
-            .send_publish(messaging::command_subject("roll"), publish)
+            .send_publish(messaging::command_subject(command), publish)
             .await
             .expect("publish");
         acks.push(ack);
@@ -136,10 +140,10 @@ async fn a_burst_is_handled_once_each_in_order_partly_early_and_every_stored_cop
         .await
         .expect("subscribe");
     // One command first, so the burst finds the plugin serving.
-    let first = publish_burst(&js, "first", 1, true).await;
+    let first = publish_burst(&js, "first", 1, true, false).await;
     assert_eq!(replies_to(&mut replies, &first).await, first);
 
-    let ids = publish_burst(&js, "burst", 300, true).await;
+    let ids = publish_burst(&js, "burst", 300, true, false).await;
     let order = replies_to(&mut replies, &ids).await;
 
     let mut counts: HashMap<&String, u32> = HashMap::new();
@@ -178,7 +182,7 @@ async fn commands_without_a_message_id_are_handled_from_the_stream_alone() {
         .subscribe(messaging::CHAT_ACTION_SUBJECT)
         .await
         .expect("subscribe");
-    let ids = publish_burst(&js, "plain", 20, false).await;
+    let ids = publish_burst(&js, "plain", 20, false, false).await;
     assert_eq!(
         replies_to(&mut replies, &ids).await,
         ids,
@@ -191,6 +195,28 @@ async fn commands_without_a_message_id_are_handled_from_the_stream_alone() {
         counter(&unit, "handled_early"),
         0,
         "an early copy is only taken when its durable copy can be matched to it: {unit}"
+    );
+    wait_until_all_acked(&js, "dice-roller").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_two_commands_in_turn_is_answered_in_the_order_published() {
+    // Each command word has a plain subscription of its own, and two subscriptions do not
+    // keep the server's order between them: the door must not take such copies early out of
+    // turn.
+    let stack = TestStack::with_plugins(&["dice-roller"]);
+    stack.start();
+    let client = stack.nats_client(BusUser::Daemon).await;
+    let js = jetstream::new(client.clone());
+    let mut replies = client
+        .subscribe(messaging::CHAT_ACTION_SUBJECT)
+        .await
+        .expect("subscribe");
+    let ids = publish_burst(&js, "both", 200, true, true).await;
+    assert_eq!(
+        replies_to(&mut replies, &ids).await,
+        ids,
+        "each once, in order"
     );
     wait_until_all_acked(&js, "dice-roller").await;
 }

@@ -23,6 +23,10 @@
 //!   id, a full queue) stops early copies until the door catches up.
 //! * An early copy gets one attempt. If its host dies with it, the durable copy carries the
 //!   retries (counted as poison like any other); an early copy is never dead-lettered.
+//! * Each subject has a subscription of its own, and the server's order holds within one
+//!   subscription, not across them: plain copies of several subjects received together are
+//!   not taken early (the stream orders them), which stops early copies until the door
+//!   catches up again.
 //! * An id seen lately (early or durable) is never taken early again, so a republished
 //!   duplicate, which the stream drops, is not handled twice either.
 //! * What waits for a durable copy (handled early, or crashed early) is forgotten after the
@@ -141,6 +145,10 @@ pub struct EarlyCopies {
     settled: HashMap<String, Instant>,
     /// Early copies a host died holding, whose durable copy is still to come.
     crashed: HashMap<String, (u32, Instant)>,
+    /// Plain copies passed over (not caught up, a full queue, an unknown order), whose durable
+    /// copy is still to come: while one is, the door is not caught up, whatever a durable
+    /// copy delivered before it said was pending.
+    passed_over: HashMap<String, Instant>,
     known: HashSet<String>,
     known_order: VecDeque<String>,
 }
@@ -163,15 +171,27 @@ impl EarlyCopies {
         if !self.remember(&copy.id) {
             return;
         }
-        if !self.caught_up {
-            return;
-        }
-        if self.queue.len() >= MAX_QUEUED {
+        if self.caught_up && self.queue.len() >= MAX_QUEUED {
             // The host is behind: the stream delivers from here on, in its order.
             self.caught_up = false;
+        }
+        if !self.caught_up {
+            self.passed_over.insert(copy.id, Instant::now());
             return;
         }
         self.queue.push_back(copy);
+    }
+
+    /// Copies `ids` arrived whose order among themselves is unknown (several subscriptions
+    /// at once): none of them is taken early, and nothing after them until the door catches
+    /// up.
+    pub fn lose_order(&mut self, ids: Vec<String>) {
+        self.caught_up = false;
+        for id in ids {
+            if self.remember(&id) {
+                self.passed_over.insert(id, Instant::now());
+            }
+        }
     }
 
     /// The next early copy for the host, oldest first.
@@ -192,6 +212,7 @@ impl EarlyCopies {
             None => DurableFate::Deliver { crashed: 0 },
             Some(id) => {
                 self.remember(id);
+                self.passed_over.remove(id);
                 if self.settled.remove(id).is_some() {
                     DurableFate::Ack
                 } else {
@@ -203,7 +224,11 @@ impl EarlyCopies {
                 }
             }
         };
-        self.caught_up = seq >= self.trust_from && self.seen_ahead() >= pending;
+        let now = Instant::now();
+        self.passed_over
+            .retain(|_, at| now.duration_since(*at) < COUNTS_AS_PENDING);
+        self.caught_up =
+            seq >= self.trust_from && self.passed_over.is_empty() && self.seen_ahead() >= pending;
         fate
     }
 
@@ -355,7 +380,9 @@ mod tests {
             early.take().is_none(),
             "three older messages are still to come"
         );
-        early.on_durable(Some("older-2"), 1, 0);
+        early.on_durable(Some("older-2"), 1, 1);
+        // The one passed over comes from the stream, with nothing behind it.
+        early.on_durable(Some("new"), 2, 0);
         early.offer(copy("newer"));
         assert_eq!(early.take().map(|copy| copy.id), Some("newer".to_owned()));
     }
@@ -405,9 +432,39 @@ mod tests {
             early.take().is_none(),
             "message 10 may have been stored unseen"
         );
-        early.on_durable(Some("c"), 10, 0);
+        early.on_durable(Some("b"), 10, 0);
         early.offer(copy("d"));
         assert_eq!(early.take().map(|copy| copy.id), Some("d".to_owned()));
+    }
+
+    #[test]
+    fn a_copy_passed_over_keeps_the_door_from_catching_up_until_its_durable_copy_arrives() {
+        let mut early = EarlyCopies::default();
+        early.set_caught_up(true);
+        early.offer(copy("a"));
+        let taken = early.take().expect("taken early");
+        early.settle(taken.id);
+        // b and c came together from two subscriptions: their order is unknown.
+        early.lose_order(vec!["b".to_owned(), "c".to_owned()]);
+        // a's durable copy was delivered before b was stored: nothing pending, it says.
+        assert_eq!(early.on_durable(Some("a"), 1, 0), DurableFate::Ack);
+        early.offer(copy("d"));
+        assert!(early.take().is_none(), "d must not overtake b and c");
+        assert_eq!(
+            early.on_durable(Some("b"), 2, 2),
+            DurableFate::Deliver { crashed: 0 }
+        );
+        assert_eq!(
+            early.on_durable(Some("c"), 3, 1),
+            DurableFate::Deliver { crashed: 0 }
+        );
+        assert_eq!(
+            early.on_durable(Some("d"), 4, 0),
+            DurableFate::Deliver { crashed: 0 }
+        );
+        assert!(early.caught_up());
+        early.offer(copy("e"));
+        assert_eq!(early.take().map(|copy| copy.id), Some("e".to_owned()));
     }
 
     #[test]

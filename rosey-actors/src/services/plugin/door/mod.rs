@@ -28,7 +28,7 @@ use std::{
 };
 
 use async_nats::jetstream::{self, consumer::pull, AckKind, Message};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 
 mod feed;
 pub use feed::ensure_streams;
@@ -226,14 +226,16 @@ impl Door {
             let next = tokio::select! {
                 biased;
                 () = self.put_back.notified() => continue,
-                Some(copy) = next_plain(plain) => {
-                    if let Some(id) = message_id(copy.headers.as_ref()) {
-                        self.lock().early.offer(EarlyCopy {
-                            id,
-                            subject: copy.subject.to_string(),
-                            payload: copy.payload,
-                        });
+                Some(first) = next_plain(plain) => {
+                    // Everything the client has received so far, from every subscription: one
+                    // subscription keeps the server's order, several together do not.
+                    let mut batch = vec![first];
+                    if let Some(plain) = plain.as_mut() {
+                        while let Some(Some(more)) = plain.next().now_or_never() {
+                            batch.push(more);
+                        }
                     }
+                    self.offer_plain(batch);
                     continue;
                 }
                 next = stream.next() => next,
@@ -255,6 +257,33 @@ impl Door {
                     feed.stream = None;
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
+            }
+        }
+    }
+
+    /// Offers plain copies received together. Copies from one subscription are in the order
+    /// the server routed them; copies from several are not (each has its own channel), and
+    /// whatever was received earlier was read by an earlier call (it takes all there is). So
+    /// a batch of more than one subject is not taken early: the door waits for the stream to
+    /// order those messages, until it catches up again.
+    fn offer_plain(&self, batch: Vec<async_nats::Message>) {
+        let mut state = self.lock();
+        let one_subject = batch.iter().all(|copy| copy.subject == batch[0].subject);
+        if !one_subject {
+            let ids = batch
+                .iter()
+                .filter_map(|copy| message_id(copy.headers.as_ref()))
+                .collect();
+            state.early.lose_order(ids);
+            return;
+        }
+        for copy in batch {
+            if let Some(id) = message_id(copy.headers.as_ref()) {
+                state.early.offer(EarlyCopy {
+                    id,
+                    subject: copy.subject.to_string(),
+                    payload: copy.payload,
+                });
             }
         }
     }
