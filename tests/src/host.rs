@@ -340,6 +340,28 @@ pub fn wait_for_log(stack: &TestStack, name: &str, needle: &str, timeout: Durati
     }
 }
 
+/// Kills plugin `name`'s host with SIGKILL whenever it is running and idle, until the
+/// supervisor gives up on it; returns its unit as status then shows it (`crashed`). These are
+/// failures of the plugin's own (no message in hand), which count toward its intensity.
+pub fn kill_until_crashed(stack: &TestStack, name: &str, timeout: Duration) -> serde_json::Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let unit = stack.unit(name);
+        if unit["state"] == "crashed" {
+            return unit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} never given up on: {unit}"
+        );
+        if let (true, Some(pid)) = (unit["state"] == "running", unit["pid"].as_u64()) {
+            signal(pid as u32, libc::SIGKILL);
+            wait_until_dead(pid as u32, timeout);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Sends `signal` to process `pid`.
 pub fn signal(pid: u32, signal: i32) {
     // SAFETY: plain syscall on a process the test's own stack started.

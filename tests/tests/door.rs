@@ -123,6 +123,20 @@ async fn wait_until_all_acked(js: &jetstream::Context, plugin: &str) {
     }
 }
 
+/// A started stack with dice-roller, a JetStream context on it, and a subscription to the
+/// replies.
+async fn dice_roller() -> (TestStack, jetstream::Context, async_nats::Subscriber) {
+    let stack = TestStack::with_plugins(&["dice-roller"]);
+    stack.start();
+    let client = stack.nats_client(BusUser::Daemon).await;
+    let js = jetstream::new(client.clone());
+    let replies = client
+        .subscribe(messaging::CHAT_ACTION_SUBJECT)
+        .await
+        .expect("subscribe");
+    (stack, js, replies)
+}
+
 fn counter(unit: &serde_json::Value, key: &str) -> u64 {
     unit[key]
         .as_u64()
@@ -131,14 +145,7 @@ fn counter(unit: &serde_json::Value, key: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_is_handled_once_each_in_order_partly_early_and_every_stored_copy_is_acked() {
-    let stack = TestStack::with_plugins(&["dice-roller"]);
-    stack.start();
-    let client = stack.nats_client(BusUser::Daemon).await;
-    let js = jetstream::new(client.clone());
-    let mut replies = client
-        .subscribe(messaging::CHAT_ACTION_SUBJECT)
-        .await
-        .expect("subscribe");
+    let (stack, js, mut replies) = dice_roller().await;
     // One command first, so the burst finds the plugin serving.
     let first = publish_burst(&js, "first", 1, true, false).await;
     assert_eq!(replies_to(&mut replies, &first).await, first);
@@ -174,14 +181,7 @@ async fn a_burst_is_handled_once_each_in_order_partly_early_and_every_stored_cop
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_without_a_message_id_are_handled_from_the_stream_alone() {
-    let stack = TestStack::with_plugins(&["dice-roller"]);
-    stack.start();
-    let client = stack.nats_client(BusUser::Daemon).await;
-    let js = jetstream::new(client.clone());
-    let mut replies = client
-        .subscribe(messaging::CHAT_ACTION_SUBJECT)
-        .await
-        .expect("subscribe");
+    let (stack, js, mut replies) = dice_roller().await;
     let ids = publish_burst(&js, "plain", 20, false, false).await;
     assert_eq!(
         replies_to(&mut replies, &ids).await,
@@ -204,14 +204,7 @@ async fn a_burst_of_two_commands_in_turn_is_answered_in_the_order_published() {
     // Each command word has a plain subscription of its own, and two subscriptions do not
     // keep the server's order between them: the door must not take such copies early out of
     // turn.
-    let stack = TestStack::with_plugins(&["dice-roller"]);
-    stack.start();
-    let client = stack.nats_client(BusUser::Daemon).await;
-    let js = jetstream::new(client.clone());
-    let mut replies = client
-        .subscribe(messaging::CHAT_ACTION_SUBJECT)
-        .await
-        .expect("subscribe");
+    let (_stack, js, mut replies) = dice_roller().await;
     let ids = publish_burst(&js, "both", 200, true, true).await;
     assert_eq!(
         replies_to(&mut replies, &ids).await,

@@ -89,20 +89,8 @@ fn a_plugin_given_up_on_is_tried_again_after_its_retry_delay() {
     assert_ne!(config, TEST_CONFIG);
     let stack = TestStack::with_config(&["fixtures/chaos"], &config);
     stack.start();
-    let deadline = Instant::now() + SLOW;
     // Killed while idle until given up on.
-    let crashed = loop {
-        let unit = stack.unit("chaos");
-        if unit["state"] == "crashed" {
-            break unit;
-        }
-        assert!(Instant::now() < deadline, "never given up on: {unit}");
-        if let (true, Some(pid)) = (running(&unit), unit["pid"].as_u64()) {
-            host::signal(pid as u32, libc::SIGKILL);
-            host::wait_until_dead(pid as u32, SLOW);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let crashed = host::kill_until_crashed(&stack, "chaos", SLOW);
     let retry = crashed["retry_in_secs"].as_u64().unwrap_or(0);
     assert!((1..=2).contains(&retry), "{crashed}");
     let back = stack.wait_for_unit("chaos", SLOW, "running again", running);

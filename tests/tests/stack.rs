@@ -204,29 +204,14 @@ fn a_plugin_dying_over_and_over_with_no_message_in_hand_ends_crashed_and_the_res
     stack.start();
     // Killed while idle: failures of the plugin's own (no message to blame), so the restart
     // intensity (3 in 60 s) runs out.
-    let deadline = std::time::Instant::now() + SLOW;
-    loop {
-        let unit = stack.unit("chaos");
-        if unit["state"] == "crashed" {
-            assert_eq!(restarts(&unit), 3, "{unit}");
-            assert!(unit["pid"].is_null(), "{unit}");
-            let retry = unit["retry_in_secs"].as_u64().unwrap_or(0);
-            assert!(
-                retry > 200 && retry <= 300,
-                "tried again after supervision.plugins.retry_after_secs (300): {unit}"
-            );
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "chaos never crashed for good: {unit}"
-        );
-        if let (true, Some(pid)) = (running(&unit), unit["pid"].as_u64()) {
-            rosey_e2e::host::signal(pid as u32, libc::SIGKILL);
-            rosey_e2e::host::wait_until_dead(pid as u32, SLOW);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let unit = rosey_e2e::host::kill_until_crashed(&stack, "chaos", SLOW);
+    assert_eq!(restarts(&unit), 3, "{unit}");
+    assert!(unit["pid"].is_null(), "{unit}");
+    let retry = unit["retry_in_secs"].as_u64().unwrap_or(0);
+    assert!(
+        retry > 200 && retry <= 300,
+        "tried again after supervision.plugins.retry_after_secs (300): {unit}"
+    );
     let status = String::from_utf8_lossy(&stack.rosey(&["status"]).stdout).into_owned();
     assert!(status.contains("Retry in: "), "{status}");
     assert!(stack.say("!roll 1d1").contains("= 1"));

@@ -16,6 +16,15 @@ fn one_restart(retry_after: Duration) -> SupervisorSpec {
     spec
 }
 
+/// Fails child `a` twice, past a budget of one restart: it ends crashed.
+async fn fail_past_the_budget(kit: &Kit, sup: &ractor::ActorRef<crate::SupervisorMsg>) {
+    kit.tell("a", TestMsg::Fail("one".into()));
+    eventually("a restarted", || async { kit.starts_of("a") == 2 }).await;
+    wait_state(sup, "a", ChildState::Running).await;
+    kit.tell("a", TestMsg::Fail("two".into()));
+    wait_state(sup, "a", ChildState::Crashed).await;
+}
+
 #[tokio::test]
 async fn uncounted_failures_restart_the_child_without_spending_its_budget() {
     let kit = Kit::default();
@@ -56,11 +65,7 @@ async fn a_child_given_up_on_is_tried_again_after_retry_after_with_a_fresh_budge
     )
     .await
     .expect("supervisor starts");
-    kit.tell("a", TestMsg::Fail("one".into()));
-    eventually("a restarted", || async { kit.starts_of("a") == 2 }).await;
-    wait_state(&sup, "a", ChildState::Running).await;
-    kit.tell("a", TestMsg::Fail("two".into()));
-    wait_state(&sup, "a", ChildState::Crashed).await;
+    fail_past_the_budget(&kit, &sup).await;
     let crashed = info(&sup, "a").await;
     assert!(
         crashed.retry_at.is_some(),
@@ -91,11 +96,7 @@ async fn an_operator_stop_cancels_the_retry() {
     )
     .await
     .expect("supervisor starts");
-    kit.tell("a", TestMsg::Fail("one".into()));
-    eventually("a restarted", || async { kit.starts_of("a") == 2 }).await;
-    wait_state(&sup, "a", ChildState::Running).await;
-    kit.tell("a", TestMsg::Fail("two".into()));
-    wait_state(&sup, "a", ChildState::Crashed).await;
+    fail_past_the_budget(&kit, &sup).await;
     crate::stop_child(&sup, "a").await.expect("stop a");
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(kit.starts_of("a"), 2, "stopped stays stopped");
