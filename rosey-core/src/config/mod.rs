@@ -264,8 +264,9 @@ pub struct PluginHostConfig {
     /// How many times one message may be delivered to a plugin (each crash mid-message means
     /// one more delivery) before it is moved to the dead-letter stream instead.
     pub max_attempts: u32,
-    /// A command older than this when its plugin gets it (it waited out an outage) is not
-    /// handled: acked, counted and logged, in ms; 0 handles any age.
+    /// A command that waited in the stream longer than this before its plugin got it (it
+    /// waited out an outage) is not handled: acked, counted and logged, in ms; 0 handles any
+    /// age. Measured by the stream's clock (this machine's), not the chat server's.
     pub max_command_age_ms: u64,
     /// The same for events; 0 (the default) handles any age, so a plugin that learns from
     /// chat still sees what was said while it was down.

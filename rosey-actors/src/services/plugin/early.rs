@@ -64,6 +64,8 @@ pub struct EarlyCopy {
     pub subject: String,
     /// The payload.
     pub payload: Bytes,
+    /// When the door received it (ms since the epoch, this machine's clock).
+    pub arrived_ms: u64,
 }
 
 /// A message taken from the door for the host.
@@ -75,6 +77,9 @@ pub struct Taken {
     pub payload: Bytes,
     /// Which copy it is.
     pub copy: Copy,
+    /// Since when it has been waiting for the plugin (ms since the epoch, this machine's
+    /// clock): when the stream stored it, or when the door received its early copy.
+    pub waiting_since_ms: u64,
 }
 
 /// Which copy of a message was taken.
@@ -88,10 +93,16 @@ pub enum Copy {
 
 impl Taken {
     pub(super) fn durable(message: Message) -> Taken {
+        let waiting_since_ms = message
+            .info()
+            .ok()
+            .and_then(|info| u64::try_from(info.published.unix_timestamp_nanos() / 1_000_000).ok())
+            .unwrap_or_else(rosey_core::messaging::now_ms);
         Taken {
             subject: message.subject.to_string(),
             payload: message.payload.clone(),
             copy: Copy::Durable(Box::new(message)),
+            waiting_since_ms,
         }
     }
 
@@ -100,6 +111,7 @@ impl Taken {
             subject: copy.subject,
             payload: copy.payload,
             copy: Copy::Early(copy.id),
+            waiting_since_ms: copy.arrived_ms,
         }
     }
 
@@ -308,6 +320,7 @@ mod tests {
             id: id.to_owned(),
             subject: "rosey.commands.roll".to_owned(),
             payload: Bytes::from_static(b"{}"),
+            arrived_ms: 0,
         }
     }
 

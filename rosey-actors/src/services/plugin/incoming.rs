@@ -1,6 +1,6 @@
 //! A message from the stream as the serving loop needs it: the frame for the host, what it is
 //! for status (`command roll`), who sent what for the log (`command "karma crash" from bob`),
-//! and how old it is.
+//! and how long it waited.
 
 use std::time::Duration;
 
@@ -24,8 +24,6 @@ pub struct Incoming {
     pub pm_reply: Option<PmReply>,
     /// Who sent what, for the log: `command "roll 2d6" from alice`.
     pub cause: String,
-    /// When it was said (ms since the epoch).
-    pub time_ms: u64,
     /// A command (not an event).
     pub is_command: bool,
     /// Who to tell if a command fails (`None` for an event).
@@ -58,7 +56,6 @@ impl Incoming {
                 id: command.id.clone(),
                 pm_reply,
                 cause,
-                time_ms: command.time_ms,
                 is_command: true,
                 asker,
                 frame: ToHost::Command(wire::Command {
@@ -87,7 +84,6 @@ impl Incoming {
                 id: event.id.clone(),
                 pm_reply: None,
                 cause,
-                time_ms: event.time_ms,
                 is_command: false,
                 asker: None,
                 frame: ToHost::Event(wire::Event {
@@ -103,9 +99,13 @@ impl Incoming {
         }
     }
 
-    /// Its age, when that is past the limit for its kind (`None`: young enough, or no limit).
+    /// How long it waited for the plugin since `waiting_since_ms` (when the stream stored
+    /// it, or the door received its early copy), when that is past the limit for its kind
+    /// (`None`: soon enough, or no limit). This machine's clock, not the chat server's
+    /// timestamp: a chat server whose clock is off must not make every command stale.
     pub fn too_old(
         &self,
+        waiting_since_ms: u64,
         max_command_age: Option<Duration>,
         max_event_age: Option<Duration>,
     ) -> Option<Duration> {
@@ -114,8 +114,8 @@ impl Incoming {
         } else {
             max_event_age
         }?;
-        let age = Duration::from_millis(messaging::now_ms().saturating_sub(self.time_ms));
-        (age > limit).then_some(age)
+        let waited = Duration::from_millis(messaging::now_ms().saturating_sub(waiting_since_ms));
+        (waited > limit).then_some(waited)
     }
 
     /// The setting that limits its age, for the log.
@@ -140,7 +140,7 @@ fn cut(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn command(args: &str, age_ms: u64) -> Vec<u8> {
+    fn command(args: &str) -> Vec<u8> {
         messaging::encode(&CommandMessage {
             v: messaging::SCHEMA_VERSION,
             id: "m1".to_owned(),
@@ -149,31 +149,34 @@ mod tests {
             user: "bob".to_owned(),
             channel: "test".to_owned(),
             source: messaging::Source::Chat,
-            time_ms: messaging::now_ms() - age_ms,
+            time_ms: messaging::now_ms(),
         })
     }
 
     #[test]
     fn a_command_names_its_sender_and_text_cut_to_a_sane_length() {
         let incoming =
-            Incoming::read(3, "rosey.commands.karma", &command("crash", 0)).expect("a command");
+            Incoming::read(3, "rosey.commands.karma", &command("crash")).expect("a command");
         assert_eq!(incoming.cause, r#"command "karma crash" from bob"#);
         let long = "x".repeat(500);
         let incoming =
-            Incoming::read(3, "rosey.commands.karma", &command(&long, 0)).expect("a command");
+            Incoming::read(3, "rosey.commands.karma", &command(&long)).expect("a command");
         assert!(incoming.cause.chars().count() < 150, "{}", incoming.cause);
         assert!(incoming.cause.contains('…'));
     }
 
     #[test]
-    fn a_command_past_its_age_limit_is_too_old_and_an_event_has_its_own_limit() {
+    fn a_command_that_waited_past_its_limit_is_too_old_and_an_event_has_its_own_limit() {
         let minute = Some(Duration::from_secs(60));
-        let old = Incoming::read(3, "rosey.commands.karma", &command("alice", 90_000))
-            .expect("a command");
-        assert!(old.too_old(minute, None).is_some());
-        assert!(old.too_old(None, minute).is_none(), "no command limit set");
-        let young =
-            Incoming::read(3, "rosey.commands.karma", &command("alice", 1_000)).expect("a command");
-        assert!(young.too_old(minute, None).is_none());
+        let incoming =
+            Incoming::read(3, "rosey.commands.karma", &command("alice")).expect("a command");
+        let stored_long_ago = messaging::now_ms() - 90_000;
+        assert!(incoming.too_old(stored_long_ago, minute, None).is_some());
+        assert!(
+            incoming.too_old(stored_long_ago, None, minute).is_none(),
+            "no command limit set"
+        );
+        let stored_just_now = messaging::now_ms() - 1_000;
+        assert!(incoming.too_old(stored_just_now, minute, None).is_none());
     }
 }

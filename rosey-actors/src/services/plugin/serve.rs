@@ -192,12 +192,16 @@ impl Serving {
                 return Ok(());
             }
         };
-        if let Some(age) = incoming.too_old(self.args.max_command_age, self.args.max_event_age) {
+        if let Some(age) = incoming.too_old(
+            taken.waiting_since_ms,
+            self.args.max_command_age,
+            self.args.max_event_age,
+        ) {
             self.door.count_stale();
             self.outputs.host_line(
                 Level::Warn,
                 &format!(
-                    "not handled: {} is {:.0} s old, past {} (it waited while the plugin was down); acked and counted in status",
+                    "not handled: {} waited {:.0} s in the stream, past {} (the plugin was down or far behind); acked and counted in status",
                     incoming.cause,
                     age.as_secs_f64(),
                     incoming.age_key()

@@ -283,6 +283,7 @@ impl Door {
                     id,
                     subject: copy.subject.to_string(),
                     payload: copy.payload,
+                    arrived_ms: rosey_core::messaging::now_ms(),
                 });
             }
         }
@@ -441,6 +442,7 @@ impl Door {
                 id,
                 subject: taken.subject,
                 payload: taken.payload,
+                arrived_ms: taken.waiting_since_ms,
             }),
         }
         true
