@@ -161,6 +161,8 @@ pub struct EarlyCopies {
     /// copy is still to come: while one is, the door is not caught up, whatever a durable
     /// copy delivered before it said was pending.
     passed_over: HashMap<String, Instant>,
+    /// The same, oldest first, so expiry looks only at the front.
+    passed_over_order: VecDeque<(Instant, String)>,
     known: HashSet<String>,
     known_order: VecDeque<String>,
 }
@@ -188,7 +190,7 @@ impl EarlyCopies {
             self.caught_up = false;
         }
         if !self.caught_up {
-            self.passed_over.insert(copy.id, Instant::now());
+            self.pass_over(copy.id);
             return;
         }
         self.queue.push_back(copy);
@@ -201,7 +203,7 @@ impl EarlyCopies {
         self.caught_up = false;
         for id in ids {
             if self.remember(&id) {
-                self.passed_over.insert(id, Instant::now());
+                self.pass_over(id);
             }
         }
     }
@@ -237,8 +239,15 @@ impl EarlyCopies {
             }
         };
         let now = Instant::now();
-        self.passed_over
-            .retain(|_, at| now.duration_since(*at) < COUNTS_AS_PENDING);
+        while let Some((at, id)) = self.passed_over_order.front() {
+            if now.duration_since(*at) < COUNTS_AS_PENDING {
+                break;
+            }
+            if self.passed_over.get(id) == Some(at) {
+                self.passed_over.remove(id);
+            }
+            self.passed_over_order.pop_front();
+        }
         self.caught_up =
             seq >= self.trust_from && self.passed_over.is_empty() && self.seen_ahead() >= pending;
         fate
@@ -285,6 +294,13 @@ impl EarlyCopies {
     #[cfg(test)]
     pub fn queued(&self) -> usize {
         self.queue.len()
+    }
+
+    /// Records a plain copy passed over: its durable copy is still to come.
+    fn pass_over(&mut self, id: String) {
+        let now = Instant::now();
+        self.passed_over.insert(id.clone(), now);
+        self.passed_over_order.push_back((now, id));
     }
 
     /// Records `id` as seen; false if it was already.
