@@ -144,6 +144,15 @@ impl TestStack {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    /// `rosey say <text> --as <user>`, waiting up to `timeout_secs` for replies; what it printed
+    /// on stdout.
+    pub fn say_as(&self, user: &str, text: &str, timeout_secs: &str) -> String {
+        let output = self
+            .home
+            .run(&["say", text, "--as", user, "--timeout", timeout_secs]);
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
     /// `rosey say`, retried until a reply contains `expected` (a plugin may be restarting).
     pub fn say_until(&self, text: &str, expected: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;

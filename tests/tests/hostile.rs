@@ -25,7 +25,7 @@ fn a_crash_command_repeated_by_two_users_does_not_leave_the_plugin_down_for_a_th
     // is 8 crashes, far past the restart intensity (3 in 60 s), were they counted.
     for user in ["alice", "bob"] {
         for _ in 0..2 {
-            let _ = stack.rosey(&["say", "!chaos exit", "--as", user, "--timeout", "0.3"]);
+            let _ = stack.say_as(user, "!chaos exit", "0.3");
         }
     }
     let deadline = Instant::now() + SLOW;
@@ -38,12 +38,7 @@ fn a_crash_command_repeated_by_two_users_does_not_leave_the_plugin_down_for_a_th
         assert!(Instant::now() < deadline, "not all dead-lettered: {unit}");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let reply = String::from_utf8_lossy(
-        &stack
-            .rosey(&["say", "!chaos ping", "--as", "carol", "--timeout", "8"])
-            .stdout,
-    )
-    .into_owned();
+    let reply = stack.say_as("carol", "!chaos ping", "8");
     assert!(reply.contains("pong"), "{reply:?}");
     let log = host::plugin_log(&stack, "chaos");
     assert!(
@@ -65,12 +60,7 @@ fn a_crash_command_repeated_by_two_users_does_not_leave_the_plugin_down_for_a_th
             .is_some_and(|why| why.contains("chaos exit")),
         "{unit}"
     );
-    let ignored = String::from_utf8_lossy(
-        &stack
-            .rosey(&["say", "!chaos ping", "--as", "alice", "--timeout", "1"])
-            .stdout,
-    )
-    .into_owned();
+    let ignored = stack.say_as("alice", "!chaos ping", "1");
     assert!(
         !ignored.contains("pong"),
         "a held-back user was served: {ignored:?}"
@@ -138,14 +128,7 @@ fn a_failed_command_is_answered_once_with_the_failure_wording() {
     let stack = TestStack::with_config(&["fixtures/chaos"], &config);
     stack.start();
     // An error value: told at once, the host lives on.
-    let said = |user: &str, text: &str| {
-        String::from_utf8_lossy(
-            &stack
-                .rosey(&["say", text, "--as", user, "--timeout", "3"])
-                .stdout,
-        )
-        .into_owned()
-    };
+    let said = |user: &str, text: &str| stack.say_as(user, text, "3");
     let reply = said("alice", "!chaos fail");
     assert_eq!(
         reply.matches("alice: !chaos broke, sorry").count(),
