@@ -233,8 +233,19 @@ pub trait Connector: Send + Sync {
     /// [`Connector::close`].
     fn incoming(&self) -> Result<IncomingReceiver, ConnectorError>;
 
-    /// Says `out` in the chat; resolves once the chat has taken it.
+    /// Says `out` in the chat on nobody's behalf (the bot's own words, or a plugin speaking of
+    /// its own accord); resolves once the chat has taken it.
     fn send(&self, out: Outgoing) -> BoxFuture<'_, Result<(), ConnectorError>>;
+
+    /// Says `out` on behalf of chat user `user` (the one whose command or message it answers),
+    /// like [`Connector::send`]. A connector whose chat limits how fast the bot may speak (the
+    /// CyTube flood limit) shares that budget fairly between the users it answers, so one
+    /// user's many commands cannot hold back everyone else's answers. One with no such limit,
+    /// like the local one, just sends.
+    fn send_for(&self, out: Outgoing, user: &str) -> BoxFuture<'_, Result<(), ConnectorError>> {
+        let _ = user;
+        self.send(out)
+    }
 
     /// Disconnects: nothing more is heard or sent. The incoming receiver yields what it still
     /// holds, then ends. Closing twice is harmless.
@@ -260,6 +271,10 @@ impl<C: Connector + ?Sized> Connector for Arc<C> {
 
     fn send(&self, out: Outgoing) -> BoxFuture<'_, Result<(), ConnectorError>> {
         (**self).send(out)
+    }
+
+    fn send_for(&self, out: Outgoing, user: &str) -> BoxFuture<'_, Result<(), ConnectorError>> {
+        (**self).send_for(out, user)
     }
 
     fn close(&self) -> BoxFuture<'_, Result<(), ConnectorError>> {
@@ -448,6 +463,7 @@ mod tests {
             to: Some("bob".into()),
             plugin: "dice-roller".into(),
             in_reply_to: None,
+            for_user: None,
         };
         assert_eq!(
             Outgoing::from(action),

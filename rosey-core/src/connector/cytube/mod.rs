@@ -4,15 +4,16 @@
 //! server's `socketconfig` which socket.io server the channel lives on ([`http`]), connects a
 //! WebSocket, speaks engine.io 4 / socket.io ([`framing`]), joins the channel and logs in, then
 //! serves ([`session`]): chat, PMs and channel events go to the incoming queue, the outbox is
-//! paced under CyTube's flood limits ([`outbox`]). A lost connection is retried with a backoff
-//! that respects CyTube's per-IP connection limit ([`reconnect`]) while the status says
-//! `Degraded` and what the bot says waits in the outbox; a refusal for good (wrong password,
-//! kicked for a duplicate login) makes the status `Failed` with the server's reason and ends
-//! the driver without retrying.
+//! paced under CyTube's flood limits ([`outbox`]), taking turns between the users it answers
+//! ([`lanes`]). A lost connection is retried with a backoff that respects CyTube's per-IP
+//! connection limit ([`reconnect`]) while the status says `Degraded` and what the bot says
+//! waits in the outbox; a refusal for good (wrong password, kicked for a duplicate login) makes
+//! the status `Failed` with the server's reason and ends the driver without retrying.
 
 pub mod framing;
 pub mod html;
 pub mod http;
+pub mod lanes;
 pub mod outbox;
 pub mod reconnect;
 mod session;
@@ -194,6 +195,30 @@ impl CytubeConnector {
     pub fn pending(&self) -> usize {
         self.shared.outbox().len()
     }
+
+    /// Queues `out` in `user`'s lane (nobody's for `None`) and wakes the driver, unless the
+    /// connector is closed or was refused for good.
+    fn enqueue(&self, out: Outgoing, user: Option<&str>) -> Result<(), ConnectorError> {
+        if *self.shared.closing.borrow() {
+            return Err(ConnectorError::Closed {
+                connector: NAME.to_owned(),
+            });
+        }
+        if let ConnectorStatus::Failed(reason) = &*self.shared.status.borrow() {
+            return Err(ConnectorError::Failed {
+                connector: NAME.to_owned(),
+                reason: reason.clone(),
+            });
+        }
+        let mut outbox = self.shared.outbox();
+        match user {
+            Some(user) => outbox.push_for(out, user),
+            None => outbox.push(out),
+        }
+        drop(outbox);
+        self.shared.queued.notify_one();
+        Ok(())
+    }
 }
 
 impl Connector for CytubeConnector {
@@ -206,20 +231,12 @@ impl Connector for CytubeConnector {
     }
 
     fn send(&self, out: Outgoing) -> BoxFuture<'_, Result<(), ConnectorError>> {
-        let result = if *self.shared.closing.borrow() {
-            Err(ConnectorError::Closed {
-                connector: NAME.to_owned(),
-            })
-        } else if let ConnectorStatus::Failed(reason) = &*self.shared.status.borrow() {
-            Err(ConnectorError::Failed {
-                connector: NAME.to_owned(),
-                reason: reason.clone(),
-            })
-        } else {
-            self.shared.outbox().push(out);
-            self.shared.queued.notify_one();
-            Ok(())
-        };
+        let result = self.enqueue(out, None);
+        Box::pin(async move { result })
+    }
+
+    fn send_for(&self, out: Outgoing, user: &str) -> BoxFuture<'_, Result<(), ConnectorError>> {
+        let result = self.enqueue(out, Some(user));
         Box::pin(async move { result })
     }
 

@@ -8,12 +8,23 @@
 //! to the rate the server named, and resends one at a time until the backlog of dropped ones
 //! is gone, so order is kept. Long texts are split at [`MAX_MESSAGE_CHARS`] on word
 //! boundaries and multi-line texts line by line (CyTube turns newlines into spaces).
+//!
+//! The flood budget is the whole bot's, so no one chat user may use it up: what is queued
+//! waits in the [`Lanes`] of the user it answers ([`Outbox::push_for`]; names compared without
+//! ASCII case) or in nobody's lane ([`Outbox::push`]), and each send serves the next lane in
+//! turn, one message (one piece of a split text) per turn. Between two sends from one lane,
+//! every other lane holding messages sends one; a lane that was empty joins behind those
+//! already waiting. So with `n` lanes holding messages, a user's first message is sent after
+//! at most `n` others, however many one user queued before it; order within a lane is kept.
+//! Messages to resend (dropped by the server, or unanswered when the connection was lost) go
+//! before every lane, one at a time and in the order they were first sent.
 
 use std::{
     collections::VecDeque,
     time::{Duration, Instant},
 };
 
+use super::lanes::Lanes;
 use crate::connector::Outgoing;
 
 /// CyTube cuts messages longer than this many characters.
@@ -108,8 +119,9 @@ struct InFlight {
 /// The queue of what is to be said, with pacing and the messages in flight.
 #[derive(Debug)]
 pub struct Outbox {
-    queue: VecDeque<Outgoing>,
-    /// Messages the server dropped, resent before anything in `queue`.
+    /// What waits to be said for the first time, by the user it is said for.
+    lanes: Lanes<Outgoing>,
+    /// Messages the server dropped, resent before anything in `lanes`.
     retry: VecDeque<Outgoing>,
     in_flight: VecDeque<InFlight>,
     bucket: Bucket,
@@ -121,7 +133,7 @@ impl Outbox {
     /// An empty outbox sending at most `burst` at once, then `per_sec` a second.
     pub fn new(burst: u32, per_sec: f64, now: Instant) -> Outbox {
         Outbox {
-            queue: VecDeque::new(),
+            lanes: Lanes::default(),
             retry: VecDeque::new(),
             in_flight: VecDeque::new(),
             bucket: Bucket::new(burst, per_sec, now),
@@ -130,23 +142,39 @@ impl Outbox {
         }
     }
 
-    /// Queues `out`, split into messages CyTube takes whole. Empty text queues nothing.
+    /// Queues `out` on nobody's behalf (the bot's own words, or a plugin speaking of its own
+    /// accord): it takes turns with the users' lanes like one more user. Split into messages
+    /// CyTube takes whole; empty text queues nothing.
     pub fn push(&mut self, out: Outgoing) {
+        self.push_to(None, out);
+    }
+
+    /// Queues `out` in the lane of chat user `user`, whose command or message it answers, so
+    /// that user's answers take turns with everyone else's instead of holding them back. Split
+    /// like [`Outbox::push`]; a blank `user` means nobody.
+    pub fn push_for(&mut self, out: Outgoing, user: &str) {
+        self.push_to(Some(user), out);
+    }
+
+    fn push_to(&mut self, user: Option<&str>, out: Outgoing) {
         let text = out.text().to_owned();
         for piece in split_message(&text, MAX_MESSAGE_CHARS) {
-            self.queue.push_back(match &out {
-                Outgoing::Chat { .. } => Outgoing::Chat { text: piece },
-                Outgoing::Pm { to, .. } => Outgoing::Pm {
-                    to: to.clone(),
-                    text: piece,
+            self.lanes.push(
+                user,
+                match &out {
+                    Outgoing::Chat { .. } => Outgoing::Chat { text: piece },
+                    Outgoing::Pm { to, .. } => Outgoing::Pm {
+                        to: to.clone(),
+                        text: piece,
+                    },
                 },
-            });
+            );
         }
     }
 
     /// Messages not yet confirmed by the server: queued, to be resent, or in flight.
     pub fn len(&self) -> usize {
-        self.queue.len() + self.retry.len() + self.in_flight.len()
+        self.lanes.len() + self.retry.len() + self.in_flight.len()
     }
 
     /// Whether nothing is waiting or in flight.
@@ -162,7 +190,7 @@ impl Outbox {
     /// When the next message may be sent: `None` when there is nothing to send, or while
     /// resent messages wait for the answer to the one in flight.
     pub fn next_send_at(&self, now: Instant) -> Option<Instant> {
-        if self.retry.is_empty() && self.queue.is_empty() {
+        if self.retry.is_empty() && self.lanes.is_empty() {
             return None;
         }
         if !self.retry.is_empty() && !self.in_flight.is_empty() {
@@ -175,12 +203,13 @@ impl Outbox {
         })
     }
 
-    /// Takes the next message to send if it is due, recording it as in flight.
+    /// Takes the next message to send if it is due, recording it as in flight: the oldest one
+    /// to resend, or else the next lane's in turn.
     pub fn take(&mut self, now: Instant) -> Option<Outgoing> {
         if self.next_send_at(now)? > now {
             return None;
         }
-        let message = self.retry.pop_front().or_else(|| self.queue.pop_front())?;
+        let message = self.retry.pop_front().or_else(|| self.lanes.pop())?;
         self.bucket.take(now);
         self.paused_until = None;
         self.in_flight.push_back(InFlight {
@@ -371,5 +400,63 @@ mod tests {
         assert_eq!(outbox.next_expiry(), Some(t0 + ANSWER_TIMEOUT));
         assert_eq!(outbox.expire(t0 + ANSWER_TIMEOUT), 1);
         assert!(outbox.is_empty());
+    }
+
+    /// Takes everything queued, confirming each, as far apart as the bucket wants.
+    fn drain(outbox: &mut Outbox, mut now: Instant) -> Vec<String> {
+        let mut said = Vec::new();
+        while let Some(at) = outbox.next_send_at(now) {
+            now = at;
+            let message = outbox.take(now).expect("due");
+            said.push(message.text().to_owned());
+            outbox.confirmed();
+        }
+        said
+    }
+
+    #[test]
+    fn one_users_flood_does_not_hold_back_another() {
+        let t0 = Instant::now();
+        let mut outbox = Outbox::new(1, 2.0, t0);
+        for n in 0..20 {
+            outbox.push_for(chat(&format!("flood {n}")), "flooder");
+        }
+        outbox.push_for(chat("answer"), "alice");
+        assert_eq!(outbox.len(), 21);
+        let said = drain(&mut outbox, t0);
+        let at = said.iter().position(|text| text == "answer");
+        assert!(at.is_some_and(|at| at < 2), "{said:?}");
+        let flood: Vec<_> = said.iter().filter(|text| *text != "answer").collect();
+        let expected: Vec<_> = (0..20).map(|n| format!("flood {n}")).collect();
+        assert_eq!(flood, expected.iter().collect::<Vec<_>>(), "order kept");
+        assert!(outbox.is_empty());
+    }
+
+    #[test]
+    fn split_pieces_and_nobodys_messages_take_turns() {
+        let t0 = Instant::now();
+        let mut outbox = Outbox::new(100, 100.0, t0);
+        outbox.push_for(chat("a1\na2\na3"), "alice");
+        outbox.push(chat("bot1"));
+        outbox.push_for(chat("b1"), "bob");
+        outbox.push(chat("bot2"));
+        outbox.push_for(chat("A4"), "ALICE");
+        assert_eq!(
+            drain(&mut outbox, t0),
+            ["a1", "bot1", "b1", "a2", "bot2", "a3", "A4"]
+        );
+    }
+
+    #[test]
+    fn resends_go_before_every_lane() {
+        let t0 = Instant::now();
+        let mut outbox = Outbox::new(5, 5.0, t0);
+        outbox.push_for(chat("a1"), "alice");
+        outbox.push_for(chat("a2"), "alice");
+        outbox.push_for(chat("b1"), "bob");
+        assert_eq!(outbox.take(t0), Some(chat("a1")));
+        outbox.dropped(100, t0); // a1, though it is bob's turn
+        let said = drain(&mut outbox, t0);
+        assert_eq!(said, ["a1", "b1", "a2"]);
     }
 }
