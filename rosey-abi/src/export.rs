@@ -3,21 +3,23 @@
 //!
 //! Every call into the author's code runs inside `catch_unwind`: a panic that unwinds across an
 //! `abi_stable` function makes the process exit(1) without a word, so it is caught here and
-//! returned as an [`FfiErrorKind::Panicked`] error the host can log.
-
-use std::panic::{catch_unwind, AssertUnwindSafe};
+//! returned as an [`FfiErrorKind::Panicked`] error the host can log, its message followed by
+//! where it happened (`… (at src/lib.rs:12:5)`). The library's own panic hook (`panics`,
+//! installed on the first `load`) prints nothing for such a panic; its backtrace goes to the
+//! plugin's log at DEBUG instead.
 
 use abi_stable::{
     prefix_type::PrefixTypeTrait,
     sabi_trait::TD_Opaque,
-    std_types::{RErr, ROk, RResult, RString, RVec},
+    std_types::{RErr, ROk, RResult, RStr, RString, RVec},
 };
 
 use crate::{
     ffi::{
-        FfiCommand, FfiConfig, FfiError, FfiErrorKind, FfiEvent, FfiLoadArgs, HostRef, PluginBox,
-        PluginModule, PluginModuleRef, PluginObject, PluginObject_TO,
+        FfiCommand, FfiConfig, FfiError, FfiErrorKind, FfiEvent, FfiLoadArgs, FfiLogLevel, HostRef,
+        PluginBox, PluginModule, PluginModuleRef, PluginObject, PluginObject_TO,
     },
+    panics,
     sdk::{Command, Context, Event, LoadContext},
     Plugin, PluginResult,
 };
@@ -49,12 +51,13 @@ extern "C" fn load<P: Plugin>(
     args: FfiLoadArgs<'_>,
     host: HostRef<'_>,
 ) -> RResult<PluginBox, FfiError> {
+    // Before the author's code first runs: from here on its panics are reported, not printed.
+    panics::install();
     let config = args.config.clone();
     let name = args.name.as_str().to_owned();
     let state = args.state.into_option().map(|state| state.as_slice());
-    let loaded = guard(|| {
-        let host = host.sabi_reborrow();
-        let ctx = LoadContext::new(Context::new(host, &config, &name), state);
+    let loaded = guard(&host, || {
+        let ctx = LoadContext::new(Context::new(host.sabi_reborrow(), &config, &name), state);
         P::load(&ctx)
     });
     match loaded {
@@ -72,43 +75,56 @@ extern "C" fn load<P: Plugin>(
 
 impl<P: Plugin> PluginObject for Adapter<P> {
     fn handle_command(&mut self, host: HostRef<'_>, command: &FfiCommand) -> RResult<(), FfiError> {
-        let host = host.sabi_reborrow();
-        let ctx = Context::new(host, &self.config, &self.name);
+        let ctx = Context::new(host.sabi_reborrow(), &self.config, &self.name);
         let plugin = &mut self.plugin;
-        guard(|| plugin.on_command(&ctx, &Command::new(command)))
+        guard(&host, || plugin.on_command(&ctx, &Command::new(command)))
     }
 
     fn handle_event(&mut self, host: HostRef<'_>, event: &FfiEvent) -> RResult<(), FfiError> {
-        let host = host.sabi_reborrow();
-        let ctx = Context::new(host, &self.config, &self.name);
+        let ctx = Context::new(host.sabi_reborrow(), &self.config, &self.name);
         let plugin = &mut self.plugin;
-        guard(|| plugin.on_event(&ctx, &Event::new(event)))
+        guard(&host, || plugin.on_event(&ctx, &Event::new(event)))
     }
 
     fn unload(&mut self, host: HostRef<'_>) -> RResult<RVec<u8>, FfiError> {
-        let host = host.sabi_reborrow();
-        let ctx = Context::new(host, &self.config, &self.name);
+        let ctx = Context::new(host.sabi_reborrow(), &self.config, &self.name);
         let plugin = &mut self.plugin;
-        guard(|| plugin.unload(&ctx).map(RVec::from))
+        guard(&host, || plugin.unload(&ctx).map(RVec::from))
     }
 }
 
-/// Runs `f`, turning an error or a panic into an [`FfiError`].
-fn guard<T>(f: impl FnOnce() -> PluginResult<T>) -> RResult<T, FfiError> {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(value)) => ROk(value),
-        Ok(Err(err)) => RErr(FfiError {
+/// Runs `f`, turning an error or a panic into an [`FfiError`]. A panic's error message is its
+/// payload followed by where it happened (`boom (at src/lib.rs:12:5)`), and its backtrace is
+/// written to the plugin's log through `host`, at DEBUG, before the error is returned.
+fn guard<T>(host: &HostRef<'_>, f: impl FnOnce() -> PluginResult<T>) -> RResult<T, FfiError> {
+    match panics::guarded(f) {
+        (Ok(Ok(value)), _) => ROk(value),
+        (Ok(Err(err)), _) => RErr(FfiError {
             kind: FfiErrorKind::Failed,
             message: RString::from(err.message()),
         }),
-        Err(payload) => {
-            let message = if let Some(text) = payload.downcast_ref::<&str>() {
+        (Err(payload), record) => {
+            let mut message = if let Some(text) = payload.downcast_ref::<&str>() {
                 (*text).to_owned()
             } else if let Some(text) = payload.downcast_ref::<String>() {
                 text.clone()
             } else {
                 "panic with a non-string payload".to_owned()
             };
+            if let Some(record) = record {
+                let at = record
+                    .location
+                    .as_deref()
+                    .map(|location| format!(" at {location}"))
+                    .unwrap_or_default();
+                if let Some(frames) = panics::short_backtrace(&record.backtrace) {
+                    let text = format!("backtrace of the panic{at}:\n{frames}");
+                    host.log(FfiLogLevel::Debug, RStr::from(text.as_str()));
+                }
+                if let Some(location) = &record.location {
+                    message = format!("{message} (at {location})");
+                }
+            }
             RErr(FfiError {
                 kind: FfiErrorKind::Panicked,
                 message: RString::from(message),
@@ -161,11 +177,140 @@ macro_rules! export_plugin {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::RefCell;
+
+    use abi_stable::std_types::{ROption, RSlice};
+
+    use super::*;
+    use crate::ffi::{HostApi, HostApi_TO};
+
     #[test]
     fn root_module_symbol_matches_abi_stable() {
         assert_eq!(
             super::ROOT_MODULE_SYMBOL,
             abi_stable::library::ROOT_MODULE_LOADER_NAME
         );
+    }
+
+    /// A host that keeps the plugin's log lines and does nothing else.
+    #[derive(Default)]
+    struct LogOnly {
+        lines: RefCell<Vec<(FfiLogLevel, String)>>,
+    }
+
+    impl HostApi for LogOnly {
+        fn reply(&self, _text: RStr<'_>) {}
+        fn send_chat(&self, _text: RStr<'_>) {}
+        fn send_pm(&self, _to: RStr<'_>, _text: RStr<'_>) {}
+        fn publish(&self, _kind: RStr<'_>, _payload_json: RStr<'_>) -> RResult<(), RString> {
+            ROk(())
+        }
+        fn storage_dir(&self) -> RString {
+            RString::new()
+        }
+        fn kv_get(&self, _key: RStr<'_>) -> RResult<ROption<RVec<u8>>, RString> {
+            ROk(ROption::RNone)
+        }
+        fn kv_set(&self, _key: RStr<'_>, _value: RSlice<'_, u8>) -> RResult<(), RString> {
+            ROk(())
+        }
+        fn kv_delete(&self, _key: RStr<'_>) -> RResult<bool, RString> {
+            ROk(false)
+        }
+        fn kv_list(&self, _prefix: RStr<'_>) -> RResult<RVec<RString>, RString> {
+            ROk(RVec::new())
+        }
+        fn log(&self, level: FfiLogLevel, message: RStr<'_>) {
+            self.lines
+                .borrow_mut()
+                .push((level, message.as_str().to_owned()));
+        }
+    }
+
+    /// A plugin whose `load` panics.
+    struct PanicsOnLoad;
+
+    impl Plugin for PanicsOnLoad {
+        fn load(_ctx: &LoadContext<'_>) -> PluginResult<Self> {
+            refuse_to_load()
+        }
+
+        fn on_command(&mut self, _ctx: &Context<'_>, _cmd: &Command<'_>) -> PluginResult<()> {
+            Ok(())
+        }
+    }
+
+    #[inline(never)]
+    fn refuse_to_load() -> ! {
+        panic!("no load today")
+    }
+
+    #[test]
+    fn a_panic_comes_back_with_its_location_and_its_backtrace_goes_to_the_log_at_debug() {
+        crate::panics::tests::want_backtraces();
+        let host = LogOnly::default();
+        let config = FfiConfig {
+            json: RString::from("{}"),
+            flat: RVec::new(),
+        };
+        let args = FfiLoadArgs {
+            name: RStr::from("panics-on-load"),
+            config: &config,
+            state: ROption::RNone,
+        };
+        let line = include_str!("export.rs")
+            .lines()
+            .position(|line| line.trim() == r#"panic!("no load today")"#)
+            .expect("the panic in this file")
+            + 1;
+        let err = match load::<PanicsOnLoad>(args, HostApi_TO::from_ptr(&host, TD_Opaque)) {
+            ROk(_) => panic!("load succeeded"),
+            RErr(err) => err,
+        };
+        assert_eq!(err.kind, FfiErrorKind::Panicked);
+        let location = format!("{}:{line}:9", file!());
+        assert_eq!(
+            err.message.as_str(),
+            format!("no load today (at {location})")
+        );
+        let lines = host.lines.borrow();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let (level, text) = &lines[0];
+        assert_eq!(*level, FfiLogLevel::Debug);
+        let mut text = text.lines();
+        assert_eq!(
+            text.next(),
+            Some(format!("backtrace of the panic at {location}:").as_str())
+        );
+        let frames: Vec<&str> = text.collect();
+        assert!(
+            frames.iter().any(|frame| frame.contains("refuse_to_load")),
+            "the panicking function is in the backtrace: {frames:#?}"
+        );
+        assert!(
+            !frames
+                .iter()
+                .any(|frame| frame.contains("rust_panic_with_hook")
+                    || frame.contains("__rosey_begin_short_backtrace")
+                    || frame.contains("catch_unwind")),
+            "the panic machinery is cut: {frames:#?}"
+        );
+    }
+
+    #[test]
+    fn an_error_is_returned_as_it_is_and_logs_nothing() {
+        let host = LogOnly::default();
+        let host_ref: HostRef<'_> = HostApi_TO::from_ptr(&host, TD_Opaque);
+        let result = guard(&host_ref, || -> PluginResult<()> {
+            Err(crate::Error::msg("plain failure"))
+        });
+        match result {
+            RErr(err) => {
+                assert_eq!(err.kind, FfiErrorKind::Failed);
+                assert_eq!(err.message.as_str(), "plain failure");
+            }
+            ROk(()) => panic!("the error was lost"),
+        }
+        assert!(host.lines.borrow().is_empty());
     }
 }

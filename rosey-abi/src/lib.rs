@@ -35,6 +35,7 @@
 
 pub mod ffi;
 pub mod loader;
+mod panics;
 mod sdk;
 
 #[doc(hidden)]
@@ -60,6 +61,11 @@ pub const ABI_VERSION_SYMBOL: &str = "rosey_plugin_abi_version";
 
 /// Name of the plain C symbol that reports the `rosey-abi` crate version a library was built with.
 pub const SDK_VERSION_SYMBOL: &str = "rosey_plugin_sdk_version";
+
+/// Set to `1` in a plugin host's environment, before its library is loaded, when the host
+/// passes DEBUG lines on: only then does a panicking plugin capture and symbolise a backtrace
+/// (which costs milliseconds, on the path of a crash, and would be dropped anyway).
+pub const BACKTRACE_ENV: &str = "ROSEY_PLUGIN_BACKTRACE";
 
 /// Items the `export_plugin!` macro expands to; not part of the public API.
 #[doc(hidden)]

@@ -5,10 +5,14 @@
 
 use std::time::{Duration, Instant};
 
-use rosey_core::{exit_codes, messaging::Source};
+use rosey_core::{
+    exit_codes,
+    logs::{parse_line, Level, ParsedLine},
+    messaging::Source,
+};
 use rosey_e2e::{
     host::{self, Bus},
-    stack::TestStack,
+    stack::{TestStack, TEST_CONFIG},
 };
 
 /// Upper bound for a reply, a restart or a log line (generous: tests run in parallel).
@@ -255,6 +259,86 @@ async fn a_panicking_plugin_s_host_exits_with_the_panic_code_and_the_message_is_
     assert!(
         log.contains("chaos: deliberate panic"),
         "panic message in the log:\n{log}"
+    );
+}
+
+/// Where the chaos fixture's `!chaos panic` panics, as a panic location ends:
+/// `src/lib.rs:<line>:<column>` (read from its source, so an edit there does not break this).
+fn chaos_panic_location() -> String {
+    let path = rosey_e2e::cli::workspace_root().join("plugins/fixtures/chaos/src/lib.rs");
+    let source = std::fs::read_to_string(&path).expect("the chaos fixture's source");
+    let (line, column) = source
+        .lines()
+        .enumerate()
+        .find_map(|(index, text)| {
+            let column = text.find("Action::Panic => panic!(")? + "Action::Panic => ".len();
+            Some((index + 1, column + 1))
+        })
+        .expect("chaos panics on `Action::Panic => panic!(…)`");
+    format!("src/lib.rs:{line}:{column}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_panic_is_an_error_with_its_location_its_backtrace_is_debug_and_stderr_is_quiet()
+{
+    // The operator's switch for plugins' debug lines.
+    let config = format!("{TEST_CONFIG}logs:\n  plugins: debug\n");
+    let stack = TestStack::with_config(&["fixtures/chaos"], &config);
+    stack.start();
+    let bus = Bus::of(&stack).await;
+    assert_eq!(
+        bus.ask("chaos", "ping", "olga", Source::Chat).await.text,
+        "pong"
+    );
+    let pid = host::host_pid(&stack, "chaos");
+    bus.command("chaos", "panic", "olga", Source::Chat).await;
+    host::wait_until_dead(pid, SLOW);
+    let log = host::wait_for_log(&stack, "chaos", "plugin panicked on", SLOW);
+    let lines: Vec<ParsedLine<'_>> = log.lines().filter_map(parse_line).collect();
+    let location = chaos_panic_location();
+
+    // The failure the host reported, at ERROR: the panic message and where it panicked.
+    let failure = lines
+        .iter()
+        .find(|line| line.message.contains("plugin panicked on"))
+        .unwrap_or_else(|| panic!("no failure line in the log:\n{log}"));
+    assert_eq!(failure.level, Level::Error, "{failure:?}");
+    assert!(
+        failure.message.contains("chaos: deliberate panic (at ")
+            && failure.message.ends_with(&format!("{location})")),
+        "the panic message and its location {location}: {failure:?}"
+    );
+
+    // The backtrace, at DEBUG, as the plugin's own lines: a heading naming the location, then
+    // the frames, the handler's among them.
+    let heading = lines
+        .iter()
+        .position(|line| line.message.starts_with("backtrace of the panic at "))
+        .unwrap_or_else(|| panic!("no backtrace in the log:\n{log}"));
+    let heading_line = &lines[heading];
+    assert_eq!(
+        (heading_line.level, heading_line.tag),
+        (Level::Debug, "chaos"),
+        "{heading_line:?}"
+    );
+    assert!(
+        heading_line.message.ends_with(&format!("{location}:")),
+        "{heading_line:?}"
+    );
+    let frames: Vec<&str> = lines[heading + 1..]
+        .iter()
+        .take_while(|line| line.level == Level::Debug && line.tag == "chaos")
+        .map(|line| line.message)
+        .collect();
+    assert!(
+        frames.iter().any(|frame| frame.contains("chaos::")),
+        "the chaos handler's frame is in the backtrace:\n{log}"
+    );
+
+    // Nothing of std's own panic report reached the host's stderr (logged at INFO).
+    assert!(
+        !log.contains("panicked at"),
+        "std's panic hook printed on the host's stderr:\n{log}"
     );
 }
 

@@ -140,15 +140,16 @@ fn a_stack_writes_each_source_to_its_own_log_and_every_line_to_rosey_log() {
             .all(|tag| tag == "chaos" || tag == "chaos/host"),
         "{chaos}"
     );
-    // Anything the host prints goes there too: here the panic message Rust itself prints.
-    stack.rosey(&["say", "!chaos panic", "--timeout", "0.5"]);
+    // Anything the host prints goes there too: here a line the plugin writes to stderr.
+    stack.rosey(&["say", "!chaos stderr hello there", "--timeout", "0.5"]);
     wait_for(
-        "logged the panic",
+        "logged what the plugin printed",
         || read(&chaos_log),
         |text| {
             text.lines().any(|line| {
-                parse_line(line)
-                    .is_some_and(|line| line.tag == "chaos" && line.message.contains("panicked at"))
+                parse_line(line).is_some_and(|line| {
+                    line.tag == "chaos" && line.message == "chaos on stderr: hello there"
+                })
             })
         },
     );

@@ -1,9 +1,10 @@
-//! `logs:`: when log files rotate and how many rotated files are kept.
+//! `logs:`: when log files rotate, how many rotated files are kept, and how much plugins log.
 //!
 //! ```yaml
 //! logs:
 //!   max_size: 10MiB   # or bytes: 10485760; also KiB, MiB, GiB (K, M, G)
 //!   keep: 5           # bot.log.1 … bot.log.5; the oldest is dropped
+//!   plugins: info     # debug: plugins' debug lines too (a panic's backtrace among them)
 //! ```
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -19,6 +20,30 @@ pub struct LogsConfig {
     /// How many rotated files (`name.log.1` … `name.log.<keep>`) are kept besides the current
     /// one; the oldest is deleted.
     pub keep: u32,
+    /// The least severe line a plugin host writes to its plugin's log (`rosey dev` and
+    /// `rosey daemon --debug` always use `debug`).
+    pub plugins: PluginLogLevel,
+}
+
+/// How much of what plugins log reaches their log files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PluginLogLevel {
+    /// Info, warnings and errors.
+    #[default]
+    Info,
+    /// Debug lines too: what an author logs for diagnosis, and the backtrace of a panic.
+    Debug,
+}
+
+impl PluginLogLevel {
+    /// The level's name, as a plugin host takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PluginLogLevel::Info => "info",
+            PluginLogLevel::Debug => "debug",
+        }
+    }
 }
 
 /// The default [`LogsConfig::max_size`]: 10 MiB.
@@ -32,6 +57,7 @@ impl Default for LogsConfig {
         LogsConfig {
             max_size: DEFAULT_MAX_SIZE,
             keep: 5,
+            plugins: PluginLogLevel::Info,
         }
     }
 }
@@ -126,8 +152,11 @@ mod tests {
             LogsConfig::default()
         );
         assert_eq!(LogsConfig::default().max_size, 10 * 1024 * 1024);
-        let config = Config::parse("logs: { max_size: 4096, keep: 2 }").expect("ok");
+        let config =
+            Config::parse("logs: { max_size: 4096, keep: 2, plugins: debug }").expect("ok");
         assert_eq!((config.logs.max_size, config.logs.keep), (4096, 2));
+        assert_eq!(config.logs.plugins.as_str(), "debug");
+        assert_eq!(LogsConfig::default().plugins.as_str(), "info");
         for (text, bytes) in [("10MiB", 10 << 20), ("512 KiB", 512 << 10), ("1G", 1 << 30)] {
             let config = Config::parse(&format!("logs: {{ max_size: {text:?} }}")).expect(text);
             assert_eq!(config.logs.max_size, bytes, "{text}");
@@ -149,6 +178,8 @@ mod tests {
         );
         let (_, reason) = invalid("logs: { max_size: -5 }");
         assert!(reason.contains("not a size"), "{reason}");
+        let (_, reason) = invalid("logs: { plugins: verbose }");
+        assert!(reason.contains("logs.plugins"), "{reason}");
         let (_, reason) = invalid("logs: { rotate: daily }");
         assert!(reason.contains("unknown field"), "{reason}");
     }

@@ -7,7 +7,11 @@ use super::*;
 use crate::{config::LogsConfig, paths::rotated_log, paths::Home};
 
 fn limits(max_size: u64, keep: u32) -> LogsConfig {
-    LogsConfig { max_size, keep }
+    LogsConfig {
+        max_size,
+        keep,
+        ..LogsConfig::default()
+    }
 }
 
 fn read(path: &Path) -> String {

@@ -113,6 +113,14 @@ pub fn serve() -> i32 {
         Err(code) => return code,
     };
     channel.set_min_level(open.log_level);
+    // Read by the plugin's panic hook: a backtrace only when its DEBUG line would be kept.
+    // Still one thread here (the heartbeat thread starts after `Started`), so nothing reads the
+    // environment while it changes.
+    if open.log_level == Level::Debug {
+        std::env::set_var(rosey_abi::BACKTRACE_ENV, "1");
+    } else {
+        std::env::remove_var(rosey_abi::BACKTRACE_ENV);
+    }
     // The sandbox goes up before the library is opened: its constructors are plugin code.
     let policy = sandbox::Policy {
         version_dir: PathBuf::from(&open.version_dir),

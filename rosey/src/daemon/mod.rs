@@ -286,7 +286,12 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         board: board.clone(),
         connector: connector.clone(),
         waiters: waiters.clone(),
-        host_log_level: if args.debug { "debug" } else { "info" }.to_owned(),
+        host_log_level: if args.debug {
+            "debug"
+        } else {
+            config.logs.plugins.as_str()
+        }
+        .to_owned(),
         listener: {
             let reporter = reporter.clone();
             let notices = notices.clone();
