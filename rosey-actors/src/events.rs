@@ -119,6 +119,9 @@ pub struct SupervisionNotice {
     pub child: String,
     /// What happened.
     pub kind: SupervisionEventKind,
+    /// The child's state right after it happened (so a listener can follow who is
+    /// [`ChildState::Crashed`] without asking the supervisor).
+    pub state: ChildState,
     /// When the supervisor observed it.
     pub at: SystemTime,
 }

@@ -268,6 +268,11 @@ pub struct ChatAction {
     /// Id of the command or event being answered, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_reply_to: Option<String>,
+    /// The chat user whose command or message the plugin was handling when it said this (set
+    /// by the daemon, never by the plugin): the connector shares the chat's flood budget
+    /// fairly between users by it. `None` for what a plugin says on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_user: Option<String>,
 }
 
 /// What a plugin host is doing right now, for hang detection and status.

@@ -17,7 +17,7 @@
 //! are kept.
 
 use std::{
-    collections::{BTreeMap, VecDeque},
+    collections::VecDeque,
     sync::{Arc, Mutex, PoisonError, RwLock},
     time::Duration,
 };
@@ -26,12 +26,15 @@ use async_nats::jetstream::{self, message::PublishMessage as Publish};
 use tokio::{sync::Notify, task::JoinHandle};
 
 use crate::{
-    config::BotConfig,
-    connector::{Incoming, Outgoing},
+    config::{BotConfig, RateLimitConfig, RepliesConfig},
+    connector::Incoming,
     manifest::is_valid_command,
     messaging::{self, CommandMessage, EventMessage, SCHEMA_VERSION},
-    registry::Registry,
 };
+
+pub use outages::{PluginsDown, TELL_AGAIN_AFTER};
+pub use replies::unknown_command_text;
+pub use table::RouteTable;
 
 /// The event kind of a chat message.
 pub const CHAT_MESSAGE_KIND: &str = "chat.message";
@@ -53,76 +56,6 @@ pub fn parse_command(text: &str, prefix: &str) -> Option<(String, String)> {
     is_valid_command(&word).then(|| (word, args.trim().to_owned()))
 }
 
-/// The answer to a command nobody claims: `Unknown command !x. Commands: !a, !b`.
-pub fn unknown_command_text(prefix: &str, command: &str, known: &[String]) -> String {
-    if known.is_empty() {
-        return format!("Unknown command {prefix}{command}. No commands are installed.");
-    }
-    let list: Vec<String> = known.iter().map(|word| format!("{prefix}{word}")).collect();
-    format!(
-        "Unknown command {prefix}{command}. Commands: {}",
-        list.join(", ")
-    )
-}
-
-/// Which plugin handles which command.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RouteTable {
-    routes: BTreeMap<String, String>,
-}
-
-impl RouteTable {
-    /// An empty table: every command is unknown.
-    pub fn new() -> RouteTable {
-        RouteTable::default()
-    }
-
-    /// The commands of every enabled plugin in `registry`. Install refuses a command claimed
-    /// twice; should a hand-edited registry claim one twice anyway, the plugin first by name
-    /// keeps it.
-    pub fn from_registry(registry: &Registry) -> RouteTable {
-        let mut table = RouteTable::new();
-        for (name, plugin) in registry.plugins.iter().filter(|(_, p)| p.enabled) {
-            for command in &plugin.commands {
-                table
-                    .routes
-                    .entry(command.clone())
-                    .or_insert_with(|| name.clone());
-            }
-        }
-        table
-    }
-
-    /// Routes `command` to `plugin`; returns the plugin it was routed to before, if any.
-    pub fn insert(
-        &mut self,
-        command: impl Into<String>,
-        plugin: impl Into<String>,
-    ) -> Option<String> {
-        self.routes.insert(command.into(), plugin.into())
-    }
-
-    /// The plugin that handles `command`.
-    pub fn owner(&self, command: &str) -> Option<&str> {
-        self.routes.get(command).map(String::as_str)
-    }
-
-    /// Every routed command, sorted.
-    pub fn commands(&self) -> Vec<String> {
-        self.routes.keys().cloned().collect()
-    }
-
-    /// How many commands are routed.
-    pub fn len(&self) -> usize {
-        self.routes.len()
-    }
-
-    /// Whether no command is routed.
-    pub fn is_empty(&self) -> bool {
-        self.routes.is_empty()
-    }
-}
-
 /// How the router reads commands and retries NATS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouterSettings {
@@ -142,6 +75,10 @@ pub struct RouterSettings {
     pub retry_max: Duration,
     /// How long one publish may take, ack included, before it counts as failed.
     pub publish_timeout: Duration,
+    /// How many commands one user may send.
+    pub rate_limit: RateLimitConfig,
+    /// What the bot says to a user about their command.
+    pub replies: RepliesConfig,
 }
 
 impl Default for RouterSettings {
@@ -162,6 +99,8 @@ impl RouterSettings {
             retry_initial: Duration::from_millis(100),
             retry_max: Duration::from_secs(2),
             publish_timeout: Duration::from_secs(5),
+            rate_limit: bot.rate_limit.clone(),
+            replies: bot.replies.clone(),
         }
     }
 }
@@ -188,6 +127,41 @@ pub enum RouteOutcome {
         /// Every routed command, sorted.
         known: Vec<String>,
     },
+    /// A command whose plugin is down for a while: crashed (the command is still queued, in
+    /// case it comes back soon) or disabled (not queued). The user is told once
+    /// ([`Router::reply_to`]) when `tell` is set.
+    Unavailable {
+        /// The command word.
+        command: String,
+        /// The plugin that handles it.
+        plugin: String,
+        /// Why it is down.
+        why: Unavailable,
+        /// Whether this user is to be told now (once per user and plugin, see
+        /// [`TELL_AGAIN_AFTER`]).
+        tell: bool,
+    },
+    /// A command past its user's rate limit: not queued (the event still was). The first
+    /// refusal of a flood is answered ([`Router::reply_to`]), the rest are not.
+    Limited {
+        /// The command word.
+        command: String,
+        /// The plugin that would have handled it.
+        plugin: String,
+        /// The first refusal since the user was last let through.
+        first: bool,
+    },
+}
+
+/// Why a command's plugin cannot answer it now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable {
+    /// The supervisor gave up on it after repeated crashes (until its retry, an update or a
+    /// restart): the command is queued and answered if it comes back before the command is
+    /// too old.
+    Crashed,
+    /// The operator disabled it: the command is not queued.
+    Disabled,
 }
 
 /// Why a message could not be routed.
@@ -255,6 +229,10 @@ pub type StreamRepair =
 pub struct Router {
     shared: Arc<Shared>,
     settings: RouterSettings,
+    limiter: Mutex<limits::RateLimiter>,
+    ranks: Mutex<ranks::Ranks>,
+    told: Mutex<outages::Told>,
+    down: PluginsDown,
     publisher: JoinHandle<()>,
 }
 
@@ -287,9 +265,20 @@ impl Router {
         let publisher = tokio::spawn(publish_queue(js, shared.clone(), settings.clone(), repair));
         Router {
             shared,
+            limiter: Mutex::new(limits::RateLimiter::new(&settings.rate_limit)),
+            ranks: Mutex::default(),
+            told: Mutex::default(),
+            down: PluginsDown::new(),
             settings,
             publisher,
         }
+    }
+
+    /// Takes which plugins are crashed from `down` (which the supervisor's listener keeps),
+    /// so their commands are answered as unavailable.
+    pub fn with_plugins_down(mut self, down: PluginsDown) -> Router {
+        self.down = down;
+        self
     }
 
     /// Replaces the route table (after an install, a removal, an enable or a disable).
@@ -353,25 +342,30 @@ impl Router {
             let routes = self.routes();
             outcome = match routes.owner(&command) {
                 Some(plugin) => {
-                    let message = CommandMessage {
-                        v: SCHEMA_VERSION,
-                        id: incoming.id().to_owned(),
-                        command: command.clone(),
-                        args,
-                        user: incoming.user().to_owned(),
-                        channel: self.settings.channel.clone(),
-                        source: incoming.source(),
-                        time_ms: incoming.time_ms(),
+                    let outcome = self.decide(incoming, &routes, command.clone(), plugin);
+                    let queue = match &outcome {
+                        RouteOutcome::Command { .. } => true,
+                        RouteOutcome::Unavailable { why, .. } => *why == Unavailable::Crashed,
+                        _ => false,
                     };
-                    batch.push(queued(
-                        messaging::command_subject(&command),
-                        messaging::command_msg_id(incoming.id()),
-                        messaging::encode(&message),
-                    ));
-                    RouteOutcome::Command {
-                        command,
-                        plugin: plugin.to_owned(),
+                    if queue {
+                        let message = CommandMessage {
+                            v: SCHEMA_VERSION,
+                            id: incoming.id().to_owned(),
+                            command: command.clone(),
+                            args,
+                            user: incoming.user().to_owned(),
+                            channel: self.settings.channel.clone(),
+                            source: incoming.source(),
+                            time_ms: incoming.time_ms(),
+                        };
+                        batch.push(queued(
+                            messaging::command_subject(&command),
+                            messaging::command_msg_id(incoming.id()),
+                            messaging::encode(&message),
+                        ));
                     }
+                    outcome
                 }
                 None => RouteOutcome::Unknown {
                     command,
@@ -381,26 +375,6 @@ impl Router {
         }
         self.enqueue(batch, incoming.id())?;
         Ok(outcome)
-    }
-
-    /// The answer the bot should give to `incoming` after [`Router::route`] returned
-    /// `outcome`: the list of commands for an unknown one (when `unknown_command_reply` is
-    /// on), by PM when the command came by PM.
-    pub fn reply_to(&self, incoming: &Incoming, outcome: &RouteOutcome) -> Option<Outgoing> {
-        let RouteOutcome::Unknown { command, known } = outcome else {
-            return None;
-        };
-        if !self.settings.unknown_command_reply {
-            return None;
-        }
-        let text = unknown_command_text(&self.settings.command_prefix, command, known);
-        Some(match incoming {
-            Incoming::Chat { .. } | Incoming::Event(_) => Outgoing::Chat { text },
-            Incoming::Pm { user, .. } => Outgoing::Pm {
-                to: user.clone(),
-                text,
-            },
-        })
     }
 
     /// How many NATS messages are waiting to be stored (an event and a command count as two).
@@ -518,5 +492,10 @@ async fn publish_queue(
 }
 
 mod events;
+mod limits;
+mod outages;
+mod ranks;
+mod replies;
+mod table;
 #[cfg(test)]
 mod tests;

@@ -23,7 +23,12 @@ pub async fn connect_nats(
     credentials.connect(url, user, "rosey-e2e").await
 }
 
-/// `rosey.yaml` for tests: free NATS and dashboard ports, fast heartbeats and backoff.
+/// The line of [`TEST_CONFIG`] that turns the per-user rate limits off (tests send many
+/// commands as one user); a test of the limits replaces it.
+pub const NO_RATE_LIMITS: &str = "  rate_limit: { commands: 0, per_plugin: 0 }\n";
+
+/// `rosey.yaml` for tests: free NATS and dashboard ports, fast heartbeats and backoff, no rate
+/// limits. `bot:` comes last, so a test may append keys of its own to it (indented two spaces).
 pub const TEST_CONFIG: &str = "\
 nats:
   port: 0
@@ -36,6 +41,8 @@ plugin_host:
 supervision:
   services: { backoff_initial_ms: 50, backoff_max_ms: 500, shutdown_timeout_ms: 5000 }
   plugins: { max_restarts: 3, within_secs: 60, backoff_initial_ms: 50, backoff_max_ms: 500, shutdown_timeout_ms: 5000 }
+bot:
+  rate_limit: { commands: 0, per_plugin: 0 }
 ";
 
 /// A home with a stack that may be running.

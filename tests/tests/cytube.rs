@@ -20,21 +20,8 @@ const PASSWORD: &str = "s3cret pass";
 
 /// A home whose bot sits in `server`'s channel with `password`, dice-roller installed.
 fn stack_for(server: &CytubeServer, password: &str) -> TestStack {
-    let config = format!(
-        "{TEST_CONFIG}bot:
-  connector: cytube
-  name: {BOT}
-  channel: {CHANNEL}
-  cytube:
-    server: {}
-    password: {password:?}
-    reconnect_initial_ms: 200
-    reconnect_max_ms: 1000
-    connect_timeout_ms: 5000
-",
-        server.url()
-    );
-    TestStack::with_config(&["dice-roller"], &config)
+    let bot = server.bot_keys(BOT, password, CHANNEL);
+    TestStack::with_config(&["dice-roller"], &format!("{TEST_CONFIG}{bot}"))
 }
 
 fn server() -> CytubeServer {
@@ -65,6 +52,7 @@ fn publish_replies(stack: &TestStack, texts: &[String]) {
                 to: None,
                 plugin: "test".into(),
                 in_reply_to: None,
+                for_user: None,
             };
             client
                 .publish(CHAT_ACTION_SUBJECT, messaging::encode(&action).into())
@@ -304,8 +292,7 @@ fn channel_happenings_become_nats_events() {
 fn a_guest_bot_joins_and_answers() {
     let server = server();
     let config = format!(
-        "{TEST_CONFIG}bot:
-  connector: cytube
+        "{TEST_CONFIG}  connector: cytube
   name: guestbot
   channel: {CHANNEL}
   cytube: {{ server: {}, connect_timeout_ms: 5000 }}

@@ -1,14 +1,17 @@
-//! End to end: what one chat user can do to a plugin. A command that crashes it, repeated by
-//! several users, is dead-lettered without taking the plugin down for anyone else; a plugin
-//! given up on comes back by itself after its retry delay; commands that waited past their
-//! age limit are not answered late, and are counted.
+//! End to end: what one chat user can do to a plugin and to the bot. A command that crashes
+//! a plugin, repeated by several users, is dead-lettered without taking the plugin down for
+//! anyone else; a plugin given up on comes back by itself after its retry delay; commands that
+//! waited past their age limit are not answered late, and are counted; a plugin that is down
+//! is answered "unavailable" once per user; a flood is refused once, then dropped, and does
+//! not keep the bot's flood budget on CyTube from other users.
 
 use std::time::{Duration, Instant};
 
 use rosey_core::messaging::Source;
 use rosey_e2e::{
+    cytube::{CytubeServer, Limits},
     host::{self, Bus},
-    stack::{TestStack, TEST_CONFIG},
+    stack::{TestStack, NO_RATE_LIMITS, TEST_CONFIG},
 };
 
 const SLOW: Duration = Duration::from_secs(40);
@@ -120,10 +123,8 @@ async fn commands_that_waited_past_their_age_limit_are_not_answered_and_are_coun
 
 #[test]
 fn a_failed_command_is_answered_once_with_the_failure_wording() {
-    let config = TEST_CONFIG.replace(
-        "supervision:\n",
-        "bot:\n  replies: { failed: \"{user}: {command} broke, sorry\" }\nsupervision:\n",
-    );
+    let config =
+        format!("{TEST_CONFIG}  replies: {{ failed: \"{{user}}: {{command}} broke, sorry\" }}\n");
     assert_ne!(config, TEST_CONFIG);
     let stack = TestStack::with_config(&["fixtures/chaos"], &config);
     stack.start();
@@ -143,4 +144,173 @@ fn a_failed_command_is_answered_once_with_the_failure_wording() {
         "{reply:?}"
     );
     assert_eq!(stack.unit("chaos")["dead_letters"], 1);
+    // The panics were logged at ERROR; their backtraces only exist at `logs.plugins: debug`.
+    let log = host::plugin_log(&stack, "chaos");
+    assert!(log.contains("chaos: deliberate panic (at "), "{log}");
+    assert!(!log.contains("backtrace of the panic"), "{log}");
+    assert!(!log.contains("panicked at"), "{log}");
+}
+
+#[test]
+fn a_crashed_or_disabled_plugins_command_is_answered_unavailable_once_per_user() {
+    let config = TEST_CONFIG.replace(
+        "plugins: { max_restarts: 3,",
+        "plugins: { retry_after_secs: 0, max_restarts: 3,",
+    );
+    assert_ne!(config, TEST_CONFIG);
+    let stack = TestStack::with_config(&["fixtures/chaos", "dice-roller"], &config);
+    stack.start();
+    host::kill_until_crashed(&stack, "chaos", SLOW);
+    let told = "Sorry alice, !chaos is unavailable right now.";
+    let reply = stack.say_as("alice", "!chaos ping", "3");
+    assert_eq!(reply.matches(told).count(), 1, "{reply:?}");
+    let again = stack.say_as("alice", "!chaos ping", "1");
+    assert!(!again.contains("unavailable"), "told twice: {again:?}");
+    let other = stack.say_as("bob", "!chaos ping", "3");
+    assert!(
+        other.contains("Sorry bob, !chaos is unavailable"),
+        "{other:?}"
+    );
+
+    assert!(stack
+        .rosey(&["plugin", "disable", "dice-roller"])
+        .status
+        .success());
+    let reply = stack.say_as("carol", "!roll 1d1", "3");
+    assert!(
+        reply.contains("Sorry carol, !roll is unavailable right now."),
+        "a disabled plugin's command is not unknown: {reply:?}"
+    );
+    // The operator starts chaos again: answered at once, the crash is forgotten.
+    assert!(stack.rosey(&["start", "chaos"]).status.success());
+    let back = stack.say_as("dave", "!chaos ping", "8");
+    assert!(back.contains("pong"), "{back:?}");
+}
+
+#[test]
+fn a_flood_from_one_user_is_refused_once_then_dropped_and_others_are_served() {
+    let config = TEST_CONFIG.replace(
+        NO_RATE_LIMITS,
+        "  rate_limit: { commands: 3, per_plugin: 3, window_secs: 60 }\n",
+    );
+    assert_ne!(config, TEST_CONFIG);
+    let stack = TestStack::with_config(&["dice-roller"], &config);
+    stack.start();
+    for _ in 0..3 {
+        let reply = stack.say_as("mallory", "!roll 1d1", "8");
+        assert!(reply.contains("= 1"), "within the limit: {reply:?}");
+    }
+    let refused = stack.say_as("Mallory", "!roll 1d1", "3");
+    assert_eq!(
+        refused
+            .matches("Mallory, slow down: too many commands.")
+            .count(),
+        1,
+        "{refused:?}"
+    );
+    let dropped = stack.say_as("mallory", "!roll 1d1", "1");
+    assert!(
+        dropped.trim().is_empty(),
+        "answered past the limit: {dropped:?}"
+    );
+    let other = stack.say_as("alice", "!roll 1d1", "8");
+    assert!(other.contains("= 1"), "another user is served: {other:?}");
+    let log = std::fs::read_to_string(stack.home.path().join("logs/rosey.log")).unwrap_or_default();
+    assert_eq!(
+        log.matches("chat user Mallory went past the rate limit")
+            .count(),
+        1,
+        "the operator sees who, once per flood:\n{log}"
+    );
+}
+
+/// The CyTube home of the fairness test: chaos installed, the bot paced at 2 messages a
+/// second under a server that allows a burst of 4, then 2 a second.
+fn cytube_home() -> (CytubeServer, TestStack) {
+    let server = CytubeServer::start(Limits {
+        ping_interval_ms: 500,
+        ping_timeout_ms: 5000,
+        chat_burst: 4.0,
+        chat_per_sec: 2.0,
+        ..Limits::default()
+    });
+    server.add_account("rosey", "pw");
+    let bot = server.bot_keys("rosey", "pw", "test").replace(
+        "  cytube:\n",
+        "  cytube:\n    chat_burst: 2\n    chat_per_sec: 2\n",
+    );
+    // The default rate limits (8 commands per user per 10 s, 5 to one plugin).
+    let config = format!("{}{bot}", TEST_CONFIG.replace(NO_RATE_LIMITS, ""));
+    let stack = TestStack::with_config(&["fixtures/chaos"], &config);
+    stack.start();
+    (server, stack)
+}
+
+#[test]
+fn on_cytube_one_users_talkative_commands_do_not_delay_another_users_answer() {
+    let (server, stack) = cytube_home();
+    server.say("test", "mallory", "!chaos lines 20");
+    server.wait_for_chat("rosey", "line 2 of 20", SLOW);
+    // Mallory's other 18 lines are waiting for the flood budget; Alice's answer takes the
+    // next turn instead of waiting behind all of them.
+    server.say("test", "alice", "!chaos ping");
+    let said = server.wait(SLOW, "every line and the pong", || {
+        let said = server.chat_from("rosey");
+        (said.iter().any(|s| s == "pong") && said.iter().any(|s| s == "line 20 of 20"))
+            .then_some(said)
+    });
+    let pong = said.iter().position(|s| s == "pong").unwrap_or(usize::MAX);
+    let line = |n: u32| {
+        said.iter()
+            .position(|s| *s == format!("line {n} of 20"))
+            .unwrap_or(0)
+    };
+    assert!(pong < line(6), "alice waited behind mallory: {said:?}");
+    let lines: Vec<&String> = said.iter().filter(|s| s.starts_with("line ")).collect();
+    let expected: Vec<String> = (1..=20).map(|n| format!("line {n} of 20")).collect();
+    assert_eq!(
+        lines,
+        expected.iter().collect::<Vec<_>>(),
+        "mallory's lines, once each, in order"
+    );
+    drop(stack);
+}
+
+#[test]
+fn on_cytube_a_moderator_is_not_rate_limited_and_a_guest_is() {
+    let (server, stack) = cytube_home();
+    server.set_rank("test", "mod", 2);
+    server.join("test", "guest");
+    // Texts differ: the same text from the same user in the same millisecond is one message.
+    for n in 0..7 {
+        server.say("test", "mod", &format!("!chaos lines {}", n + 1));
+        server.say("test", "guest", &format!("!chaos slow {n}"));
+    }
+    let said = server.wait(SLOW, "the moderator's seven answers", || {
+        let said = server.chat_from("rosey");
+        said.iter().any(|s| s == "line 7 of 7").then_some(said)
+    });
+    let answered: Vec<&String> = said
+        .iter()
+        .filter(|s| s.starts_with("done after"))
+        .collect();
+    assert_eq!(
+        answered,
+        [
+            "done after 0 ms",
+            "done after 1 ms",
+            "done after 2 ms",
+            "done after 3 ms",
+            "done after 4 ms"
+        ],
+        "the guest's first five (per_plugin: 5): {said:?}"
+    );
+    assert_eq!(
+        said.iter()
+            .filter(|s| s.starts_with("guest, slow down"))
+            .count(),
+        1,
+        "{said:?}"
+    );
+    drop(stack);
 }

@@ -94,12 +94,16 @@ fn routes() -> RouteTable {
     routes
 }
 
+/// The channel `lobby`, a short publish timeout, no rate limits (one user sends dozens).
 fn settings() -> RouterSettings {
-    RouterSettings {
+    let mut settings = RouterSettings {
         channel: "lobby".into(),
         publish_timeout: Duration::from_secs(1),
         ..RouterSettings::default()
-    }
+    };
+    settings.rate_limit.commands = 0;
+    settings.rate_limit.per_plugin = 0;
+    settings
 }
 
 /// Runs a blocking server operation (killing waits for the process, restarting for the port)

@@ -106,6 +106,7 @@ impl Engine {
             supervisor: self.spec.name.clone(),
             child: child.spec.name.clone(),
             kind,
+            state: child.state,
             at: SystemTime::now(),
         };
         let listener = &self.listener;

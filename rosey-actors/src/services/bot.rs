@@ -24,7 +24,9 @@ use rosey_core::{
     messaging::{self, ChatAction},
     paths::Home,
     registry::Registry,
-    router::{RouteTable, Router, RouterSettings, StreamRepair},
+    router::{
+        PluginsDown, RouteOutcome, RouteTable, Router, RouterSettings, StreamRepair, Unavailable,
+    },
 };
 use tokio::{sync::mpsc, task::JoinHandle};
 
@@ -91,6 +93,8 @@ pub struct BotArgs {
     pub waiters: ReplyWaiters,
     /// Where the bot reports on itself.
     pub board: Board,
+    /// Which plugins the supervisor gave up on (their commands are answered as unavailable).
+    pub plugins_down: PluginsDown,
 }
 
 /// Messages from the bot's own tasks.
@@ -143,12 +147,15 @@ impl Actor for BotActor {
             .await?;
         let js = async_nats::jetstream::new(client.clone());
         let routes = RouteTable::from_registry(&Registry::load(&args.home)?);
-        let router = Arc::new(Router::with_stream_repair(
-            js,
-            routes,
-            RouterSettings::from_config(&args.config),
-            Some(args.stream_repair.clone()),
-        ));
+        let router = Arc::new(
+            Router::with_stream_repair(
+                js,
+                routes,
+                RouterSettings::from_config(&args.config),
+                Some(args.stream_repair.clone()),
+            )
+            .with_plugins_down(args.plugins_down.clone()),
+        );
         let mut actions = client.subscribe("rosey.actions.>").await?;
         let mut incoming = args.connector.incoming()?;
 
@@ -165,7 +172,13 @@ impl Actor for BotActor {
                     if let Some(id) = &action.in_reply_to {
                         waiters.deliver(id, &action.text);
                     }
-                    if let Err(err) = connector.send(Outgoing::from(action)).await {
+                    let for_user = action.for_user.clone();
+                    let out = Outgoing::from(action);
+                    let sent = match &for_user {
+                        Some(user) => connector.send_for(out, user).await,
+                        None => connector.send(out).await,
+                    };
+                    if let Err(err) = sent {
                         tracing::warn!("cannot send a plugin's message: {err}");
                     }
                 }
@@ -183,10 +196,11 @@ impl Actor for BotActor {
                 while let Some(message) = incoming.recv().await {
                     match router.route(&message) {
                         Ok(outcome) => {
+                            log_refusal(&message, &outcome);
                             if let Some(reply) = router.reply_to(&message, &outcome) {
                                 waiters.deliver(message.id(), reply.text());
-                                if let Err(err) = connector.send(reply).await {
-                                    tracing::warn!("cannot answer an unknown command: {err}");
+                                if let Err(err) = connector.send_for(reply, message.user()).await {
+                                    tracing::warn!("cannot answer a command: {err}");
                                 }
                             }
                         }
@@ -299,5 +313,32 @@ impl Actor for BotActor {
         }
         state.args.board.clear(UNIT);
         Ok(())
+    }
+}
+
+/// Logs, once per flood or outage, a command the router kept from its plugin.
+fn log_refusal(message: &rosey_core::connector::Incoming, outcome: &RouteOutcome) {
+    let user = message.user();
+    match outcome {
+        RouteOutcome::Limited {
+            command,
+            first: true,
+            ..
+        } => tracing::warn!(
+            "chat user {user} went past the rate limit (bot.rate_limit) with {command:?}: their commands are dropped until they slow down"
+        ),
+        RouteOutcome::Unavailable {
+            command,
+            plugin,
+            why,
+            tell: true,
+        } => tracing::info!(
+            "chat user {user} asked for {command:?}, but plugin {plugin} is {}",
+            match why {
+                Unavailable::Crashed => "crashed",
+                Unavailable::Disabled => "disabled",
+            }
+        ),
+        _ => {}
     }
 }

@@ -82,7 +82,7 @@ pub(super) fn nats_child(ctx: &StackContext) -> ChildSpec {
     })
 }
 
-pub(super) fn bot_child(ctx: &StackContext, keeper: &Keeper) -> ChildSpec {
+pub(super) fn bot_child(ctx: &StackContext, keeper: &Keeper, down: &PluginsDown) -> ChildSpec {
     let settings = ctx.config.service_settings(units::BOT);
     let args = BotArgs {
         home: ctx.home.clone(),
@@ -100,6 +100,7 @@ pub(super) fn bot_child(ctx: &StackContext, keeper: &Keeper) -> ChildSpec {
         connector: ctx.connector.clone(),
         waiters: ctx.waiters.clone(),
         board: ctx.board.clone(),
+        plugins_down: down.clone(),
     };
     let on_starting = ctx.on_starting.clone();
     child_spec(units::BOT, &settings, move |supervisor: ActorCell| {

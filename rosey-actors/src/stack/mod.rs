@@ -37,8 +37,8 @@ use crate::{
         },
         process::Spawner,
     },
-    spawn_child, Backoff, ChildSpec, GiveUp, Intensity, Listener, Restart, Strategy, Supervisor,
-    SupervisorMsg, SupervisorSpec,
+    spawn_child, Backoff, ChildSpec, ChildState, GiveUp, Intensity, Listener, Restart, Strategy,
+    SupervisionEventKind, SupervisionNotice, Supervisor, SupervisorMsg, SupervisorSpec,
 };
 use ractor::{ActorCell, ActorRef};
 use rosey_core::{
@@ -49,6 +49,7 @@ use rosey_core::{
     manifest::Manifest,
     paths::Home,
     registry::Registry,
+    router::PluginsDown,
     units,
 };
 
@@ -139,7 +140,11 @@ pub struct PluginRuntime {
 impl Stack {
     /// Starts the whole tree; returns once every unit has started (or, for plugins, failed),
     /// with a handle that ends when the root supervisor stops or fails.
-    pub async fn start(ctx: StackContext) -> Result<(Stack, tokio::task::JoinHandle<()>), String> {
+    pub async fn start(
+        mut ctx: StackContext,
+    ) -> Result<(Stack, tokio::task::JoinHandle<()>), String> {
+        let down = PluginsDown::new();
+        ctx.listener = follow_crashes(ctx.listener.clone(), down.clone());
         let plugins_slot: Arc<Mutex<Option<ActorRef<SupervisorMsg>>>> = Arc::default();
         let runtime = PluginRuntime {
             doors: Doors::default(),
@@ -157,7 +162,7 @@ impl Stack {
         );
         let mut children = vec![
             nats_child(&ctx),
-            bot_child(&ctx, &keeper),
+            bot_child(&ctx, &keeper, &down),
             plugins_child(&ctx, &runtime, plugins_slot.clone()),
         ];
         children.extend(
@@ -385,4 +390,21 @@ impl Stack {
         bot.send_message(BotMsg::ReloadRoutes)
             .map_err(|err| format!("cannot reach the bot: {err}"))
     }
+}
+
+/// `listener`, also keeping `down` up to date: a plugin the supervisor left crashed is down
+/// until it starts again or is removed.
+fn follow_crashes(listener: Listener, down: PluginsDown) -> Listener {
+    Arc::new(move |notice: SupervisionNotice| {
+        if notice.supervisor == units::PLUGINS {
+            match (&notice.kind, notice.state) {
+                (SupervisionEventKind::Removed, _) | (_, ChildState::Running) => {
+                    down.mark_up(&notice.child)
+                }
+                (_, ChildState::Crashed) => down.mark_crashed(&notice.child),
+                _ => {}
+            }
+        }
+        listener(notice)
+    })
 }

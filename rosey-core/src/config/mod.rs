@@ -29,6 +29,7 @@ mod cytube;
 mod dev;
 mod logs;
 mod supervision;
+mod users;
 mod validate;
 mod web;
 
@@ -47,7 +48,8 @@ use crate::paths::Home;
 
 pub use cytube::CytubeConfig;
 pub use dev::DevConfig;
-pub use logs::{parse_byte_size, LogsConfig};
+pub use logs::{parse_byte_size, LogsConfig, PluginLogLevel};
+pub use users::{RateLimitConfig, RepliesConfig};
 pub use validate::is_loopback;
 pub use web::{TokenSetting, WebConfig, MIN_TOKEN_LEN, TOKEN_NONE};
 
@@ -201,24 +203,9 @@ pub struct BotConfig {
     /// What the bot itself says to users.
     #[serde(deserialize_with = "section")]
     pub replies: RepliesConfig,
-}
-
-/// `bot.replies`: what the bot itself says to a user about their command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RepliesConfig {
-    /// Their command failed (its handler returned an error, or crashed the plugin until the
-    /// command was dead-lettered): `{user}` and `{command}` (with its prefix) are filled in.
-    /// Empty says nothing; a plugin's manifest may turn it off (`failure_reply: false`).
-    pub failed: String,
-}
-
-impl Default for RepliesConfig {
-    fn default() -> Self {
-        RepliesConfig {
-            failed: "Sorry {user}, {command} failed.".to_owned(),
-        }
-    }
+    /// How many commands one user may send.
+    #[serde(deserialize_with = "section")]
+    pub rate_limit: RateLimitConfig,
 }
 
 impl Default for BotConfig {
@@ -232,6 +219,7 @@ impl Default for BotConfig {
             say_timeout_ms: 5000,
             cytube: CytubeConfig::default(),
             replies: RepliesConfig::default(),
+            rate_limit: RateLimitConfig::default(),
         }
     }
 }

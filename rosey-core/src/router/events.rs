@@ -1,5 +1,5 @@
-//! The router's side of channel events (joins, leaves, media changes, …) and the one way
-//! anything enters the publish queue.
+//! The router's side of channel events (joins, leaves, media changes, …: published as they
+//! are, their ranks noted) and the one way anything enters the publish queue.
 
 use super::{queued, Queued, RouteError, RouteOutcome, Router};
 use crate::{
@@ -9,7 +9,12 @@ use crate::{
 
 impl Router {
     /// A channel event: published as it is, never a command, whoever it concerns.
+    /// Ranks it announces are noted for the rate limits' exemptions.
     pub(super) fn route_event(&self, event: &ChannelEvent) -> Result<RouteOutcome, RouteError> {
+        self.ranks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .note(event);
         let mut data = event.data.clone();
         if let serde_json::Value::Object(map) = &mut data {
             map.entry("channel")

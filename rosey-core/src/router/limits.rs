@@ -2,8 +2,9 @@
 //! the chat server's flood budget, to themselves. Each user gets `commands` commands per
 //! `window` across all plugins and `per_plugin` per plugin; past either, the command is not
 //! routed: the first refusal in a window is answered ("slow down"), the rest are dropped
-//! quietly, so a flood of commands does not become a flood of refusals. Listed users are
-//! exempt. Counted in a sliding window, per user name without case (CyTube's names are).
+//! quietly, so a flood of commands does not become a flood of refusals. Listed users, and users
+//! whose channel rank is at least `exempt_rank` (the channel's moderators and up), are exempt.
+//! Counted in a sliding window, per user name without case (CyTube's names are).
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -37,6 +38,7 @@ pub struct RateLimiter {
     per_plugin: usize,
     window: Duration,
     exempt: HashSet<String>,
+    exempt_rank: Option<i64>,
     users: HashMap<String, User>,
     last_sweep: Instant,
 }
@@ -48,20 +50,26 @@ impl RateLimiter {
             commands: config.commands as usize,
             per_plugin: config.per_plugin as usize,
             window: Duration::from_secs(config.window_secs.max(1)),
-            exempt: config.exempt.iter().map(|user| user.to_lowercase()).collect(),
+            exempt: config
+                .exempt
+                .iter()
+                .map(|user| user.to_lowercase())
+                .collect(),
+            exempt_rank: config.exempt_rank,
             users: HashMap::new(),
             last_sweep: Instant::now(),
         }
     }
 
-    /// Decides on a command of `user` for `plugin`, now.
-    pub fn check(&mut self, user: &str, plugin: &str) -> Verdict {
-        self.check_at(user, plugin, Instant::now())
+    /// Decides on a command of `user` (of channel rank `rank`, when known) for `plugin`, now.
+    pub fn check(&mut self, user: &str, rank: Option<i64>, plugin: &str) -> Verdict {
+        self.check_at(user, rank, plugin, Instant::now())
     }
 
-    fn check_at(&mut self, user: &str, plugin: &str, now: Instant) -> Verdict {
+    fn check_at(&mut self, user: &str, rank: Option<i64>, plugin: &str, now: Instant) -> Verdict {
         let name = user.to_lowercase();
-        if self.exempt.contains(&name) || (self.commands == 0 && self.per_plugin == 0) {
+        let ranked = matches!((rank, self.exempt_rank), (Some(rank), Some(least)) if rank >= least);
+        if ranked || self.exempt.contains(&name) || (self.commands == 0 && self.per_plugin == 0) {
             return Verdict::Allowed;
         }
         self.sweep(now);
@@ -117,6 +125,7 @@ mod tests {
             per_plugin,
             window_secs: 10,
             exempt: exempt.iter().map(|user| user.to_string()).collect(),
+            exempt_rank: Some(2),
         })
     }
 
@@ -125,26 +134,32 @@ mod tests {
         let mut limits = limiter(3, 0, &[]);
         let t0 = Instant::now();
         for _ in 0..3 {
-            assert_eq!(limits.check_at("mallory", "dice", t0), Verdict::Allowed);
+            assert_eq!(
+                limits.check_at("mallory", None, "dice", t0),
+                Verdict::Allowed
+            );
         }
         assert_eq!(
-            limits.check_at("Mallory", "dice", t0),
+            limits.check_at("Mallory", None, "dice", t0),
             Verdict::Refused { first: true }
         );
         assert_eq!(
-            limits.check_at("mallory", "quotes", t0),
+            limits.check_at("mallory", None, "quotes", t0),
             Verdict::Refused { first: false }
         );
         // Another user is untouched.
-        assert_eq!(limits.check_at("alice", "dice", t0), Verdict::Allowed);
+        assert_eq!(limits.check_at("alice", None, "dice", t0), Verdict::Allowed);
         // The window slides: allowed again, and a later flood is answered once more.
         let later = t0 + Duration::from_secs(11);
-        assert_eq!(limits.check_at("mallory", "dice", later), Verdict::Allowed);
+        assert_eq!(
+            limits.check_at("mallory", None, "dice", later),
+            Verdict::Allowed
+        );
         for _ in 0..2 {
-            limits.check_at("mallory", "dice", later);
+            limits.check_at("mallory", None, "dice", later);
         }
         assert_eq!(
-            limits.check_at("mallory", "dice", later),
+            limits.check_at("mallory", None, "dice", later),
             Verdict::Refused { first: true }
         );
     }
@@ -153,25 +168,45 @@ mod tests {
     fn the_per_plugin_limit_leaves_other_plugins_open() {
         let mut limits = limiter(10, 2, &[]);
         let t0 = Instant::now();
-        assert_eq!(limits.check_at("bob", "dice", t0), Verdict::Allowed);
-        assert_eq!(limits.check_at("bob", "dice", t0), Verdict::Allowed);
+        assert_eq!(limits.check_at("bob", None, "dice", t0), Verdict::Allowed);
+        assert_eq!(limits.check_at("bob", None, "dice", t0), Verdict::Allowed);
         assert_eq!(
-            limits.check_at("bob", "dice", t0),
+            limits.check_at("bob", None, "dice", t0),
             Verdict::Refused { first: true }
         );
-        assert_eq!(limits.check_at("bob", "quotes", t0), Verdict::Allowed);
+        assert_eq!(limits.check_at("bob", None, "quotes", t0), Verdict::Allowed);
     }
 
     #[test]
-    fn listed_users_and_zero_limits_are_never_refused() {
+    fn listed_users_moderators_and_zero_limits_are_never_refused() {
         let mut limits = limiter(1, 1, &["Operator"]);
         let t0 = Instant::now();
         for _ in 0..10 {
-            assert_eq!(limits.check_at("operator", "dice", t0), Verdict::Allowed);
+            assert_eq!(
+                limits.check_at("operator", None, "dice", t0),
+                Verdict::Allowed
+            );
         }
+        assert_eq!(
+            limits.check_at("mod", Some(2), "dice", t0),
+            Verdict::Allowed
+        );
+        assert_eq!(
+            limits.check_at("mod", Some(2), "dice", t0),
+            Verdict::Allowed
+        );
+        assert_eq!(
+            limits.check_at("user", Some(1), "dice", t0),
+            Verdict::Allowed
+        );
+        assert_eq!(
+            limits.check_at("user", Some(1), "dice", t0),
+            Verdict::Refused { first: true },
+            "a registered user is not a moderator"
+        );
         let mut open = limiter(0, 0, &[]);
         for _ in 0..100 {
-            assert_eq!(open.check_at("anyone", "dice", t0), Verdict::Allowed);
+            assert_eq!(open.check_at("anyone", None, "dice", t0), Verdict::Allowed);
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::{
+    connector::Outgoing,
     messaging::Source,
     registry::{InstalledPlugin, Registry},
 };
@@ -55,7 +56,7 @@ fn plugin(enabled: bool, commands: &[&str]) -> InstalledPlugin {
 }
 
 #[test]
-fn route_tables_come_from_enabled_plugins() {
+fn route_tables_route_enabled_plugins_and_mark_disabled_ones() {
     let mut registry = Registry::default();
     registry
         .plugins
@@ -69,12 +70,14 @@ fn route_tables_come_from_enabled_plugins() {
     let table = RouteTable::from_registry(&registry);
     assert_eq!(table.owner("roll"), Some("dice-roller"));
     assert_eq!(table.owner("zz"), Some("zzz-dupe"));
+    assert_eq!(table.owner("quote"), Some("quote-db"));
+    assert!(table.is_disabled("quote-db"), "disabled plugins are marked");
+    assert!(!table.is_disabled("dice-roller"));
     assert_eq!(
-        table.owner("quote"),
-        None,
-        "disabled plugins are not routed"
+        table.commands(),
+        ["flip", "roll", "zz"],
+        "a disabled plugin's commands are not listed"
     );
-    assert_eq!(table.commands(), ["flip", "roll", "zz"]);
     assert_eq!(table.len(), 3);
 
     let mut table = RouteTable::new();
@@ -171,6 +174,147 @@ async fn routing_decides_what_is_published_and_what_is_answered() {
         RouteOutcome::Unknown { known, .. } if known.is_empty()
     ));
     assert_eq!(router.flush(Duration::from_millis(50)).await, 5);
+}
+
+#[tokio::test]
+async fn a_crashed_plugins_commands_are_queued_and_a_disabled_ones_are_not_each_told_once() {
+    let mut routes = RouteTable::new();
+    routes.insert("karma", "karma");
+    routes.insert("quote", "quotes");
+    routes.disable("quotes");
+    let down = PluginsDown::new();
+    down.mark_crashed("karma");
+    let router = Router::new(offline().await, routes, RouterSettings::default())
+        .with_plugins_down(down.clone());
+
+    let ask = chat("alice", "!karma bob", "k1");
+    let outcome = router.route(&ask).expect("route");
+    assert_eq!(
+        outcome,
+        RouteOutcome::Unavailable {
+            command: "karma".into(),
+            plugin: "karma".into(),
+            why: Unavailable::Crashed,
+            tell: true
+        }
+    );
+    assert_eq!(router.pending(), 2, "a crashed plugin's command is queued");
+    assert_eq!(
+        router.reply_to(&ask, &outcome),
+        Some(Outgoing::Chat {
+            text: "Sorry alice, !karma is unavailable right now.".into()
+        })
+    );
+    let again = router.route(&chat("Alice", "!karma", "k2")).expect("route");
+    assert!(
+        matches!(again, RouteOutcome::Unavailable { tell: false, .. }),
+        "{again:?}"
+    );
+    assert_eq!(
+        router.reply_to(&chat("Alice", "!karma", "k2"), &again),
+        None
+    );
+    assert!(matches!(
+        router.route(&chat("bob", "!karma", "k3")).expect("route"),
+        RouteOutcome::Unavailable { tell: true, .. }
+    ));
+    assert_eq!(router.pending(), 6);
+
+    let pm = Incoming::new(Source::Pm, "carol".into(), "!quote".into(), 1, "q1".into());
+    let outcome = router.route(&pm).expect("route");
+    assert!(
+        matches!(
+            outcome,
+            RouteOutcome::Unavailable {
+                why: Unavailable::Disabled,
+                tell: true,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        router.pending(),
+        7,
+        "only the event: a disabled plugin's command is not queued"
+    );
+    assert!(
+        matches!(router.reply_to(&pm, &outcome), Some(Outgoing::Pm { to, .. }) if to == "carol")
+    );
+
+    down.mark_up("karma");
+    assert!(matches!(
+        router.route(&chat("alice", "!karma", "k4")).expect("route"),
+        RouteOutcome::Command { .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_flood_is_refused_past_the_limit_answered_once_and_moderators_are_spared() {
+    let mut routes = RouteTable::new();
+    routes.insert("roll", "dice-roller");
+    let mut settings = RouterSettings::default();
+    settings.rate_limit.commands = 3;
+    settings.rate_limit.per_plugin = 0;
+    let router = Router::new(offline().await, routes, settings);
+    for n in 0..3 {
+        let outcome = router
+            .route(&chat("mallory", "!roll", &format!("m{n}")))
+            .expect("route");
+        assert!(
+            matches!(outcome, RouteOutcome::Command { .. }),
+            "{outcome:?}"
+        );
+    }
+    let flood = chat("mallory", "!roll", "m3");
+    let outcome = router.route(&flood).expect("route");
+    assert!(
+        matches!(outcome, RouteOutcome::Limited { first: true, .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        router.reply_to(&flood, &outcome),
+        Some(Outgoing::Chat {
+            text: "mallory, slow down: too many commands. Try again in a few seconds.".into()
+        })
+    );
+    let outcome = router
+        .route(&chat("mallory", "!roll", "m4"))
+        .expect("route");
+    assert!(matches!(
+        outcome,
+        RouteOutcome::Limited { first: false, .. }
+    ));
+    assert_eq!(
+        router.reply_to(&flood, &outcome),
+        None,
+        "the rest of the flood is dropped quietly"
+    );
+    assert_eq!(
+        router.pending(),
+        3 * 2 + 2,
+        "refused commands are not queued, their events are"
+    );
+
+    // The server ranks "Mod" a moderator: never limited.
+    router
+        .route(&Incoming::Event(crate::connector::ChannelEvent {
+            kind: messaging::EVENT_USER_LIST.into(),
+            user: None,
+            time_ms: 1,
+            id: "list".into(),
+            data: serde_json::json!({ "users": [{ "name": "Mod", "rank": 2 }] }),
+        }))
+        .expect("route");
+    for n in 0..10 {
+        let outcome = router
+            .route(&chat("mod", "!roll", &format!("d{n}")))
+            .expect("route");
+        assert!(
+            matches!(outcome, RouteOutcome::Command { .. }),
+            "{outcome:?}"
+        );
+    }
 }
 
 #[tokio::test]

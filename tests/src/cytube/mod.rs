@@ -231,6 +231,43 @@ impl CytubeServer {
         protocol::broadcast(&mut state, channel, "addUser", &user);
     }
 
+    /// Gives `user` (a user the test plays, in `channel`) channel rank `rank` (2 moderator,
+    /// 3 admin, …): everyone there gets `setUserRank`, as when a channel owner promotes someone.
+    pub fn set_rank(&self, channel: &str, user: &str, rank: i64) {
+        if !self.present(channel, user) {
+            self.join(channel, user);
+        }
+        let mut state = self.shared.lock();
+        if let Some(room) = state.channels.get_mut(channel) {
+            room.virtual_users.insert(user.to_owned(), rank);
+        }
+        protocol::broadcast(
+            &mut state,
+            channel,
+            "setUserRank",
+            &json!({"name": user, "rank": rank}),
+        );
+    }
+
+    /// The keys under `bot:` of a `rosey.yaml` whose bot logs in to this server as `bot` with
+    /// `password` and sits in `channel`, reconnecting quickly (to append to the test config,
+    /// whose `bot:` comes last).
+    pub fn bot_keys(&self, bot: &str, password: &str, channel: &str) -> String {
+        format!(
+            "  connector: cytube
+  name: {bot}
+  channel: {channel}
+  cytube:
+    server: {}
+    password: {password:?}
+    reconnect_initial_ms: 200
+    reconnect_max_ms: 1000
+    connect_timeout_ms: 5000
+",
+            self.url()
+        )
+    }
+
     /// Plays media titled `title` in `channel`: everyone there gets `changeMedia`.
     pub fn change_media(&self, channel: &str, title: &str) {
         let media = json!({"id": "abc123", "title": title, "seconds": 60, "duration": "01:00",

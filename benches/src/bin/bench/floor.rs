@@ -164,6 +164,7 @@ fn answer(id: String) -> bytes::Bytes {
         to: None,
         plugin: "bench-floor".to_owned(),
         in_reply_to: Some(id),
+        for_user: None,
     })
     .into()
 }

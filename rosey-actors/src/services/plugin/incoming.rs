@@ -28,6 +28,9 @@ pub struct Incoming {
     pub is_command: bool,
     /// Who to tell if a command fails (`None` for an event).
     pub asker: Option<Asker>,
+    /// The chat user who sent it (a command's sender, an event's user): what the plugin says
+    /// while handling it is said on their behalf, in their turn of the chat's flood budget.
+    pub user: Option<String>,
 }
 
 impl Incoming {
@@ -58,6 +61,7 @@ impl Incoming {
                 cause,
                 is_command: true,
                 asker,
+                user: Some(command.user.clone()),
                 frame: ToHost::Command(wire::Command {
                     seq,
                     id: command.id,
@@ -86,6 +90,7 @@ impl Incoming {
                 cause,
                 is_command: false,
                 asker: None,
+                user: event.user.clone(),
                 frame: ToHost::Event(wire::Event {
                     seq,
                     id: event.id,

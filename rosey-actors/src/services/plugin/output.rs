@@ -52,6 +52,8 @@ pub struct Outputs {
     pub manifest: Option<Arc<Manifest>>,
     /// Set while a command that came by PM is in hand.
     pub pm_reply: Option<PmReply>,
+    /// The chat user whose message is in hand, if any (what is said meanwhile is for them).
+    pub for_user: Option<String>,
     board: Board,
     /// The manifest keys already warned about by this instance.
     warned: BTreeSet<&'static str>,
@@ -89,6 +91,7 @@ impl Outputs {
             events: 0,
             manifest: None,
             pm_reply: None,
+            for_user: None,
             board,
             warned: BTreeSet::new(),
         }
@@ -196,6 +199,7 @@ impl Outputs {
                     to,
                     plugin: self.name.clone(),
                     in_reply_to,
+                    for_user: self.for_user.clone(),
                 };
                 if let Err(err) = self
                     .client

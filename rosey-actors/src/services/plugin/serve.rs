@@ -232,10 +232,12 @@ impl Serving {
             pm_reply,
             cause,
             asker,
+            user,
             ..
         } = incoming;
         self.door.hold(taken);
         self.outputs.pm_reply = pm_reply;
+        self.outputs.for_user = user;
         if self.host.send(&frame).await.is_err() {
             self.door.return_held(false);
             return Err(self.died().await);
@@ -285,6 +287,7 @@ impl Serving {
         };
         self.busy = None;
         self.outputs.pm_reply = None;
+        self.outputs.for_user = None;
         self.outputs.settle().await;
         match outcome {
             Outcome::Ok | Outcome::Failed(_) => {

@@ -69,6 +69,7 @@ pub async fn failed(
         to: asker.by_pm.then(|| asker.user.clone()),
         plugin: plugin.to_owned(),
         in_reply_to: Some(asker.id.clone()),
+        for_user: Some(asker.user.clone()),
     };
     let subject = if asker.by_pm {
         messaging::PM_ACTION_SUBJECT
