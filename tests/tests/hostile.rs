@@ -224,9 +224,10 @@ fn a_flood_from_one_user_is_refused_once_then_dropped_and_others_are_served() {
     );
 }
 
-/// The CyTube home of the fairness test: chaos installed, the bot paced at 2 messages a
-/// second under a server that allows a burst of 4, then 2 a second.
-fn cytube_home() -> (CytubeServer, TestStack) {
+/// A CyTube home: chaos installed, the bot paced at 2 messages a second under a server that
+/// allows a burst of 4, then 2 a second, with the default rate limits and `edits` (pairs of
+/// text to replace in the test config and what replaces it).
+fn cytube_home(edits: &[(&str, &str)]) -> (CytubeServer, TestStack) {
     let server = CytubeServer::start(Limits {
         ping_interval_ms: 500,
         ping_timeout_ms: 5000,
@@ -240,7 +241,12 @@ fn cytube_home() -> (CytubeServer, TestStack) {
         "  cytube:\n    chat_burst: 2\n    chat_per_sec: 2\n",
     );
     // The default rate limits (8 commands per user per 10 s, 5 to one plugin).
-    let config = format!("{}{bot}", TEST_CONFIG.replace(NO_RATE_LIMITS, ""));
+    let mut config = TEST_CONFIG.replace(NO_RATE_LIMITS, "");
+    for (from, to) in edits {
+        assert!(config.contains(from), "{from:?} is not in the test config");
+        config = config.replace(from, to);
+    }
+    let config = format!("{config}{bot}");
     let stack = TestStack::with_config(&["fixtures/chaos"], &config);
     stack.start();
     (server, stack)
@@ -248,7 +254,7 @@ fn cytube_home() -> (CytubeServer, TestStack) {
 
 #[test]
 fn on_cytube_one_users_talkative_commands_do_not_delay_another_users_answer() {
-    let (server, stack) = cytube_home();
+    let (server, stack) = cytube_home(&[]);
     server.say("test", "mallory", "!chaos lines 20");
     server.wait_for_chat("rosey", "line 2 of 20", SLOW);
     // Mallory's other 18 lines are waiting for the flood budget; Alice's answer takes the
@@ -278,7 +284,7 @@ fn on_cytube_one_users_talkative_commands_do_not_delay_another_users_answer() {
 
 #[test]
 fn on_cytube_a_moderator_is_not_rate_limited_and_a_guest_is() {
-    let (server, stack) = cytube_home();
+    let (server, stack) = cytube_home(&[]);
     server.set_rank("test", "mod", 2);
     server.join("test", "guest");
     // Texts differ: the same text from the same user in the same millisecond is one message.
@@ -313,4 +319,83 @@ fn on_cytube_a_moderator_is_not_rate_limited_and_a_guest_is() {
         "{said:?}"
     );
     drop(stack);
+}
+
+#[test]
+fn on_cytube_crash_commands_of_two_users_leave_the_plugin_up_each_told_once_then_unavailable() {
+    let (server, stack) = cytube_home(&[(
+        "plugins: { max_restarts: 3,",
+        "plugins: { retry_after_secs: 0, max_restarts: 3,",
+    )]);
+    // Two commands each that kill the host (texts differ: one user's same text in the same
+    // millisecond is one message): 8 crashes with max_attempts 2, none counted.
+    for user in ["alice", "bob"] {
+        server.say("test", user, "!chaos exit");
+        server.say("test", user, "!chaos EXIT");
+    }
+    let said = server.wait(SLOW, "four failure replies", || {
+        let said = server.chat_from("rosey");
+        (said
+            .iter()
+            .filter(|s| s.ends_with("!chaos failed."))
+            .count()
+            >= 4)
+            .then_some(said)
+    });
+    for user in ["alice", "bob"] {
+        let told = format!("Sorry {user}, !chaos failed.");
+        assert_eq!(said.iter().filter(|s| **s == told).count(), 2, "{said:?}");
+    }
+    server.say("test", "carol", "!chaos ping");
+    server.wait_for_chat("rosey", "pong", SLOW);
+    assert_ne!(stack.unit("chaos")["state"], "crashed");
+
+    // Given up on for failures of its own: the next asker is told, once.
+    host::kill_until_crashed(&stack, "chaos", SLOW);
+    server.say("test", "dave", "!chaos ping");
+    server.say("test", "dave", "!chaos PING");
+    server.wait_for_chat(
+        "rosey",
+        "Sorry dave, !chaos is unavailable right now.",
+        SLOW,
+    );
+    server.say("test", "erin", "!chaos ping");
+    server.wait_for_chat(
+        "rosey",
+        "Sorry erin, !chaos is unavailable right now.",
+        SLOW,
+    );
+    let said = server.chat_from("rosey");
+    assert_eq!(
+        said.iter().filter(|s| s.starts_with("Sorry dave")).count(),
+        1,
+        "{said:?}"
+    );
+}
+
+#[test]
+fn on_cytube_commands_typed_during_a_long_outage_are_not_answered_late() {
+    let (server, stack) = cytube_home(&[(
+        "plugin_host:\n",
+        "plugin_host:\n  max_command_age_ms: 1500\n",
+    )]);
+    assert!(stack.rosey(&["stop", "chaos"]).status.success());
+    server.say("test", "alice", "!chaos slow 1");
+    std::thread::sleep(Duration::from_millis(2000));
+    assert!(stack.rosey(&["start", "chaos"]).status.success());
+    server.say("test", "bob", "!chaos slow 2");
+    server.wait_for_chat("rosey", "done after 2 ms", SLOW);
+    host::wait_for_log(
+        &stack,
+        "chaos",
+        r#"not handled: command "chaos slow 1" from alice"#,
+        SLOW,
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let said = server.chat_from("rosey");
+    assert!(
+        !said.iter().any(|s| s == "done after 1 ms"),
+        "a stale answer was sent: {said:?}"
+    );
+    assert_eq!(stack.unit("chaos")["stale"], 1);
 }
