@@ -4,20 +4,20 @@
 //! Every call into the author's code runs inside `catch_unwind`: a panic that unwinds across an
 //! `abi_stable` function makes the process exit(1) without a word, so it is caught here and
 //! returned as an [`FfiErrorKind::Panicked`] error the host can log, its message followed by
-//! where it happened (`… (at src/lib.rs:12:5)`). The library's own panic hook (`panics`,
-//! installed on the first `load`) prints nothing for such a panic; its backtrace goes to the
-//! plugin's log at DEBUG instead.
+//! where it happened (`… (at src/lib.rs:12:5)`) and, when the host asked for backtraces, by the
+//! backtrace (which the host logs after the failure, at DEBUG). The library's own panic hook
+//! (`panics`, installed on the first `load`) prints nothing for such a panic.
 
 use abi_stable::{
     prefix_type::PrefixTypeTrait,
     sabi_trait::TD_Opaque,
-    std_types::{RErr, ROk, RResult, RStr, RString, RVec},
+    std_types::{RErr, ROk, RResult, RString, RVec},
 };
 
 use crate::{
     ffi::{
-        FfiCommand, FfiConfig, FfiError, FfiErrorKind, FfiEvent, FfiLoadArgs, FfiLogLevel, HostRef,
-        PluginBox, PluginModule, PluginModuleRef, PluginObject, PluginObject_TO,
+        FfiCommand, FfiConfig, FfiError, FfiErrorKind, FfiEvent, FfiLoadArgs, HostRef, PluginBox,
+        PluginModule, PluginModuleRef, PluginObject, PluginObject_TO,
     },
     panics,
     sdk::{Command, Context, Event, LoadContext},
@@ -56,7 +56,7 @@ extern "C" fn load<P: Plugin>(
     let config = args.config.clone();
     let name = args.name.as_str().to_owned();
     let state = args.state.into_option().map(|state| state.as_slice());
-    let loaded = guard(&host, || {
+    let loaded = guard(|| {
         let ctx = LoadContext::new(Context::new(host.sabi_reborrow(), &config, &name), state);
         P::load(&ctx)
     });
@@ -77,26 +77,27 @@ impl<P: Plugin> PluginObject for Adapter<P> {
     fn handle_command(&mut self, host: HostRef<'_>, command: &FfiCommand) -> RResult<(), FfiError> {
         let ctx = Context::new(host.sabi_reborrow(), &self.config, &self.name);
         let plugin = &mut self.plugin;
-        guard(&host, || plugin.on_command(&ctx, &Command::new(command)))
+        guard(|| plugin.on_command(&ctx, &Command::new(command)))
     }
 
     fn handle_event(&mut self, host: HostRef<'_>, event: &FfiEvent) -> RResult<(), FfiError> {
         let ctx = Context::new(host.sabi_reborrow(), &self.config, &self.name);
         let plugin = &mut self.plugin;
-        guard(&host, || plugin.on_event(&ctx, &Event::new(event)))
+        guard(|| plugin.on_event(&ctx, &Event::new(event)))
     }
 
     fn unload(&mut self, host: HostRef<'_>) -> RResult<RVec<u8>, FfiError> {
         let ctx = Context::new(host.sabi_reborrow(), &self.config, &self.name);
         let plugin = &mut self.plugin;
-        guard(&host, || plugin.unload(&ctx).map(RVec::from))
+        guard(|| plugin.unload(&ctx).map(RVec::from))
     }
 }
 
 /// Runs `f`, turning an error or a panic into an [`FfiError`]. A panic's error message is its
-/// payload followed by where it happened (`boom (at src/lib.rs:12:5)`), and its backtrace is
-/// written to the plugin's log through `host`, at DEBUG, before the error is returned.
-fn guard<T>(host: &HostRef<'_>, f: impl FnOnce() -> PluginResult<T>) -> RResult<T, FfiError> {
+/// payload followed by where it happened (`boom (at src/lib.rs:12:5)`) and, when one was
+/// captured, [`crate::PANIC_BACKTRACE_SEPARATOR`] and its backtrace, which the host logs after
+/// the failure, at DEBUG.
+fn guard<T>(f: impl FnOnce() -> PluginResult<T>) -> RResult<T, FfiError> {
     match panics::guarded(f) {
         (Ok(Ok(value)), _) => ROk(value),
         (Ok(Err(err)), _) => RErr(FfiError {
@@ -117,12 +118,14 @@ fn guard<T>(host: &HostRef<'_>, f: impl FnOnce() -> PluginResult<T>) -> RResult<
                     .as_deref()
                     .map(|location| format!(" at {location}"))
                     .unwrap_or_default();
-                if let Some(frames) = panics::short_backtrace(&record.backtrace) {
-                    let text = format!("backtrace of the panic{at}:\n{frames}");
-                    host.log(FfiLogLevel::Debug, RStr::from(text.as_str()));
-                }
                 if let Some(location) = &record.location {
                     message = format!("{message} (at {location})");
+                }
+                if let Some(frames) = panics::short_backtrace(&record.backtrace) {
+                    message = format!(
+                        "{message}{}backtrace of the panic{at}:\n{frames}",
+                        crate::PANIC_BACKTRACE_SEPARATOR
+                    );
                 }
             }
             RErr(FfiError {
@@ -179,10 +182,10 @@ macro_rules! export_plugin {
 mod tests {
     use std::cell::RefCell;
 
-    use abi_stable::std_types::{ROption, RSlice};
+    use abi_stable::std_types::{ROption, RSlice, RStr};
 
     use super::*;
-    use crate::ffi::{HostApi, HostApi_TO};
+    use crate::ffi::{FfiLogLevel, HostApi, HostApi_TO};
 
     #[test]
     fn root_module_symbol_matches_abi_stable() {
@@ -246,7 +249,7 @@ mod tests {
     }
 
     #[test]
-    fn a_panic_comes_back_with_its_location_and_its_backtrace_goes_to_the_log_at_debug() {
+    fn a_panic_comes_back_with_its_location_and_its_backtrace() {
         crate::panics::tests::want_backtraces();
         let host = LogOnly::default();
         let config = FfiConfig {
@@ -269,15 +272,13 @@ mod tests {
         };
         assert_eq!(err.kind, FfiErrorKind::Panicked);
         let location = format!("{}:{line}:9", file!());
-        assert_eq!(
-            err.message.as_str(),
-            format!("no load today (at {location})")
+        let (message, backtrace) = crate::split_panic_message(err.message.as_str());
+        assert_eq!(message, format!("no load today (at {location})"));
+        assert!(
+            host.lines.borrow().is_empty(),
+            "nothing is logged from here"
         );
-        let lines = host.lines.borrow();
-        assert_eq!(lines.len(), 1, "{lines:?}");
-        let (level, text) = &lines[0];
-        assert_eq!(*level, FfiLogLevel::Debug);
-        let mut text = text.lines();
+        let mut text = backtrace.expect("a backtrace").lines();
         assert_eq!(
             text.next(),
             Some(format!("backtrace of the panic at {location}:").as_str())
@@ -298,12 +299,8 @@ mod tests {
     }
 
     #[test]
-    fn an_error_is_returned_as_it_is_and_logs_nothing() {
-        let host = LogOnly::default();
-        let host_ref: HostRef<'_> = HostApi_TO::from_ptr(&host, TD_Opaque);
-        let result = guard(&host_ref, || -> PluginResult<()> {
-            Err(crate::Error::msg("plain failure"))
-        });
+    fn an_error_is_returned_as_it_is() {
+        let result = guard(|| -> PluginResult<()> { Err(crate::Error::msg("plain failure")) });
         match result {
             RErr(err) => {
                 assert_eq!(err.kind, FfiErrorKind::Failed);
@@ -311,6 +308,5 @@ mod tests {
             }
             ROk(()) => panic!("the error was lost"),
         }
-        assert!(host.lines.borrow().is_empty());
     }
 }

@@ -94,7 +94,8 @@ pub enum FfiErrorKind {
 pub struct FfiError {
     /// Failure or panic.
     pub kind: FfiErrorKind,
-    /// Human-readable message (the panic message for a panic).
+    /// Human-readable message; for a panic, its message and location, then (when backtraces
+    /// were asked for) [`crate::PANIC_BACKTRACE_SEPARATOR`] and the backtrace.
     pub message: RString,
 }
 

@@ -67,6 +67,18 @@ pub const SDK_VERSION_SYMBOL: &str = "rosey_plugin_sdk_version";
 /// (which costs milliseconds, on the path of a crash, and would be dropped anyway).
 pub const BACKTRACE_ENV: &str = "ROSEY_PLUGIN_BACKTRACE";
 
+/// Between a panic's message and its backtrace in the message of an `FfiErrorKind::Panicked`
+/// error: the host reports the message at ERROR and the backtrace after it, at DEBUG.
+pub const PANIC_BACKTRACE_SEPARATOR: &str = "\n\u{1e}";
+
+/// A panicked hook's error message split into the message and its backtrace, if it has one.
+pub fn split_panic_message(message: &str) -> (&str, Option<&str>) {
+    match message.split_once(PANIC_BACKTRACE_SEPARATOR) {
+        Some((message, backtrace)) => (message, Some(backtrace)),
+        None => (message, None),
+    }
+}
+
 /// Items the `export_plugin!` macro expands to; not part of the public API.
 #[doc(hidden)]
 pub mod __private {

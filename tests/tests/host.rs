@@ -293,15 +293,17 @@ async fn a_handler_panic_is_an_error_with_its_location_its_backtrace_is_debug_an
     let pid = host::host_pid(&stack, "chaos");
     bus.command("chaos", "panic", "olga", Source::Chat).await;
     host::wait_until_dead(pid, SLOW);
-    let log = host::wait_for_log(&stack, "chaos", "plugin panicked on", SLOW);
+    host::wait_for_log(&stack, "chaos", "plugin panicked on", SLOW);
+    let log = host::wait_for_log(&stack, "chaos", "backtrace of the panic at ", SLOW);
     let lines: Vec<ParsedLine<'_>> = log.lines().filter_map(parse_line).collect();
     let location = chaos_panic_location();
 
     // The failure the host reported, at ERROR: the panic message and where it panicked.
-    let failure = lines
+    let failed_at = lines
         .iter()
-        .find(|line| line.message.contains("plugin panicked on"))
+        .position(|line| line.message.contains("plugin panicked on"))
         .unwrap_or_else(|| panic!("no failure line in the log:\n{log}"));
+    let failure = &lines[failed_at];
     assert_eq!(failure.level, Level::Error, "{failure:?}");
     assert!(
         failure.message.contains("chaos: deliberate panic (at ")
@@ -309,12 +311,16 @@ async fn a_handler_panic_is_an_error_with_its_location_its_backtrace_is_debug_an
         "the panic message and its location {location}: {failure:?}"
     );
 
-    // The backtrace, at DEBUG, as the plugin's own lines: a heading naming the location, then
-    // the frames, the handler's among them.
+    // The backtrace follows, at DEBUG, as the plugin's own lines: a heading naming the
+    // location, then the frames, the handler's among them.
     let heading = lines
         .iter()
         .position(|line| line.message.starts_with("backtrace of the panic at "))
         .unwrap_or_else(|| panic!("no backtrace in the log:\n{log}"));
+    assert!(
+        heading > failed_at,
+        "the backtrace comes after the failure:\n{log}"
+    );
     let heading_line = &lines[heading];
     assert_eq!(
         (heading_line.level, heading_line.tag),

@@ -170,7 +170,7 @@ pub fn serve() -> i32 {
     spawn_heartbeats(channel.clone(), heartbeat, handled.clone());
 
     loop {
-        let (seq, outcome) = match next() {
+        let (seq, (outcome, backtrace)) = match next() {
             Ok(Some(ToHost::Command(command))) => (command.seq, loaded.command(&command)),
             Ok(Some(ToHost::Event(event))) => (event.seq, loaded.event(&event)),
             Ok(Some(ToHost::Unload)) => {
@@ -196,6 +196,10 @@ pub fn serve() -> i32 {
             return exit_codes::CHANNEL_LOST;
         }
         if panicked {
+            // After the failure, so the log reads: what failed, then where it came from.
+            if let Some(backtrace) = backtrace {
+                channel.plugin_log(Level::Debug, &backtrace);
+            }
             return exit_codes::PLUGIN_PANICKED;
         }
     }

@@ -33,15 +33,33 @@ pub enum StartError {
     Load(String),
 }
 
-fn outcome(result: RResult<(), FfiError>) -> Outcome {
+/// A hook's result as the daemon gets it; a panic's backtrace (see
+/// [`rosey_abi::split_panic_message`]) is returned apart, for the log after the failure.
+fn outcome(result: RResult<(), FfiError>) -> (Outcome, Option<String>) {
     match result {
-        ROk(()) => Outcome::Ok,
+        ROk(()) => (Outcome::Ok, None),
         RErr(FfiError {
             kind: FfiErrorKind::Panicked,
             message,
-        }) => Outcome::Panicked(message.into_string()),
-        RErr(FfiError { message, .. }) => Outcome::Failed(message.into_string()),
+        }) => {
+            let (message, backtrace) = rosey_abi::split_panic_message(message.as_str());
+            (
+                Outcome::Panicked(message.to_owned()),
+                backtrace.map(str::to_owned),
+            )
+        }
+        RErr(FfiError { message, .. }) => (Outcome::Failed(message.into_string()), None),
     }
+}
+
+/// A panic's message for a failure line, its backtrace (if any) logged first as the plugin's
+/// DEBUG line: the failure of `load` or `unload` ends the host, and nothing is read after it.
+fn panic_text(message: &str, channel: &Channel) -> String {
+    let (message, backtrace) = rosey_abi::split_panic_message(message);
+    if let Some(backtrace) = backtrace {
+        channel.plugin_log(Level::Debug, backtrace);
+    }
+    message.to_owned()
 }
 
 /// Makes the storage folder and calls the plugin's `load` with its config and handed-over
@@ -85,15 +103,19 @@ pub fn start(
     match load(args, HostApi_TO::from_ptr(&api, TD_Opaque)) {
         ROk(plugin) => Ok(Loaded { plugin, api }),
         RErr(err) => Err(StartError::Load(match err.kind {
-            FfiErrorKind::Panicked => format!("{} panicked in load: {}", start.name, err.message),
+            FfiErrorKind::Panicked => format!(
+                "{} panicked in load: {}",
+                start.name,
+                panic_text(&err.message, &api.channel)
+            ),
             FfiErrorKind::Failed => format!("{} failed to load: {}", start.name, err.message),
         })),
     }
 }
 
 impl Loaded {
-    /// Runs the command handler.
-    pub fn command(&mut self, command: &wire::Command) -> Outcome {
+    /// Runs the command handler; with a panic's backtrace, if one was captured.
+    pub fn command(&mut self, command: &wire::Command) -> (Outcome, Option<String>) {
         self.api.set_reply_target(match command.source {
             Source::Chat => ReplyTarget::Chat {
                 in_reply_to: Some(command.id.clone()),
@@ -121,8 +143,8 @@ impl Loaded {
         )
     }
 
-    /// Runs the event handler.
-    pub fn event(&mut self, event: &wire::Event) -> Outcome {
+    /// Runs the event handler; with a panic's backtrace, if one was captured.
+    pub fn event(&mut self, event: &wire::Event) -> (Outcome, Option<String>) {
         self.api.set_reply_target(ReplyTarget::Chat {
             in_reply_to: Some(event.id.clone()),
         });
@@ -152,7 +174,10 @@ impl Loaded {
             RErr(FfiError {
                 kind: FfiErrorKind::Panicked,
                 message,
-            }) => Err(format!("plugin panicked in unload: {message}")),
+            }) => Err(format!(
+                "plugin panicked in unload: {}",
+                panic_text(&message, &self.api.channel)
+            )),
             RErr(FfiError { message, .. }) => Err(format!("unload failed: {message}")),
         }
     }
