@@ -294,6 +294,12 @@ impl Stack {
     /// state over, and the new one starts with it. A plugin in the stack that is not running
     /// is started. `Ok(false)`: the plugin is not in the stack.
     pub async fn reload_plugin(&self, name: &str) -> Result<bool, String> {
+        if let Some(door) = self.runtime.doors.get(name) {
+            let version = door.version();
+            if let Some(done) = crate::services::plugin::swap_at_door(&door, &version).await {
+                return done.map(|()| true);
+            }
+        }
         match self.plugin_child(name).await? {
             None => Ok(false),
             Some(Some(actor)) => {
@@ -323,6 +329,11 @@ impl Stack {
         version: &str,
         previous: &str,
     ) -> Result<(), String> {
+        if let Some(door) = self.runtime.doors.get(name) {
+            if let Some(done) = crate::services::plugin::swap_at_door(&door, version).await {
+                return done;
+            }
+        }
         if let Some(actor) = self.plugin_actor(name).await? {
             return crate::services::plugin::swap(&actor, version).await;
         }

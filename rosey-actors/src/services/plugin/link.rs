@@ -10,38 +10,29 @@ use std::{
 
 use rosey_core::logs::{LogHub, LogSource};
 use rosey_host::wire::{self, FromHost, ToHost};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::unix::{OwnedReadHalf, OwnedWriteHalf},
-    sync::mpsc,
-};
+use tokio::{io::AsyncWriteExt, net::unix::OwnedWriteHalf};
 
 use super::super::process::{ChildLog, ChildProcess, Spawner};
-use super::{describe_exit, HostProgram};
+use super::{describe_exit, frames::FrameReader, HostProgram};
 
 /// A host process with its channel.
 pub struct Host {
     /// The process.
     pub child: ChildProcess,
-    /// Frames the host wrote, in order; ends when the channel does.
-    pub frames: mpsc::Receiver<FromHost>,
     /// What the host's sandbox lacks (empty: full), as it said when it opened the library.
     pub sandbox_gaps: Vec<String>,
+    /// Frames the host wrote, in order (a field of its own, so a `select!` can read them
+    /// beside waiting for the process).
+    pub frames: FrameReader,
     writer: OwnedWriteHalf,
-    reader: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for Host {
     fn drop(&mut self) {
         // A host nobody holds must not live on.
-        self.reader.abort();
         self.child.signal_group(libc::SIGKILL);
     }
 }
-
-/// Frames buffered from one host before it blocks on its socket (back-pressure on a plugin
-/// that talks faster than the actor publishes).
-const FRAME_QUEUE: usize = 256;
 
 /// Starts a host process (nothing loaded) whose output goes to `source`.
 pub async fn spawn(
@@ -72,46 +63,12 @@ pub async fn spawn(
         .spawn_with_channel(command, log, wire::HOST_FD)
         .await?;
     let (read_half, writer) = stream.into_split();
-    let (frames_tx, frames) = mpsc::channel(FRAME_QUEUE);
-    let reader = tokio::spawn(read_frames(read_half, frames_tx));
     Ok(Host {
         child,
-        frames,
         sandbox_gaps: Vec::new(),
         writer,
-        reader,
+        frames: FrameReader::new(read_half),
     })
-}
-
-async fn read_frames(mut reader: OwnedReadHalf, frames: mpsc::Sender<FromHost>) {
-    loop {
-        let mut prefix = [0u8; 4];
-        if reader.read_exact(&mut prefix).await.is_err() {
-            return;
-        }
-        let len = match wire::frame_len(prefix) {
-            Ok(len) => len,
-            Err(err) => {
-                tracing::warn!("a plugin host broke the channel's rules: {err}");
-                return;
-            }
-        };
-        let mut body = vec![0u8; len];
-        if reader.read_exact(&mut body).await.is_err() {
-            return;
-        }
-        match FromHost::decode(&body) {
-            Ok(frame) => {
-                if frames.send(frame).await.is_err() {
-                    return;
-                }
-            }
-            Err(err) => {
-                tracing::warn!("a plugin host broke the channel's rules: {err}");
-                return;
-            }
-        }
-    }
 }
 
 /// What went wrong with a host during a step.
@@ -119,6 +76,12 @@ async fn read_frames(mut reader: OwnedReadHalf, frames: mpsc::Sender<FromHost>) 
 pub struct StepError(pub String);
 
 impl Host {
+    /// The next frame the host wrote, in order; `None` once its channel ended (it exited, or
+    /// broke the channel's rules). Cancel-safe (see [`FrameReader`]): a branch of a `select!`.
+    pub async fn recv(&mut self) -> Option<FromHost> {
+        self.frames.recv().await
+    }
+
     /// Sends one frame.
     pub async fn send(&mut self, message: &ToHost) -> Result<(), StepError> {
         let frame = message.encode();

@@ -17,6 +17,7 @@
 pub mod door;
 mod doors;
 mod early;
+mod frames;
 mod holds;
 mod incoming;
 mod link;
@@ -221,6 +222,7 @@ impl Actor for PluginActor {
         swap::forget_state(&args, &outputs);
         swap::announce_ready(&args, &outputs).await;
         let (control, control_rx) = mpsc::unbounded_channel();
+        args.door.set_serving(Some(control.clone()));
         let serving = Serving {
             args: args.clone(),
             door: args.door.clone(),
@@ -280,6 +282,7 @@ impl Actor for PluginActor {
         _myself: ActorRef<PluginMsg>,
         state: &mut PluginState,
     ) -> Result<(), ActorProcessingErr> {
+        state.args.door.set_serving(None);
         let _ = state.control.send(Control::Stop);
         if let Some(mut task) = state.task.take() {
             // The stop finishes the message in hand and the unload, each within the shutdown
@@ -293,6 +296,24 @@ impl Actor for PluginActor {
         state.args.board.clear(&unit_name(&state.args.name));
         Ok(())
     }
+}
+
+/// Asks the running instance behind `door` to run `version` (make-before-break), straight to
+/// its serving loop; `None` when no instance serves (ask through the supervisor then).
+pub async fn swap_at_door(door: &door::Door, version: &str) -> Option<Result<(), String>> {
+    let serving = door.serving()?;
+    let (reply, answer) = oneshot::channel();
+    serving
+        .send(Control::Swap {
+            version: version.to_owned(),
+            reply,
+        })
+        .ok()?;
+    Some(
+        answer
+            .await
+            .unwrap_or_else(|_| Err("the plugin stopped before the reload finished".to_owned())),
+    )
 }
 
 /// Asks the running instance `actor` of a plugin to run `version` (make-before-break).

@@ -271,6 +271,11 @@ impl Serving {
                     }
                 }
                 _ = self.host.child.wait() => {
+                    // A host that finished the message just before it exited (a panic ends it
+                    // right after its `Done`) finished it: what it wrote is read first.
+                    if let Some(outcome) = self.last_words(seq).await {
+                        break outcome;
+                    }
                     self.give_back();
                     return Err(self.died_on(&cause).await);
                 }
@@ -337,6 +342,24 @@ impl Serving {
             }
             Copy::Early(id) => self.door.settle(id),
         }
+    }
+
+    /// What an exited host wrote before it died, up to the `Done` of message `seq` (its
+    /// outcome) or the end of the channel (`None`), output published or logged on the way.
+    async fn last_words(&mut self, seq: u64) -> Option<Outcome> {
+        let deadline = Instant::now() + Duration::from_millis(200);
+        while let Ok(Some(frame)) = tokio::time::timeout_at(deadline, self.host.recv()).await {
+            match self.outputs.take(frame, self.busy.as_ref()).await {
+                Rest::Frame(FromHost::Done { seq: done, outcome }) if done == seq => {
+                    return Some(outcome)
+                }
+                Rest::Frame(other) => {
+                    tracing::debug!(plugin = %self.args.name, "ignored a {other:?} from a dead host");
+                }
+                Rest::Consumed | Rest::Heartbeat => {}
+            }
+        }
+        None
     }
 
     /// The host died handling `cause`: the reason names it (the supervision notice logs it at

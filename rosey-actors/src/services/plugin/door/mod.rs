@@ -74,6 +74,9 @@ struct State {
     standby: Option<(String, super::link::Host)>,
     /// The plugin has crashed or been reloaded since the daemon started.
     churned: bool,
+    /// The serving loop of the running instance, for reloads asked without a round trip
+    /// through the supervisor and the actor's mailbox.
+    serving: Option<tokio::sync::mpsc::UnboundedSender<super::serve::Control>>,
     /// The consumer was recreated behind the door's back: the next read opens a new pull
     /// subscription.
     reopen: bool,
@@ -126,6 +129,7 @@ impl Door {
             state: Mutex::new(State {
                 standby: None,
                 churned: false,
+                serving: None,
                 reopen: false,
                 quiet: false,
                 version: version.to_owned(),
@@ -337,6 +341,21 @@ impl Door {
             (kept, host) if kept == version && host.child.exited().is_none() => Some(host),
             _ => None,
         }
+    }
+
+    /// Notes the serving loop of the instance that starts (`Some`) or stops (`None`).
+    pub(super) fn set_serving(
+        &self,
+        serving: Option<tokio::sync::mpsc::UnboundedSender<super::serve::Control>>,
+    ) {
+        self.lock().serving = serving;
+    }
+
+    /// The serving loop of the running instance, if one runs.
+    pub(super) fn serving(
+        &self,
+    ) -> Option<tokio::sync::mpsc::UnboundedSender<super::serve::Control>> {
+        self.lock().serving.clone()
     }
 
     /// Notes that the plugin crashed, hung or was reloaded: from now on it keeps a standby.
