@@ -77,13 +77,15 @@ impl<P: Plugin> PluginObject for Adapter<P> {
     fn handle_command(&mut self, host: HostRef<'_>, command: &FfiCommand) -> RResult<(), FfiError> {
         let ctx = Context::new(host.sabi_reborrow(), &self.config, &self.name);
         let plugin = &mut self.plugin;
-        guard(|| plugin.on_command(&ctx, &Command::new(command)))
+        let rank = host.sender_rank().into_option().map(crate::Rank);
+        guard(|| plugin.on_command(&ctx, &Command::new(command).with_rank(rank)))
     }
 
     fn handle_event(&mut self, host: HostRef<'_>, event: &FfiEvent) -> RResult<(), FfiError> {
         let ctx = Context::new(host.sabi_reborrow(), &self.config, &self.name);
         let plugin = &mut self.plugin;
-        guard(|| plugin.on_event(&ctx, &Event::new(event)))
+        let rank = host.sender_rank().into_option().map(crate::Rank);
+        guard(|| plugin.on_event(&ctx, &Event::new(event).with_rank(rank)))
     }
 
     fn unload(&mut self, host: HostRef<'_>) -> RResult<RVec<u8>, FfiError> {

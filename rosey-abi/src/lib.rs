@@ -9,7 +9,8 @@
 //! * **The SDK** ([`Plugin`], [`Context`], [`export_plugin!`]): the safe, idiomatic Rust surface
 //!   authors write against. An author implements [`Plugin`] on a type of their own and calls
 //!   `export_plugin!(TheType);` once; the macro generates the root module and converts panics
-//!   into errors so that the host can log them instead of dying silently.
+//!   into errors so that the host can log them instead of dying silently. [`args`] splits and
+//!   parses a command's arguments, with errors worded to be replied to the user.
 //!
 //! The ABI is synchronous on purpose: tokio's runtime context does not cross a `dlopen` boundary,
 //! so a plugin that needs I/O of its own runs it on threads of its own.
@@ -33,14 +34,18 @@
 //! export_plugin!(Echo);
 //! ```
 
+pub mod args;
 pub mod ffi;
 pub mod loader;
 mod panics;
+pub mod rank;
 mod sdk;
 
 #[doc(hidden)]
 pub mod export;
 
+pub use args::{Args, ArgsError};
+pub use rank::Rank;
 pub use sdk::{
     Command, Config, Context, Error, Event, Kv, LoadContext, LogLevel, MessageSource, Plugin,
     PluginResult,

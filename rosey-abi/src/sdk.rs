@@ -8,7 +8,10 @@ use std::{fmt, path::PathBuf, str::FromStr};
 
 use abi_stable::std_types::{RSlice, RStr};
 
-use crate::ffi::{FfiCommand, FfiConfig, FfiEvent, FfiLogLevel, FfiSource, HostRef};
+use crate::{
+    ffi::{FfiCommand, FfiConfig, FfiEvent, FfiLogLevel, FfiSource, HostRef},
+    rank::Rank,
+};
 
 /// The result type of every plugin hook.
 pub type PluginResult<T> = Result<T, Error>;
@@ -310,12 +313,27 @@ impl<'a> std::ops::Deref for LoadContext<'a> {
 /// A routed chat command.
 pub struct Command<'a> {
     raw: &'a FfiCommand,
+    rank: Option<Rank>,
 }
 
 impl<'a> Command<'a> {
     #[doc(hidden)]
     pub fn new(raw: &'a FfiCommand) -> Self {
-        Command { raw }
+        Command { raw, rank: None }
+    }
+
+    #[doc(hidden)]
+    pub fn with_rank(mut self, rank: Option<Rank>) -> Self {
+        self.rank = rank;
+        self
+    }
+
+    /// The sender's rank in the channel, when the chat said (`None` on a host too old to
+    /// know). A command only moderators may use is better declared with `min_rank` in the
+    /// manifest, which the bot enforces before the plugin is woken; this is for finer
+    /// choices (`!trivia` for all, `!trivia stop` for moderators).
+    pub fn rank(&self) -> Option<Rank> {
+        self.rank
     }
 
     /// Unique id of the message that carried the command.
@@ -357,12 +375,24 @@ impl<'a> Command<'a> {
 /// A subscribed event.
 pub struct Event<'a> {
     raw: &'a FfiEvent,
+    rank: Option<Rank>,
 }
 
 impl<'a> Event<'a> {
     #[doc(hidden)]
     pub fn new(raw: &'a FfiEvent) -> Self {
-        Event { raw }
+        Event { raw, rank: None }
+    }
+
+    #[doc(hidden)]
+    pub fn with_rank(mut self, rank: Option<Rank>) -> Self {
+        self.rank = rank;
+        self
+    }
+
+    /// The channel rank of the user the event concerns, when known.
+    pub fn rank(&self) -> Option<Rank> {
+        self.rank
     }
 
     /// Unique id of the event.

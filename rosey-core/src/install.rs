@@ -40,8 +40,9 @@ pub enum InstallError {
     /// The registry could not be read or written.
     #[error(transparent)]
     Registry(#[from] RegistryError),
-    /// This exact version is already installed.
-    #[error("{name} v{version} is already installed; to reinstall it, remove it first with `rosey plugin remove {name} --keep-data`, then install again")]
+    /// This exact version is already installed: most often an author repacked changed code
+    /// without a new version, so the message points to a version bump and to `rosey dev`.
+    #[error("{name} v{version} is already installed: to update it, bump `version` in the plugin crate's Cargo.toml (`rosey plugin pack` writes it into manifest.yaml) and pack it again; while developing, use `rosey dev`, which rebuilds and reloads the plugin on every save; to restart the same version, `rosey plugin reload {name}`")]
     AlreadyInstalled {
         /// The plugin.
         name: String,
@@ -243,11 +244,11 @@ fn check_conflicts(
         }
     }
     for command in &manifest.commands {
-        if let Some(owner) = registry.command_owner(command) {
+        if let Some(owner) = registry.command_owner(&command.name) {
             if owner != manifest.name {
                 return Err(InstallError::CommandClaimed {
                     name: manifest.name.clone(),
-                    command: command.clone(),
+                    command: command.name.clone(),
                     owner: owner.to_string(),
                 });
             }

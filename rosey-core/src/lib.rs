@@ -28,3 +28,6 @@ pub mod plugin_config;
 pub mod registry;
 pub mod router;
 pub mod units;
+
+/// Chat ranks: the type plugins see too, from the SDK crate.
+pub use rosey_abi::rank;

@@ -5,6 +5,9 @@ use std::{fmt, path::Path};
 
 use serde::{Deserialize, Serialize};
 
+mod commands;
+pub use commands::{names as command_names, CommandSpec, MAX_HELP_CHARS};
+
 /// The permission a plugin's chat messages need (the plugin actor refuses them otherwise).
 pub const SEND_MESSAGES: &str = "send_messages";
 /// The permission a plugin's private messages need.
@@ -44,9 +47,10 @@ pub struct Manifest {
     pub library: String,
     /// The rosey plugin ABI version the library was built against.
     pub abi: u32,
-    /// Command words the plugin handles (`roll` for `!roll`).
+    /// The commands the plugin handles (`roll` for `!roll`), each with what `!help` says
+    /// about it and who may use it.
     #[serde(default)]
-    pub commands: Vec<String>,
+    pub commands: Vec<CommandSpec>,
     /// Event kinds it wants (`chat.message`, `user.*`, `>` for all).
     #[serde(default)]
     pub events: Vec<String>,
@@ -348,14 +352,21 @@ impl Manifest {
             ));
         }
         for (i, command) in self.commands.iter().enumerate() {
-            if !is_valid_command(command) {
+            let word = &command.name;
+            if !is_valid_command(word) {
                 return Err(invalid(
                     "commands",
-                    format!("{command:?} is not a valid command: use up to 32 characters of a-z, 0-9, _ and -, starting with a letter or digit"),
+                    format!("{word:?} is not a valid command: use up to 32 characters of a-z, 0-9, _ and -, starting with a letter or digit"),
                 ));
             }
-            if self.commands[..i].contains(command) {
-                return Err(invalid("commands", format!("{command:?} is listed twice")));
+            if self.commands[..i]
+                .iter()
+                .any(|earlier| earlier.name == *word)
+            {
+                return Err(invalid("commands", format!("{word:?} is listed twice")));
+            }
+            if let Err((key, problem)) = command.check_texts() {
+                return Err(invalid(key, problem));
             }
         }
         for pattern in &self.events {

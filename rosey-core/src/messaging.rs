@@ -229,6 +229,10 @@ pub struct CommandMessage {
     pub source: Source,
     /// Milliseconds since the Unix epoch.
     pub time_ms: u64,
+    /// The sender's rank in the channel, when known (the connector said it, or the chat
+    /// server announced it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank: Option<crate::rank::Rank>,
 }
 
 /// An event from the channel (a chat message, a user joining, …) or from a plugin.
@@ -251,6 +255,9 @@ pub struct EventMessage {
     /// Anything else the event carries.
     #[serde(default)]
     pub data: serde_json::Value,
+    /// The channel rank of the user it concerns, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank: Option<crate::rank::Rank>,
 }
 
 /// Something a plugin wants said: in chat, or by PM when `to` is set.
@@ -415,6 +422,7 @@ mod tests {
             channel: "test".into(),
             source: Source::Pm,
             time_ms: 5,
+            rank: None,
         };
         let decoded: CommandMessage = decode(&encode(&command)).expect("decodes");
         assert_eq!(decoded, command);

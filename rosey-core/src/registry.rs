@@ -40,9 +40,9 @@ pub struct InstalledPlugin {
     pub enabled: bool,
     /// When the active version was installed, in ms since the Unix epoch.
     pub installed_at_ms: u64,
-    /// Commands it claims (no other plugin may claim them).
+    /// Commands it claims (no other plugin may claim them), with their help and least rank.
     #[serde(default)]
-    pub commands: Vec<String>,
+    pub commands: Vec<crate::manifest::CommandSpec>,
     /// Event kinds it subscribes to.
     #[serde(default)]
     pub events: Vec<String>,
@@ -145,7 +145,12 @@ impl Registry {
     pub fn command_owner(&self, command: &str) -> Option<&str> {
         self.plugins
             .iter()
-            .find(|(_, plugin)| plugin.commands.iter().any(|claimed| claimed == command))
+            .find(|(_, plugin)| {
+                plugin
+                    .commands
+                    .iter()
+                    .any(|claimed| claimed.name == command)
+            })
             .map(|(name, _)| name.as_str())
     }
 
@@ -287,7 +292,7 @@ mod tests {
             version: version.parse().expect("version"),
             enabled: true,
             installed_at_ms: 1,
-            commands: commands.iter().map(|c| c.to_string()).collect(),
+            commands: commands.iter().map(|c| c.to_string().into()).collect(),
             events: vec![],
         }
     }

@@ -30,6 +30,7 @@ use crate::{
     connector::Incoming,
     manifest::is_valid_command,
     messaging::{self, CommandMessage, EventMessage, SCHEMA_VERSION},
+    rank::Rank,
 };
 
 pub use outages::{PluginsDown, TELL_AGAIN_AFTER};
@@ -141,6 +142,21 @@ pub enum RouteOutcome {
         /// [`TELL_AGAIN_AFTER`]).
         tell: bool,
     },
+    /// A command whose manifest asks for a higher rank than the sender's: not queued (the
+    /// event still was); answered with `bot.replies.not_allowed`.
+    NotAllowed {
+        /// The command word.
+        command: String,
+        /// The plugin that handles it.
+        plugin: String,
+        /// The least rank it takes.
+        needs: Rank,
+    },
+    /// `!help`, answered by the bot itself (no plugin claims `help`).
+    Help {
+        /// The answer.
+        text: String,
+    },
     /// A command past its user's rate limit: not queued (the event still was). The first
     /// refusal of a flood is answered ([`Router::reply_to`]), the rest are not.
     Limited {
@@ -152,6 +168,9 @@ pub enum RouteOutcome {
         first: bool,
     },
 }
+
+/// The bot's own command word for help (unless a plugin claims it).
+pub const HELP_COMMAND: &str = "help";
 
 /// Why a command's plugin cannot answer it now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -322,6 +341,7 @@ impl Router {
         if let Some(html) = html {
             data["html"] = serde_json::Value::String(html.clone());
         }
+        let rank = self.rank_of(incoming);
         let event = EventMessage {
             v: SCHEMA_VERSION,
             id: incoming.id().to_owned(),
@@ -330,6 +350,7 @@ impl Router {
             text: Some(incoming.text().to_owned()),
             time_ms: incoming.time_ms(),
             data,
+            rank,
         };
         let mut batch = vec![queued(
             messaging::event_subject(kind),
@@ -342,7 +363,7 @@ impl Router {
             let routes = self.routes();
             outcome = match routes.owner(&command) {
                 Some(plugin) => {
-                    let outcome = self.decide(incoming, &routes, command.clone(), plugin);
+                    let outcome = self.decide(incoming, &routes, command.clone(), plugin, rank);
                     let queue = match &outcome {
                         RouteOutcome::Command { .. } => true,
                         RouteOutcome::Unavailable { why, .. } => *why == Unavailable::Crashed,
@@ -358,6 +379,7 @@ impl Router {
                             channel: self.settings.channel.clone(),
                             source: incoming.source(),
                             time_ms: incoming.time_ms(),
+                            rank,
                         };
                         batch.push(queued(
                             messaging::command_subject(&command),
@@ -367,6 +389,7 @@ impl Router {
                     }
                     outcome
                 }
+                None if command == HELP_COMMAND => self.help(incoming, &routes, rank, &args),
                 None => RouteOutcome::Unknown {
                     command,
                     known: routes.commands(),
@@ -492,6 +515,7 @@ async fn publish_queue(
 }
 
 mod events;
+mod help;
 mod limits;
 mod outages;
 mod ranks;

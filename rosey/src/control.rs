@@ -31,12 +31,16 @@ pub enum Request {
         /// Service or plugin name.
         target: String,
     },
-    /// Inject a chat line through the local connector and collect the bot's replies to it.
+    /// Inject a chat line through the local connector and collect the bot's replies to it,
+    /// and what else it says in the channel meanwhile (those lines start with [`MEANWHILE`]).
     Say {
         /// The chat line.
         text: String,
         /// Who says it.
         user: String,
+        /// Their channel rank (registered when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rank: Option<rosey_core::rank::Rank>,
         /// How long to wait for replies.
         timeout_ms: u64,
     },
@@ -71,6 +75,12 @@ pub enum Request {
     /// The registry changed: re-read the command routes.
     RoutesChanged,
 }
+
+/// How a line of a `Say` answer starts when it is not a reply to the line said but something
+/// else the bot said in the channel while `say` waited (another plugin, a timer, an answer to
+/// another user): a plain string prefix, so the answer stays a list of lines that older and
+/// newer CLIs both read.
+pub const MEANWHILE: &str = "(meanwhile) ";
 
 /// The daemon's answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -52,13 +52,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Say something in the local chat and print the bot's replies.
+    /// Say something in the local chat and print the bot's replies, and what else it says in
+    /// the channel while waiting for them, marked "(meanwhile)".
     Say {
         /// The chat line, e.g. "!roll 2d6".
         text: String,
         /// Who says it.
         #[arg(long = "as", default_value = "you", value_name = "USER")]
         user: String,
+        /// Their rank in the channel: guest, registered, moderator, admin, owner (or a number).
+        #[arg(long, default_value = "registered", value_name = "RANK")]
+        rank: rosey_core::rank::Rank,
         /// Seconds to wait for replies.
         #[arg(long, default_value_t = 5.0)]
         timeout: f64,
@@ -127,11 +131,13 @@ fn main() -> ExitCode {
         Command::Say {
             text,
             user,
+            rank,
             timeout,
         } => service_cmd::say(
             &home,
             text,
             user,
+            rank,
             Duration::from_secs_f64(timeout.clamp(0.1, 600.0)),
         ),
         Command::Dev => dev::run(&home),

@@ -245,7 +245,7 @@ fn run_list(home: &Home, json: bool) -> Result<()> {
                     "enabled": plugin.enabled,
                     "state": state_of(name),
                     "installed_at_ms": plugin.installed_at_ms,
-                    "commands": plugin.commands,
+                    "commands": rosey_core::manifest::command_names(&plugin.commands),
                     "events": plugin.events,
                 })
             })
@@ -273,7 +273,9 @@ fn run_list(home: &Home, json: bool) -> Result<()> {
                 if plugin.enabled { "yes" } else { "no" }.to_string(),
             ];
             row.extend(state_of(name));
-            row.push(list_or_none(&plugin.commands));
+            row.push(list_or_none(&rosey_core::manifest::command_names(
+                &plugin.commands,
+            )));
             row
         })
         .collect();
@@ -358,7 +360,15 @@ fn run_info(home: &Home, name: &str) -> Result<()> {
         "Library:",
         &format!("{} (ABI v{})", manifest.library, manifest.abi),
     );
-    field("Commands:", &list_or_none(&manifest.commands));
+    field(
+        "Commands:",
+        &list_or_none(&rosey_core::manifest::command_names(&manifest.commands)),
+    );
+    for command in &manifest.commands {
+        if let Some(about) = describe_command(command) {
+            println!("  {:<13}  {}: {about}", "", command.name);
+        }
+    }
     field("Events:", &list_or_none(&manifest.events));
     field("Permissions:", &list_or_none(&manifest.permissions));
     if !manifest.publishes.is_empty() {
@@ -380,4 +390,20 @@ fn run_info(home: &Home, name: &str) -> Result<()> {
     field("Storage:", &info.storage_dir.display());
     field("Config:", &config);
     Ok(())
+}
+
+/// What `plugin info` says of a command under the list: its help, usage and least rank, when
+/// its manifest gives any.
+fn describe_command(command: &rosey_core::manifest::CommandSpec) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(help) = &command.help {
+        parts.push(help.clone());
+    }
+    if let Some(usage) = &command.usage {
+        parts.push(format!("usage: {usage}"));
+    }
+    if let Some(rank) = command.min_rank {
+        parts.push(format!("rank {rank} or higher"));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }

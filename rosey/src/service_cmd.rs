@@ -5,6 +5,7 @@
 //! command talks to the running daemon over its control socket. With no daemon, they say so and
 //! exit 3.
 
+use rosey_core::rank::Rank;
 use std::{
     io::{BufRead, BufReader, IsTerminal},
     os::{fd::AsRawFd, unix::process::CommandExt},
@@ -15,7 +16,7 @@ use std::{
 use rosey_core::paths::Home;
 
 use crate::{
-    control::{self, ControlError, Request, Response, StatusReport, UnitStatus},
+    control::{self, ControlError, Request, Response, StatusReport, UnitStatus, MEANWHILE},
     daemon::progress::{render, Progress},
 };
 
@@ -227,22 +228,25 @@ pub fn restart(home: &Home, target: String) -> ExitCode {
     }
 }
 
-/// `rosey say "<text>" [--as <user>]`.
-pub fn say(home: &Home, text: String, user: String, timeout: Duration) -> ExitCode {
+/// `rosey say "<text>" [--as <user>]`: prints the bot's replies as they are and what else it
+/// said in the channel meanwhile marked `(meanwhile) `, in the order said; fails when no reply
+/// came.
+pub fn say(home: &Home, text: String, user: String, rank: Rank, timeout: Duration) -> ExitCode {
     let request = Request::Say {
         text,
         user,
+        rank: Some(rank),
         timeout_ms: timeout.as_millis() as u64,
     };
     match ask(home, request, timeout + CALL_TIMEOUT) {
         Ok(data) => {
-            let replies: Vec<String> = serde_json::from_value(data).unwrap_or_default();
-            if replies.is_empty() {
+            let lines: Vec<String> = serde_json::from_value(data).unwrap_or_default();
+            for line in &lines {
+                println!("{line}");
+            }
+            if lines.iter().all(|line| line.starts_with(MEANWHILE)) {
                 eprintln!("(no reply within {:.1} s)", timeout.as_secs_f64());
                 return ExitCode::FAILURE;
-            }
-            for reply in replies {
-                println!("{reply}");
             }
             ExitCode::SUCCESS
         }

@@ -224,6 +224,7 @@ impl Bus {
             channel: "test".to_owned(),
             source,
             time_ms: messaging::now_ms(),
+            rank: None,
         };
         let publish = PublishMessage::build()
             .payload(messaging::encode(&message).into())
@@ -248,6 +249,7 @@ impl Bus {
             text: Some(text.to_owned()),
             time_ms: messaging::now_ms(),
             data: serde_json::json!({ "msg": text }),
+            rank: None,
         };
         let publish = PublishMessage::build()
             .payload(messaging::encode(&event).into())

@@ -217,13 +217,20 @@ fn conflicts_with_installed_plugins_are_refused_and_the_home_unchanged() {
     home.run_ok(&["plugin", "install", dice]);
 
     let before = home.snapshot();
-    let stderr = home.run_err(&["plugin", "install", dice]);
-    assert!(
-        stderr.contains("dice-roller v0.1.0 is already installed")
-            && stderr.contains("rosey plugin remove dice-roller"),
-        "{stderr}"
-    );
-    assert_eq!(home.snapshot(), before);
+    // The same version again, by install or update: most often an author repacked changed
+    // code, so the message points to a version bump, `rosey dev`, or a reload.
+    for command in ["install", "update"] {
+        let stderr = home.run_err(&["plugin", command, dice]);
+        assert!(
+            stderr.contains("dice-roller v0.1.0 is already installed")
+                && stderr.contains("bump `version`")
+                && stderr.contains("`rosey dev`")
+                && stderr.contains("`rosey plugin reload dice-roller`")
+                && !stderr.contains("remove it first"),
+            "{command}: {stderr}"
+        );
+        assert_eq!(home.snapshot(), before, "{command}");
+    }
 
     assert_refused(
         &home,

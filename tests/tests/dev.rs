@@ -1,7 +1,8 @@
 //! `rosey dev`: a real dev session on a plugin crate written by the test. Editing the crate's
 //! source rebuilds it and hot-reloads the new build; a broken edit shows the compiler's error and
 //! leaves the running build alone; rosey's own writes (its home sits inside the crate here, the
-//! worst case) never trigger a rebuild; Ctrl+C stops everything.
+//! worst case) never trigger a rebuild; a crate created in the workspace's `plugins/` while dev
+//! mode runs is picked up; Ctrl+C stops everything.
 
 use std::{
     io::{BufRead, BufReader},
@@ -41,16 +42,17 @@ export_plugin!(Probe);
     )
 }
 
-/// A standalone plugin crate (its own workspace) in `dir`, building into the workspace's
-/// target folder so rosey-abi's release build is reused. The crate name is unique to this test,
-/// so its library never overwrites one that other tests load.
-fn write_crate(dir: &Path) {
+/// A standalone plugin crate (its own workspace) `crate_name` in `dir`, the plugin `plugin`
+/// answering `!probe`, building into the workspace's target folder so rosey-abi's release build
+/// is reused. Each test uses a crate name of its own, so its library never overwrites one that
+/// other tests load.
+fn write_crate(dir: &Path, crate_name: &str, plugin: &str) {
     let abi = workspace_root().join("rosey-abi");
     std::fs::create_dir_all(dir.join("src")).expect("mkdir");
     std::fs::write(
         dir.join("Cargo.toml"),
         format!(
-            "[package]\nname = \"rosey-dev-probe\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+            "[package]\nname = \"{crate_name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
              [lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\nrosey-abi = {{ path = {:?} }}\n\n\
              [workspace]\n",
             abi.display().to_string()
@@ -61,7 +63,7 @@ fn write_crate(dir: &Path) {
         .expect("copy Cargo.lock");
     std::fs::write(
         dir.join("manifest.yaml"),
-        "name: dev-probe\ndescription: answers !probe\nauthor: tests\ncommands: [probe]\npermissions: [send_messages]\n",
+        format!("name: {plugin}\ndescription: answers !probe\nauthor: tests\ncommands: [probe]\npermissions: [send_messages]\n"),
     )
     .expect("write manifest.yaml");
     std::fs::write(dir.join("src/lib.rs"), plugin_source("probe v1")).expect("write lib.rs");
@@ -128,11 +130,46 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target"))
 }
 
+/// `rosey dev` on `home`, run from `cwd`, with everything it prints collected; returns once
+/// its stack is up.
+fn start_dev(home: &Path, cwd: &Path) -> (ChildGuard, Transcript) {
+    let mut command = Command::new(rosey_bin());
+    command
+        .arg("--home")
+        .arg(home)
+        .arg("dev")
+        .env(rosey_e2e::cli::HOME_MARK_ENV, home)
+        .current_dir(cwd)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut dev = ChildGuard::spawn("rosey dev", command);
+    let transcript = Transcript::default();
+    transcript.collect(dev.take_stdout().expect("stdout piped"));
+    transcript.collect(dev.take_stderr().expect("stderr piped"));
+    transcript.wait_for_count("Development mode active", 1, Duration::from_secs(60));
+    (dev, transcript)
+}
+
+/// Ctrl+C: `rosey dev` stops everything gracefully and leaves no process behind.
+fn stop_dev(mut dev: ChildGuard, transcript: &Transcript, home: &Path) {
+    dev.signal(libc::SIGINT);
+    let status = dev.expect_exit(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(0), "{}", transcript.text());
+    assert!(transcript.text().contains("✓ Stopped all"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !processes_mentioning(home).is_empty() {
+        assert!(Instant::now() < deadline, "processes left behind");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn dev_mode_rebuilds_and_reloads_a_changed_plugin_and_keeps_it_on_a_broken_build() {
     let root = tempfile::tempdir().expect("tempdir");
     let crate_dir = root.path().join("probe");
-    write_crate(&crate_dir);
+    write_crate(&crate_dir, "rosey-dev-probe", "dev-probe");
     // The home inside the crate: its logs and data change constantly and must not count as
     // edits of the crate.
     let home = crate_dir.join("devhome");
@@ -146,22 +183,7 @@ fn dev_mode_rebuilds_and_reloads_a_changed_plugin_and_keeps_it_on_a_broken_build
     )
     .expect("write rosey.yaml");
 
-    let mut command = Command::new(rosey_bin());
-    command
-        .arg("--home")
-        .arg(&home)
-        .arg("dev")
-        .env(rosey_e2e::cli::HOME_MARK_ENV, &home)
-        .current_dir(root.path())
-        .env("CARGO_TARGET_DIR", target_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut dev = ChildGuard::spawn("rosey dev", command);
-    let transcript = Transcript::default();
-    transcript.collect(dev.take_stdout().expect("stdout piped"));
-    transcript.collect(dev.take_stderr().expect("stderr piped"));
-    transcript.wait_for_count("Development mode active", 1, Duration::from_secs(60));
+    let (dev, transcript) = start_dev(&home, root.path());
     assert!(
         transcript.text().contains("dev-probe ("),
         "{}",
@@ -240,13 +262,63 @@ fn dev_mode_rebuilds_and_reloads_a_changed_plugin_and_keeps_it_on_a_broken_build
     );
 
     // Ctrl+C stops everything gracefully.
-    dev.signal(libc::SIGINT);
-    let status = dev.expect_exit(Duration::from_secs(60));
-    assert_eq!(status.code(), Some(0), "{}", transcript.text());
-    assert!(transcript.text().contains("✓ Stopped all"));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !processes_mentioning(&home).is_empty() {
-        assert!(Instant::now() < deadline, "processes left behind");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    stop_dev(dev, &transcript, &home);
+}
+
+#[test]
+fn dev_mode_picks_up_a_plugin_crate_created_in_the_workspace_while_it_runs() {
+    // A workspace laid out like a rosey checkout, with no plugin crate yet; `rosey dev` is run
+    // from it with no `dev.watch`, so it watches the workspace's plugins/.
+    let root = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        root.path().join("Cargo.toml"),
+        "[workspace]\nmembers = []\n",
+    )
+    .expect("write Cargo.toml");
+    std::fs::create_dir_all(root.path().join("plugins")).expect("mkdir plugins");
+    let home = root.path().join("devhome");
+    std::fs::create_dir_all(&home).expect("mkdir home");
+    std::fs::write(
+        home.join("rosey.yaml"),
+        format!(
+            "{}dev:\n  debounce_ms: 200\n",
+            rosey_e2e::stack::TEST_CONFIG
+        ),
+    )
+    .expect("write rosey.yaml");
+    let (dev, transcript) = start_dev(&home, root.path());
+    assert!(
+        transcript.text().contains("new plugin crates in"),
+        "{}",
+        transcript.text()
+    );
+
+    // A new crate: watched and built without a restart.
+    let crate_dir = root.path().join("plugins/newcomer");
+    write_crate(&crate_dir, "rosey-dev-newcomer", "dev-newcomer");
+    transcript.wait_for_count(
+        "+ dev-newcomer: new plugin crate",
+        1,
+        Duration::from_secs(60),
+    );
+    transcript.wait_for_count("✓ dev-newcomer v0.1.0+dev.", 1, Duration::from_secs(300));
+    assert!(
+        transcript.text().contains("installed and started"),
+        "{}",
+        transcript.text()
+    );
+    assert!(say(&home, "!probe").contains("probe v1"));
+
+    // From then on it is watched like any other: an edit is rebuilt and reloaded.
+    std::fs::write(crate_dir.join("src/lib.rs"), plugin_source("probe v2")).expect("write");
+    transcript.wait_for_count(" reloaded (built in", 1, Duration::from_secs(300));
+    assert!(say(&home, "!probe").contains("probe v2"));
+    assert_eq!(
+        transcript.count("sources changed"),
+        2,
+        "one build for the new crate, one for the edit:\n{}",
+        transcript.text()
+    );
+
+    stop_dev(dev, &transcript, &home);
 }

@@ -28,6 +28,7 @@ fn roll(id: &str, command: &str) -> CommandMessage {
         channel: "test".to_owned(),
         source: Source::Chat,
         time_ms: messaging::now_ms(),
+        rank: None,
     }
 }
 

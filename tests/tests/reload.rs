@@ -35,6 +35,7 @@ async fn steady_load(
             channel: "test".to_owned(),
             source: Source::Chat,
             time_ms: messaging::now_ms(),
+            rank: None,
         };
         // As the router publishes: with the id the stream and the plugin's door know it by.
         let publish = async_nats::jetstream::message::PublishMessage::build()

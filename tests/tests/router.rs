@@ -189,6 +189,7 @@ async fn commands_and_events_land_on_their_subjects() {
             channel: "lobby".into(),
             source: Source::Chat,
             time_ms: 1_700_000_000_000,
+            rank: None,
         }
     );
     let pm = event(&stored[3]);

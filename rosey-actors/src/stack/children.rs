@@ -190,7 +190,7 @@ pub fn plugin_spec(
     let host = &settings.host;
     let wants = Wants {
         filter_subjects: rosey_core::messaging::consumer_filter_subjects(
-            &manifest.commands,
+            &rosey_core::manifest::command_names(&manifest.commands),
             &manifest.events,
         ),
         ack_wait: host.ack_wait(),

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::rank::Rank;
+
 /// `bot.rate_limit`: how many commands one chat user may send, so one person cannot keep the
 /// plugins (or the bot's share of the chat server's flood budget) to themselves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,9 +22,9 @@ pub struct RateLimitConfig {
     pub window_secs: u64,
     /// Users never limited (other bots you trust, the channel's regulars), without case.
     pub exempt: Vec<String>,
-    /// Users of at least this channel rank are never limited (CyTube: 2 moderator, 3 admin,
-    /// 4 owner); `null`: nobody by rank.
-    pub exempt_rank: Option<i64>,
+    /// Users of at least this channel rank are never limited (`moderator`, `admin`, … or a
+    /// number); `null`: nobody by rank.
+    pub exempt_rank: Option<Rank>,
 }
 
 impl Default for RateLimitConfig {
@@ -32,7 +34,7 @@ impl Default for RateLimitConfig {
             per_plugin: 5,
             window_secs: 10,
             exempt: Vec::new(),
-            exempt_rank: Some(2),
+            exempt_rank: Some(Rank::MODERATOR),
         }
     }
 }
@@ -51,6 +53,9 @@ pub struct RepliesConfig {
     /// A user went past `bot.rate_limit` (said once per flood; the rest are dropped):
     /// `{user}` is filled in.
     pub slow_down: String,
+    /// A user below a command's `min_rank` asked for it: `{user}`, `{command}` and `{rank}`
+    /// (the least rank it takes) are filled in.
+    pub not_allowed: String,
 }
 
 impl Default for RepliesConfig {
@@ -60,6 +65,7 @@ impl Default for RepliesConfig {
             unavailable: "Sorry {user}, {command} is unavailable right now.".to_owned(),
             slow_down: "{user}, slow down: too many commands. Try again in a few seconds."
                 .to_owned(),
+            not_allowed: "Sorry {user}, {command} needs rank {rank} or higher.".to_owned(),
         }
     }
 }

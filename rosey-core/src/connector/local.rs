@@ -3,6 +3,7 @@
 //! `rosey say`; everything the bot says is broadcast to whoever subscribed, so the daemon can
 //! print it and `rosey say` can collect the replies.
 
+use crate::rank::Rank;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use futures::future::BoxFuture;
@@ -47,20 +48,35 @@ impl LocalConnector {
     }
 
     /// Makes `user` say `text` in chat ([`Source::Chat`]) or by PM to the bot ([`Source::Pm`]),
-    /// as if a chat server had delivered it; returns the message's id. Fails once closed.
+    /// as if a chat server had delivered it, as a registered user; returns the message's id.
+    /// Fails once closed.
     pub fn inject(&self, user: &str, text: &str, source: Source) -> Result<String, ConnectorError> {
+        self.inject_as(user, Rank::REGISTERED, text, source)
+    }
+
+    /// [`LocalConnector::inject`] by a user of channel rank `rank` (`rosey say --rank`).
+    pub fn inject_as(
+        &self,
+        user: &str,
+        rank: Rank,
+        text: &str,
+        source: Source,
+    ) -> Result<String, ConnectorError> {
         let id = format!(
             "{}-{}",
             self.id_prefix,
             self.next_id.fetch_add(1, Ordering::Relaxed)
         );
-        self.incoming.push(Incoming::new(
-            source,
-            user.to_owned(),
-            text.to_owned(),
-            now_ms(),
-            id.clone(),
-        ))?;
+        self.incoming.push(
+            Incoming::new(
+                source,
+                user.to_owned(),
+                text.to_owned(),
+                now_ms(),
+                id.clone(),
+            )
+            .with_rank(rank),
+        )?;
         Ok(id)
     }
 

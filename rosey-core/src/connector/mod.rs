@@ -20,7 +20,10 @@ use std::{
 use futures::{future::BoxFuture, Stream};
 use tokio::sync::{mpsc, watch};
 
-use crate::messaging::{ChatAction, Source};
+use crate::{
+    messaging::{ChatAction, Source},
+    rank::Rank,
+};
 
 pub use cytube::{CytubeConnector, CytubeSettings};
 pub use local::LocalConnector;
@@ -41,6 +44,9 @@ pub enum Incoming {
         id: String,
         /// The chat server's own rendering (CyTube's sanitised HTML), when it has one.
         html: Option<String>,
+        /// The sender's rank, when the connector knows it with the message (the local one
+        /// does; CyTube announces ranks in its own events, which the router follows).
+        rank: Option<Rank>,
     },
     /// A private message to the bot.
     Pm {
@@ -54,6 +60,9 @@ pub enum Incoming {
         id: String,
         /// The chat server's own rendering (CyTube's sanitised HTML), when it has one.
         html: Option<String>,
+        /// The sender's rank, when the connector knows it with the message (the local one
+        /// does; CyTube announces ranks in its own events, which the router follows).
+        rank: Option<Rank>,
     },
     /// Something that happened in the channel; published as an event, never a command.
     Event(ChannelEvent),
@@ -97,6 +106,7 @@ impl Incoming {
                 time_ms,
                 id,
                 html: None,
+                rank: None,
             },
             Source::Pm => Incoming::Pm {
                 user,
@@ -104,6 +114,7 @@ impl Incoming {
                 time_ms,
                 id,
                 html: None,
+                rank: None,
             },
         }
     }
@@ -137,6 +148,22 @@ impl Incoming {
         match self {
             Incoming::Chat { time_ms, .. } | Incoming::Pm { time_ms, .. } => *time_ms,
             Incoming::Event(event) => event.time_ms,
+        }
+    }
+
+    /// The same message, sent by a user of `rank`.
+    pub fn with_rank(mut self, rank: Rank) -> Incoming {
+        if let Incoming::Chat { rank: known, .. } | Incoming::Pm { rank: known, .. } = &mut self {
+            *known = Some(rank);
+        }
+        self
+    }
+
+    /// The sender's rank, if the connector said it with the message.
+    pub fn rank(&self) -> Option<Rank> {
+        match self {
+            Incoming::Chat { rank, .. } | Incoming::Pm { rank, .. } => *rank,
+            Incoming::Event(_) => None,
         }
     }
 

@@ -35,7 +35,7 @@ impl Fixture {
             author: "tests".into(),
             library: "libplugin.so".into(),
             abi: rosey_abi::ABI_VERSION,
-            commands: commands.iter().map(|c| c.to_string()).collect(),
+            commands: commands.iter().map(|c| c.to_string().into()).collect(),
             events: vec!["chat.message".into()],
             permissions: vec!["send_messages".into()],
             publishes: Vec::new(),
@@ -151,7 +151,17 @@ fn same_and_older_versions_are_refused_newer_ones_upgrade() {
         matches!(err, InstallError::AlreadyInstalled { .. }),
         "{err}"
     );
-    assert!(err.to_string().contains("already installed"), "{err}");
+    // Most often an author repacked changed code: the fix is a new version, or `rosey dev`.
+    let message = err.to_string();
+    for part in [
+        "dice-roller v1.1.0 is already installed",
+        "bump `version`",
+        "`rosey dev`",
+        "`rosey plugin reload dice-roller`",
+    ] {
+        assert!(message.contains(part), "{part:?} missing from: {message}");
+    }
+    assert!(!message.contains("remove it first"), "{message}");
     let err = install(
         &f.home,
         &f.archive("dice-roller", "1.0.0", &["roll"]),

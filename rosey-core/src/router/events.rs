@@ -9,12 +9,17 @@ use crate::{
 
 impl Router {
     /// A channel event: published as it is, never a command, whoever it concerns.
-    /// Ranks it announces are noted for the rate limits' exemptions.
+    /// Ranks it announces are noted (for the rate limits, `min_rank` and plugins), and the
+    /// rank of the user it concerns goes with it.
     pub(super) fn route_event(&self, event: &ChannelEvent) -> Result<RouteOutcome, RouteError> {
-        self.ranks
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .note(event);
+        let rank = {
+            let mut ranks = self
+                .ranks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            ranks.note(event);
+            event.user.as_deref().and_then(|user| ranks.of(user))
+        };
         let mut data = event.data.clone();
         if let serde_json::Value::Object(map) = &mut data {
             map.entry("channel")
@@ -28,6 +33,7 @@ impl Router {
             text: None,
             time_ms: event.time_ms,
             data,
+            rank,
         };
         let batch = vec![queued(
             messaging::event_subject(&event.kind),

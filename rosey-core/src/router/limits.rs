@@ -11,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::config::RateLimitConfig;
+use crate::{config::RateLimitConfig, rank::Rank};
 
 /// What the limiter says of one command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +38,7 @@ pub struct RateLimiter {
     per_plugin: usize,
     window: Duration,
     exempt: HashSet<String>,
-    exempt_rank: Option<i64>,
+    exempt_rank: Option<Rank>,
     users: HashMap<String, User>,
     last_sweep: Instant,
 }
@@ -62,11 +62,11 @@ impl RateLimiter {
     }
 
     /// Decides on a command of `user` (of channel rank `rank`, when known) for `plugin`, now.
-    pub fn check(&mut self, user: &str, rank: Option<i64>, plugin: &str) -> Verdict {
+    pub fn check(&mut self, user: &str, rank: Option<Rank>, plugin: &str) -> Verdict {
         self.check_at(user, rank, plugin, Instant::now())
     }
 
-    fn check_at(&mut self, user: &str, rank: Option<i64>, plugin: &str, now: Instant) -> Verdict {
+    fn check_at(&mut self, user: &str, rank: Option<Rank>, plugin: &str, now: Instant) -> Verdict {
         let name = user.to_lowercase();
         let ranked = matches!((rank, self.exempt_rank), (Some(rank), Some(least)) if rank >= least);
         if ranked || self.exempt.contains(&name) || (self.commands == 0 && self.per_plugin == 0) {
@@ -125,7 +125,7 @@ mod tests {
             per_plugin,
             window_secs: 10,
             exempt: exempt.iter().map(|user| user.to_string()).collect(),
-            exempt_rank: Some(2),
+            exempt_rank: Some(Rank::MODERATOR),
         })
     }
 
@@ -188,19 +188,19 @@ mod tests {
             );
         }
         assert_eq!(
-            limits.check_at("mod", Some(2), "dice", t0),
+            limits.check_at("mod", Some(Rank::MODERATOR), "dice", t0),
             Verdict::Allowed
         );
         assert_eq!(
-            limits.check_at("mod", Some(2), "dice", t0),
+            limits.check_at("mod", Some(Rank::MODERATOR), "dice", t0),
             Verdict::Allowed
         );
         assert_eq!(
-            limits.check_at("user", Some(1), "dice", t0),
+            limits.check_at("user", Some(Rank::REGISTERED), "dice", t0),
             Verdict::Allowed
         );
         assert_eq!(
-            limits.check_at("user", Some(1), "dice", t0),
+            limits.check_at("user", Some(Rank::REGISTERED), "dice", t0),
             Verdict::Refused { first: true },
             "a registered user is not a moderator"
         );

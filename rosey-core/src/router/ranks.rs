@@ -11,12 +11,12 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::{connector::ChannelEvent, messaging};
+use crate::{connector::ChannelEvent, messaging, rank::Rank};
 
 /// Ranks by user name (lowercased: CyTube's names are case-insensitive).
 #[derive(Debug, Default)]
 pub struct Ranks {
-    by_name: HashMap<String, i64>,
+    by_name: HashMap<String, Rank>,
 }
 
 impl Ranks {
@@ -41,13 +41,13 @@ impl Ranks {
     }
 
     /// `user`'s rank, if the server said.
-    pub fn of(&self, user: &str) -> Option<i64> {
+    pub fn of(&self, user: &str) -> Option<Rank> {
         self.by_name.get(&user.to_lowercase()).copied()
     }
 
     fn note_user(&mut self, user: &Value) {
         if let (Some(name), Some(rank)) = (user["name"].as_str(), user["rank"].as_i64()) {
-            self.by_name.insert(name.to_lowercase(), rank);
+            self.by_name.insert(name.to_lowercase(), Rank(rank));
         }
     }
 }
@@ -75,18 +75,18 @@ mod tests {
             messaging::EVENT_USER_LIST,
             json!({ "users": [{ "name": "Mod", "rank": 2 }, { "name": "guest", "rank": 0 }] }),
         ));
-        assert_eq!(ranks.of("mod"), Some(2));
-        assert_eq!(ranks.of("guest"), Some(0));
+        assert_eq!(ranks.of("mod"), Some(Rank::MODERATOR));
+        assert_eq!(ranks.of("guest"), Some(Rank::GUEST));
         ranks.note(&event(
             messaging::EVENT_USER_RANK,
             json!({ "name": "guest", "rank": 3 }),
         ));
-        assert_eq!(ranks.of("GUEST"), Some(3));
+        assert_eq!(ranks.of("GUEST"), Some(Rank::ADMIN));
         ranks.note(&event(
             messaging::EVENT_USER_JOIN,
             json!({ "name": "new", "rank": 1, "meta": {} }),
         ));
-        assert_eq!(ranks.of("new"), Some(1));
+        assert_eq!(ranks.of("new"), Some(Rank::REGISTERED));
         ranks.note(&event(
             messaging::EVENT_USER_LEAVE,
             json!({ "name": "Mod" }),

@@ -1,15 +1,21 @@
 //! Whether a claimed command goes to its plugin, and what the bot itself answers when it does
-//! not: the command list for an unknown command, "unavailable" for a plugin that is down,
-//! "slow down" for a user past the rate limit.
+//! not: the command list for an unknown command, `!help`, "needs rank moderator" for a user
+//! below a command's `min_rank`, "unavailable" for a plugin that is down, "slow down" for a
+//! user past the rate limit.
 //!
 //! The order of the checks matters: the rate limit comes first, so a user flooding a crashed
-//! plugin is limited like any other flood, and the unavailable answer is given once per user
-//! and plugin (see [`super::TELL_AGAIN_AFTER`]), never once per command.
+//! plugin (or a command above their rank) is limited like any other flood; then the rank, so
+//! no plugin is woken for a user who may not use the command; then the plugin's availability,
+//! answered once per user and plugin (see [`super::TELL_AGAIN_AFTER`]), never once per
+//! command.
 
 use std::{sync::PoisonError, time::Instant};
 
-use super::{limits::Verdict, RouteOutcome, RouteTable, Router, Unavailable};
-use crate::connector::{Incoming, Outgoing};
+use super::{limits::Verdict, RouteOutcome, RouteTable, Router, Unavailable, HELP_COMMAND};
+use crate::{
+    connector::{Incoming, Outgoing},
+    rank::Rank,
+};
 
 /// The answer to a command nobody claims: `Unknown command !x. Commands: !a, !b`.
 pub fn unknown_command_text(prefix: &str, command: &str, known: &[String]) -> String {
@@ -24,30 +30,63 @@ pub fn unknown_command_text(prefix: &str, command: &str, known: &[String]) -> St
 }
 
 impl Router {
-    /// What becomes of `command` from `incoming`, claimed by `plugin`.
+    /// The sender's rank: as the connector said it with the message, else as the chat
+    /// server last announced it.
+    pub(super) fn rank_of(&self, incoming: &Incoming) -> Option<Rank> {
+        incoming.rank().or_else(|| {
+            self.ranks
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .of(incoming.user())
+        })
+    }
+
+    /// Whether `user` (of `rank`) is past the rate limit for `plugin`: the refusal, if so.
+    fn limit(
+        &self,
+        user: &str,
+        rank: Option<Rank>,
+        plugin: &str,
+        command: &str,
+    ) -> Option<RouteOutcome> {
+        let verdict = self
+            .limiter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .check(user, rank, plugin);
+        match verdict {
+            Verdict::Refused { first } => Some(RouteOutcome::Limited {
+                command: command.to_owned(),
+                plugin: plugin.to_owned(),
+                first,
+            }),
+            Verdict::Allowed => None,
+        }
+    }
+
+    /// What becomes of `command` from `incoming` (sent by a user of `rank`), claimed by
+    /// `plugin`.
     pub(super) fn decide(
         &self,
         incoming: &Incoming,
         routes: &RouteTable,
         command: String,
         plugin: &str,
+        rank: Option<Rank>,
     ) -> RouteOutcome {
         let user = incoming.user();
-        let rank = self
-            .ranks
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .of(user);
-        let verdict = self
-            .limiter
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .check(user, rank, plugin);
-        if let Verdict::Refused { first } = verdict {
-            return RouteOutcome::Limited {
+        if let Some(limited) = self.limit(user, rank, plugin, &command) {
+            return limited;
+        }
+        if let Some(needs) = routes
+            .spec(&command)
+            .filter(|spec| !spec.allows(rank))
+            .and_then(|spec| spec.min_rank)
+        {
+            return RouteOutcome::NotAllowed {
                 command,
                 plugin: plugin.to_owned(),
-                first,
+                needs,
             };
         }
         let why = if routes.is_disabled(plugin) {
@@ -70,6 +109,23 @@ impl Router {
             plugin: plugin.to_owned(),
             why,
             tell,
+        }
+    }
+
+    /// The bot's own `!help` (no plugin claims `help`): the commands the asker may use, or
+    /// how to use the one asked about.
+    pub(super) fn help(
+        &self,
+        incoming: &Incoming,
+        routes: &RouteTable,
+        rank: Option<Rank>,
+        asked: &str,
+    ) -> RouteOutcome {
+        if let Some(limited) = self.limit(incoming.user(), rank, HELP_COMMAND, HELP_COMMAND) {
+            return limited;
+        }
+        RouteOutcome::Help {
+            text: super::help::text(routes, &self.settings.command_prefix, rank, asked),
         }
     }
 
@@ -102,6 +158,10 @@ impl Router {
                 first: true,
                 ..
             } => fill(&replies.slow_down, command)?,
+            RouteOutcome::NotAllowed { command, needs, .. } => {
+                fill(&replies.not_allowed, command)?.replace("{rank}", &needs.to_string())
+            }
+            RouteOutcome::Help { text } => text.clone(),
             _ => return None,
         };
         Some(match incoming {

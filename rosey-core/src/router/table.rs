@@ -6,12 +6,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::registry::Registry;
+use crate::{manifest::CommandSpec, registry::Registry};
 
 /// Which plugin handles which command.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RouteTable {
     routes: BTreeMap<String, String>,
+    /// What each command's manifest says of it (help, usage, least rank).
+    specs: BTreeMap<String, CommandSpec>,
     disabled: BTreeSet<String>,
 }
 
@@ -30,10 +32,10 @@ impl RouteTable {
             registry.plugins.iter().partition(|(_, p)| p.enabled);
         for (name, plugin) in enabled.into_iter().chain(disabled) {
             for command in &plugin.commands {
-                table
-                    .routes
-                    .entry(command.clone())
-                    .or_insert_with(|| name.clone());
+                if !table.routes.contains_key(&command.name) {
+                    table.routes.insert(command.name.clone(), name.clone());
+                    table.specs.insert(command.name.clone(), command.clone());
+                }
             }
             if !plugin.enabled {
                 table.disabled.insert(name.clone());
@@ -48,7 +50,30 @@ impl RouteTable {
         command: impl Into<String>,
         plugin: impl Into<String>,
     ) -> Option<String> {
-        self.routes.insert(command.into(), plugin.into())
+        let command = command.into();
+        self.specs
+            .insert(command.clone(), CommandSpec::named(command.clone()));
+        self.routes.insert(command, plugin.into())
+    }
+
+    /// Routes `spec`'s command to `plugin`, with what its manifest says of it.
+    pub fn insert_spec(&mut self, spec: CommandSpec, plugin: impl Into<String>) -> Option<String> {
+        let command = spec.name.clone();
+        self.specs.insert(command.clone(), spec);
+        self.routes.insert(command, plugin.into())
+    }
+
+    /// What the manifest says of `command` (help, usage, least rank).
+    pub fn spec(&self, command: &str) -> Option<&CommandSpec> {
+        self.specs.get(command)
+    }
+
+    /// Every command of an enabled plugin, sorted, with what its manifest says of it.
+    pub fn enabled_specs(&self) -> impl Iterator<Item = &CommandSpec> {
+        self.routes
+            .iter()
+            .filter(|(_, plugin)| !self.disabled.contains(*plugin))
+            .filter_map(|(command, _)| self.specs.get(command))
     }
 
     /// Marks `plugin` disabled: its commands are known but not routed.

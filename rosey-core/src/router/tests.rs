@@ -5,6 +5,7 @@ use super::*;
 use crate::{
     connector::Outgoing,
     messaging::Source,
+    rank::Rank,
     registry::{InstalledPlugin, Registry},
 };
 
@@ -50,7 +51,7 @@ fn plugin(enabled: bool, commands: &[&str]) -> InstalledPlugin {
         version: semver::Version::new(1, 0, 0),
         enabled,
         installed_at_ms: 1,
-        commands: commands.iter().map(|c| c.to_string()).collect(),
+        commands: commands.iter().map(|c| c.to_string().into()).collect(),
         events: vec![],
     }
 }
@@ -348,5 +349,72 @@ async fn a_full_queue_refuses_new_messages_and_keeps_the_old() {
     assert_eq!(
         router.reply_to(&chat("alice", "!nope", "m4"), &outcome),
         None
+    );
+}
+
+#[tokio::test]
+async fn a_command_above_the_senders_rank_is_refused_by_the_router_and_help_is_its_own() {
+    let mut routes = RouteTable::new();
+    routes.insert("roll", "dice-roller");
+    routes.insert_spec(
+        crate::manifest::CommandSpec {
+            name: "trivia".into(),
+            help: Some("Trivia rounds".into()),
+            usage: None,
+            min_rank: Some(Rank::MODERATOR),
+        },
+        "trivia",
+    );
+    let router = Router::new(offline().await, routes, RouterSettings::default());
+    let ask = chat("alice", "!trivia stop", "t1").with_rank(Rank::REGISTERED);
+    let outcome = router.route(&ask).expect("route");
+    assert_eq!(
+        outcome,
+        RouteOutcome::NotAllowed {
+            command: "trivia".into(),
+            plugin: "trivia".into(),
+            needs: Rank::MODERATOR
+        }
+    );
+    assert_eq!(
+        router.pending(),
+        1,
+        "only the event: the plugin is not woken"
+    );
+    assert_eq!(
+        router.reply_to(&ask, &outcome),
+        Some(Outgoing::Chat {
+            text: "Sorry alice, !trivia needs rank moderator or higher.".into()
+        })
+    );
+    let moderator = chat("bob", "!trivia stop", "t2").with_rank(Rank::MODERATOR);
+    assert!(matches!(
+        router.route(&moderator).expect("route"),
+        RouteOutcome::Command { .. }
+    ));
+
+    let help = chat("alice", "!help", "h1").with_rank(Rank::REGISTERED);
+    let outcome = router.route(&help).expect("route");
+    assert_eq!(
+        router.reply_to(&help, &outcome),
+        Some(Outgoing::Chat {
+            text: "Commands: !roll. Try !help roll for more about one.".into()
+        })
+    );
+    let pm = Incoming::new(
+        Source::Pm,
+        "bob".into(),
+        "!help trivia".into(),
+        1,
+        "h2".into(),
+    )
+    .with_rank(Rank::ADMIN);
+    let outcome = router.route(&pm).expect("route");
+    assert_eq!(
+        router.reply_to(&pm, &outcome),
+        Some(Outgoing::Pm {
+            to: "bob".into(),
+            text: "!trivia: Trivia rounds.".into()
+        })
     );
 }

@@ -82,6 +82,7 @@ pub fn start(
         storage_path: storage_dir,
         channel,
         reply_to: RefCell::new(ReplyTarget::Chat { in_reply_to: None }),
+        sender_rank: std::cell::Cell::new(None),
     };
     let config = FfiConfig {
         json: RString::from(start.config_json.as_str()),
@@ -116,6 +117,7 @@ pub fn start(
 impl Loaded {
     /// Runs the command handler; with a panic's backtrace, if one was captured.
     pub fn command(&mut self, command: &wire::Command) -> (Outcome, Option<String>) {
+        self.api.sender_rank.set(command.rank);
         self.api.set_reply_target(match command.source {
             Source::Chat => ReplyTarget::Chat {
                 in_reply_to: Some(command.id.clone()),
@@ -145,6 +147,7 @@ impl Loaded {
 
     /// Runs the event handler; with a panic's backtrace, if one was captured.
     pub fn event(&mut self, event: &wire::Event) -> (Outcome, Option<String>) {
+        self.api.sender_rank.set(event.rank);
         self.api.set_reply_target(ReplyTarget::Chat {
             in_reply_to: Some(event.id.clone()),
         });
@@ -198,6 +201,8 @@ struct HostImpl {
     storage_path: std::path::PathBuf,
     channel: Channel,
     reply_to: RefCell<ReplyTarget>,
+    /// The channel rank of the sender of the message in hand, when known.
+    sender_rank: std::cell::Cell<Option<i64>>,
 }
 
 impl HostImpl {
@@ -305,6 +310,10 @@ impl HostApi for HostImpl {
             Ok(keys) => ROk(keys.into_iter().map(RString::from).collect()),
             Err(err) => RErr(RString::from(err.to_string())),
         }
+    }
+
+    fn sender_rank(&self) -> ROption<i64> {
+        self.sender_rank.get().into()
     }
 
     fn log(&self, level: FfiLogLevel, message: RStr<'_>) {

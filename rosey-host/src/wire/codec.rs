@@ -53,6 +53,12 @@ impl Encoder {
             None => self.u8(0),
         }
     }
+    fn opt_i64(&mut self, value: Option<i64>) -> &mut Self {
+        match value {
+            Some(value) => self.u8(1).u64(value as u64),
+            None => self.u8(0),
+        }
+    }
     fn finish(&mut self) -> Vec<u8> {
         let mut bytes = std::mem::take(&mut self.0);
         let len = u32::try_from(bytes.len() - 4).unwrap_or(u32::MAX);
@@ -116,6 +122,13 @@ impl<'a> Decoder<'a> {
         match self.u8()? {
             0 => Ok(None),
             1 => self.str().map(Some),
+            other => Err(WireError::Invalid(format!("option flag {other}"))),
+        }
+    }
+    fn opt_i64(&mut self) -> Result<Option<i64>, WireError> {
+        match self.u8()? {
+            0 => Ok(None),
+            1 => Ok(Some(self.u64()? as i64)),
             other => Err(WireError::Invalid(format!("option flag {other}"))),
         }
     }
@@ -186,6 +199,7 @@ impl ToHost {
                     Source::Pm => 1,
                 })
                 .u64(command.time_ms)
+                .opt_i64(command.rank)
                 .finish(),
             ToHost::Event(event) => Encoder::new(4)
                 .u64(event.seq)
@@ -195,6 +209,7 @@ impl ToHost {
                 .opt_str(event.text.as_deref())
                 .str(&event.payload_json)
                 .u64(event.time_ms)
+                .opt_i64(event.rank)
                 .finish(),
             ToHost::Unload => Encoder::new(5).finish(),
         }
@@ -275,6 +290,7 @@ impl ToHost {
                     other => return Err(WireError::Invalid(format!("source {other}"))),
                 },
                 time_ms: d.u64()?,
+                rank: d.opt_i64()?,
             }),
             4 => ToHost::Event(Event {
                 seq: d.u64()?,
@@ -284,6 +300,7 @@ impl ToHost {
                 text: d.opt_str()?,
                 payload_json: d.str()?,
                 time_ms: d.u64()?,
+                rank: d.opt_i64()?,
             }),
             5 => ToHost::Unload,
             other => return Err(WireError::Invalid(format!("unknown tag {other}"))),

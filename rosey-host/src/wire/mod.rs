@@ -32,7 +32,7 @@
 use std::io::{self, Read, Write};
 
 /// The channel's version, sent in `Hello`.
-pub const PROTOCOL: u32 = 2;
+pub const PROTOCOL: u32 = 3;
 
 /// The file descriptor a host finds its end of the channel at.
 pub const HOST_FD: i32 = 3;
@@ -155,6 +155,8 @@ pub struct Command {
     pub source: Source,
     /// When it was typed, ms since the Unix epoch.
     pub time_ms: u64,
+    /// The sender's channel rank, when known (CyTube's numbers: 2 moderator, …).
+    pub rank: Option<i64>,
 }
 
 /// A chat event the plugin subscribed to.
@@ -174,6 +176,8 @@ pub struct Event {
     pub payload_json: String,
     /// When it happened, ms since the Unix epoch.
     pub time_ms: u64,
+    /// The channel rank of the user concerned, when known.
+    pub rank: Option<i64>,
 }
 
 /// Actor → host.

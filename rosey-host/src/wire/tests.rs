@@ -66,6 +66,7 @@ fn every_frame_survives_encoding_and_decoding() {
         channel: "c".into(),
         source: Source::Pm,
         time_ms: 7,
+        rank: Some(-1),
     }));
     round_trip_to_host(ToHost::Event(Event {
         seq: 3,
@@ -75,6 +76,7 @@ fn every_frame_survives_encoding_and_decoding() {
         text: Some("hi".into()),
         payload_json: "{}".into(),
         time_ms: 9,
+        rank: None,
     }));
     round_trip_to_host(ToHost::Unload);
     round_trip_from_host(FromHost::Hello {

@@ -2,6 +2,7 @@
 //! operations in [`super::ops`] (which the web API calls too). Each peer's credentials are
 //! checked first ([`super::peer`]): only the operator, never a plugin host or its children.
 
+use rosey_core::rank::Rank;
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use tokio::{
@@ -143,8 +144,18 @@ async fn handle(request: Request, daemon: &Daemon) -> Response {
         Request::Say {
             text,
             user,
+            rank,
             timeout_ms,
-        } => reply(ops::say(daemon, &user, &text, Duration::from_millis(timeout_ms)).await),
+        } => reply(
+            ops::say(
+                daemon,
+                &user,
+                rank.unwrap_or(Rank::REGISTERED),
+                &text,
+                Duration::from_millis(timeout_ms),
+            )
+            .await,
+        ),
         Request::Shutdown => {
             let _ = daemon.shutdown.send("`rosey stop`".to_owned());
             Response::ok(())

@@ -25,7 +25,7 @@ use crate::{daemon, plugin_cmd::live};
 /// What the daemon needs to know to print dev mode's banner.
 #[derive(Debug, Clone, Default)]
 pub struct DevBanner {
-    /// The watched plugins, as `name (folder)`.
+    /// The watched plugins, as `name (folder)`, and the folder new ones are picked up from.
     pub watching: Vec<String>,
 }
 
@@ -39,8 +39,8 @@ pub fn run(home: &Home) -> ExitCode {
         }
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| home.root().to_path_buf());
-    let targets = match targets::resolve(home, &config.dev, &cwd) {
-        Ok(targets) => targets,
+    let watched = match targets::resolve(home, &config.dev, &cwd) {
+        Ok(watched) => watched,
         Err(err) => {
             eprintln!("error: {err:#}");
             return ExitCode::from(exit_codes::USAGE as u8);
@@ -50,8 +50,19 @@ pub fn run(home: &Home) -> ExitCode {
         .root()
         .canonicalize()
         .unwrap_or_else(|_| home.root().to_path_buf());
+    let mut watching: Vec<String> = watched
+        .targets
+        .iter()
+        .map(|target| format!("{} ({})", target.name, target.dir.display()))
+        .collect();
+    if let Some(plugins) = &watched.plugins_dir {
+        watching.push(format!(
+            "new plugin crates in {} (built as they appear)",
+            plugins.display()
+        ));
+    }
     let mut change_watcher =
-        match watcher::ChangeWatcher::start(targets.clone(), &home_root, config.dev.debounce()) {
+        match watcher::ChangeWatcher::start(watched, &home_root, config.dev.debounce()) {
             Ok(watcher) => watcher,
             Err(err) => {
                 eprintln!("error: {err:#}");
@@ -65,12 +76,7 @@ pub fn run(home: &Home) -> ExitCode {
     println!("  - Verbose logging");
     println!();
 
-    let banner = DevBanner {
-        watching: targets
-            .iter()
-            .map(|target| format!("{} ({})", target.name, target.dir.display()))
-            .collect(),
-    };
+    let banner = DevBanner { watching };
     let watcher_home = home.clone();
     std::thread::spawn(move || {
         // Changes made while the stack starts are kept and built once it is up.

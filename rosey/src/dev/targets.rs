@@ -1,5 +1,6 @@
 //! Which plugin crates `rosey dev` watches: the ones `dev.watch` names, or, when it names
-//! none, the `plugins/*` crates of the cargo workspace rosey is run from.
+//! none, the `plugins/*` crates of the cargo workspace rosey is run from, including crates
+//! created there while dev mode runs (see [`examine_new`]).
 
 use std::path::{Path, PathBuf};
 
@@ -16,21 +17,46 @@ pub struct Target {
     pub dir: PathBuf,
 }
 
+/// What dev mode watches: the plugin crates, and the folder new ones may appear in.
+#[derive(Debug, Clone, Default)]
+pub struct Watched {
+    /// The plugin crates found at start.
+    pub targets: Vec<Target>,
+    /// The workspace's `plugins/` folder (canonical) when the targets came from it, so that a
+    /// crate created there later is picked up without restarting `rosey dev`; `None` when
+    /// `dev.watch` lists the crates (the operator chose them) or no workspace was found.
+    pub plugins_dir: Option<PathBuf>,
+}
+
+/// What a folder that appeared in (or changed directly under) the watched `plugins/` is.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NewCrate {
+    /// No Cargo.toml: not a crate (yet).
+    NotACrate,
+    /// A crate without a manifest.yaml: not a plugin (yet).
+    NoManifest,
+    /// A plugin crate, ready to be watched and built.
+    Plugin(Target),
+}
+
 /// The part of a crate's manifest.yaml template dev mode needs.
 #[derive(Deserialize)]
 struct NameOnly {
     name: String,
 }
 
-/// The targets for `home`: `dev.watch` resolved against the home, or the workspace's plugins
-/// found from `cwd` or the home upwards. An entry that is not a plugin crate is an error that
-/// names it; finding no workspace is not (dev mode then watches nothing, and says so).
-pub fn resolve(home: &Home, dev: &DevConfig, cwd: &Path) -> Result<Vec<Target>> {
+/// What to watch for `home`: `dev.watch` resolved against the home, or the workspace's
+/// plugins found from `cwd` or the home upwards. An entry that is not a plugin crate is an
+/// error that names it; finding no workspace is not (dev mode then watches nothing, and says
+/// so).
+pub fn resolve(home: &Home, dev: &DevConfig, cwd: &Path) -> Result<Watched> {
     let mut targets = Vec::new();
+    let mut plugins_dir = None;
     if dev.watch.is_empty() {
         if let Some(workspace) = find_workspace(cwd).or_else(|| find_workspace(home.root())) {
-            let mut dirs: Vec<PathBuf> = std::fs::read_dir(workspace.join("plugins"))
-                .with_context(|| format!("cannot list {}/plugins", workspace.display()))?
+            let plugins = workspace.join("plugins");
+            let mut dirs: Vec<PathBuf> = std::fs::read_dir(&plugins)
+                .with_context(|| format!("cannot list {}", plugins.display()))?
                 .filter_map(|entry| entry.ok().map(|entry| entry.path()))
                 .filter(|dir| is_plugin_crate(dir))
                 .collect();
@@ -38,6 +64,7 @@ pub fn resolve(home: &Home, dev: &DevConfig, cwd: &Path) -> Result<Vec<Target>> 
             for dir in dirs {
                 targets.push(target(&dir)?);
             }
+            plugins_dir = Some(plugins);
         }
     } else {
         for (index, entry) in dev.watch.iter().enumerate() {
@@ -62,7 +89,34 @@ pub fn resolve(home: &Home, dev: &DevConfig, cwd: &Path) -> Result<Vec<Target>> 
             );
         }
     }
-    Ok(targets)
+    Ok(Watched {
+        targets,
+        plugins_dir,
+    })
+}
+
+/// What the folder `dir` under the watched `plugins/` is now, for a crate created while dev
+/// mode runs. A plugin whose manifest cannot be read, or whose name one of `existing` already
+/// has, is an error naming the fix.
+pub fn examine_new(dir: &Path, existing: &[Target]) -> Result<NewCrate> {
+    if !dir.join("Cargo.toml").is_file() {
+        return Ok(NewCrate::NotACrate);
+    }
+    if !dir.join(archive::MANIFEST_FILE).is_file() {
+        return Ok(NewCrate::NoManifest);
+    }
+    let new = target(dir).map_err(|err| {
+        anyhow::anyhow!("{err:#}: fix its manifest.yaml (it needs `name:`) and save it again")
+    })?;
+    if let Some(other) = existing.iter().find(|t| t.name == new.name) {
+        bail!(
+            "{} is the plugin {}, like {}: give it another name in its manifest.yaml and save it again",
+            new.dir.display(),
+            new.name,
+            other.dir.display()
+        );
+    }
+    Ok(NewCrate::Plugin(new))
 }
 
 /// A folder with a Cargo.toml and a manifest.yaml.
@@ -124,10 +178,47 @@ mod tests {
         std::fs::create_dir_all(root.path().join("plugins/fixtures")).expect("mkdir");
         let home = Home::new(root.path().join("demo-home"));
         std::fs::create_dir_all(home.root()).expect("mkdir");
-        let targets =
+        let watched =
             resolve(&home, &DevConfig::default(), &home.root().join("nowhere")).expect("resolve");
-        let names: Vec<_> = targets.iter().map(|t| t.name.as_str()).collect();
+        let names: Vec<_> = watched.targets.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["alpha-two", "zeta-one"]);
+        assert_eq!(
+            watched.plugins_dir,
+            Some(
+                root.path()
+                    .canonicalize()
+                    .expect("canonical")
+                    .join("plugins")
+            )
+        );
+    }
+
+    #[test]
+    fn a_new_folder_is_a_plugin_once_it_has_cargo_toml_and_manifest_yaml() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = root.path().join("plugins/fresh");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        assert_eq!(
+            examine_new(&dir, &[]).expect("examine"),
+            NewCrate::NotACrate
+        );
+        std::fs::write(dir.join("Cargo.toml"), "[package]\nname = \"fresh\"\n").expect("write");
+        assert_eq!(
+            examine_new(&dir, &[]).expect("examine"),
+            NewCrate::NoManifest
+        );
+        plugin_crate(&dir, "fresh");
+        let NewCrate::Plugin(new) = examine_new(&dir, &[]).expect("examine") else {
+            panic!("not a plugin");
+        };
+        assert_eq!(new.name, "fresh");
+
+        let taken = Target {
+            name: "fresh".into(),
+            dir: root.path().join("plugins/older"),
+        };
+        let err = examine_new(&dir, &[taken]).expect_err("same name");
+        assert!(err.to_string().contains("another name"), "{err}");
     }
 
     #[test]
@@ -140,9 +231,10 @@ mod tests {
             watch: vec!["../mine".into()],
             ..DevConfig::default()
         };
-        let targets = resolve(&home, &dev, root.path()).expect("resolve");
-        assert_eq!(targets.len(), 1);
-        assert_eq!(targets[0].name, "my-plugin");
+        let watched = resolve(&home, &dev, root.path()).expect("resolve");
+        assert_eq!(watched.targets.len(), 1);
+        assert_eq!(watched.targets[0].name, "my-plugin");
+        assert_eq!(watched.plugins_dir, None, "dev.watch is the whole list");
 
         let dev = DevConfig {
             watch: vec!["../missing".into()],
@@ -156,7 +248,8 @@ mod tests {
     fn no_workspace_means_nothing_to_watch() {
         let root = tempfile::tempdir().expect("tempdir");
         let home = Home::new(root.path());
-        let targets = resolve(&home, &DevConfig::default(), root.path()).expect("resolve");
-        assert!(targets.is_empty());
+        let watched = resolve(&home, &DevConfig::default(), root.path()).expect("resolve");
+        assert!(watched.targets.is_empty());
+        assert_eq!(watched.plugins_dir, None);
     }
 }

@@ -32,7 +32,7 @@ struct Template {
     library: Option<String>,
     abi: Option<u32>,
     #[serde(default)]
-    commands: Vec<String>,
+    commands: Vec<rosey_core::manifest::CommandSpec>,
     #[serde(default)]
     events: Vec<String>,
     #[serde(default)]

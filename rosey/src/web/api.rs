@@ -14,6 +14,7 @@
 //! POST /api/chat {user, text}              local connector only; the bot's replies
 //! ```
 
+use rosey_core::rank::Rank;
 use std::{convert::Infallible, sync::Arc, time::Duration};
 
 use axum::{
@@ -322,6 +323,13 @@ async fn chat(
             "the message is empty: type something, e.g. !roll 2d6",
         ));
     }
-    let replies = ops::say(&*state.daemon()?, user, text, state.say_timeout).await?;
+    let replies = ops::say(
+        &*state.daemon()?,
+        user,
+        Rank::REGISTERED,
+        text,
+        state.say_timeout,
+    )
+    .await?;
     Ok(Json(json!({ "replies": replies })))
 }

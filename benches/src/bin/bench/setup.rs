@@ -162,7 +162,7 @@ pub fn clone_archive(
     let manifest = Manifest {
         failure_reply: true,
         name: name.to_owned(),
-        commands,
+        commands: commands.into_iter().map(Into::into).collect(),
         ..unpacked.manifest.clone()
     };
     let assets = unpacked.root.join(archive::ASSETS_DIR);

@@ -127,6 +127,7 @@ impl Wire {
             channel: "bench".to_owned(),
             source: Source::Chat,
             time_ms: messaging::now_ms(),
+            rank: None,
         });
         let publish = PublishMessage::build()
             .payload(payload.into())

@@ -74,6 +74,7 @@ impl Incoming {
                         messaging::Source::Pm => wire::Source::Pm,
                     },
                     time_ms: command.time_ms,
+                    rank: command.rank.map(|rank| rank.0),
                 }),
             })
         } else {
@@ -99,6 +100,7 @@ impl Incoming {
                     text: event.text,
                     payload_json,
                     time_ms: event.time_ms,
+                    rank: event.rank.map(|rank| rank.0),
                 }),
             })
         }
@@ -155,6 +157,7 @@ mod tests {
             channel: "test".to_owned(),
             source: messaging::Source::Chat,
             time_ms: messaging::now_ms(),
+            rank: None,
         })
     }
 

@@ -295,6 +295,7 @@ impl Outputs {
             text: None,
             time_ms: messaging::now_ms(),
             data,
+            rank: None,
         };
         match self
             .js

@@ -367,6 +367,7 @@ impl Session<'_> {
                 time_ms,
                 id,
                 html,
+                rank: None,
             }
         } else {
             Incoming::Chat {
@@ -375,6 +376,7 @@ impl Session<'_> {
                 time_ms,
                 id,
                 html,
+                rank: None,
             }
         };
         // Fails only once the connector is closed, when nobody reads it any more.
