@@ -77,14 +77,14 @@ impl<P: Plugin> PluginObject for Adapter<P> {
     fn handle_command(&mut self, host: HostRef<'_>, command: &FfiCommand) -> RResult<(), FfiError> {
         let ctx = Context::new(host.sabi_reborrow(), &self.config, &self.name);
         let plugin = &mut self.plugin;
-        let rank = host.sender_rank().into_option().map(crate::Rank);
+        let rank = sender::take();
         guard(|| plugin.on_command(&ctx, &Command::new(command).with_rank(rank)))
     }
 
     fn handle_event(&mut self, host: HostRef<'_>, event: &FfiEvent) -> RResult<(), FfiError> {
         let ctx = Context::new(host.sabi_reborrow(), &self.config, &self.name);
         let plugin = &mut self.plugin;
-        let rank = host.sender_rank().into_option().map(crate::Rank);
+        let rank = sender::take();
         guard(|| plugin.on_event(&ctx, &Event::new(event).with_rank(rank)))
     }
 
@@ -177,7 +177,41 @@ macro_rules! export_plugin {
         pub extern "C" fn rosey_plugin_sdk_version() -> *const ::std::ffi::c_char {
             $crate::export::SDK_VERSION_NUL.as_ptr().cast()
         }
+
+        #[doc(hidden)]
+        #[unsafe(no_mangle)]
+        pub extern "C" fn rosey_plugin_set_sender_rank_v1(known: bool, rank: i64) {
+            $crate::export::sender::set(known.then_some(rank));
+        }
     };
+}
+
+/// What the host tells the library about the message it is about to hand over, outside the
+/// layout `abi_stable` checks: through plain C symbols the host looks up and calls when the
+/// library has them ([`crate::SENDER_RANK_SYMBOL`]).
+///
+/// `abi_stable` lets a *library* be newer than its loader, never older, so nothing reachable
+/// from the root module may grow without refusing every plugin built before (the host is
+/// always the newest side). What the host adds for plugins goes through such symbols instead:
+/// a plugin built before one existed does not export it and is never called; one built after
+/// on an older host is never called and sees `None`.
+#[doc(hidden)]
+pub mod sender {
+    use std::cell::Cell;
+
+    thread_local! {
+        static RANK: Cell<Option<i64>> = const { Cell::new(None) };
+    }
+
+    /// The host's note: the sender of the next message handed over has this rank.
+    pub fn set(rank: Option<i64>) {
+        RANK.with(|cell| cell.set(rank));
+    }
+
+    /// The note for the message handed over now (taken, so it never outlives its message).
+    pub(crate) fn take() -> Option<crate::Rank> {
+        RANK.with(Cell::take).map(crate::Rank)
+    }
 }
 
 #[cfg(test)]

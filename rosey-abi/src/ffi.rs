@@ -135,16 +135,6 @@ pub trait HostApi {
     /// Write a line to the plugin's log.
     #[sabi(last_prefix_field)]
     fn log(&self, level: FfiLogLevel, message: RStr<'_>);
-
-    // Methods after the prefix were added in later releases, each with a default: a plugin
-    // built before a method existed never calls it, and one built after gets the default
-    // from a host that predates it. Only ever append here.
-
-    /// The channel rank of the user whose message is in hand (`RNone`: not known, or no
-    /// message in hand).
-    fn sender_rank(&self) -> ROption<i64> {
-        ROption::RNone
-    }
 }
 
 /// The host API as a plugin receives it: borrowed for the duration of one call.

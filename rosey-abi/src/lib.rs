@@ -67,6 +67,11 @@ pub const ABI_VERSION_SYMBOL: &str = "rosey_plugin_abi_version";
 /// Name of the plain C symbol that reports the `rosey-abi` crate version a library was built with.
 pub const SDK_VERSION_SYMBOL: &str = "rosey_plugin_sdk_version";
 
+/// Name of the plain C symbol, `extern "C" fn(known: bool, rank: i64)`, through which the host
+/// tells the library the channel rank of the sender of the message it hands over next (see
+/// [`export::sender`] for why it is not part of the checked ABI).
+pub const SENDER_RANK_SYMBOL: &str = "rosey_plugin_set_sender_rank_v1";
+
 /// Set to `1` in a plugin host's environment, before its library is loaded, when the host
 /// passes DEBUG lines on: only then does a panicking plugin capture and symbolise a backtrace
 /// (which costs milliseconds, on the path of a crash, and would be dropped anyway).

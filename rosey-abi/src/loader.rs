@@ -147,6 +147,26 @@ fn probe_versions(path: &Path) -> (Option<u32>, Option<String>) {
     }
 }
 
+/// How the host tells the library the sender's rank of the next message: the library's
+/// [`crate::SENDER_RANK_SYMBOL`], when it has one (a plugin built before it existed does not).
+pub type SenderRankHook = extern "C" fn(known: bool, rank: i64);
+
+/// The library's [`SenderRankHook`], looked up in the already-loaded library at `path`.
+pub fn sender_rank_hook(path: &Path) -> Option<SenderRankHook> {
+    let library = RawLibrary::load_at(path).ok()?;
+    // SAFETY: `export_plugin!` declares the symbol with exactly this signature, and the name is
+    // versioned: a later signature gets a new name. The library is leaked (never unloaded), so
+    // the function pointer stays valid for the life of the process.
+    let hook = unsafe {
+        library
+            .get::<SenderRankHook>(&symbol_name(crate::SENDER_RANK_SYMBOL))
+            .ok()
+            .map(|symbol| *symbol)
+    };
+    std::mem::forget(library);
+    hook
+}
+
 /// `name` NUL-terminated, as the dynamic loader wants it.
 fn symbol_name(name: &str) -> Vec<u8> {
     let mut bytes = name.as_bytes().to_vec();

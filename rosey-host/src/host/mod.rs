@@ -157,7 +157,8 @@ pub fn serve() -> i32 {
         Err(code) => return code,
     };
     let heartbeat = Duration::from_millis(u64::from(start.heartbeat_ms.max(10)));
-    let mut loaded = match plugin::start(module, start, channel.clone()) {
+    let sender_rank = rosey_abi::loader::sender_rank_hook(Path::new(&open.library));
+    let mut loaded = match plugin::start(module, sender_rank, start, channel.clone()) {
         Ok(loaded) => loaded,
         Err(plugin::StartError::Storage(err)) => return fail(exit_codes::STORAGE_FAILED, err),
         Err(plugin::StartError::Load(err)) => return fail(exit_codes::LOAD_FAILED, err),

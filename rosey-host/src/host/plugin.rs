@@ -23,6 +23,8 @@ use crate::{
 pub struct Loaded {
     plugin: PluginBox,
     api: HostImpl,
+    /// How to tell the library who sends the next message, when it can be told.
+    sender_rank: Option<rosey_abi::loader::SenderRankHook>,
 }
 
 /// Why the plugin could not start.
@@ -66,6 +68,7 @@ fn panic_text(message: &str, channel: &Channel) -> String {
 /// state (the key-value store opens on first use).
 pub fn start(
     module: PluginModuleRef,
+    sender_rank: Option<rosey_abi::loader::SenderRankHook>,
     start: Start,
     channel: Channel,
 ) -> Result<Loaded, StartError> {
@@ -82,7 +85,6 @@ pub fn start(
         storage_path: storage_dir,
         channel,
         reply_to: RefCell::new(ReplyTarget::Chat { in_reply_to: None }),
-        sender_rank: std::cell::Cell::new(None),
     };
     let config = FfiConfig {
         json: RString::from(start.config_json.as_str()),
@@ -102,7 +104,11 @@ pub fn start(
         },
     };
     match load(args, HostApi_TO::from_ptr(&api, TD_Opaque)) {
-        ROk(plugin) => Ok(Loaded { plugin, api }),
+        ROk(plugin) => Ok(Loaded {
+            plugin,
+            api,
+            sender_rank,
+        }),
         RErr(err) => Err(StartError::Load(match err.kind {
             FfiErrorKind::Panicked => format!(
                 "{} panicked in load: {}",
@@ -115,9 +121,17 @@ pub fn start(
 }
 
 impl Loaded {
+    /// Tells the library the rank of the sender of the message it gets next (a library built
+    /// before this existed has no hook, and never asks).
+    fn tell_sender_rank(&self, rank: Option<i64>) {
+        if let Some(hook) = self.sender_rank {
+            hook(rank.is_some(), rank.unwrap_or(0));
+        }
+    }
+
     /// Runs the command handler; with a panic's backtrace, if one was captured.
     pub fn command(&mut self, command: &wire::Command) -> (Outcome, Option<String>) {
-        self.api.sender_rank.set(command.rank);
+        self.tell_sender_rank(command.rank);
         self.api.set_reply_target(match command.source {
             Source::Chat => ReplyTarget::Chat {
                 in_reply_to: Some(command.id.clone()),
@@ -147,7 +161,7 @@ impl Loaded {
 
     /// Runs the event handler; with a panic's backtrace, if one was captured.
     pub fn event(&mut self, event: &wire::Event) -> (Outcome, Option<String>) {
-        self.api.sender_rank.set(event.rank);
+        self.tell_sender_rank(event.rank);
         self.api.set_reply_target(ReplyTarget::Chat {
             in_reply_to: Some(event.id.clone()),
         });
@@ -201,8 +215,6 @@ struct HostImpl {
     storage_path: std::path::PathBuf,
     channel: Channel,
     reply_to: RefCell<ReplyTarget>,
-    /// The channel rank of the sender of the message in hand, when known.
-    sender_rank: std::cell::Cell<Option<i64>>,
 }
 
 impl HostImpl {
@@ -310,10 +322,6 @@ impl HostApi for HostImpl {
             Ok(keys) => ROk(keys.into_iter().map(RString::from).collect()),
             Err(err) => RErr(RString::from(err.to_string())),
         }
-    }
-
-    fn sender_rank(&self) -> ROption<i64> {
-        self.sender_rank.get().into()
     }
 
     fn log(&self, level: FfiLogLevel, message: RStr<'_>) {
