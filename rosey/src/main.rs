@@ -72,7 +72,7 @@ enum Command {
     Dev,
     /// Print the last lines of a log (all, a service or a plugin), or follow it with -f.
     Logs(logs_cmd::LogsArgs),
-    /// Install, inspect and remove plugins.
+    /// Create, pack, install, inspect, reload and remove plugins.
     #[command(subcommand)]
     Plugin(plugin_cmd::PluginCommand),
 

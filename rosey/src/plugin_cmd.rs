@@ -1,4 +1,4 @@
-//! `rosey plugin …`: pack, install, update, reload, remove, enable, disable, list and info.
+//! `rosey plugin …`: new, pack, install, update, reload, remove, enable, disable, list and info.
 //!
 //! The rules of the home live in rosey-core ([`rosey_core::install`], [`rosey_core::archive`]);
 //! with a daemon running, changes also reach the running stack at once ([`live`]: hot reload).
@@ -6,6 +6,7 @@
 //! `rosey plugin-host check` process that proves a library loads, talk to the terminal.
 
 pub(crate) mod live;
+pub(crate) mod new;
 pub(crate) mod ops;
 pub(crate) mod pack;
 pub(crate) use ops::set_enabled;
@@ -27,6 +28,14 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 /// The `rosey plugin` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
+    /// Create a new plugin crate, ready to build, pack and install (and for `rosey dev`).
+    New {
+        /// The plugin's name: 3 to 50 characters of a-z, 0-9 and -.
+        name: String,
+        /// The crate folder to create (default: ./<name>); must not exist yet, or be empty.
+        #[arg(long, value_name = "DIR")]
+        path: Option<PathBuf>,
+    },
     /// Build a plugin crate (cargo, release) and pack it into <name>-<version>.roseyplug.
     Pack {
         /// The plugin crate's folder (holding Cargo.toml and manifest.yaml).
@@ -104,6 +113,7 @@ pub enum PluginCommand {
 /// fails.
 pub fn run(home: &Home, command: PluginCommand) -> ExitCode {
     let result = match command {
+        PluginCommand::New { name, path } => new::run_new(&name, path.as_deref()),
         PluginCommand::Pack { crate_dir, out } => run_pack(&crate_dir, out.as_deref()),
         PluginCommand::Install { file, no_reload } => {
             ops::run_install(home, &file, no_reload, false)

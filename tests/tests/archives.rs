@@ -229,6 +229,15 @@ fn conflicts_with_installed_plugins_are_refused_and_the_home_unchanged() {
                 && !stderr.contains("remove it first"),
             "{command}: {stderr}"
         );
+        let verb = if command == "update" {
+            "cannot update from"
+        } else {
+            "cannot install"
+        };
+        assert!(
+            stderr.contains(verb),
+            "{command} says what failed: {stderr}"
+        );
         assert_eq!(home.snapshot(), before, "{command}");
     }
 

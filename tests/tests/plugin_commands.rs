@@ -1,9 +1,20 @@
 //! `rosey plugin pack|install|list|info|remove` on a real plugin (`plugins/dice-roller`),
-//! through the real binary.
+//! through the real binary; and `rosey plugin new`, whose crate is packed, installed and asked
+//! for an answer without an edit.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+    time::Duration,
+};
 
-use rosey_e2e::cli::{read_zip, sha256_hex, with_checksums, zip_bytes, TempHome};
+use rosey_e2e::{
+    cli::{
+        read_zip, rosey_bin, sha256_hex, with_checksums, workspace_root, zip_bytes, TempHome,
+        HOME_MARK_ENV,
+    },
+    stack::{TestStack, TEST_CONFIG},
+};
 
 /// A copy of the archive at `archive` with its manifest's version changed to `version`
 /// (checksums recomputed), in the home's scratch folder.
@@ -316,4 +327,317 @@ fn pack_reports_build_failures_and_disagreements() {
         !names.contains(&"config.default.yaml".to_string()),
         "{names:?}"
     );
+}
+
+/// The workspace's target folder: a crate made by `rosey plugin new` builds into it, so its
+/// build reuses the rosey-abi and abi_stable the workspace's builds compiled.
+fn shared_target() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// Runs `rosey --home <home> <args>` from `cwd`, cargo building into [`shared_target`].
+fn rosey_in(home: &TempHome, cwd: &Path, args: &[&str]) -> Output {
+    Command::new(rosey_bin())
+        .arg("--home")
+        .arg(home.path())
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("ROSEY_HOME")
+        .env(HOME_MARK_ENV, home.path())
+        .env("CARGO_TARGET_DIR", shared_target())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run rosey")
+}
+
+/// Runs `cargo <args>` building into [`shared_target`]; asserts success, returns stdout.
+fn cargo_ok(args: &[&str]) -> String {
+    let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(args)
+        .env("CARGO_TARGET_DIR", shared_target())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run cargo");
+    assert!(
+        output.status.success(),
+        "cargo {args:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Every path under `dir` (relative, sorted), hidden ones included: equal listings mean
+/// nothing was left behind.
+fn tree(dir: &Path) -> Vec<String> {
+    let mut paths = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(next) = stack.pop() {
+        for entry in std::fs::read_dir(&next).expect("read_dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path.clone());
+            }
+            let relative = path.strip_prefix(dir).expect("inside").to_owned();
+            paths.push(relative.to_string_lossy().into_owned());
+        }
+    }
+    paths.sort();
+    paths
+}
+
+#[test]
+fn plugin_new_makes_a_crate_that_tests_packs_installs_and_answers() {
+    let home = TempHome::new();
+    std::fs::write(home.path().join("rosey.yaml"), TEST_CONFIG).expect("write rosey.yaml");
+    let dir = home.scratch().join("greeter");
+    let stdout = home.run_ok(&[
+        "plugin",
+        "new",
+        "greeter",
+        "--path",
+        dir.to_str().expect("utf-8"),
+    ]);
+    let real = home
+        .scratch()
+        .canonicalize()
+        .expect("canonical")
+        .join("greeter");
+    assert!(
+        stdout.starts_with(&format!("✓ Created plugin greeter in {}\n", real.display())),
+        "{stdout}"
+    );
+    for expected in [
+        "manifest.yaml",
+        "src/lib.rs",
+        "Next steps:",
+        "rosey plugin pack ",
+        "rosey plugin install greeter-0.1.0.roseyplug",
+        "dev.watch",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} not in:\n{stdout}");
+    }
+    assert_eq!(
+        tree(&home.scratch()),
+        [
+            "greeter",
+            "greeter/.gitignore",
+            "greeter/Cargo.toml",
+            "greeter/README.md",
+            "greeter/config.default.yaml",
+            "greeter/manifest.yaml",
+            "greeter/src",
+            "greeter/src/lib.rs",
+        ]
+    );
+    // Outside any workspace: a workspace of its own, on this checkout's rosey-abi.
+    let cargo_toml = std::fs::read_to_string(dir.join("Cargo.toml")).expect("Cargo.toml");
+    let abi = workspace_root()
+        .join("rosey-abi")
+        .canonicalize()
+        .expect("rosey-abi");
+    assert!(
+        cargo_toml.contains(&format!("rosey-abi = {{ path = \"{}\" }}\n", abi.display())),
+        "{cargo_toml}"
+    );
+    assert!(cargo_toml.contains("\n[workspace]\n"), "{cargo_toml}");
+
+    // The versions rosey was built with (as a fresh resolve would pick, but without the
+    // network), so the build reuses what the workspace compiled.
+    std::fs::copy(workspace_root().join("Cargo.lock"), dir.join("Cargo.lock"))
+        .expect("copy Cargo.lock");
+    let manifest_path = dir.join("Cargo.toml");
+    let tests = cargo_ok(&[
+        "test",
+        "--manifest-path",
+        manifest_path.to_str().expect("utf-8"),
+    ]);
+    assert!(tests.contains("test result: ok. 2 passed"), "{tests}");
+
+    let packs = home.scratch().join("packs");
+    let output = rosey_in(
+        &home,
+        &home.scratch(),
+        &[
+            "plugin",
+            "pack",
+            dir.to_str().expect("utf-8"),
+            "--out",
+            packs.to_str().expect("utf-8"),
+        ],
+    );
+    let packed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "pack failed:\n{packed}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(packed.contains("✓ Packed greeter v0.1.0 → "), "{packed}");
+    let archive = packs.join("greeter-0.1.0.roseyplug");
+    let installed = home.run_ok(&["plugin", "install", archive.to_str().expect("utf-8")]);
+    assert!(
+        installed.contains("✓ Installed greeter v0.1.0"),
+        "{installed}"
+    );
+    assert!(
+        installed.contains("Permissions: send_messages"),
+        "{installed}"
+    );
+    let info = home.run_ok(&["plugin", "info", "greeter"]);
+    assert!(info.contains("usage: !greeter [name]"), "{info}");
+
+    // The plugin reads the key its config.default.yaml documents.
+    let config = home.path().join("data/plugins/greeter/config.yaml");
+    let defaults = std::fs::read_to_string(&config).expect("config.yaml from the defaults");
+    assert!(defaults.contains("\ngreeting: Hello\n"), "{defaults}");
+    std::fs::write(&config, "greeting: Howdy\n").expect("edit config.yaml");
+
+    let stack = TestStack { home };
+    stack.start();
+    let reply = stack.say_until("!greeter", "Howdy, you!", Duration::from_secs(40));
+    assert_eq!(reply, "Howdy, you!\n");
+    assert_eq!(stack.say("!greeter \"Mary Ann\""), "Howdy, Mary Ann!\n");
+    assert_eq!(
+        stack.say("!greeter bob carol"),
+        "unexpected \"carol\"\n",
+        "the argument error is the reply, as it is"
+    );
+}
+
+#[test]
+fn plugin_new_refuses_a_taken_folder_or_a_bad_name_and_writes_nothing() {
+    let home = TempHome::new();
+    let scratch = home.scratch();
+    std::fs::create_dir(scratch.join("taken")).expect("mkdir");
+    std::fs::write(scratch.join("taken/notes.txt"), "mine").expect("write");
+    let before = tree(&scratch);
+
+    let taken = scratch.join("taken");
+    let stderr = home.run_err(&[
+        "plugin",
+        "new",
+        "greeter",
+        "--path",
+        taken.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        stderr.contains("already exists and is not empty"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("choose another plugin name, or pass --path"),
+        "{stderr}"
+    );
+    // The default folder is ./<name>, here the scratch folder's.
+    std::fs::create_dir(scratch.join("greeter")).expect("mkdir");
+    std::fs::write(scratch.join("greeter/x"), "").expect("write");
+    let stderr = home.run_err(&["plugin", "new", "greeter"]);
+    assert!(
+        stderr.contains("already exists and is not empty"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(scratch.join("greeter")).expect("rm");
+
+    for (name, expected) in [
+        ("Greeter", "\"Greeter\" is not a valid plugin name: use 3 to 50 characters of a-z, 0-9 and - (for example \"greeter\")"),
+        ("my_plugin", "(for example \"my-plugin\")"),
+        ("ab", "is not a valid plugin name"),
+        ("bot", "\"bot\" is the name of a part of rosey itself"),
+        ("rosey", "for example \"rosey-plugin\""),
+        ("greeter-", "start and end the name with a letter or digit"),
+    ] {
+        let stderr = home.run_err(&["plugin", "new", name]);
+        assert!(stderr.contains(expected), "{name}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    }
+    assert_eq!(
+        tree(&scratch),
+        before,
+        "nothing written, nothing left behind"
+    );
+    assert!(home.snapshot().is_empty(), "the home is not touched");
+}
+
+#[test]
+fn plugin_new_in_a_workspace_plugins_folder_joins_the_workspace() {
+    let home = TempHome::new();
+    // A workspace laid out like a rosey checkout, with a stand-in rosey-abi.
+    let workspace = home.scratch().join("checkout");
+    std::fs::create_dir_all(workspace.join("rosey-abi/src")).expect("mkdir");
+    std::fs::create_dir_all(workspace.join("plugins")).expect("mkdir");
+    std::fs::write(
+        workspace.join("Cargo.toml"),
+        "[workspace]\nresolver = \"2\"\nmembers = [\"rosey-abi\", \"plugins/*\"]\n",
+    )
+    .expect("write");
+    std::fs::write(
+        workspace.join("rosey-abi/Cargo.toml"),
+        "[package]\nname = \"rosey-abi\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .expect("write");
+    std::fs::write(workspace.join("rosey-abi/src/lib.rs"), "").expect("write");
+    let plugins = workspace.join("plugins");
+
+    let output = rosey_in(&home, &plugins, &["plugin", "new", "hello-world"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("a member of the workspace at"), "{stdout}");
+    assert!(stdout.contains("Or run `rosey dev` from"), "{stdout}");
+    let dir = plugins.join("hello-world");
+    let cargo_toml = std::fs::read_to_string(dir.join("Cargo.toml")).expect("Cargo.toml");
+    assert!(!cargo_toml.contains("[workspace]"), "{cargo_toml}");
+    assert!(
+        cargo_toml.contains("rosey-abi = { path = \"../../rosey-abi\" }\n"),
+        "{cargo_toml}"
+    );
+    let manifest = std::fs::read_to_string(dir.join("manifest.yaml")).expect("manifest.yaml");
+    assert!(manifest.contains("\nname: hello-world\n"), "{manifest}");
+    assert!(manifest.contains("\n  - name: hello\n"), "{manifest}");
+    assert!(manifest.contains("usage: \"!hello [name]\""), "{manifest}");
+
+    // Cargo sees it as a member of the workspace (what `rosey dev` builds from there).
+    let metadata: serde_json::Value = serde_json::from_str(&cargo_ok(&[
+        "metadata",
+        "--offline",
+        "--no-deps",
+        "--format-version",
+        "1",
+        "--manifest-path",
+        workspace.join("Cargo.toml").to_str().expect("utf-8"),
+    ]))
+    .expect("metadata json");
+    let members: Vec<&str> = metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter_map(|package| package["name"].as_str())
+        .collect();
+    assert!(members.contains(&"hello-world"), "{members:?}");
+
+    // The same plugin again, in another folder of the workspace, would break `rosey dev`.
+    let before = tree(&workspace);
+    let other = plugins.join("other");
+    let output = rosey_in(
+        &home,
+        &plugins,
+        &[
+            "plugin",
+            "new",
+            "hello-world",
+            "--path",
+            other.to_str().expect("utf-8"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("already has a crate named hello-world"),
+        "{stderr}"
+    );
+    assert_eq!(tree(&workspace), before);
 }

@@ -63,8 +63,11 @@ pub(crate) fn install_archive(
         swapped_in_ms = Some(live::call(home, request)?);
         Ok(())
     };
-    let installed = install::install_with(home, file, &host_check, &mut activate)
-        .with_context(|| format!("cannot install {}", file.display()))?;
+    let installed =
+        install::install_with(home, file, &host_check, &mut activate).with_context(|| {
+            let verb = if update { "update from" } else { "install" };
+            format!("cannot {verb} {}", file.display())
+        })?;
     if swapped_in_ms.is_some() {
         live::routes_changed(home);
     }
