@@ -14,12 +14,7 @@ use rosey_e2e::{
 const SLOW: Duration = Duration::from_secs(40);
 
 fn cytube_home() -> (CytubeServer, TestStack) {
-    let server = CytubeServer::start(Limits {
-        ping_interval_ms: 500,
-        ping_timeout_ms: 5000,
-        ..Limits::default()
-    });
-    server.add_account("rosey", "pw");
+    let server = CytubeServer::for_bot("rosey", "pw", Limits::default());
     let bot = server.bot_keys("rosey", "pw", "test");
     let stack = TestStack::with_config(
         &["dice-roller", "fixtures/chaos"],

@@ -25,13 +25,7 @@ fn stack_for(server: &CytubeServer, password: &str) -> TestStack {
 }
 
 fn server() -> CytubeServer {
-    let server = CytubeServer::start(Limits {
-        ping_interval_ms: 500,
-        ping_timeout_ms: 5000,
-        ..Limits::default()
-    });
-    server.add_account(BOT, PASSWORD);
-    server
+    CytubeServer::for_bot(BOT, PASSWORD, Limits::default())
 }
 
 /// Publishes `texts` as plugin chat replies straight onto the stack's NATS, in order.

@@ -228,14 +228,15 @@ fn a_flood_from_one_user_is_refused_once_then_dropped_and_others_are_served() {
 /// allows a burst of 4, then 2 a second, with the default rate limits and `edits` (pairs of
 /// text to replace in the test config and what replaces it).
 fn cytube_home(edits: &[(&str, &str)]) -> (CytubeServer, TestStack) {
-    let server = CytubeServer::start(Limits {
-        ping_interval_ms: 500,
-        ping_timeout_ms: 5000,
-        chat_burst: 4.0,
-        chat_per_sec: 2.0,
-        ..Limits::default()
-    });
-    server.add_account("rosey", "pw");
+    let server = CytubeServer::for_bot(
+        "rosey",
+        "pw",
+        Limits {
+            chat_burst: 4.0,
+            chat_per_sec: 2.0,
+            ..Limits::default()
+        },
+    );
     let bot = server.bot_keys("rosey", "pw", "test").replace(
         "  cytube:\n",
         "  cytube:\n    chat_burst: 2\n    chat_per_sec: 2\n",

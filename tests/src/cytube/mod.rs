@@ -200,6 +200,18 @@ impl CytubeServer {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// A server for a bot's test: pings every 500 ms (so a lost connection shows within a test's
+    /// time), `limits` for the rest, and the bot's account `bot` with `password`.
+    pub fn for_bot(bot: &str, password: &str, limits: Limits) -> CytubeServer {
+        let server = CytubeServer::start(Limits {
+            ping_interval_ms: 500,
+            ping_timeout_ms: 5000,
+            ..limits
+        });
+        server.add_account(bot, password);
+        server
+    }
+
     /// Registers account `name` with `password`.
     pub fn add_account(&self, name: &str, password: &str) {
         self.shared
