@@ -390,10 +390,7 @@ impl Router {
                     outcome
                 }
                 None if command == HELP_COMMAND => self.help(incoming, &routes, rank, &args),
-                None => RouteOutcome::Unknown {
-                    command,
-                    known: routes.commands(),
-                },
+                None => self.unknown(incoming, &routes, rank, command),
             };
         }
         self.enqueue(batch, incoming.id())?;

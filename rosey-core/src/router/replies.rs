@@ -12,6 +12,10 @@
 use std::{sync::PoisonError, time::Instant};
 
 use super::{limits::Verdict, RouteOutcome, RouteTable, Router, Unavailable, HELP_COMMAND};
+
+/// What unknown commands count against in the rate limits, as if they were a plugin's (no
+/// plugin name can have parentheses).
+const UNKNOWN_COMMANDS: &str = "(unknown)";
 use crate::{
     connector::{Incoming, Outgoing},
     rank::Rank,
@@ -42,6 +46,24 @@ impl Router {
     }
 
     /// Whether `user` (of `rank`) is past the rate limit for `plugin`: the refusal, if so.
+    /// A command nobody claims: answered with the list of commands, within the sender's rate
+    /// limit like any other (a flood of made-up commands must not become a flood of lists).
+    pub(super) fn unknown(
+        &self,
+        incoming: &Incoming,
+        routes: &RouteTable,
+        rank: Option<Rank>,
+        command: String,
+    ) -> RouteOutcome {
+        if let Some(limited) = self.limit(incoming.user(), rank, UNKNOWN_COMMANDS, &command) {
+            return limited;
+        }
+        RouteOutcome::Unknown {
+            command,
+            known: routes.commands(),
+        }
+    }
+
     fn limit(
         &self,
         user: &str,

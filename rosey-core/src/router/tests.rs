@@ -418,3 +418,30 @@ async fn a_command_above_the_senders_rank_is_refused_by_the_router_and_help_is_i
         })
     );
 }
+
+#[tokio::test]
+async fn a_flood_of_made_up_commands_is_limited_like_any_other() {
+    let mut settings = RouterSettings::default();
+    settings.rate_limit.commands = 2;
+    let router = Router::new(offline().await, RouteTable::new(), settings);
+    for n in 0..2 {
+        let outcome = router
+            .route(&chat("mallory", &format!("!x{n}"), &format!("u{n}")))
+            .expect("route");
+        assert!(
+            matches!(outcome, RouteOutcome::Unknown { .. }),
+            "{outcome:?}"
+        );
+    }
+    let third = chat("mallory", "!x2", "u2");
+    let outcome = router.route(&third).expect("route");
+    assert!(
+        matches!(outcome, RouteOutcome::Limited { first: true, .. }),
+        "{outcome:?}"
+    );
+    assert!(router
+        .reply_to(&third, &outcome)
+        .is_some_and(|reply| reply.text().contains("slow down")));
+    let fourth = router.route(&chat("mallory", "!x3", "u3")).expect("route");
+    assert_eq!(router.reply_to(&third, &fourth), None, "then nothing");
+}
