@@ -16,6 +16,25 @@ fn one_restart(retry_after: Duration) -> SupervisorSpec {
     spec
 }
 
+/// A supervisor of one child, `a`, with a budget of one restart and `retry_after`; the
+/// supervisor and the handle that ends with it (keep it alive for the test).
+async fn start_a(
+    kit: &Kit,
+    retry_after: Duration,
+) -> (
+    ractor::ActorRef<crate::SupervisorMsg>,
+    tokio::task::JoinHandle<()>,
+) {
+    Supervisor::start(
+        one_restart(retry_after),
+        vec![kit.child("a")],
+        kit.listener(),
+        None,
+    )
+    .await
+    .expect("supervisor starts")
+}
+
 /// Fails child `a` twice, past a budget of one restart: it ends crashed.
 async fn fail_past_the_budget(kit: &Kit, sup: &ractor::ActorRef<crate::SupervisorMsg>) {
     kit.tell("a", TestMsg::Fail("one".into()));
@@ -28,14 +47,7 @@ async fn fail_past_the_budget(kit: &Kit, sup: &ractor::ActorRef<crate::Superviso
 #[tokio::test]
 async fn uncounted_failures_restart_the_child_without_spending_its_budget() {
     let kit = Kit::default();
-    let (sup, _join) = Supervisor::start(
-        one_restart(Duration::ZERO),
-        vec![kit.child("a")],
-        kit.listener(),
-        None,
-    )
-    .await
-    .expect("supervisor starts");
+    let (sup, _join) = start_a(&kit, Duration::ZERO).await;
     for round in 0..4 {
         kit.tell("a", TestMsg::FailUncounted(format!("poison {round}")));
         eventually("a restarted", || async { kit.starts_of("a") == round + 2 }).await;
@@ -57,14 +69,7 @@ async fn uncounted_failures_restart_the_child_without_spending_its_budget() {
 #[tokio::test]
 async fn a_child_given_up_on_is_tried_again_after_retry_after_with_a_fresh_budget() {
     let kit = Kit::default();
-    let (sup, _join) = Supervisor::start(
-        one_restart(Duration::from_millis(300)),
-        vec![kit.child("a")],
-        kit.listener(),
-        None,
-    )
-    .await
-    .expect("supervisor starts");
+    let (sup, _join) = start_a(&kit, Duration::from_millis(300)).await;
     fail_past_the_budget(&kit, &sup).await;
     let crashed = info(&sup, "a").await;
     assert!(
@@ -88,14 +93,7 @@ async fn a_child_given_up_on_is_tried_again_after_retry_after_with_a_fresh_budge
 #[tokio::test]
 async fn an_operator_stop_cancels_the_retry() {
     let kit = Kit::default();
-    let (sup, _join) = Supervisor::start(
-        one_restart(Duration::from_millis(300)),
-        vec![kit.child("a")],
-        kit.listener(),
-        None,
-    )
-    .await
-    .expect("supervisor starts");
+    let (sup, _join) = start_a(&kit, Duration::from_millis(300)).await;
     fail_past_the_budget(&kit, &sup).await;
     crate::stop_child(&sup, "a").await.expect("stop a");
     tokio::time::sleep(Duration::from_millis(600)).await;
