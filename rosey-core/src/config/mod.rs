@@ -49,7 +49,7 @@ use crate::paths::Home;
 pub use cytube::CytubeConfig;
 pub use dev::DevConfig;
 pub use logs::{parse_byte_size, LogsConfig, PluginLogLevel};
-pub use users::{RateLimitConfig, RepliesConfig};
+pub use users::{fill_reply, RateLimitConfig, RepliesConfig};
 pub use validate::is_loopback;
 pub use web::{TokenSetting, WebConfig, MIN_TOKEN_LEN, TOKEN_NONE};
 

@@ -39,6 +39,17 @@ impl Default for RateLimitConfig {
     }
 }
 
+/// One of the `bot.replies` wordings for `user` and `command` (the command word, put after
+/// `prefix`): `{user}` and `{command}` filled in; `None` when the wording is empty (say
+/// nothing).
+pub fn fill_reply(template: &str, user: &str, prefix: &str, command: &str) -> Option<String> {
+    (!template.trim().is_empty()).then(|| {
+        template
+            .replace("{user}", user)
+            .replace("{command}", &format!("{prefix}{command}"))
+    })
+}
+
 /// `bot.replies`: what the bot itself says to a user about their command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -17,6 +17,7 @@ use super::{limits::Verdict, RouteOutcome, RouteTable, Router, Unavailable, HELP
 /// plugin name can have parentheses).
 const UNKNOWN_COMMANDS: &str = "(unknown)";
 use crate::{
+    config::fill_reply,
     connector::{Incoming, Outgoing},
     rank::Rank,
 };
@@ -159,13 +160,8 @@ impl Router {
     pub fn reply_to(&self, incoming: &Incoming, outcome: &RouteOutcome) -> Option<Outgoing> {
         let prefix = &self.settings.command_prefix;
         let replies = &self.settings.replies;
-        let fill = |template: &str, command: &str| {
-            (!template.trim().is_empty()).then(|| {
-                template
-                    .replace("{user}", incoming.user())
-                    .replace("{command}", &format!("{prefix}{command}"))
-            })
-        };
+        let fill =
+            |template: &str, command: &str| fill_reply(template, incoming.user(), prefix, command);
         let text = match outcome {
             RouteOutcome::Unknown { command, known } if self.settings.unknown_command_reply => {
                 unknown_command_text(prefix, command, known)

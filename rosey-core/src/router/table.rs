@@ -50,10 +50,7 @@ impl RouteTable {
         command: impl Into<String>,
         plugin: impl Into<String>,
     ) -> Option<String> {
-        let command = command.into();
-        self.specs
-            .insert(command.clone(), CommandSpec::named(command.clone()));
-        self.routes.insert(command, plugin.into())
+        self.insert_spec(CommandSpec::named(command), plugin)
     }
 
     /// Routes `spec`'s command to `plugin`, with what its manifest says of it.
@@ -70,10 +67,15 @@ impl RouteTable {
 
     /// Every command of an enabled plugin, sorted, with what its manifest says of it.
     pub fn enabled_specs(&self) -> impl Iterator<Item = &CommandSpec> {
+        self.enabled().filter_map(|command| self.specs.get(command))
+    }
+
+    /// The words of every command of an enabled plugin, sorted.
+    fn enabled(&self) -> impl Iterator<Item = &String> {
         self.routes
             .iter()
             .filter(|(_, plugin)| !self.disabled.contains(*plugin))
-            .filter_map(|(command, _)| self.specs.get(command))
+            .map(|(command, _)| command)
     }
 
     /// Marks `plugin` disabled: its commands are known but not routed.
@@ -93,19 +95,12 @@ impl RouteTable {
 
     /// Every command of an enabled plugin, sorted (what the unknown-command answer lists).
     pub fn commands(&self) -> Vec<String> {
-        self.routes
-            .iter()
-            .filter(|(_, plugin)| !self.disabled.contains(*plugin))
-            .map(|(command, _)| command.clone())
-            .collect()
+        self.enabled().cloned().collect()
     }
 
     /// How many commands are routed to enabled plugins.
     pub fn len(&self) -> usize {
-        self.routes
-            .values()
-            .filter(|plugin| !self.disabled.contains(*plugin))
-            .count()
+        self.enabled().count()
     }
 
     /// Whether no command is routed to an enabled plugin.

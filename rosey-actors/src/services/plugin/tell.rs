@@ -42,14 +42,7 @@ pub struct FailureWording {
 impl FailureWording {
     /// The text for `asker`, or `None` when nothing is to be said.
     pub fn text(&self, asker: &Asker) -> Option<String> {
-        if self.template.trim().is_empty() {
-            return None;
-        }
-        Some(
-            self.template
-                .replace("{user}", &asker.user)
-                .replace("{command}", &format!("{}{}", self.prefix, asker.command)),
-        )
+        rosey_core::config::fill_reply(&self.template, &asker.user, &self.prefix, &asker.command)
     }
 }
 
