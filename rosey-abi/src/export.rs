@@ -20,7 +20,7 @@ use crate::{
         PluginModule, PluginModuleRef, PluginObject, PluginObject_TO,
     },
     panics,
-    sdk::{Command, Context, Event, LoadContext},
+    sdk::{Command, Context, Event, Handle, LoadContext, Timer},
     Plugin, PluginResult,
 };
 
@@ -45,6 +45,7 @@ struct Adapter<P> {
     plugin: P,
     config: FfiConfig,
     name: String,
+    handle: Handle,
 }
 
 extern "C" fn load<P: Plugin>(
@@ -56,8 +57,12 @@ extern "C" fn load<P: Plugin>(
     let config = args.config.clone();
     let name = args.name.as_str().to_owned();
     let state = args.state.into_option().map(|state| state.as_slice());
+    let handle = Handle::new(services::take());
     let loaded = guard(|| {
-        let ctx = LoadContext::new(Context::new(host.sabi_reborrow(), &config, &name), state);
+        let ctx = LoadContext::new(
+            Context::new(host.sabi_reborrow(), &config, &name, &handle),
+            state,
+        );
         P::load(&ctx)
     });
     match loaded {
@@ -66,32 +71,44 @@ extern "C" fn load<P: Plugin>(
                 plugin,
                 config,
                 name,
+                handle,
             },
             TD_Opaque,
         )),
-        RErr(err) => RErr(err),
+        RErr(err) => {
+            handle.close();
+            RErr(err)
+        }
     }
 }
 
 impl<P: Plugin> PluginObject for Adapter<P> {
     fn handle_command(&mut self, host: HostRef<'_>, command: &FfiCommand) -> RResult<(), FfiError> {
-        let ctx = Context::new(host.sabi_reborrow(), &self.config, &self.name);
+        let ctx = Context::new(host.sabi_reborrow(), &self.config, &self.name, &self.handle);
         let plugin = &mut self.plugin;
         let rank = sender::take();
         guard(|| plugin.on_command(&ctx, &Command::new(command).with_rank(rank)))
     }
 
     fn handle_event(&mut self, host: HostRef<'_>, event: &FfiEvent) -> RResult<(), FfiError> {
-        let ctx = Context::new(host.sabi_reborrow(), &self.config, &self.name);
+        let ctx = Context::new(host.sabi_reborrow(), &self.config, &self.name, &self.handle);
         let plugin = &mut self.plugin;
         let rank = sender::take();
+        if event.kind.as_str() == crate::TIMER_EVENT_KIND {
+            let name = event.text.as_ref().map_or("", |name| name.as_str());
+            return guard(|| plugin.on_timer(&ctx, &Timer::new(name, event.time_ms)));
+        }
         guard(|| plugin.on_event(&ctx, &Event::new(event).with_rank(rank)))
     }
 
     fn unload(&mut self, host: HostRef<'_>) -> RResult<RVec<u8>, FfiError> {
-        let ctx = Context::new(host.sabi_reborrow(), &self.config, &self.name);
+        let ctx = Context::new(host.sabi_reborrow(), &self.config, &self.name, &self.handle);
         let plugin = &mut self.plugin;
-        guard(|| plugin.unload(&ctx).map(RVec::from))
+        let state = guard(|| plugin.unload(&ctx).map(RVec::from));
+        // From here on the host may be serving the next instance: the plugin's handles (and
+        // the threads holding them) can no longer reach it.
+        self.handle.close();
+        state
     }
 }
 
@@ -183,6 +200,15 @@ macro_rules! export_plugin {
         pub extern "C" fn rosey_plugin_set_sender_rank_v1(known: bool, rank: i64) {
             $crate::export::sender::set(known.then_some(rank));
         }
+
+        #[doc(hidden)]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn rosey_plugin_set_services_v1(
+            table: *const $crate::services::HostServices,
+        ) {
+            // SAFETY: the host promises what `ServicesRef::new` asks (see `rosey_abi::services`).
+            $crate::export::services::set(unsafe { $crate::services::ServicesRef::new(table) });
+        }
     };
 }
 
@@ -211,6 +237,29 @@ pub mod sender {
     /// The note for the message handed over now (taken, so it never outlives its message).
     pub(crate) fn take() -> Option<crate::Rank> {
         RANK.with(Cell::take).map(crate::Rank)
+    }
+}
+
+/// The host's services table, handed over through [`crate::SERVICES_SYMBOL`] on the plugin's
+/// thread just before `load`, which takes it into the instance's [`Handle`].
+#[doc(hidden)]
+pub mod services {
+    use std::cell::Cell;
+
+    use crate::services::ServicesRef;
+
+    thread_local! {
+        static TABLE: Cell<Option<ServicesRef>> = const { Cell::new(None) };
+    }
+
+    /// The host's note: the instance loaded next on this thread gets `table`.
+    pub fn set(table: Option<ServicesRef>) {
+        TABLE.with(|cell| cell.set(table));
+    }
+
+    /// The table for the instance loading now (taken: one instance, one table).
+    pub(crate) fn take() -> Option<ServicesRef> {
+        TABLE.with(Cell::take)
     }
 }
 

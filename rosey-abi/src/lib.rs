@@ -40,6 +40,7 @@ pub mod loader;
 mod panics;
 pub mod rank;
 mod sdk;
+pub mod services;
 
 #[doc(hidden)]
 pub mod export;
@@ -47,8 +48,8 @@ pub mod export;
 pub use args::{Args, ArgsError};
 pub use rank::Rank;
 pub use sdk::{
-    Command, Config, Context, Error, Event, Kv, LoadContext, LogLevel, MessageSource, Plugin,
-    PluginResult,
+    ChatUser, Command, Config, Context, Error, Event, Handle, Kv, LoadContext, LogLevel, Media,
+    MessageSource, Origin, Plugin, PluginResult, Timer, MAX_TIMER_NAME,
 };
 
 /// The version of the plugin ABI this crate defines. Bumped on every change a loaded library
@@ -71,6 +72,17 @@ pub const SDK_VERSION_SYMBOL: &str = "rosey_plugin_sdk_version";
 /// tells the library the channel rank of the sender of the message it hands over next (see
 /// [`export::sender`] for why it is not part of the checked ABI).
 pub const SENDER_RANK_SYMBOL: &str = "rosey_plugin_set_sender_rank_v1";
+
+/// Name of the plain C symbol, `extern "C" fn(table: *const services::HostServices)`, through
+/// which the host hands the library its services table, on the plugin's thread just before
+/// `load` (see [`services`]). A library without it (built before it existed) gets no table.
+pub const SERVICES_SYMBOL: &str = "rosey_plugin_set_services_v1";
+
+/// The event kind a due timer reaches the library as, through the checked ABI's
+/// `handle_event` (`text`: the timer's name; `time_ms`: when it was due). Reserved: no chat
+/// event or plugin event has a `rosey.` kind, and the host only sends it to a library that
+/// armed a timer, which an SDK that does not know it cannot do.
+pub const TIMER_EVENT_KIND: &str = "rosey.timer";
 
 /// Set to `1` in a plugin host's environment, before its library is loaded, when the host
 /// passes DEBUG lines on: only then does a panicking plugin capture and symbolise a backtrace

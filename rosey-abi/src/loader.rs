@@ -167,6 +167,25 @@ pub fn sender_rank_hook(path: &Path) -> Option<SenderRankHook> {
     hook
 }
 
+/// How the host hands the library its services table: the library's
+/// [`crate::SERVICES_SYMBOL`], when it has one.
+pub type ServicesHook = unsafe extern "C" fn(table: *const crate::services::HostServices);
+
+/// The library's [`ServicesHook`], looked up in the already-loaded library at `path`.
+pub fn services_hook(path: &Path) -> Option<ServicesHook> {
+    let library = RawLibrary::load_at(path).ok()?;
+    // SAFETY: as in `sender_rank_hook`: declared by `export_plugin!` with this signature under
+    // a versioned name; the library is never unloaded.
+    let hook = unsafe {
+        library
+            .get::<ServicesHook>(&symbol_name(crate::SERVICES_SYMBOL))
+            .ok()
+            .map(|symbol| *symbol)
+    };
+    std::mem::forget(library);
+    hook
+}
+
 /// `name` NUL-terminated, as the dynamic loader wants it.
 fn symbol_name(name: &str) -> Vec<u8> {
     let mut bytes = name.as_bytes().to_vec();

@@ -33,6 +33,8 @@ pub const EVENT_USER_LIST: &str = "user.list";
 pub const EVENT_USER_COUNT: &str = "user.count";
 /// Event kind: a user's rank changed (`data.rank`).
 pub const EVENT_USER_RANK: &str = "user.rank";
+/// Event kind: a user went away or came back (`data.name`, `data.afk`).
+pub const EVENT_USER_AFK: &str = "user.afk";
 /// Event kind: the bot's own rank in the channel (`data.rank`: -1 anonymous, 0 guest, 1
 /// registered, 2 moderator, 3 admin, …).
 pub const EVENT_BOT_RANK: &str = "bot.rank";
@@ -65,6 +67,10 @@ pub const CHAT_ACTION_SUBJECT: &str = "rosey.actions.chat";
 
 /// Where plugins' outgoing private messages go, for the connector to send.
 pub const PM_ACTION_SUBJECT: &str = "rosey.actions.pm";
+
+/// Where the bot answers requests for the channel's state (who is in it, what plays), as
+/// [`ChannelState`] JSON: the plugin actors ask it for their plugins.
+pub const CHANNEL_STATE_SUBJECT: &str = "rosey.channel.state";
 
 /// A plugin's lifecycle subject: `rosey.plugins.<name>.<what>`.
 fn plugin_subject(name: &str, what: &str) -> String {
@@ -258,6 +264,40 @@ pub struct EventMessage {
     /// The channel rank of the user it concerns, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rank: Option<crate::rank::Rank>,
+}
+
+/// The chat channel as the bot follows it: the answer on [`CHANNEL_STATE_SUBJECT`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChannelState {
+    /// Who is in the channel, sorted by lowercased name.
+    pub users: Vec<ChannelUser>,
+    /// What plays, if anything.
+    pub media: Option<ChannelMedia>,
+}
+
+/// A user in [`ChannelState`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelUser {
+    /// The name as the chat shows it.
+    pub name: String,
+    /// CyTube's rank number.
+    pub rank: i64,
+    /// Marked away.
+    pub afk: bool,
+}
+
+/// The media in [`ChannelState`] (CyTube's field names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelMedia {
+    /// Its title.
+    pub title: String,
+    /// The provider's code (`yt`, `vi`, `cu`, …).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The provider's id.
+    pub id: String,
+    /// Its length in seconds (0: live or unknown).
+    pub seconds: u64,
 }
 
 /// Something a plugin wants said: in chat, or by PM when `to` is set.

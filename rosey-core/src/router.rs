@@ -249,7 +249,7 @@ pub struct Router {
     shared: Arc<Shared>,
     settings: RouterSettings,
     limiter: Mutex<limits::RateLimiter>,
-    ranks: Mutex<ranks::Ranks>,
+    roster: Mutex<roster::Roster>,
     told: Mutex<outages::Told>,
     down: PluginsDown,
     publisher: JoinHandle<()>,
@@ -285,7 +285,7 @@ impl Router {
         Router {
             shared,
             limiter: Mutex::new(limits::RateLimiter::new(&settings.rate_limit)),
-            ranks: Mutex::default(),
+            roster: Mutex::default(),
             told: Mutex::default(),
             down: PluginsDown::new(),
             settings,
@@ -515,8 +515,8 @@ mod events;
 mod help;
 mod limits;
 mod outages;
-mod ranks;
 mod replies;
+mod roster;
 mod table;
 #[cfg(test)]
 mod tests;

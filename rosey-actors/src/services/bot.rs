@@ -157,6 +157,7 @@ impl Actor for BotActor {
             .with_plugins_down(args.plugins_down.clone()),
         );
         let mut actions = client.subscribe("rosey.actions.>").await?;
+        let mut questions = client.subscribe(messaging::CHANNEL_STATE_SUBJECT).await?;
         let mut incoming = args.connector.incoming()?;
 
         let outbound = {
@@ -208,6 +209,28 @@ impl Actor for BotActor {
                     }
                 }
                 let _ = actor.send_message(BotMsg::TaskEnded("the connector closed".to_owned()));
+            })
+        };
+        // Plugins asking who is in the channel and what plays (through their actors).
+        let answers = {
+            let router = router.clone();
+            let client = client.clone();
+            let actor = myself.clone();
+            tokio::spawn(async move {
+                while let Some(question) = questions.next().await {
+                    let Some(reply) = question.reply else {
+                        continue;
+                    };
+                    let state = messaging::encode(&router.channel_state());
+                    if let Err(err) = client.publish(reply, state.into()).await {
+                        tracing::warn!(
+                            "cannot answer a plugin's question about the channel: {err}"
+                        );
+                    }
+                }
+                let _ = actor.send_message(BotMsg::TaskEnded(
+                    "the NATS subscription for plugins' questions ended".to_owned(),
+                ));
             })
         };
         let health = {
@@ -277,7 +300,7 @@ impl Actor for BotActor {
         Ok(BotState {
             router,
             args,
-            tasks: vec![outbound, inbound, health, watch],
+            tasks: vec![outbound, inbound, answers, health, watch],
         })
     }
 

@@ -101,40 +101,75 @@ impl Spawner {
         Ok(child)
     }
 
-    /// Like [`Spawner::spawn_logged`], and the child gets one end of a new socketpair at file
-    /// descriptor `child_fd` (its only inherited descriptor besides stdio); the other end is
-    /// returned. The pair is made close-on-exec, so no other child inherits either end.
-    pub async fn spawn_with_channel(
+    /// Like [`Spawner::spawn_logged`], and the child gets one end of a fresh socketpair per
+    /// entry of `child_fds`, at that descriptor (its only inherited descriptors besides
+    /// stdio); the parent's ends are returned, in order. The pairs are close-on-exec, so no
+    /// other child inherits them.
+    pub async fn spawn_with_channels(
         &self,
         mut command: Command,
         log: ChildLog,
-        child_fd: i32,
-    ) -> io::Result<(ChildProcess, tokio::net::UnixStream)> {
-        let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
-        let theirs = OwnedFd::from(theirs);
-        // SAFETY: only async-signal-safe calls (dup2, fcntl) between fork and exec. `theirs`
-        // moves into the closure, so the descriptor stays open until the command is dropped
-        // (right after the fork, on the spawner thread), which closes the parent's copy.
+        child_fds: &[i32],
+    ) -> io::Result<(ChildProcess, Vec<tokio::net::UnixStream>)> {
+        let mut ours = Vec::with_capacity(child_fds.len());
+        let mut theirs = Vec::with_capacity(child_fds.len());
+        for &child_fd in child_fds {
+            let (parent_end, child_end) = std::os::unix::net::UnixStream::pair()?;
+            ours.push(parent_end);
+            theirs.push((OwnedFd::from(child_end), child_fd));
+        }
+        // SAFETY: only async-signal-safe calls (dup2, fcntl) between fork and exec. The child
+        // ends move into the closure, so they stay open until the command is dropped (right
+        // after the fork, on the spawner thread), which closes the parent's copies. A child end
+        // that happens to sit on another entry's target descriptor is first moved out of the
+        // way (the targets are small numbers, above stdio, that a fresh socketpair rarely
+        // gets, but may).
+        if theirs.len() > MAX_CHANNELS {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("at most {MAX_CHANNELS} channels per child"),
+            ));
+        }
         unsafe {
             command.pre_exec(move || {
-                let fd = theirs.as_raw_fd();
-                if fd == child_fd {
-                    // dup2 onto itself keeps close-on-exec set: clear it instead.
-                    if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                // No allocation here (not async-signal-safe): a fixed array.
+                let mut fds = [-1i32; MAX_CHANNELS];
+                for (slot, (end, target)) in fds.iter_mut().zip(&theirs) {
+                    let mut fd = end.as_raw_fd();
+                    if fd != *target && theirs.iter().any(|(_, other)| *other == fd) {
+                        fd = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 64);
+                        if fd < 0 {
+                            return Err(io::Error::last_os_error());
+                        }
+                    }
+                    *slot = fd;
+                }
+                for (fd, (_, target)) in fds.iter().zip(&theirs) {
+                    let (fd, target) = (*fd, *target);
+                    if fd == target {
+                        // dup2 onto itself keeps close-on-exec set: clear it instead.
+                        if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                            return Err(io::Error::last_os_error());
+                        }
+                    } else if libc::dup2(fd, target) < 0 {
                         return Err(io::Error::last_os_error());
                     }
-                } else if libc::dup2(fd, child_fd) < 0 {
-                    return Err(io::Error::last_os_error());
                 }
                 Ok(())
             });
         }
-        ours.set_nonblocking(true)?;
-        let ours = tokio::net::UnixStream::from_std(ours)?;
+        let mut streams = Vec::with_capacity(ours.len());
+        for end in ours {
+            end.set_nonblocking(true)?;
+            streams.push(tokio::net::UnixStream::from_std(end)?);
+        }
         let child = self.spawn_logged(command, log).await?;
-        Ok((child, ours))
+        Ok((child, streams))
     }
 }
+
+/// The most channels [`Spawner::spawn_with_channels`] gives one child.
+const MAX_CHANNELS: usize = 4;
 
 /// Reads a line in a child's own log format as a level and message (`None`: not in it).
 pub type Translate = fn(&str) -> Option<(Level, String)>;

@@ -8,13 +8,21 @@ use crate::{
 };
 
 impl Router {
+    /// Who is in the channel and what plays, as the routed events told it.
+    pub fn channel_state(&self) -> messaging::ChannelState {
+        self.roster
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .state()
+    }
+
     /// A channel event: published as it is, never a command, whoever it concerns.
     /// Ranks it announces are noted (for the rate limits, `min_rank` and plugins), and the
     /// rank of the user it concerns goes with it.
     pub(super) fn route_event(&self, event: &ChannelEvent) -> Result<RouteOutcome, RouteError> {
         let rank = {
             let mut ranks = self
-                .ranks
+                .roster
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             ranks.note(event);

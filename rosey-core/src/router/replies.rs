@@ -39,7 +39,7 @@ impl Router {
     /// server last announced it.
     pub(super) fn rank_of(&self, incoming: &Incoming) -> Option<Rank> {
         incoming.rank().or_else(|| {
-            self.ranks
+            self.roster
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .of(incoming.user())

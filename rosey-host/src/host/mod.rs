@@ -8,6 +8,7 @@
 
 mod channel;
 mod plugin;
+mod services;
 
 use std::{
     io::BufReader,
@@ -25,7 +26,7 @@ use rosey_abi::loader::load_plugin_library;
 use self::channel::Channel;
 use crate::{
     exit_codes, sandbox,
-    wire::{read_frame, FromHost, Level, Outcome, ToHost, HOST_FD, PROTOCOL},
+    wire::{read_frame, FromHost, Level, Outcome, ToHost, HOST_FD, PROTOCOL, SERVICE_FD},
 };
 
 /// Loads a library, checks its ABI, prints `{"abi":…,"sdk":…}` and returns the exit code:
@@ -83,6 +84,7 @@ pub fn serve() -> i32 {
         }
     };
     let channel = Channel::new(writer);
+    let service = service_channel();
     let mut reader = BufReader::new(stream);
     if !channel.send(&FromHost::Hello {
         protocol: PROTOCOL,
@@ -157,11 +159,19 @@ pub fn serve() -> i32 {
         Err(code) => return code,
     };
     let heartbeat = Duration::from_millis(u64::from(start.heartbeat_ms.max(10)));
-    let sender_rank = rosey_abi::loader::sender_rank_hook(Path::new(&open.library));
-    let mut loaded = match plugin::start(module, sender_rank, start, channel.clone()) {
+    let library = Path::new(&open.library);
+    let (services, table) = services::Services::install(channel.clone(), service);
+    let hooks = plugin::Hooks {
+        sender_rank: rosey_abi::loader::sender_rank_hook(library),
+        services: rosey_abi::loader::services_hook(library).map(|hook| (hook, table)),
+    };
+    let mut loaded = match plugin::start(module, hooks, start, channel.clone()) {
         Ok(loaded) => loaded,
         Err(plugin::StartError::Storage(err)) => return fail(exit_codes::STORAGE_FAILED, err),
-        Err(plugin::StartError::Load(err)) => return fail(exit_codes::LOAD_FAILED, err),
+        Err(plugin::StartError::Load(err)) => {
+            services.close();
+            return fail(exit_codes::LOAD_FAILED, err);
+        }
     };
     if !channel.send(&FromHost::Started) {
         return exit_codes::CHANNEL_LOST;
@@ -174,8 +184,24 @@ pub fn serve() -> i32 {
         let (seq, (outcome, backtrace)) = match next() {
             Ok(Some(ToHost::Command(command))) => (command.seq, loaded.command(&command)),
             Ok(Some(ToHost::Event(event))) => (event.seq, loaded.event(&event)),
+            Ok(Some(ToHost::Timer {
+                seq,
+                name,
+                id,
+                due_ms,
+            })) => {
+                let outcome = if services.fire(&name, id) {
+                    loaded.timer(&name, due_ms)
+                } else {
+                    // Replaced or cancelled while this firing was on its way.
+                    (Outcome::Ok, None)
+                };
+                (seq, outcome)
+            }
             Ok(Some(ToHost::Unload)) => {
-                return match loaded.unload() {
+                let unloaded = loaded.unload();
+                services.close();
+                return match unloaded {
                     Ok(state) => {
                         if channel.send(&FromHost::Unloaded { state }) {
                             exit_codes::CLEAN
@@ -184,7 +210,7 @@ pub fn serve() -> i32 {
                         }
                     }
                     Err(err) => fail(exit_codes::UNLOAD_FAILED, err),
-                }
+                };
             }
             Ok(Some(_)) => return fail(exit_codes::USAGE, "unexpected frame".to_owned()),
             // The daemon dropped this host without an unload: it is being replaced or killed.
@@ -203,6 +229,20 @@ pub fn serve() -> i32 {
             }
             return exit_codes::PLUGIN_PANICKED;
         }
+    }
+}
+
+/// The host's end of the service channel at [`SERVICE_FD`], if the daemon gave it one.
+fn service_channel() -> Option<UnixStream> {
+    // SAFETY: F_GETFD only asks whether the descriptor is open.
+    if unsafe { libc::fcntl(SERVICE_FD, libc::F_GETFD) } < 0 {
+        return None;
+    }
+    // SAFETY: as for the channel: the daemon hands every host this descriptor and nothing
+    // else in the process owns it; the plugin must not inherit it.
+    unsafe {
+        libc::fcntl(SERVICE_FD, libc::F_SETFD, libc::FD_CLOEXEC);
+        Some(UnixStream::from_raw_fd(SERVICE_FD))
     }
 }
 

@@ -27,6 +27,17 @@ pub struct Loaded {
     sender_rank: Option<rosey_abi::loader::SenderRankHook>,
 }
 
+/// The library's plain C hooks outside the checked ABI, those it has.
+pub struct Hooks {
+    /// Tells it the sender's rank of the next message.
+    pub sender_rank: Option<rosey_abi::loader::SenderRankHook>,
+    /// Hands it the services table (with the table), before `load`.
+    pub services: Option<(
+        rosey_abi::loader::ServicesHook,
+        &'static rosey_abi::services::HostServices,
+    )>,
+}
+
 /// Why the plugin could not start.
 pub enum StartError {
     /// The storage folder could not be created.
@@ -68,7 +79,7 @@ fn panic_text(message: &str, channel: &Channel) -> String {
 /// state (the key-value store opens on first use).
 pub fn start(
     module: PluginModuleRef,
-    sender_rank: Option<rosey_abi::loader::SenderRankHook>,
+    hooks: Hooks,
     start: Start,
     channel: Channel,
 ) -> Result<Loaded, StartError> {
@@ -95,6 +106,11 @@ pub fn start(
             .collect(),
     };
     let load = module.load();
+    if let Some((give_services, table)) = hooks.services {
+        // SAFETY: `table` is leaked (valid for the process's life) and never written again;
+        // the call is on the thread that calls `load` next, as the hook expects.
+        unsafe { give_services(table) };
+    }
     let args = FfiLoadArgs {
         name: RStr::from(start.name.as_str()),
         config: &config,
@@ -107,7 +123,7 @@ pub fn start(
         ROk(plugin) => Ok(Loaded {
             plugin,
             api,
-            sender_rank,
+            sender_rank: hooks.sender_rank,
         }),
         RErr(err) => Err(StartError::Load(match err.kind {
             FfiErrorKind::Panicked => format!(
@@ -172,6 +188,27 @@ impl Loaded {
             text: event.text.as_deref().map(RString::from).into(),
             payload_json: event.payload_json.as_str().into(),
             time_ms: event.time_ms,
+        };
+        outcome(
+            self.plugin
+                .handle_event(HostApi_TO::from_ptr(&self.api, TD_Opaque), &ffi),
+        )
+    }
+
+    /// Runs the timer hook for `name`, due at `due_ms`; with a panic's backtrace, if one was
+    /// captured. The library gets it as an event of the reserved kind
+    /// [`rosey_abi::TIMER_EVENT_KIND`] (only a library that armed a timer ever does).
+    pub fn timer(&mut self, name: &str, due_ms: u64) -> (Outcome, Option<String>) {
+        self.tell_sender_rank(None);
+        self.api
+            .set_reply_target(ReplyTarget::Chat { in_reply_to: None });
+        let ffi = FfiEvent {
+            id: format!("timer:{name}:{due_ms}").as_str().into(),
+            kind: rosey_abi::TIMER_EVENT_KIND.into(),
+            user: ROption::RNone,
+            text: ROption::RSome(RString::from(name)),
+            payload_json: "{}".into(),
+            time_ms: due_ms,
         };
         outcome(
             self.plugin
@@ -259,15 +296,8 @@ impl HostApi for HostImpl {
 
     fn publish(&self, kind: RStr<'_>, payload_json: RStr<'_>) -> RResult<(), RString> {
         let kind = kind.as_str();
-        if !wire::is_valid_event_kind(kind) {
-            return RErr(RString::from(format!(
-                "{kind:?} is not a valid event kind: dot-separated words of a-z, 0-9, _ and -"
-            )));
-        }
-        if let Err(err) = serde_json::from_str::<serde_json::Value>(payload_json.as_str()) {
-            return RErr(RString::from(format!(
-                "the event payload is not JSON: {err}"
-            )));
+        if let Some(reason) = super::services::event_refusal(kind, payload_json.as_str()) {
+            return RErr(RString::from(reason));
         }
         self.channel.send(&FromHost::Publish {
             kind: kind.to_owned(),

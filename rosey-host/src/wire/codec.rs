@@ -212,6 +212,19 @@ impl ToHost {
                 .opt_i64(event.rank)
                 .finish(),
             ToHost::Unload => Encoder::new(5).finish(),
+            ToHost::Timer {
+                seq,
+                name,
+                id,
+                due_ms,
+            } => Encoder::new(6)
+                .u64(*seq)
+                .str(name)
+                .u64(*id)
+                .u64(*due_ms)
+                .finish(),
+            ToHost::Answer(Ok(json)) => Encoder::new(7).u8(0).str(json).finish(),
+            ToHost::Answer(Err(reason)) => Encoder::new(7).u8(1).str(reason).finish(),
         }
     }
 
@@ -303,6 +316,17 @@ impl ToHost {
                 rank: d.opt_i64()?,
             }),
             5 => ToHost::Unload,
+            6 => ToHost::Timer {
+                seq: d.u64()?,
+                name: d.str()?,
+                id: d.u64()?,
+                due_ms: d.u64()?,
+            },
+            7 => ToHost::Answer(match d.u8()? {
+                0 => Ok(d.str()?),
+                1 => Err(d.str()?),
+                other => return Err(WireError::Invalid(format!("answer flag {other}"))),
+            }),
             other => return Err(WireError::Invalid(format!("unknown tag {other}"))),
         };
         d.end()?;
@@ -358,6 +382,19 @@ impl FromHost {
             }
             FromHost::Unloaded { state } => Encoder::new(9).bytes(state).finish(),
             FromHost::Heartbeat { handled } => Encoder::new(10).u64(*handled).finish(),
+            FromHost::SetTimer {
+                id,
+                name,
+                after_ms,
+                every_ms,
+            } => Encoder::new(11)
+                .u64(*id)
+                .str(name)
+                .u64(*after_ms)
+                .u64(*every_ms)
+                .finish(),
+            FromHost::CancelTimer { name } => Encoder::new(12).str(name).finish(),
+            FromHost::Query => Encoder::new(13).finish(),
         }
     }
 
@@ -415,6 +452,14 @@ impl FromHost {
             },
             9 => FromHost::Unloaded { state: d.bytes()? },
             10 => FromHost::Heartbeat { handled: d.u64()? },
+            11 => FromHost::SetTimer {
+                id: d.u64()?,
+                name: d.str()?,
+                after_ms: d.u64()?,
+                every_ms: d.u64()?,
+            },
+            12 => FromHost::CancelTimer { name: d.str()? },
+            13 => FromHost::Query,
             other => return Err(WireError::Invalid(format!("unknown tag {other}"))),
         };
         d.end()?;

@@ -20,10 +20,22 @@
 //!       ── Started | Failed{…} ──────────────▶
 //!       ◀── Command{seq,…} | Event{seq,…} ───          one at a time
 //!       ── Chat / Publish / Log … Done{seq} ──▶         output, then the outcome
+//!       ◀── Timer{seq, name, due} ───────────          a timer the plugin armed is due
+//!       ── … Done{seq} ──────────────────────▶         (between messages, one at a time)
 //!       ◀── Unload ──────────────────────────
 //!       ── Unloaded{state} | Failed{…} ──────▶         then the host exits
 //!       ── Heartbeat{handled} ───────────────▶         every heartbeat period, from Start on
+//!       ── SetTimer / CancelTimer ───────────▶         any time from Start on (any thread)
 //! ```
+//!
+//! Timers live in the actor, per instance: it fires a due one only when no message is in the
+//! host, so a timer's hook is seen through (deadline, crash) like a message's, and an
+//! instance's timers end with it. The host keeps the names it armed, to answer `cancel` at
+//! once and to skip a timer cancelled while its `Timer` frame was on the way.
+//!
+//! A second socketpair, the *service channel* at [`SERVICE_FD`], carries the plugin's
+//! questions about the channel (`Query` → `Answer`), one at a time under the host's lock, from
+//! whichever thread asks, without ever waiting for the serving loop.
 //!
 //! Back-pressure is the socket's: the actor hands over one message and waits for its `Done`;
 //! a host writes its output as the plugin produces it and blocks if the actor stops reading.
@@ -32,10 +44,49 @@
 use std::io::{self, Read, Write};
 
 /// The channel's version, sent in `Hello`.
-pub const PROTOCOL: u32 = 3;
+pub const PROTOCOL: u32 = 4;
 
 /// The file descriptor a host finds its end of the channel at.
 pub const HOST_FD: i32 = 3;
+
+/// The file descriptor a host finds its end of the service channel at.
+pub const SERVICE_FD: i32 = 4;
+
+/// The most timers one instance may have armed at once.
+pub const MAX_TIMERS: usize = 1000;
+
+/// The shortest period of a repeating timer, in milliseconds: a plugin's timers share its one
+/// thread with its messages, and each firing is a round trip through the daemon.
+pub const MIN_TIMER_PERIOD_MS: u64 = 100;
+
+/// The furthest a timer may be set, in milliseconds (a year): anything later belongs in the
+/// plugin's storage, re-armed when it comes closer.
+pub const MAX_TIMER_DELAY_MS: u64 = 366 * 24 * 3600 * 1000;
+
+/// The longest timer name, in bytes (the SDK's limit).
+pub const MAX_TIMER_NAME: usize = rosey_abi::MAX_TIMER_NAME;
+
+/// Why a timer cannot be armed (`None`: it can). Checked by the host, to answer the plugin,
+/// and again by the actor, which does not trust the host.
+pub fn timer_refusal(name: &str, after_ms: u64, every_ms: u64) -> Option<String> {
+    if name.is_empty() || name.len() > MAX_TIMER_NAME {
+        return Some(format!(
+            "a timer's name must be 1 to {MAX_TIMER_NAME} bytes, not {}",
+            name.len()
+        ));
+    }
+    if after_ms > MAX_TIMER_DELAY_MS || every_ms > MAX_TIMER_DELAY_MS {
+        return Some(format!(
+            "timer {name:?} is set more than a year ahead: keep the date in storage and arm the timer closer to it"
+        ));
+    }
+    if every_ms != 0 && every_ms < MIN_TIMER_PERIOD_MS {
+        return Some(format!(
+            "timer {name:?} repeats every {every_ms} ms: the shortest period is {MIN_TIMER_PERIOD_MS} ms"
+        ));
+    }
+    None
+}
 
 /// The largest frame either side accepts (handed-over state included).
 pub const MAX_FRAME: usize = 64 * 1024 * 1024;
@@ -193,6 +244,22 @@ pub enum ToHost {
     Event(Event),
     /// Unload the plugin, send its state, exit.
     Unload,
+    /// Timer `name` is due: run the plugin's timer hook (unless it was cancelled), then `Done`.
+    Timer {
+        /// The firing's number, named again by its `Done`.
+        seq: u64,
+        /// The timer's name.
+        name: String,
+        /// The arming it belongs to (the `id` of its `SetTimer`): a firing of an arming since
+        /// replaced or cancelled is skipped.
+        id: u64,
+        /// When it was due, ms since the Unix epoch.
+        due_ms: u64,
+    },
+    /// The answer to a `Query` (service channel only): the channel's state as JSON
+    /// (`{"users":[{"name","rank","afk"}…],"media":{"title","type","id","seconds"}|null}`), or
+    /// why there is none.
+    Answer(Result<String, String>),
 }
 
 /// How a handler ended.
@@ -272,6 +339,25 @@ pub enum FromHost {
         /// Messages handled so far.
         handled: u64,
     },
+    /// Arm timer `name` (replacing one of that name): due in `after_ms`, then every
+    /// `every_ms` (0: once).
+    SetTimer {
+        /// This arming's number, unique in the instance.
+        id: u64,
+        /// The timer's name.
+        name: String,
+        /// Milliseconds until it is first due.
+        after_ms: u64,
+        /// Its period in milliseconds (0: it fires once).
+        every_ms: u64,
+    },
+    /// Disarm timer `name`.
+    CancelTimer {
+        /// The timer's name.
+        name: String,
+    },
+    /// What is the channel's state? (service channel only; answered by `Answer`)
+    Query,
 }
 
 /// A frame that cannot be read.

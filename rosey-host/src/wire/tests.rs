@@ -79,6 +79,24 @@ fn every_frame_survives_encoding_and_decoding() {
         rank: None,
     }));
     round_trip_to_host(ToHost::Unload);
+    round_trip_to_host(ToHost::Timer {
+        seq: 9,
+        name: "round-end".to_owned(),
+        id: 3,
+        due_ms: 1_700_000_000_123,
+    });
+    round_trip_to_host(ToHost::Answer(Ok(r#"{"users":[]}"#.to_owned())));
+    round_trip_to_host(ToHost::Answer(Err("no chat connected".to_owned())));
+    round_trip_from_host(FromHost::SetTimer {
+        id: 3,
+        name: "tick".to_owned(),
+        after_ms: 100,
+        every_ms: 250,
+    });
+    round_trip_from_host(FromHost::CancelTimer {
+        name: "tick".to_owned(),
+    });
+    round_trip_from_host(FromHost::Query);
     round_trip_from_host(FromHost::Hello {
         protocol: PROTOCOL,
         pid: 42,
@@ -207,4 +225,16 @@ fn hostile_sandbox_fields_are_refused() {
     for cut in 0..open.len() {
         assert!(ToHost::decode(&open[..cut]).is_err(), "cut at {cut}");
     }
+}
+
+#[test]
+fn timers_outside_the_limits_are_refused_with_the_limit_named() {
+    assert_eq!(super::timer_refusal("tick", 0, 0), None);
+    assert_eq!(super::timer_refusal("tick", 10, 100), None);
+    let short = super::timer_refusal("tick", 10, 5).expect("refused");
+    assert!(short.contains("100 ms"), "{short}");
+    let far = super::timer_refusal("tick", super::MAX_TIMER_DELAY_MS + 1, 0).expect("refused");
+    assert!(far.contains("a year"), "{far}");
+    assert!(super::timer_refusal("", 10, 0).is_some());
+    assert!(super::timer_refusal(&"x".repeat(65), 10, 0).is_some());
 }

@@ -8,11 +8,17 @@
 //! outlives the call, and frames are cut from that buffer without awaiting. The host is
 //! untrusted: a frame's length is checked before its body is read, and the buffer grows with
 //! what actually arrives, never with what the length prefix claims.
+//!
+//! The reader also keeps the host's [`Timers`]: `SetTimer` and `CancelTimer` are taken in as
+//! they are read, wherever the actor is (loading, serving, swapping), and still returned, so
+//! an idle serving loop wakes up to the new due time.
 
 use std::collections::VecDeque;
 
 use rosey_host::wire::{self, FromHost};
 use tokio::{io::AsyncReadExt, net::unix::OwnedReadHalf};
+
+use super::timers::Timers;
 
 /// How much the buffer grows by for one read.
 const READ_CHUNK: usize = 64 * 1024;
@@ -23,6 +29,8 @@ pub struct FrameReader {
     buf: Vec<u8>,
     frames: VecDeque<FromHost>,
     ended: bool,
+    /// The timers this host's instance armed.
+    pub timers: Timers,
 }
 
 impl FrameReader {
@@ -33,6 +41,7 @@ impl FrameReader {
             buf: Vec::new(),
             frames: VecDeque::new(),
             ended: false,
+            timers: Timers::default(),
         }
     }
 
@@ -71,7 +80,9 @@ impl FrameReader {
             let Some(body) = self.buf.get(at + 4..at + 4 + len) else {
                 break;
             };
-            self.frames.push_back(FromHost::decode(body)?);
+            let frame = FromHost::decode(body)?;
+            self.timers.note(&frame);
+            self.frames.push_back(frame);
             at += 4 + len;
         }
         self.buf.drain(..at);

@@ -25,6 +25,9 @@ pub struct Host {
     /// beside waiting for the process).
     pub frames: FrameReader,
     writer: OwnedWriteHalf,
+    /// The actor's end of the service channel, until the plugin is started in this host and
+    /// [`super::questions`] takes it.
+    pub service: Option<tokio::net::UnixStream>,
 }
 
 impl Drop for Host {
@@ -59,15 +62,20 @@ pub async fn spawn(
         source,
         translate: None,
     };
-    let (child, stream) = spawner
-        .spawn_with_channel(command, log, wire::HOST_FD)
+    let (child, streams) = spawner
+        .spawn_with_channels(command, log, &[wire::HOST_FD, wire::SERVICE_FD])
         .await?;
+    let mut streams = streams.into_iter();
+    let (Some(stream), service) = (streams.next(), streams.next()) else {
+        return Err(std::io::Error::other("the spawner made no channel"));
+    };
     let (read_half, writer) = stream.into_split();
     Ok(Host {
         child,
         sandbox_gaps: Vec::new(),
         writer,
         frames: FrameReader::new(read_half),
+        service,
     })
 }
 

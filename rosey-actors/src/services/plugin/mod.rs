@@ -23,11 +23,13 @@ mod incoming;
 mod link;
 mod output;
 mod poison;
+mod questions;
 mod serve;
 pub mod spares;
 mod start;
 mod swap;
 mod tell;
+mod timers;
 
 pub use holds::{HeldUser, HoldRules};
 pub use tell::FailureWording;
@@ -237,6 +239,7 @@ impl Actor for PluginActor {
                 .churned()
                 .then(|| tokio::time::Instant::now() + serve::STANDBY_DELAY),
             on_message: false,
+            timer_seq: 0,
         };
         let door = args.door.clone();
         let task = tokio::spawn(async move {

@@ -254,6 +254,8 @@ impl Outputs {
                     .await;
                 Rest::Heartbeat
             }
+            // Noted by the frame reader as it read them (see `frames`).
+            FromHost::SetTimer { .. } | FromHost::CancelTimer { .. } => Rest::Consumed,
             other => Rest::Frame(other),
         }
     }

@@ -14,7 +14,7 @@ use rosey_core::{
     logs::Level,
     messaging::{self, Busy},
 };
-use rosey_host::wire::{FromHost, Outcome};
+use rosey_host::wire::{FromHost, Outcome, ToHost};
 use tokio::{
     sync::{mpsc, oneshot},
     time::Instant,
@@ -69,6 +69,8 @@ pub struct Serving {
     pub(super) standby_due: Option<Instant>,
     /// The host died on a message, counted against the message (see [`Ended::FailedOnMessage`]).
     pub(super) on_message: bool,
+    /// The number of the last timer firing handed to the host.
+    pub(super) timer_seq: u64,
 }
 
 /// How long after a swap or restart a standby host is opened if no message came first.
@@ -80,6 +82,7 @@ impl Serving {
         let mut preparing: Option<super::swap::Preparing> = None;
         loop {
             let silence = self.last_beat + self.args.heartbeat_timeout;
+            let timer_due = self.host.frames.timers.next_due();
             tokio::select! {
                 biased;
                 control = self.control.recv() => match control {
@@ -104,6 +107,11 @@ impl Serving {
                     None => return Ended::Failed(self.died().await),
                 },
                 _ = self.host.child.wait() => return Ended::Failed(self.died().await),
+                _ = sleep_until_due(timer_due) => {
+                    if let Err(reason) = self.fire_timer().await {
+                        return Ended::Failed(reason);
+                    }
+                }
                 message = self.door.next() => {
                     if let Err(reason) = self.handle(message).await {
                         return if self.on_message {
@@ -242,54 +250,7 @@ impl Serving {
             self.door.return_held(false);
             return Err(self.died().await);
         }
-        let started = Instant::now();
-        self.busy = Some(Busy {
-            what,
-            message_id: id.clone(),
-            since_ms: messaging::now_ms(),
-        });
-        let deadline = started + self.plan.handler_timeout;
-        let every = self.args.ack_wait / 2;
-        let mut progress = tokio::time::interval_at(started + every, every);
-        let outcome = loop {
-            let silence = self.last_beat + self.args.heartbeat_timeout;
-            tokio::select! {
-                frame = self.host.frames.recv() => {
-                    let Some(frame) = frame else {
-                        self.give_back();
-                        return Err(self.died_on(&cause).await);
-                    };
-                    match self.outputs.take(frame, self.busy.as_ref()).await {
-                        Rest::Consumed => {}
-                        Rest::Heartbeat => self.last_beat = Instant::now(),
-                        Rest::Frame(FromHost::Done { seq: done, outcome }) if done == seq => break outcome,
-                        Rest::Frame(other) => {
-                            self.give_back();
-                            let reason = self.violation(&other).await;
-                            return Err(format!("{reason}, handling {cause}"));
-                        }
-                    }
-                }
-                _ = self.host.child.wait() => {
-                    // A host that finished the message just before it exited (a panic ends it
-                    // right after its `Done`) finished it: what it wrote is read first.
-                    if let Some(outcome) = self.last_words(seq).await {
-                        break outcome;
-                    }
-                    self.give_back();
-                    return Err(self.died_on(&cause).await);
-                }
-                _ = tokio::time::sleep_until(deadline) => {
-                    let why = format!("handler for {cause} (message {id}) ran past {:?}", self.plan.handler_timeout);
-                    return Err(self.hung(why).await);
-                }
-                _ = tokio::time::sleep_until(silence) => {
-                    let why = format!("no heartbeat for {:?}", self.args.heartbeat_timeout);
-                    return Err(self.hung(why).await);
-                }
-                _ = progress.tick() => self.door.progress().await,
-            }
-        };
+        let outcome = self.see_through(seq, what, &id, &cause).await?;
         self.busy = None;
         self.outputs.pm_reply = None;
         self.outputs.for_user = None;
@@ -321,6 +282,106 @@ impl Serving {
                     &format!("plugin panicked on {cause}: {panic}"),
                 );
                 self.give_back();
+                Err(self.died().await)
+            }
+        }
+    }
+
+    /// Waits for the `Done` of `seq`, just handed to the host (`what` for status, `id` and
+    /// `cause` for the log), publishing the plugin's output meanwhile; `Err` when the host
+    /// dies, hangs or breaks the rules first (a message in hand then goes back to the door).
+    async fn see_through(
+        &mut self,
+        seq: u64,
+        what: String,
+        id: &str,
+        cause: &str,
+    ) -> Result<Outcome, String> {
+        let started = Instant::now();
+        self.busy = Some(Busy {
+            what,
+            message_id: id.to_owned(),
+            since_ms: messaging::now_ms(),
+        });
+        let deadline = started + self.plan.handler_timeout;
+        let every = self.args.ack_wait / 2;
+        let mut progress = tokio::time::interval_at(started + every, every);
+        loop {
+            let silence = self.last_beat + self.args.heartbeat_timeout;
+            tokio::select! {
+                frame = self.host.frames.recv() => {
+                    let Some(frame) = frame else {
+                        self.give_back();
+                        return Err(self.died_on(cause).await);
+                    };
+                    match self.outputs.take(frame, self.busy.as_ref()).await {
+                        Rest::Consumed => {}
+                        Rest::Heartbeat => self.last_beat = Instant::now(),
+                        Rest::Frame(FromHost::Done { seq: done, outcome }) if done == seq => return Ok(outcome),
+                        Rest::Frame(other) => {
+                            self.give_back();
+                            let reason = self.violation(&other).await;
+                            return Err(format!("{reason}, handling {cause}"));
+                        }
+                    }
+                }
+                _ = self.host.child.wait() => {
+                    // A host that finished the message just before it exited (a panic ends it
+                    // right after its `Done`) finished it: what it wrote is read first.
+                    if let Some(outcome) = self.last_words(seq).await {
+                        return Ok(outcome);
+                    }
+                    self.give_back();
+                    return Err(self.died_on(cause).await);
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    let why = format!("handler for {cause} (message {id}) ran past {:?}", self.plan.handler_timeout);
+                    return Err(self.hung(why).await);
+                }
+                _ = tokio::time::sleep_until(silence) => {
+                    let why = format!("no heartbeat for {:?}", self.args.heartbeat_timeout);
+                    return Err(self.hung(why).await);
+                }
+                _ = progress.tick() => self.door.progress().await,
+            }
+        }
+    }
+
+    /// Runs the plugin's hook for the timer that is due, if one still is (a message may have
+    /// come first). A timer's hook is a handler like any other: its deadline and heartbeats
+    /// apply, its failure is logged, and a crash in it fails the instance (with its timers).
+    async fn fire_timer(&mut self) -> Result<(), String> {
+        let Some(firing) = self.host.frames.timers.take_due(Instant::now()) else {
+            return Ok(());
+        };
+        self.timer_seq += 1;
+        let seq = self.timer_seq;
+        let cause = format!("timer {:?}", firing.name);
+        let frame = ToHost::Timer {
+            seq,
+            name: firing.name.clone(),
+            id: firing.id,
+            due_ms: firing.due_ms,
+        };
+        if self.host.send(&frame).await.is_err() {
+            return Err(self.died().await);
+        }
+        let id = format!("timer:{}:{}", firing.name, firing.due_ms);
+        let outcome = self.see_through(seq, cause.clone(), &id, &cause).await?;
+        self.busy = None;
+        self.outputs.settle().await;
+        match outcome {
+            Outcome::Ok => Ok(()),
+            Outcome::Failed(err) => {
+                self.outputs
+                    .plugin_line(Level::Error, &format!("{cause} failed: {err}"));
+                Ok(())
+            }
+            Outcome::Panicked(panic) => {
+                self.outputs.host_line(
+                    Level::Error,
+                    &format!("plugin panicked on {cause}: {panic}"),
+                );
                 Err(self.died().await)
             }
         }

@@ -185,6 +185,9 @@ pub async fn start(
     let config = PluginConfig::load(&args.home.plugin_config_file(&args.name))
         .map_err(|err| err.to_string())?;
     let storage_dir = args.home.plugin_storage_dir(&args.name);
+    if let Some(service) = host.service.take() {
+        super::questions::serve(args.name.clone(), service, args.client.clone());
+    }
     host.send(&ToHost::Start(Start {
         name: args.name.clone(),
         version: plan.version.clone(),

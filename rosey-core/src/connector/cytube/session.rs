@@ -327,6 +327,10 @@ impl Session<'_> {
                 let user = data["name"].as_str().map(str::to_owned);
                 self.event(messaging::EVENT_USER_LEAVE, user, data);
             }
+            "setAFK" => {
+                let user = data["name"].as_str().map(str::to_owned);
+                self.event(messaging::EVENT_USER_AFK, user, data);
+            }
             "setUserRank" => {
                 let user = data["name"].as_str().map(str::to_owned);
                 self.event(messaging::EVENT_USER_RANK, user, data);

@@ -1,0 +1,221 @@
+//! The host's services a plugin reaches outside a hook: sending on its own, timers, the
+//! channel's state, the clock. A table of plain C function pointers the host hands the library
+//! through [`crate::SERVICES_SYMBOL`] just before `load`, outside the layout `abi_stable`
+//! checks (see [`crate::export::sender`] for why nothing new may be reachable from the root
+//! module).
+//!
+//! The table grows at its end only. Its first field is its size as the host built it: a
+//! library reads a field only when the size covers it ([`HostServices::has`]), so a library
+//! built against a later table still runs on an earlier host (the missing services answer
+//! "this host does not offer …"), and a library built against an earlier table never looks
+//! past what it knows. A change to a field that exists gets a new symbol name (`…_v2`).
+//!
+//! Every function may be called from any thread, at any time while the process lives, and
+//! never unwinds: a host's error comes back as an `RErr` with a one-line reason.
+
+use std::ffi::c_void;
+
+use abi_stable::{
+    std_types::{ROption, RResult, RStr, RString, RVec},
+    StableAbi,
+};
+
+pub use crate::SERVICES_SYMBOL;
+
+/// A user in the channel, as [`HostServices::users`] lists them.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone)]
+pub struct FfiUser {
+    /// The name as the chat shows it.
+    pub name: RString,
+    /// CyTube's rank number (see [`crate::Rank`]).
+    pub rank: i64,
+    /// Whether the chat marks them away.
+    pub afk: bool,
+}
+
+/// What is playing, as [`HostServices::media`] tells it.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone)]
+pub struct FfiMedia {
+    /// The media's title.
+    pub title: RString,
+    /// The provider's short code (`yt` YouTube, `vi` Vimeo, `cu` custom, …).
+    pub kind: RString,
+    /// The provider's id of the media (for `yt`, the video id).
+    pub id: RString,
+    /// Its length in seconds (0 for a live stream or when the chat did not say).
+    pub duration_secs: u64,
+}
+
+/// Says `text` in the channel's chat (`to` absent) or by PM to `to`, in reply to message
+/// `in_reply_to` when set.
+pub type SayFn = extern "C" fn(
+    ctx: *const c_void,
+    to: ROption<RStr<'_>>,
+    in_reply_to: ROption<RStr<'_>>,
+    text: RStr<'_>,
+) -> RResult<(), RString>;
+/// Publishes an event of the plugin's own (`kind` without the `plugin.<name>.` prefix).
+pub type PublishFn = extern "C" fn(
+    ctx: *const c_void,
+    kind: RStr<'_>,
+    payload_json: RStr<'_>,
+) -> RResult<(), RString>;
+/// Arms timer `name` to fire in `after_ms`, then every `every_ms` (0: once), replacing a timer
+/// of that name.
+pub type SetTimerFn = extern "C" fn(
+    ctx: *const c_void,
+    name: RStr<'_>,
+    after_ms: u64,
+    every_ms: u64,
+) -> RResult<(), RString>;
+/// Disarms timer `name`; `true` when it was armed.
+pub type CancelTimerFn =
+    extern "C" fn(ctx: *const c_void, name: RStr<'_>) -> RResult<bool, RString>;
+/// Who is in the channel now.
+pub type UsersFn = extern "C" fn(ctx: *const c_void) -> RResult<RVec<FfiUser>, RString>;
+/// What is playing now, if anything.
+pub type MediaFn = extern "C" fn(ctx: *const c_void) -> RResult<ROption<FfiMedia>, RString>;
+/// The host's clock, in milliseconds since the Unix epoch (a test's clock in
+/// [`crate::testing`]).
+pub type NowFn = extern "C" fn(ctx: *const c_void) -> u64;
+
+/// The host's services, as a table of function pointers (`ctx` is the host's, passed back to
+/// each). Built by the host, which keeps it alive for the life of the process; read by the
+/// library only through [`ServicesRef`], which never reads past `size`.
+#[repr(C)]
+pub struct HostServices {
+    /// `size_of::<HostServices>()` as the host was compiled.
+    pub size: usize,
+    /// The host's context, passed back as each function's first argument.
+    pub ctx: *const c_void,
+    /// See [`SayFn`].
+    pub say: SayFn,
+    /// See [`PublishFn`].
+    pub publish: PublishFn,
+    /// See [`SetTimerFn`].
+    pub set_timer: SetTimerFn,
+    /// See [`CancelTimerFn`].
+    pub cancel_timer: CancelTimerFn,
+    /// See [`UsersFn`].
+    pub users: UsersFn,
+    /// See [`MediaFn`].
+    pub media: MediaFn,
+    /// See [`NowFn`].
+    pub now_ms: NowFn,
+}
+
+/// The byte offset just past field `field` of [`HostServices`].
+macro_rules! end_of {
+    ($field:ident) => {{
+        let table = std::mem::MaybeUninit::<HostServices>::uninit();
+        let base = table.as_ptr();
+        // SAFETY: `addr_of!` on a field of a (never read) uninitialised value computes an
+        // address without creating a reference.
+        let field = unsafe { std::ptr::addr_of!((*base).$field) };
+        (field as usize - base as usize) + std::mem::size_of_val(unsafe { &*field })
+    }};
+}
+
+/// The library's view of a host's table, which may be shorter than this crate's
+/// [`HostServices`] (an older host): each service is `None` unless the table's size covers it.
+#[derive(Debug, Clone, Copy)]
+pub struct ServicesRef {
+    table: *const HostServices,
+}
+
+// SAFETY: the host promises every function may be called from any thread, and that the table
+// is never written after it was handed over.
+unsafe impl Send for ServicesRef {}
+// SAFETY: as above.
+unsafe impl Sync for ServicesRef {}
+
+/// An accessor for one field, `None` when the host's table is too short to have it.
+macro_rules! service {
+    ($(#[$doc:meta])* $field:ident: $ty:ty) => {
+        $(#[$doc])*
+        pub fn $field(&self) -> Option<$ty> {
+            // SAFETY: the field lies within the `size` bytes the host promised (checked first).
+            (self.size() >= end_of!($field))
+                .then(|| unsafe { std::ptr::addr_of!((*self.table).$field).read() })
+        }
+    };
+}
+
+impl ServicesRef {
+    /// Wraps the host's table; `None` for a null pointer.
+    ///
+    /// # Safety
+    /// `table` is null, or points to a table whose first `size` bytes are a [`HostServices`]
+    /// prefix, valid and unchanged for the life of the process.
+    pub unsafe fn new(table: *const HostServices) -> Option<ServicesRef> {
+        (!table.is_null()).then_some(ServicesRef { table })
+    }
+
+    fn size(&self) -> usize {
+        // SAFETY: `size` is the first field; every table has it (see `new`).
+        unsafe { std::ptr::addr_of!((*self.table).size).read() }
+    }
+
+    /// The host's context, for the functions' first argument.
+    pub fn ctx(&self) -> *const c_void {
+        // SAFETY: `ctx` precedes every service; a table too short for it has no services.
+        if self.size() >= end_of!(ctx) {
+            unsafe { std::ptr::addr_of!((*self.table).ctx).read() }
+        } else {
+            std::ptr::null()
+        }
+    }
+
+    service!(
+        /// Sending chat lines and PMs.
+        say: SayFn
+    );
+    service!(
+        /// Publishing events.
+        publish: PublishFn
+    );
+    service!(
+        /// Arming timers.
+        set_timer: SetTimerFn
+    );
+    service!(
+        /// Disarming timers.
+        cancel_timer: CancelTimerFn
+    );
+    service!(
+        /// The channel's users.
+        users: UsersFn
+    );
+    service!(
+        /// What is playing.
+        media: MediaFn
+    );
+    service!(
+        /// The host's clock.
+        now_ms: NowFn
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_service_ends_inside_the_table_and_later_fields_end_later() {
+        let size = std::mem::size_of::<HostServices>();
+        let ends = [
+            end_of!(say),
+            end_of!(publish),
+            end_of!(set_timer),
+            end_of!(cancel_timer),
+            end_of!(users),
+            end_of!(media),
+            end_of!(now_ms),
+        ];
+        assert!(ends.windows(2).all(|pair| pair[0] < pair[1]), "{ends:?}");
+        assert_eq!(ends[ends.len() - 1], size);
+        assert!(end_of!(ctx) < end_of!(say));
+    }
+}

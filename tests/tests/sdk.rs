@@ -1,0 +1,130 @@
+//! End to end: a plugin acting on its own, through the real daemon, host and emulated CyTube.
+//! Timers fire `on_timer` on the plugin's thread, repeat, are cancelled exactly and end with
+//! their instance; a thread of the plugin's own says things through a handle long after the
+//! hook returned; a plugin asks who is in the channel and what plays, as the chat server told
+//! the bot.
+
+use std::time::{Duration, Instant};
+
+use rosey_e2e::{
+    cytube::{CytubeServer, Limits},
+    stack::{TestStack, TEST_CONFIG},
+};
+
+const SLOW: Duration = Duration::from_secs(40);
+
+fn cytube_home() -> (CytubeServer, TestStack) {
+    let server = CytubeServer::for_bot("rosey", "pw", Limits::default());
+    let bot = server.bot_keys("rosey", "pw", "test");
+    let stack = TestStack::with_config(&["fixtures/chaos"], &format!("{TEST_CONFIG}{bot}"));
+    stack.start();
+    (server, stack)
+}
+
+/// How many chat lines of the bot's contain `needle`.
+fn count(server: &CytubeServer, needle: &str) -> usize {
+    server
+        .chat_from("rosey")
+        .iter()
+        .filter(|line| line.contains(needle))
+        .count()
+}
+
+#[test]
+fn a_timer_fires_on_time_repeats_and_stops_exactly_when_cancelled() {
+    let (server, _stack) = cytube_home();
+    server.join("test", "alice");
+    server.say("test", "alice", "!chaos timer 300");
+    server.wait_for_chat("rosey", "armed probe for 300 ms", SLOW);
+    let line = server.wait_for_chat("rosey", "timer probe due", SLOW);
+    let numbers: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|word| word.parse().ok())
+        .collect();
+    let [due, fired] = numbers[..] else {
+        panic!("a due and a fired time in {line:?}")
+    };
+    assert!(fired >= due, "fired before it was due: {line}");
+
+    server.say("test", "alice", "!chaos every 150");
+    server.wait(SLOW, "three firings of the repeating timer", || {
+        (count(&server, "timer probe due") >= 4).then_some(())
+    });
+    server.say("test", "alice", "!chaos cancel");
+    server.wait_for_chat("rosey", "cancelled: true", SLOW);
+    let after_cancel = count(&server, "timer probe due");
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(
+        count(&server, "timer probe due"),
+        after_cancel,
+        "no firing after the cancel was answered"
+    );
+    server.say("test", "alice", "!chaos cancel");
+    server.wait_for_chat("rosey", "cancelled: false", SLOW);
+    server.say("test", "alice", "!chaos every 20");
+    server.wait_for_chat(
+        "rosey",
+        "repeats every 20 ms: the shortest period is 100 ms",
+        SLOW,
+    );
+}
+
+#[test]
+fn a_thread_of_the_plugin_speaks_through_its_handle_after_the_hook_returned() {
+    let (server, _stack) = cytube_home();
+    server.join("test", "alice");
+    let asked = Instant::now();
+    server.say("test", "alice", "!chaos later 800 hello from a thread");
+    server.wait_for_chat("rosey", "will say it in 800 ms", SLOW);
+    server.wait_for_chat("rosey", "hello from a thread", SLOW);
+    assert!(
+        asked.elapsed() >= Duration::from_millis(800),
+        "said when the thread woke, not in the hook"
+    );
+}
+
+#[test]
+fn timers_end_with_their_instance_on_reload() {
+    let (server, stack) = cytube_home();
+    server.join("test", "alice");
+    server.say("test", "alice", "!chaos every 150");
+    server.wait(SLOW, "the repeating timer", || {
+        (count(&server, "timer probe due") >= 2).then_some(())
+    });
+    stack.home.run_ok(&["plugin", "reload", "chaos"]);
+    let after_reload = count(&server, "timer probe due");
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        count(&server, "timer probe due") <= after_reload + 1,
+        "the new instance did not re-arm it, so it stopped (one firing may have been on its way)"
+    );
+    server.say("test", "alice", "!chaos cancel");
+    server.wait_for_chat("rosey", "cancelled: false", SLOW);
+}
+
+#[test]
+fn a_plugin_sees_who_is_in_the_channel_and_what_plays() {
+    let (server, _stack) = cytube_home();
+    server.join("test", "alice");
+    server.join("test", "Bob");
+    server.set_rank("test", "Bob", 2);
+    server.change_media("test", "A fine song");
+    server.say("test", "alice", "!chaos users");
+    let users = server.wait_for_chat("rosey", "users:", SLOW);
+    for expected in ["alice:registered", "Bob:moderator", "rosey:"] {
+        assert!(users.contains(expected), "{expected} in {users:?}");
+    }
+    server.say("test", "alice", "!chaos media");
+    let playing = server.wait_for_chat("rosey", "playing:", SLOW);
+    assert_eq!(playing, "playing: A fine song (yt abc123, 60 s)");
+    server.leave("test", "Bob");
+    server.say("test", "alice", "!chaos users");
+    server.wait(SLOW, "Bob gone from the list", || {
+        let lists: Vec<String> = server
+            .chat_from("rosey")
+            .into_iter()
+            .filter(|line| line.starts_with("users:"))
+            .collect();
+        (lists.len() >= 2 && !lists[1].contains("Bob")).then_some(())
+    });
+}
