@@ -11,7 +11,7 @@
 use abi_stable::{
     prefix_type::PrefixTypeTrait,
     sabi_trait::TD_Opaque,
-    std_types::{RErr, ROk, RResult, RString, RVec},
+    std_types::{RErr, ROk, RResult, RString, RVec, Tuple2},
 };
 
 use crate::{
@@ -20,7 +20,7 @@ use crate::{
         PluginModule, PluginModuleRef, PluginObject, PluginObject_TO,
     },
     panics,
-    sdk::{Command, Context, Event, Handle, LoadContext, Timer},
+    sdk::{Command, Config, Context, Event, Handle, LoadContext, Timer},
     Plugin, PluginResult,
 };
 
@@ -97,6 +97,30 @@ impl<P: Plugin> PluginObject for Adapter<P> {
         if event.kind.as_str() == crate::TIMER_EVENT_KIND {
             let name = event.text.as_ref().map_or("", |name| name.as_str());
             return guard(|| plugin.on_timer(&ctx, &Timer::new(name, event.time_ms)));
+        }
+        if event.kind.as_str() == crate::CONFIG_EVENT_KIND {
+            let lines = event.text.as_ref().map_or("", |lines| lines.as_str());
+            let new = FfiConfig {
+                json: event.payload_json.clone(),
+                flat: config_lines::decode(lines)
+                    .into_iter()
+                    .map(|(key, value)| Tuple2(RString::from(key), RString::from(value)))
+                    .collect(),
+            };
+            live_config::reset();
+            let applied = guard(|| plugin.on_config(&ctx, &Config::new(&new)));
+            drop(ctx);
+            return match applied {
+                ROk(()) if live_config::was_not_handled() => RErr(FfiError {
+                    kind: FfiErrorKind::Failed,
+                    message: RString::from(crate::CONFIG_NOT_HANDLED),
+                }),
+                ROk(()) => {
+                    self.config = new;
+                    ROk(())
+                }
+                RErr(err) => RErr(err),
+            };
         }
         guard(|| plugin.on_event(&ctx, &Event::new(event).with_rank(rank)))
     }
@@ -237,6 +261,101 @@ pub mod sender {
     /// The note for the message handed over now (taken, so it never outlives its message).
     pub(crate) fn take() -> Option<crate::Rank> {
         RANK.with(Cell::take).map(crate::Rank)
+    }
+}
+
+/// Whether the plugin's `on_config` is the SDK's default (which reloads instead).
+#[doc(hidden)]
+pub mod live_config {
+    use std::cell::Cell;
+
+    thread_local! {
+        static NOT_HANDLED: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Called by the default `on_config`.
+    pub fn not_handled() {
+        NOT_HANDLED.with(|cell| cell.set(true));
+    }
+
+    pub(crate) fn reset() {
+        NOT_HANDLED.with(|cell| cell.set(false));
+    }
+
+    pub(crate) fn was_not_handled() -> bool {
+        NOT_HANDLED.with(Cell::take)
+    }
+}
+
+/// The flat pairs of a configuration as one text (the `text` of a
+/// [`crate::CONFIG_EVENT_KIND`] event): a line per pair, `key` TAB `value`, with `\\`, `\t`
+/// and `\n` escaped in both, so the library needs no parser to read it.
+pub mod config_lines {
+    fn escape(text: &str, out: &mut String) {
+        for ch in text.chars() {
+            match ch {
+                '\\' => out.push_str("\\\\"),
+                '\t' => out.push_str("\\t"),
+                '\n' => out.push_str("\\n"),
+                other => out.push(other),
+            }
+        }
+    }
+
+    fn unescape(text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut chars = text.chars();
+        while let Some(ch) = chars.next() {
+            if ch != '\\' {
+                out.push(ch);
+                continue;
+            }
+            match chars.next() {
+                Some('t') => out.push('\t'),
+                Some('n') => out.push('\n'),
+                Some(other) => out.push(other),
+                None => out.push('\\'),
+            }
+        }
+        out
+    }
+
+    /// The pairs as text.
+    pub fn encode<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+        let mut out = String::new();
+        for (key, value) in pairs {
+            escape(key, &mut out);
+            out.push('\t');
+            escape(value, &mut out);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The pairs in `text` (a line without a TAB is skipped).
+    pub fn decode(text: &str) -> Vec<(String, String)> {
+        text.lines()
+            .filter_map(|line| line.split_once('\t'))
+            .map(|(key, value)| (unescape(key), unescape(value)))
+            .collect()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn pairs_with_tabs_newlines_and_backslashes_come_back_as_they_were() {
+            let pairs = [
+                ("greeting", "hi\tthere\nfriend"),
+                ("path\\odd", "C:\\dir"),
+                ("empty", ""),
+            ];
+            let text = super::encode(pairs.iter().copied());
+            assert_eq!(text.lines().count(), 3);
+            let back = super::decode(&text);
+            let back: Vec<(&str, &str)> =
+                back.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            assert_eq!(back, pairs);
+        }
     }
 }
 

@@ -84,6 +84,17 @@ pub const SERVICES_SYMBOL: &str = "rosey_plugin_set_services_v1";
 /// armed a timer, which an SDK that does not know it cannot do.
 pub const TIMER_EVENT_KIND: &str = "rosey.timer";
 
+/// The event kind new configuration reaches the library as, through `handle_event` (the
+/// operator ran `rosey plugin config`): `payload_json` is the whole document, `text` its flat
+/// pairs in [`export::config_lines`]' encoding. Reserved like [`TIMER_EVENT_KIND`]; the host
+/// only sends it to a library that took the services table (which knows it).
+pub const CONFIG_EVENT_KIND: &str = "rosey.config";
+
+/// The error message with which a library says its plugin does not take configuration live
+/// (it left `on_config` as it is): the host reloads it instead, with its state.
+#[doc(hidden)]
+pub const CONFIG_NOT_HANDLED: &str = "\u{1e}rosey: on_config not implemented";
+
 /// Set to `1` in a plugin host's environment, before its library is loaded, when the host
 /// passes DEBUG lines on: only then does a panicking plugin capture and symbolise a backtrace
 /// (which costs milliseconds, on the path of a crash, and would be dropped anyway).

@@ -85,6 +85,18 @@ pub trait Plugin: Send + Sized + 'static {
         Ok(())
     }
 
+    /// The operator changed the plugin's configuration (`rosey plugin config`): `config` is
+    /// the whole new one, which [`Context::config`] returns from now on. Return an error to
+    /// refuse it (the operator sees the message and the old file is put back).
+    ///
+    /// A plugin that does not implement this is reloaded instead: unloaded, and loaded again
+    /// with its state and the new configuration.
+    fn on_config(&mut self, ctx: &Context<'_>, config: &Config<'_>) -> PluginResult<()> {
+        let _ = (ctx, config);
+        crate::export::live_config::not_handled();
+        Ok(())
+    }
+
     /// Stop, returning the state the next instance should start with (empty by default).
     /// Timers end with the instance: the next one re-arms what it needs in `load`.
     fn unload(&mut self, ctx: &Context<'_>) -> PluginResult<Vec<u8>> {
