@@ -126,6 +126,7 @@ pub use client::{
 pub use events::{
     ignore_notices, ChildInfo, ChildState, Listener, SupervisionEventKind, SupervisionNotice,
 };
+pub use services::plugin::ConfigTaken;
 pub use spec::{
     spawn_child, Backoff, ChildFactory, ChildSpec, GiveUp, Intensity, Restart, Strategy,
     SupervisorSpec,

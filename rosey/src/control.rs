@@ -67,6 +67,12 @@ pub enum Request {
         /// Plugin name.
         name: String,
     },
+    /// Hand running plugin `name` its changed config file (`rosey plugin config`); answers
+    /// `{"ms", "taken": "live"|"reloaded"|"not_running"}`.
+    PluginConfig {
+        /// Plugin name.
+        name: String,
+    },
     /// Restart plugin `name` at the same version, state carried.
     PluginReload {
         /// Plugin name.

@@ -1,10 +1,12 @@
-//! `rosey plugin …`: new, pack, install, update, reload, remove, enable, disable, list and info.
+//! `rosey plugin …`: new, pack, install, update, reload, remove, enable, disable, config, list
+//! and info.
 //!
 //! The rules of the home live in rosey-core ([`rosey_core::install`], [`rosey_core::archive`]);
 //! with a daemon running, changes also reach the running stack at once ([`live`]: hot reload).
 //! This module adds what only the binary can do: run cargo, run the throwaway
 //! `rosey plugin-host check` process that proves a library loads, talk to the terminal.
 
+mod config;
 pub(crate) mod live;
 pub(crate) mod new;
 pub(crate) mod ops;
@@ -82,6 +84,15 @@ pub enum PluginCommand {
         #[arg(long)]
         no_reload: bool,
     },
+    /// Show a plugin's settings, one of them, or set one (a running plugin takes it at once).
+    Config {
+        /// The plugin's name.
+        name: String,
+        /// A setting, by dotted path (`limits.max_dice`); without it, all are shown.
+        key: Option<String>,
+        /// The new value; without it, the setting is shown.
+        value: Option<String>,
+    },
     /// List installed plugins.
     List {
         /// Print JSON instead of a table.
@@ -123,6 +134,9 @@ pub fn run(home: &Home, command: PluginCommand) -> ExitCode {
         PluginCommand::Enable { name, no_reload } => ops::run_enable(home, &name, true, no_reload),
         PluginCommand::Disable { name, no_reload } => {
             ops::run_enable(home, &name, false, no_reload)
+        }
+        PluginCommand::Config { name, key, value } => {
+            config::run_config(home, &name, key.as_deref(), value.as_deref())
         }
         PluginCommand::List { json } => run_list(home, json),
         PluginCommand::Info { name } => run_info(home, &name),

@@ -128,3 +128,80 @@ fn a_plugin_sees_who_is_in_the_channel_and_what_plays() {
         (lists.len() >= 2 && !lists[1].contains("Bob")).then_some(())
     });
 }
+
+#[test]
+fn plugin_config_shows_and_sets_a_key_and_the_running_plugin_takes_it_live_or_by_reload() {
+    let stack = TestStack::with_plugins(&["dice-roller", "fixtures/chaos"]);
+    stack.start();
+    let shown = stack.home.run_ok(&["plugin", "config", "dice-roller"]);
+    assert!(shown.contains("  max_dice = 100"), "{shown}");
+    assert_eq!(
+        stack
+            .home
+            .run_ok(&["plugin", "config", "dice-roller", "max_sides"])
+            .trim(),
+        "1000"
+    );
+    let missing = stack
+        .home
+        .run_err(&["plugin", "config", "dice-roller", "max_dies"]);
+    assert!(
+        missing.contains("no key `max_dies`") && missing.contains("max_dice, max_sides"),
+        "{missing}"
+    );
+
+    // dice-roller has on_config: it takes the change without a restart.
+    let pid = stack.unit("dice-roller")["pid"].clone();
+    let set = stack
+        .home
+        .run_ok(&["plugin", "config", "dice-roller", "max_dice", "3"]);
+    assert!(
+        set.contains("Set max_dice = 3 for dice-roller; dice-roller took it live"),
+        "{set}"
+    );
+    assert_eq!(stack.unit("dice-roller")["pid"], pid, "the same host");
+    assert!(
+        stack.say("!roll 5d6").contains("at most 3 dice"),
+        "the new limit applies at once"
+    );
+    let config = std::fs::read_to_string(
+        stack
+            .home
+            .path()
+            .join("data/plugins/dice-roller/config.yaml"),
+    )
+    .expect("config file");
+    assert!(
+        config.contains("# The most dice one !roll may throw") && config.contains("max_dice: 3"),
+        "edited in place, comments kept: {config}"
+    );
+
+    // A value the plugin refuses: it keeps the old one, and so does the file.
+    let refused = stack
+        .home
+        .run_err(&["plugin", "config", "dice-roller", "max_dice", "0"]);
+    assert!(
+        refused.contains("must be at least 1") && refused.contains("the old config is back"),
+        "{refused}"
+    );
+    assert_eq!(
+        stack
+            .home
+            .run_ok(&["plugin", "config", "dice-roller", "max_dice"])
+            .trim(),
+        "3"
+    );
+    assert!(stack.say("!roll 2d6").contains("rolled 2d6"));
+
+    // chaos has no on_config: it is reloaded with its state to take the change.
+    let pid = stack.unit("chaos")["pid"].clone();
+    let set = stack
+        .home
+        .run_ok(&["plugin", "config", "chaos", "mood", "grumpy"]);
+    assert!(
+        set.contains("Set mood = grumpy for chaos; chaos was reloaded with its state"),
+        "{set}"
+    );
+    assert_ne!(stack.unit("chaos")["pid"], pid, "a new host");
+    assert_eq!(stack.say("!chaos ping").trim(), "pong");
+}

@@ -13,10 +13,14 @@
 //!
 //! Configuration (`config.yaml`): `max_dice` (default 100) and `max_sides` (default 1000). An
 //! expression over a limit, or one that is not dice notation, gets a reply explaining the syntax.
+//! The limits are taken live (`rosey plugin config dice-roller max_dice 20`): `on_config`
+//! reads them like `load` does, and refuses limits of 0, which keeps the old ones.
 
 mod dice;
 
-use rosey_abi::{export_plugin, Command, Context, Error, LoadContext, Plugin, PluginResult};
+use rosey_abi::{
+    export_plugin, Command, Config, Context, Error, LoadContext, Plugin, PluginResult,
+};
 
 use dice::{Expr, Limits};
 
@@ -53,6 +57,20 @@ impl DiceRoller {
     }
 }
 
+/// The limits `config` sets; an error naming the keys when one is 0 or not a number.
+fn limits(config: &Config<'_>) -> PluginResult<Limits> {
+    let limits = Limits {
+        max_dice: config.get_or("max_dice", 100)?,
+        max_sides: config.get_or("max_sides", 1000)?,
+    };
+    if limits.max_dice == 0 || limits.max_sides == 0 {
+        return Err(Error::msg(
+            "config: max_dice and max_sides must be at least 1",
+        ));
+    }
+    Ok(limits)
+}
+
 /// How to write a roll, with the limits in force.
 fn usage(limits: Limits) -> String {
     format!(
@@ -64,20 +82,19 @@ fn usage(limits: Limits) -> String {
 
 impl Plugin for DiceRoller {
     fn load(ctx: &LoadContext<'_>) -> PluginResult<Self> {
-        let config = ctx.config();
-        let limits = Limits {
-            max_dice: config.get_or("max_dice", 100)?,
-            max_sides: config.get_or("max_sides", 1000)?,
-        };
-        if limits.max_dice == 0 || limits.max_sides == 0 {
-            return Err(Error::msg(
-                "config: max_dice and max_sides must be at least 1",
-            ));
-        }
         Ok(DiceRoller {
-            limits,
+            limits: limits(&ctx.config())?,
             rng: fastrand::Rng::new(),
         })
+    }
+
+    fn on_config(&mut self, ctx: &Context<'_>, config: &Config<'_>) -> PluginResult<()> {
+        self.limits = limits(config)?;
+        ctx.info(format!(
+            "now at most {} dice of {} sides",
+            self.limits.max_dice, self.limits.max_sides
+        ));
+        Ok(())
     }
 
     fn on_command(&mut self, ctx: &Context<'_>, cmd: &Command<'_>) -> PluginResult<()> {

@@ -33,7 +33,7 @@ use crate::{
         plugin::{
             door::{Doors, Wants},
             spares::Spares,
-            HostProgram, PluginActor, PluginArgs,
+            ConfigTaken, HostProgram, PluginActor, PluginArgs,
         },
         process::Spawner,
     },
@@ -317,6 +317,17 @@ impl Stack {
                 Ok(true)
             }
         }
+    }
+
+    /// Hands running plugin `name` the configuration now in its file (see [`ConfigTaken`]);
+    /// `Ok(None)` when it is not running (it reads the file when it next starts).
+    pub async fn configure_plugin(&self, name: &str) -> Result<Option<ConfigTaken>, String> {
+        let Some(door) = self.runtime.doors.get(name) else {
+            return Ok(None);
+        };
+        crate::services::plugin::configure_at_door(&door)
+            .await
+            .transpose()
     }
 
     /// Replaces plugin `name`'s running `previous` version with `version`, state carried over,

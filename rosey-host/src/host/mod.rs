@@ -165,6 +165,8 @@ pub fn serve() -> i32 {
         sender_rank: rosey_abi::loader::sender_rank_hook(library),
         services: rosey_abi::loader::services_hook(library).map(|hook| (hook, table)),
     };
+    // A library that takes the services table knows the reserved events (timers, config).
+    let knows_live_config = hooks.services.is_some();
     let mut loaded = match plugin::start(module, hooks, start, channel.clone()) {
         Ok(loaded) => loaded,
         Err(plugin::StartError::Storage(err)) => return fail(exit_codes::STORAGE_FAILED, err),
@@ -195,6 +197,14 @@ pub fn serve() -> i32 {
                 } else {
                     // Replaced or cancelled while this firing was on its way.
                     (Outcome::Ok, None)
+                };
+                (seq, outcome)
+            }
+            Ok(Some(ToHost::Config { seq, json, flat })) => {
+                let outcome = if knows_live_config {
+                    loaded.configure(&json, &flat)
+                } else {
+                    (Outcome::NotHandled, None)
                 };
                 (seq, outcome)
             }

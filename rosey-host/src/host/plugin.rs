@@ -61,6 +61,9 @@ fn outcome(result: RResult<(), FfiError>) -> (Outcome, Option<String>) {
                 backtrace.map(str::to_owned),
             )
         }
+        RErr(FfiError { message, .. }) if message.as_str() == rosey_abi::CONFIG_NOT_HANDLED => {
+            (Outcome::NotHandled, None)
+        }
         RErr(FfiError { message, .. }) => (Outcome::Failed(message.into_string()), None),
     }
 }
@@ -209,6 +212,35 @@ impl Loaded {
             text: ROption::RSome(RString::from(name)),
             payload_json: "{}".into(),
             time_ms: due_ms,
+        };
+        outcome(
+            self.plugin
+                .handle_event(HostApi_TO::from_ptr(&self.api, TD_Opaque), &ffi),
+        )
+    }
+
+    /// Hands new configuration to the plugin's `on_config`, as an event of the reserved kind
+    /// [`rosey_abi::CONFIG_EVENT_KIND`] (only sent to a library that knows it); `NotHandled`
+    /// when the plugin has no `on_config`.
+    pub fn configure(
+        &mut self,
+        json: &str,
+        flat: &[(String, String)],
+    ) -> (Outcome, Option<String>) {
+        self.tell_sender_rank(None);
+        self.api
+            .set_reply_target(ReplyTarget::Chat { in_reply_to: None });
+        let lines = rosey_abi::export::config_lines::encode(
+            flat.iter()
+                .map(|(key, value)| (key.as_str(), value.as_str())),
+        );
+        let ffi = FfiEvent {
+            id: "config".into(),
+            kind: rosey_abi::CONFIG_EVENT_KIND.into(),
+            user: ROption::RNone,
+            text: ROption::RSome(RString::from(lines)),
+            payload_json: json.into(),
+            time_ms: 0,
         };
         outcome(
             self.plugin

@@ -223,6 +223,14 @@ impl ToHost {
                 .u64(*id)
                 .u64(*due_ms)
                 .finish(),
+            ToHost::Config { seq, json, flat } => {
+                let mut encoder = Encoder::new(8);
+                encoder.u64(*seq).str(json).count(flat.len());
+                for (key, value) in flat {
+                    encoder.str(key).str(value);
+                }
+                encoder.finish()
+            }
             ToHost::Answer(Ok(json)) => Encoder::new(7).u8(0).str(json).finish(),
             ToHost::Answer(Err(reason)) => Encoder::new(7).u8(1).str(reason).finish(),
         }
@@ -322,6 +330,17 @@ impl ToHost {
                 id: d.u64()?,
                 due_ms: d.u64()?,
             },
+            8 => {
+                let seq = d.u64()?;
+                let json = d.str()?;
+                // Each pair takes at least 8 bytes.
+                let pairs = d.count(8, "config pairs")?;
+                let mut flat = Vec::with_capacity(pairs);
+                for _ in 0..pairs {
+                    flat.push((d.str()?, d.str()?));
+                }
+                ToHost::Config { seq, json, flat }
+            }
             7 => ToHost::Answer(match d.u8()? {
                 0 => Ok(d.str()?),
                 1 => Err(d.str()?),
@@ -377,6 +396,7 @@ impl FromHost {
                     Outcome::Ok => encoder.u8(0),
                     Outcome::Failed(message) => encoder.u8(1).str(message),
                     Outcome::Panicked(message) => encoder.u8(2).str(message),
+                    Outcome::NotHandled => encoder.u8(3),
                 };
                 encoder.finish()
             }
@@ -447,6 +467,7 @@ impl FromHost {
                     0 => Outcome::Ok,
                     1 => Outcome::Failed(d.str()?),
                     2 => Outcome::Panicked(d.str()?),
+                    3 => Outcome::NotHandled,
                     other => return Err(WireError::Invalid(format!("outcome {other}"))),
                 },
             },

@@ -22,6 +22,8 @@
 //!       ── Chat / Publish / Log … Done{seq} ──▶         output, then the outcome
 //!       ◀── Timer{seq, name, due} ───────────          a timer the plugin armed is due
 //!       ── … Done{seq} ──────────────────────▶         (between messages, one at a time)
+//!       ◀── Config{seq, json, flat} ─────────          new configuration (`on_config`)
+//!       ── … Done{seq} ──────────────────────▶         (NotHandled: reload it instead)
 //!       ◀── Unload ──────────────────────────
 //!       ── Unloaded{state} | Failed{…} ──────▶         then the host exits
 //!       ── Heartbeat{handled} ───────────────▶         every heartbeat period, from Start on
@@ -256,6 +258,16 @@ pub enum ToHost {
         /// When it was due, ms since the Unix epoch.
         due_ms: u64,
     },
+    /// The operator changed the plugin's configuration: hand it to the plugin's `on_config`
+    /// (`Done` with `NotHandled` when it has none: the actor then reloads it), then `Done`.
+    Config {
+        /// The step's number, named again by its `Done`.
+        seq: u64,
+        /// The whole configuration as JSON.
+        json: String,
+        /// The same flattened to `key.path = value` pairs.
+        flat: Vec<(String, String)>,
+    },
     /// The answer to a `Query` (service channel only): the channel's state as JSON
     /// (`{"users":[{"name","rank","afk"}…],"media":{"title","type","id","seconds"}|null}`), or
     /// why there is none.
@@ -271,6 +283,9 @@ pub enum Outcome {
     Failed(String),
     /// It panicked; the host exits after sending this.
     Panicked(String),
+    /// New configuration only: the plugin does not take it live (no `on_config`, or a
+    /// library older than live configuration); reload it instead.
+    NotHandled,
 }
 
 /// Host → actor.

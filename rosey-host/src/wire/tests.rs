@@ -85,6 +85,15 @@ fn every_frame_survives_encoding_and_decoding() {
         id: 3,
         due_ms: 1_700_000_000_123,
     });
+    round_trip_to_host(ToHost::Config {
+        seq: 4,
+        json: r#"{"a":{"b":1}}"#.to_owned(),
+        flat: vec![("a.b".to_owned(), "1".to_owned())],
+    });
+    round_trip_from_host(FromHost::Done {
+        seq: 4,
+        outcome: Outcome::NotHandled,
+    });
     round_trip_to_host(ToHost::Answer(Ok(r#"{"users":[]}"#.to_owned())));
     round_trip_to_host(ToHost::Answer(Err("no chat connected".to_owned())));
     round_trip_from_host(FromHost::SetTimer {

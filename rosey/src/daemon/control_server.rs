@@ -170,6 +170,7 @@ async fn handle(request: Request, daemon: &Daemon) -> Response {
         } => timed(ops::update_plugin(daemon, &name, &version, &previous).await),
         Request::PluginUnload { name } => timed(ops::unload_plugin(daemon, &name).await),
         Request::PluginReload { name } => timed(ops::reload_plugin(daemon, &name).await),
+        Request::PluginConfig { name } => reply(ops::configure_plugin(daemon, &name).await),
         Request::RoutesChanged => {
             reply(daemon.stack.refresh_routes().await.map_err(OpError::Failed))
         }

@@ -214,6 +214,30 @@ pub async fn reload_plugin(daemon: &Daemon, name: &str) -> Result<f64, OpError> 
     Ok(ms)
 }
 
+/// Hands running plugin `name` its changed config file: `{"ms", "taken"}` with `taken` one of
+/// `live` (its `on_config` took it), `reloaded` (it has none: reloaded with its state) or
+/// `not_running` (it reads the file when it starts).
+pub async fn configure_plugin(daemon: &Daemon, name: &str) -> Result<serde_json::Value, OpError> {
+    let mut taken = None;
+    let ms = plugin_op(daemon, name, "config", |stack| {
+        let taken = &mut taken;
+        async move {
+            *taken = stack
+                .configure_plugin(name)
+                .await
+                .map_err(OpError::Failed)?;
+            Ok(())
+        }
+    })
+    .await?;
+    let taken = match taken {
+        Some(rosey_actors::ConfigTaken::Live) => "live",
+        Some(rosey_actors::ConfigTaken::Reloaded) => "reloaded",
+        None => "not_running",
+    };
+    Ok(serde_json::json!({ "ms": ms, "taken": taken }))
+}
+
 /// Enables or disables installed plugin `name`: the registry first, then (with hot reload on)
 /// the running stack and the bot's routes. What happened, in a sentence.
 pub async fn set_enabled(daemon: &Daemon, name: &str, enable: bool) -> Result<String, OpError> {

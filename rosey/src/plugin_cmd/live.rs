@@ -63,8 +63,13 @@ pub fn running(home: &Home) -> bool {
 
 /// Sends a plugin operation to the daemon; the time it took (ms) or the daemon's reason.
 pub fn call(home: &Home, request: Request) -> Result<f64, String> {
+    call_data(home, request).map(|data| data["ms"].as_f64().unwrap_or(0.0))
+}
+
+/// Sends a plugin operation to the daemon; its answer's data or the daemon's reason.
+pub fn call_data(home: &Home, request: Request) -> Result<serde_json::Value, String> {
     match control::call(home, &request, OPERATION_TIMEOUT) {
-        Ok(Response { ok: true, data, .. }) => Ok(data["ms"].as_f64().unwrap_or(0.0)),
+        Ok(Response { ok: true, data, .. }) => Ok(data),
         Ok(Response { error, .. }) => Err(error.unwrap_or_else(|| "the daemon refused".to_owned())),
         Err(err) => Err(err.to_string()),
     }

@@ -14,6 +14,7 @@
 //! A plugin that has crashed or been reloaded keeps a *standby*: a host with its library
 //! already open, so the next replacement only has to start the plugin in it.
 
+mod between;
 pub mod door;
 mod doors;
 mod early;
@@ -32,6 +33,7 @@ mod tell;
 mod timers;
 
 pub use holds::{HeldUser, HoldRules};
+pub use serve::ConfigTaken;
 pub use tell::FailureWording;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
@@ -239,7 +241,7 @@ impl Actor for PluginActor {
                 .churned()
                 .then(|| tokio::time::Instant::now() + serve::STANDBY_DELAY),
             on_message: false,
-            timer_seq: 0,
+            step_seq: 0,
         };
         let door = args.door.clone();
         let task = tokio::spawn(async move {
@@ -317,6 +319,17 @@ pub async fn swap_at_door(door: &door::Door, version: &str) -> Option<Result<(),
             .await
             .unwrap_or_else(|_| Err("the plugin stopped before the reload finished".to_owned())),
     )
+}
+
+/// Hands the running instance behind `door` its new configuration (from its config file);
+/// `None` when no instance serves (it reads the file when it starts).
+pub async fn configure_at_door(door: &door::Door) -> Option<Result<ConfigTaken, String>> {
+    let serving = door.serving()?;
+    let (reply, answer) = oneshot::channel();
+    serving.send(Control::Configure { reply }).ok()?;
+    Some(answer.await.unwrap_or_else(|_| {
+        Err("the plugin stopped before it took the new configuration".to_owned())
+    }))
 }
 
 /// Asks the running instance `actor` of a plugin to run `version` (make-before-break).

@@ -14,7 +14,7 @@ use rosey_core::{
     logs::Level,
     messaging::{self, Busy},
 };
-use rosey_host::wire::{FromHost, Outcome, ToHost};
+use rosey_host::wire::{FromHost, Outcome};
 use tokio::{
     sync::{mpsc, oneshot},
     time::Instant,
@@ -38,8 +38,23 @@ pub enum Control {
         /// The outcome, for the operator.
         reply: oneshot::Sender<Result<(), String>>,
     },
+    /// Hand the running instance its new configuration (the operator changed it): live
+    /// through `on_config`, or by a reload with its state when it has none.
+    Configure {
+        /// How it was taken, for the operator.
+        reply: oneshot::Sender<Result<ConfigTaken, String>>,
+    },
     /// Finish the message in hand, unload, hand the state over, end.
     Stop,
+}
+
+/// How a running plugin took new configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigTaken {
+    /// Its `on_config` took it, without a restart.
+    Live,
+    /// It has no `on_config`: it was reloaded with its state.
+    Reloaded,
 }
 
 /// How serving ended.
@@ -69,8 +84,8 @@ pub struct Serving {
     pub(super) standby_due: Option<Instant>,
     /// The host died on a message, counted against the message (see [`Ended::FailedOnMessage`]).
     pub(super) on_message: bool,
-    /// The number of the last timer firing handed to the host.
-    pub(super) timer_seq: u64,
+    /// The number of the last timer firing or configuration handed to the host.
+    pub(super) step_seq: u64,
 }
 
 /// How long after a swap or restart a standby host is opened if no message came first.
@@ -89,6 +104,11 @@ impl Serving {
                     Some(Control::Stop) | None => return self.stop().await,
                     Some(Control::Swap { version, reply }) => {
                         if let Err(reason) = self.begin_swap(version, reply, &mut preparing).await {
+                            return Ended::Failed(reason);
+                        }
+                    }
+                    Some(Control::Configure { reply }) => {
+                        if let Err(reason) = self.configure(reply, &mut preparing).await {
                             return Ended::Failed(reason);
                         }
                     }
@@ -256,7 +276,8 @@ impl Serving {
         self.outputs.for_user = None;
         self.outputs.settle().await;
         match outcome {
-            Outcome::Ok | Outcome::Failed(_) => {
+            // `NotHandled` answers new configuration only; for a message it means nothing.
+            Outcome::Ok | Outcome::NotHandled | Outcome::Failed(_) => {
                 if let Outcome::Failed(err) = &outcome {
                     self.outputs
                         .plugin_line(Level::Error, &format!("{cause} failed: {err}"));
@@ -290,7 +311,7 @@ impl Serving {
     /// Waits for the `Done` of `seq`, just handed to the host (`what` for status, `id` and
     /// `cause` for the log), publishing the plugin's output meanwhile; `Err` when the host
     /// dies, hangs or breaks the rules first (a message in hand then goes back to the door).
-    async fn see_through(
+    pub(super) async fn see_through(
         &mut self,
         seq: u64,
         what: String,
@@ -347,46 +368,6 @@ impl Serving {
         }
     }
 
-    /// Runs the plugin's hook for the timer that is due, if one still is (a message may have
-    /// come first). A timer's hook is a handler like any other: its deadline and heartbeats
-    /// apply, its failure is logged, and a crash in it fails the instance (with its timers).
-    async fn fire_timer(&mut self) -> Result<(), String> {
-        let Some(firing) = self.host.frames.timers.take_due(Instant::now()) else {
-            return Ok(());
-        };
-        self.timer_seq += 1;
-        let seq = self.timer_seq;
-        let cause = format!("timer {:?}", firing.name);
-        let frame = ToHost::Timer {
-            seq,
-            name: firing.name.clone(),
-            id: firing.id,
-            due_ms: firing.due_ms,
-        };
-        if self.host.send(&frame).await.is_err() {
-            return Err(self.died().await);
-        }
-        let id = format!("timer:{}:{}", firing.name, firing.due_ms);
-        let outcome = self.see_through(seq, cause.clone(), &id, &cause).await?;
-        self.busy = None;
-        self.outputs.settle().await;
-        match outcome {
-            Outcome::Ok => Ok(()),
-            Outcome::Failed(err) => {
-                self.outputs
-                    .plugin_line(Level::Error, &format!("{cause} failed: {err}"));
-                Ok(())
-            }
-            Outcome::Panicked(panic) => {
-                self.outputs.host_line(
-                    Level::Error,
-                    &format!("plugin panicked on {cause}: {panic}"),
-                );
-                Err(self.died().await)
-            }
-        }
-    }
-
     /// A message is done with: its durable copy acked (`Ack`) or refused for good (`Term`),
     /// an early copy's left to be acked when it arrives.
     async fn finish(&mut self, taken: Taken, how: AckKind) {
@@ -431,7 +412,7 @@ impl Serving {
     }
 
     /// The host is gone: its last log lines go to the log, and its exit is the reason.
-    async fn died(&mut self) -> String {
+    pub(super) async fn died(&mut self) -> String {
         for line in self.host.last_log_lines().await {
             self.outputs.take(line, None).await;
         }
