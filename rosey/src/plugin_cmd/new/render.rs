@@ -39,6 +39,20 @@ pub(crate) fn render(
             rosey_abi::SDK_VERSION
         ),
     };
+    // The same SDK with its testing kit, for the unit tests only.
+    let sdk_testing = match &placement.sdk {
+        Sdk::Workspace => {
+            format!("rosey-abi = {{ path = \"{WORKSPACE_SDK_PATH}\", features = [\"testing\"] }}")
+        }
+        Sdk::Checkout(dir) => format!(
+            "rosey-abi = {{ path = {}, features = [\"testing\"] }}",
+            toml_string(&dir.to_string_lossy())
+        ),
+        Sdk::Registry => format!(
+            "rosey-abi = {{ version = \"{}\", features = [\"testing\"] }}",
+            rosey_abi::SDK_VERSION
+        ),
+    };
     let workspace = if placement.workspace.is_some() {
         String::new()
     } else {
@@ -69,6 +83,7 @@ pub(crate) fn render(
         ("crate", &names.crate_name),
         ("description", &description),
         ("sdk", &sdk),
+        ("sdk_testing", &sdk_testing),
         ("workspace", &workspace),
         ("author", &author),
         ("type", &names.type_name),
