@@ -12,6 +12,9 @@
 //!   into errors so that the host can log them instead of dying silently. [`args`] splits and
 //!   parses a command's arguments, with errors worded to be replied to the user.
 //!
+//! With the `testing` feature, the `testing` module loads a plugin in-process and drives it
+//! (commands, events, a fake clock for its timers, reloads) so its tests are plain `#[test]`s.
+//!
 //! The ABI is synchronous on purpose: tokio's runtime context does not cross a `dlopen` boundary,
 //! so a plugin that needs I/O of its own runs it on threads of its own.
 //!
@@ -41,6 +44,8 @@ mod panics;
 pub mod rank;
 mod sdk;
 pub mod services;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 #[doc(hidden)]
 pub mod export;

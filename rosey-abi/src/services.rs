@@ -5,7 +5,7 @@
 //! module).
 //!
 //! The table grows at its end only. Its first field is its size as the host built it: a
-//! library reads a field only when the size covers it ([`HostServices::has`]), so a library
+//! library reads a field only when the size covers it ([`ServicesRef`]), so a library
 //! built against a later table still runs on an earlier host (the missing services answer
 //! "this host does not offer …"), and a library built against an earlier table never looks
 //! past what it knows. A change to a field that exists gets a new symbol name (`…_v2`).
@@ -78,7 +78,7 @@ pub type UsersFn = extern "C" fn(ctx: *const c_void) -> RResult<RVec<FfiUser>, R
 /// What is playing now, if anything.
 pub type MediaFn = extern "C" fn(ctx: *const c_void) -> RResult<ROption<FfiMedia>, RString>;
 /// The host's clock, in milliseconds since the Unix epoch (a test's clock in
-/// [`crate::testing`]).
+/// `rosey_abi::testing`).
 pub type NowFn = extern "C" fn(ctx: *const c_void) -> u64;
 
 /// The host's services, as a table of function pointers (`ctx` is the host's, passed back to

@@ -153,7 +153,7 @@ impl<'a> LoadContext<'a> {
         LoadContext { ctx, state }
     }
 
-    /// The state the previous instance returned from [`Plugin::unload`], if any.
+    /// The state the previous instance returned from [`super::Plugin::unload`], if any.
     ///
     /// A plugin that cannot read it (an older format, say) should log why and decide itself
     /// whether to start fresh or fail the load.

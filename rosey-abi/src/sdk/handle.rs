@@ -214,7 +214,7 @@ impl Handle {
     }
 
     /// The host's clock in milliseconds since the Unix epoch: the wall clock in a real host,
-    /// the test's clock under [`crate::testing`]. Use it for what timers schedule, so tests
+    /// the test's clock under the testing kit (`rosey_abi::testing`). Use it for what timers schedule, so tests
     /// can move time.
     pub fn now_ms(&self) -> u64 {
         let clock = self.inner.services.as_ref();

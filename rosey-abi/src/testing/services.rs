@@ -1,0 +1,257 @@
+//! The services table a test bot hands each instance it loads, as the real host hands its
+//! own: sending from any thread, publishing, timers on the fake clock, the channel's users and
+//! media as the test set them, the fake clock itself.
+//!
+//! Each instance gets a table of its own whose context names the bot's state and the
+//! instance's generation: once that instance has unloaded (or was dropped, as in a crash), its
+//! services answer "the plugin has unloaded", even to handles that never learnt it. Table and
+//! context are leaked, as the real host leaks them: a plugin's thread may keep a handle, and
+//! call it, for as long as the process lives.
+//!
+//! The checks on timers and published events repeat the host's, wording included: this crate
+//! cannot depend on the host's.
+
+use std::{ffi::c_void, sync::Arc};
+
+use abi_stable::std_types::{RErr, ROk, ROption, RResult, RStr, RString, RVec};
+use serde_json::Value;
+
+use super::{
+    state::{Armed, Shared, State},
+    Said,
+};
+use crate::services::{FfiMedia, FfiUser, HostServices};
+
+/// The most timers one instance may have armed at once (as the host allows).
+pub(super) const MAX_TIMERS: usize = 1000;
+
+/// The shortest period of a repeating timer, in milliseconds (as the host allows).
+const MIN_TIMER_PERIOD_MS: u64 = 100;
+
+/// The furthest a timer may be set, in milliseconds: a year (as the host allows).
+const MAX_TIMER_DELAY_MS: u64 = 366 * 24 * 3600 * 1000;
+
+/// Why a timer cannot be armed (`None`: it can), worded as the host words it.
+pub(super) fn timer_refusal(name: &str, after_ms: u64, every_ms: u64) -> Option<String> {
+    let max_name = crate::MAX_TIMER_NAME;
+    if name.is_empty() || name.len() > max_name {
+        return Some(format!(
+            "a timer's name must be 1 to {max_name} bytes, not {}",
+            name.len()
+        ));
+    }
+    if after_ms > MAX_TIMER_DELAY_MS || every_ms > MAX_TIMER_DELAY_MS {
+        return Some(format!(
+            "timer {name:?} is set more than a year ahead: keep the date in storage and arm the timer closer to it"
+        ));
+    }
+    if every_ms != 0 && every_ms < MIN_TIMER_PERIOD_MS {
+        return Some(format!(
+            "timer {name:?} repeats every {every_ms} ms: the shortest period is {MIN_TIMER_PERIOD_MS} ms"
+        ));
+    }
+    None
+}
+
+/// One word of an event kind: 1–32 of `a-z`, `0-9`, `_`, `-`.
+fn is_event_word(word: &str) -> bool {
+    !word.is_empty()
+        && word.len() <= 32
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// Whether `kind` and `payload_json` make an event a plugin may publish; the reason when not,
+/// worded as the host words it.
+pub(super) fn event_refusal(kind: &str, payload_json: &str) -> Option<String> {
+    if !kind.split('.').all(is_event_word) {
+        return Some(format!(
+            "{kind:?} is not a valid event kind: dot-separated words of a-z, 0-9, _ and -"
+        ));
+    }
+    serde_json::from_str::<Value>(payload_json)
+        .err()
+        .map(|err| format!("the event payload is not JSON: {err}"))
+}
+
+/// What one instance's table works on: the bot's state, and which instance it serves.
+struct Instance {
+    shared: Arc<Shared>,
+    generation: u64,
+}
+
+/// A table for instance `generation` of the bot whose state is `shared`; leaked with its
+/// context (see the module documentation).
+pub(super) fn table(shared: Arc<Shared>, generation: u64) -> &'static HostServices {
+    let instance: &'static Instance = Box::leak(Box::new(Instance { shared, generation }));
+    Box::leak(Box::new(HostServices {
+        size: std::mem::size_of::<HostServices>(),
+        ctx: (instance as *const Instance).cast(),
+        say,
+        publish,
+        set_timer,
+        cancel_timer,
+        users,
+        media,
+        now_ms,
+    }))
+}
+
+/// Runs `f` on the bot's state if the instance behind `ctx` is still the live one.
+fn with_live<T>(
+    ctx: *const c_void,
+    f: impl FnOnce(&mut State) -> Result<T, String>,
+) -> RResult<T, RString> {
+    // SAFETY: `ctx` is the pointer `table` put in the table: a leaked `Instance`.
+    let instance = unsafe { &*ctx.cast::<Instance>() };
+    let mut state = instance.shared.lock();
+    let answer = if state.live == Some(instance.generation) {
+        f(&mut state)
+    } else {
+        Err("the plugin has unloaded".to_owned())
+    };
+    match answer {
+        Ok(value) => ROk(value),
+        Err(reason) => RErr(RString::from(reason)),
+    }
+}
+
+extern "C" fn say(
+    ctx: *const c_void,
+    to: ROption<RStr<'_>>,
+    _in_reply_to: ROption<RStr<'_>>,
+    text: RStr<'_>,
+) -> RResult<(), RString> {
+    with_live(ctx, |state| {
+        state.said.push(Said {
+            to: to.into_option().map(|to| to.as_str().to_owned()),
+            text: text.as_str().to_owned(),
+        });
+        Ok(())
+    })
+}
+
+extern "C" fn publish(
+    ctx: *const c_void,
+    kind: RStr<'_>,
+    payload_json: RStr<'_>,
+) -> RResult<(), RString> {
+    with_live(ctx, |state| {
+        if let Some(reason) = event_refusal(kind.as_str(), payload_json.as_str()) {
+            return Err(reason);
+        }
+        state
+            .published
+            .push((kind.as_str().to_owned(), payload_json.as_str().to_owned()));
+        Ok(())
+    })
+}
+
+extern "C" fn set_timer(
+    ctx: *const c_void,
+    name: RStr<'_>,
+    after_ms: u64,
+    every_ms: u64,
+) -> RResult<(), RString> {
+    let name = name.as_str();
+    with_live(ctx, |state| {
+        if let Some(reason) = timer_refusal(name, after_ms, every_ms) {
+            return Err(reason);
+        }
+        if state.timers.len() >= MAX_TIMERS && !state.timers.contains_key(name) {
+            return Err(format!(
+                "{MAX_TIMERS} timers are armed already, the most one plugin may have; cancel some first"
+            ));
+        }
+        let id = state.next_arming;
+        state.next_arming += 1;
+        let due_ms = state.now_ms.saturating_add(after_ms);
+        state.timers.insert(
+            name.to_owned(),
+            Armed {
+                id,
+                due_ms,
+                every_ms,
+            },
+        );
+        Ok(())
+    })
+}
+
+extern "C" fn cancel_timer(ctx: *const c_void, name: RStr<'_>) -> RResult<bool, RString> {
+    with_live(ctx, |state| {
+        Ok(state.timers.remove(name.as_str()).is_some())
+    })
+}
+
+extern "C" fn users(ctx: *const c_void) -> RResult<RVec<FfiUser>, RString> {
+    with_live(ctx, |state| {
+        Ok(state
+            .users
+            .iter()
+            .map(|user| FfiUser {
+                name: RString::from(user.name.as_str()),
+                rank: user.rank.0,
+                afk: user.afk,
+            })
+            .collect())
+    })
+}
+
+extern "C" fn media(ctx: *const c_void) -> RResult<ROption<FfiMedia>, RString> {
+    with_live(ctx, |state| {
+        Ok(ROption::from(state.media.as_ref().map(|media| FfiMedia {
+            title: RString::from(media.title.as_str()),
+            kind: RString::from(media.kind.as_str()),
+            id: RString::from(media.id.as_str()),
+            duration_secs: media.duration.as_secs(),
+        })))
+    })
+}
+
+extern "C" fn now_ms(ctx: *const c_void) -> u64 {
+    // SAFETY: as in `with_live`. The clock answers even after an unload, as a real one would.
+    let instance = unsafe { &*ctx.cast::<Instance>() };
+    instance.shared.lock().now_ms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timer_refusals_name_the_limit_that_was_crossed() {
+        assert_eq!(timer_refusal("tick", 0, 0), None);
+        assert_eq!(timer_refusal("tick", 5, 100), None);
+        let long = "x".repeat(crate::MAX_TIMER_NAME + 1);
+        assert_eq!(
+            timer_refusal(&long, 0, 0).as_deref(),
+            Some("a timer's name must be 1 to 64 bytes, not 65")
+        );
+        assert_eq!(
+            timer_refusal("", 0, 0).as_deref(),
+            Some("a timer's name must be 1 to 64 bytes, not 0")
+        );
+        assert_eq!(
+            timer_refusal("fast", 0, 99).as_deref(),
+            Some("timer \"fast\" repeats every 99 ms: the shortest period is 100 ms")
+        );
+        let far = timer_refusal("far", MAX_TIMER_DELAY_MS + 1, 0).unwrap_or_default();
+        assert!(far.contains("more than a year ahead"), "{far}");
+        assert_eq!(timer_refusal("year", MAX_TIMER_DELAY_MS, 0), None);
+    }
+
+    #[test]
+    fn event_refusals_catch_bad_kinds_and_payloads_that_are_not_json() {
+        assert_eq!(event_refusal("score.changed", "{}"), None);
+        let kind = event_refusal("Score", "{}").unwrap_or_default();
+        assert!(kind.contains("is not a valid event kind"), "{kind}");
+        assert!(event_refusal("a..b", "{}").is_some());
+        let payload = event_refusal("ok", "{").unwrap_or_default();
+        assert!(
+            payload.starts_with("the event payload is not JSON"),
+            "{payload}"
+        );
+    }
+}
