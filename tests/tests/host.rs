@@ -743,13 +743,14 @@ async fn a_ping_sent_as_a_host_is_killed_mid_handler_is_answered_by_the_next_hos
     a_ping_at_the_crash_is_answered_at_once_by_the_next_host(Crash::KillDuringHandler).await;
 }
 
-/// Checks that process `pid` holds exactly one socket, a Unix one, and no TCP or UDP socket.
+/// Checks that process `pid` holds exactly two sockets, Unix ones (its channel and its
+/// service channel), and no TCP or UDP socket.
 fn assert_only_the_channel_socket(pid: u32, what: &str) {
     let sockets = host::socket_inodes(pid);
     assert_eq!(
         sockets.len(),
-        1,
-        "{what} (pid {pid}) holds exactly one socket, its channel: {sockets:?}"
+        2,
+        "{what} (pid {pid}) holds exactly two sockets, its channel and its service channel: {sockets:?}"
     );
     let unix = host::net_table_inodes("unix");
     for inode in &sockets {

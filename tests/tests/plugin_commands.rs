@@ -453,7 +453,11 @@ fn plugin_new_makes_a_crate_that_tests_packs_installs_and_answers() {
         "--manifest-path",
         manifest_path.to_str().expect("utf-8"),
     ]);
-    assert!(tests.contains("test result: ok. 2 passed"), "{tests}");
+    assert!(
+        tests.contains("test result: ok. 3 passed")
+            && tests.contains("the_plugin_answers_through_the_testing_kit ... ok"),
+        "its unit tests and its test through the testing kit pass: {tests}"
+    );
 
     let packs = home.scratch().join("packs");
     let output = rosey_in(

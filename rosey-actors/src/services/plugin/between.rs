@@ -20,6 +20,7 @@ impl Serving {
             return Ok(());
         };
         self.step_seq += 1;
+        self.last_timer = Instant::now();
         let seq = self.step_seq;
         let cause = format!("timer {:?}", firing.name);
         let frame = ToHost::Timer {

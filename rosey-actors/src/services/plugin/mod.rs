@@ -242,6 +242,7 @@ impl Actor for PluginActor {
                 .then(|| tokio::time::Instant::now() + serve::STANDBY_DELAY),
             on_message: false,
             step_seq: 0,
+            last_timer: tokio::time::Instant::now(),
         };
         let door = args.door.clone();
         let task = tokio::spawn(async move {

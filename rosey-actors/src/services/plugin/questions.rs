@@ -4,7 +4,8 @@
 //! NATS request.
 //!
 //! The host is untrusted: anything but a `Query` ends the service (the host's questions then
-//! fail), and a host that asks faster than answers come is simply served one at a time.
+//! fail), a host that asks faster than answers come is served one at a time, and one that asks
+//! in a loop is answered at a bounded pace.
 
 use std::time::Duration;
 
@@ -17,16 +18,23 @@ use super::frames::FrameReader;
 /// How long the bot may take to answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The least time between two questions of one host: a plugin asking in a loop gets its
+/// answers at this pace (50 a second), so it cannot make the bot do nothing else.
+const MIN_GAP: Duration = Duration::from_millis(20);
+
 /// Serves `stream` for plugin `plugin` until the host closes it (it exited) or breaks the rules.
 pub fn serve(plugin: String, stream: UnixStream, client: async_nats::Client) {
     tokio::spawn(async move {
         let (read, mut write) = stream.into_split();
         let mut frames = FrameReader::new(read);
+        let mut next_allowed = tokio::time::Instant::now();
         while let Some(frame) = frames.recv().await {
             let FromHost::Query = frame else {
                 tracing::warn!(%plugin, "a plugin host sent {frame:?} on its service channel; ending the service");
                 return;
             };
+            tokio::time::sleep_until(next_allowed).await;
+            next_allowed = tokio::time::Instant::now() + MIN_GAP;
             let answer = ToHost::Answer(ask(&client).await);
             if write.write_all(&answer.encode()).await.is_err() {
                 return;

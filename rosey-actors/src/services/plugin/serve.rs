@@ -86,6 +86,8 @@ pub struct Serving {
     pub(super) on_message: bool,
     /// The number of the last timer firing or configuration handed to the host.
     pub(super) step_seq: u64,
+    /// When the last timer fired.
+    pub(super) last_timer: Instant,
 }
 
 /// How long after a swap or restart a standby host is opened if no message came first.
@@ -97,7 +99,14 @@ impl Serving {
         let mut preparing: Option<super::swap::Preparing> = None;
         loop {
             let silence = self.last_beat + self.args.heartbeat_timeout;
-            let timer_due = self.host.frames.timers.next_due();
+            // A bounded pace: a plugin arming many short timers cannot keep its actor (and
+            // the daemon's CPU) firing them back to back.
+            let timer_due = self
+                .host
+                .frames
+                .timers
+                .next_due()
+                .map(|due| due.max(self.last_timer + super::timers::MIN_GAP));
             tokio::select! {
                 biased;
                 control = self.control.recv() => match control {

@@ -15,6 +15,10 @@ use rosey_core::messaging;
 use rosey_host::wire::{self, FromHost};
 use tokio::time::Instant;
 
+/// The least time between two firings of one instance's timers (at most 200 a second): due
+/// timers past that pace wait their turn.
+pub const MIN_GAP: Duration = Duration::from_millis(5);
+
 /// One armed timer.
 struct Armed {
     id: u64,
