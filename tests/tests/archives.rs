@@ -272,15 +272,22 @@ fn an_abi_mismatch_is_refused_with_the_hosts_reason() {
     assert!(home.snapshot().is_empty(), "{:?}", home.snapshot());
 }
 
+/// The example plugins' crate folders.
+const EXAMPLES: [&str; 6] = [
+    "dice-roller",
+    "quote-db",
+    "8ball",
+    "markov-chat",
+    "remind",
+    "trivia",
+];
+
 /// Two `rosey plugin install` processes at once, for different plugins: both end installed
 /// and the registry is whole.
 #[test]
 fn concurrent_installs_both_land() {
     let home = TempHome::new();
-    let archives: Vec<_> = ["dice-roller", "quote-db", "8ball", "markov-chat"]
-        .iter()
-        .map(|plugin| home.pack(plugin))
-        .collect();
+    let archives: Vec<_> = EXAMPLES.iter().map(|plugin| home.pack(plugin)).collect();
     for round in 0..3 {
         let children: Vec<_> = archives
             .iter()
@@ -314,8 +321,18 @@ fn concurrent_installs_both_land() {
             .keys()
             .cloned()
             .collect();
-        assert_eq!(names, ["8ball", "dice-roller", "markov-chat", "quote-db"]);
-        for plugin in ["dice-roller", "quote-db", "8ball", "markov-chat"] {
+        assert_eq!(
+            names,
+            [
+                "8ball",
+                "dice-roller",
+                "markov-chat",
+                "quote-db",
+                "remind",
+                "trivia"
+            ]
+        );
+        for plugin in EXAMPLES {
             home.run_ok(&["plugin", "remove", plugin, "--yes"]);
         }
         assert!(home

@@ -182,7 +182,14 @@ async fn every_escape_is_refused_while_another_plugin_answers() {
 fn required_mode_runs_every_example_plugin_on_a_kernel_with_the_whole_sandbox() {
     let config = TEST_CONFIG.replace("plugin_host:\n", "plugin_host:\n  sandbox: required\n");
     assert!(config.contains("sandbox: required"));
-    let plugins = ["dice-roller", "8ball", "quote-db", "markov-chat"];
+    let plugins = [
+        "dice-roller",
+        "8ball",
+        "quote-db",
+        "markov-chat",
+        "remind",
+        "trivia",
+    ];
     let stack = TestStack::with_config(&plugins, &config);
     stack.start();
     assert!(stack.say("!roll 1d1").contains("= 1"));
@@ -191,6 +198,9 @@ fn required_mode_runs_every_example_plugin_on_a_kernel_with_the_whole_sandbox() 
     assert!(stack.say("!quote add sandboxed and happy").contains("#1"));
     assert!(stack.say("!quote 1").contains("sandboxed and happy"));
     assert!(!stack.say("!markov stats").is_empty());
+    // remind and trivia keep theirs there too.
+    assert!(stack.say("!remind list").contains("no reminders waiting"));
+    assert!(stack.say("!trivia scores").contains("No scores yet"));
     for plugin in plugins {
         assert_eq!(stack.unit(plugin)["sandbox"], "full", "{plugin}");
     }
