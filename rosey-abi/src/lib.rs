@@ -39,6 +39,7 @@
 
 pub mod args;
 pub mod ffi;
+pub mod limits;
 pub mod loader;
 mod panics;
 pub mod rank;
@@ -51,10 +52,11 @@ pub mod testing;
 pub mod export;
 
 pub use args::{Args, ArgsError};
+pub use limits::{MAX_TIMERS, MAX_TIMER_NAME};
 pub use rank::Rank;
 pub use sdk::{
     ChatUser, Command, Config, Context, Error, Event, Handle, Kv, LoadContext, LogLevel, Media,
-    MessageSource, Origin, Plugin, PluginResult, Timer, MAX_TIMER_NAME,
+    MessageSource, Origin, Plugin, PluginResult, Timer,
 };
 
 /// The version of the plugin ABI this crate defines. Bumped on every change a loaded library

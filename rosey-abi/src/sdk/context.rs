@@ -44,6 +44,12 @@ impl<'a> Context<'a> {
         self.handle.after(delay, name)
     }
 
+    /// Call [`super::Plugin::on_timer`] with `name` once, at `due_ms` on the host's clock
+    /// (see [`Handle::at`]); at once if that is past.
+    pub fn at(&self, due_ms: u64, name: &str) -> PluginResult<()> {
+        self.handle.at(due_ms, name)
+    }
+
     /// Call [`super::Plugin::on_timer`] with `name` every `period` (see [`Handle::every`]).
     pub fn every(&self, period: Duration, name: &str) -> PluginResult<()> {
         self.handle.every(period, name)

@@ -74,9 +74,6 @@ pub struct Media {
     pub duration: Duration,
 }
 
-/// The longest timer name the host accepts, in bytes.
-pub const MAX_TIMER_NAME: usize = 64;
-
 impl Handle {
     #[doc(hidden)]
     pub fn new(services: Option<ServicesRef>) -> Handle {
@@ -177,6 +174,14 @@ impl Handle {
     /// the same name is replaced. Timers end with the instance: a plugin re-arms what it still
     /// needs in `load`, from its handed-over state or its storage.
     pub fn after(&self, delay: Duration, name: &str) -> PluginResult<()> {
+        self.set_timer(name, delay, None)
+    }
+
+    /// Call [`super::super::Plugin::on_timer`] with `name` once, at `due_ms` on the host's
+    /// clock ([`Handle::now_ms`]); at once if that is past. For what a plugin keeps in
+    /// storage with its due time, armed again in `load`.
+    pub fn at(&self, due_ms: u64, name: &str) -> PluginResult<()> {
+        let delay = Duration::from_millis(due_ms.saturating_sub(self.now_ms()));
         self.set_timer(name, delay, None)
     }
 

@@ -111,6 +111,6 @@ mod message;
 mod store;
 
 pub use context::{Context, LoadContext};
-pub use handle::{ChatUser, Handle, Media, Origin, MAX_TIMER_NAME};
+pub use handle::{ChatUser, Handle, Media, Origin};
 pub use message::{Command, Event, Timer};
 pub use store::{Config, Kv};

@@ -1,6 +1,6 @@
 //! The plugin's configuration and key-value store, as a hook sees them.
 
-use std::{fmt, str::FromStr};
+use std::{fmt, str::FromStr, time::Duration};
 
 use abi_stable::std_types::{RSlice, RStr};
 
@@ -51,6 +51,17 @@ impl<'a> Config<'a> {
         T::Err: fmt::Display,
     {
         Ok(self.parse(key)?.unwrap_or(default))
+    }
+
+    /// The scalar at `key` read as a duration (`90s`, `10m`, `1h30m`, `2d`; see
+    /// [`crate::args::parse_duration`]), or `default` when unset; `Err` names the key when the
+    /// value is not a duration.
+    pub fn duration_or(&self, key: &str, default: Duration) -> PluginResult<Duration> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(text) => crate::args::parse_duration(text)
+                .map_err(|err| Error::msg(format!("config key `{key}` = {text:?}: {err}"))),
+        }
     }
 
     /// The whole configuration as JSON.

@@ -147,6 +147,23 @@ impl<P: Plugin> TestBot<P> {
         self.said()
     }
 
+    /// As a stop, `down` of downtime, and a start: the instance is dropped (no `unload`, no
+    /// state), the clock moves on without firing anything, and a new instance loads with the
+    /// key-value store as it was: what a plugin keeps in storage must be caught up in `load`
+    /// (a reminder that came due meanwhile, say). What was said.
+    pub fn restart_after(&mut self, down: std::time::Duration) -> Vec<Said> {
+        self.crash_instance();
+        {
+            let mut state = self.shared.lock();
+            let down_ms = u64::try_from(down.as_millis()).unwrap_or(u64::MAX);
+            state.now_ms = state.now_ms.saturating_add(down_ms);
+        }
+        if let Err(err) = self.load_instance(None) {
+            panic!("TestBot: restart_after: load failed: {err}");
+        }
+        self.said()
+    }
+
     /// As `rosey plugin config`: the plugin's `on_config` gets `config_json` (a JSON object),
     /// exactly as the host hands it over. When it returns an error (or panics) the
     /// configuration is unchanged and the error comes back. A plugin without `on_config` is

@@ -56,7 +56,7 @@ impl<P: Plugin> TestBot<P> {
     /// `user`, at `rank`, sends command `line` in chat; what was said. Panics if the hook
     /// fails.
     pub fn command_as(&mut self, user: &str, rank: Rank, line: &str) -> Vec<Said> {
-        self.send_command(user, rank, line, FfiSource::Chat)
+        self.send_command(user, Some(rank), line, FfiSource::Chat)
             .unwrap_or_else(|err| {
                 panic!(
                     "TestBot: {user}'s {line:?} failed: {err} (use try_command to test failures)"
@@ -67,7 +67,7 @@ impl<P: Plugin> TestBot<P> {
     /// `user`, at `rank`, sends command `line` to the bot by PM: `ctx.reply` answers by PM
     /// to `user`. What was said; panics if the hook fails.
     pub fn pm_command(&mut self, user: &str, rank: Rank, line: &str) -> Vec<Said> {
-        self.send_command(user, rank, line, FfiSource::Pm)
+        self.send_command(user, Some(rank), line, FfiSource::Pm)
             .unwrap_or_else(|err| {
                 panic!("TestBot: {user}'s {line:?} by PM failed: {err} (use try_command to test failures)")
             })
@@ -78,13 +78,20 @@ impl<P: Plugin> TestBot<P> {
     /// failing is kept for [`TestBot::said`]. After a panic the instance stays loaded (a real
     /// host would die, and the plugin restart: [`TestBot::restart`] does that).
     pub fn try_command(&mut self, user: &str, rank: Rank, line: &str) -> Result<Vec<Said>, String> {
-        self.send_command(user, rank, line, FfiSource::Chat)
+        self.send_command(user, Some(rank), line, FfiSource::Chat)
+    }
+
+    /// `user`, whose rank the chat never said (`cmd.rank()` is `None`, as from a host older
+    /// than ranks), sends command `line` in chat; what was said. Panics if the hook fails.
+    pub fn command_unranked(&mut self, user: &str, line: &str) -> Vec<Said> {
+        self.send_command(user, None, line, FfiSource::Chat)
+            .unwrap_or_else(|err| panic!("TestBot: {user}'s {line:?} failed: {err}"))
     }
 
     fn send_command(
         &mut self,
         user: &str,
-        rank: Rank,
+        rank: Option<Rank>,
         line: &str,
         source: FfiSource,
     ) -> Result<Vec<Said>, String> {
@@ -99,7 +106,7 @@ impl<P: Plugin> TestBot<P> {
             time_ms: self.now_ms(),
         };
         let reply_to = (source == FfiSource::Pm).then(|| user.to_owned());
-        self.hook(Some(rank), reply_to, |plugin, host| {
+        self.hook(rank, reply_to, |plugin, host| {
             plugin.handle_command(host, &command)
         })
         .map_err(|err| error_message(&err))?;

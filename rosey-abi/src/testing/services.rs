@@ -22,50 +22,12 @@ use super::{
 };
 use crate::services::{FfiMedia, FfiUser, HostServices};
 
-/// The most timers one instance may have armed at once (as the host allows).
-pub(super) const MAX_TIMERS: usize = 1000;
-
-/// The shortest period of a repeating timer, in milliseconds (as the host allows).
-const MIN_TIMER_PERIOD_MS: u64 = 100;
-
-/// The furthest a timer may be set, in milliseconds: a year (as the host allows).
-const MAX_TIMER_DELAY_MS: u64 = 366 * 24 * 3600 * 1000;
-
-/// Why a timer cannot be armed (`None`: it can), worded as the host words it.
-pub(super) fn timer_refusal(name: &str, after_ms: u64, every_ms: u64) -> Option<String> {
-    let max_name = crate::MAX_TIMER_NAME;
-    if name.is_empty() || name.len() > max_name {
-        return Some(format!(
-            "a timer's name must be 1 to {max_name} bytes, not {}",
-            name.len()
-        ));
-    }
-    if after_ms > MAX_TIMER_DELAY_MS || every_ms > MAX_TIMER_DELAY_MS {
-        return Some(format!(
-            "timer {name:?} is set more than a year ahead: keep the date in storage and arm the timer closer to it"
-        ));
-    }
-    if every_ms != 0 && every_ms < MIN_TIMER_PERIOD_MS {
-        return Some(format!(
-            "timer {name:?} repeats every {every_ms} ms: the shortest period is {MIN_TIMER_PERIOD_MS} ms"
-        ));
-    }
-    None
-}
-
-/// One word of an event kind: 1–32 of `a-z`, `0-9`, `_`, `-`.
-fn is_event_word(word: &str) -> bool {
-    !word.is_empty()
-        && word.len() <= 32
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-}
+use crate::limits::{is_valid_event_kind, timer_refusal, MAX_TIMERS};
 
 /// Whether `kind` and `payload_json` make an event a plugin may publish; the reason when not,
 /// worded as the host words it.
 pub(super) fn event_refusal(kind: &str, payload_json: &str) -> Option<String> {
-    if !kind.split('.').all(is_event_word) {
+    if !is_valid_event_kind(kind) {
         return Some(format!(
             "{kind:?} is not a valid event kind: dot-separated words of a-z, 0-9, _ and -"
         ));
@@ -219,28 +181,6 @@ extern "C" fn now_ms(ctx: *const c_void) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timer_refusals_name_the_limit_that_was_crossed() {
-        assert_eq!(timer_refusal("tick", 0, 0), None);
-        assert_eq!(timer_refusal("tick", 5, 100), None);
-        let long = "x".repeat(crate::MAX_TIMER_NAME + 1);
-        assert_eq!(
-            timer_refusal(&long, 0, 0).as_deref(),
-            Some("a timer's name must be 1 to 64 bytes, not 65")
-        );
-        assert_eq!(
-            timer_refusal("", 0, 0).as_deref(),
-            Some("a timer's name must be 1 to 64 bytes, not 0")
-        );
-        assert_eq!(
-            timer_refusal("fast", 0, 99).as_deref(),
-            Some("timer \"fast\" repeats every 99 ms: the shortest period is 100 ms")
-        );
-        let far = timer_refusal("far", MAX_TIMER_DELAY_MS + 1, 0).unwrap_or_default();
-        assert!(far.contains("more than a year ahead"), "{far}");
-        assert_eq!(timer_refusal("year", MAX_TIMER_DELAY_MS, 0), None);
-    }
 
     #[test]
     fn event_refusals_catch_bad_kinds_and_payloads_that_are_not_json() {

@@ -1,6 +1,7 @@
 //! The kit's own tests: each drives a fixture plugin through a [`TestBot`] and checks what a
 //! real host would have seen.
 
+mod conveniences;
 mod fixture;
 mod lifecycle;
 
@@ -132,7 +133,7 @@ fn a_timer_the_host_would_refuse_is_refused_with_the_hosts_words() {
     );
     assert!(far.contains("more than a year ahead"), "{far}");
     assert!(bot.timers().is_empty());
-    for n in 0..super::services::MAX_TIMERS {
+    for n in 0..crate::MAX_TIMERS {
         bot.command("a", &format!("after 1000 t{n}"));
     }
     let full = refused(&mut bot, "after 1000 one-too-many");

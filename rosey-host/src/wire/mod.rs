@@ -54,44 +54,15 @@ pub const HOST_FD: i32 = 3;
 /// The file descriptor a host finds its end of the service channel at.
 pub const SERVICE_FD: i32 = 4;
 
-/// The most timers one instance may have armed at once.
-pub const MAX_TIMERS: usize = 1000;
-
-/// The shortest period of a repeating timer, in milliseconds: a plugin's timers share its one
-/// thread with its messages, and each firing is a round trip through the daemon.
-pub const MIN_TIMER_PERIOD_MS: u64 = 100;
-
-/// The furthest a timer may be set, in milliseconds (a year): anything later belongs in the
-/// plugin's storage, re-armed when it comes closer.
-pub const MAX_TIMER_DELAY_MS: u64 = 366 * 24 * 3600 * 1000;
-
-/// The longest timer name, in bytes (the SDK's limit).
-pub const MAX_TIMER_NAME: usize = rosey_abi::MAX_TIMER_NAME;
-
-/// Why a timer cannot be armed (`None`: it can). Checked by the host, to answer the plugin,
-/// and again by the actor, which does not trust the host.
-pub fn timer_refusal(name: &str, after_ms: u64, every_ms: u64) -> Option<String> {
-    if name.is_empty() || name.len() > MAX_TIMER_NAME {
-        return Some(format!(
-            "a timer's name must be 1 to {MAX_TIMER_NAME} bytes, not {}",
-            name.len()
-        ));
-    }
-    if after_ms > MAX_TIMER_DELAY_MS || every_ms > MAX_TIMER_DELAY_MS {
-        return Some(format!(
-            "timer {name:?} is set more than a year ahead: keep the date in storage and arm the timer closer to it"
-        ));
-    }
-    if every_ms != 0 && every_ms < MIN_TIMER_PERIOD_MS {
-        return Some(format!(
-            "timer {name:?} repeats every {every_ms} ms: the shortest period is {MIN_TIMER_PERIOD_MS} ms"
-        ));
-    }
-    None
-}
-
 /// The largest frame either side accepts (handed-over state included).
 pub const MAX_FRAME: usize = 64 * 1024 * 1024;
+
+// What a plugin may ask (timers, event kinds): the SDK's rules, which the host applies to
+// answer the plugin and the actor applies again.
+pub use rosey_abi::limits::{
+    is_event_word, is_valid_event_kind, timer_refusal, MAX_TIMERS, MAX_TIMER_DELAY_MS,
+    MAX_TIMER_NAME, MIN_TIMER_PERIOD_MS,
+};
 
 /// A log level on the channel (the plugin's, or the host's own lines).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -392,22 +363,6 @@ pub enum WireError {
 mod codec;
 #[cfg(test)]
 mod tests;
-
-/// One word of an event kind or subject pattern: 1–32 of `a-z`, `0-9`, `_`, `-`.
-pub fn is_event_word(word: &str) -> bool {
-    !word.is_empty()
-        && word.len() <= 32
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-}
-
-/// Whether `kind` may name an event a plugin publishes: dot-separated words, no wildcards.
-/// The host checks it to answer the plugin at once; the actor checks it again, because the
-/// host is not trusted.
-pub fn is_valid_event_kind(kind: &str) -> bool {
-    kind.split('.').all(is_event_word)
-}
 
 /// The body length a frame's 4-byte prefix announces, checked against [`MAX_FRAME`].
 pub fn frame_len(prefix: [u8; 4]) -> Result<usize, WireError> {
