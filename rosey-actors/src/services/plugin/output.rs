@@ -22,6 +22,23 @@ use rosey_host::wire::{self, FromHost};
 
 use super::super::board::Board;
 
+/// The longest chat line or PM a plugin may send, in characters (ten of CyTube's 320-character
+/// messages): a longer one is cut there. Without a bound, one frame (up to 64 MiB) would become
+/// hundreds of thousands of queued chat messages.
+pub const MAX_CHAT_CHARS: usize = 3200;
+
+/// `text` cut to [`MAX_CHAT_CHARS`] characters (with `…`), when it is longer.
+fn bounded(text: String) -> (String, bool) {
+    match text.char_indices().nth(MAX_CHAT_CHARS) {
+        None => (text, false),
+        Some((end, _)) => {
+            let mut cut = text[..end].to_owned();
+            cut.push('…');
+            (cut, true)
+        }
+    }
+}
+
 /// The command in hand came by PM from `user`: a PM back to them in reply to `id` is a reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PmReply {
@@ -55,7 +72,7 @@ pub struct Outputs {
     /// The chat user whose message is in hand, if any (what is said meanwhile is for them).
     pub for_user: Option<String>,
     board: Board,
-    /// The manifest keys already warned about by this instance.
+    /// The manifest keys (and other refusals) already warned about by this instance.
     warned: BTreeSet<&'static str>,
 }
 
@@ -187,6 +204,13 @@ impl Outputs {
             } => {
                 if !self.may_chat(to.as_deref(), in_reply_to.as_deref()) {
                     return Rest::Consumed;
+                }
+                let (text, cut) = bounded(text);
+                if cut && self.warned.insert("chat length") {
+                    self.host_line(
+                        Level::Warn,
+                        &format!("cut a chat message to {MAX_CHAT_CHARS} characters (further ones are cut without a word)"),
+                    );
                 }
                 let subject = if to.is_some() {
                     messaging::PM_ACTION_SUBJECT
@@ -343,5 +367,22 @@ impl Outputs {
             .client
             .publish(subject, messaging::encode(&notice).into())
             .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chat_line_past_the_bound_is_cut_on_a_character_boundary() {
+        let (short, cut) = bounded("hi".to_owned());
+        assert_eq!((short.as_str(), cut), ("hi", false));
+        let exact = "é".repeat(MAX_CHAT_CHARS);
+        assert_eq!(bounded(exact.clone()), (exact, false));
+        let (long, cut) = bounded("é".repeat(MAX_CHAT_CHARS + 5));
+        assert!(cut);
+        assert_eq!(long.chars().count(), MAX_CHAT_CHARS + 1);
+        assert!(long.ends_with("é…"));
     }
 }
