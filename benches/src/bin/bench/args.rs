@@ -7,7 +7,7 @@ use clap::Parser;
 use crate::sustained::Search;
 
 /// Every measure `--skip` knows.
-pub const MEASURES: [&str; 12] = [
+pub const MEASURES: [&str; 14] = [
     "reload",
     "loss",
     "crash",
@@ -20,6 +20,8 @@ pub const MEASURES: [&str; 12] = [
     "growth",
     "sustained",
     "errbot",
+    "timers",
+    "new-plugin",
 ];
 
 /// Command line.
@@ -92,8 +94,20 @@ pub struct Args {
     /// Reloads timed on Errbot (measure 7).
     #[arg(long, default_value_t = 200)]
     pub errbot_reloads: usize,
+    /// One-off timers timed in each timer case (timers).
+    #[arg(long, default_value_t = 200)]
+    pub timers: usize,
+    /// The one-off timers' delay, in ms (timers).
+    #[arg(long, default_value_t = 100)]
+    pub timer_delay_ms: u64,
+    /// Commands per second while the loaded timer case runs; 0 leaves it out (timers).
+    #[arg(long, default_value_t = 500.0)]
+    pub timers_load_rate: f64,
+    /// Seconds a repeating timer (every 100 ms) is heard; 0 leaves it out (timers).
+    #[arg(long, default_value_t = 5)]
+    pub timers_every_secs: u64,
     /// Measures to leave out: reload, loss, crash, crash-load, cold, pss, steady, floor,
-    /// memory, growth, sustained, errbot.
+    /// memory, growth, sustained, errbot, timers, new-plugin.
     #[arg(long, value_delimiter = ',')]
     pub skip: Vec<String>,
     /// Milliseconds between reloads during the load test (measure 2).
@@ -132,6 +146,8 @@ impl Args {
             self.sustained_step_secs = self.sustained_step_secs.min(2.0);
             self.sustained_bisections = self.sustained_bisections.min(1);
             self.errbot_reloads = self.errbot_reloads.min(30);
+            self.timers = self.timers.min(20);
+            self.timers_every_secs = self.timers_every_secs.min(2);
         }
     }
 
@@ -157,6 +173,17 @@ impl Args {
             start_rate: 500.0,
             max_rate: self.sustained_max_rate,
             p99_limit_ms: 10.0,
+        }
+    }
+
+    /// The timer plan asked for.
+    pub fn timer_plan(&self) -> crate::timers::Plan {
+        crate::timers::Plan {
+            count: self.timers,
+            delay: Duration::from_millis(self.timer_delay_ms),
+            load_rate: self.timers_load_rate,
+            period: Duration::from_millis(100),
+            every_for: Duration::from_secs(self.timers_every_secs),
         }
     }
 

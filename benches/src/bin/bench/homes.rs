@@ -1,7 +1,7 @@
 //! The homes the measures run in, each started, measured and stopped here: the main
 //! dice-roller home (steady, floors, memory, reload, loss, sustained rate), a fresh dice-roller
-//! home for the daemon's growth over reloads, the chaos homes (crash kinds, crash under load),
-//! and the cold-start homes (with the memory of 50 hosts).
+//! home for the daemon's growth over reloads, the chaos homes (crash kinds, crash under load,
+//! timer lateness), and the cold-start homes (with the memory of 50 hosts).
 
 use std::{path::Path, time::Duration};
 
@@ -16,7 +16,7 @@ use crate::{
     report::{Outcome, Results, Steady},
     setup::Tools,
     stack::BenchHome,
-    steady, sustained, Meter, ROLL,
+    steady, sustained, timers, Meter, ROLL,
 };
 
 /// The main home's `rosey.yaml`: defaults, free NATS and dashboard ports.
@@ -230,6 +230,19 @@ pub async fn crash_load_home(
     )
     .await?;
     let result = crash_load::measure(&home, &wire, args.crash_load_plan()).await;
+    drop(wire);
+    drop(home);
+    result
+}
+
+/// Timer lateness, on a chaos home of its own.
+pub async fn timers_home(
+    tools: &Tools,
+    args: &Args,
+    chaos: &Path,
+) -> Result<timers::TimerLateness> {
+    let (home, wire) = chaos_home(tools, "timers", timers::CONFIG, chaos, args.keep_homes).await?;
+    let result = timers::measure(&wire, args.timer_plan()).await;
     drop(wire);
     drop(home);
     result

@@ -16,7 +16,11 @@
 //! 6. resident memory of the daemon and of one plugin host, and the daemon's growth over 1000
 //!    reloads (`growth`);
 //! 7. the same reload, steady and sustained measures on Errbot's in-process test bot, as a
-//!    peer.
+//!    peer;
+//! 8. a plugin timer's lateness, due → said in chat (chaos fixture: one-off timers idle and
+//!    under load, and a repeating one) (`timers`);
+//! 9. `rosey plugin new` → the first answer in a running `rosey dev`, the new crate's first
+//!    build included (`new-plugin`).
 //!
 //! It prints a table with the targets marked ✓/✗ and writes everything (with the raw samples)
 //! to `target/bench/results.json`. Every stack it starts is stopped, and anything
@@ -34,6 +38,7 @@ mod homes;
 mod load;
 mod machine;
 mod memory;
+mod new_plugin;
 mod pidfd;
 mod reload;
 mod render;
@@ -43,6 +48,7 @@ mod stack;
 mod steady;
 mod sustained;
 mod targets;
+mod timers;
 mod wire;
 
 use std::process::ExitCode;
@@ -111,7 +117,7 @@ async fn run(args: Args) -> Result<bool> {
     )?;
     cleanup::set_rosey(&tools.rosey, &tools.bench_dir.join("homes"));
     let dice = tools.pack("plugins/dice-roller")?;
-    let chaos = if args.wants("crash") || args.wants("crash-load") {
+    let chaos = if args.wants("crash") || args.wants("crash-load") || args.wants("timers") {
         Some(tools.pack("plugins/fixtures/chaos")?)
     } else {
         None
@@ -142,6 +148,8 @@ async fn run(args: Args) -> Result<bool> {
         hosts_pss: Outcome::skipped(NOT_ASKED),
         daemon_growth: Outcome::skipped(NOT_ASKED),
         sustained: Outcome::skipped(NOT_ASKED),
+        timers: Outcome::skipped(NOT_ASKED),
+        new_plugin: Outcome::skipped(NOT_ASKED),
         noise: Vec::new(),
         targets: Vec::new(),
         reported: Vec::new(),
@@ -179,6 +187,29 @@ async fn run(args: Args) -> Result<bool> {
             results.crash_load = Outcome::of(homes::crash_load_home(&tools, &args, chaos).await);
             results.noise.push(meter.stop());
         }
+        if args.wants("timers") {
+            eprintln!(
+                "timer lateness: {} one-off timers of {} ms idle{}{}",
+                args.timers,
+                args.timer_delay_ms,
+                if args.timers_load_rate > 0.0 {
+                    format!(
+                        ", {} under {} commands/s",
+                        args.timers, args.timers_load_rate
+                    )
+                } else {
+                    String::new()
+                },
+                if args.timers_every_secs > 0 {
+                    format!(", one every 100 ms for {} s", args.timers_every_secs)
+                } else {
+                    String::new()
+                }
+            );
+            let meter = Meter::start("timers");
+            results.timers = Outcome::of(homes::timers_home(&tools, &args, chaos).await);
+            results.noise.push(meter.stop());
+        }
     }
     if args.wants("cold") || args.wants("pss") {
         if let Err(err) = homes::cold_starts(&tools, &args, &dice, &mut results).await {
@@ -192,6 +223,12 @@ async fn run(args: Args) -> Result<bool> {
                 results.hosts_pss = Outcome::Failed { error };
             }
         }
+    }
+    if args.wants("new-plugin") {
+        eprintln!("new plugin: rosey plugin new → first answer in rosey dev (a first build)");
+        let meter = Meter::start("new-plugin");
+        results.new_plugin = Outcome::of(new_plugin::measure(&tools, args.keep_homes).await);
+        results.noise.push(meter.stop());
     }
     if args.wants("errbot") {
         eprintln!("peer: Errbot");

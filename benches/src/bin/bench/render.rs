@@ -183,6 +183,8 @@ impl Results {
             }
             None => missing(out, "  NATS floors", &self.floor),
         }
+        crate::timers::render(out, &self.timers);
+        crate::new_plugin::render(out, &self.new_plugin);
     }
 
     fn render_loss(&self, out: &mut String) {
@@ -361,11 +363,16 @@ impl Results {
 
 /// One latency row.
 fn row(out: &mut String, name: &str, series: &Series) {
+    row_marked(out, name, series, "");
+}
+
+/// One latency row with `mark` after it (`   reported` for a figure without a target).
+pub fn row_marked(out: &mut String, name: &str, series: &Series, mark: &str) {
     match series.summary() {
         Some(s) => {
             let _ = writeln!(
                 out,
-                "{:<52} {:>6} {:>6.3} ms {:>6.3} ms {:>6.3} ms",
+                "{:<52} {:>6} {:>6.3} ms {:>6.3} ms {:>6.3} ms{mark}",
                 name, s.count, s.p50_ms, s.p99_ms, s.max_ms
             );
         }
@@ -376,7 +383,7 @@ fn row(out: &mut String, name: &str, series: &Series) {
 }
 
 /// A measure that has no figures, with the reason.
-fn missing<T>(out: &mut String, name: &str, outcome: &Outcome<T>) {
+pub fn missing<T>(out: &mut String, name: &str, outcome: &Outcome<T>) {
     let _ = writeln!(out, "{name}: {}", outcome.why_not().unwrap_or_default());
 }
 

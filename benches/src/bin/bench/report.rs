@@ -14,8 +14,10 @@ use crate::{
     growth::Growth,
     machine::{Machine, Noise, Software},
     memory::{HostsMemory, Memory},
+    new_plugin::NewPlugin,
     reload::{Loss, ReloadLatency},
     sustained::Sustained,
+    timers::TimerLateness,
 };
 
 /// What became of one measure.
@@ -119,11 +121,16 @@ pub struct Results {
     pub daemon_growth: Outcome<Growth>,
     /// The highest rate one plugin sustains with a p99 ≤ 10 ms.
     pub sustained: Outcome<Sustained>,
+    /// How late a plugin's timer is said in chat after it is due.
+    pub timers: Outcome<TimerLateness>,
+    /// `rosey plugin new` → the first answer in a running `rosey dev`.
+    pub new_plugin: Outcome<NewPlugin>,
     /// How busy the machine was during each measure.
     pub noise: Vec<Noise>,
     /// The targets, checked.
     pub targets: Vec<Target>,
-    /// Figures reported without a target (sustained rates, ratios to Errbot).
+    /// Figures reported without a target (sustained rates, ratios to Errbot, timer lateness,
+    /// a new plugin's first answer).
     pub reported: Vec<Reported>,
 }
 
@@ -154,6 +161,8 @@ impl Results {
             self.hosts_pss.why_not(),
             self.daemon_growth.why_not(),
             self.sustained.why_not(),
+            self.timers.why_not(),
+            self.new_plugin.why_not(),
         ]
     }
 }

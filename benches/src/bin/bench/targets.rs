@@ -1,5 +1,6 @@
 //! The targets, checked against a run's figures, and the figures reported beside them without
-//! a target (the sustained rates and the ratios to Errbot).
+//! a target (the sustained rates, the ratios to Errbot, timer lateness, and a new plugin's
+//! first answer in `rosey dev`).
 
 use rosey_benches::stats::{Series, Summary, Target};
 
@@ -168,5 +169,26 @@ impl Results {
                 "×",
             ),
         ];
+        let timers = self.timers.get();
+        let idle = timers.and_then(|t| summary(&t.idle.lateness));
+        let loaded = timers
+            .and_then(|t| t.under_load.as_ref())
+            .and_then(|loaded| summary(&loaded.lateness));
+        let new_plugin = self.new_plugin.get();
+        self.reported.extend([
+            reported("timer lateness p50 (due → said)", p50(idle), "ms"),
+            reported("timer lateness p99 (due → said)", p99(idle), "ms"),
+            reported("timer lateness p99 under load", p99(loaded), "ms"),
+            reported(
+                "plugin new → first answer in rosey dev",
+                new_plugin.map(|run| run.total_secs),
+                "s",
+            ),
+            reported(
+                "  of it rosey dev's first build and pack",
+                new_plugin.and_then(|run| run.build_secs),
+                "s",
+            ),
+        ]);
     }
 }

@@ -2,7 +2,9 @@
 //! does (JetStream, with a `Nats-Msg-Id`), and one subscription to `rosey.>` records, in the
 //! order the server delivered them, every reply (`ChatAction` with `in_reply_to`) and every
 //! plugin lifecycle notice (`ready`, `stopped`). One subscription keeps one order: a reply
-//! recorded after a plugin's `ready` was published after it.
+//! recorded after a plugin's `ready` was published after it. Once asked ([`Wire::hear_said`]),
+//! it also hands over every chat action with its text, replies or not (what a plugin says on
+//! its own, such as a timer's firing).
 //!
 //! Run it on a current-thread runtime and keep blocking calls out of timed sections: arrival
 //! times are taken when the collector task reads each message.
@@ -41,6 +43,19 @@ pub struct Notice {
     pub stamp: Stamp,
 }
 
+/// A chat action with its text, as it arrived.
+#[derive(Debug, Clone)]
+pub struct Said {
+    /// The plugin that said it.
+    pub plugin: String,
+    /// What it said.
+    pub text: String,
+    /// The command it answers; `None` for what the plugin said on its own.
+    pub in_reply_to: Option<String>,
+    /// When it arrived.
+    pub stamp: Stamp,
+}
+
 /// Replies recorded per command id, and who waits for which.
 #[derive(Default)]
 struct Book {
@@ -48,6 +63,8 @@ struct Book {
     received: u64,
     replies: HashMap<String, Vec<Stamp>>,
     waiters: HashMap<String, oneshot::Sender<Stamp>>,
+    /// Where every chat action goes with its text, once someone listens.
+    said: Option<mpsc::UnboundedSender<Said>>,
 }
 
 /// A connection to a stack's NATS.
@@ -83,9 +100,7 @@ impl Wire {
                     let subject = message.subject.as_str();
                     if subject == messaging::CHAT_ACTION_SUBJECT {
                         if let Ok(action) = messaging::decode::<ChatAction>(&message.payload) {
-                            if let Some(id) = action.in_reply_to {
-                                record(&book, id, stamp);
-                            }
+                            record(&book, action, stamp);
                         }
                     } else if let Some(rest) = subject.strip_prefix("rosey.plugins.") {
                         let what = rest.rsplit('.').next().unwrap_or_default();
@@ -136,6 +151,19 @@ impl Wire {
             .send_publish(messaging::command_subject(command), publish)
             .await
             .with_context(|| format!("cannot publish command {id}"))
+    }
+
+    /// From now on, every chat action (reply or not) with its text, in the order of arrival;
+    /// a second call replaces the first receiver.
+    pub fn hear_said(&self) -> mpsc::UnboundedReceiver<Said> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.book().said = Some(tx);
+        rx
+    }
+
+    /// Stops handing chat actions over (the receiver ends).
+    pub fn stop_hearing(&self) {
+        self.book().said = None;
     }
 
     /// A receiver of the first reply to `id` (register before publishing).
@@ -199,8 +227,20 @@ fn lock(book: &Mutex<Book>) -> MutexGuard<'_, Book> {
     book.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn record(book: &Mutex<Book>, id: String, stamp: Stamp) {
+/// Records a reply, and hands the action to a listener if there is one.
+fn record(book: &Mutex<Book>, action: ChatAction, stamp: Stamp) {
     let mut book = lock(book);
+    if let Some(said) = &book.said {
+        let _ = said.send(Said {
+            plugin: action.plugin,
+            text: action.text,
+            in_reply_to: action.in_reply_to.clone(),
+            stamp,
+        });
+    }
+    let Some(id) = action.in_reply_to else {
+        return;
+    };
     book.received += 1;
     if let Some(waiter) = book.waiters.remove(&id) {
         let _ = waiter.send(stamp);
