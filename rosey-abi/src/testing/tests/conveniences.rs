@@ -88,6 +88,12 @@ fn what_came_due_while_the_plugin_was_down_is_caught_up_at_load() {
 #[test]
 fn a_command_whose_sender_has_no_rank_says_so() {
     let mut bot = TestBot::<Deadline>::new();
-    assert_eq!(bot.command_unranked("ghost", "deadline rank"), [Said::chat("None")]);
-    assert_eq!(bot.command("alice", "deadline rank"), [Said::chat("Some(Rank(1))")]);
+    assert_eq!(
+        bot.command_unranked("ghost", "deadline rank"),
+        [Said::chat("None")]
+    );
+    assert_eq!(
+        bot.command("alice", "deadline rank"),
+        [Said::chat("Some(Rank(1))")]
+    );
 }
