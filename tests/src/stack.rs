@@ -68,6 +68,17 @@ impl TestStack {
         TestStack { home }
     }
 
+    /// An emulated CyTube server (the bot's account `rosey`/`pw`, default limits) and a home
+    /// with `plugins` installed, [`TEST_CONFIG`] and the bot in channel `test` there; not
+    /// started, so a test can still edit the home.
+    pub fn on_cytube(plugins: &[&str]) -> (crate::cytube::CytubeServer, TestStack) {
+        let server =
+            crate::cytube::CytubeServer::for_bot("rosey", "pw", crate::cytube::Limits::default());
+        let bot = server.bot_keys("rosey", "pw", "test");
+        let stack = TestStack::with_config(plugins, &format!("{TEST_CONFIG}{bot}"));
+        (server, stack)
+    }
+
     /// Runs `rosey <args>` against the home.
     pub fn rosey(&self, args: &[&str]) -> Output {
         self.home.run(args)

@@ -6,20 +6,12 @@
 
 use std::time::Duration;
 
-use rosey_e2e::{
-    cytube::{CytubeServer, Limits},
-    stack::{TestStack, TEST_CONFIG},
-};
+use rosey_e2e::{cytube::CytubeServer, stack::TestStack};
 
 const SLOW: Duration = Duration::from_secs(40);
 
 fn cytube_home() -> (CytubeServer, TestStack) {
-    let server = CytubeServer::for_bot("rosey", "pw", Limits::default());
-    let bot = server.bot_keys("rosey", "pw", "test");
-    let stack = TestStack::with_config(
-        &["dice-roller", "fixtures/chaos"],
-        &format!("{TEST_CONFIG}{bot}"),
-    );
+    let (server, stack) = TestStack::on_cytube(&["dice-roller", "fixtures/chaos"]);
     stack.start();
     (server, stack)
 }

@@ -5,33 +5,17 @@
 
 use std::time::{Duration, Instant};
 
-use rosey_e2e::{
-    cytube::{CytubeServer, Limits},
-    host,
-    stack::{TestStack, TEST_CONFIG},
-    workspace_root,
-};
+use rosey_e2e::{cytube::CytubeServer, host, stack::TestStack, workspace_root};
 
 const SLOW: Duration = Duration::from_secs(40);
 
 fn cytube_home() -> (CytubeServer, TestStack) {
-    let server = CytubeServer::for_bot("rosey", "pw", Limits::default());
-    let bot = server.bot_keys("rosey", "pw", "test");
-    let stack = TestStack::with_config(&["remind", "trivia"], &format!("{TEST_CONFIG}{bot}"));
+    let (server, stack) = TestStack::on_cytube(&["remind", "trivia"]);
     // Questions open long enough for a loaded test machine to answer in time.
     let trivia = stack.home.path().join("data/plugins/trivia/config.yaml");
     std::fs::write(trivia, "answer_time: 2m\n").expect("write trivia's config.yaml");
     stack.start();
     (server, stack)
-}
-
-/// How many chat lines of the bot's contain `needle`.
-fn count(server: &CytubeServer, needle: &str) -> usize {
-    server
-        .chat_from("rosey")
-        .iter()
-        .filter(|line| line.contains(needle))
-        .count()
 }
 
 #[test]
@@ -67,7 +51,7 @@ fn a_reminder_is_said_when_due_by_chat_or_pm_and_survives_a_reload() {
     server.wait_for_chat("rosey", "alice: reminder: tea", SLOW);
     assert!(asked.elapsed() >= Duration::from_secs(8));
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(count(&server, "reminder: tea"), 1, "said once");
+    assert_eq!(server.count_chat("rosey", "reminder: tea"), 1, "said once");
 }
 
 #[test]
@@ -85,7 +69,11 @@ fn a_reminder_that_came_due_while_the_plugin_was_stopped_is_said_when_it_starts(
         "stopped before the reminder was due (the stop took too long for this test)"
     );
     std::thread::sleep(due.saturating_duration_since(Instant::now()) + Duration::from_millis(500));
-    assert_eq!(count(&server, "reminder: nap"), 0, "not said while stopped");
+    assert_eq!(
+        server.count_chat("rosey", "reminder: nap"),
+        0,
+        "not said while stopped"
+    );
     stack.home.run_ok(&["start", "remind"]);
     server.wait_for_chat("rosey", "alice: reminder: nap", SLOW);
     host::wait_for_log(
@@ -133,5 +121,9 @@ fn trivia_scores_an_answer_in_chat_and_only_a_moderator_stops_the_round() {
     server.wait_for_chat("rosey", "Round stopped by mia. Top: alice 1", SLOW);
     server.say("test", "gus", "!trivia scores");
     server.wait_for_chat("rosey", "Top scores: alice 1", SLOW);
-    assert_eq!(count(&server, "Round over"), 0, "stopped, not played out");
+    assert_eq!(
+        server.count_chat("rosey", "Round over"),
+        0,
+        "stopped, not played out"
+    );
 }

@@ -6,28 +6,14 @@
 
 use std::time::{Duration, Instant};
 
-use rosey_e2e::{
-    cytube::{CytubeServer, Limits},
-    stack::{TestStack, TEST_CONFIG},
-};
+use rosey_e2e::{cytube::CytubeServer, stack::TestStack};
 
 const SLOW: Duration = Duration::from_secs(40);
 
 fn cytube_home() -> (CytubeServer, TestStack) {
-    let server = CytubeServer::for_bot("rosey", "pw", Limits::default());
-    let bot = server.bot_keys("rosey", "pw", "test");
-    let stack = TestStack::with_config(&["fixtures/chaos"], &format!("{TEST_CONFIG}{bot}"));
+    let (server, stack) = TestStack::on_cytube(&["fixtures/chaos"]);
     stack.start();
     (server, stack)
-}
-
-/// How many chat lines of the bot's contain `needle`.
-fn count(server: &CytubeServer, needle: &str) -> usize {
-    server
-        .chat_from("rosey")
-        .iter()
-        .filter(|line| line.contains(needle))
-        .count()
 }
 
 #[test]
@@ -48,14 +34,14 @@ fn a_timer_fires_on_time_repeats_and_stops_exactly_when_cancelled() {
 
     server.say("test", "alice", "!chaos every 150");
     server.wait(SLOW, "three firings of the repeating timer", || {
-        (count(&server, "timer probe due") >= 4).then_some(())
+        (server.count_chat("rosey", "timer probe due") >= 4).then_some(())
     });
     server.say("test", "alice", "!chaos cancel");
     server.wait_for_chat("rosey", "cancelled: true", SLOW);
-    let after_cancel = count(&server, "timer probe due");
+    let after_cancel = server.count_chat("rosey", "timer probe due");
     std::thread::sleep(Duration::from_millis(700));
     assert_eq!(
-        count(&server, "timer probe due"),
+        server.count_chat("rosey", "timer probe due"),
         after_cancel,
         "no firing after the cancel was answered"
     );
@@ -89,13 +75,13 @@ fn timers_end_with_their_instance_on_reload() {
     server.join("test", "alice");
     server.say("test", "alice", "!chaos every 150");
     server.wait(SLOW, "the repeating timer", || {
-        (count(&server, "timer probe due") >= 2).then_some(())
+        (server.count_chat("rosey", "timer probe due") >= 2).then_some(())
     });
     stack.home.run_ok(&["plugin", "reload", "chaos"]);
-    let after_reload = count(&server, "timer probe due");
+    let after_reload = server.count_chat("rosey", "timer probe due");
     std::thread::sleep(Duration::from_millis(700));
     assert!(
-        count(&server, "timer probe due") <= after_reload + 1,
+        server.count_chat("rosey", "timer probe due") <= after_reload + 1,
         "the new instance did not re-arm it, so it stopped (one firing may have been on its way)"
     );
     server.say("test", "alice", "!chaos cancel");

@@ -169,23 +169,6 @@ mod tests {
             "a rank that is not a number is ignored"
         );
     }
-}
-
-#[cfg(test)]
-mod state_tests {
-    use serde_json::json;
-
-    use super::*;
-
-    fn event(kind: &str, data: Value) -> ChannelEvent {
-        ChannelEvent {
-            kind: kind.to_owned(),
-            user: data["name"].as_str().map(str::to_owned),
-            time_ms: 1,
-            id: "e".to_owned(),
-            data,
-        }
-    }
 
     #[test]
     fn the_state_lists_users_as_the_chat_names_them_with_away_flags_and_the_media() {

@@ -353,6 +353,14 @@ impl CytubeServer {
             .collect()
     }
 
+    /// How many of `from`'s chat lines so far contain `needle`.
+    pub fn count_chat(&self, from: &str, needle: &str) -> usize {
+        self.chat_from(from)
+            .iter()
+            .filter(|line| line.contains(needle))
+            .count()
+    }
+
     /// PMs `from` sent to `to` so far.
     pub fn pms(&self, from: &str, to: &str) -> Vec<String> {
         self.said()
