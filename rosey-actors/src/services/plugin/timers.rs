@@ -36,8 +36,6 @@ pub struct Firing {
     pub id: u64,
     /// When it was due, ms since the Unix epoch.
     pub due_ms: u64,
-    /// When it was due, on the actor's clock.
-    pub due: Instant,
 }
 
 /// An instance's timers.
@@ -116,7 +114,6 @@ impl Timers {
             name: name.clone(),
             id,
             due_ms: armed.due_ms,
-            due,
         };
         match armed.every {
             Some(every) => {
