@@ -148,6 +148,16 @@ pub fn serve() -> i32 {
             return fail(exit_codes::LOAD_FAILED, format!("{}: {err}", open.library));
         }
     };
+    // Everything `Start` needs that does not depend on it is done here: a standby host is
+    // opened ahead of a reload, so this is off the reload's path.
+    let library = Path::new(&open.library);
+    let (services, table) = services::Services::install(channel.clone(), service);
+    let hooks = plugin::Hooks {
+        sender_rank: rosey_abi::loader::sender_rank_hook(library),
+        services: rosey_abi::loader::services_hook(library).map(|hook| (hook, table)),
+    };
+    // A library that takes the services table knows the reserved events (timers, config).
+    let knows_live_config = hooks.services.is_some();
     if !channel.send(&FromHost::Opened { sandbox_gaps }) {
         return exit_codes::CHANNEL_LOST;
     }
@@ -159,14 +169,6 @@ pub fn serve() -> i32 {
         Err(code) => return code,
     };
     let heartbeat = Duration::from_millis(u64::from(start.heartbeat_ms.max(10)));
-    let library = Path::new(&open.library);
-    let (services, table) = services::Services::install(channel.clone(), service);
-    let hooks = plugin::Hooks {
-        sender_rank: rosey_abi::loader::sender_rank_hook(library),
-        services: rosey_abi::loader::services_hook(library).map(|hook| (hook, table)),
-    };
-    // A library that takes the services table knows the reserved events (timers, config).
-    let knows_live_config = hooks.services.is_some();
     let mut loaded = match plugin::start(module, hooks, start, channel.clone()) {
         Ok(loaded) => loaded,
         Err(plugin::StartError::Storage(err)) => return fail(exit_codes::STORAGE_FAILED, err),
