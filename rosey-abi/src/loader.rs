@@ -151,39 +151,43 @@ fn probe_versions(path: &Path) -> (Option<u32>, Option<String>) {
 /// [`crate::SENDER_RANK_SYMBOL`], when it has one (a plugin built before it existed does not).
 pub type SenderRankHook = extern "C" fn(known: bool, rank: i64);
 
-/// The library's [`SenderRankHook`], looked up in the already-loaded library at `path`.
-pub fn sender_rank_hook(path: &Path) -> Option<SenderRankHook> {
-    let library = RawLibrary::load_at(path).ok()?;
-    // SAFETY: `export_plugin!` declares the symbol with exactly this signature, and the name is
-    // versioned: a later signature gets a new name. The library is leaked (never unloaded), so
-    // the function pointer stays valid for the life of the process.
-    let hook = unsafe {
-        library
-            .get::<SenderRankHook>(&symbol_name(crate::SENDER_RANK_SYMBOL))
-            .ok()
-            .map(|symbol| *symbol)
-    };
-    std::mem::forget(library);
-    hook
-}
-
 /// How the host hands the library its services table: the library's
 /// [`crate::SERVICES_SYMBOL`], when it has one.
 pub type ServicesHook = unsafe extern "C" fn(table: *const crate::services::HostServices);
 
-/// The library's [`ServicesHook`], looked up in the already-loaded library at `path`.
-pub fn services_hook(path: &Path) -> Option<ServicesHook> {
-    let library = RawLibrary::load_at(path).ok()?;
-    // SAFETY: as in `sender_rank_hook`: declared by `export_plugin!` with this signature under
-    // a versioned name; the library is never unloaded.
-    let hook = unsafe {
-        library
-            .get::<ServicesHook>(&symbol_name(crate::SERVICES_SYMBOL))
-            .ok()
-            .map(|symbol| *symbol)
+/// The plain C hooks outside the checked layout that a library has (each `None` when it was
+/// built before the hook existed).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Hooks {
+    /// See [`SenderRankHook`].
+    pub sender_rank: Option<SenderRankHook>,
+    /// See [`ServicesHook`].
+    pub services: Option<ServicesHook>,
+}
+
+/// The hooks of the already-loaded library at `path`, looked up with one handle on it (opening
+/// a library costs the dynamic loader a search, even when the library is loaded).
+pub fn hooks(path: &Path) -> Hooks {
+    let Ok(library) = RawLibrary::load_at(path) else {
+        return Hooks::default();
+    };
+    // SAFETY: `export_plugin!` declares each symbol with exactly these signatures, and the
+    // names are versioned: a later signature gets a new name. The library is leaked (never
+    // unloaded), so the function pointers stay valid for the life of the process.
+    let found = unsafe {
+        Hooks {
+            sender_rank: library
+                .get::<SenderRankHook>(&symbol_name(crate::SENDER_RANK_SYMBOL))
+                .ok()
+                .map(|symbol| *symbol),
+            services: library
+                .get::<ServicesHook>(&symbol_name(crate::SERVICES_SYMBOL))
+                .ok()
+                .map(|symbol| *symbol),
+        }
     };
     std::mem::forget(library);
-    hook
+    found
 }
 
 /// `name` NUL-terminated, as the dynamic loader wants it.

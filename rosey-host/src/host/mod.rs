@@ -152,9 +152,10 @@ pub fn serve() -> i32 {
     // opened ahead of a reload, so this is off the reload's path.
     let library = Path::new(&open.library);
     let (services, table) = services::Services::install(channel.clone(), service);
+    let found = rosey_abi::loader::hooks(library);
     let hooks = plugin::Hooks {
-        sender_rank: rosey_abi::loader::sender_rank_hook(library),
-        services: rosey_abi::loader::services_hook(library).map(|hook| (hook, table)),
+        sender_rank: found.sender_rank,
+        services: found.services.map(|hook| (hook, table)),
     };
     // A library that takes the services table knows the reserved events (timers, config).
     let knows_live_config = hooks.services.is_some();
