@@ -236,151 +236,16 @@ macro_rules! export_plugin {
     };
 }
 
-/// What the host tells the library about the message it is about to hand over, outside the
-/// layout `abi_stable` checks: through plain C symbols the host looks up and calls when the
-/// library has them ([`crate::SENDER_RANK_SYMBOL`]).
-///
-/// `abi_stable` lets a *library* be newer than its loader, never older, so nothing reachable
-/// from the root module may grow without refusing every plugin built before (the host is
-/// always the newest side). What the host adds for plugins goes through such symbols instead:
-/// a plugin built before one existed does not export it and is never called; one built after
-/// on an older host is never called and sees `None`.
 #[doc(hidden)]
-pub mod sender {
-    use std::cell::Cell;
+pub mod sender;
 
-    thread_local! {
-        static RANK: Cell<Option<i64>> = const { Cell::new(None) };
-    }
-
-    /// The host's note: the sender of the next message handed over has this rank.
-    pub fn set(rank: Option<i64>) {
-        RANK.with(|cell| cell.set(rank));
-    }
-
-    /// The note for the message handed over now (taken, so it never outlives its message).
-    pub(crate) fn take() -> Option<crate::Rank> {
-        RANK.with(Cell::take).map(crate::Rank)
-    }
-}
-
-/// Whether the plugin's `on_config` is the SDK's default (which reloads instead).
 #[doc(hidden)]
-pub mod live_config {
-    use std::cell::Cell;
+pub mod live_config;
 
-    thread_local! {
-        static NOT_HANDLED: Cell<bool> = const { Cell::new(false) };
-    }
+pub mod config_lines;
 
-    /// Called by the default `on_config`.
-    pub fn not_handled() {
-        NOT_HANDLED.with(|cell| cell.set(true));
-    }
-
-    pub(crate) fn reset() {
-        NOT_HANDLED.with(|cell| cell.set(false));
-    }
-
-    pub(crate) fn was_not_handled() -> bool {
-        NOT_HANDLED.with(Cell::take)
-    }
-}
-
-/// The flat pairs of a configuration as one text (the `text` of a
-/// [`crate::CONFIG_EVENT_KIND`] event): a line per pair, `key` TAB `value`, with `\\`, `\t`
-/// and `\n` escaped in both, so the library needs no parser to read it.
-pub mod config_lines {
-    fn escape(text: &str, out: &mut String) {
-        for ch in text.chars() {
-            match ch {
-                '\\' => out.push_str("\\\\"),
-                '\t' => out.push_str("\\t"),
-                '\n' => out.push_str("\\n"),
-                other => out.push(other),
-            }
-        }
-    }
-
-    fn unescape(text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        let mut chars = text.chars();
-        while let Some(ch) = chars.next() {
-            if ch != '\\' {
-                out.push(ch);
-                continue;
-            }
-            match chars.next() {
-                Some('t') => out.push('\t'),
-                Some('n') => out.push('\n'),
-                Some(other) => out.push(other),
-                None => out.push('\\'),
-            }
-        }
-        out
-    }
-
-    /// The pairs as text.
-    pub fn encode<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-        let mut out = String::new();
-        for (key, value) in pairs {
-            escape(key, &mut out);
-            out.push('\t');
-            escape(value, &mut out);
-            out.push('\n');
-        }
-        out
-    }
-
-    /// The pairs in `text` (a line without a TAB is skipped).
-    pub fn decode(text: &str) -> Vec<(String, String)> {
-        text.lines()
-            .filter_map(|line| line.split_once('\t'))
-            .map(|(key, value)| (unescape(key), unescape(value)))
-            .collect()
-    }
-
-    #[cfg(test)]
-    mod tests {
-        #[test]
-        fn pairs_with_tabs_newlines_and_backslashes_come_back_as_they_were() {
-            let pairs = [
-                ("greeting", "hi\tthere\nfriend"),
-                ("path\\odd", "C:\\dir"),
-                ("empty", ""),
-            ];
-            let text = super::encode(pairs.iter().copied());
-            assert_eq!(text.lines().count(), 3);
-            let back = super::decode(&text);
-            let back: Vec<(&str, &str)> =
-                back.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            assert_eq!(back, pairs);
-        }
-    }
-}
-
-/// The host's services table, handed over through [`crate::SERVICES_SYMBOL`] on the plugin's
-/// thread just before `load`, which takes it into the instance's [`Handle`].
 #[doc(hidden)]
-pub mod services {
-    use std::cell::Cell;
-
-    use crate::services::ServicesRef;
-
-    thread_local! {
-        static TABLE: Cell<Option<ServicesRef>> = const { Cell::new(None) };
-    }
-
-    /// The host's note: the instance loaded next on this thread gets `table`.
-    pub fn set(table: Option<ServicesRef>) {
-        TABLE.with(|cell| cell.set(table));
-    }
-
-    /// The table for the instance loading now (taken: one instance, one table).
-    pub(crate) fn take() -> Option<ServicesRef> {
-        TABLE.with(Cell::take)
-    }
-}
+pub mod services;
 
 #[cfg(test)]
 mod tests {
@@ -465,7 +330,7 @@ mod tests {
             config: &config,
             state: ROption::RNone,
         };
-        let line = include_str!("export.rs")
+        let line = include_str!("mod.rs")
             .lines()
             .position(|line| line.trim() == r#"panic!("no load today")"#)
             .expect("the panic in this file")
