@@ -118,12 +118,21 @@ impl TestStack {
             .unwrap_or_else(|| panic!("no unit {name} in {status}"))
     }
 
-    /// The running stack's NATS URL (the `nats` unit's detail in the status).
+    /// The running stack's NATS URL (the `nats` unit's detail in the status), waited for up
+    /// to 30 s: on a loaded machine the daemon may be restarting a slow nats-server just then.
     pub fn nats_url(&self) -> String {
-        self.unit("nats")["detail"]
-            .as_str()
-            .expect("the nats unit's detail is its URL")
-            .to_owned()
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let nats = self.unit("nats");
+            if let Some(url) = nats["detail"].as_str() {
+                return url.to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the nats unit shows no URL within 30 s: {nats}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Connects to the running stack's NATS as `user` (the password is read from the home,
