@@ -38,6 +38,8 @@
 //! ```
 
 pub mod args;
+#[cfg(any(feature = "serde", feature = "testing"))]
+pub mod config_flat;
 pub mod ffi;
 pub mod limits;
 pub mod loader;

@@ -49,30 +49,10 @@ impl PluginConfig {
             object @ serde_json::Value::Object(_) => object,
             _ => return Err("the top level must be a mapping of keys to values".to_owned()),
         };
-        let mut flat = Vec::new();
-        flatten("", &value, &mut flat);
         Ok(PluginConfig {
             json: value.to_string(),
-            flat,
+            flat: rosey_abi::config_flat::flatten(&value),
         })
-    }
-}
-
-fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, String)>) {
-    match value {
-        serde_json::Value::Object(map) => {
-            for (key, child) in map {
-                let path = if prefix.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{prefix}.{key}")
-                };
-                flatten(&path, child, out);
-            }
-        }
-        serde_json::Value::String(text) => out.push((prefix.to_owned(), text.clone())),
-        serde_json::Value::Null => {}
-        other => out.push((prefix.to_owned(), other.to_string())),
     }
 }
 

@@ -1,7 +1,6 @@
 //! A test's plugin configuration, digested the way the daemon digests `config.yaml`: the whole
-//! document as compact JSON, and every scalar flattened to a dotted key (sequences whole, as
-//! JSON; nulls left out). Kept in step with the daemon's reader by hand, because this crate
-//! must not depend on the daemon's.
+//! document as compact JSON, and its flat form from [`crate::config_flat`], which the daemon
+//! uses too.
 
 use abi_stable::std_types::{RString, Tuple2};
 use serde_json::Value;
@@ -21,8 +20,7 @@ pub(super) fn parse(json: &str) -> Result<FfiConfig, String> {
         object @ Value::Object(_) => object,
         _ => return Err("the top level must be an object of keys to values".to_owned()),
     };
-    let mut flat = Vec::new();
-    flatten("", &value, &mut flat);
+    let flat = crate::config_flat::flatten(&value);
     Ok(FfiConfig {
         json: RString::from(value.to_string()),
         flat: flat
@@ -46,25 +44,6 @@ pub(super) fn pairs(config: &FfiConfig) -> impl Iterator<Item = (&str, &str)> {
         .flat
         .iter()
         .map(|pair| (pair.0.as_str(), pair.1.as_str()))
-}
-
-/// Every scalar leaf of `value` under `prefix`, by dotted path, as text.
-fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map {
-                let path = if prefix.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{prefix}.{key}")
-                };
-                flatten(&path, child, out);
-            }
-        }
-        Value::String(text) => out.push((prefix.to_owned(), text.clone())),
-        Value::Null => {}
-        other => out.push((prefix.to_owned(), other.to_string())),
-    }
 }
 
 #[cfg(test)]
