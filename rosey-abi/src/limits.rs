@@ -1,6 +1,7 @@
 //! The rules a plugin's requests are held to, in one place: the plugin's SDK (and its testing
 //! kit) answers with them at once, the host checks them before anything leaves the process,
-//! and the daemon checks them again, since a host is not trusted.
+//! and the daemon checks them again, since a host is not trusted. Also the shape of a command
+//! word, which manifests, the router and the testing kit share.
 
 /// The most timers one plugin instance may have armed at once.
 pub const MAX_TIMERS: usize = 1000;
@@ -35,6 +36,15 @@ pub fn timer_refusal(name: &str, after_ms: u64, every_ms: u64) -> Option<String>
         ));
     }
     None
+}
+
+/// Whether `word` may be a command (what follows the prefix: `roll` in `!roll 2d6`): 1–32 of
+/// `a-z`, `0-9`, `_`, `-`, starting with a letter or digit.
+pub fn is_valid_command(word: &str) -> bool {
+    let mut bytes = word.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_lowercase() || b.is_ascii_digit())
+        && word.len() <= 32
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 /// One word of an event kind or subject pattern: 1–32 of `a-z`, `0-9`, `_`, `-`.

@@ -221,14 +221,9 @@ pub fn is_valid_plugin_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-/// `true` when `word` can be a command (`^[a-z0-9][a-z0-9_-]{0,31}$`); commands become NATS
-/// subject tokens, so dots, spaces and wildcards are out.
-pub fn is_valid_command(word: &str) -> bool {
-    let mut bytes = word.bytes();
-    matches!(bytes.next(), Some(b) if b.is_ascii_lowercase() || b.is_ascii_digit())
-        && word.len() <= 32
-        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-}
+/// `true` when `word` may be a command: the SDK's rule ([`rosey_abi::limits::is_valid_command`]),
+/// which the router and the testing kit read commands by too.
+pub use rosey_abi::limits::is_valid_command;
 
 /// `true` when `pattern` is a valid event-kind pattern: dot-separated tokens of `[a-z0-9_-]`,
 /// where a token may be `*`, and a last token may be `>`.

@@ -341,6 +341,12 @@ impl Router {
         if let Some(html) = html {
             data["html"] = serde_json::Value::String(html.clone());
         }
+        let parsed = parse_command(incoming.text(), &self.settings.command_prefix);
+        if let Some((command, _)) = &parsed {
+            // A plugin reading chat can tell a command line from talk without knowing the
+            // operator's prefix.
+            data["command"] = serde_json::Value::String(command.clone());
+        }
         let rank = self.rank_of(incoming);
         let event = EventMessage {
             v: SCHEMA_VERSION,
@@ -358,8 +364,7 @@ impl Router {
             messaging::encode(&event),
         )];
         let mut outcome = RouteOutcome::Event;
-        if let Some((command, args)) = parse_command(incoming.text(), &self.settings.command_prefix)
-        {
+        if let Some((command, args)) = parsed {
             let routes = self.routes();
             outcome = match routes.owner(&command) {
                 Some(plugin) => {

@@ -176,6 +176,17 @@ async fn commands_and_events_land_on_their_subjects() {
     assert_eq!(hello.text.as_deref(), Some("hello there"));
     assert_eq!(hello.time_ms, 1_700_000_000_000);
     assert_eq!(hello.data["channel"], "lobby");
+    assert!(hello.data.get("command").is_none(), "talk is not a command");
+    assert_eq!(
+        event(&stored[1]).data["command"],
+        "roll",
+        "a command line's chat event names its command, without the prefix"
+    );
+    assert_eq!(
+        event(&stored[5]).data["command"],
+        "nope",
+        "even one nobody claims"
+    );
 
     let roll = command(&stored[2]);
     assert_eq!(

@@ -160,6 +160,18 @@ impl<P: Plugin> TestBot<P> {
     /// routed (use [`TestBot::command`]).
     pub fn chat(&mut self, user: &str, text: &str) -> Vec<Said> {
         let id = self.message_id("chat");
+        let mut data = serde_json::json!({ "channel": CHANNEL });
+        // As the router marks a command line (with the default prefix, `!`).
+        if let Some(rest) = text.trim_start().strip_prefix('!') {
+            let word = rest
+                .split(char::is_whitespace)
+                .next()
+                .unwrap_or("")
+                .to_lowercase();
+            if crate::limits::is_valid_command(&word) {
+                data["command"] = serde_json::Value::String(word);
+            }
+        }
         let payload = serde_json::json!({
             "v": SCHEMA_VERSION,
             "id": id,
@@ -167,7 +179,7 @@ impl<P: Plugin> TestBot<P> {
             "user": user,
             "text": text,
             "time_ms": self.now_ms(),
-            "data": { "channel": CHANNEL },
+            "data": data,
             "rank": rank_json(Rank::REGISTERED),
         });
         self.deliver_event(

@@ -241,6 +241,17 @@ fn a_chat_line_arrives_as_the_routers_chat_message_event() {
     assert_eq!(payload["data"]["channel"], "test");
     assert_eq!(payload["v"], 1);
     assert!(payload["id"].is_string());
+    assert!(
+        payload["data"].get("command").is_none(),
+        "talk is no command"
+    );
+    let said = bot.chat("bob", "!payload now");
+    let payload: serde_json::Value =
+        serde_json::from_str(&said[0].text).expect("the payload is JSON");
+    assert_eq!(
+        payload["data"]["command"], "payload",
+        "a command line names its command, as the router marks it"
+    );
 }
 
 #[test]

@@ -118,7 +118,9 @@ impl Plugin for Probe {
             .rank()
             .map_or("none".to_owned(), |rank| rank.to_string());
         match (event.kind(), event.text()) {
-            ("chat.message", Some("payload")) => ctx.reply(event.payload_json()),
+            ("chat.message", Some(text)) if text.contains("payload") => {
+                ctx.reply(event.payload_json())
+            }
             ("chat.message", Some(text)) => ctx.reply(format!(
                 "{} ({rank}) said {text}",
                 event.user().unwrap_or("?")
