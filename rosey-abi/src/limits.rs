@@ -61,6 +61,14 @@ pub fn is_valid_event_kind(kind: &str) -> bool {
     kind.split('.').all(is_event_word)
 }
 
+/// Why a plugin may not publish an event of `kind` (`None`: it may), in a sentence the plugin
+/// can log as it is. (Whether its payload is JSON is checked beside it, where a JSON parser is.)
+pub fn event_kind_refusal(kind: &str) -> Option<String> {
+    (!is_valid_event_kind(kind)).then(|| {
+        format!("{kind:?} is not a valid event kind: dot-separated words of a-z, 0-9, _ and -")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,15 +22,13 @@ use super::{
 };
 use crate::services::{FfiMedia, FfiUser, HostServices};
 
-use crate::limits::{is_valid_event_kind, timer_refusal, MAX_TIMERS};
+use crate::limits::{event_kind_refusal, timer_refusal, MAX_TIMERS};
 
 /// Whether `kind` and `payload_json` make an event a plugin may publish; the reason when not,
 /// worded as the host words it.
 pub(super) fn event_refusal(kind: &str, payload_json: &str) -> Option<String> {
-    if !is_valid_event_kind(kind) {
-        return Some(format!(
-            "{kind:?} is not a valid event kind: dot-separated words of a-z, 0-9, _ and -"
-        ));
+    if let Some(reason) = event_kind_refusal(kind) {
+        return Some(reason);
     }
     serde_json::from_str::<Value>(payload_json)
         .err()

@@ -154,10 +154,8 @@ impl Services {
 
 /// Whether `kind` and `payload_json` make an event a plugin may publish; the reason when not.
 pub fn event_refusal(kind: &str, payload_json: &str) -> Option<String> {
-    if !wire::is_valid_event_kind(kind) {
-        return Some(format!(
-            "{kind:?} is not a valid event kind: dot-separated words of a-z, 0-9, _ and -"
-        ));
+    if let Some(reason) = rosey_abi::limits::event_kind_refusal(kind) {
+        return Some(reason);
     }
     serde_json::from_str::<Value>(payload_json)
         .err()
