@@ -10,7 +10,9 @@
 //!   authors write against. An author implements [`Plugin`] on a type of their own and calls
 //!   `export_plugin!(TheType);` once; the macro generates the root module and converts panics
 //!   into errors so that the host can log them instead of dying silently. [`args`] splits and
-//!   parses a command's arguments, with errors worded to be replied to the user.
+//!   parses a command's arguments, with errors worded to be replied to the user. [`Channel`]
+//!   acts on the chat channel (its playlist, moderation, polls) in the vocabulary of
+//!   [`channel`].
 //!
 //! With the `testing` feature, the `testing` module loads a plugin in-process and drives it
 //! (commands, events, a fake clock for its timers, reloads) so its tests are plain `#[test]`s.
@@ -38,6 +40,7 @@
 //! ```
 
 pub mod args;
+pub mod channel;
 #[cfg(any(feature = "serde", feature = "testing"))]
 pub mod config_flat;
 pub mod ffi;
@@ -54,11 +57,15 @@ pub mod testing;
 pub mod export;
 
 pub use args::{Args, ArgsError};
+pub use channel::{
+    Action, ActionError, ActionErrorKind, ChannelPermission, MoveTo, NewPoll, QueueAt,
+};
 pub use limits::{MAX_TIMERS, MAX_TIMER_NAME};
 pub use rank::Rank;
 pub use sdk::{
-    ChatUser, Command, Config, Context, Error, Event, Handle, Kv, LoadContext, LogLevel, Media,
-    MessageSource, Origin, Plugin, PluginResult, Timer,
+    Channel, ChatUser, Command, Config, Context, Error, Event, Handle, Kv, LoadContext, LogLevel,
+    Media, MessageSource, Origin, Playlist, PlaylistItem, Plugin, PluginResult, Poll, Queued,
+    Timer,
 };
 
 /// The version of the plugin ABI this crate defines. Bumped on every change a loaded library

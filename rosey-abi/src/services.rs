@@ -1,5 +1,6 @@
 //! The host's services a plugin reaches outside a hook: sending on its own, timers, the
-//! channel's state, the clock. A table of plain C function pointers the host hands the library
+//! channel's state (users, media, playlist, poll, the bot itself), acting on the channel
+//! ([`crate::channel`]), the clock. A table of plain C function pointers the host hands the library
 //! through [`crate::SERVICES_SYMBOL`] just before `load`, outside the layout `abi_stable`
 //! checks (see [`crate::export::sender`] for why nothing new may be reachable from the root
 //! module).
@@ -16,7 +17,7 @@
 use std::ffi::c_void;
 
 use abi_stable::{
-    std_types::{ROption, RResult, RStr, RString, RVec},
+    std_types::{ROption, RResult, RSlice, RStr, RString, RVec},
     StableAbi,
 };
 
@@ -46,6 +47,60 @@ pub struct FfiMedia {
     pub id: RString,
     /// Its length in seconds (0 for a live stream or when the chat did not say).
     pub duration_secs: u64,
+}
+
+/// An item of the channel's playlist, as [`HostServices::playlist`] lists them.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone)]
+pub struct FfiPlaylistItem {
+    /// The chat server's id for this entry (what delete, move and jump name).
+    pub uid: u64,
+    /// The media's title.
+    pub title: RString,
+    /// The provider's short code (`yt`, `vi`, `cu`, …).
+    pub kind: RString,
+    /// The provider's id of the media.
+    pub id: RString,
+    /// Its length in seconds (0 for a live stream or when unknown).
+    pub duration_secs: u64,
+    /// Removed once played.
+    pub temp: bool,
+    /// Who queued it.
+    pub queued_by: RString,
+}
+
+/// The channel's playlist, as [`HostServices::playlist`] tells it.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone)]
+pub struct FfiPlaylist {
+    /// Every item, in playing order.
+    pub items: RVec<FfiPlaylistItem>,
+    /// The uid of the item playing now.
+    pub current: ROption<u64>,
+    /// How far into the current item playback is, in milliseconds (as last reported).
+    pub position_ms: u64,
+    /// Whether playback is paused.
+    pub paused: bool,
+    /// Whether the playlist is locked (only those the channel allows may change it).
+    pub locked: bool,
+}
+
+/// The channel's open poll, as [`HostServices::poll`] tells it.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone)]
+pub struct FfiPoll {
+    /// The question.
+    pub title: RString,
+    /// The answers.
+    pub options: RVec<RString>,
+    /// Votes per option, in the order of `options`; `-1` where the chat hides the count.
+    pub counts: RVec<i64>,
+    /// Whether votes are hidden until the poll closes.
+    pub hidden: bool,
+    /// Who opened it.
+    pub opened_by: RString,
+    /// When it was opened, ms since the Unix epoch.
+    pub opened_ms: u64,
 }
 
 /// Says `text` in the channel's chat (`to` absent) or by PM to `to`, in reply to message
@@ -80,6 +135,20 @@ pub type MediaFn = extern "C" fn(ctx: *const c_void) -> RResult<ROption<FfiMedia
 /// The host's clock, in milliseconds since the Unix epoch (a test's clock in
 /// `rosey_abi::testing`).
 pub type NowFn = extern "C" fn(ctx: *const c_void) -> u64;
+/// Asks the bot to act on the channel: `verb` and `args` as [`crate::channel::Action::to_wire`]
+/// makes them. `Ok` carries what the action yields (for `queue`: the new item's uid, a tab,
+/// its title; otherwise empty); `Err` an [`crate::channel::ActionError::encode`]d error.
+pub type ActFn = extern "C" fn(
+    ctx: *const c_void,
+    verb: RStr<'_>,
+    args: RSlice<'_, RString>,
+) -> RResult<RString, RString>;
+/// The channel's playlist now.
+pub type PlaylistFn = extern "C" fn(ctx: *const c_void) -> RResult<FfiPlaylist, RString>;
+/// The channel's open poll, if any.
+pub type PollFn = extern "C" fn(ctx: *const c_void) -> RResult<ROption<FfiPoll>, RString>;
+/// The bot itself as the channel sees it: its name and rank.
+pub type BotFn = extern "C" fn(ctx: *const c_void) -> RResult<FfiUser, RString>;
 
 /// The host's services, as a table of function pointers (`ctx` is the host's, passed back to
 /// each). Built by the host, which keeps it alive for the life of the process; read by the
@@ -104,6 +173,14 @@ pub struct HostServices {
     pub media: MediaFn,
     /// See [`NowFn`].
     pub now_ms: NowFn,
+    /// See [`ActFn`].
+    pub act: ActFn,
+    /// See [`PlaylistFn`].
+    pub playlist: PlaylistFn,
+    /// See [`PollFn`].
+    pub poll: PollFn,
+    /// See [`BotFn`].
+    pub bot: BotFn,
 }
 
 /// The byte offset just past field `field` of [`HostServices`].
@@ -196,6 +273,22 @@ impl ServicesRef {
         /// The host's clock.
         now_ms: NowFn
     );
+    service!(
+        /// Acting on the channel.
+        act: ActFn
+    );
+    service!(
+        /// The playlist.
+        playlist: PlaylistFn
+    );
+    service!(
+        /// The open poll.
+        poll: PollFn
+    );
+    service!(
+        /// The bot's own name and rank.
+        bot: BotFn
+    );
 }
 
 #[cfg(test)]
@@ -213,6 +306,10 @@ mod tests {
             end_of!(users),
             end_of!(media),
             end_of!(now_ms),
+            end_of!(act),
+            end_of!(playlist),
+            end_of!(poll),
+            end_of!(bot),
         ];
         assert!(ends.windows(2).all(|pair| pair[0] < pair[1]), "{ends:?}");
         assert_eq!(ends[ends.len() - 1], size);

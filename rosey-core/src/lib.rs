@@ -31,3 +31,7 @@ pub mod units;
 
 /// Chat ranks: the type plugins see too, from the SDK crate.
 pub use rosey_abi::rank;
+
+/// Channel actions (queue, skip, kick, polls…) and their errors: the vocabulary plugins use
+/// too, from the SDK crate.
+pub use rosey_abi::channel;

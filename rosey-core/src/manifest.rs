@@ -57,6 +57,10 @@ pub struct Manifest {
     /// Permissions it asks for, from [`KNOWN_PERMISSIONS`].
     #[serde(default)]
     pub permissions: Vec<String>,
+    /// What it may do to the chat channel (`playlist`, `skip`, `moderate`, `poll`: see
+    /// [`rosey_abi::channel::ChannelPermission`]); the plugin actor refuses any other action.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channel: Vec<String>,
     /// Event kinds it may publish (`quote.added`; `*` for one word, a final `>` for the rest),
     /// with [`PUBLISH_EVENTS`]: the plugin actor refuses any other kind.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -258,6 +262,11 @@ impl Manifest {
         self.permissions.iter().any(|p| p == permission)
     }
 
+    /// Whether the manifest's `channel:` list allows `permission`.
+    pub fn may_act(&self, permission: rosey_abi::channel::ChannelPermission) -> bool {
+        self.channel.iter().any(|p| p == permission.name())
+    }
+
     /// Whether the plugin may publish an event of `kind`: [`PUBLISH_EVENTS`] and a matching
     /// pattern in [`Manifest::publishes`].
     pub fn may_publish(&self, kind: &str) -> bool {
@@ -388,6 +397,23 @@ impl Manifest {
                         "unknown permission {permission:?}; known: {}",
                         KNOWN_PERMISSIONS.join(", ")
                     ),
+                ));
+            }
+        }
+        for (i, permission) in self.channel.iter().enumerate() {
+            if rosey_abi::channel::ChannelPermission::from_name(permission).is_none() {
+                return Err(invalid(
+                    "channel",
+                    format!(
+                        "unknown channel permission {permission:?}; known: {}",
+                        rosey_abi::channel::ChannelPermission::names()
+                    ),
+                ));
+            }
+            if self.channel[..i].contains(permission) {
+                return Err(invalid(
+                    "channel",
+                    format!("{permission:?} is listed twice"),
                 ));
             }
         }

@@ -12,6 +12,12 @@ use std::time::Duration;
 use async_nats::jetstream::{consumer, stream};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
+mod channel;
+pub use channel::{
+    ActionReply, ActionRequest, ChannelMedia, ChannelState, ChannelUser, PlaylistEntry,
+    PlaylistState, PollState, StatePart, StateReply,
+};
+
 /// Version of every payload's schema. Readers refuse payloads from a newer schema.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -44,6 +50,40 @@ pub const EVENT_MEDIA_CHANGE: &str = "media.change";
 /// Event kind: the chat server refused something the bot said (`data.error`, and
 /// `data.refused` with the message when one was refused).
 pub const EVENT_BOT_ERROR: &str = "bot.error";
+/// Event kind: a notice from the chat server itself (`data.from`: `[server]`, `[voteskip]`…;
+/// `data.text`), never taken as a user's chat or command.
+pub const EVENT_CHAT_NOTICE: &str = "chat.notice";
+/// Event kind: the whole playlist, sent on every (re)join (`data.items`: [`PlaylistEntry`]s;
+/// `data.current`: the playing uid or null).
+pub const EVENT_PLAYLIST_SET: &str = "playlist.set";
+/// Event kind: an item was queued (`data.item`: a [`PlaylistEntry`]; `data.after`: the uid it
+/// follows, or null at the top).
+pub const EVENT_PLAYLIST_ADD: &str = "playlist.add";
+/// Event kind: an item left the playlist (`data.uid`).
+pub const EVENT_PLAYLIST_DELETE: &str = "playlist.delete";
+/// Event kind: an item moved (`data.from`: its uid; `data.after`: the uid it now follows,
+/// `"prepend"` at the top or `"append"` at the bottom).
+pub const EVENT_PLAYLIST_MOVE: &str = "playlist.move";
+/// Event kind: the playlist was locked or unlocked (`data.locked`).
+pub const EVENT_PLAYLIST_LOCK: &str = "playlist.lock";
+/// Event kind: how far the media has played (`data.time`: seconds; `data.paused`; `data.uid`:
+/// the playing item); at most one every 10 s, and at every pause or resume.
+pub const EVENT_MEDIA_PROGRESS: &str = "media.progress";
+/// Event kind: a poll opened (`data`: a [`PollState`]).
+pub const EVENT_POLL_OPEN: &str = "poll.open";
+/// Event kind: a poll's votes changed (`data`: a [`PollState`]).
+pub const EVENT_POLL_UPDATE: &str = "poll.update";
+/// Event kind: the poll closed (`data`: the last [`PollState`] when known).
+pub const EVENT_POLL_CLOSE: &str = "poll.close";
+/// Event kind: a user was muted, shadow-muted or unmuted (`data.name`, `data.muted`,
+/// `data.smuted`).
+pub const EVENT_USER_MUTE: &str = "user.mute";
+/// Event kind: a user was kicked, by the bot or a moderator (`data.name`, `data.by`), from the
+/// chat server's notices to moderators.
+pub const EVENT_USER_KICK: &str = "user.kick";
+/// Event kind: a name was banned from the channel (`data.name`, `data.by`), from the same
+/// notices.
+pub const EVENT_USER_BAN: &str = "user.ban";
 
 /// Subject of routed command `command` (`roll` → `rosey.commands.roll`).
 pub fn command_subject(command: &str) -> String {
@@ -68,9 +108,13 @@ pub const CHAT_ACTION_SUBJECT: &str = "rosey.actions.chat";
 /// Where plugins' outgoing private messages go, for the connector to send.
 pub const PM_ACTION_SUBJECT: &str = "rosey.actions.pm";
 
-/// Where the bot answers requests for the channel's state (who is in it, what plays), as
-/// [`ChannelState`] JSON: the plugin actors ask it for their plugins.
+/// Where the bot answers requests for the channel's state: the request's payload names a
+/// [`StatePart`], the answer is its JSON. The plugin actors ask it for their plugins.
 pub const CHANNEL_STATE_SUBJECT: &str = "rosey.channel.state";
+
+/// Where the bot takes a plugin's channel action ([`ActionRequest`]), performs it and answers
+/// with an [`ActionReply`]. Only plugin actors send here, after checking the manifest.
+pub const CHANNEL_ACT_SUBJECT: &str = "rosey.channel.act";
 
 /// A plugin's lifecycle subject: `rosey.plugins.<name>.<what>`.
 fn plugin_subject(name: &str, what: &str) -> String {
@@ -264,40 +308,6 @@ pub struct EventMessage {
     /// The channel rank of the user it concerns, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rank: Option<crate::rank::Rank>,
-}
-
-/// The chat channel as the bot follows it: the answer on [`CHANNEL_STATE_SUBJECT`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ChannelState {
-    /// Who is in the channel, sorted by lowercased name.
-    pub users: Vec<ChannelUser>,
-    /// What plays, if anything.
-    pub media: Option<ChannelMedia>,
-}
-
-/// A user in [`ChannelState`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChannelUser {
-    /// The name as the chat shows it.
-    pub name: String,
-    /// CyTube's rank number.
-    pub rank: i64,
-    /// Marked away.
-    pub afk: bool,
-}
-
-/// The media in [`ChannelState`] (CyTube's field names).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChannelMedia {
-    /// Its title.
-    pub title: String,
-    /// The provider's code (`yt`, `vi`, `cu`, …).
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The provider's id.
-    pub id: String,
-    /// Its length in seconds (0: live or unknown).
-    pub seconds: u64,
 }
 
 /// Something a plugin wants said: in chat, or by PM when `to` is set.

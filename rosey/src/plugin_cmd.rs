@@ -395,6 +395,9 @@ fn run_info(home: &Home, name: &str) -> Result<()> {
     }
     field("Events:", &list_or_none(&manifest.events));
     field("Permissions:", &list_or_none(&manifest.permissions));
+    if !manifest.channel.is_empty() {
+        field("Channel:", &manifest.channel.join(", "));
+    }
     if !manifest.publishes.is_empty() {
         field("Publishes:", &manifest.publishes.join(", "));
     }

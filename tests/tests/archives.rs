@@ -273,13 +273,15 @@ fn an_abi_mismatch_is_refused_with_the_hosts_reason() {
 }
 
 /// The example plugins' crate folders.
-const EXAMPLES: [&str; 6] = [
+const EXAMPLES: [&str; 8] = [
     "dice-roller",
     "quote-db",
     "8ball",
     "markov-chat",
     "remind",
     "trivia",
+    "playlist",
+    "automod",
 ];
 
 /// Two `rosey plugin install` processes at once, for different plugins: both end installed
@@ -325,8 +327,10 @@ fn concurrent_installs_both_land() {
             names,
             [
                 "8ball",
+                "automod",
                 "dice-roller",
                 "markov-chat",
+                "playlist",
                 "quote-db",
                 "remind",
                 "trivia"

@@ -1,5 +1,5 @@
 //! The host's services table, handed over through [`crate::SERVICES_SYMBOL`] on the plugin's
-//! thread just before `load`, which takes it into the instance's [`Handle`].
+//! thread just before `load`, which takes it into the instance's [`Handle`](crate::Handle).
 
 use std::cell::Cell;
 

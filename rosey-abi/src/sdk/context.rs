@@ -4,7 +4,7 @@ use std::{path::PathBuf, time::Duration};
 
 use abi_stable::std_types::RStr;
 
-use super::{ChatUser, Config, Error, Handle, Kv, LogLevel, Media, PluginResult};
+use super::{Channel, ChatUser, Config, Error, Handle, Kv, LogLevel, Media, PluginResult};
 use crate::ffi::{FfiConfig, HostRef};
 
 /// What a plugin can do while handling a command, an event or a timer (and while loading and
@@ -68,6 +68,13 @@ impl<'a> Context<'a> {
     /// What is playing now, if anything.
     pub fn media(&self) -> PluginResult<Option<Media>> {
         self.handle.media()
+    }
+
+    /// Act on the chat channel (queue, skip, kick, polls…) and read its playlist, poll and
+    /// the bot's own rank (see [`Channel`]). Each action waits for the chat server: it counts
+    /// against the hook's deadline.
+    pub fn channel(&self) -> Channel {
+        self.handle.channel()
     }
 
     /// The host's clock, in milliseconds since the Unix epoch (see [`Handle::now_ms`]).

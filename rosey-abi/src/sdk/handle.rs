@@ -1,5 +1,6 @@
 //! [`Handle`]: what a plugin keeps to act on its own (from a thread of its own, or from a
-//! later hook), and what it learns about the channel.
+//! later hook), and what it learns about the channel; [`Handle::channel`] leads on to acting
+//! on the channel itself ([`Channel`]).
 //!
 //! Everything a handle sends goes through the host and the plugin's actor like a reply does:
 //! the manifest's permissions apply, and the bot's outbox paces it. A handle outlives nothing:
@@ -16,7 +17,7 @@ use std::{
 
 use abi_stable::std_types::{ROption, RStr};
 
-use super::{Error, PluginResult};
+use super::{Channel, Error, PluginResult};
 use crate::{
     rank::Rank,
     services::{FfiMedia, FfiUser, ServicesRef},
@@ -36,6 +37,15 @@ pub struct Handle {
 struct Inner {
     services: Option<ServicesRef>,
     open: AtomicBool,
+}
+
+/// Why a [`Handle`] cannot reach a service of the host's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unreachable {
+    /// The plugin has unloaded: the host may be serving the next instance.
+    Unloaded,
+    /// The host is older than this SDK and lacks the service.
+    Older,
 }
 
 /// Where an answer goes: the chat, or a PM to the user who asked by PM. Taken from a command
@@ -96,25 +106,40 @@ impl Handle {
     }
 
     /// Service `pick` of the host's table (with the context to pass it), when the plugin is
-    /// still loaded and the host offers it.
-    fn service<F>(
+    /// still loaded and the host offers it; otherwise why not.
+    pub(super) fn lookup<F>(
+        &self,
+        pick: impl FnOnce(&ServicesRef) -> Option<F>,
+    ) -> Result<(F, *const std::ffi::c_void), Unreachable> {
+        if !self.is_open() {
+            return Err(Unreachable::Unloaded);
+        }
+        let table = self.inner.services.as_ref();
+        table
+            .and_then(|table| pick(table).map(|service| (service, table.ctx())))
+            .ok_or(Unreachable::Older)
+    }
+
+    /// As [`Handle::lookup`], with the reason as the plugin's error (`what`: what it tried).
+    pub(super) fn service<F>(
         &self,
         what: &str,
         pick: impl FnOnce(&ServicesRef) -> Option<F>,
     ) -> PluginResult<(F, *const std::ffi::c_void)> {
-        if !self.is_open() {
-            return Err(Error::msg(format!(
-                "cannot {what}: the plugin has unloaded"
-            )));
-        }
-        let table = self.inner.services.as_ref();
-        match table.and_then(|table| pick(table).map(|service| (service, table.ctx()))) {
-            Some(found) => Ok(found),
-            None => Err(Error::msg(format!(
+        self.lookup(pick).map_err(|why| match why {
+            Unreachable::Unloaded => {
+                Error::msg(format!("cannot {what}: the plugin has unloaded"))
+            }
+            Unreachable::Older => Error::msg(format!(
                 "cannot {what}: this rosey host is older than the plugin's SDK (rosey-abi {}); upgrade rosey",
                 crate::SDK_VERSION
-            ))),
-        }
+            )),
+        })
+    }
+
+    /// The channel's playlist, polls, moderation and the bot itself (see [`Channel`]).
+    pub fn channel(&self) -> Channel {
+        Channel::new(self.clone())
     }
 
     fn send(&self, to: Option<&str>, in_reply_to: Option<&str>, text: &str) -> PluginResult<()> {

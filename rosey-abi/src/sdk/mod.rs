@@ -2,7 +2,8 @@
 //!
 //! The hook-side types borrow the FFI values for the duration of one call and expose them as
 //! ordinary Rust (`&str`, `Vec<u8>`, `Result`); [`Handle`] is the one owned value, which a
-//! plugin keeps to act on its own after the hook returned.
+//! plugin keeps to act on its own after the hook returned, and [`Channel`] its way to act on
+//! the chat channel itself (playlist, moderation, polls).
 
 use std::fmt;
 
@@ -105,11 +106,13 @@ pub trait Plugin: Send + Sized + 'static {
     }
 }
 
+mod channel;
 mod context;
 mod handle;
 mod message;
 mod store;
 
+pub use channel::{Channel, Playlist, PlaylistItem, Poll, Queued};
 pub use context::{Context, LoadContext};
 pub use handle::{ChatUser, Handle, Media, Origin};
 pub use message::{Command, Event, Timer};

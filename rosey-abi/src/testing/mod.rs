@@ -6,7 +6,9 @@
 //! `export_plugin!` builds (its `load`, then the FFI plugin object's `handle_command`,
 //! `handle_event` and `unload`), with a host API and a services table of its own. What it
 //! records is what a real host would have sent on; timers, live configuration, reloads and
-//! restarts reach the plugin as they would from the daemon.
+//! restarts reach the plugin as they would from the daemon. The chat channel is faked too:
+//! its users, media, playlist and poll are what the test sets, and the plugin's channel
+//! actions are recorded and answered (succeeding by default; see [`TestBot::actions`]).
 //!
 //! Enable it in the plugin's crate (a plugin crate is `crate-type = ["cdylib", "rlib"]`, so its
 //! tests link the plugin type directly):
@@ -47,6 +49,7 @@
 //! assert_eq!(bot.advance(Duration::from_secs(1)), [Said::chat("reminder: tea")]);
 //! ```
 
+mod channel;
 mod config;
 mod lifecycle;
 mod messages;
@@ -65,6 +68,7 @@ use std::{
 
 use abi_stable::{sabi_trait::TD_Opaque, std_types::RResult};
 
+pub use self::channel::{playlist_item, BOT_NAME};
 use self::state::{KitHost, Shared};
 use crate::{
     ffi::{FfiConfig, FfiError, HostApi_TO, HostRef, PluginBox, PluginModuleRef},

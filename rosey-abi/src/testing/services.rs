@@ -1,6 +1,7 @@
 //! The services table a test bot hands each instance it loads, as the real host hands its
-//! own: sending from any thread, publishing, timers on the fake clock, the channel's users and
-//! media as the test set them, the fake clock itself.
+//! own: sending from any thread, publishing, timers on the fake clock, the channel's users,
+//! media, playlist, poll and bot as the test set them, channel actions (answered by
+//! [`super::channel`]), the fake clock itself.
 //!
 //! Each instance gets a table of its own whose context names the bot's state and the
 //! instance's generation: once that instance has unloaded (or was dropped, as in a crash), its
@@ -13,14 +14,19 @@
 
 use std::{ffi::c_void, sync::Arc};
 
-use abi_stable::std_types::{RErr, ROk, ROption, RResult, RStr, RString, RVec};
+use abi_stable::std_types::{RErr, ROk, ROption, RResult, RSlice, RStr, RString, RVec};
 use serde_json::Value;
 
 use super::{
+    channel,
     state::{Armed, Shared, State},
     Said,
 };
-use crate::services::{FfiMedia, FfiUser, HostServices};
+use crate::{
+    channel::{ActionError, ActionErrorKind},
+    services::{FfiMedia, FfiPlaylist, FfiPlaylistItem, FfiPoll, FfiUser, HostServices},
+    ChatUser,
+};
 
 use crate::limits::{event_kind_refusal, timer_refusal, MAX_TIMERS};
 
@@ -55,6 +61,10 @@ pub(super) fn table(shared: Arc<Shared>, generation: u64) -> &'static HostServic
         users,
         media,
         now_ms,
+        act,
+        playlist,
+        poll,
+        bot,
     }))
 }
 
@@ -145,18 +155,16 @@ extern "C" fn cancel_timer(ctx: *const c_void, name: RStr<'_>) -> RResult<bool, 
     })
 }
 
+fn ffi_user(user: &ChatUser) -> FfiUser {
+    FfiUser {
+        name: RString::from(user.name.as_str()),
+        rank: user.rank.0,
+        afk: user.afk,
+    }
+}
+
 extern "C" fn users(ctx: *const c_void) -> RResult<RVec<FfiUser>, RString> {
-    with_live(ctx, |state| {
-        Ok(state
-            .users
-            .iter()
-            .map(|user| FfiUser {
-                name: RString::from(user.name.as_str()),
-                rank: user.rank.0,
-                afk: user.afk,
-            })
-            .collect())
-    })
+    with_live(ctx, |state| Ok(state.users.iter().map(ffi_user).collect()))
 }
 
 extern "C" fn media(ctx: *const c_void) -> RResult<ROption<FfiMedia>, RString> {
@@ -168,6 +176,71 @@ extern "C" fn media(ctx: *const c_void) -> RResult<ROption<FfiMedia>, RString> {
             duration_secs: media.duration.as_secs(),
         })))
     })
+}
+
+extern "C" fn act(
+    ctx: *const c_void,
+    verb: RStr<'_>,
+    args: RSlice<'_, RString>,
+) -> RResult<RString, RString> {
+    let args: Vec<String> = args.iter().map(|arg| arg.as_str().to_owned()).collect();
+    let answer = with_live(ctx, |state| Ok(channel::act(state, verb.as_str(), &args)));
+    match answer {
+        ROk(Ok(detail)) => ROk(RString::from(detail)),
+        ROk(Err(error)) => RErr(RString::from(error)),
+        // The instance is gone, as the host answers then.
+        RErr(reason) => RErr(RString::from(
+            ActionError::new(ActionErrorKind::Unavailable, reason.as_str()).encode(),
+        )),
+    }
+}
+
+extern "C" fn playlist(ctx: *const c_void) -> RResult<FfiPlaylist, RString> {
+    with_live(ctx, |state| {
+        let playlist = &state.channel.playlist;
+        Ok(FfiPlaylist {
+            items: playlist
+                .items
+                .iter()
+                .map(|item| FfiPlaylistItem {
+                    uid: item.uid,
+                    title: RString::from(item.title.as_str()),
+                    kind: RString::from(item.kind.as_str()),
+                    id: RString::from(item.id.as_str()),
+                    duration_secs: item.duration.as_secs(),
+                    temp: item.temp,
+                    queued_by: RString::from(item.queued_by.as_str()),
+                })
+                .collect(),
+            current: playlist.current.into(),
+            position_ms: u64::try_from(playlist.position.as_millis()).unwrap_or(u64::MAX),
+            paused: playlist.paused,
+            locked: playlist.locked,
+        })
+    })
+}
+
+extern "C" fn poll(ctx: *const c_void) -> RResult<ROption<FfiPoll>, RString> {
+    with_live(ctx, |state| {
+        let now_ms = state.now_ms;
+        let poll = state.channel.poll_at(now_ms).map(|poll| FfiPoll {
+            title: RString::from(poll.title),
+            options: poll.options.into_iter().map(RString::from).collect(),
+            counts: poll
+                .counts
+                .iter()
+                .map(|count| count.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX)))
+                .collect(),
+            hidden: poll.hidden,
+            opened_by: RString::from(poll.opened_by),
+            opened_ms: poll.opened_at_ms,
+        });
+        Ok(poll.into())
+    })
+}
+
+extern "C" fn bot(ctx: *const c_void) -> RResult<FfiUser, RString> {
+    with_live(ctx, |state| Ok(ffi_user(&state.channel.bot)))
 }
 
 extern "C" fn now_ms(ctx: *const c_void) -> u64 {

@@ -1,6 +1,7 @@
 //! What one [`super::TestBot`] records and answers with: the shared state its host API and its
 //! services table both work on (what was said and published, log lines, the key-value store,
-//! the fake clock, the armed timers, the channel's users and media), and the host API
+//! the fake clock, the armed timers, the channel's users and media, its playlist, poll and
+//! the plugin's actions), and the host API
 //! ([`KitHost`]) a hook gets for the duration of one call.
 //!
 //! The state sits behind one mutex: the plugin's own threads reach it through the services
@@ -16,7 +17,7 @@ use std::{
 
 use abi_stable::std_types::{RErr, ROk, ROption, RResult, RSlice, RStr, RString, RVec};
 
-use super::{services::event_refusal, Said};
+use super::{channel::KitChannel, services::event_refusal, Said};
 use crate::{
     ffi::{FfiLogLevel, HostApi},
     ChatUser, LogLevel, Media,
@@ -56,6 +57,8 @@ pub(super) struct State {
     pub users: Vec<ChatUser>,
     /// What `media` answers.
     pub media: Option<Media>,
+    /// The playlist, the poll, the bot, and the plugin's channel actions.
+    pub channel: KitChannel,
 }
 
 impl State {

@@ -1,6 +1,7 @@
 //! The kit's own tests: each drives a fixture plugin through a [`TestBot`] and checks what a
 //! real host would have seen.
 
+mod channel;
 mod conveniences;
 mod fixture;
 mod lifecycle;

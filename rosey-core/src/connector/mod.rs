@@ -9,23 +9,22 @@
 //! Connectors build that behaviour from [`IncomingQueue`].
 
 pub mod cytube;
+mod incoming;
 pub mod local;
 
-use std::{
-    pin::Pin,
-    sync::{Arc, Mutex, PoisonError},
-    task::{Context, Poll},
-};
+use std::sync::Arc;
 
-use futures::{future::BoxFuture, Stream};
-use tokio::sync::{mpsc, watch};
+use futures::future::BoxFuture;
+use rosey_abi::channel::{Action, ActionError, ActionErrorKind};
+use tokio::sync::watch;
 
 use crate::{
-    messaging::{ChatAction, Source},
+    messaging::{ChatAction, PlaylistState, PollState, Source},
     rank::Rank,
 };
 
 pub use cytube::{CytubeConnector, CytubeSettings};
+pub use incoming::{IncomingQueue, IncomingReceiver};
 pub use local::LocalConnector;
 
 /// Something a connector heard: a chat message, a PM, or something that happened in the
@@ -283,6 +282,36 @@ pub trait Connector: Send + Sync {
     fn status(&self) -> watch::Receiver<ConnectorStatus> {
         watch::channel(ConnectorStatus::Connected).1
     }
+
+    /// Does `action` to the channel on a plugin's behalf and resolves once the chat server
+    /// confirmed it (`Ok` with what it yields: for a queue, the new item's uid, a tab, its
+    /// title) or refused it. Nothing is retried: a refusal or a missing confirmation is
+    /// reported, never repeated. A chat without playlists, moderation or polls (the local one)
+    /// answers [`ActionErrorKind::Unsupported`].
+    fn act(&self, action: Action) -> BoxFuture<'_, Result<String, ActionError>> {
+        Box::pin(async move { Err(unsupported(self.name(), &action)) })
+    }
+
+    /// The channel's playlist as the connector follows it; `None` for a chat without one.
+    fn playlist(&self) -> Option<PlaylistState> {
+        None
+    }
+
+    /// The channel's open poll (`Some(None)`: none open); `None` for a chat without polls.
+    fn poll(&self) -> Option<Option<PollState>> {
+        None
+    }
+}
+
+/// The error of a connector whose chat cannot do `action`.
+pub fn unsupported(connector: &str, action: &Action) -> ActionError {
+    ActionError::new(
+        ActionErrorKind::Unsupported,
+        format!(
+            "the {connector} connector has no playlist, moderation or polls, so it cannot {}: connect the bot to CyTube (bot.connector: cytube in rosey.yaml)",
+            action.verb().replace('_', " ")
+        ),
+    )
 }
 
 /// A shared connector is a connector, so the daemon can keep the concrete type (to feed a
@@ -311,171 +340,23 @@ impl<C: Connector + ?Sized> Connector for Arc<C> {
     fn status(&self) -> watch::Receiver<ConnectorStatus> {
         (**self).status()
     }
-}
 
-type Slot = Arc<Mutex<Option<mpsc::UnboundedReceiver<Incoming>>>>;
-
-/// The incoming side of a connector: a queue that keeps what was heard until it is read, whose
-/// receiver returns to the queue when its reader drops it.
-///
-/// Unbounded on purpose: a connector must never block or drop what the chat says, and chat
-/// arrives at human speed; the bot reads it as fast as it comes (the router only queues).
-#[derive(Debug)]
-pub struct IncomingQueue {
-    connector: String,
-    sender: Mutex<Option<mpsc::UnboundedSender<Incoming>>>,
-    slot: Slot,
-}
-
-impl IncomingQueue {
-    /// An open queue for the connector called `connector` (named in errors).
-    pub fn new(connector: &str) -> IncomingQueue {
-        let (sender, receiver) = mpsc::unbounded_channel();
-        IncomingQueue {
-            connector: connector.to_owned(),
-            sender: Mutex::new(Some(sender)),
-            slot: Arc::new(Mutex::new(Some(receiver))),
-        }
+    fn act(&self, action: Action) -> BoxFuture<'_, Result<String, ActionError>> {
+        (**self).act(action)
     }
 
-    /// Queues `incoming` for the reader; fails only once the queue is closed.
-    pub fn push(&self, incoming: Incoming) -> Result<(), ConnectorError> {
-        let sender = self.sender.lock().unwrap_or_else(PoisonError::into_inner);
-        match sender.as_ref() {
-            // The receiver is never dropped while the queue lives (it returns to the slot), so
-            // sending fails only if the queue itself is gone, which `&self` rules out.
-            Some(sender) => sender.send(incoming).map_err(|_| self.closed()),
-            None => Err(self.closed()),
-        }
+    fn playlist(&self) -> Option<PlaylistState> {
+        (**self).playlist()
     }
 
-    /// Takes the receiver (see [`Connector::incoming`]).
-    pub fn take(&self) -> Result<IncomingReceiver, ConnectorError> {
-        let receiver = self
-            .slot
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-            .ok_or_else(|| ConnectorError::IncomingTaken {
-                connector: self.connector.clone(),
-            })?;
-        Ok(IncomingReceiver {
-            receiver: Some(receiver),
-            slot: self.slot.clone(),
-        })
-    }
-
-    /// Closes the queue: pushes fail, and the receiver ends after what it holds.
-    pub fn close(&self) {
-        self.sender
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-    }
-
-    /// Whether [`IncomingQueue::close`] was called.
-    pub fn is_closed(&self) -> bool {
-        self.sender
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_none()
-    }
-
-    fn closed(&self) -> ConnectorError {
-        ConnectorError::Closed {
-            connector: self.connector.clone(),
-        }
-    }
-}
-
-/// What a connector heard, in order; a [`Stream`] too. Dropping it hands it back to the
-/// connector, unread messages included.
-#[derive(Debug)]
-pub struct IncomingReceiver {
-    receiver: Option<mpsc::UnboundedReceiver<Incoming>>,
-    slot: Slot,
-}
-
-impl IncomingReceiver {
-    /// The next message; `None` once the connector is closed and everything was read.
-    pub async fn recv(&mut self) -> Option<Incoming> {
-        self.receiver.as_mut()?.recv().await
-    }
-
-    /// The next message if one is waiting, without waiting.
-    pub fn try_recv(&mut self) -> Option<Incoming> {
-        self.receiver.as_mut()?.try_recv().ok()
-    }
-}
-
-impl Stream for IncomingReceiver {
-    type Item = Incoming;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Incoming>> {
-        match self.receiver.as_mut() {
-            Some(receiver) => receiver.poll_recv(cx),
-            None => Poll::Ready(None),
-        }
-    }
-}
-
-impl Drop for IncomingReceiver {
-    fn drop(&mut self) {
-        if let Some(receiver) = self.receiver.take() {
-            *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(receiver);
-        }
+    fn poll(&self) -> Option<Option<PollState>> {
+        (**self).poll()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn chat(id: &str) -> Incoming {
-        Incoming::new(Source::Chat, "alice".into(), "hi".into(), 1, id.into())
-    }
-
-    #[tokio::test]
-    async fn a_dropped_receiver_returns_with_what_it_held() {
-        let queue = IncomingQueue::new("test");
-        queue.push(chat("1")).expect("push");
-        let mut first = queue.take().expect("take");
-        let err = queue.take().expect_err("taken").to_string();
-        assert!(err.contains("already being read"), "{err}");
-        assert_eq!(
-            first.recv().await.map(|m| m.id().to_owned()),
-            Some("1".into())
-        );
-        queue.push(chat("2")).expect("push");
-        drop(first);
-        queue.push(chat("3")).expect("push");
-        let mut second = queue.take().expect("taken again");
-        assert_eq!(
-            second.try_recv().map(|m| m.id().to_owned()),
-            Some("2".into())
-        );
-        assert_eq!(
-            second.try_recv().map(|m| m.id().to_owned()),
-            Some("3".into())
-        );
-        assert_eq!(second.try_recv(), None);
-    }
-
-    #[tokio::test]
-    async fn closing_ends_the_receiver_after_what_it_holds() {
-        let queue = IncomingQueue::new("test");
-        let mut receiver = queue.take().expect("take");
-        queue.push(chat("1")).expect("push");
-        queue.close();
-        assert!(queue.is_closed());
-        let err = queue.push(chat("2")).expect_err("closed").to_string();
-        assert!(err.contains("test connector is closed"), "{err}");
-        assert_eq!(
-            receiver.recv().await.map(|m| m.id().to_owned()),
-            Some("1".into())
-        );
-        assert_eq!(receiver.recv().await, None);
-    }
 
     #[test]
     fn accessors_and_replies() {

@@ -38,6 +38,7 @@ impl Fixture {
             commands: commands.iter().map(|c| c.to_string().into()).collect(),
             events: vec!["chat.message".into()],
             permissions: vec!["send_messages".into()],
+            channel: Vec::new(),
             publishes: Vec::new(),
             limits: Default::default(),
             network: None,

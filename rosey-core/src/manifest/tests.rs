@@ -138,3 +138,27 @@ fn event_patterns() {
     assert!(!is_valid_event_pattern("a.>.b"));
     assert!(!is_valid_event_pattern(""));
 }
+
+#[test]
+fn channel_actions_are_declared_by_name() {
+    use rosey_abi::channel::ChannelPermission;
+    let manifest =
+        Manifest::parse(&format!("{}channel: [playlist, poll]\n", sample())).expect("valid");
+    assert!(manifest.may_act(ChannelPermission::Playlist));
+    assert!(manifest.may_act(ChannelPermission::Poll));
+    assert!(!manifest.may_act(ChannelPermission::Moderate));
+    assert!(!Manifest::parse(&sample())
+        .expect("valid")
+        .may_act(ChannelPermission::Skip));
+    let err = Manifest::parse(&format!("{}channel: [nuke]\n", sample()))
+        .expect_err("unknown")
+        .to_string();
+    assert!(
+        err.contains("channel") && err.contains("playlist, skip, moderate, poll"),
+        "{err}"
+    );
+    let err = Manifest::parse(&format!("{}channel: [skip, skip]\n", sample()))
+        .expect_err("twice")
+        .to_string();
+    assert!(err.contains("listed twice"), "{err}");
+}

@@ -16,6 +16,14 @@ impl Router {
             .state()
     }
 
+    /// `user`'s rank in the channel, as the routed events told it (the bot's own too).
+    pub fn user_rank(&self, user: &str) -> Option<crate::rank::Rank> {
+        self.roster
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .of(user)
+    }
+
     /// A channel event: published as it is, never a command, whoever it concerns.
     /// Ranks it announces are noted (for the rate limits, `min_rank` and plugins), and the
     /// rank of the user it concerns goes with it.

@@ -46,7 +46,7 @@ impl Roster {
                 }
             }
             messaging::EVENT_USER_JOIN => self.note_user(&event.data),
-            messaging::EVENT_USER_RANK => {
+            messaging::EVENT_USER_RANK | messaging::EVENT_BOT_RANK => {
                 let rank = event.data["rank"].as_i64();
                 match (self.member(event), rank) {
                     (Some(member), Some(rank)) => member.rank = Rank(rank),

@@ -1,10 +1,11 @@
 //! The services table this host hands the plugin library (see `rosey_abi::services`): sending
-//! on its own from any thread, timers, the channel's state, the clock.
+//! on its own from any thread, timers, the channel's state, acting on the channel, the clock.
 //!
 //! Sends and timers are frames on the channel (its writer is shared under a lock); the
 //! actor checks them again, as it checks everything a host says. Questions about the channel
-//! go over the service channel, one at a time under its own lock, so they never wait for the
-//! plugin's thread. The host keeps the timers it armed (name → arming) to answer `cancel` at
+//! (`Query`) and channel actions (`Act`) go over the service channel, one at a time under its
+//! own lock, so they never wait for the plugin's thread. An action is checked here first
+//! (`rosey_abi::channel::Action::from_wire`): a malformed one never bothers the daemon. The host keeps the timers it armed (name → arming) to answer `cancel` at
 //! once and to skip a firing whose arming was replaced or cancelled while it was on its way.
 
 use std::{
@@ -18,15 +19,19 @@ use std::{
     time::Duration,
 };
 
-use abi_stable::std_types::{RErr, ROk, ROption, RResult, RStr, RString, RVec};
-use rosey_abi::services::{FfiMedia, FfiUser, HostServices};
+use abi_stable::std_types::{RErr, ROk, ROption, RResult, RSlice, RStr, RString, RVec};
+use rosey_abi::{
+    channel::{Action, ActionError, ActionErrorKind},
+    services::{FfiMedia, FfiPlaylist, FfiPlaylistItem, FfiPoll, FfiUser, HostServices},
+};
 use serde_json::Value;
 
 use super::channel::Channel;
-use crate::wire::{self, read_frame, write_frame, FromHost, ToHost};
+use crate::wire::{self, read_frame, write_frame, FromHost, ToHost, WireError};
 
-/// How long a question about the channel may take before the plugin gets an error.
-const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a question or an action may take before the plugin gets an error: the daemon
+/// waits up to about 10 s for the chat server to confirm an action, and answers by then.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What the table's functions work on; lives for the rest of the process.
 pub struct Services {
@@ -75,6 +80,10 @@ impl Services {
             users,
             media,
             now_ms,
+            act,
+            playlist,
+            poll,
+            bot,
         }));
         (services, table)
     }
@@ -115,41 +124,107 @@ impl Services {
         }
     }
 
-    /// Asks the daemon for the channel's state over the service channel.
-    fn query(&self) -> Result<Value, RString> {
-        self.check_open()?;
+    /// Asks the daemon one question over the service channel (a `Query` or an `Act`): its
+    /// answer, or why there is none. One at a time: the lock is held until the answer is read.
+    fn ask(&self, frame: &FromHost) -> Result<Result<String, String>, AskFailure> {
         let mut service = lock(&self.service);
         let Some(stream) = service.as_mut() else {
-            return Err(RString::from(
-                "the channel's state is unavailable (the service channel failed earlier)",
+            return Err(AskFailure::Unavailable(
+                "the service channel failed earlier".to_owned(),
             ));
         };
-        let asked = write_frame(stream, &FromHost::Query.encode())
-            .map_err(|err| err.to_string())
-            .and_then(|()| read_frame(stream).map_err(|err| err.to_string()))
-            .and_then(|body| {
-                body.ok_or_else(|| "the service channel closed".to_owned())
-                    .and_then(|body| ToHost::decode(&body).map_err(|err| err.to_string()))
-            });
-        match asked {
-            Ok(ToHost::Answer(Ok(json))) => serde_json::from_str(&json)
-                .map_err(|err| RString::from(format!("unreadable channel state: {err}"))),
-            Ok(ToHost::Answer(Err(reason))) => Err(RString::from(reason)),
+        if let Err(err) = write_frame(stream, &frame.encode()) {
+            *service = None;
+            return Err(AskFailure::Unavailable(err.to_string()));
+        }
+        let answer = read_frame(stream).map_err(|err| match &err {
+            WireError::Io(io)
+                if matches!(
+                    io.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                AskFailure::NoAnswer
+            }
+            _ => AskFailure::Unavailable(err.to_string()),
+        });
+        let answer = answer.and_then(|body| {
+            let body = body
+                .ok_or_else(|| AskFailure::Unavailable("the service channel closed".to_owned()))?;
+            ToHost::decode(&body).map_err(|err| AskFailure::Unavailable(err.to_string()))
+        });
+        match answer {
+            Ok(ToHost::Answer(answer)) => Ok(answer),
             Ok(other) => {
                 *service = None;
-                Err(RString::from(format!(
-                    "the daemon answered {other:?} to a question about the channel"
+                Err(AskFailure::Unavailable(format!(
+                    "the daemon answered {other:?}"
                 )))
             }
-            Err(reason) => {
+            Err(failure) => {
                 // Out of step (a late answer would be read by the next question): give up.
                 *service = None;
-                Err(RString::from(format!(
-                    "cannot ask about the channel: {reason}"
-                )))
+                Err(failure)
             }
         }
     }
+
+    /// Asks the daemon for `part` of the channel's state (one of [`wire::STATE_PARTS`]).
+    fn query(&self, part: &str) -> Result<Value, RString> {
+        self.check_open()?;
+        match self.ask(&FromHost::Query {
+            part: part.to_owned(),
+        }) {
+            Ok(Ok(json)) => serde_json::from_str(&json)
+                .map_err(|err| RString::from(format!("unreadable channel state: {err}"))),
+            Ok(Err(reason)) => Err(RString::from(reason)),
+            Err(AskFailure::NoAnswer) => Err(RString::from(format!(
+                "cannot ask about the channel: the daemon did not answer within {} s",
+                QUERY_TIMEOUT.as_secs()
+            ))),
+            Err(AskFailure::Unavailable(reason)) => Err(RString::from(format!(
+                "cannot ask about the channel: {reason}"
+            ))),
+        }
+    }
+
+    /// Asks the daemon to act on the channel: the action's detail, or an encoded
+    /// [`ActionError`]. A request the daemon would refuse as malformed is refused here.
+    fn act(&self, verb: &str, args: Vec<String>) -> Result<String, String> {
+        let unavailable = |message: String| ActionError::new(ActionErrorKind::Unavailable, message);
+        if self.check_open().is_err() {
+            return Err(unavailable("the plugin has unloaded".to_owned()).encode());
+        }
+        if let Err(reason) = Action::from_wire(verb, &args) {
+            return Err(ActionError::new(ActionErrorKind::Invalid, reason).encode());
+        }
+        match self.ask(&FromHost::Act {
+            verb: verb.to_owned(),
+            args,
+        }) {
+            Ok(answer) => answer,
+            Err(AskFailure::NoAnswer) => Err(ActionError::new(
+                ActionErrorKind::NoAnswer,
+                format!(
+                    "the daemon did not answer within {} s; the {verb} may or may not have happened",
+                    QUERY_TIMEOUT.as_secs()
+                ),
+            )
+            .encode()),
+            Err(AskFailure::Unavailable(reason)) => Err(unavailable(format!(
+                "cannot reach the daemon to {verb}: {reason}"
+            ))
+            .encode()),
+        }
+    }
+}
+
+/// Why a question over the service channel has no answer.
+enum AskFailure {
+    /// The service channel is gone or broke (nothing more can be asked).
+    Unavailable(String),
+    /// The daemon did not answer within [`QUERY_TIMEOUT`] (the channel is given up too).
+    NoAnswer,
 }
 
 /// Whether `kind` and `payload_json` make an event a plugin may publish; the reason when not.
@@ -253,25 +328,36 @@ extern "C" fn cancel_timer(ctx: *const c_void, name: RStr<'_>) -> RResult<bool, 
     }))
 }
 
+/// A user as the daemon's JSON has it (`{"name","rank","afk"}`); `None` without a name.
+fn user_from(user: &Value) -> Option<FfiUser> {
+    Some(FfiUser {
+        name: RString::from(user["name"].as_str()?),
+        rank: user["rank"].as_i64().unwrap_or(0),
+        afk: user["afk"].as_bool().unwrap_or(false),
+    })
+}
+
+/// The text at `value[key]`, or empty.
+fn text(value: &Value, key: &str) -> RString {
+    RString::from(value[key].as_str().unwrap_or(""))
+}
+
+/// The elements of the array at `value[key]` (none when it is not an array).
+fn array<'a>(value: &'a Value, key: &str) -> &'a [Value] {
+    value[key].as_array().map_or(&[], Vec::as_slice)
+}
+
 extern "C" fn users(ctx: *const c_void) -> RResult<RVec<FfiUser>, RString> {
-    result(services(ctx).query().map(|state| {
-        let users = state["users"].as_array().map(Vec::as_slice);
-        users
-            .unwrap_or_default()
+    result(services(ctx).query(wire::PART_ROSTER).map(|state| {
+        array(&state, "users")
             .iter()
-            .filter_map(|user| {
-                Some(FfiUser {
-                    name: RString::from(user["name"].as_str()?),
-                    rank: user["rank"].as_i64().unwrap_or(0),
-                    afk: user["afk"].as_bool().unwrap_or(false),
-                })
-            })
+            .filter_map(user_from)
             .collect()
     }))
 }
 
 extern "C" fn media(ctx: *const c_void) -> RResult<ROption<FfiMedia>, RString> {
-    result(services(ctx).query().map(|state| {
+    result(services(ctx).query(wire::PART_ROSTER).map(|state| {
         let media = &state["media"];
         match media["title"].as_str() {
             None => ROption::RNone,
@@ -285,6 +371,87 @@ extern "C" fn media(ctx: *const c_void) -> RResult<ROption<FfiMedia>, RString> {
     }))
 }
 
+extern "C" fn act(
+    ctx: *const c_void,
+    verb: RStr<'_>,
+    args: RSlice<'_, RString>,
+) -> RResult<RString, RString> {
+    let args = args.iter().map(|arg| arg.as_str().to_owned()).collect();
+    match services(ctx).act(verb.as_str(), args) {
+        Ok(detail) => ROk(RString::from(detail)),
+        Err(error) => RErr(RString::from(error)),
+    }
+}
+
+/// The playlist from the daemon's JSON (see [`wire::PART_PLAYLIST`]); items without a uid are
+/// left out (nothing could name them).
+fn playlist_from(state: &Value) -> FfiPlaylist {
+    let items = array(state, "items").iter().filter_map(|item| {
+        Some(FfiPlaylistItem {
+            uid: item["uid"].as_u64()?,
+            title: text(item, "title"),
+            kind: text(item, "type"),
+            id: text(item, "id"),
+            duration_secs: item["seconds"].as_u64().unwrap_or(0),
+            temp: item["temp"].as_bool().unwrap_or(false),
+            queued_by: text(item, "queued_by"),
+        })
+    });
+    FfiPlaylist {
+        items: items.collect(),
+        current: state["current"].as_u64().into(),
+        position_ms: state["position_ms"].as_u64().unwrap_or(0),
+        paused: state["paused"].as_bool().unwrap_or(false),
+        locked: state["locked"].as_bool().unwrap_or(false),
+    }
+}
+
+/// The open poll from the daemon's JSON (see [`wire::PART_POLL`]): `None` for `null`; a
+/// hidden count (`null`) is `-1`.
+fn poll_from(state: &Value) -> Option<FfiPoll> {
+    let title = state["title"].as_str()?;
+    Some(FfiPoll {
+        title: RString::from(title),
+        options: array(state, "options")
+            .iter()
+            .map(|option| RString::from(option.as_str().unwrap_or("")))
+            .collect(),
+        counts: array(state, "counts")
+            .iter()
+            .map(|count| {
+                count
+                    .as_u64()
+                    .map_or(-1, |count| i64::try_from(count).unwrap_or(i64::MAX))
+            })
+            .collect(),
+        hidden: state["hidden"].as_bool().unwrap_or(false),
+        opened_by: text(state, "opened_by"),
+        opened_ms: state["opened_ms"].as_u64().unwrap_or(0),
+    })
+}
+
+extern "C" fn playlist(ctx: *const c_void) -> RResult<FfiPlaylist, RString> {
+    result(
+        services(ctx)
+            .query(wire::PART_PLAYLIST)
+            .map(|state| playlist_from(&state)),
+    )
+}
+
+extern "C" fn poll(ctx: *const c_void) -> RResult<ROption<FfiPoll>, RString> {
+    result(
+        services(ctx)
+            .query(wire::PART_POLL)
+            .map(|state| poll_from(&state).into()),
+    )
+}
+
+extern "C" fn bot(ctx: *const c_void) -> RResult<FfiUser, RString> {
+    result(services(ctx).query(wire::PART_BOT).and_then(|state| {
+        user_from(&state).ok_or_else(|| RString::from("the bot has not joined the channel yet"))
+    }))
+}
+
 extern "C" fn now_ms(_ctx: *const c_void) -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -292,3 +459,6 @@ extern "C" fn now_ms(_ctx: *const c_void) -> u64 {
             u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
         })
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,6 +4,7 @@
 
 use super::{
     Command, Event, FromHost, Level, Network, Open, Outcome, Source, Start, ToHost, WireError,
+    MAX_ACT_ARGS,
 };
 
 /// Builds one frame's bytes.
@@ -414,7 +415,15 @@ impl FromHost {
                 .u64(*every_ms)
                 .finish(),
             FromHost::CancelTimer { name } => Encoder::new(12).str(name).finish(),
-            FromHost::Query => Encoder::new(13).finish(),
+            FromHost::Query { part } => Encoder::new(13).str(part).finish(),
+            FromHost::Act { verb, args } => {
+                let mut encoder = Encoder::new(14);
+                encoder.str(verb).count(args.len());
+                for arg in args {
+                    encoder.str(arg);
+                }
+                encoder.finish()
+            }
         }
     }
 
@@ -480,7 +489,22 @@ impl FromHost {
                 every_ms: d.u64()?,
             },
             12 => FromHost::CancelTimer { name: d.str()? },
-            13 => FromHost::Query,
+            13 => FromHost::Query { part: d.str()? },
+            14 => {
+                let verb = d.str()?;
+                // Each argument takes at least its 4-byte length.
+                let count = d.count(4, "action arguments")?;
+                if count > MAX_ACT_ARGS {
+                    return Err(WireError::Invalid(format!(
+                        "{count} action arguments (at most {MAX_ACT_ARGS})"
+                    )));
+                }
+                let mut args = Vec::with_capacity(count);
+                for _ in 0..count {
+                    args.push(d.str()?);
+                }
+                FromHost::Act { verb, args }
+            }
             other => return Err(WireError::Invalid(format!("unknown tag {other}"))),
         };
         d.end()?;

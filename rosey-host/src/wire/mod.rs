@@ -36,8 +36,15 @@
 //! once and to skip a timer cancelled while its `Timer` frame was on the way.
 //!
 //! A second socketpair, the *service channel* at [`SERVICE_FD`], carries the plugin's
-//! questions about the channel (`Query` → `Answer`), one at a time under the host's lock, from
-//! whichever thread asks, without ever waiting for the serving loop.
+//! questions about the chat channel and its requests to act on it, one at a time under the
+//! host's lock, from whichever thread asks, without ever waiting for the serving loop:
+//!
+//! ```text
+//! host  ── Query{part} ──────────────────────▶ actor      (a part of [`STATE_PARTS`])
+//!       ◀── Answer(Ok(json) | Err(reason)) ──
+//!       ── Act{verb, args} ──────────────────▶            (checked by the host first)
+//!       ◀── Answer(Ok(detail) | Err(error)) ─          (error: `ActionError::encode`d)
+//! ```
 //!
 //! Back-pressure is the socket's: the actor hands over one message and waits for its `Done`;
 //! a host writes its output as the plugin produces it and blocks if the actor stops reading.
@@ -46,7 +53,7 @@
 use std::io::{self, Read, Write};
 
 /// The channel's version, sent in `Hello`.
-pub const PROTOCOL: u32 = 4;
+pub const PROTOCOL: u32 = 5;
 
 /// The file descriptor a host finds its end of the channel at.
 pub const HOST_FD: i32 = 3;
@@ -56,6 +63,25 @@ pub const SERVICE_FD: i32 = 4;
 
 /// The largest frame either side accepts (handed-over state included).
 pub const MAX_FRAME: usize = 64 * 1024 * 1024;
+
+/// The part of the channel's state a `Query` names: who is here and what plays
+/// (`{"users":[{"name","rank","afk"}…],"media":{"title","type","id","seconds"}|null}`).
+pub const PART_ROSTER: &str = "roster";
+/// The part a `Query` names for the playlist (`{"items":[{"uid","title","type","id",
+/// "seconds","temp","queued_by"}…],"current":uid|null,"position_ms","paused","locked"}`).
+pub const PART_PLAYLIST: &str = "playlist";
+/// The part a `Query` names for the open poll (`null`, or `{"title","options":[…],
+/// "counts":[n|null…],"hidden","opened_by","opened_ms"}`).
+pub const PART_POLL: &str = "poll";
+/// The part a `Query` names for the bot itself (`null` before it joined, or
+/// `{"name","rank","afk"}`).
+pub const PART_BOT: &str = "bot";
+/// Every part a `Query` may name (the daemon's `StatePart` names).
+pub const STATE_PARTS: [&str; 4] = [PART_ROSTER, PART_PLAYLIST, PART_POLL, PART_BOT];
+
+/// The most arguments an `Act` may carry: a poll's title, timeout and hidden flag, and its
+/// options (no other action takes more than three). A frame with more is refused.
+pub const MAX_ACT_ARGS: usize = 3 + rosey_abi::channel::MAX_POLL_OPTIONS;
 
 // What a plugin may ask (timers, event kinds): the SDK's rules, which the host applies to
 // answer the plugin and the actor applies again.
@@ -239,9 +265,10 @@ pub enum ToHost {
         /// The same flattened to `key.path = value` pairs.
         flat: Vec<(String, String)>,
     },
-    /// The answer to a `Query` (service channel only): the channel's state as JSON
-    /// (`{"users":[{"name","rank","afk"}…],"media":{"title","type","id","seconds"}|null}`), or
-    /// why there is none.
+    /// The answer to a `Query` or an `Act` (service channel only). For a `Query`: the part's
+    /// JSON (see [`PART_ROSTER`] and the other parts), or why there is none. For an `Act`: what
+    /// the action yields (for `queue`, the new item's uid, a tab, its title; otherwise empty),
+    /// or why it did not happen as a `rosey_abi::channel::ActionError::encode`d error.
     Answer(Result<String, String>),
 }
 
@@ -342,8 +369,20 @@ pub enum FromHost {
         /// The timer's name.
         name: String,
     },
-    /// What is the channel's state? (service channel only; answered by `Answer`)
-    Query,
+    /// What is this part of the channel's state? (service channel only; answered by
+    /// `Answer`)
+    Query {
+        /// One of [`STATE_PARTS`].
+        part: String,
+    },
+    /// Act on the chat channel (service channel only; answered by `Answer` once the chat
+    /// server confirmed it, refused it, or did not answer in time).
+    Act {
+        /// The action's verb (`rosey_abi::channel::Action::to_wire`).
+        verb: String,
+        /// Its arguments, at most [`MAX_ACT_ARGS`].
+        args: Vec<String>,
+    },
 }
 
 /// A frame that cannot be read.

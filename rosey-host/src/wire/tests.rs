@@ -105,7 +105,34 @@ fn every_frame_survives_encoding_and_decoding() {
     round_trip_from_host(FromHost::CancelTimer {
         name: "tick".to_owned(),
     });
-    round_trip_from_host(FromHost::Query);
+    for part in STATE_PARTS {
+        round_trip_from_host(FromHost::Query {
+            part: part.to_owned(),
+        });
+    }
+    round_trip_from_host(FromHost::Act {
+        verb: "skip".to_owned(),
+        args: vec![],
+    });
+    round_trip_from_host(FromHost::Act {
+        verb: "queue".to_owned(),
+        args: vec![
+            "https://youtu.be/dQw4w9WgXcQ".to_owned(),
+            "next".to_owned(),
+            "true".to_owned(),
+        ],
+    });
+    round_trip_from_host(FromHost::Act {
+        verb: "open_poll".to_owned(),
+        args: ["Next?", "", "false", "ü", ""]
+            .iter()
+            .map(|arg| arg.to_string())
+            .collect(),
+    });
+    round_trip_to_host(ToHost::Answer(Ok("7\tNever Gonna Give You Up".to_owned())));
+    round_trip_to_host(ToHost::Answer(Err(
+        "bot_rank\tthe bot is not a moderator".to_owned()
+    )));
     round_trip_from_host(FromHost::Hello {
         protocol: PROTOCOL,
         pid: 42,
@@ -234,4 +261,58 @@ fn hostile_sandbox_fields_are_refused() {
     for cut in 0..open.len() {
         assert!(ToHost::decode(&open[..cut]).is_err(), "cut at {cut}");
     }
+}
+
+#[test]
+fn hostile_service_frames_are_refused() {
+    // An action whose argument count is far beyond what the frame holds.
+    let act = FromHost::Act {
+        verb: "kick".to_owned(),
+        args: vec!["bob".to_owned(), "spam".to_owned()],
+    }
+    .encode()[4..]
+        .to_vec();
+    let count_at = 1 + 4 + "kick".len();
+    let mut lying = act.clone();
+    lying[count_at..count_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert!(FromHost::decode(&lying).is_err());
+    // More arguments than any action takes, each honestly framed.
+    let many = FromHost::Act {
+        verb: "open_poll".to_owned(),
+        args: vec![String::new(); MAX_ACT_ARGS + 1],
+    }
+    .encode();
+    let refused = FromHost::decode(&many[4..]).expect_err("too many arguments");
+    assert!(refused.to_string().contains("at most"), "{refused}");
+    let most = FromHost::Act {
+        verb: "open_poll".to_owned(),
+        args: vec![String::new(); MAX_ACT_ARGS],
+    };
+    assert_eq!(
+        FromHost::decode(&most.encode()[4..]).expect("at the limit"),
+        most
+    );
+    // Every prefix of an Act and of a Query is refused, never a panic.
+    for cut in 0..act.len() {
+        assert!(FromHost::decode(&act[..cut]).is_err(), "cut at {cut}");
+    }
+    let query = FromHost::Query {
+        part: PART_PLAYLIST.to_owned(),
+    }
+    .encode()[4..]
+        .to_vec();
+    for cut in 0..query.len() {
+        assert!(FromHost::decode(&query[..cut]).is_err(), "cut at {cut}");
+    }
+    // A query part that is not UTF-8.
+    let mut bad = vec![13u8];
+    bad.extend_from_slice(&2u32.to_le_bytes());
+    bad.extend_from_slice(&[0xff, 0xfe]);
+    assert!(FromHost::decode(&bad).is_err());
+}
+
+#[test]
+fn the_query_parts_are_the_daemons_names() {
+    assert_eq!(STATE_PARTS, ["roster", "playlist", "poll", "bot"]);
+    assert_eq!(PROTOCOL, 5);
 }

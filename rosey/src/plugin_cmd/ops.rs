@@ -98,6 +98,12 @@ fn permission_lines(
             manifest.publishes.join(", ")
         ));
     }
+    if !manifest.channel.is_empty() {
+        lines.push(format!(
+            "Acts on the channel: {}",
+            manifest.channel.join(", ")
+        ));
+    }
     if let Some(before) = before {
         let new: Vec<&str> = manifest
             .permissions
@@ -116,6 +122,15 @@ fn permission_lines(
             .collect();
         if !new_kinds.is_empty() {
             lines.push(format!("! new event kinds: {}", new_kinds.join(", ")));
+        }
+        let new_actions: Vec<&str> = manifest
+            .channel
+            .iter()
+            .filter(|p| !before.channel.contains(p))
+            .map(String::as_str)
+            .collect();
+        if !new_actions.is_empty() {
+            lines.push(format!("! new channel actions: {}", new_actions.join(", ")));
         }
     }
     lines.push(

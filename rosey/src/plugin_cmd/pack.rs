@@ -38,6 +38,8 @@ struct Template {
     #[serde(default)]
     permissions: Vec<String>,
     #[serde(default)]
+    channel: Vec<String>,
+    #[serde(default)]
     publishes: Vec<String>,
     #[serde(default)]
     limits: Limits,
@@ -170,6 +172,7 @@ fn complete(template: Template, version: semver::Version, library: String) -> Re
         commands: template.commands,
         events: template.events,
         permissions: template.permissions,
+        channel: template.channel,
         publishes: template.publishes,
         limits: template.limits,
         network: template.network,

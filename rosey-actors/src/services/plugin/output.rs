@@ -135,6 +135,18 @@ impl Outputs {
         }
     }
 
+    /// What the service channel needs to count and log refusals of its own (channel actions
+    /// the manifest does not declare), like [`Outputs`] does for what it refuses.
+    pub fn refusals(&self) -> Refusals {
+        Refusals {
+            name: self.name.clone(),
+            logs: self.logs.clone(),
+            source: self.source.clone(),
+            board: self.board.clone(),
+            warned: BTreeSet::new(),
+        }
+    }
+
     /// Whether a chat line to `to` (a PM when set) in reply to `in_reply_to` may go out;
     /// refuses it (counted, logged) when not.
     fn may_chat(&mut self, to: Option<&str>, in_reply_to: Option<&str>) -> bool {
@@ -367,6 +379,33 @@ impl Outputs {
             .client
             .publish(subject, messaging::encode(&notice).into())
             .await;
+    }
+}
+
+/// Counts refusals on the board and logs each kind once per instance, for the plugin's
+/// service channel (see [`Outputs::refusals`]).
+pub struct Refusals {
+    name: String,
+    logs: LogHub,
+    source: LogSource,
+    board: Board,
+    warned: BTreeSet<String>,
+}
+
+impl Refusals {
+    /// Counts a refusal under `key` (shown by `rosey status`) and logs it the first time:
+    /// `what` was refused, `fix` says what to change.
+    pub fn refuse(&mut self, key: &str, what: &str, fix: &str) {
+        self.board.update(&super::unit_name(&self.name), |report| {
+            *report.refused.entry(key.to_owned()).or_default() += 1;
+        });
+        if self.warned.insert(key.to_owned()) {
+            let message = format!(
+                "refused {what}: {fix} (further refusals of this kind are counted in `rosey status`, not logged)"
+            );
+            self.logs
+                .log_part(&self.source, "host", Level::Warn, &message);
+        }
     }
 }
 

@@ -186,7 +186,13 @@ pub async fn start(
         .map_err(|err| err.to_string())?;
     let storage_dir = args.home.plugin_storage_dir(&args.name);
     if let Some(service) = host.service.take() {
-        super::questions::serve(args.name.clone(), service, args.client.clone());
+        super::questions::serve(
+            args.name.clone(),
+            plan.manifest.clone(),
+            service,
+            args.client.clone(),
+            outputs.refusals(),
+        );
     }
     host.send(&ToHost::Start(Start {
         name: args.name.clone(),

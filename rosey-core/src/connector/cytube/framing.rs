@@ -122,6 +122,12 @@ pub fn event(name: &str, data: &Value) -> String {
     )
 }
 
+/// A socket.io event frame with no payload (`42["playNext"]`), as CyTube's client sends
+/// `playNext`, `voteskip` and `closePoll`.
+pub fn event_without_data(name: &str) -> String {
+    format!("42{}", Value::Array(vec![Value::String(name.to_owned())]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,15 +10,19 @@
 //! waits in the outbox; a refusal for good (wrong password, kicked for a duplicate login) makes
 //! the status `Failed` with the server's reason and ends the driver without retrying.
 
+mod actions;
+mod channel;
 pub mod framing;
 pub mod html;
 pub mod http;
 pub mod lanes;
+pub mod media_link;
 pub mod outbox;
 pub mod reconnect;
 mod session;
 
 use std::{
+    collections::VecDeque,
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc, Mutex, MutexGuard, PoisonError,
@@ -27,8 +31,9 @@ use std::{
 };
 
 use futures::future::BoxFuture;
+use rosey_abi::channel::{Action, ActionError, ActionErrorKind};
 use tokio::{
-    sync::{watch, Notify},
+    sync::{oneshot, watch, Notify},
     task::JoinHandle,
 };
 use url::Url;
@@ -36,7 +41,11 @@ use url::Url;
 use super::{
     Connector, ConnectorError, ConnectorStatus, IncomingQueue, IncomingReceiver, Outgoing,
 };
-use crate::{config::BotConfig, messaging::now_ms};
+use crate::{
+    config::BotConfig,
+    messaging::{now_ms, PlaylistState, PollState},
+};
+use channel::ChannelModel;
 use outbox::Outbox;
 use reconnect::{Backoff, Ended};
 
@@ -131,11 +140,39 @@ struct Shared {
     /// Makes event ids unique across daemon restarts.
     id_prefix: String,
     next_id: AtomicU64,
+    /// Channel actions waiting to be sent, in order.
+    actions: Mutex<VecDeque<Request>>,
+    /// The channel as the current connection knows it.
+    model: Mutex<ChannelModel>,
+}
+
+/// The most channel actions that may wait to be sent; past it an action is refused.
+const MAX_WAITING_ACTIONS: usize = 64;
+
+/// A channel action asked for, and where its answer goes.
+struct Request {
+    action: Action,
+    reply: oneshot::Sender<Result<String, ActionError>>,
+}
+
+impl Request {
+    fn answer(self, result: Result<String, ActionError>) {
+        // The asker may have given up; then nobody needs the answer.
+        let _ = self.reply.send(result);
+    }
 }
 
 impl Shared {
     fn outbox(&self) -> MutexGuard<'_, Outbox> {
         self.outbox.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn actions(&self) -> MutexGuard<'_, VecDeque<Request>> {
+        self.actions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn model(&self) -> MutexGuard<'_, ChannelModel> {
+        self.model.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn event_id(&self) -> String {
@@ -183,6 +220,8 @@ impl CytubeConnector {
             closing: watch::channel(false).0,
             id_prefix: format!("cytube-{:x}-{:x}", now_ms(), std::process::id()),
             next_id: AtomicU64::new(1),
+            actions: Mutex::new(VecDeque::new()),
+            model: Mutex::new(ChannelModel::default()),
         });
         let driver = tokio::spawn(drive(shared.clone()));
         Arc::new(CytubeConnector {
@@ -264,6 +303,60 @@ impl Connector for CytubeConnector {
 
     fn status(&self) -> watch::Receiver<ConnectorStatus> {
         self.shared.status.subscribe()
+    }
+
+    fn act(&self, action: Action) -> BoxFuture<'_, Result<String, ActionError>> {
+        Box::pin(async move {
+            let unavailable = |why: String| ActionError::new(ActionErrorKind::Unavailable, why);
+            match &*self.shared.status.borrow() {
+                ConnectorStatus::Connected => {}
+                ConnectorStatus::Connecting => {
+                    return Err(unavailable(
+                        "the bot is still connecting to CyTube; nothing was done".to_owned(),
+                    ))
+                }
+                ConnectorStatus::Degraded(why) | ConnectorStatus::Failed(why) => {
+                    return Err(unavailable(format!(
+                        "the bot is not connected to CyTube ({why}); nothing was done"
+                    )))
+                }
+            }
+            let (reply, answer) = oneshot::channel();
+            {
+                let mut waiting = self.shared.actions();
+                if waiting.len() >= MAX_WAITING_ACTIONS {
+                    return Err(ActionError::new(
+                        ActionErrorKind::Refused,
+                        format!("{MAX_WAITING_ACTIONS} channel actions are already waiting to be sent; nothing was done"),
+                    ));
+                }
+                waiting.push_back(Request { action, reply });
+            }
+            self.shared.queued.notify_one();
+            // Past this the request is dropped unsent if it is still waiting its turn.
+            let limit = actions::ANSWER_LIMIT;
+            match tokio::time::timeout(limit, answer).await {
+                Ok(Ok(result)) => result,
+                Ok(Err(_)) => Err(unavailable(
+                    "the CyTube connector stopped; nothing was done".to_owned(),
+                )),
+                Err(_) => Err(ActionError::new(
+                    ActionErrorKind::NoAnswer,
+                    format!(
+                        "no answer within {} s; the action may or may not have happened",
+                        limit.as_secs()
+                    ),
+                )),
+            }
+        })
+    }
+
+    fn playlist(&self) -> Option<PlaylistState> {
+        Some(self.shared.model().playlist.clone())
+    }
+
+    fn poll(&self) -> Option<Option<PollState>> {
+        Some(self.shared.model().poll.clone())
     }
 }
 

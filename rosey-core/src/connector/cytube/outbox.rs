@@ -219,6 +219,30 @@ impl Outbox {
         Some(message)
     }
 
+    /// When a chat command (a line CyTube runs and never echoes) may be sent: once every
+    /// message in flight was answered (so an answer cannot be mistaken for the command's) and
+    /// the flood budget allows; `None` while messages are in flight.
+    pub fn command_at(&self, now: Instant) -> Option<Instant> {
+        if !self.in_flight.is_empty() {
+            return None;
+        }
+        let ready = self.bucket.ready_at(now);
+        Some(match self.paused_until {
+            Some(until) => ready.max(until),
+            None => ready,
+        })
+    }
+
+    /// A chat command was sent: it used the flood budget like a message.
+    pub fn spend(&mut self, now: Instant) {
+        self.bucket.take(now);
+    }
+
+    /// Whether messages are in flight (sent, not yet answered).
+    pub fn in_flight(&self) -> bool {
+        !self.in_flight.is_empty()
+    }
+
     /// The server echoed the oldest message in flight: it was delivered.
     pub fn confirmed(&mut self) {
         self.in_flight.pop_front();

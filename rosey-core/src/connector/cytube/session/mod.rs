@@ -7,6 +7,8 @@
 //! command in them runs. Echoes, `cooldown` and `errorMsg` answer the oldest message in
 //! flight (see [`super::outbox`]).
 
+mod acting;
+
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
@@ -23,7 +25,7 @@ use super::{
     Shared,
 };
 use crate::{
-    connector::{ChannelEvent, ConnectorStatus, Incoming, Outgoing},
+    connector::{cytube::channel::ChannelModel, ChannelEvent, ConnectorStatus, Incoming, Outgoing},
     messaging::{self, now_ms},
 };
 
@@ -38,8 +40,11 @@ pub(super) async fn run(shared: &Shared) -> (Ended, bool) {
         logged_in: false,
         self_name: shared.settings.user.clone(),
         sent_channel_password: false,
+        waiting: None,
     };
+    *shared.model() = ChannelModel::new(&shared.settings.user);
     let ended = session.run().await;
+    session.abandon_actions();
     (ended, session.logged_in)
 }
 
@@ -52,6 +57,8 @@ struct Session<'a> {
     /// The name the server logged the bot in as.
     self_name: String,
     sent_channel_password: bool,
+    /// The channel action in hand.
+    waiting: Option<acting::Waiting>,
 }
 
 /// Resolves at `when`, never when `None`.
@@ -169,13 +176,14 @@ impl Session<'_> {
             let now = Instant::now();
             let (send_at, expiry) = {
                 let outbox = shared.outbox();
-                let send_at = if self.logged_in {
+                let send_at = if self.logged_in && !self.holds_outbox() {
                     outbox.next_send_at(now)
                 } else {
                     None
                 };
                 (send_at, outbox.next_expiry())
             };
+            let action_at = self.action_due(now);
             let deadline = if self.logged_in {
                 ping_deadline
             } else {
@@ -225,6 +233,11 @@ impl Session<'_> {
                 _ = at(expiry) => {
                     shared.outbox().expire(Instant::now());
                 }
+                _ = at(action_at) => {
+                    if let Err(ended) = self.step_action(ws).await {
+                        return ended;
+                    }
+                }
                 _ = shared.queued.notified() => {}
                 _ = at(Some(deadline)) => {
                     return if self.logged_in || Instant::now() < login_deadline {
@@ -242,6 +255,14 @@ impl Session<'_> {
 
     async fn on_event(&mut self, ws: &mut Ws, name: &str, data: Value) -> Result<(), Ended> {
         let settings = &self.shared.settings;
+        let events = self.shared.model().note(name, &data);
+        let the_actions_own = self.settle_action(name, &data);
+        for (kind, user, data) in events {
+            self.event(kind, user, data);
+        }
+        if the_actions_own {
+            return Ok(());
+        }
         match name {
             "chatMsg" => self.on_message(&data, false),
             "pm" => self.on_message(&data, true),
@@ -249,6 +270,7 @@ impl Session<'_> {
                 if data["success"].as_bool() == Some(true) {
                     if let Some(name) = data["name"].as_str() {
                         self.self_name = name.to_owned();
+                        self.shared.model().self_name = name.to_owned();
                     }
                     self.logged_in = true;
                     self.shared.set_status(ConnectorStatus::Connected);
@@ -359,6 +381,16 @@ impl Session<'_> {
             return;
         }
         if old || user.is_empty() {
+            return;
+        }
+        if !rosey_abi::channel::is_valid_user_name(user) {
+            // `[server]`, `[voteskip]`: the server's own notices, never a user's words.
+            let text = html::to_plain_text(html);
+            self.event(
+                messaging::EVENT_CHAT_NOTICE,
+                None,
+                json!({ "from": user, "text": text }),
+            );
             return;
         }
         let id = message_id(&self.shared.settings.channel, pm, user, html, time_ms);

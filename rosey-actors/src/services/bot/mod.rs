@@ -32,6 +32,8 @@ use tokio::{sync::mpsc, task::JoinHandle};
 
 use super::board::{Board, UnitReport};
 
+mod channel;
+
 /// The unit name of the bot service.
 pub const UNIT: &str = rosey_core::units::BOT;
 
@@ -157,7 +159,8 @@ impl Actor for BotActor {
             .with_plugins_down(args.plugins_down.clone()),
         );
         let mut actions = client.subscribe("rosey.actions.>").await?;
-        let mut questions = client.subscribe(messaging::CHANNEL_STATE_SUBJECT).await?;
+        let questions = client.subscribe(messaging::CHANNEL_STATE_SUBJECT).await?;
+        let channel_actions = client.subscribe(messaging::CHANNEL_ACT_SUBJECT).await?;
         let mut incoming = args.connector.incoming()?;
 
         let outbound = {
@@ -211,30 +214,24 @@ impl Actor for BotActor {
                 let _ = actor.send_message(BotMsg::TaskEnded("the connector closed".to_owned()));
             })
         };
-        // Plugins asking who is in the channel and what plays (through their actors).
-        let answers = {
-            let router = router.clone();
-            let client = client.clone();
-            let actor = myself.clone();
-            tokio::spawn(async move {
-                while let Some(question) = questions.next().await {
-                    let Some(reply) = question.reply else {
-                        continue;
-                    };
-                    let state = messaging::encode(&router.channel_state());
-                    if let Err(err) = client.publish(reply, state.into()).await {
-                        tracing::warn!(
-                            "cannot answer a plugin's question about the channel: {err}"
-                        );
-                    }
-                }
-                let _ = actor.send_message(BotMsg::TaskEnded(
-                    "the NATS subscription for plugins' questions ended".to_owned(),
-                ));
-            })
-        };
+        // Plugins asking about the channel and acting on it (through their actors).
+        let answers = channel::answer_questions(
+            router.clone(),
+            args.connector.clone(),
+            args.config.name.clone(),
+            client.clone(),
+            questions,
+            myself.clone(),
+        );
+        let acts = channel::serve_actions(
+            args.connector.clone(),
+            client.clone(),
+            channel_actions,
+            myself.clone(),
+        );
         let health = {
             let router = router.clone();
+            let bot_name = args.config.name.clone();
             let board = args.board.clone();
             let client = client.clone();
             let status = status.clone();
@@ -260,10 +257,9 @@ impl Actor for BotActor {
                         ConnectorStatus::Degraded(reason) => Some(format!("degraded: {reason}")),
                         ConnectorStatus::Failed(reason) => Some(format!("failed: {reason}")),
                     };
-                    let detail = match (chat, nats) {
-                        (Some(chat), Some(nats)) => Some(format!("{chat}; {nats}")),
-                        (chat, nats) => chat.or(nats),
-                    };
+                    let rank = router.user_rank(&bot_name).map(rank_note);
+                    let detail = [rank, chat, nats].into_iter().flatten().collect::<Vec<_>>();
+                    let detail = (!detail.is_empty()).then(|| detail.join("; "));
                     board.update(UNIT, |report| report.detail = detail);
                 }
             })
@@ -300,7 +296,7 @@ impl Actor for BotActor {
         Ok(BotState {
             router,
             args,
-            tasks: vec![outbound, inbound, answers, health, watch],
+            tasks: vec![outbound, inbound, answers, acts, health, watch],
         })
     }
 
@@ -336,6 +332,17 @@ impl Actor for BotActor {
         }
         state.args.board.clear(UNIT);
         Ok(())
+    }
+}
+
+/// The bot's rank for the status line; below moderator it says what the bot cannot do.
+fn rank_note(rank: rosey_core::rank::Rank) -> String {
+    if rank >= rosey_core::rank::Rank::MODERATOR {
+        format!("rank: {rank}")
+    } else {
+        format!(
+            "rank: {rank}, not a moderator: it cannot moderate, and the channel's permissions may keep it from the playlist"
+        )
     }
 }
 
