@@ -163,6 +163,23 @@ fn moderators_the_bot_and_the_exempt_are_spared() {
 }
 
 #[test]
+fn a_line_whose_event_says_moderator_is_spared() {
+    let mut bot = bot();
+    // Nobody in the user list: only the event's own rank says who moderates.
+    for n in 0..8 {
+        assert_eq!(
+            bot.chat_as("modly", Rank::MODERATOR, &format!("free money {n}")),
+            []
+        );
+    }
+    assert_eq!(bot.actions(), []);
+    assert_eq!(
+        bot.chat_as("newbie", Rank::REGISTERED, "free money"),
+        [Said::chat("newbie, watch your language.")]
+    );
+}
+
+#[test]
 fn kick_and_shadow_mute_are_configurable() {
     let config = r#"{"flood": {"messages": 3, "seconds": 5}, "action": "kick"}"#;
     let mut bot = TestBot::<Automod>::with_config(config);

@@ -136,6 +136,24 @@ impl<P: Plugin> TestBot<P> {
         text: Option<&str>,
         payload_json: &str,
     ) -> Vec<Said> {
+        self.deliver_ranked_event(
+            id,
+            kind,
+            user.map(|user| (user, Rank::REGISTERED)),
+            text,
+            payload_json,
+        )
+    }
+
+    fn deliver_ranked_event(
+        &mut self,
+        id: String,
+        kind: &str,
+        user: Option<(&str, Rank)>,
+        text: Option<&str>,
+        payload_json: &str,
+    ) -> Vec<Said> {
+        let (user, rank) = (user.map(|(user, _)| user), user.map(|(_, rank)| rank));
         if kind == crate::TIMER_EVENT_KIND || kind == crate::CONFIG_EVENT_KIND {
             panic!("TestBot: {kind:?} is reserved for the host: use advance() or set_config()");
         }
@@ -147,7 +165,6 @@ impl<P: Plugin> TestBot<P> {
             payload_json: RString::from(payload_json),
             time_ms: self.now_ms(),
         };
-        let rank = user.map(|_| Rank::REGISTERED);
         match self.hook(rank, None, |plugin, host| plugin.handle_event(host, &event)) {
             Ok(()) => self.said(),
             Err(err) => panic!("TestBot: event {kind:?} failed: {}", error_message(&err)),
@@ -159,6 +176,13 @@ impl<P: Plugin> TestBot<P> {
     /// What was said; panics if the hook fails. Only the event: a command in `text` is not
     /// routed (use [`TestBot::command`]).
     pub fn chat(&mut self, user: &str, text: &str) -> Vec<Said> {
+        self.chat_as(user, Rank::REGISTERED, text)
+    }
+
+    /// `user` of channel rank `rank` says `text` in chat: like [`TestBot::chat`], with the rank
+    /// in the event (`event.rank()`), as the router sends what the chat server announced (a
+    /// moderator's line, to test that a plugin spares moderators).
+    pub fn chat_as(&mut self, user: &str, rank: Rank, text: &str) -> Vec<Said> {
         let id = self.message_id("chat");
         let mut data = serde_json::json!({ "channel": CHANNEL });
         // As the router marks a command line (with the default prefix, `!`).
@@ -180,12 +204,12 @@ impl<P: Plugin> TestBot<P> {
             "text": text,
             "time_ms": self.now_ms(),
             "data": data,
-            "rank": rank_json(Rank::REGISTERED),
+            "rank": rank_json(rank),
         });
-        self.deliver_event(
+        self.deliver_ranked_event(
             id,
             CHAT_MESSAGE_KIND,
-            Some(user),
+            Some((user, rank)),
             Some(text),
             &payload.to_string(),
         )
