@@ -183,8 +183,11 @@ fn a_server_restart_ends_reconnected_and_serving() {
     server.start_again();
 
     server.wait_for_chat(BOT, "said while the server was down", SLOW);
+    // Its detail then only tells its rank in the channel.
     stack.wait_for_unit("bot", SLOW, "connected again", |unit| {
-        unit["detail"].is_null()
+        unit["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.starts_with("rank: ") && !detail.contains("degraded"))
     });
     server.say(CHANNEL, "alice", "!roll 1d1+2");
     server.wait_for_chat(BOT, "= 3", SLOW);

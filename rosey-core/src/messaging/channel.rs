@@ -130,6 +130,8 @@ pub struct PollState {
 /// The bot's answer to a question about the channel: the part's JSON, or why there is none.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StateReply {
+    /// Schema version ([`super::SCHEMA_VERSION`]).
+    pub v: u32,
     /// The part, as JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ok: Option<serde_json::Value>,
@@ -143,6 +145,7 @@ impl StateReply {
     pub fn ok(part: &impl Serialize) -> StateReply {
         match serde_json::to_value(part) {
             Ok(value) => StateReply {
+                v: super::SCHEMA_VERSION,
                 ok: Some(value),
                 error: None,
             },
@@ -153,6 +156,7 @@ impl StateReply {
     /// No answer, because of `why`.
     pub fn error(why: impl Into<String>) -> StateReply {
         StateReply {
+            v: super::SCHEMA_VERSION,
             ok: None,
             error: Some(why.into()),
         }
@@ -181,6 +185,8 @@ pub struct ActionRequest {
 /// The bot's answer to an [`ActionRequest`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionReply {
+    /// Schema version ([`super::SCHEMA_VERSION`]).
+    pub v: u32,
     /// What the action yields when it happened (see `rosey_abi::services::ActFn`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ok: Option<String>,
@@ -194,10 +200,12 @@ impl ActionReply {
     pub fn new(result: Result<String, ActionError>) -> ActionReply {
         match result {
             Ok(ok) => ActionReply {
+                v: super::SCHEMA_VERSION,
                 ok: Some(ok),
                 error: None,
             },
             Err(error) => ActionReply {
+                v: super::SCHEMA_VERSION,
                 ok: None,
                 error: Some(error),
             },
@@ -210,5 +218,39 @@ impl ActionReply {
             Some(error) => Err(error),
             None => Ok(self.ok.unwrap_or_default()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messaging::{decode, encode};
+    use rosey_abi::channel::ActionErrorKind;
+
+    #[test]
+    fn replies_cross_nats_whole() {
+        let state = StateReply::ok(&PlaylistState::default());
+        let read: StateReply = decode(&encode(&state)).expect("a state reply");
+        let text = read.into_result().expect("ok");
+        let playlist: PlaylistState = serde_json::from_str(&text).expect("a playlist");
+        assert_eq!(playlist, PlaylistState::default());
+        let refused: StateReply = decode(&encode(&StateReply::error("no playlist"))).expect("read");
+        assert_eq!(refused.into_result(), Err("no playlist".to_owned()));
+        let done = ActionReply::new(Ok("7\tA song".to_owned()));
+        let read: ActionReply = decode(&encode(&done)).expect("an action reply");
+        assert_eq!(read.into_result(), Ok("7\tA song".to_owned()));
+        let error = ActionError::new(ActionErrorKind::BotRank, "not a moderator");
+        let read: ActionReply =
+            decode(&encode(&ActionReply::new(Err(error.clone())))).expect("read");
+        assert_eq!(read.into_result(), Err(error));
+        let request = ActionRequest {
+            v: crate::messaging::SCHEMA_VERSION,
+            plugin: "dj".to_owned(),
+            action: Action::Skip,
+        };
+        assert_eq!(
+            decode::<ActionRequest>(&encode(&request)).expect("read"),
+            request
+        );
     }
 }

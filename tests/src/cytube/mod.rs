@@ -1,27 +1,54 @@
 //! An emulated CyTube server for the end-to-end tests: a real socket.io server (engine.io
-//! protocol 4 over WebSocket, on an ephemeral loopback port) that speaks the wire protocol of
-//! `shared/cytube-protocol.md` — `socketconfig`, `joinChannel` with the join burst and the
+//! protocol 4 over WebSocket, on an ephemeral loopback port) that speaks CyTube's wire
+//! protocol as `docs/CYTUBE.md` describes it — `socketconfig`, `joinChannel` with the join burst and the
 //! replay of the last 15 chat messages, `login` with accounts or as a guest, HTML-escaped
 //! chat, PMs, the flood limit answering `cooldown`, the per-IP connection limits, kicks for a
 //! duplicate login — and can be stopped and started again on the same port.
 //!
+//! It also keeps CyTube's channel behaviour: ranks and the permission table (with the playlist
+//! lock's `o`-twins), the playlist (queue checks and refusals, emulated media lookups, the
+//! playback clock), voteskip, the moderation chat commands (kick, mute, shadow mute, clear,
+//! ban), polls and AFK — including the refusals CyTube sends nothing for. Every channel is a
+//! registered one. Not emulated: leaders (`assignLeader`, a leader's `mediaUpdate`), `/rank`
+//! and `setChannelRank`, `setOptions`, `/clean`, `/me` and the other chat commands outside
+//! moderation and polls (they are plain chat here), user playlists, emotes, filters, MOTD.
+//!
+//! Deviations, all because every test client shares 127.0.0.1: skip and poll votes are keyed
+//! by user name (CyTube: by IP); `/ipban` bans the name only; the per-IP guest login limit is
+//! global. Timers: playback runs on [`Limits::media_tick`] per emulated second; poll timeouts
+//! and `afk_timeout` (auto-AFK of sockets; the tests' users only go AFK through
+//! [`CytubeServer::set_afk`]) run in real seconds.
+//!
 //! Tests act as other users through it: [`CytubeServer::say`] and [`CytubeServer::pm`] speak
-//! as a user sitting in the channel, and [`CytubeServer::wait_for_chat`] /
-//! [`CytubeServer::wait_for_pm`] read what the bot said.
+//! as a user sitting in the channel, the methods of `api.rs` (`queue_as`, `vote_skip_as`,
+//! `emit_as`…) act for them, and [`CytubeServer::wait_for_chat`] /
+//! [`CytubeServer::wait_for_pm`] read what the bot said, [`CytubeServer::received`] every
+//! frame it sent.
 
+mod api;
+mod checks;
+mod moderation;
+mod permissions;
+mod playback;
+mod playlist;
+mod poll;
 mod protocol;
+mod queue;
 mod server;
+mod state;
+mod users;
+mod voteskip;
 
 use std::{
-    collections::{BTreeMap, HashMap, VecDeque},
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
 
-use serde_json::{json, Value};
-use tokio::sync::mpsc;
+use serde_json::json;
 
+pub use api::{PlaylistEntry, PollView};
 pub use protocol::sanitize;
+use state::{broadcast, Shared, State, Who};
 
 /// How many chat messages a joining user is replayed.
 pub const BACKLOG: usize = 15;
@@ -45,6 +72,17 @@ pub struct Limits {
     pub max_sockets: usize,
     /// One guest login per IP per this long.
     pub guest_login_every: Duration,
+    /// Real time per emulated second of playback (CyTube's 1 s lead-loop tick); shorten it to
+    /// play media faster.
+    pub media_tick: Duration,
+    /// `queue` requests at once for ranks below 2 (CyTube: 3).
+    pub queue_burst: f64,
+    /// Then this many per second (CyTube: 1).
+    pub queue_per_sec: f64,
+    /// `queue` requests at once for rank 2 and up (CyTube: 10).
+    pub mod_queue_burst: f64,
+    /// Then this many per second (CyTube: 2).
+    pub mod_queue_per_sec: f64,
 }
 
 impl Default for Limits {
@@ -58,6 +96,11 @@ impl Default for Limits {
             connect_every: Duration::from_secs(10),
             max_sockets: 10,
             guest_login_every: Duration::from_secs(60),
+            media_tick: Duration::from_secs(1),
+            queue_burst: 3.0,
+            queue_per_sec: 1.0,
+            mod_queue_burst: 10.0,
+            mod_queue_per_sec: 2.0,
         }
     }
 }
@@ -71,82 +114,6 @@ pub struct Said {
     pub to: Option<String>,
     /// The text as the server delivered it (sanitised HTML).
     pub html: String,
-}
-
-/// A token bucket (CyTube's rate limiter).
-#[derive(Debug, Clone)]
-struct Bucket {
-    burst: f64,
-    per_sec: f64,
-    tokens: f64,
-    at: Instant,
-}
-
-impl Bucket {
-    fn new(burst: f64, per_sec: f64) -> Bucket {
-        Bucket {
-            burst,
-            per_sec,
-            tokens: burst,
-            at: Instant::now(),
-        }
-    }
-
-    /// Takes a token; `false` when there is none (throttled).
-    fn take(&mut self) -> bool {
-        let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * self.per_sec)
-            .min(self.burst);
-        self.at = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
-/// One connected socket.
-struct Socket {
-    tx: mpsc::UnboundedSender<server::Out>,
-    /// The name it logged in as.
-    name: Option<String>,
-    channel: Option<String>,
-    rank: i64,
-    chat: Bucket,
-    /// The channel it asked to join, waiting for the channel password.
-    pending_channel: Option<String>,
-}
-
-#[derive(Default)]
-struct Channel {
-    history: VecDeque<Value>,
-    /// Users present who are not sockets (the tests' users), with their rank.
-    virtual_users: BTreeMap<String, i64>,
-    password: Option<String>,
-}
-
-struct State {
-    limits: Limits,
-    accounts: HashMap<String, String>,
-    channels: HashMap<String, Channel>,
-    sockets: HashMap<u64, Socket>,
-    next_socket: u64,
-    connects: Bucket,
-    last_guest_login: Option<Instant>,
-    said: Vec<Said>,
-    connections_total: u64,
-}
-
-pub(crate) struct Shared {
-    state: Mutex<State>,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
 /// The running emulator. Dropping it stops it.
@@ -165,23 +132,11 @@ impl CytubeServer {
             .enable_all()
             .build()
             .expect("emulator runtime");
-        let connects = Bucket::new(
-            limits.connect_burst,
-            1.0 / limits.connect_every.as_secs_f64(),
-        );
+        let tick = limits.media_tick;
         let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                limits,
-                accounts: HashMap::new(),
-                channels: HashMap::new(),
-                sockets: HashMap::new(),
-                next_socket: 1,
-                connects,
-                last_guest_login: None,
-                said: Vec::new(),
-                connections_total: 0,
-            }),
+            state: Mutex::new(State::new(limits)),
         });
+        runtime.spawn(server::clock(shared.clone(), tick));
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .expect("bind emulator");
@@ -230,35 +185,32 @@ impl CytubeServer {
             .password = Some(password.to_owned());
     }
 
-    /// Makes `user` (a user the test plays) sit in `channel`; everyone there sees them join.
+    /// Makes `user` (a user the test plays) sit in `channel`; everyone there sees them join
+    /// (`addUser`, `usercount`). A banned name is refused (see [`CytubeServer::kicked`]).
     pub fn join(&self, channel: &str, user: &str) {
         let mut state = self.shared.lock();
-        state
-            .channels
-            .entry(channel.to_owned())
-            .or_default()
-            .virtual_users
-            .insert(user.to_owned(), 1);
-        let user = json!({"name": user, "rank": 1, "profile": {"image": "", "text": ""}, "meta": {"afk": false, "muted": false}});
-        protocol::broadcast(&mut state, channel, "addUser", &user);
+        users::join_virtual(&mut state, channel, user);
+        playback::flush_all(&mut state);
     }
 
-    /// Gives `user` (a user the test plays, in `channel`) channel rank `rank` (2 moderator,
-    /// 3 admin, …): everyone there gets `setUserRank`, as when a channel owner promotes someone.
+    /// Gives `user` channel rank `rank` (0 guest, 2 moderator, 3 admin, …) in `channel`, as
+    /// when a channel owner promotes someone: everyone there gets `setUserRank`. A connected
+    /// socket by that name (the bot) first gets `rank` (its effective rank: never below its
+    /// global rank, 1 for an account) and, if it crossed 2, a new `userlist`; a name with an
+    /// account and no socket there keeps the rank for its next login; any other name is a
+    /// user the test plays, joining first if needed.
     pub fn set_rank(&self, channel: &str, user: &str, rank: i64) {
-        if !self.present(channel, user) {
-            self.join(channel, user);
-        }
         let mut state = self.shared.lock();
-        if let Some(room) = state.channels.get_mut(channel) {
-            room.virtual_users.insert(user.to_owned(), rank);
+        let account = state.accounts.contains_key(&user.to_lowercase());
+        let socket = state
+            .members(channel)
+            .iter()
+            .any(|m| matches!(m.who, Who::Socket(_)) && m.name.eq_ignore_ascii_case(user));
+        if !socket && !account && !Self::is_virtual(&state, channel, user) {
+            users::join_virtual(&mut state, channel, user);
         }
-        protocol::broadcast(
-            &mut state,
-            channel,
-            "setUserRank",
-            &json!({"name": user, "rank": rank}),
-        );
+        users::set_rank(&mut state, channel, user, rank as f64);
+        playback::flush_all(&mut state);
     }
 
     /// The keys under `bot:` of a `rosey.yaml` whose bot logs in to this server as `bot` with
@@ -284,41 +236,60 @@ impl CytubeServer {
     pub fn change_media(&self, channel: &str, title: &str) {
         let media = json!({"id": "abc123", "title": title, "seconds": 60, "duration": "01:00",
             "type": "yt", "meta": {}, "currentTime": 0, "paused": false});
-        protocol::broadcast(&mut self.shared.lock(), channel, "changeMedia", &media);
+        broadcast(&self.shared.lock(), channel, "changeMedia", &media);
     }
 
     /// `user` (a user the test plays) leaves `channel`.
     pub fn leave(&self, channel: &str, user: &str) {
         let mut state = self.shared.lock();
-        if let Some(room) = state.channels.get_mut(channel) {
-            room.virtual_users.remove(user);
-        }
-        protocol::broadcast(&mut state, channel, "userLeave", &json!({"name": user}));
+        users::leave_virtual(&mut state, channel, user);
+        playback::flush_all(&mut state);
     }
 
-    /// `user` says `text` in `channel` (joining first if needed), as CyTube would deliver it.
+    /// `user` says `text` in `channel` (joining first if needed), as CyTube would deliver it:
+    /// chat commands (`/kick`, `/mute`, `/poll`, `/afk`…) run instead of being said, and a
+    /// muted user's line reaches nobody.
     pub fn say(&self, channel: &str, user: &str, text: &str) {
-        if !self.present(channel, user) {
-            self.join(channel, user);
+        let mut state = self.shared.lock();
+        if !users::join_virtual(&mut state, channel, user) {
+            return;
         }
-        protocol::chat(&mut self.shared.lock(), channel, user, text);
+        let who = Who::Virtual(user.to_owned());
+        let msg = protocol::clean(text);
+        if let Some(member) = state.member(channel, &who) {
+            if !msg.trim().is_empty() && state.room(channel).can(member.rank, "chat") {
+                protocol::speak(&mut state, channel, &member, &msg, json!({}));
+            }
+        }
+        playback::flush_all(&mut state);
     }
 
     /// `from` (a user the test plays, in `channel`) sends a PM to `to`; `false` when `to` is not
     /// in the channel.
     pub fn pm(&self, channel: &str, from: &str, to: &str, text: &str) -> bool {
-        if !self.present(channel, from) {
-            self.join(channel, from);
+        let mut state = self.shared.lock();
+        if !users::join_virtual(&mut state, channel, from) {
+            return false;
         }
-        protocol::pm(&mut self.shared.lock(), None, from, to, text)
+        protocol::pm(&mut state, channel, None, from, to, text)
     }
 
-    fn present(&self, channel: &str, user: &str) -> bool {
-        self.shared
-            .lock()
+    /// Whether `user` is a user the test plays sitting in `channel`.
+    fn is_virtual(state: &State, channel: &str, user: &str) -> bool {
+        state
             .channels
             .get(channel)
             .is_some_and(|c| c.virtual_users.contains_key(user))
+    }
+
+    /// Whether someone named `user` (any case) is in `channel`: a socket logged in or a user
+    /// the test plays.
+    pub fn present(&self, channel: &str, user: &str) -> bool {
+        let state = self.shared.lock();
+        state
+            .members(channel)
+            .iter()
+            .any(|m| m.name.eq_ignore_ascii_case(user))
     }
 
     /// Kicks every socket logged in as `name` with `reason`.
@@ -335,8 +306,9 @@ impl CytubeServer {
             .map(|(id, _)| *id)
             .collect();
         for id in ids {
-            protocol::kick(&mut state, id, reason);
+            users::kick_socket(&mut state, id, reason);
         }
+        playback::flush_all(&mut state);
     }
 
     /// Everything said so far, chat and PMs, in order.

@@ -1,12 +1,18 @@
-//! The emulator's CyTube behaviour, run with the state locked: joining (the join burst and the
-//! backlog replay), logging in (accounts, guests, duplicate logins), chat and PMs (sanitised,
-//! flood-limited), kicks and leaving.
+//! The emulator's CyTube behaviour, run with the state locked: what a socket sends is
+//! dispatched here — joining and logging in ([`super::users`]), chat (with the chat commands
+//! of [`super::moderation`] and [`super::poll`], mutes and shadow mutes) and PMs, and the
+//! playlist, voteskip, poll and moderation events of the other modules.
 
 use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use super::{server::Out, Said, State, BACKLOG};
+use super::{
+    checks::typechecked,
+    moderation, permissions, playback, playlist, poll, queue,
+    state::{broadcast_where, now_ms, num, send, Member, State, Who},
+    users, voteskip, Said,
+};
 
 /// CyTube cuts chat to this many characters.
 const MAX_CHARS: usize = 320;
@@ -65,63 +71,11 @@ fn escape(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-fn frame(name: &str, data: &Value) -> String {
-    format!("42{}", json!([name, data]))
-}
-
-/// Sends event `name` to socket `id`.
-pub(crate) fn send(state: &State, id: u64, name: &str, data: &Value) {
-    if let Some(socket) = state.sockets.get(&id) {
-        let _ = socket.tx.send(Out::Frame(frame(name, data)));
-    }
-}
-
-/// Sends event `name` to every socket in `channel`.
-pub(crate) fn broadcast(state: &mut State, channel: &str, name: &str, data: &Value) {
-    let frame = frame(name, data);
-    for socket in state.sockets.values() {
-        if socket.channel.as_deref() == Some(channel) {
-            let _ = socket.tx.send(Out::Frame(frame.clone()));
-        }
-    }
-}
-
-fn user_object(name: &str, rank: i64) -> Value {
-    json!({"name": name, "rank": rank, "profile": {"image": "", "text": ""}, "meta": {"afk": false, "muted": false}})
-}
-
-/// Handles event `name` from socket `id`.
-pub(crate) fn on_event(state: &mut State, id: u64, name: &str, data: Value) {
+/// Handles event `name` (with socket.io ack id `ack`, if any) from socket `id`.
+pub(crate) fn on_event(state: &mut State, id: u64, name: &str, data: Value, ack: Option<u64>) {
+    state.received.push((id, name.to_owned(), data.clone()));
     match name {
-        "joinChannel" => {
-            let Some(channel) = data["name"].as_str().map(str::to_owned) else {
-                return send(
-                    state,
-                    id,
-                    "errorMsg",
-                    &json!({"msg": "joinChannel needs a name"}),
-                );
-            };
-            let needs_password = state
-                .channels
-                .get(&channel)
-                .is_some_and(|c| c.password.is_some());
-            if needs_password {
-                if let Some(socket) = state.sockets.get_mut(&id) {
-                    socket.pending_channel = Some(channel);
-                }
-                send(state, id, "needPassword", &json!(true));
-            } else {
-                join(state, id, &channel);
-            }
-        }
+        "joinChannel" => join_channel(state, id, &data),
         "channelPassword" => {
             let pending = state
                 .sockets
@@ -133,97 +87,77 @@ pub(crate) fn on_event(state: &mut State, id: u64, name: &str, data: Value) {
                 .get(&channel)
                 .and_then(|c| c.password.clone());
             if right.as_deref() == data.as_str() {
-                join(state, id, &channel);
+                users::join(state, id, &channel);
             } else {
                 send(state, id, "needPassword", &json!(true));
             }
         }
         "login" => login(state, id, &data),
-        "chatMsg" | "pm" => {
-            let Some(socket) = state.sockets.get_mut(&id) else {
+        _ => {
+            // Everything else is only heard once the socket is in a channel.
+            let Some(channel) = state.sockets.get(&id).and_then(|s| s.channel.clone()) else {
                 return;
             };
-            let (Some(user), Some(channel)) = (socket.name.clone(), socket.channel.clone()) else {
-                return send(
-                    state,
-                    id,
-                    "errorMsg",
-                    &json!({"msg": "You must be logged in and in a channel to chat"}),
-                );
-            };
-            if !socket.chat.take() {
-                let gap = 1000.0 / state.limits.chat_per_sec;
-                return send(state, id, "cooldown", &json!(gap.round() as u64));
+            let who = Who::Socket(id);
+            match name {
+                "chatMsg" => on_chat(state, &channel, id, &data),
+                "pm" => on_pm(state, &channel, id, &data),
+                "setPermissions" => permissions::on_set_permissions(state, &channel, id, &data),
+                "requestPlaylist" => playlist::on_request_playlist(state, &channel, id),
+                "playerReady" => playlist::send_change_media(state, &channel, id),
+                _ => on_channel_event(state, &channel, &who, name, &data, ack),
             }
-            let Some(msg) = data["msg"].as_str() else {
-                return send(
-                    state,
-                    id,
-                    "errorMsg",
-                    &json!({"msg": "msg must be a string"}),
-                );
-            };
-            if name == "chatMsg" {
-                chat(state, &channel, &user, msg);
-            } else {
-                let to = data["to"].as_str().unwrap_or_default().to_owned();
-                pm(state, Some(id), &user, &to, msg);
-            }
+            playback::flush(state, &channel);
         }
+    }
+}
+
+/// A channel event any user can send (sockets, and the tests' users through the test API).
+pub(crate) fn on_channel_event(
+    state: &mut State,
+    channel: &str,
+    who: &Who,
+    name: &str,
+    data: &Value,
+    ack: Option<u64>,
+) {
+    match name {
+        "queue" => queue::on_queue(state, channel, who, data),
+        "delete" => playlist::on_delete(state, channel, who, data),
+        "moveMedia" => playlist::on_move(state, channel, who, data),
+        "jumpTo" => playlist::on_jump(state, channel, who, data),
+        "playNext" => playlist::on_play_next(state, channel, who),
+        "clearPlaylist" => playlist::on_clear(state, channel, who),
+        "shufflePlaylist" => playlist::on_shuffle(state, channel, who),
+        "setTemp" => playlist::on_set_temp(state, channel, who, data),
+        "togglePlaylistLock" => permissions::on_toggle_lock(state, channel, who),
+        "voteskip" => voteskip::on_voteskip(state, channel, who),
+        "newPoll" => poll::on_new_poll(state, channel, who, data, ack),
+        "closePoll" => poll::on_close_poll(state, channel, who),
+        "vote" => poll::on_vote(state, channel, who, data),
+        "requestBanlist" => moderation::on_request_banlist(state, channel, who),
+        "unban" => moderation::on_unban(state, channel, who, data),
         _ => {}
     }
 }
 
-/// The join burst, in CyTube's order, with the backlog.
-fn join(state: &mut State, id: u64, channel: &str) {
-    let Some(socket) = state.sockets.get_mut(&id) else {
+fn join_channel(state: &mut State, id: u64, data: &Value) {
+    let Some(channel) = data["name"].as_str().map(str::to_owned) else {
         return;
     };
-    socket.channel = Some(channel.to_owned());
-    socket.pending_channel = None;
-    let (rank, name) = (socket.rank, socket.name.clone());
-    let room = state.channels.entry(channel.to_owned()).or_default();
-    let backlog: Vec<Value> = room
-        .history
-        .iter()
-        .skip(room.history.len().saturating_sub(BACKLOG))
-        .cloned()
-        .collect();
-    let mut users: Vec<Value> = room
-        .virtual_users
-        .iter()
-        .map(|(name, rank)| user_object(name, *rank))
-        .collect();
-    for other in state.sockets.values() {
-        if let (Some(name), Some(other_channel)) = (&other.name, &other.channel) {
-            if other_channel == channel {
-                users.push(user_object(name, other.rank));
-            }
+    let needs_password = state
+        .channels
+        .get(&channel)
+        .is_some_and(|c| c.password.is_some());
+    if needs_password {
+        if let Some(socket) = state.sockets.get_mut(&id) {
+            socket.pending_channel = Some(channel);
         }
+        send(state, id, "needPassword", &json!(true));
+    } else {
+        users::join(state, id, &channel);
     }
-    send(state, id, "rank", &json!(rank));
-    send(state, id, "setPermissions", &json!({}));
-    send(state, id, "setPlaylistLocked", &json!(true));
-    send(state, id, "emoteList", &json!([]));
-    for message in &backlog {
-        send(state, id, "chatMsg", message);
-    }
-    send(state, id, "drinkCount", &json!(0));
-    send(state, id, "channelCSSJS", &json!({"css": "", "js": ""}));
-    send(state, id, "setMotd", &json!(""));
-    send(state, id, "channelOpts", &json!({}));
-    send(
-        state,
-        id,
-        "setPlaylistMeta",
-        &json!({"count": 0, "rawTime": 0, "time": "00:00"}),
-    );
-    send(state, id, "playlist", &json!([]));
-    send(state, id, "userlist", &Value::Array(users.clone()));
-    send(state, id, "usercount", &json!(users.len()));
-    if let Some(name) = name {
-        broadcast(state, channel, "addUser", &user_object(&name, rank));
-    }
+    playback::flush_all(state);
 }
 
 fn login(state: &mut State, id: u64, data: &Value) {
@@ -236,6 +170,9 @@ fn login(state: &mut State, id: u64, data: &Value) {
             &json!({"success": false, "error": error}),
         );
     };
+    if state.sockets.get(&id).is_some_and(|s| s.name.is_some()) {
+        return;
+    }
     if name.is_empty() {
         return refuse(state, "Username must be 1-20 characters long");
     }
@@ -280,80 +217,210 @@ fn login(state: &mut State, id: u64, data: &Value) {
             .map(|(other, _)| *other)
             .collect();
         for other in others {
-            kick(state, other, "Duplicate login");
+            users::kick_socket(state, other, "Duplicate login");
         }
     }
-    let rank = if guest { 0 } else { 1 };
+    let rank = if guest { 0.0 } else { 1.0 };
     let Some(socket) = state.sockets.get_mut(&id) else {
         return;
     };
     socket.name = Some(name.clone());
+    socket.global = rank;
     socket.rank = rank;
+    socket.registered = !guest;
     let channel = socket.channel.clone();
-    send(state, id, "rank", &json!(rank));
+    state.socket_names.insert(id, name.clone());
+    send(state, id, "rank", &num(rank));
     let mut answer = json!({"success": true, "name": name});
     if guest {
         answer["guest"] = json!(true);
     }
     send(state, id, "login", &answer);
     if let Some(channel) = channel {
-        broadcast(state, &channel, "addUser", &user_object(&name, rank));
-        broadcast(
-            state,
-            &channel,
-            "setUserRank",
-            &json!({"name": name, "rank": rank}),
-        );
+        users::logged_in(state, id, &channel);
+        playback::flush(state, &channel);
     }
 }
 
-/// `user` says `text` in `channel`: sanitised, kept for the backlog, sent to everyone there.
-pub(crate) fn chat(state: &mut State, channel: &str, user: &str, text: &str) {
-    let html = sanitize(text);
-    let message = json!({"username": user, "msg": html, "meta": {}, "time": now_ms()});
-    let room = state.channels.entry(channel.to_owned()).or_default();
+/// → `chatMsg {msg, meta?}` from socket `id`.
+fn on_chat(state: &mut State, channel: &str, id: u64, data: &Value) {
+    let who = Who::Socket(id);
+    let template = [("msg", "string"), ("meta", "object,optional")];
+    if !typechecked(state, &who, "chatMsg", data, &template) {
+        return;
+    }
+    let Some(member) = state.member(channel, &who) else {
+        return;
+    };
+    if !state.room(channel).can(member.rank, "chat") {
+        return;
+    }
+    let msg = clean(data["msg"].as_str().unwrap_or_default());
+    if msg.trim().is_empty() || member.name.is_empty() {
+        return;
+    }
+    let mut meta = json!({});
+    if member.rank >= 2.0 && data["meta"]["modflair"].as_f64() == Some(member.rank) {
+        meta["modflair"] = num(member.rank);
+    }
+    speak(state, channel, &member, &msg, meta);
+}
+
+/// Cut to 320 characters, runs of control characters as one space.
+pub(crate) fn clean(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars().take(MAX_CHARS) {
+        if (c as u32) < 0x20 {
+            if !out.ends_with('\u{1}') {
+                out.push('\u{1}');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out.replace('\u{1}', " ")
+}
+
+/// CyTube's `processChatMsg` for `member` (a socket passes the flood limit; a test user
+/// does not): AFK cleared, chat commands run, mutes applied, the line broadcast.
+pub(crate) fn speak(state: &mut State, channel: &str, member: &Member, msg: &str, mut meta: Value) {
+    if !msg.contains("/afk") {
+        users::set_afk(state, channel, &member.who, false);
+    }
+    if let Who::Socket(id) = member.who {
+        let Some(socket) = state.sockets.get_mut(&id) else {
+            return;
+        };
+        if !socket.chat.take() {
+            let gap = 1000.0 / state.limits.chat_per_sec;
+            return send(state, id, "cooldown", &json!(gap.round() as u64));
+        }
+    }
+    if msg.starts_with('>') {
+        meta["addClass"] = json!("greentext");
+    }
+    if let Some(command) = msg.strip_prefix('/') {
+        let word = command.split(' ').next().unwrap_or_default();
+        match word {
+            "afk" => {
+                let afk = !member.afk;
+                return users::set_afk(state, channel, &member.who, afk);
+            }
+            "poll" | "hpoll" => {
+                poll::command(state, channel, member, msg);
+                return;
+            }
+            _ => {
+                if moderation::command(state, channel, member, msg) {
+                    return;
+                }
+            }
+        }
+    }
+    let html = sanitize(msg);
+    let message = json!({"username": member.name, "msg": html, "meta": meta, "time": now_ms()});
+    let lower = member.name.to_lowercase();
+    let room = state.room(channel);
+    if room.smuted.contains(&lower) {
+        // Shadow-muted: a normal echo to the shadow-muted and anonymous, `shadow: true` to
+        // moderators, nothing to anyone else.
+        broadcast_where(state, channel, "chatMsg", &message, |room, s| {
+            s.name
+                .as_deref()
+                .is_none_or(|n| room.smuted.contains(&n.to_lowercase()))
+        });
+        let mut shadow = message.clone();
+        shadow["meta"]["shadow"] = json!(true);
+        broadcast_where(state, channel, "chatMsg", &shadow, |_, s| s.rank >= 2.0);
+        return;
+    }
+    if room.muted.contains(&lower) {
+        let data = json!({"action": "chat", "msg": "You have been muted on this channel."});
+        return state.reply(&member.who, "noflood", &data);
+    }
     room.history.push_back(message.clone());
     while room.history.len() > 100 {
         room.history.pop_front();
     }
     state.said.push(Said {
-        from: user.to_owned(),
+        from: member.name.clone(),
         to: None,
         html,
     });
-    broadcast(state, channel, "chatMsg", &message);
+    super::state::broadcast(state, channel, "chatMsg", &message);
 }
 
-/// A PM from `from` (socket `sender` when it is one) to `to`; `false` when `to` is nowhere.
-pub(crate) fn pm(state: &mut State, sender: Option<u64>, from: &str, to: &str, text: &str) -> bool {
-    let html = sanitize(text);
-    let message = json!({"username": from, "msg": html, "meta": {}, "time": now_ms(), "to": to});
-    let targets: Vec<u64> = state
-        .sockets
-        .iter()
-        .filter(|(_, s)| {
-            s.name
-                .as_deref()
-                .is_some_and(|n| n.eq_ignore_ascii_case(to))
-        })
-        .map(|(id, _)| *id)
-        .collect();
-    let virtual_target = state
-        .channels
-        .values()
-        .any(|c| c.virtual_users.keys().any(|n| n.eq_ignore_ascii_case(to)));
-    if targets.is_empty() && !virtual_target {
-        if let Some(sender) = sender {
-            send(
-                state,
-                sender,
-                "errorMsg",
-                &json!({"msg": format!("Unable to PM {to}: user not found")}),
-            );
-        }
-        return false;
+/// → `pm {to, msg, meta?}` from socket `id`.
+fn on_pm(state: &mut State, channel: &str, id: u64, data: &Value) {
+    let who = Who::Socket(id);
+    let template = [
+        ("msg", "string"),
+        ("to", "string"),
+        ("meta", "object,optional"),
+    ];
+    if !typechecked(state, &who, "pm", data, &template) {
+        return;
     }
-    for target in targets {
+    let Some(member) = state.member(channel, &who) else {
+        return;
+    };
+    if member.name.is_empty() {
+        let msg = "You must be signed in to send PMs";
+        return send(state, id, "errorMsg", &json!({ "msg": msg }));
+    }
+    let to = data["to"].as_str().unwrap_or_default().to_lowercase();
+    let error = if to == member.name.to_lowercase() {
+        Some("You can't PM yourself!".to_owned())
+    } else if to.is_empty()
+        || to.chars().count() > 20
+        || !to
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+    {
+        Some(format!("PM failed: {to} isn't a valid username."))
+    } else {
+        None
+    };
+    if let Some(msg) = error {
+        return send(state, id, "errorMsg", &json!({ "msg": msg }));
+    }
+    if state.sockets.get_mut(&id).is_some_and(|s| !s.chat.take()) {
+        let gap = 1000.0 / state.limits.chat_per_sec;
+        return send(state, id, "cooldown", &json!(gap.round() as u64));
+    }
+    let text: String = data["msg"]
+        .as_str()
+        .unwrap_or_default()
+        .chars()
+        .take(MAX_CHARS)
+        .collect();
+    if !pm(state, channel, Some(id), &member.name, &to, &text) {
+        let msg = format!("PM failed: {to} isn't connected to this channel.");
+        send(state, id, "errorMsg", &json!({ "msg": msg }));
+    }
+}
+
+/// A PM from `from` (socket `sender` when it is one) to `to` in `channel`; `false` when `to`
+/// is not there.
+pub(crate) fn pm(
+    state: &mut State,
+    channel: &str,
+    sender: Option<u64>,
+    from: &str,
+    to: &str,
+    text: &str,
+) -> bool {
+    let Some(target) = state.find(channel, &to.to_lowercase()) else {
+        return false;
+    };
+    let html = sanitize(text);
+    let mut meta = json!({});
+    if text.starts_with('>') {
+        meta["addClass"] = json!("greentext");
+    }
+    let message = json!({"username": from, "msg": html, "meta": meta, "time": now_ms(),
+        "to": target.name});
+    if let Who::Socket(target) = target.who {
         send(state, target, "pm", &message);
     }
     if let Some(sender) = sender {
@@ -361,26 +428,8 @@ pub(crate) fn pm(state: &mut State, sender: Option<u64>, from: &str, to: &str, t
     }
     state.said.push(Said {
         from: from.to_owned(),
-        to: Some(to.to_owned()),
+        to: Some(target.name.clone()),
         html,
     });
     true
-}
-
-/// Kicks socket `id` with `reason` and closes it.
-pub(crate) fn kick(state: &mut State, id: u64, reason: &str) {
-    send(state, id, "kick", &json!({"reason": reason}));
-    if let Some(socket) = state.sockets.get(&id) {
-        let _ = socket.tx.send(Out::Close);
-    }
-    leave(state, id);
-}
-
-/// Socket `id` is gone: everyone in its channel sees it leave.
-pub(crate) fn leave(state: &mut State, id: u64) {
-    if let Some(socket) = state.sockets.remove(&id) {
-        if let (Some(name), Some(channel)) = (socket.name, socket.channel) {
-            broadcast(state, &channel, "userLeave", &json!({"name": name}));
-        }
-    }
 }

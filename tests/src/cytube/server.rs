@@ -16,7 +16,11 @@ use tokio_tungstenite::{
     WebSocketStream,
 };
 
-use super::{protocol, Bucket, Shared, Socket};
+use super::{
+    protocol,
+    state::{Bucket, Limiter, Shared, Socket},
+    users,
+};
 
 /// What the server side sends a socket.
 pub(crate) enum Out {
@@ -146,16 +150,26 @@ async fn session(mut ws: WebSocketStream<TcpStream>, shared: Arc<Shared>) {
                 tx,
                 name: None,
                 channel: None,
-                rank: -1,
+                global: -1.0,
+                rank: -1.0,
+                registered: false,
                 chat,
+                queue: Limiter::default(),
+                afk: false,
+                active: std::time::Instant::now(),
+                requested_playlist: None,
                 pending_channel: None,
             },
         );
         let _ = state.sockets[&id]
             .tx
             .send(Out::Frame(format!("40{}", json!({"sid": sid}))));
+        // On connect CyTube sends the socket its rank: -1, not logged in.
+        let _ = state.sockets[&id]
+            .tx
+            .send(Out::Frame(r#"42["rank",-1]"#.to_owned()));
         if state.sockets.len() > state.limits.max_sockets {
-            protocol::kick(&mut state, id, "Too many connections from your IP address");
+            users::kick_socket(&mut state, id, "Too many connections from your IP address");
         }
         id
     };
@@ -176,12 +190,15 @@ async fn session(mut ws: WebSocketStream<TcpStream>, shared: Arc<Shared>) {
                 } else if text == "41" || text == "1" {
                     break;
                 } else if let Some(event) = text.strip_prefix("42") {
-                    let Ok(Value::Array(items)) = serde_json::from_str::<Value>(event) else {
+                    // `42<ack id>[...]` asks for an acknowledgement `43<ack id>[...]`.
+                    let digits = event.len() - event.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+                    let ack = event[..digits].parse::<u64>().ok();
+                    let Ok(Value::Array(items)) = serde_json::from_str::<Value>(&event[digits..]) else {
                         continue;
                     };
                     let name = items.first().and_then(Value::as_str).unwrap_or_default().to_owned();
                     let data = items.get(1).cloned().unwrap_or(Value::Null);
-                    protocol::on_event(&mut shared.lock(), id, &name, data);
+                    protocol::on_event(&mut shared.lock(), id, &name, data, ack);
                 }
             }
             out = rx.recv() => match out {
@@ -206,5 +223,22 @@ async fn session(mut ws: WebSocketStream<TcpStream>, shared: Arc<Shared>) {
             }
         }
     }
-    protocol::leave(&mut shared.lock(), id);
+    let mut state = shared.lock();
+    users::leave(&mut state, id);
+    super::playback::flush_all(&mut state);
+}
+
+/// The clock: a media tick every `tick` (one emulated second of playback), and the poll
+/// timeouts and auto-AFK checked every 50 ms.
+pub(crate) async fn clock(shared: Arc<Shared>, tick: Duration) {
+    let mut media = tokio::time::interval(tick);
+    media.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    media.tick().await;
+    let mut timers = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        tokio::select! {
+            _ = media.tick() => super::playback::tick_all(&mut shared.lock()),
+            _ = timers.tick() => super::playback::timers(&mut shared.lock()),
+        }
+    }
 }

@@ -340,9 +340,7 @@ fn rank_note(rank: rosey_core::rank::Rank) -> String {
     if rank >= rosey_core::rank::Rank::MODERATOR {
         format!("rank: {rank}")
     } else {
-        format!(
-            "rank: {rank}, not a moderator: it cannot moderate, and the channel's permissions may keep it from the playlist"
-        )
+        format!("rank: {rank}, not a moderator: cannot moderate")
     }
 }
 

@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use futures::SinkExt;
-use rosey_abi::channel::{ActionError, ActionErrorKind};
+use rosey_abi::channel::{Action, ActionError, ActionErrorKind};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -116,12 +116,22 @@ impl Session<'_> {
         }
         waiting.sent = Some(now);
         if let Expect::Nothing(done) = &waiting.plan.expect {
-            let done = done.clone();
+            let done = Ok(done.clone());
             if let Some(waiting) = self.waiting.take() {
-                waiting.request.answer(Ok(done));
+                self.note_done(&waiting, &done);
+                waiting.request.answer(done);
             }
         }
         Ok(())
+    }
+
+    /// What an action that happened changes in what the bot knows: a vote to skip counts
+    /// once per item (CyTube ignores a second one without a word).
+    fn note_done(&self, waiting: &Waiting, result: &Result<String, ActionError>) {
+        if result.is_ok() && waiting.request.action == Action::VoteSkip {
+            let mut model = self.shared.model();
+            model.voted_skip = model.playlist.current;
+        }
     }
 
     /// Settles the action in flight if frame `name` answers it; `true` when the frame was the
@@ -148,6 +158,7 @@ impl Session<'_> {
             return false;
         };
         if let Some(waiting) = self.waiting.take() {
+            self.note_done(&waiting, &result);
             waiting.request.answer(result);
         }
         matches!(name, "errorMsg" | "queueFail" | "cooldown")
