@@ -29,13 +29,9 @@ pub const ANSWER_LIMIT: Duration = Duration::from_secs(10);
 /// What confirms an action.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expect {
-    /// A `queue` of the bot's item of this type.
-    Queued {
-        /// The media type sent.
-        kind: String,
-        /// The media id sent (CyTube may normalise it).
-        id: String,
-    },
+    /// A `queue` of the bot's item of this media type (the type and the adder decide: CyTube
+    /// may normalise the id, `dm` dropping its slug, and one action is in flight at a time).
+    Queued(String),
     /// `delete {uid}`.
     Deleted(u64),
     /// `moveVideo {from: uid}`.
@@ -137,10 +133,7 @@ pub fn plan(model: &ChannelModel, action: &Action) -> Result<Plan, ActionError> 
                 ..send(
                     "queue",
                     json!({ "id": media.id, "type": media.kind, "pos": pos, "temp": temp }),
-                    Expect::Queued {
-                        kind: media.kind.clone(),
-                        id: media.id.clone(),
-                    },
+                    Expect::Queued(media.kind.clone()),
                 )
             }
         }
@@ -307,16 +300,14 @@ pub fn settles(
             })
     };
     match (expect, name) {
-        (Expect::Queued { .. }, "queueFail") => Some(refused(data)),
-        (Expect::Queued { kind, id }, "queue") => {
+        (Expect::Queued(_), "queueFail") => Some(refused(data)),
+        (Expect::Queued(kind), "queue") => {
             let item = &data["item"];
             let media = &item["media"];
             let mine = item["queueby"]
                 .as_str()
                 .is_some_and(|by| same(by, self_name))
                 && media["type"].as_str() == Some(kind.as_str());
-            // CyTube may normalise the id (dm drops its slug); the type and the adder decide.
-            let _ = id;
             mine.then(|| {
                 Ok(format!(
                     "{}\t{}",

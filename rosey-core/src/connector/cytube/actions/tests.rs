@@ -202,10 +202,7 @@ fn vote_skipping_needs_it_on_something_playing_and_one_vote() {
 #[test]
 fn the_right_frames_settle_each_action() {
     let settle = |expect: &Expect, name: &str, data: Value| settles(expect, "bot", name, &data);
-    let queued = Expect::Queued {
-        kind: "yt".into(),
-        id: "abc".into(),
-    };
+    let queued = Expect::Queued("yt".into());
     let item = |by: &str| {
         json!({"item": {"uid": 7, "queueby": by, "temp": false,
             "media": {"id": "abc", "title": "A song", "type": "yt"}}, "after": 2})

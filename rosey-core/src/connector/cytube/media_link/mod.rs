@@ -6,7 +6,6 @@
 //! does, or the server looks up the wrong thing. [`parse`] reproduces `parseMediaLink` check for
 //! check (docs/CYTUBE.md §3), including the fall-throughs of its `switch`, plus the queue UI's
 //! refusals of some raw-file (`fi`) links (www/js/ui.js), so a bot behaves like the web client.
-//! [`format_link`] is the server's `formatLink`, the `link` it writes in `queueFail`/`queueWarn`.
 //!
 //! Where the JavaScript would throw a `TypeError` or yield a `null` id, [`parse`] returns an
 //! error naming the problem instead. Indexing follows JavaScript's `slice` (UTF-16 units); the
@@ -69,33 +68,6 @@ pub fn parse(link: &str) -> Result<MediaLink, String> {
         }
     }
     Ok(media)
-}
-
-/// The link CyTube's server writes in `queueFail` for (id, kind): its `formatLink`.
-///
-/// Types it has no link for (`yp`, `tv`, `cu`, unknown ones) give `""`. Like the JavaScript,
-/// a `pt`, `bn` or `od` id without a `;` gives a link ending in `undefined`.
-pub fn format_link(kind: &str, id: &str) -> String {
-    let mut parts = id.split(';');
-    let first = parts.next().unwrap_or_default();
-    let second = parts.next().unwrap_or("undefined");
-    match kind {
-        "yt" => format!("https://youtu.be/{id}"),
-        "vi" => format!("https://vimeo.com/{id}"),
-        "dm" => format!("https://dailymotion.com/video/{id}"),
-        "li" => format!("https://livestream.com/{id}"),
-        "tw" => format!("https://twitch.tv/{id}"),
-        "gd" => format!("https://docs.google.com/file/d/{id}"),
-        "sb" => format!("https://streamable.com/{id}"),
-        "tc" => format!("https://clips.twitch.tv/{id}"),
-        "sc" | "rt" | "fi" | "hl" | "cm" => id.to_owned(),
-        "pt" => format!("https://{first}/videos/watch/{second}"),
-        "bc" => format!("https://www.bitchute.com/video/{id}/"),
-        "bn" => format!("https://{first}.bandcamp.com/track/{second}"),
-        "od" => format!("https://odysee.com/@{first}/{second}"),
-        "nv" => format!("https://www.nicovideo.jp/watch/{id}"),
-        _ => String::new(),
-    }
 }
 
 /// A successful parse.

@@ -1,4 +1,4 @@
-use super::{format_link, parse, MediaLink};
+use super::{parse, MediaLink};
 
 const PL32: &str = "PLx0sYbCqOb8TBPRdmBHs5Iftvv9TPboYG";
 const YT: &str = "dQw4w9WgXcQ";
@@ -332,56 +332,4 @@ fn garbage() {
         ("YT:abc", Err(INDETERMINABLE)),
         ("https://", Err(INDETERMINABLE)),
     ]));
-}
-
-#[test]
-fn format_link_per_kind() {
-    let rows = [
-        ("yt", YT, format!("https://youtu.be/{YT}")),
-        ("vi", "123", "https://vimeo.com/123".to_owned()),
-        ("dm", "x7", "https://dailymotion.com/video/x7".to_owned()),
-        (
-            "sc",
-            "https://soundcloud.com/a/b",
-            "https://soundcloud.com/a/b".to_owned(),
-        ),
-        ("li", "1;2", "https://livestream.com/1;2".to_owned()),
-        ("tw", "chan", "https://twitch.tv/chan".to_owned()),
-        ("rt", "rtmp://h/a", "rtmp://h/a".to_owned()),
-        ("gd", "F", "https://docs.google.com/file/d/F".to_owned()),
-        ("fi", "https://a/v.mp4", "https://a/v.mp4".to_owned()),
-        ("hl", "https://a/i.m3u8", "https://a/i.m3u8".to_owned()),
-        ("sb", "abc", "https://streamable.com/abc".to_owned()),
-        ("tc", "Slug", "https://clips.twitch.tv/Slug".to_owned()),
-        ("cm", "https://a/m.json", "https://a/m.json".to_owned()),
-        (
-            "pt",
-            "tube.example;u",
-            "https://tube.example/videos/watch/u".to_owned(),
-        ),
-        (
-            "pt",
-            "tube.example",
-            "https://tube.example/videos/watch/undefined".to_owned(),
-        ),
-        (
-            "bc",
-            "AbC",
-            "https://www.bitchute.com/video/AbC/".to_owned(),
-        ),
-        (
-            "bn",
-            "artist;song",
-            "https://artist.bandcamp.com/track/song".to_owned(),
-        ),
-        ("od", "u;v;w", "https://odysee.com/@u/v".to_owned()),
-        ("nv", "sm9", "https://www.nicovideo.jp/watch/sm9".to_owned()),
-        ("yp", PL32, String::new()),
-        ("tv", "v1", String::new()),
-        ("cu", "<iframe>", String::new()),
-        ("zz", "x", String::new()),
-    ];
-    for (kind, id, link) in rows {
-        assert_eq!(format_link(kind, id), link, "format_link({kind:?}, {id:?})");
-    }
 }

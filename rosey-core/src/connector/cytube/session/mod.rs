@@ -341,21 +341,15 @@ impl Session<'_> {
                 self.joined = true;
                 self.event(messaging::EVENT_USER_LIST, None, json!({ "users": data }));
             }
-            "addUser" => {
+            "addUser" | "userLeave" | "setAFK" | "setUserRank" => {
+                let kind = match name {
+                    "addUser" => messaging::EVENT_USER_JOIN,
+                    "userLeave" => messaging::EVENT_USER_LEAVE,
+                    "setAFK" => messaging::EVENT_USER_AFK,
+                    _ => messaging::EVENT_USER_RANK,
+                };
                 let user = data["name"].as_str().map(str::to_owned);
-                self.event(messaging::EVENT_USER_JOIN, user, data);
-            }
-            "userLeave" => {
-                let user = data["name"].as_str().map(str::to_owned);
-                self.event(messaging::EVENT_USER_LEAVE, user, data);
-            }
-            "setAFK" => {
-                let user = data["name"].as_str().map(str::to_owned);
-                self.event(messaging::EVENT_USER_AFK, user, data);
-            }
-            "setUserRank" => {
-                let user = data["name"].as_str().map(str::to_owned);
-                self.event(messaging::EVENT_USER_RANK, user, data);
+                self.event(kind, user, data);
             }
             "rank" => {
                 let user = Some(self.self_name.clone());
