@@ -289,6 +289,22 @@ fn polls_open_count_votes_and_close_and_voteskip_counts() {
 }
 
 #[test]
+fn waiting_for_cytube_does_not_count_against_the_handler_deadline() {
+    let (server, stack) = channel(true);
+    // A lookup that never ends: no answer for longer than the fixture's 3 s deadline.
+    server.stall_media("yt", "fffffffffff");
+    let stalled = ask(&server, "!act queue|yt:fffffffffff|end|false");
+    assert!(
+        stalled.starts_with("err queue no_answer: ") && stalled.contains("may or may not"),
+        "{stalled}"
+    );
+    let chanops = stack.unit("chanops");
+    assert_eq!(chanops["restarts"], 0, "not taken for hung: {chanops}");
+    assert_eq!(chanops["state"], "running", "{chanops}");
+    assert!(ask(&server, "!state bot").contains("rank moderator"));
+}
+
+#[test]
 fn an_undeclared_action_is_refused_by_the_door_and_counted() {
     let (server, stack) = TestStack::on_cytube(&[]);
     // The fixture without its `channel:` key: it may talk, not act.

@@ -28,8 +28,9 @@ const UNLOADED: &str = "the plugin has unloaded";
 /// from any hook or thread until the plugin unloads. From [`Handle::channel`] or
 /// [`super::Context::channel`].
 ///
-/// Every action blocks until the chat server answers (at most about 10 s), which counts
-/// against the handler's deadline: for slow or many actions, use a clone from a thread.
+/// Every action blocks until the chat server answers (at most about 10 s). That wait does not
+/// count against the handler's deadline, but the plugin handles nothing else meanwhile: for
+/// slow or many actions, use a clone from a thread.
 #[derive(Clone)]
 pub struct Channel {
     handle: Handle,

@@ -88,6 +88,13 @@ impl CytubeServer {
         self.shared.lock().rejects.insert(key, message.to_owned());
     }
 
+    /// Makes the lookup of media `kind:id` never finish, as with a provider that does not
+    /// answer: a `queue` of it gets no answer at all.
+    pub fn stall_media(&self, kind: &str, id: &str) {
+        let key = (kind.to_owned(), id.to_owned());
+        self.shared.lock().stalls.insert(key);
+    }
+
     /// `user` (a user the test plays, joining first if needed) sends event `event` with `data`
     /// (`Value::Null` for none) in `channel`, as a socket would.
     pub fn emit_as(&self, channel: &str, user: &str, event: &str, data: Value) {

@@ -148,6 +148,9 @@ pub(crate) fn on_queue(state: &mut State, channel: &str, who: &Who, data: &Value
         }
         return;
     }
+    if state.stalls.contains(&(kind.to_owned(), id.to_owned())) {
+        return;
+    }
     match lookup(state, kind, id) {
         Ok(media) => add_item(state, channel, who, media, &request),
         Err(message) => fail(state, &sanitize_text(&message), &request.link),

@@ -253,6 +253,8 @@ pub(crate) struct State {
     pub media: HashMap<(String, String), (String, u64)>,
     /// Lookups made to fail: (type, id) → message.
     pub rejects: HashMap<(String, String), String>,
+    /// Media whose lookup never finishes (a provider that does not answer): (type, id).
+    pub stalls: std::collections::HashSet<(String, String)>,
     /// Every event received from a socket: (socket, event, data).
     pub received: Vec<(u64, String, Value)>,
     /// The name each socket logged in as (kept after it closes).
@@ -281,6 +283,7 @@ impl State {
             connections_total: 0,
             media: HashMap::new(),
             rejects: HashMap::new(),
+            stalls: Default::default(),
             received: Vec::new(),
             socket_names: HashMap::new(),
             virtual_frames: Vec::new(),

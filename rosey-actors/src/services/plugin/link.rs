@@ -28,6 +28,9 @@ pub struct Host {
     /// The actor's end of the service channel, until the plugin is started in this host and
     /// [`super::questions`] takes it.
     pub service: Option<tokio::net::UnixStream>,
+    /// How long the plugin has waited for the chat server to answer its channel actions
+    /// (kept by [`super::questions`]): time the handler deadline does not count.
+    pub acting: std::sync::Arc<super::questions::ActingClock>,
 }
 
 impl Drop for Host {
@@ -76,6 +79,7 @@ pub async fn spawn(
         writer,
         frames: FrameReader::new(read_half),
         service,
+        acting: Default::default(),
     })
 }
 

@@ -10,7 +10,10 @@
 //! ([`Action::from_wire`]) and goes to the bot only if the manifest's `channel:` list declares
 //! its permission; a refusal is counted and logged like the manifest's other refusals.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
+};
 
 use rosey_core::channel::{Action, ActionError, ActionErrorKind};
 use rosey_core::{
@@ -33,6 +36,33 @@ const ACT_TIMEOUT: Duration = Duration::from_secs(12);
 /// its answers at this pace (50 a second), so it cannot make the bot do nothing else.
 const MIN_GAP: Duration = Duration::from_millis(20);
 
+/// How long a host's plugin has spent waiting for its channel actions' answers, the one in
+/// flight included. A handler blocked on the chat server is not hung: the serving loop takes
+/// this time out of the handler deadline.
+#[derive(Debug, Default)]
+pub struct ActingClock {
+    state: Mutex<(Duration, Option<Instant>)>,
+}
+
+impl ActingClock {
+    /// The time spent so far.
+    pub fn spent(&self) -> Duration {
+        let (total, since) = *self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        total + since.map_or(Duration::ZERO, |since| since.elapsed())
+    }
+
+    fn start(&self) {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).1 = Some(Instant::now());
+    }
+
+    fn stop(&self) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(since) = state.1.take() {
+            state.0 += since.elapsed();
+        }
+    }
+}
+
 /// Serves `stream` for plugin `plugin` (whose running version's manifest is `manifest`) until
 /// the host closes it (it exited) or breaks the rules.
 pub fn serve(
@@ -41,6 +71,7 @@ pub fn serve(
     stream: UnixStream,
     client: async_nats::Client,
     mut refusals: Refusals,
+    acting: Arc<ActingClock>,
 ) {
     tokio::spawn(async move {
         let (read, mut write) = stream.into_split();
@@ -52,9 +83,12 @@ pub fn serve(
             let answer = match frame {
                 FromHost::Query { part } => ask(&client, &part).await,
                 FromHost::Act { verb, args } => {
-                    act(&client, &plugin, &manifest, &mut refusals, &verb, &args)
+                    acting.start();
+                    let answer = act(&client, &plugin, &manifest, &mut refusals, &verb, &args)
                         .await
-                        .map_err(|error| error.encode())
+                        .map_err(|error| error.encode());
+                    acting.stop();
+                    answer
                 }
                 other => {
                     tracing::warn!(%plugin, "a plugin host sent {other:?} on its service channel; ending the service");

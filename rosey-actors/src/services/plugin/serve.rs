@@ -333,7 +333,8 @@ impl Serving {
             message_id: id.to_owned(),
             since_ms: messaging::now_ms(),
         });
-        let deadline = started + self.plan.handler_timeout;
+        let mut deadline = started + self.plan.handler_timeout;
+        let acted_before = self.host.acting.spent();
         let every = self.args.ack_wait / 2;
         let mut progress = tokio::time::interval_at(started + every, every);
         loop {
@@ -365,6 +366,14 @@ impl Serving {
                     return Err(self.died_on(cause).await);
                 }
                 _ = tokio::time::sleep_until(deadline) => {
+                    // Time spent waiting for the chat server's answers to channel actions is
+                    // not the handler's own.
+                    let acting = self.host.acting.spent().saturating_sub(acted_before);
+                    let used = started.elapsed().saturating_sub(acting);
+                    if used < self.plan.handler_timeout {
+                        deadline = Instant::now() + (self.plan.handler_timeout - used);
+                        continue;
+                    }
                     let why = format!("handler for {cause} (message {id}) ran past {:?}", self.plan.handler_timeout);
                     return Err(self.hung(why).await);
                 }

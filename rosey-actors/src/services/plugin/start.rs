@@ -192,6 +192,7 @@ pub async fn start(
             service,
             args.client.clone(),
             outputs.refusals(),
+            host.acting.clone(),
         );
     }
     host.send(&ToHost::Start(Start {
