@@ -134,10 +134,21 @@ fn a_moderator_bot_runs_the_playlist_and_plugins_see_it_change() {
     );
     assert!(!state.contains(&format!("{a}=")), "deleted: {state}");
 
-    // And it heard every change as events.
+    // And it heard every change as events, and the playback clock as it runs.
     wait_for_events(&server, "playlist.add", 3);
     wait_for_events(&server, "playlist.move", 1);
     wait_for_events(&server, "playlist.delete", 1);
+    wait_for_events(&server, "media.progress", 1);
+
+    // A moderator clearing the playlist sends it whole (empty): the plugin hears the new set.
+    server.set_rank("test", "bob", 2);
+    server.emit_as("test", "bob", "clearPlaylist", serde_json::Value::Null);
+    wait_for_events(&server, "playlist.set", 1);
+    let state = ask(&server, "!state playlist");
+    assert!(
+        state.contains("current=none") && !state.contains("=yt:") && !state.contains("=vi:"),
+        "{state}"
+    );
 }
 
 #[test]
@@ -262,6 +273,7 @@ fn polls_open_count_votes_and_close_and_voteskip_counts() {
     let poll = server.poll("test").expect("a poll is open");
     assert_eq!(poll.options, ["margherita", "hawaii"]);
     assert_eq!(poll.initiator, "rosey");
+    wait_for_events(&server, "poll.open", 1);
     server.vote_as("test", "alice", 1);
     server.vote_as("test", "bob", 1);
     wait_for_events(&server, "poll.update", 2);
