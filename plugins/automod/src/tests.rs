@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use rosey_abi::{
-    testing::{Said, TestBot},
-    Action, ActionError, ActionErrorKind, ChatUser, LogLevel, Rank,
+    testing::{chat_user, Said, TestBot},
+    Action, ActionError, ActionErrorKind, LogLevel, Rank,
 };
 
 use super::*;
@@ -148,11 +148,7 @@ fn moderators_the_bot_and_the_exempt_are_spared() {
         r#"{"flood": {"messages": 3, "seconds": 5}, "words": "spam", "exempt": ["Carol"]}"#,
     );
     // The kit's chat lines are from registered users: the user list says who moderates.
-    bot.set_users(vec![ChatUser {
-        name: "Mod".to_owned(),
-        rank: Rank::MODERATOR,
-        afk: false,
-    }]);
+    bot.set_users(vec![chat_user("Mod", Rank::MODERATOR)]);
     for user in ["mod", "carol", "rosey"] {
         assert_eq!(flood(&mut bot, user), [], "{user}");
         assert_eq!(bot.chat(user, "spam spam spam"), [], "{user}");

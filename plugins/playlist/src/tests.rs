@@ -4,18 +4,14 @@
 use std::time::Duration;
 
 use rosey_abi::{
-    testing::{playlist_item, Said, TestBot},
+    testing::{chat_user, playlist_item, Said, TestBot},
     Action, ActionError, ActionErrorKind, ChatUser, LogLevel, PlaylistItem, QueueAt, Rank,
 };
 
 use super::*;
 
 fn user(name: &str) -> ChatUser {
-    ChatUser {
-        name: name.to_owned(),
-        rank: Rank::REGISTERED,
-        afk: false,
-    }
+    chat_user(name, Rank::REGISTERED)
 }
 
 fn said(text: &str) -> [Said; 1] {

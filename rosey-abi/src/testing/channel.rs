@@ -36,6 +36,15 @@ pub fn playlist_item(uid: u64, title: &str) -> PlaylistItem {
     }
 }
 
+/// A user for [`TestBot::set_users`]: `name` of `rank`, not away.
+pub fn chat_user(name: &str, rank: crate::Rank) -> crate::ChatUser {
+    crate::ChatUser {
+        name: name.to_owned(),
+        rank,
+        afk: false,
+    }
+}
+
 /// The fake channel: what the readers answer, what was asked, how to answer.
 pub(super) struct KitChannel {
     /// What `playlist()` answers.

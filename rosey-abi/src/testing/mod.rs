@@ -68,7 +68,7 @@ use std::{
 
 use abi_stable::{sabi_trait::TD_Opaque, std_types::RResult};
 
-pub use self::channel::{playlist_item, BOT_NAME};
+pub use self::channel::{chat_user, playlist_item, BOT_NAME};
 use self::state::{KitHost, Shared};
 use crate::{
     ffi::{FfiConfig, FfiError, HostApi_TO, HostRef, PluginBox, PluginModuleRef},
