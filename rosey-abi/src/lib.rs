@@ -39,6 +39,8 @@
 //! export_plugin!(Echo);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod args;
 pub mod channel;
 #[cfg(any(feature = "serde", feature = "testing"))]

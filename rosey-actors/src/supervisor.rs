@@ -1,6 +1,6 @@
 //! The [`Supervisor`] actor: its messages, its lifecycle hooks, and how to start one.
 //!
-//! The actor is a thin shell over [`crate::engine::Engine`]: children are started in
+//! The actor is a thin shell over the engine (`engine/`): children are started in
 //! `pre_start` (so `Supervisor::start` returns once the first start sequence is done),
 //! requests and timers arrive as [`SupervisorMsg`], children's exits as ractor supervision
 //! events, and a graceful stop of the supervisor stops its children in `post_stop`.

@@ -24,7 +24,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use crate::{config::NatsTls, paths::Home};
+use crate::{config::NatsTls, messaging, paths::Home};
 
 #[cfg(feature = "tls")]
 mod tls;
@@ -53,19 +53,14 @@ impl BusUser {
 
 /// What the read-only user may publish: JetStream's read-only API requests (answers come to
 /// its `_INBOX`).
-const READER_PUBLISH: &[&str] = &[
-    "$JS.API.INFO",
-    "$JS.API.STREAM.NAMES",
-    "$JS.API.STREAM.LIST",
-    "$JS.API.STREAM.INFO.>",
-    "$JS.API.STREAM.MSG.GET.>",
-    "$JS.API.CONSUMER.NAMES.>",
-    "$JS.API.CONSUMER.LIST.>",
-    "$JS.API.CONSUMER.INFO.>",
-];
+const READER_PUBLISH: &[&str] = messaging::JETSTREAM_READ_ONLY_API;
 
 /// What the read-only user may subscribe to.
-const READER_SUBSCRIBE: &[&str] = &["rosey.>", "_INBOX.>", "$JS.EVENT.>"];
+const READER_SUBSCRIBE: &[&str] = &[
+    messaging::ROSEY_ALL,
+    messaging::INBOX_ALL,
+    messaging::JETSTREAM_EVENTS_ALL,
+];
 
 /// The passwords of the bus's users, and the server's certificate when the bus uses TLS.
 /// `Debug` never shows a password.

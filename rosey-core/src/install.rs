@@ -440,8 +440,9 @@ pub fn info(home: &Home, name: &str) -> Result<PluginInfo, InstallError> {
             installed: registry.names(),
         });
     };
-    let version_dir = home.plugin_version_dir(name, &installed.version.to_string());
-    let manifest_path = version_dir.join(archive::MANIFEST_FILE);
+    let version = installed.version.to_string();
+    let version_dir = home.plugin_version_dir(name, &version);
+    let manifest_path = home.plugin_version_manifest(name, &version);
     let manifest = Manifest::load(&manifest_path).map_err(|err| InstallError::Broken {
         name: name.to_string(),
         problem: format!("its manifest is unusable ({err})"),

@@ -3,7 +3,7 @@
 //! The embeddable heart of rosey, for the `rosey` binary and for other bots alike: the home
 //! layout ([`paths`]), plugin manifests ([`manifest`]), `.roseyplug` archives ([`archive`]), the
 //! registry of installed plugins ([`registry`]) and the install/remove operations on it
-//! ([`install`]), per-plugin storage ([`storage`], [`plugin_config`]) and everything said on NATS
+//! ([`install`]), per-plugin storage and configuration ([`plugin_config`]) and everything said on NATS
 //! ([`messaging`]) and who may connect to it ([`bus`]); the operator's `rosey.yaml` ([`config`]), the connections to a chat
 //! ([`connector`]) and the command router that turns what a chat says into NATS messages
 //! without losing any while NATS is down ([`router`]); the log layout, rotation and reading
@@ -11,6 +11,8 @@
 //!
 //! Nothing here assumes a CLI, a terminal, fixed paths or a global logger: every function takes
 //! the [`paths::Home`] it works on and returns errors that name the problem and its fix.
+
+#![warn(missing_docs)]
 
 pub mod archive;
 pub mod bus;

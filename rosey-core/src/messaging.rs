@@ -29,6 +29,9 @@ pub fn event_subject(kind: &str) -> String {
     format!("rosey.events.{kind}")
 }
 
+/// Every event's subject (half of what the stream holds).
+pub const EVENTS_ALL: &str = "rosey.events.>";
+
 /// Event kind: a user joined the channel (`data`: CyTube's user object).
 pub const EVENT_USER_JOIN: &str = "user.join";
 /// Event kind: a user left the channel.
@@ -90,6 +93,14 @@ pub fn command_subject(command: &str) -> String {
     format!("rosey.commands.{command}")
 }
 
+/// Every routed command's subject (the other half of what the stream holds).
+pub const COMMANDS_ALL: &str = "rosey.commands.>";
+
+/// Whether `subject` is a routed command's (`rosey.commands.<command>`), not an event's.
+pub fn is_command_subject(subject: &str) -> bool {
+    subject.starts_with("rosey.commands.")
+}
+
 /// The `Nats-Msg-Id` of command `id` as stored: the stream drops a second copy within its
 /// duplicate window, and a plugin's door matches the early and the durable copy of one message
 /// by it.
@@ -107,6 +118,9 @@ pub const CHAT_ACTION_SUBJECT: &str = "rosey.actions.chat";
 
 /// Where plugins' outgoing private messages go, for the connector to send.
 pub const PM_ACTION_SUBJECT: &str = "rosey.actions.pm";
+
+/// Every outgoing action (chat and PM), as the connector subscribes to them.
+pub const ACTIONS_ALL: &str = "rosey.actions.>";
 
 /// Where the bot answers requests for the channel's state: the request's payload names a
 /// [`StatePart`], the answer is its JSON. The plugin actors ask it for their plugins.
@@ -146,6 +160,17 @@ pub fn dead_letter_subject(plugin: &str) -> String {
     format!("rosey.deadletter.{plugin}")
 }
 
+/// Every plugin's dead-letter subject (the dead-letter stream's, and what status counts by).
+pub const DEAD_LETTER_SUBJECTS: &str = "rosey.deadletter.>";
+
+/// The plugin whose dead-letter subject is `subject` (`rosey.deadletter.<name>` → `<name>`);
+/// `None` for any other subject.
+pub fn dead_letter_plugin(subject: &str) -> Option<&str> {
+    subject
+        .strip_prefix("rosey.deadletter.")
+        .filter(|plugin| !plugin.is_empty())
+}
+
 /// JetStream's advisories that a stream was deleted (`…STREAM.DELETED.<stream>`): the stack
 /// watches them to make its streams again.
 pub const STREAM_DELETED_ADVISORIES: &str = "$JS.EVENT.ADVISORY.STREAM.DELETED.>";
@@ -155,6 +180,28 @@ pub const STREAM_UPDATED_ADVISORIES: &str = "$JS.EVENT.ADVISORY.STREAM.UPDATED.>
 
 /// JetStream's advisories that a consumer was deleted (`…CONSUMER.DELETED.<stream>.<consumer>`).
 pub const CONSUMER_DELETED_ADVISORIES: &str = "$JS.EVENT.ADVISORY.CONSUMER.DELETED.>";
+
+/// Every subject of rosey's own (what the bus's read-only user may watch).
+pub const ROSEY_ALL: &str = "rosey.>";
+
+/// The reply inboxes of request-reply, JetStream's API answers included.
+pub const INBOX_ALL: &str = "_INBOX.>";
+
+/// Every JetStream event and advisory.
+pub const JETSTREAM_EVENTS_ALL: &str = "$JS.EVENT.>";
+
+/// JetStream's API requests that only read: account, stream and consumer info and stored
+/// messages (what the bus's read-only user may publish).
+pub const JETSTREAM_READ_ONLY_API: &[&str] = &[
+    "$JS.API.INFO",
+    "$JS.API.STREAM.NAMES",
+    "$JS.API.STREAM.LIST",
+    "$JS.API.STREAM.INFO.>",
+    "$JS.API.STREAM.MSG.GET.>",
+    "$JS.API.CONSUMER.NAMES.>",
+    "$JS.API.CONSUMER.LIST.>",
+    "$JS.API.CONSUMER.INFO.>",
+];
 
 /// What a JetStream advisory subject says happened: (`stream deleted`, stream, consumer).
 /// `None` for any other subject.
@@ -208,7 +255,7 @@ pub const FAILED_ATTEMPTS_HEADER: &str = "Rosey-Failed-Attempts";
 pub fn dead_letter_stream_config() -> stream::Config {
     stream::Config {
         name: DEAD_LETTER_STREAM.to_owned(),
-        subjects: vec!["rosey.deadletter.>".to_owned()],
+        subjects: vec![DEAD_LETTER_SUBJECTS.to_owned()],
         retention: stream::RetentionPolicy::Limits,
         storage: stream::StorageType::File,
         max_age: Duration::from_secs(7 * 24 * 60 * 60),
@@ -221,7 +268,7 @@ pub fn dead_letter_stream_config() -> stream::Config {
 pub fn stream_config() -> stream::Config {
     stream::Config {
         name: STREAM_NAME.to_owned(),
-        subjects: vec!["rosey.events.>".to_owned(), "rosey.commands.>".to_owned()],
+        subjects: vec![EVENTS_ALL.to_owned(), COMMANDS_ALL.to_owned()],
         retention: stream::RetentionPolicy::Interest,
         storage: stream::StorageType::File,
         max_age: Duration::from_secs(24 * 60 * 60),

@@ -3,20 +3,29 @@
 //! ```text
 //! rosey.yaml                                 config
 //! data/registry.json                         installed plugins
-//! data/plugins/<name>/versions/<version>/    unpacked archive
+//! data/plugins/<name>/versions/<version>/    unpacked archive (manifest.yaml, the library, …)
 //! data/plugins/<name>/storage/               the plugin's own files and kv.sqlite3
 //! data/plugins/<name>/config.yaml            operator's settings for the plugin
 //! data/plugins/<name>/handoff.state          state handed from one instance to the next
 //! data/nats/                                 JetStream store
 //! data/nats-auth/credentials                 NATS users' passwords (folder 0700, file 0600)
 //! data/nats-auth/nats-server.conf            the managed nats-server's config (0600)
-//! data/run/rosey.pid, rosey.sock             the running daemon
+//! data/run/rosey.lock, rosey.pid, rosey.sock the running daemon
 //! data/web-token                             the dashboard's generated token (mode 0600)
 //! logs/rosey.log, bot.log, nats.log, web.log  logs (rotated: rosey.log.1, …)
 //! logs/plugins/<name>.log
+//! .tools/nats/bin/nats-server                a nats-server of the home's own (optional)
 //! ```
 
 use std::path::{Path, PathBuf};
+
+use crate::archive::MANIFEST_FILE;
+
+/// The config file's name (`rosey.yaml`), also how its errors name it.
+pub const CONFIG_FILE_NAME: &str = "rosey.yaml";
+
+/// Where `scripts/install-nats` puts nats-server, relative to a home or to a checkout.
+pub const NATS_SERVER_TOOL: &str = ".tools/nats/bin/nats-server";
 
 /// A rosey home folder. Cheap to clone; computes paths, touches nothing on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +60,7 @@ impl Home {
 
     /// `rosey.yaml`.
     pub fn config_file(&self) -> PathBuf {
-        self.root.join("rosey.yaml")
+        self.root.join(CONFIG_FILE_NAME)
     }
 
     /// `data/`.
@@ -87,6 +96,11 @@ impl Home {
     /// `data/plugins/<name>/versions/<version>/`: one unpacked archive.
     pub fn plugin_version_dir(&self, name: &str, version: &str) -> PathBuf {
         self.plugin_versions_dir(name).join(version)
+    }
+
+    /// `data/plugins/<name>/versions/<version>/manifest.yaml`: that version's manifest.
+    pub fn plugin_version_manifest(&self, name: &str, version: &str) -> PathBuf {
+        self.plugin_version_dir(name, version).join(MANIFEST_FILE)
     }
 
     /// `data/plugins/<name>/storage/`: the only folder the plugin itself may write.
@@ -138,6 +152,11 @@ impl Home {
         self.data_dir().join("run")
     }
 
+    /// `data/run/rosey.lock`: the `flock` held for the running daemon's life.
+    pub fn lock_file(&self) -> PathBuf {
+        self.run_dir().join("rosey.lock")
+    }
+
     /// `data/run/rosey.pid`.
     pub fn pid_file(&self) -> PathBuf {
         self.run_dir().join("rosey.pid")
@@ -152,6 +171,11 @@ impl Home {
     /// is not set (mode 0600: whoever reads it drives the bot).
     pub fn web_token_file(&self) -> PathBuf {
         self.data_dir().join("web-token")
+    }
+
+    /// `.tools/nats/bin/nats-server`: a nats-server kept in the home, used when present.
+    pub fn nats_server_tool(&self) -> PathBuf {
+        self.root.join(NATS_SERVER_TOOL)
     }
 
     /// `logs/`.
@@ -217,6 +241,7 @@ mod tests {
             home.plugin_handoff_file("quote-db"),
             home.plugin_attempts_file("quote-db"),
             home.plugin_version_dir("quote-db", "1.0.0"),
+            home.plugin_version_manifest("quote-db", "1.0.0"),
         ] {
             assert!(path.starts_with(&dir), "{path:?} outside {dir:?}");
         }

@@ -19,6 +19,8 @@
 //! key-value store, opened in the host), [`sandbox`] (what a plugin may do), [`exit_codes`]
 //! (how a host ends), and the host itself ([`serve`], [`check`]).
 
+#![warn(missing_docs)]
+
 pub mod exit_codes;
 mod host;
 pub mod sandbox;

@@ -198,7 +198,8 @@ pub struct StatusReport {
     pub home: String,
     /// Seconds since the daemon started.
     pub uptime_secs: u64,
-    /// nats, bot.
+    /// Every child of the root supervisor: nats, bot, web, and `plugins` (the plugin
+    /// supervisor) last.
     pub services: Vec<UnitStatus>,
     /// Installed, enabled plugins.
     pub plugins: Vec<UnitStatus>,
@@ -207,6 +208,40 @@ pub struct StatusReport {
     /// nothing was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jetstream: Option<String>,
+    /// The plugin supervisor's state when it is not running (`stopped` after `rosey stop
+    /// plugins`, `restarting`, …): `plugins` is empty because nothing runs them, not because
+    /// none is installed. Absent while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin_supervisor: Option<String>,
+    /// What this report could not find out, and why (the dead-letter counts with NATS
+    /// unreachable: each plugin's `dead_letters` is then absent, not 0). Empty when all is known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<Unknown>,
+}
+
+/// Something `rosey status` could not find out.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Unknown {
+    /// What: [`UNKNOWN_DEAD_LETTERS`], [`UNKNOWN_PLUGINS`] (newer daemons may name others).
+    pub what: String,
+    /// Why (`NATS unreachable: …`).
+    pub why: String,
+}
+
+/// [`Unknown::what`] when the plugins' dead-letter counts could not be read.
+pub const UNKNOWN_DEAD_LETTERS: &str = "dead letters";
+
+/// [`Unknown::what`] when the plugin supervisor did not say which plugins it runs.
+pub const UNKNOWN_PLUGINS: &str = "plugins";
+
+impl StatusReport {
+    /// Why `what` is unknown in this report, if it is.
+    pub fn unknown(&self, what: &str) -> Option<&str> {
+        self.unknown
+            .iter()
+            .find(|unknown| unknown.what == what)
+            .map(|unknown| unknown.why.as_str())
+    }
 }
 
 /// Why a request could not be answered.

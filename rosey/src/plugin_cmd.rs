@@ -34,11 +34,11 @@ pub enum PluginCommand {
     New {
         /// The plugin's name: 3 to 50 characters of a-z, 0-9 and -.
         name: String,
-        /// The crate folder to create (default: ./<name>); must not exist yet, or be empty.
+        /// The crate folder to create (default: ./NAME); must not exist yet, or be empty.
         #[arg(long, value_name = "DIR")]
         path: Option<PathBuf>,
     },
-    /// Build a plugin crate (cargo, release) and pack it into <name>-<version>.roseyplug.
+    /// Build a plugin crate (cargo, release) and pack it into NAME-VERSION.roseyplug.
     Pack {
         /// The plugin crate's folder (holding Cargo.toml and manifest.yaml).
         crate_dir: PathBuf,

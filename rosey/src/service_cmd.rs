@@ -311,12 +311,31 @@ pub fn render_status(report: &StatusReport, color: bool) -> String {
     if let Some(jetstream) = &report.jetstream {
         out.push_str(&format!("\njetstream: {jetstream}\n"));
     }
-    out.push_str("\nPlugins:\n\n");
-    if report.plugins.is_empty() {
-        out.push_str("  (none installed and enabled)\n");
+    if let Some(state) = &report.plugin_supervisor {
+        // Nothing runs them: an empty list would read as "none installed".
+        let hint = if state == "stopped" {
+            ": rosey start plugins"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "\nPlugins: {state} (the plugin supervisor is {state}{hint})\n"
+        ));
+    } else if let Some(why) = report.unknown(control::UNKNOWN_PLUGINS) {
+        out.push_str(&format!("\nPlugins: unknown ({why})\n"));
+    } else {
+        out.push_str("\nPlugins:\n\n");
+        if report.plugins.is_empty() {
+            out.push_str("  (none installed and enabled)\n");
+        }
+        for unit in &report.plugins {
+            out.push_str(&render_unit(unit, width, color, true));
+        }
     }
-    for unit in &report.plugins {
-        out.push_str(&render_unit(unit, width, color, true));
+    for unknown in &report.unknown {
+        if unknown.what != control::UNKNOWN_PLUGINS {
+            out.push_str(&format!("\n{}: unknown ({})\n", unknown.what, unknown.why));
+        }
     }
     out
 }
@@ -426,7 +445,65 @@ mod tests {
                 unit("dice-roller", "running", Some(11)),
             ],
             jetstream: None,
+            plugin_supervisor: None,
+            unknown: Vec::new(),
         }
+    }
+
+    #[test]
+    fn what_is_unknown_says_so_with_the_reason() {
+        let mut report = report();
+        for unit in &mut report.plugins {
+            unit.dead_letters = None;
+        }
+        report.unknown.push(control::Unknown {
+            what: control::UNKNOWN_DEAD_LETTERS.to_owned(),
+            why: "NATS unreachable: not connected".to_owned(),
+        });
+        let text = render_status(&report, false);
+        assert!(
+            text.contains("\ndead letters: unknown (NATS unreachable: not connected)\n"),
+            "{text}"
+        );
+        assert!(!text.contains("Dead letters:"), "{text}");
+
+        report.plugins.clear();
+        report.unknown.push(control::Unknown {
+            what: control::UNKNOWN_PLUGINS.to_owned(),
+            why: "the plugin supervisor did not answer: it stopped before answering".to_owned(),
+        });
+        let text = render_status(&report, false);
+        assert!(
+            text.contains(
+                "\nPlugins: unknown (the plugin supervisor did not answer: it stopped before answering)\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("none installed"), "{text}");
+    }
+
+    #[test]
+    fn a_stopped_plugin_supervisor_is_not_an_empty_list() {
+        let mut report = report();
+        report.plugins.clear();
+        report.plugin_supervisor = Some("stopped".to_owned());
+        let text = render_status(&report, false);
+        assert!(
+            text.contains(
+                "\nPlugins: stopped (the plugin supervisor is stopped: rosey start plugins)\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("none installed"), "{text}");
+    }
+
+    #[test]
+    fn a_report_without_the_new_fields_still_parses() {
+        let old = r#"{"pid":1,"home":"/h","uptime_secs":2,"services":[],"plugins":[]}"#;
+        let report: StatusReport = serde_json::from_str(old).expect("parses");
+        assert!(report.unknown.is_empty() && report.plugin_supervisor.is_none());
+        let json = serde_json::to_value(&report).expect("json");
+        assert!(json.get("unknown").is_none() && json.get("plugin_supervisor").is_none());
     }
 
     #[test]

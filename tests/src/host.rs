@@ -1,4 +1,4 @@
-//! Talking to the plugins of a running [`TestStack`](crate::stack::TestStack) over its NATS:
+//! Talking to the plugins of a running [`crate::stack::TestStack`] over its NATS:
 //! publishing commands and events into the stream, watching everything the daemon says back
 //! (replies, `ready`/`stopped` notices, heartbeats, dead letters), and looking at the plugin
 //! host processes the daemon runs (their pids, their open sockets, the warm spares).

@@ -153,7 +153,7 @@ fn a_moderator_bot_runs_the_playlist_and_plugins_see_it_change() {
 
 #[test]
 fn a_bot_below_the_needed_rank_is_refused_before_anything_reaches_cytube() {
-    let (server, _stack) = channel(false);
+    let (server, stack) = channel(false);
     server.set_playlist_locked("test", true);
     let sent_before = server.received("rosey").len();
 
@@ -187,12 +187,15 @@ fn a_bot_below_the_needed_rank_is_refused_before_anything_reaches_cytube() {
     let queue = ask(&server, "!act queue|yt:ccccccccccc|end|false");
     assert!(queue.starts_with("ok queue"), "{queue}");
 
-    // And status says what the bot's rank keeps it from.
-    let status = _stack.home.run_ok(&["status"]);
-    assert!(
-        status.contains("rank: registered") && status.contains("not a moderator"),
-        "{status}"
-    );
+    // And status says what the bot's rank keeps it from (the bot's line is refreshed twice a
+    // second).
+    stack.wait_for_unit("bot", SLOW, "the bot's rank on its status line", |bot| {
+        bot["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("rank: registered, not a moderator"))
+    });
+    let status = stack.home.run_ok(&["status"]);
+    assert!(status.contains("not a moderator: cannot moderate"), "{status}");
 }
 
 #[test]

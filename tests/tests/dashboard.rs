@@ -485,7 +485,7 @@ fn a_disabled_dashboard_is_not_started() {
         .iter()
         .filter_map(|unit| unit["name"].as_str())
         .collect();
-    assert_eq!(names, ["nats", "bot"]);
+    assert_eq!(names, ["nats", "bot", "plugins"]);
 }
 
 #[test]

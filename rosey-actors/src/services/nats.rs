@@ -17,7 +17,7 @@ use rosey_core::{
     bus::{self, BusUser, Credentials},
     logs::{Level, LogHub, LogSource},
     messaging,
-    paths::Home,
+    paths::{Home, NATS_SERVER_TOOL},
 };
 
 use super::{
@@ -222,13 +222,13 @@ pub fn nats_line(line: &str) -> Option<(Level, String)> {
     Some((level, message.to_owned()))
 }
 
-/// Finds nats-server: `$ROSEY_NATS_SERVER`, then `.tools/nats/bin/nats-server` in the home or
-/// in the checkout the running binary was built in, then `PATH`.
+/// Finds nats-server: `$ROSEY_NATS_SERVER`, then [`NATS_SERVER_TOOL`] in the home or in the
+/// checkout the running binary was built in, then `PATH`.
 pub fn find_binary(home: &Home) -> Result<PathBuf, String> {
     if let Some(path) = std::env::var_os("ROSEY_NATS_SERVER") {
         return Ok(PathBuf::from(path));
     }
-    let mut candidates = vec![home.root().join(".tools/nats/bin/nats-server")];
+    let mut candidates = vec![home.nats_server_tool()];
     if let Ok(exe) = std::env::current_exe() {
         // target/<profile>/rosey → the checkout's .tools
         if let Some(checkout) = exe
@@ -236,7 +236,7 @@ pub fn find_binary(home: &Home) -> Result<PathBuf, String> {
             .and_then(|p| p.parent())
             .and_then(|p| p.parent())
         {
-            candidates.push(checkout.join(".tools/nats/bin/nats-server"));
+            candidates.push(checkout.join(NATS_SERVER_TOOL));
         }
     }
     if let Some(path) = std::env::var_os("PATH") {

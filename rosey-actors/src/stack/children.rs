@@ -154,19 +154,44 @@ pub(super) fn plugins_child(
                 // Plugins do not depend on each other: they come up together.
                 let mut spec = supervisor_spec(units::PLUGINS, &settings, GiveUp::MarkCrashed);
                 spec.concurrent_start = true;
-                let (plugins, _) =
+                let (plugins, done) =
                     Supervisor::start(spec, children, ctx.listener.clone(), Some(supervisor))
                         .await?;
                 let cell = plugins.get_cell();
-                match slot.lock() {
-                    Ok(mut slot) => *slot = Some(plugins),
-                    Err(poisoned) => *poisoned.into_inner() = Some(plugins),
-                }
+                let id = plugins.get_id();
+                *lock_slot(&slot) = Some(plugins);
+                // In-process, like the bot and the dashboard: the daemon's pid for status.
+                ctx.board.set(
+                    units::PLUGINS,
+                    crate::services::board::UnitReport {
+                        pid: Some(std::process::id()),
+                        ..Default::default()
+                    },
+                );
+                // Once this supervisor ends (an operator's stop, a restart, a failure), the
+                // slot holds no stale handle; a newer instance's is left alone.
+                tokio::spawn(async move {
+                    let _ = done.await;
+                    let mut slot = lock_slot(&slot);
+                    if slot.as_ref().is_some_and(|plugins| plugins.get_id() == id) {
+                        *slot = None;
+                    }
+                });
                 Ok(cell)
             }
         },
     )
     .shutdown_timeout(shutdown)
+}
+
+/// The plugin supervisor's slot, locked (a poisoned lock still holds a valid handle).
+fn lock_slot(
+    slot: &Mutex<Option<ActorRef<SupervisorMsg>>>,
+) -> std::sync::MutexGuard<'_, Option<ActorRef<SupervisorMsg>>> {
+    match slot.lock() {
+        Ok(slot) => slot,
+        Err(poisoned) => poisoned.into_inner(),
+    }
 }
 
 /// The child spec of one plugin (also used to add a plugin to a running supervisor). Its door
@@ -180,12 +205,8 @@ pub fn plugin_spec(
     name: &str,
     version: &str,
 ) -> Result<ChildSpec, String> {
-    let manifest = Manifest::load(
-        &ctx.home
-            .plugin_version_dir(name, version)
-            .join("manifest.yaml"),
-    )
-    .map_err(|err| format!("plugin {name}: {err}"))?;
+    let manifest = Manifest::load(&ctx.home.plugin_version_manifest(name, version))
+        .map_err(|err| format!("plugin {name}: {err}"))?;
     let settings = ctx.config.plugin_settings(name);
     let host = &settings.host;
     let wants = Wants {

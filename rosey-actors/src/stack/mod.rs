@@ -12,7 +12,7 @@
 //!
 //! Built from `rosey.yaml`, the registry and the home; started in order, stopped in reverse.
 //! How each unit is specified (its supervision settings, its actor's arguments) is in
-//! [`children`].
+//! `children.rs`.
 
 mod children;
 use children::{bot_child, extra_child, nats_child, plugins_child};
@@ -120,12 +120,29 @@ impl StackContext {
 pub struct Stack {
     /// The root supervisor (services).
     pub root: ActorRef<SupervisorMsg>,
-    /// The plugin supervisor of the moment (replaced when the root restarts it).
+    /// The plugin supervisor of the moment (replaced when the root restarts it, emptied when
+    /// it stops).
     pub plugins: Arc<Mutex<Option<ActorRef<SupervisorMsg>>>>,
     ctx: StackContext,
     runtime: PluginRuntime,
     client: Arc<tokio::sync::OnceCell<async_nats::Client>>,
     keeper: Keeper,
+}
+
+/// Why [`Stack::dead_letters`] could not count.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeadLettersError {
+    /// No connection to NATS (it is stopped, restarting, or refuses the daemon).
+    #[error("NATS unreachable: {0}")]
+    Unreachable(String),
+    /// NATS answers, but the dead-letter stream cannot be read.
+    #[error("the dead-letter stream {stream} cannot be read: {reason}")]
+    Unreadable {
+        /// The stream's name.
+        stream: &'static str,
+        /// What NATS said.
+        reason: String,
+    },
 }
 
 /// What plugin actors share across restarts: their doors and the warm spare hosts.
@@ -206,12 +223,16 @@ impl Stack {
         self.runtime.doors.get(name).map(|door| door.handled())
     }
 
-    /// The plugin supervisor, when it runs.
+    /// The plugin supervisor, when it runs (`None` once it stopped, even before its slot is
+    /// cleared).
     pub fn plugins(&self) -> Option<ActorRef<SupervisorMsg>> {
-        match self.plugins.lock() {
+        let plugins = match self.plugins.lock() {
             Ok(slot) => slot.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        }?;
+        ractor::ACTIVE_STATES
+            .contains(&plugins.get_status())
+            .then_some(plugins)
     }
 
     fn running_plugins(&self) -> Result<ActorRef<SupervisorMsg>, String> {
@@ -364,29 +385,43 @@ impl Stack {
     }
 
     /// How many messages each plugin has in the dead-letter stream (plugins with none are
-    /// absent). Empty when the stream cannot be read (NATS down): status must still answer.
-    pub async fn dead_letters(&self) -> std::collections::BTreeMap<String, u64> {
+    /// absent), or why they cannot be counted now (NATS down, the stream unreadable): status
+    /// says "unknown" then, never 0.
+    pub async fn dead_letters(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, u64>, DeadLettersError> {
         use futures::TryStreamExt;
-        let mut counts = std::collections::BTreeMap::new();
-        let Ok(client) = self.client().await else {
-            return counts;
+        use rosey_core::messaging::{dead_letter_plugin, DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECTS};
+        let client = self.client().await.map_err(DeadLettersError::Unreachable)?;
+        // Disconnected, a request would wait out its timeout: say so at once instead.
+        if client.connection_state() != async_nats::connection::State::Connected {
+            return Err(DeadLettersError::Unreachable(format!(
+                "not connected to {}",
+                self.ctx.nats_url()
+            )));
+        }
+        let unreadable = |err: &dyn std::fmt::Display| DeadLettersError::Unreadable {
+            stream: DEAD_LETTER_STREAM,
+            reason: err.to_string(),
         };
         let js = async_nats::jetstream::new(client);
-        let Ok(stream) = js
-            .get_stream(rosey_core::messaging::DEAD_LETTER_STREAM)
+        let stream = js
+            .get_stream(DEAD_LETTER_STREAM)
             .await
-        else {
-            return counts;
-        };
-        let Ok(mut subjects) = stream.info_with_subjects("rosey.deadletter.>").await else {
-            return counts;
-        };
-        while let Ok(Some((subject, count))) = subjects.try_next().await {
-            if let Some(plugin) = subject.strip_prefix("rosey.deadletter.") {
+            .map_err(|err| unreadable(&err))?;
+        let mut subjects = stream
+            .info_with_subjects(DEAD_LETTER_SUBJECTS)
+            .await
+            .map_err(|err| unreadable(&err))?;
+        let mut counts = std::collections::BTreeMap::new();
+        while let Some((subject, count)) =
+            subjects.try_next().await.map_err(|err| unreadable(&err))?
+        {
+            if let Some(plugin) = dead_letter_plugin(&subject) {
                 counts.insert(plugin.to_owned(), count as u64);
             }
         }
-        counts
+        Ok(counts)
     }
 
     /// Ends the warm spare and standby hosts and keeps no more spares (the tree has stopped):

@@ -401,7 +401,7 @@ impl Config {
 
     /// Parses and validates `rosey.yaml` text; errors name the file `rosey.yaml`.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        Config::parse_file(text, Path::new("rosey.yaml"))
+        Config::parse_file(text, Path::new(crate::paths::CONFIG_FILE_NAME))
     }
 
     /// Parses and validates text read from `file` (named in errors).

@@ -50,7 +50,7 @@ impl IncomingQueue {
         }
     }
 
-    /// Takes the receiver (see [`Connector::incoming`]).
+    /// Takes the receiver (see [`super::Connector::incoming`]).
     pub fn take(&self) -> Result<IncomingReceiver, ConnectorError> {
         let receiver = self
             .slot

@@ -4,8 +4,8 @@
 //!
 //! In order: resource limits (`RLIMIT_DATA`, `RLIMIT_NOFILE`, `RLIMIT_CORE` 0), the plugin's
 //! storage folder and its private temp folder (`TMPDIR`), `PR_SET_NO_NEW_PRIVS`, Landlock
-//! (files, TCP ports, signal and abstract-socket scoping: [`landlock`]) and a small seccomp
-//! filter for what Landlock does not cover ([`seccomp`]). Every step that the kernel cannot
+//! (files, TCP ports, signal and abstract-socket scoping: `landlock.rs`) and a small seccomp
+//! filter for what Landlock does not cover (`seccomp.rs`). Every step that the kernel cannot
 //! apply becomes a *gap*, one short line; no gaps means the sandbox is full. The host runs
 //! single-threaded until `Start`, so everything applied here holds for every thread the plugin
 //! ever has.

@@ -59,7 +59,7 @@ impl Instance {
             .mode(0o700)
             .create(&run)
             .map_err(io_error(&run))?;
-        let lock_path = run.join("rosey.lock");
+        let lock_path = home.lock_file();
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)

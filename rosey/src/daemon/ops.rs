@@ -24,7 +24,9 @@ use rosey_core::{
 use tokio::sync::{broadcast, mpsc};
 
 use super::notices::Notices;
-use crate::control::{StatusReport, UnitStatus, MEANWHILE};
+use crate::control::{
+    StatusReport, UnitStatus, Unknown, MEANWHILE, UNKNOWN_DEAD_LETTERS, UNKNOWN_PLUGINS,
+};
 
 /// What request handlers can reach.
 pub struct Daemon {
@@ -492,48 +494,91 @@ fn unit(info: &ChildInfo, board: &Board, unit_key: &str) -> UnitStatus {
     }
 }
 
-/// The status report (`rosey status --json`, `GET /api/status`).
+/// The status report (`rosey status --json`, `GET /api/status`). What cannot be found out
+/// (dead-letter counts with NATS down, the plugin list when the plugin supervisor does not
+/// answer) is reported as unknown with the reason, never as zero or none.
 pub async fn status(daemon: &Daemon) -> Result<StatusReport, OpError> {
-    let services = sup::children(&daemon.stack.root)
+    let root = sup::children(&daemon.stack.root)
         .await
-        .map_err(OpError::Failed)?
+        .map_err(OpError::Failed)?;
+    let plugin_supervisor = root
         .iter()
-        .filter(|info| SERVICES.contains(&info.name.as_str()))
+        .find(|info| info.name == rosey_core::units::PLUGINS);
+    // Every child of the root: the services in start order, then the plugin supervisor (last,
+    // so the services keep the places they had before it was listed).
+    let services = root
+        .iter()
+        .filter(|info| info.name != rosey_core::units::PLUGINS)
+        .chain(plugin_supervisor)
         .map(|info| unit(info, &daemon.board, &info.name))
         .collect();
-    let dead_letters = daemon.stack.dead_letters().await;
+    let mut unknown = Vec::new();
+    let mut plugin_supervisor_down = None;
     let plugins = match daemon.stack.plugins() {
-        Some(plugins) => sup::children(&plugins)
-            .await
-            .unwrap_or_default()
-            .iter()
-            .map(|info| {
-                let handled = daemon.stack.handled(&info.name);
-                UnitStatus {
-                    dead_letters: Some(dead_letters.get(&info.name).copied().unwrap_or(0)),
-                    handled: handled.map(|handled| handled.total),
-                    handled_early: handled.map(|handled| handled.early),
-                    stale: handled.map(|handled| handled.stale),
-                    held_back: daemon
-                        .stack
-                        .held_users(&info.name)
-                        .into_iter()
-                        .map(|held| crate::control::HeldBack {
-                            secs_left: held
-                                .until
-                                .duration_since(SystemTime::now())
-                                .map_or(0, |left| left.as_secs()),
-                            user: held.user,
-                            why: held.why,
-                            refused: held.refused,
-                        })
-                        .collect(),
-                    ..unit(info, &daemon.board, &unit_name(&info.name))
-                }
-            })
-            .collect(),
-        None => Vec::new(),
+        Some(plugins) => match sup::children(&plugins).await {
+            Ok(children) => children,
+            Err(err) => {
+                unknown.push(Unknown {
+                    what: UNKNOWN_PLUGINS.to_owned(),
+                    why: format!("the plugin supervisor did not answer: {err}"),
+                });
+                Vec::new()
+            }
+        },
+        None => {
+            plugin_supervisor_down = Some(
+                plugin_supervisor
+                    .map(|info| info.state)
+                    .filter(|state| *state != ChildState::Running)
+                    .map_or("not running", ChildState::as_str)
+                    .to_owned(),
+            );
+            Vec::new()
+        }
     };
+    let dead_letters = if plugins.is_empty() {
+        None
+    } else {
+        match daemon.stack.dead_letters().await {
+            Ok(counts) => Some(counts),
+            Err(err) => {
+                unknown.push(Unknown {
+                    what: UNKNOWN_DEAD_LETTERS.to_owned(),
+                    why: err.to_string(),
+                });
+                None
+            }
+        }
+    };
+    let plugins = plugins
+        .iter()
+        .map(|info| {
+            let handled = daemon.stack.handled(&info.name);
+            UnitStatus {
+                dead_letters: dead_letters
+                    .as_ref()
+                    .map(|counts| counts.get(&info.name).copied().unwrap_or(0)),
+                handled: handled.map(|handled| handled.total),
+                handled_early: handled.map(|handled| handled.early),
+                stale: handled.map(|handled| handled.stale),
+                held_back: daemon
+                    .stack
+                    .held_users(&info.name)
+                    .into_iter()
+                    .map(|held| crate::control::HeldBack {
+                        secs_left: held
+                            .until
+                            .duration_since(SystemTime::now())
+                            .map_or(0, |left| left.as_secs()),
+                        user: held.user,
+                        why: held.why,
+                        refused: held.refused,
+                    })
+                    .collect(),
+                ..unit(info, &daemon.board, &unit_name(&info.name))
+            }
+        })
+        .collect();
     Ok(StatusReport {
         pid: std::process::id(),
         home: daemon.home.root().display().to_string(),
@@ -541,6 +586,8 @@ pub async fn status(daemon: &Daemon) -> Result<StatusReport, OpError> {
         services,
         plugins,
         jetstream: daemon.stack.jetstream_summary(),
+        plugin_supervisor: plugin_supervisor_down,
+        unknown,
     })
 }
 

@@ -162,9 +162,7 @@ pub(super) fn run_install(home: &Home, file: &Path, no_reload: bool, update: boo
     println!();
     let before = installed.previous.as_ref().and_then(|previous| {
         rosey_core::manifest::Manifest::load(
-            &home
-                .plugin_version_dir(&manifest.name, &previous.to_string())
-                .join("manifest.yaml"),
+            &home.plugin_version_manifest(&manifest.name, &previous.to_string()),
         )
         .ok()
     });

@@ -158,7 +158,7 @@ impl Actor for BotActor {
             )
             .with_plugins_down(args.plugins_down.clone()),
         );
-        let mut actions = client.subscribe("rosey.actions.>").await?;
+        let mut actions = client.subscribe(messaging::ACTIONS_ALL).await?;
         let questions = client.subscribe(messaging::CHANNEL_STATE_SUBJECT).await?;
         let channel_actions = client.subscribe(messaging::CHANNEL_ACT_SUBJECT).await?;
         let mut incoming = args.connector.incoming()?;

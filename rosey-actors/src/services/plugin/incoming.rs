@@ -41,7 +41,7 @@ impl Incoming {
         subject: &str,
         payload: &[u8],
     ) -> Result<Incoming, messaging::PayloadError> {
-        if subject.starts_with("rosey.commands.") {
+        if messaging::is_command_subject(subject) {
             let command: CommandMessage = messaging::decode(payload)?;
             let text = if command.args.is_empty() {
                 command.command.clone()

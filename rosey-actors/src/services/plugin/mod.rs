@@ -4,7 +4,7 @@
 //! network.
 //!
 //! The actor starts a host (a warm spare when one is kept, see [`spares`]), opens the library,
-//! starts the plugin with any handed-over state, and serves ([`serve`]). It fails, so its
+//! starts the plugin with any handed-over state, and serves (`serve.rs`). It fails, so its
 //! supervisor applies the restart strategy, when the host exits, hangs (no heartbeat, or a
 //! handler past the manifest's deadline) or breaks the channel's rules; the message the host
 //! held goes back to the door first, counted against the plugin. Stopping the actor stops the

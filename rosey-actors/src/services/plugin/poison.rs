@@ -68,8 +68,7 @@ pub fn dead_letter(
                          moved to {target} instead of handing it over again"
                     ),
                 );
-                let asker = subject
-                    .starts_with("rosey.commands.")
+                let asker = messaging::is_command_subject(&subject)
                     .then(|| messaging::decode::<messaging::CommandMessage>(&message.payload).ok())
                     .flatten()
                     .map(|command| super::tell::Asker::of(&command));

@@ -42,7 +42,7 @@ impl Plan {
     /// Reads the manifest of installed `version` of plugin `args.name`.
     pub fn load(args: &PluginArgs, version: &str) -> Result<Plan, String> {
         let dir = args.home.plugin_version_dir(&args.name, version);
-        let manifest = Manifest::load(&dir.join("manifest.yaml"))
+        let manifest = Manifest::load(&args.home.plugin_version_manifest(&args.name, version))
             .map_err(|err| format!("{} v{version}: {err}", args.name))?;
         if manifest.name != args.name {
             return Err(format!(

@@ -3,7 +3,7 @@
 //! [`CytubeConnector::start`] spawns one driver task that owns the connection: it asks the
 //! server's `socketconfig` which socket.io server the channel lives on ([`http`]), connects a
 //! WebSocket, speaks engine.io 4 / socket.io ([`framing`]), joins the channel and logs in, then
-//! serves ([`session`]): chat, PMs and channel events go to the incoming queue, the outbox is
+//! serves (`session/`): chat, PMs and channel events go to the incoming queue, the outbox is
 //! paced under CyTube's flood limits ([`outbox`]), taking turns between the users it answers
 //! ([`lanes`]). A lost connection is retried with a backoff that respects CyTube's per-IP
 //! connection limit ([`reconnect`]) while the status says `Degraded` and what the bot says

@@ -89,7 +89,7 @@ impl Door {
     }
 
     /// No actor reads the door any more (its instance stopped or failed): the plain
-    /// subscriptions end after [`QUIET_AFTER`], unless a new instance has begun reading by
+    /// subscriptions end after `QUIET_AFTER`, unless a new instance has begun reading by
     /// then. A crash's replacement is reading again within milliseconds and keeps them, with
     /// the early copies that came meanwhile; a plugin that stays down stops collecting them.
     pub fn quiet(self: &std::sync::Arc<Self>) {

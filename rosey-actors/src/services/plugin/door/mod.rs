@@ -6,7 +6,7 @@
 //!
 //! Besides the consumer, the door subscribes to the plugin's subjects, so a message can reach
 //! the host as soon as NATS routes it, before the stream has delivered its durable copy (see
-//! [`super::early`] for the rules that keep that from losing, repeating or reordering).
+//! `early.rs` for the rules that keep that from losing, repeating or reordering).
 //!
 //! The door belongs to the stack (one per plugin, kept in [`Doors`]), not to an actor: when a
 //! host dies, its actor fails and the supervisor starts another, and the message the dead host

@@ -45,7 +45,7 @@ const MEGA: &str = "Mega.nz is not supported.  See https://git.io/fx6fz \
 
 /// Parses `link` like CyTube's web client; `Err` is the message the web client would show (one
 /// line, naming the problem), e.g. "Could not determine video type. Check
-/// https://git.io/fjtOK for a list of supported media providers."
+/// <https://git.io/fjtOK> for a list of supported media providers."
 ///
 /// Raw files (`fi`) also pass the queue UI's checks: links starting `http:` and links to
 /// kissanime, kimcartoon, kisscartoon or mega.nz are refused with the UI's messages.

@@ -1,0 +1,337 @@
+//! One place for each concept (docs/ARCHITECTURE.md, "Where each concept lives"): NATS subjects
+//! are spelled only in `rosey-core/src/messaging.rs`, and the names of the files inside a rosey
+//! home only in `rosey-core/src/paths.rs`. This test reads the workspace's sources and fails,
+//! naming file:line, when a string literal elsewhere spells one of them again.
+//!
+//! Test code may spell subjects and paths freely: `#[cfg(test)]` items, `tests.rs` files and
+//! files under a `tests/` folder are not read.
+
+use std::path::{Path, PathBuf};
+
+/// The crates whose `src/` is read.
+const CRATES: &[&str] = &[
+    "rosey",
+    "rosey-core",
+    "rosey-actors",
+    "rosey-host",
+    "rosey-abi",
+];
+
+/// The one file that spells subjects.
+const MESSAGING: &str = "rosey-core/src/messaging.rs";
+
+/// The one file that spells paths inside a home.
+const PATHS: &str = "rosey-core/src/paths.rs";
+
+/// The first words of rosey's subjects (`rosey.<word>…`).
+const SUBJECT_ROOTS: &[&str] = &[
+    "events",
+    "commands",
+    "actions",
+    "plugins",
+    "supervision",
+    "deadletter",
+    "channel",
+];
+
+/// File names defined once outside `paths.rs`, and the files allowed to spell them.
+const NAMED_ELSEWHERE: &[(&str, &[&str])] = &[
+    // A plugin's manifest: inside an archive, a version folder or a plugin crate.
+    (
+        "manifest.yaml",
+        &["rosey-core/src/archive.rs", "rosey-core/src/paths.rs"],
+    ),
+    // The plugin host opens it and cannot depend on rosey-core; paths.rs re-exports it.
+    ("kv.sqlite3", &["rosey-host/src/storage.rs"]),
+];
+
+/// A string literal found in a source file.
+struct Literal {
+    /// 1-based line the literal starts on.
+    line: usize,
+    /// Its text as written (escapes left as they are).
+    text: String,
+}
+
+/// The string literals of `source` outside comments and outside `#[cfg(test)]` items.
+fn literals(source: &str) -> Vec<Literal> {
+    let bytes = source.as_bytes();
+    let mut found = Vec::new();
+    let mut line = 1;
+    let mut i = 0;
+    let mut depth = 0usize;
+    // While skipping a `#[cfg(test)]` item: the depth it started at, and whether its body has
+    // opened (`{`).
+    let mut skipping: Option<(usize, bool)> = None;
+    let mut pending_test_attr = false;
+    while i < bytes.len() {
+        let c = bytes[i];
+        let rest = &source[i..];
+        if c == b'\n' {
+            line += 1;
+            i += 1;
+        } else if rest.starts_with("//") {
+            i += rest.find('\n').unwrap_or(rest.len());
+        } else if let Some(comment) = rest.strip_prefix("/*") {
+            let end = comment.find("*/").map_or(rest.len(), |at| at + 4);
+            line += rest[..end].matches('\n').count();
+            i += end;
+        } else if rest.starts_with("#[cfg(test)]") {
+            pending_test_attr = skipping.is_none();
+            i += "#[cfg(test)]".len();
+        } else if let Some((len, body_at, body_len)) = string_literal(rest) {
+            if skipping.is_none() && !pending_test_attr {
+                found.push(Literal {
+                    line,
+                    text: rest[body_at..body_at + body_len].to_owned(),
+                });
+            }
+            line += rest[..len].matches('\n').count();
+            i += len;
+        } else if c == b'\'' {
+            i += char_len(rest);
+        } else if c.is_ascii_alphanumeric() || c == b'_' {
+            // Skip the whole identifier, so `r` or `b` inside one never starts a literal.
+            let len = rest
+                .bytes()
+                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                .count();
+            i += len;
+        } else {
+            if pending_test_attr {
+                match c {
+                    b'{' => {
+                        skipping = Some((depth, true));
+                        pending_test_attr = false;
+                    }
+                    b';' => pending_test_attr = false,
+                    _ => {}
+                }
+            }
+            match c {
+                b'{' => depth += 1,
+                b'}' => {
+                    depth = depth.saturating_sub(1);
+                    if let Some((start, true)) = skipping {
+                        if depth == start {
+                            skipping = None;
+                        }
+                    }
+                }
+                _ => {}
+            }
+            i += rest.chars().next().map_or(1, char::len_utf8);
+        }
+    }
+    found
+}
+
+/// The length of the `"…"` literal `rest` starts with, quotes included.
+fn quoted_len(rest: &str) -> usize {
+    let bytes = rest.as_bytes();
+    let mut i = 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// When `rest` starts a string literal (`"…"`, raw or byte): its length, and where its body
+/// starts and how long it is.
+fn string_literal(rest: &str) -> Option<(usize, usize, usize)> {
+    if rest.starts_with('"') {
+        let len = quoted_len(rest);
+        Some((len, 1, len.saturating_sub(2)))
+    } else {
+        raw_or_byte_string(rest)
+    }
+}
+
+/// When `rest` starts a raw or byte string (`r"…"`, `r#"…"#`, `b"…"`, `br#"…"#`): its length,
+/// and where its body starts and how long it is.
+fn raw_or_byte_string(rest: &str) -> Option<(usize, usize, usize)> {
+    let prefix = if rest.starts_with("br") {
+        2
+    } else if rest.starts_with('r') || rest.starts_with('b') {
+        1
+    } else {
+        return None;
+    };
+    let raw = rest[..prefix].ends_with('r');
+    let hashes = rest[prefix..].bytes().take_while(|b| *b == b'#').count();
+    if rest.as_bytes().get(prefix + hashes) != Some(&b'"') || (!raw && hashes > 0) {
+        return None;
+    }
+    let body_at = prefix + hashes + 1;
+    if !raw {
+        let len = quoted_len(&rest[prefix..]);
+        return Some((prefix + len, body_at, len.saturating_sub(2)));
+    }
+    let close = format!("\"{}", "#".repeat(hashes));
+    let body_len = rest[body_at..].find(&close).unwrap_or(rest.len() - body_at);
+    Some((body_at + body_len + close.len(), body_at, body_len))
+}
+
+/// How far to skip at a `'`: a char literal (`'{'`, `'\''`) whole, a lifetime's quote alone.
+fn char_len(rest: &str) -> usize {
+    let bytes = rest.as_bytes();
+    if bytes.get(1) == Some(&b'\\') {
+        return rest
+            .get(3..)
+            .and_then(|tail| tail.find('\''))
+            .map_or(1, |at| at + 4);
+    }
+    match rest[1..].chars().next() {
+        Some(ch) if rest[1 + ch.len_utf8()..].starts_with('\'') => 2 + ch.len_utf8(),
+        _ => 1,
+    }
+}
+
+/// Every non-test `.rs` file under the crates' `src/`, relative to the workspace root.
+fn sources(root: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, root: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            if path.is_dir() {
+                if name != "tests" {
+                    walk(&path, root, out);
+                }
+            } else if path.extension().is_some_and(|ext| ext == "rs") && name != "tests.rs" {
+                out.push(path.strip_prefix(root).unwrap_or(&path).to_path_buf());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for krate in CRATES {
+        walk(&root.join(krate).join("src"), root, &mut out);
+    }
+    out.sort();
+    assert!(
+        out.iter().any(|path| path.ends_with("messaging.rs")),
+        "no sources found under {}",
+        root.display()
+    );
+    out
+}
+
+fn read(root: &Path, file: &Path) -> String {
+    std::fs::read_to_string(root.join(file))
+        .unwrap_or_else(|err| panic!("cannot read {}: {err}", file.display()))
+}
+
+fn is_subject(literal: &str) -> bool {
+    literal == "rosey.>"
+        || literal.starts_with("$JS.")
+        || literal.starts_with("_INBOX.")
+        || literal.strip_prefix("rosey.").is_some_and(|rest| {
+            SUBJECT_ROOTS.iter().any(|root| {
+                rest.starts_with(root) && !rest[root.len()..].starts_with(char::is_alphanumeric)
+            })
+        })
+}
+
+/// The file names `paths.rs` spells: its literals that name a file rather than a plain word
+/// (`rosey.pid`, `web-token`; not `data` or `plugins`, which are also unit names).
+fn home_file_names(root: &Path) -> Vec<String> {
+    let names: Vec<String> = literals(&read(root, Path::new(PATHS)))
+        .into_iter()
+        .map(|literal| literal.text)
+        .filter(|text| (text.contains('.') || text.contains('-')) && !text.contains('{'))
+        .collect();
+    for expected in ["rosey.pid", "rosey.sock", "registry.json", "web-token"] {
+        assert!(
+            names.iter().any(|name| name == expected),
+            "{PATHS} no longer spells {expected:?}: update this test ({names:?})"
+        );
+    }
+    names
+}
+
+/// Whether `literal` is `name` or a path ending in it.
+fn names_file(literal: &str, name: &str) -> bool {
+    literal == name || literal.ends_with(&format!("/{name}"))
+}
+
+#[test]
+fn subjects_and_home_paths_are_spelled_in_one_place() {
+    let root = rosey_e2e::workspace_root();
+    let home_names = home_file_names(&root);
+    let mut problems = Vec::new();
+    for file in sources(&root) {
+        let shown = file.to_string_lossy().replace('\\', "/");
+        for literal in literals(&read(&root, &file)) {
+            let text = literal.text.as_str();
+            let at = format!("{shown}:{}", literal.line);
+            if shown != MESSAGING && is_subject(text) {
+                problems.push(format!(
+                    "{at}: NATS subject {text:?} spelled outside {MESSAGING}"
+                ));
+            }
+            if shown != PATHS {
+                for name in home_names.iter().filter(|name| names_file(text, name)) {
+                    problems.push(format!(
+                        "{at}: home file {name:?} spelled outside {PATHS} (use a `Home` method or its constant)"
+                    ));
+                }
+            }
+            for (name, allowed) in NAMED_ELSEWHERE {
+                if names_file(text, name) && !allowed.contains(&shown.as_str()) {
+                    problems.push(format!(
+                        "{at}: {name:?} spelled outside {} (use its constant)",
+                        allowed.join(" or ")
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "one place for each concept (docs/ARCHITECTURE.md):\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn the_scanner_sees_literals_and_skips_comments_and_test_code() {
+    let source = r####"
+// "rosey.events.>" in a comment
+/* "rosey.lock" in a block comment */
+fn a() { let c = '"'; let e = '\''; let d = '{'; subscribe("rosey.actions.>"); }
+fn b<'a>(x: &'a str) { let _ = r#"raw "rosey.pid""#; }
+#[cfg(test)]
+mod tests {
+    fn t() { let _ = "rosey.commands.roll"; let _ = "{"; }
+}
+#[cfg(test)]
+use something::only_for_tests;
+fn c() { let _ = b"bytes"; let _ = "web-token"; }
+"####;
+    let found: Vec<(usize, String)> = literals(source)
+        .into_iter()
+        .map(|literal| (literal.line, literal.text))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (4, "rosey.actions.>".to_owned()),
+            (5, "raw \"rosey.pid\"".to_owned()),
+            (12, "bytes".to_owned()),
+            (12, "web-token".to_owned()),
+        ]
+    );
+    assert!(is_subject("rosey.commands."));
+    assert!(is_subject("rosey.deadletter.>"));
+    assert!(!is_subject("rosey.channels-of-mine"));
+    assert!(!is_subject("rosey.yaml"));
+    assert!(!is_subject("rosey.timer"));
+    assert!(names_file("data/run/rosey.pid", "rosey.pid"));
+    assert!(!names_file("cannot read rosey.yaml", "rosey.yaml"));
+}
