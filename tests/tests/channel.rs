@@ -195,7 +195,10 @@ fn a_bot_below_the_needed_rank_is_refused_before_anything_reaches_cytube() {
             .is_some_and(|detail| detail.contains("rank: registered, not a moderator"))
     });
     let status = stack.home.run_ok(&["status"]);
-    assert!(status.contains("not a moderator: cannot moderate"), "{status}");
+    assert!(
+        status.contains("not a moderator: cannot moderate"),
+        "{status}"
+    );
 }
 
 #[test]
