@@ -167,9 +167,26 @@ pub struct FfiLoadArgs<'a> {
     pub state: ROption<RSlice<'a, u8>>,
 }
 
+/// The configuration's keys only (a value may be a secret), and the state's size.
+impl std::fmt::Debug for FfiLoadArgs<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys: Vec<&str> = self
+            .config
+            .flat
+            .iter()
+            .map(|pair| pair.0.as_str())
+            .collect();
+        f.debug_struct("FfiLoadArgs")
+            .field("name", &self.name.as_str())
+            .field("config_keys", &keys)
+            .field("state_len", &self.state.as_ref().map(|state| state.len()))
+            .finish()
+    }
+}
+
 /// The root module every plugin library exports (via `export_plugin!`).
 #[repr(C)]
-#[derive(StableAbi)]
+#[derive(StableAbi, Debug)]
 #[sabi(kind(Prefix(prefix_ref = PluginModuleRef)))]
 #[sabi(missing_field(panic))]
 pub struct PluginModule {

@@ -154,6 +154,7 @@ pub type BotFn = extern "C" fn(ctx: *const c_void) -> RResult<FfiUser, RString>;
 /// each). Built by the host, which keeps it alive for the life of the process; read by the
 /// library only through [`ServicesRef`], which never reads past `size`.
 #[repr(C)]
+#[derive(Debug)]
 pub struct HostServices {
     /// `size_of::<HostServices>()` as the host was compiled.
     pub size: usize,

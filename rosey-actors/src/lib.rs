@@ -105,6 +105,7 @@
 //! - **No panics.** Nothing a child, a factory or a listener does can panic the supervisor.
 
 #![warn(missing_docs)]
+#![warn(missing_debug_implementations)]
 
 pub mod client;
 pub mod events;

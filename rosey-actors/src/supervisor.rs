@@ -19,6 +19,7 @@ use crate::spec::{ChildSpec, SupervisorSpec};
 /// The supervisor handles one request at a time and a request that stops or starts a child
 /// is answered once that is done (bounded by the child's shutdown timeout plus a kill, or by
 /// its factory).
+#[derive(Debug)]
 pub enum SupervisorMsg {
     /// Append a child at the end of the start order and start it. `Err` if the name is taken
     /// or the start fails; a child that failed to start is not kept, and nothing of it runs.
@@ -61,14 +62,33 @@ pub struct SupervisorArgs {
     pub listener: Listener,
 }
 
+impl std::fmt::Debug for SupervisorArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SupervisorArgs")
+            .field("spec", &self.spec)
+            .field("children", &self.children)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The supervisor's state, owned by the actor; opaque.
 pub struct SupervisorState {
     engine: Engine,
 }
 
+/// Snapshots of the children, in start order.
+impl std::fmt::Debug for SupervisorState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SupervisorState")
+            .field("children", &self.engine.children())
+            .finish_non_exhaustive()
+    }
+}
+
 /// A generic OTP-style supervisor: restarts its children (ractor actors linked to it)
 /// according to a [`crate::Strategy`], restart types, an intensity limit and a backoff, and
 /// gives up as its [`crate::GiveUp`] says. See the crate documentation for the exact rules.
+#[derive(Debug)]
 pub struct Supervisor;
 
 impl Supervisor {

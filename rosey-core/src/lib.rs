@@ -13,6 +13,7 @@
 //! the [`paths::Home`] it works on and returns errors that name the problem and its fix.
 
 #![warn(missing_docs)]
+#![warn(missing_debug_implementations)]
 
 pub mod archive;
 pub mod bus;

@@ -20,6 +20,7 @@
 //! (how a host ends), and the host itself ([`serve`], [`check`]).
 
 #![warn(missing_docs)]
+#![warn(missing_debug_implementations)]
 
 pub mod exit_codes;
 mod host;

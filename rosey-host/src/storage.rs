@@ -20,6 +20,7 @@ pub struct StorageError {
 }
 
 /// A plugin's key-value store.
+#[derive(Debug)]
 pub struct KvStore {
     connection: Connection,
     path: PathBuf,

@@ -31,7 +31,7 @@ const UNLOADED: &str = "the plugin has unloaded";
 /// Every action blocks until the chat server answers (at most about 10 s). That wait does not
 /// count against the handler's deadline, but the plugin handles nothing else meanwhile: for
 /// slow or many actions, use a clone from a thread.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Channel {
     handle: Handle,
 }

@@ -16,6 +16,16 @@ pub struct Context<'a> {
     handle: &'a Handle,
 }
 
+impl std::fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("name", &self.name)
+            .field("config", &self.config)
+            .field("handle", self.handle)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<'a> Context<'a> {
     #[doc(hidden)]
     pub fn new(
@@ -158,6 +168,16 @@ impl<'a> Context<'a> {
 pub struct LoadContext<'a> {
     ctx: Context<'a>,
     state: Option<&'a [u8]>,
+}
+
+/// The state's size, not its bytes.
+impl std::fmt::Debug for LoadContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadContext")
+            .field("ctx", &self.ctx)
+            .field("state_len", &self.state.map(<[u8]>::len))
+            .finish()
+    }
 }
 
 impl<'a> LoadContext<'a> {

@@ -39,6 +39,15 @@ struct Inner {
     open: AtomicBool,
 }
 
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle")
+            .field("open", &self.is_open())
+            .field("services", &self.inner.services)
+            .finish()
+    }
+}
+
 /// Why a [`Handle`] cannot reach a service of the host's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Unreachable {

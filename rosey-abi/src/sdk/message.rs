@@ -8,6 +8,7 @@ use crate::{
 use super::{MessageSource, Origin};
 
 /// A routed chat command.
+#[derive(Debug)]
 pub struct Command<'a> {
     raw: &'a FfiCommand,
     rank: Option<Rank>,
@@ -85,6 +86,7 @@ impl<'a> Command<'a> {
 }
 
 /// A subscribed event.
+#[derive(Debug)]
 pub struct Event<'a> {
     raw: &'a FfiEvent,
     rank: Option<Rank>,
@@ -147,6 +149,7 @@ impl<'a> Event<'a> {
 }
 
 /// A timer that is due (see [`super::Plugin::on_timer`]).
+#[derive(Debug)]
 pub struct Timer<'a> {
     name: &'a str,
     due_ms: u64,

@@ -16,6 +16,16 @@ pub struct Config<'a> {
     raw: &'a FfiConfig,
 }
 
+/// The keys only: a value may be a secret.
+impl fmt::Debug for Config<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys: Vec<&str> = self.raw.flat.iter().map(|pair| pair.0.as_str()).collect();
+        f.debug_struct("Config")
+            .field("keys", &keys)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<'a> Config<'a> {
     /// Wraps the host's configuration.
     pub fn new(raw: &'a FfiConfig) -> Self {
@@ -73,6 +83,12 @@ impl<'a> Config<'a> {
 /// The plugin's key-value store: a SQLite file inside its storage folder, owned by the host.
 pub struct Kv<'a> {
     pub(super) host: HostRef<'a>,
+}
+
+impl fmt::Debug for Kv<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Kv").finish_non_exhaustive()
+    }
 }
 
 impl Kv<'_> {

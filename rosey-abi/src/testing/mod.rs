@@ -128,6 +128,18 @@ pub struct TestBot<P: Plugin> {
     _plugin: PhantomData<fn() -> P>,
 }
 
+impl<P: Plugin> std::fmt::Debug for TestBot<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestBot")
+            .field("plugin", &std::any::type_name::<P>())
+            .field("name", &self.name)
+            .field("loaded", &self.plugin.is_some())
+            .field("generation", &self.generation)
+            .field("next_message", &self.next_message)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<P: Plugin> Default for TestBot<P> {
     fn default() -> Self {
         TestBot::new()

@@ -5,7 +5,7 @@
 
 use std::{
     collections::BTreeMap,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, TryLockError},
 };
 
 /// A unit's own report.
@@ -28,6 +28,19 @@ pub struct UnitReport {
 #[derive(Clone, Default)]
 pub struct Board {
     units: Arc<Mutex<BTreeMap<String, UnitReport>>>,
+}
+
+/// Never waits for the lock: `<locked>` while someone holds it.
+impl std::fmt::Debug for Board {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut debug = f.debug_struct("Board");
+        match self.units.try_lock() {
+            Ok(units) => debug.field("units", &*units),
+            Err(TryLockError::Poisoned(poisoned)) => debug.field("units", &*poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => debug.field("units", &format_args!("<locked>")),
+        };
+        debug.finish()
+    }
 }
 
 impl Board {

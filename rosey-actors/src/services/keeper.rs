@@ -13,7 +13,7 @@
 //! door is closed first, and the keeper only keeps consumers of open doors.
 
 use std::{
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, TryLockError},
     time::{Duration, Instant},
 };
 
@@ -67,6 +67,24 @@ struct Inner {
 #[derive(Clone)]
 pub struct Keeper {
     inner: Arc<Inner>,
+}
+
+/// Never waits for the record's lock: `<locked>` while someone holds it.
+impl std::fmt::Debug for Keeper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut debug = f.debug_struct("Keeper");
+        debug
+            .field("url", &self.inner.url)
+            .field("connected", &self.inner.client.initialized());
+        match self.inner.record.try_lock() {
+            Ok(record) => debug.field("record", &*record),
+            Err(TryLockError::Poisoned(poisoned)) => debug.field("record", &*poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => debug.field("record", &format_args!("<locked>")),
+        };
+        debug
+            .field("doors", &self.inner.doors)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Keeper {

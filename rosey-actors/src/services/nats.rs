@@ -29,7 +29,7 @@ use super::{
 pub const UNIT: &str = rosey_core::units::NATS;
 
 /// Everything the nats service needs.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct NatsArgs {
     /// The nats-server executable.
     pub binary: PathBuf,
@@ -63,6 +63,7 @@ impl NatsArgs {
 }
 
 /// The actor.
+#[derive(Debug)]
 pub struct NatsActor;
 
 /// Messages from the actor's own watcher.
@@ -73,6 +74,7 @@ pub enum NatsMsg {
 }
 
 /// The running server.
+#[derive(Debug)]
 pub struct NatsState {
     child: ChildProcess,
     args: NatsArgs,

@@ -35,7 +35,7 @@ const MAX_LINE: usize = 16 * 1024;
 type SpawnReply = tokio::sync::oneshot::Sender<io::Result<Child>>;
 
 /// Forks children from one long-lived thread. Cheap to clone.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Spawner {
     requests: mpsc::Sender<(Command, SpawnReply)>,
 }
@@ -175,7 +175,7 @@ const MAX_CHANNELS: usize = 4;
 pub type Translate = fn(&str) -> Option<(Level, String)>;
 
 /// Where a child's output goes.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct ChildLog {
     /// The daemon's log writer.
     pub hub: LogHub,
@@ -317,6 +317,15 @@ pub struct ChildProcess {
     pid: u32,
     exit: watch::Receiver<Option<Exit>>,
     output: Option<Output>,
+}
+
+impl std::fmt::Debug for ChildProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChildProcess")
+            .field("pid", &self.pid)
+            .field("exited", &self.exited())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ChildProcess {

@@ -20,7 +20,7 @@ pub use children::{plugin_spec, supervisor_spec};
 
 use std::{
     path::PathBuf,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, TryLockError},
     time::Duration,
 };
 
@@ -88,6 +88,23 @@ pub struct StackContext {
     pub extra_services: Vec<ExtraService>,
 }
 
+/// Leaves out the configuration (it holds passwords and the dashboard's token) and the
+/// callbacks.
+impl std::fmt::Debug for StackContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StackContext")
+            .field("home", &self.home)
+            .field("nats_binary", &self.nats_binary)
+            .field("nats_port", &self.nats_port)
+            .field("nats_credentials", &self.nats_credentials)
+            .field("host_program", &self.host_program)
+            .field("connector", &self.connector.name())
+            .field("host_log_level", &self.host_log_level)
+            .field("extra_services", &self.extra_services)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A service the embedding program supervises beside the built-in ones (the daemon's web
 /// dashboard): this crate only needs its name and how to spawn its actor, so it stays free of
 /// the service's own dependencies. Its supervision settings are `services.<name>`.
@@ -97,6 +114,14 @@ pub struct ExtraService {
     pub name: String,
     /// Spawns the service's actor linked to the root.
     pub factory: Arc<dyn crate::ChildFactory>,
+}
+
+impl std::fmt::Debug for ExtraService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExtraService")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl StackContext {
@@ -129,6 +154,26 @@ pub struct Stack {
     keeper: Keeper,
 }
 
+/// Never waits for the plugin supervisor's lock: `<locked>` while someone holds it.
+impl std::fmt::Debug for Stack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut debug = f.debug_struct("Stack");
+        debug.field("root", &self.root);
+        match self.plugins.try_lock() {
+            Ok(plugins) => debug.field("plugins", &*plugins),
+            Err(TryLockError::Poisoned(poisoned)) => {
+                debug.field("plugins", &*poisoned.into_inner())
+            }
+            Err(TryLockError::WouldBlock) => debug.field("plugins", &format_args!("<locked>")),
+        };
+        debug
+            .field("home", &self.ctx.home)
+            .field("runtime", &self.runtime)
+            .field("keeper", &self.keeper)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Why [`Stack::dead_letters`] could not count.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeadLettersError {
@@ -146,7 +191,7 @@ pub enum DeadLettersError {
 }
 
 /// What plugin actors share across restarts: their doors and the warm spare hosts.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct PluginRuntime {
     /// Every plugin's door.
     pub doors: Doors,

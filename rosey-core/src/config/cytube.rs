@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::{validate::Invalid, BotConfig, ConnectorKind};
 
 /// `bot.cytube:`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CytubeConfig {
     /// The site's base URL (`https://cytu.be`); required for the cytube connector.
@@ -36,6 +36,25 @@ pub struct CytubeConfig {
     pub reconnect_max_ms: u64,
     /// How long each connection step (socketconfig, WebSocket, login answer) may take, in ms.
     pub connect_timeout_ms: u64,
+}
+
+/// Passwords stay out of logs: only whether one is set is shown.
+impl std::fmt::Debug for CytubeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CytubeConfig")
+            .field("server", &self.server)
+            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
+            .field(
+                "channel_password",
+                &self.channel_password.as_ref().map(|_| "<hidden>"),
+            )
+            .field("chat_burst", &self.chat_burst)
+            .field("chat_per_sec", &self.chat_per_sec)
+            .field("reconnect_initial_ms", &self.reconnect_initial_ms)
+            .field("reconnect_max_ms", &self.reconnect_max_ms)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .finish()
+    }
 }
 
 impl Default for CytubeConfig {

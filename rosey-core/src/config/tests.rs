@@ -373,3 +373,20 @@ fn load_names_the_file_it_read() {
     let err = Config::load(&home).expect_err("not yaml").to_string();
     assert!(err.contains("rosey.yaml"), "{err}");
 }
+
+#[test]
+fn secrets_stay_out_of_debug_output() {
+    let config = Config::parse(
+        "bot:\n  connector: cytube\n  cytube:\n    server: https://cytu.be\n    password: hunter2hunter2\n    channel_password: sesame-sesame\nweb:\n  token: a-very-long-shared-secret-1234567890\n",
+    )
+    .expect("valid");
+    let shown = format!("{config:?}");
+    for secret in [
+        "hunter2hunter2",
+        "sesame-sesame",
+        "a-very-long-shared-secret-1234567890",
+    ] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+    assert!(shown.contains("<hidden>"), "{shown}");
+}

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::validate::{invalid, Invalid};
 
 /// `web:`: where the dashboard listens and who may use it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebConfig {
     /// Whether the daemon runs the `web` service at all.
@@ -30,6 +30,22 @@ pub struct WebConfig {
     /// `?token=<token>` on the page, which sets a cookie). Unset: a generated one; `none`: no
     /// token (loopback only). See [`WebConfig::token_setting`].
     pub token: Option<String>,
+}
+
+/// The token stays out of logs: only whether one is set (or `none`) is shown.
+impl std::fmt::Debug for WebConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let token = self.token.as_deref().map(|token| match token {
+            TOKEN_NONE => TOKEN_NONE,
+            _ => "<hidden>",
+        });
+        f.debug_struct("WebConfig")
+            .field("enabled", &self.enabled)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("token", &token)
+            .finish()
+    }
 }
 
 /// The value of `web.token` that turns the token off.

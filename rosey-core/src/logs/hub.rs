@@ -5,7 +5,7 @@ use std::{
     collections::HashMap,
     io,
     path::PathBuf,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, TryLockError},
 };
 
 use tokio::sync::broadcast;
@@ -84,6 +84,28 @@ struct State {
     all: RotatingFile,
     files: HashMap<LogSource, RotatingFile>,
     failed: u64,
+}
+
+/// Never waits for the hub's lock: `<locked>` while a write holds it.
+impl std::fmt::Debug for LogHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut debug = f.debug_struct("LogHub");
+        let state = match self.inner.try_lock() {
+            Ok(state) => Some(state),
+            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        match state {
+            Some(state) => debug
+                .field("home", &state.home)
+                .field("limits", &state.limits)
+                .field("source_files", &state.files.len())
+                .field("failed_writes", &state.failed)
+                .field("live_viewers", &state.live.receiver_count()),
+            None => debug.field("state", &format_args!("<locked>")),
+        };
+        debug.finish_non_exhaustive()
+    }
 }
 
 impl LogHub {

@@ -12,7 +12,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, TryLockError},
 };
 
 use futures::StreamExt;
@@ -41,6 +41,21 @@ pub const UNIT: &str = rosey_core::units::BOT;
 #[derive(Clone, Default)]
 pub struct ReplyWaiters {
     waiting: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<String>>>>,
+}
+
+/// The message ids waited for; never waits for the lock (`<locked>` while someone holds it).
+impl std::fmt::Debug for ReplyWaiters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut debug = f.debug_struct("ReplyWaiters");
+        match self.waiting.try_lock() {
+            Ok(waiting) => debug.field("waiting", &waiting.keys()),
+            Err(TryLockError::Poisoned(poisoned)) => {
+                debug.field("waiting", &poisoned.into_inner().keys())
+            }
+            Err(TryLockError::WouldBlock) => debug.field("waiting", &format_args!("<locked>")),
+        };
+        debug.finish()
+    }
 }
 
 impl ReplyWaiters {
@@ -99,6 +114,24 @@ pub struct BotArgs {
     pub plugins_down: PluginsDown,
 }
 
+/// Leaves out the configuration's passwords: shows only who the bot is and where.
+impl std::fmt::Debug for BotArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BotArgs")
+            .field("home", &self.home)
+            .field("name", &self.config.name)
+            .field("channel", &self.config.channel)
+            .field("connector_kind", &self.config.connector)
+            .field("nats_url", &self.nats_url)
+            .field("credentials", &self.credentials)
+            .field("connector", &self.connector.name())
+            .field("waiters", &self.waiters)
+            .field("board", &self.board)
+            .field("plugins_down", &self.plugins_down)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Messages from the bot's own tasks.
 #[derive(Debug)]
 pub enum BotMsg {
@@ -110,9 +143,11 @@ pub enum BotMsg {
 }
 
 /// The actor.
+#[derive(Debug)]
 pub struct BotActor;
 
 /// The running bot.
+#[derive(Debug)]
 pub struct BotState {
     router: Arc<Router>,
     args: BotArgs,

@@ -4,7 +4,7 @@
 use std::{
     collections::HashMap,
     path::PathBuf,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, TryLockError},
 };
 
 use async_nats::jetstream;
@@ -15,6 +15,21 @@ use super::door::{Door, Wants};
 #[derive(Clone, Default)]
 pub struct Doors {
     doors: Arc<Mutex<HashMap<String, Arc<Door>>>>,
+}
+
+/// The plugins with a door; never waits for the lock (`<locked>` while someone holds it).
+impl std::fmt::Debug for Doors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut debug = f.debug_struct("Doors");
+        match self.doors.try_lock() {
+            Ok(doors) => debug.field("plugins", &doors.keys()),
+            Err(TryLockError::Poisoned(poisoned)) => {
+                debug.field("plugins", &poisoned.into_inner().keys())
+            }
+            Err(TryLockError::WouldBlock) => debug.field("plugins", &format_args!("<locked>")),
+        };
+        debug.finish()
+    }
 }
 
 impl Doors {

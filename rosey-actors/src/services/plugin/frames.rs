@@ -33,6 +33,18 @@ pub struct FrameReader {
     pub timers: Timers,
 }
 
+/// Sizes, not the buffered bytes.
+impl std::fmt::Debug for FrameReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameReader")
+            .field("buffered", &self.buf.len())
+            .field("frames", &self.frames.len())
+            .field("ended", &self.ended)
+            .field("timers", &self.timers)
+            .finish_non_exhaustive()
+    }
+}
+
 impl FrameReader {
     /// Reads frames from `read`.
     pub fn new(read: OwnedReadHalf) -> FrameReader {

@@ -16,6 +16,7 @@ use super::super::process::{ChildLog, ChildProcess, Spawner};
 use super::{describe_exit, frames::FrameReader, HostProgram};
 
 /// A host process with its channel.
+#[derive(Debug)]
 pub struct Host {
     /// The process.
     pub child: ChildProcess,

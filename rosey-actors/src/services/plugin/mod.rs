@@ -127,6 +127,30 @@ pub struct PluginArgs {
     pub sandbox_required: bool,
 }
 
+/// The plugin's name and settings; leaves out the handles it shares (door, spares, NATS
+/// client, logs, board).
+impl std::fmt::Debug for PluginArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginArgs")
+            .field("name", &self.name)
+            .field("home", &self.home)
+            .field("log_level", &self.log_level)
+            .field("heartbeat", &self.heartbeat)
+            .field("ready_timeout", &self.ready_timeout)
+            .field("heartbeat_timeout", &self.heartbeat_timeout)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("max_attempts", &self.max_attempts)
+            .field("max_command_age", &self.max_command_age)
+            .field("max_event_age", &self.max_event_age)
+            .field("failure_wording", &self.failure_wording)
+            .field("hold_rules", &self.hold_rules)
+            .field("ack_wait", &self.ack_wait)
+            .field("standby_off", &self.standby_off)
+            .field("sandbox_required", &self.sandbox_required)
+            .finish_non_exhaustive()
+    }
+}
+
 impl PluginArgs {
     fn outputs(&self) -> Outputs {
         Outputs::new(
@@ -140,6 +164,7 @@ impl PluginArgs {
 }
 
 /// Messages a PluginActor takes.
+#[derive(Debug)]
 pub enum PluginMsg {
     /// Serving ended with a failure (host died, hung, broke the rules).
     Failed(String),
@@ -155,9 +180,11 @@ pub enum PluginMsg {
 }
 
 /// The actor.
+#[derive(Debug)]
 pub struct PluginActor;
 
 /// The running instance: its serving task and the way to talk to it.
+#[derive(Debug)]
 pub struct PluginState {
     args: PluginArgs,
     control: mpsc::UnboundedSender<Control>,

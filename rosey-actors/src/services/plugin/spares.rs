@@ -4,7 +4,7 @@
 
 use std::{
     collections::VecDeque,
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{Arc, Mutex, MutexGuard, TryLockError},
 };
 
 use rosey_core::logs::{LogHub, LogSource};
@@ -21,6 +21,32 @@ fn spare_source() -> LogSource {
 #[derive(Clone)]
 pub struct Spares {
     inner: Arc<Inner>,
+}
+
+/// Never waits for the pool's lock: `<locked>` while someone holds it.
+impl std::fmt::Debug for Spares {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut debug = f.debug_struct("Spares");
+        debug
+            .field("wanted", &self.inner.wanted)
+            .field("program", &self.inner.program);
+        let pool = match self.inner.idle.try_lock() {
+            Ok(pool) => Some(pool),
+            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        match pool {
+            Some(pool) => {
+                let pids: Vec<u32> = pool.hosts.iter().map(|host| host.child.pid()).collect();
+                debug
+                    .field("idle", &pids)
+                    .field("starting", &pool.starting)
+                    .field("closed", &pool.closed)
+            }
+            None => debug.field("pool", &format_args!("<locked>")),
+        };
+        debug.finish_non_exhaustive()
+    }
 }
 
 struct Inner {

@@ -46,6 +46,15 @@ pub struct Timers {
     queue: BTreeMap<(Instant, u64), String>,
 }
 
+impl std::fmt::Debug for Timers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Timers")
+            .field("armed", &self.by_name.keys())
+            .field("next_due", &self.next_due())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Timers {
     /// Takes in a `SetTimer` or `CancelTimer`; `false` for any other frame (left alone). A
     /// request past the limits is dropped (the host should have refused it).

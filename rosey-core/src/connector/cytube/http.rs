@@ -20,6 +20,7 @@ use url::Url;
 const MAX_BODY: usize = 1024 * 1024;
 
 /// A plain or TLS connection.
+#[derive(Debug)]
 pub enum Transport {
     /// `http://`, `ws://`.
     Plain(TcpStream),

@@ -23,7 +23,7 @@
 use std::{
     collections::{HashMap, HashSet, VecDeque},
     path::PathBuf,
-    sync::{Mutex, MutexGuard},
+    sync::{Mutex, MutexGuard, TryLockError},
     time::Duration,
 };
 
@@ -65,6 +65,37 @@ pub struct Door {
     /// Wakes a read waiting on the consumer when a message is put back from elsewhere (a
     /// poison message whose dead-letter copy could not be stored).
     put_back: tokio::sync::Notify,
+}
+
+/// Never waits for the door's lock: `<locked>` while someone holds it.
+impl std::fmt::Debug for Door {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut debug = f.debug_struct("Door");
+        debug
+            .field("name", &self.name)
+            .field("attempts_file", &self.attempts_file);
+        let state = match self.state.try_lock() {
+            Ok(state) => Some(state),
+            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        match state {
+            Some(state) => debug
+                .field("version", &state.version)
+                .field(
+                    "standby",
+                    &state.standby.as_ref().map(|(version, _)| version),
+                )
+                .field("churned", &state.churned)
+                .field("serving", &state.serving.is_some())
+                .field("quiet", &state.quiet)
+                .field("held", &state.held.is_some())
+                .field("returned", &state.returned.len())
+                .field("attempts", &state.attempts),
+            None => debug.field("state", &format_args!("<locked>")),
+        };
+        debug.finish_non_exhaustive()
+    }
 }
 
 struct State {
