@@ -1,0 +1,285 @@
+//! # An extra supervised service next to the bot
+//!
+//! How a program that embeds rosey adds a service of its own to the supervision tree, the
+//! way the `rosey` daemon adds its web dashboard: an [`ExtraService`] (a name and a child
+//! factory) passed in [`StackContext::extra_services`], which the root supervisor starts after
+//! `nats`, `bot` and `plugins` and supervises like them (settings: `services.<name>`, else
+//! `supervision.services`: permanent, 5 restarts a minute, 100 ms backoff).
+//!
+//! The example builds the whole stack in a temporary home: a real nats-server (on a free
+//! loopback port), the bot on the local connector (no CyTube), an empty plugin supervisor, and
+//! a `heartbeat` service that prints a line every 200 ms. It lists the root supervisor's
+//! children, crashes `heartbeat` once (a message that makes its `handle` fail) and waits until
+//! the root has restarted it, then shuts the stack down and checks that the nats-server
+//! process is gone. Exit code 0 on success, 1 with a message otherwise.
+//!
+//! It needs a nats-server binary, named by the environment variable `ROSEY_NATS_SERVER`
+//! (`scripts/test` sets it; `scripts/install-nats` prints the path it installs to):
+//!
+//! ```text
+//! ROSEY_NATS_SERVER=$PWD/.tools/nats/bin/nats-server cargo run -p rosey-examples --example extra_service
+//! ```
+//!
+//! It runs in about a second (most of it the heartbeat beating before and after the crash).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, ActorStatus};
+use rosey_actors::{
+    children,
+    services::{board::Board, bot::ReplyWaiters, plugin::HostProgram, process::Spawner},
+    shutdown, spawn_child,
+    stack::{ExtraService, Stack, StackContext},
+    ChildInfo, ChildState, SupervisionEventKind, SupervisionNotice,
+};
+use rosey_core::{
+    bus::Credentials,
+    config::Config,
+    connector::{Connector, LocalConnector},
+    logs::LogHub,
+    paths::Home,
+    units,
+};
+
+/// The extra service's name under the root supervisor.
+const HEARTBEAT: &str = "heartbeat";
+
+/// The extra service: prints a line every 200 ms; fails when told to [`Pulse::Crash`].
+struct Heartbeat;
+
+enum Pulse {
+    Beat,
+    Crash,
+}
+
+struct HeartbeatState {
+    /// Which start of the service this instance is (1, 2, ...).
+    run: u32,
+    beats: u32,
+    t0: Instant,
+}
+
+impl Actor for Heartbeat {
+    type Msg = Pulse;
+    type State = HeartbeatState;
+    type Arguments = (u32, Instant);
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Pulse>,
+        (run, t0): (u32, Instant),
+    ) -> Result<HeartbeatState, ActorProcessingErr> {
+        // The ticker ends by itself once this instance stops.
+        myself.send_interval(Duration::from_millis(200), || Pulse::Beat);
+        Ok(HeartbeatState { run, beats: 0, t0 })
+    }
+
+    async fn handle(
+        &self,
+        _: ActorRef<Pulse>,
+        pulse: Pulse,
+        state: &mut HeartbeatState,
+    ) -> Result<(), ActorProcessingErr> {
+        match pulse {
+            Pulse::Beat => {
+                state.beats += 1;
+                println!(
+                    "{:>6.3}s  heartbeat run {}: beat {}",
+                    state.t0.elapsed().as_secs_f64(),
+                    state.run,
+                    state.beats
+                );
+                Ok(())
+            }
+            Pulse::Crash => Err(format!("told to crash on run {}", state.run).into()),
+        }
+    }
+}
+
+async fn run(nats_binary: PathBuf) -> Result<(), String> {
+    let t0 = Instant::now();
+    let dir = tempfile::tempdir().map_err(|err| format!("cannot make a temp home: {err}"))?;
+    let home = Home::new(dir.path());
+
+    // The configuration a `rosey.yaml` would give, built in code: all defaults but no warm
+    // spare plugin hosts (there are no plugins, and so no plugin host program, here).
+    let mut config = Config::default();
+    config.plugin_host.spares = 0;
+    let nats_port = free_port(&config.nats.host)?;
+
+    let extra = ExtraService {
+        name: HEARTBEAT.to_owned(),
+        factory: Arc::new({
+            let runs = Arc::new(AtomicU32::new(0));
+            move |supervisor: ActorCell| {
+                let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+                spawn_child(None, Heartbeat, (run, t0), supervisor)
+            }
+        }),
+    };
+
+    let board = Board::default();
+    let connector = Arc::new(LocalConnector::new());
+    let ctx = StackContext {
+        home: home.clone(),
+        nats_binary,
+        nats_port,
+        // Made on the home's first start (data/nats-auth/credentials).
+        nats_credentials: Credentials::load_or_create(&home).map_err(|err| err.to_string())?,
+        // Never run: no plugins are installed and no spares are kept.
+        host_program: HostProgram {
+            exe: PathBuf::from("rosey-plugin-host"),
+            subcommand: None,
+        },
+        spawner: Spawner::new().map_err(|err| format!("cannot start the spawner: {err}"))?,
+        board: board.clone(),
+        connector: connector.clone(),
+        waiters: ReplyWaiters::default(),
+        host_log_level: "info".to_owned(),
+        listener: Arc::new(move |notice| print_notice(t0, &notice)),
+        on_starting: Arc::new(|_unit: &str| {}),
+        // nats-server's output goes to logs/ in the temp home.
+        logs: LogHub::open(&home, config.logs).map_err(|err| format!("cannot log: {err}"))?,
+        extra_services: vec![extra],
+        config,
+    };
+
+    let (stack, root_done) = Stack::start(ctx).await?;
+    println!(
+        "stack up after {:.3}s; the root supervisor's children:",
+        t0.elapsed().as_secs_f64()
+    );
+    print_children(&children(&stack.root).await?);
+
+    // Let it beat a little, then crash it once through its running instance.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let heartbeat = child(&stack.root, HEARTBEAT).await?;
+    let actor = heartbeat.actor.ok_or("heartbeat is not running")?;
+    println!("{:>6.3}s  crashing heartbeat", t0.elapsed().as_secs_f64());
+    actor
+        .send_message(Pulse::Crash)
+        .map_err(|_| "cannot reach heartbeat".to_owned())?;
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = child(&stack.root, HEARTBEAT).await?;
+        if now.state == ChildState::Running && now.restarts == 1 {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("heartbeat was not restarted within 5 s: {now:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    println!("after the crash:");
+    let after = children(&stack.root).await?;
+    print_children(&after);
+    for unit in &after {
+        if unit.state != ChildState::Running {
+            return Err(format!("{} is {}, expected running", unit.name, unit.state));
+        }
+        if unit.name != HEARTBEAT && unit.restarts != 0 {
+            return Err(format!("{} was restarted too", unit.name));
+        }
+    }
+
+    // Stop everything: the root stops its children in reverse start order (heartbeat first,
+    // nats-server last), then the spare hosts (none here) and the chat connection.
+    let nats_pid = board.get(units::NATS).and_then(|report| report.pid);
+    shutdown(&stack.root, Duration::from_secs(30)).await?;
+    root_done.await.map_err(|err| format!("root task: {err}"))?;
+    stack.end_spares();
+    connector.close().await.map_err(|err| err.to_string())?;
+    if actor.get_status() != ActorStatus::Stopped {
+        return Err("the old heartbeat instance is still alive".to_owned());
+    }
+    let nats_pid = nats_pid.ok_or("the board never showed the nats-server's pid")?;
+    if std::path::Path::new(&format!("/proc/{nats_pid}")).exists() {
+        return Err(format!("nats-server (pid {nats_pid}) outlived the stack"));
+    }
+    println!(
+        "ok: heartbeat restarted once, stack stopped, nats-server (pid {nats_pid}) gone; {:.3}s",
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn print_notice(t0: Instant, notice: &SupervisionNotice) {
+    let what = match &notice.kind {
+        SupervisionEventKind::Started => "started".to_owned(),
+        SupervisionEventKind::Exited { reason, .. } => format!("exited: {reason}"),
+        SupervisionEventKind::Restarting { attempt, delay } => {
+            format!("restart #{attempt} in {delay:?}")
+        }
+        SupervisionEventKind::GaveUp { reason } => format!("gave up: {reason}"),
+        SupervisionEventKind::Stopped => "stopped".to_owned(),
+        SupervisionEventKind::Removed => "removed".to_owned(),
+        SupervisionEventKind::Escalated { reason } => format!("escalated: {reason}"),
+    };
+    println!(
+        "{:>6.3}s  [{}] {:<9} {what}",
+        t0.elapsed().as_secs_f64(),
+        notice.supervisor,
+        notice.child
+    );
+}
+
+fn print_children(units: &[ChildInfo]) {
+    for unit in units {
+        println!(
+            "  {:<9} {:<8} restarts: {}",
+            unit.name,
+            unit.state.as_str(),
+            unit.restarts
+        );
+    }
+}
+
+async fn child(
+    root: &ActorRef<rosey_actors::SupervisorMsg>,
+    name: &str,
+) -> Result<ChildInfo, String> {
+    children(root)
+        .await?
+        .into_iter()
+        .find(|child| child.name == name)
+        .ok_or_else(|| format!("no unit {name} under the root"))
+}
+
+/// A free port on `host` (as the daemon does for `nats.port: 0`).
+fn free_port(host: &str) -> Result<u16, String> {
+    std::net::TcpListener::bind((host, 0))
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .map_err(|err| format!("no free port on {host}: {err}"))
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> ExitCode {
+    let Some(nats_binary) = std::env::var_os("ROSEY_NATS_SERVER").map(PathBuf::from) else {
+        eprintln!(
+            "extra_service example: set ROSEY_NATS_SERVER to a nats-server binary \
+             (scripts/install-nats installs one and prints its path; scripts/test sets it)"
+        );
+        return ExitCode::FAILURE;
+    };
+    if !nats_binary.is_file() {
+        eprintln!(
+            "extra_service example: ROSEY_NATS_SERVER={} is not a file",
+            nats_binary.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    match run(nats_binary).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("extra_service example failed: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
