@@ -290,13 +290,13 @@ impl Engine {
         child.pending = None;
         child.last_exit = Some(exit.reason.clone());
         let restart = restarts_after(child.spec.restart, exit.abnormal);
-        if !restart {
-            child.state = if exit.abnormal {
-                ChildState::Crashed
-            } else {
-                ChildState::Stopped
-            };
-        }
+        // The notice tells the state right after the exit: down for good, or on its way to a
+        // restart (a give-up decided next is a notice of its own).
+        child.state = match (restart, exit.abnormal) {
+            (true, _) => ChildState::Restarting,
+            (false, true) => ChildState::Crashed,
+            (false, false) => ChildState::Stopped,
+        };
         self.notify(
             idx,
             SupervisionEventKind::Exited {

@@ -142,6 +142,14 @@ impl Kit {
             .collect()
     }
 
+    /// The state `child`'s first exit notice gave it.
+    pub fn state_at_exit(&self, child: &str) -> Option<ChildState> {
+        lock(&self.notices)
+            .iter()
+            .find(|n| n.child == child && matches!(n.kind, SupervisionEventKind::Exited { .. }))
+            .map(|n| n.state)
+    }
+
     /// Every notice as `child:kind`, kinds abbreviated, in order.
     pub fn notice_trail(&self) -> Vec<String> {
         lock(&self.notices)

@@ -50,6 +50,13 @@ async fn exit_and_expect(
         _ => None,
     });
     assert_eq!(exited, Some(last_exit != "normal"));
+    // The exit notice tells where the child went: on to a restart, or down for good.
+    let expected = if restarted {
+        ChildState::Restarting
+    } else {
+        state
+    };
+    assert_eq!(kit.state_at_exit("c"), Some(expected));
     shutdown(&sup, Duration::from_secs(20))
         .await
         .expect("shutdown");
