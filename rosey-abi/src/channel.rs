@@ -224,6 +224,12 @@ impl Action {
         }
     }
 
+    /// How a sentence names it: its verb with spaces (`shadow mute`, `clear chat`), for
+    /// logs and error messages.
+    pub fn words(&self) -> String {
+        self.verb().replace('_', " ")
+    }
+
     /// The user it acts on, for moderation.
     pub fn target_user(&self) -> Option<&str> {
         match self {
@@ -486,7 +492,7 @@ pub fn not_declared(action: &Action) -> ActionError {
         ActionErrorKind::NotDeclared,
         format!(
             "{} needs the channel permission {permission}, which the manifest does not declare: add `channel: [{permission}]` to the plugin's manifest",
-            action.verb().replace('_', " ")
+            action.words()
         ),
     )
 }

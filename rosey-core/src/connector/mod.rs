@@ -309,7 +309,7 @@ pub fn unsupported(connector: &str, action: &Action) -> ActionError {
         ActionErrorKind::Unsupported,
         format!(
             "the {connector} connector has no playlist, moderation or polls, so it cannot {}: connect the bot to CyTube (bot.connector: cytube in rosey.yaml)",
-            action.verb().replace('_', " ")
+            action.words()
         ),
     )
 }

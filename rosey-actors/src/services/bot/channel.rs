@@ -123,15 +123,9 @@ pub(super) fn serve_actions(
 
 /// An action as the log names it: `kick alice (flooding)`, `queue https://…`.
 fn describe(action: &rosey_core::channel::Action) -> String {
-    let (verb, args) = action.to_wire();
-    let args: Vec<&str> = args
-        .iter()
-        .map(String::as_str)
-        .filter(|arg| !arg.is_empty())
-        .collect();
-    if args.is_empty() {
-        verb.replace('_', " ")
-    } else {
-        format!("{} {}", verb.replace('_', " "), args.join(" "))
-    }
+    let (_, args) = action.to_wire();
+    std::iter::once(action.words())
+        .chain(args.into_iter().filter(|arg| !arg.is_empty()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -136,7 +136,7 @@ async fn act(
     if !manifest.may_act(permission) {
         refusals.refuse(
             &format!("channel: {permission}"),
-            &format!("a channel action ({})", action.verb().replace('_', " ")),
+            &format!("a channel action ({})", action.words()),
             &format!("add `channel: [{permission}]` to the plugin's manifest"),
         );
         return Err(rosey_core::channel::not_declared(&action));

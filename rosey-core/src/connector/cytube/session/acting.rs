@@ -64,7 +64,7 @@ impl Session<'_> {
                 let timeout = plan.timeout;
                 let waiting = self.waiting.take();
                 if let Some(waiting) = waiting {
-                    let verb = waiting.request.action.verb().replace('_', " ");
+                    let verb = waiting.request.action.words();
                     waiting.request.answer(Err(ActionError::new(
                         ActionErrorKind::NoAnswer,
                         format!(
@@ -168,7 +168,7 @@ impl Session<'_> {
     /// still queued were not done.
     pub(super) fn abandon_actions(&mut self) {
         if let Some(waiting) = self.waiting.take() {
-            let verb = waiting.request.action.verb().replace('_', " ");
+            let verb = waiting.request.action.words();
             let error = match waiting.sent {
                 Some(_) => ActionError::new(
                     ActionErrorKind::NoAnswer,
