@@ -16,12 +16,12 @@ impl Router {
             .state()
     }
 
-    /// `user`'s rank in the channel, as the routed events told it (the bot's own too).
-    pub fn user_rank(&self, user: &str) -> Option<crate::rank::Rank> {
+    /// `user` (the bot too) as the routed events described them, if present.
+    pub fn channel_user(&self, user: &str) -> Option<messaging::ChannelUser> {
         self.roster
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .of(user)
+            .user(user)
     }
 
     /// A channel event: published as it is, never a command, whoever it concerns.

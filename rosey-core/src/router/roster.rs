@@ -27,6 +27,16 @@ struct Member {
     afk: bool,
 }
 
+impl Member {
+    fn as_user(&self) -> ChannelUser {
+        ChannelUser {
+            name: self.name.clone(),
+            rank: self.rank.0,
+            afk: self.afk,
+        }
+    }
+}
+
 /// The channel's users (by lowercased name: CyTube's names are case-insensitive) and media.
 #[derive(Debug, Default)]
 pub struct Roster {
@@ -84,18 +94,15 @@ impl Roster {
             .map(|member| member.rank)
     }
 
+    /// `user` (any case) as the chat last described them, if present.
+    pub fn user(&self, user: &str) -> Option<ChannelUser> {
+        self.by_name.get(&user.to_lowercase()).map(Member::as_user)
+    }
+
     /// Who is here and what plays, for a plugin that asks.
     pub fn state(&self) -> ChannelState {
         ChannelState {
-            users: self
-                .by_name
-                .values()
-                .map(|member| ChannelUser {
-                    name: member.name.clone(),
-                    rank: member.rank.0,
-                    afk: member.afk,
-                })
-                .collect(),
+            users: self.by_name.values().map(Member::as_user).collect(),
             media: self.media.clone(),
         }
     }

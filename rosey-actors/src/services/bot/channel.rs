@@ -69,13 +69,7 @@ fn state(part: StatePart, router: &Router, connector: &dyn Connector, bot: &str)
             Some(poll) => StateReply::ok(&poll),
             None => no("polls"),
         },
-        StatePart::Bot => StateReply::ok(
-            &router
-                .channel_state()
-                .users
-                .into_iter()
-                .find(|user| user.name.eq_ignore_ascii_case(bot)),
-        ),
+        StatePart::Bot => StateReply::ok(&router.channel_user(bot)),
     }
 }
 

@@ -292,7 +292,9 @@ impl Actor for BotActor {
                         ConnectorStatus::Degraded(reason) => Some(format!("degraded: {reason}")),
                         ConnectorStatus::Failed(reason) => Some(format!("failed: {reason}")),
                     };
-                    let rank = router.user_rank(&bot_name).map(rank_note);
+                    let rank = router
+                        .channel_user(&bot_name)
+                        .map(|bot| rank_note(rosey_core::rank::Rank(bot.rank)));
                     let detail = [rank, chat, nats].into_iter().flatten().collect::<Vec<_>>();
                     let detail = (!detail.is_empty()).then(|| detail.join("; "));
                     board.update(UNIT, |report| report.detail = detail);
