@@ -128,6 +128,7 @@ async fn run(nats_binary: PathBuf) -> Result<(), String> {
         home: home.clone(),
         nats_binary,
         nats_port,
+        store: Default::default(),
         // Made on the home's first start (data/nats-auth/credentials).
         nats_credentials: Credentials::load_or_create(&home).map_err(|err| err.to_string())?,
         // Never run: no plugins are installed and no spares are kept.
@@ -148,12 +149,12 @@ async fn run(nats_binary: PathBuf) -> Result<(), String> {
         config,
     };
 
-    let (stack, root_done) = Stack::start(ctx).await?;
+    let (stack, root_done) = Stack::start(ctx).await.map_err(|err| err.to_string())?;
     println!(
         "stack up after {:.3}s; the root supervisor's children:",
         t0.elapsed().as_secs_f64()
     );
-    print_children(&children(&stack.root).await?);
+    print_children(&children(&stack.root).await.map_err(|err| err.to_string())?);
 
     // Let it beat a little, then crash it once through its running instance.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -177,7 +178,7 @@ async fn run(nats_binary: PathBuf) -> Result<(), String> {
     }
     tokio::time::sleep(Duration::from_millis(450)).await;
     println!("after the crash:");
-    let after = children(&stack.root).await?;
+    let after = children(&stack.root).await.map_err(|err| err.to_string())?;
     print_children(&after);
     for unit in &after {
         if unit.state != ChildState::Running {
@@ -191,7 +192,9 @@ async fn run(nats_binary: PathBuf) -> Result<(), String> {
     // Stop everything: the root stops its children in reverse start order (heartbeat first,
     // nats-server last), then the spare hosts (none here) and the chat connection.
     let nats_pid = board.get(units::NATS).and_then(|report| report.pid);
-    shutdown(&stack.root, Duration::from_secs(30)).await?;
+    shutdown(&stack.root, Duration::from_secs(30))
+        .await
+        .map_err(|err| err.to_string())?;
     root_done.await.map_err(|err| format!("root task: {err}"))?;
     stack.end_spares();
     connector.close().await.map_err(|err| err.to_string())?;
@@ -245,7 +248,8 @@ async fn child(
     name: &str,
 ) -> Result<ChildInfo, String> {
     children(root)
-        .await?
+        .await
+        .map_err(|err| err.to_string())?
         .into_iter()
         .find(|child| child.name == name)
         .ok_or_else(|| format!("no unit {name} under the root"))

@@ -119,12 +119,14 @@ async fn run() -> Result<(), String> {
     };
 
     let (supervisor, done) =
-        Supervisor::start(spec, vec![worker, crasher], printing_listener(t0), None).await?;
+        Supervisor::start(spec, vec![worker, crasher], printing_listener(t0), None)
+            .await
+            .map_err(|err| err.to_string())?;
 
     // Wait (bounded) until the supervisor has given up on the crasher.
     let deadline = Instant::now() + Duration::from_secs(5);
     let snapshot = loop {
-        let snapshot = children(&supervisor).await?;
+        let snapshot = children(&supervisor).await.map_err(|err| err.to_string())?;
         if state_of(&snapshot, "crasher")? == ChildState::Crashed {
             break snapshot;
         }
@@ -160,7 +162,9 @@ async fn run() -> Result<(), String> {
     }
 
     // Stops the children in reverse start order, then the supervisor.
-    shutdown(&supervisor, Duration::from_secs(5)).await?;
+    shutdown(&supervisor, Duration::from_secs(5))
+        .await
+        .map_err(|err| err.to_string())?;
     done.await
         .map_err(|err| format!("supervisor task: {err}"))?;
     println!(

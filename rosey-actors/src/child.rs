@@ -236,7 +236,7 @@ mod tests {
 
     #[test]
     fn intensity_window_slides() {
-        let spec = ChildSpec::new("x", |_sup: ActorCell| async { Err("unused".to_string()) });
+        let spec = ChildSpec::new("x", |_sup: ActorCell| async { Err("unused".into()) });
         let mut child = Child::new(spec);
         let intensity = Intensity {
             max_restarts: 2,
@@ -255,7 +255,7 @@ mod tests {
 
     #[test]
     fn zero_intensity_never_restarts() {
-        let spec = ChildSpec::new("x", |_sup: ActorCell| async { Err("unused".to_string()) });
+        let spec = ChildSpec::new("x", |_sup: ActorCell| async { Err("unused".into()) });
         let mut child = Child::new(spec);
         let intensity = Intensity {
             max_restarts: 0,
@@ -266,7 +266,7 @@ mod tests {
 
     #[test]
     fn stable_run_resets_backoff() {
-        let spec = ChildSpec::new("x", |_sup: ActorCell| async { Err("unused".to_string()) });
+        let spec = ChildSpec::new("x", |_sup: ActorCell| async { Err("unused".into()) });
         let mut child = Child::new(spec);
         let backoff = Backoff {
             initial: Duration::from_millis(10),

@@ -108,6 +108,7 @@
 #![warn(missing_debug_implementations)]
 
 pub mod client;
+mod error;
 pub mod events;
 pub mod services;
 pub mod spec;
@@ -116,6 +117,7 @@ pub mod supervisor;
 
 mod child;
 mod engine;
+mod snapshot;
 
 #[cfg(test)]
 mod tests;
@@ -124,6 +126,7 @@ pub use child::Uncounted;
 pub use client::{
     add_child, children, remove_child, restart_child, shutdown, start_child, stop_child,
 };
+pub use error::SupervisorError;
 pub use events::{
     ignore_notices, ChildInfo, ChildState, Listener, SupervisionEventKind, SupervisionNotice,
 };

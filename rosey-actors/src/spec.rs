@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use ractor::{Actor, ActorCell, SpawnErr};
+use ractor::{Actor, ActorCell, ActorProcessingErr, SpawnErr};
 
 /// Which children go down and come back with a child that is restarted.
 ///
@@ -133,6 +133,12 @@ pub struct SupervisorSpec {
     /// than one after the other (for children that do not depend on each other: plugins).
     /// Ignored by the other strategies, whose point is an order.
     pub concurrent_start: bool,
+    /// The first start is all or nothing, as OTP's `init`: the first child that fails to start
+    /// stops the ones started before it (reverse order) and makes [`crate::Supervisor::start`]
+    /// return [`crate::SupervisorError::StartFailed`]. For services that need each other (a
+    /// stack that cannot run without its message bus should say so at once, not retry in the
+    /// background). Off: a failed first start is a failure like any other.
+    pub all_or_nothing: bool,
     /// Under [`GiveUp::MarkCrashed`], a child given up on is started again this long after,
     /// with a fresh budget (systemd's start limit: whatever broke it may have passed). Zero
     /// leaves it down until an operator acts.
@@ -149,6 +155,7 @@ impl SupervisorSpec {
             backoff: Backoff::default(),
             give_up,
             concurrent_start: false,
+            all_or_nothing: false,
             retry_after: Duration::ZERO,
         }
     }
@@ -160,38 +167,47 @@ impl SupervisorSpec {
 /// Contract:
 /// - spawn the child actor **linked to `supervisor`** (e.g. with [`spawn_child`] or
 ///   `Actor::spawn_linked`) and return once it has started (its `pre_start` finished);
-/// - an `Err` is a failed start and counts as a failure for intensity and backoff;
+/// - an `Err` (any error: ractor's boxed [`ActorProcessingErr`], so `?` works on whatever the
+///   start calls) is a failed start and counts as a failure for intensity and backoff; its
+///   text is the reason notices and `last_exit` show;
 /// - bound the time a start may take: the supervisor waits for it and handles nothing else
 ///   meanwhile (as an OTP supervisor waits for `init`).
 ///
-/// Any `Fn(ActorCell) -> impl Future<Output = Result<ActorCell, String>>` closure is a factory.
+/// Any `Fn(ActorCell) -> impl Future<Output = Result<ActorCell, ActorProcessingErr>>` closure
+/// is a factory.
 pub trait ChildFactory: Send + Sync + 'static {
     /// Spawn the child linked to `supervisor` and return its cell once it has started.
-    fn start(&self, supervisor: ActorCell) -> BoxFuture<'static, Result<ActorCell, String>>;
+    fn start(
+        &self,
+        supervisor: ActorCell,
+    ) -> BoxFuture<'static, Result<ActorCell, ActorProcessingErr>>;
 }
 
 impl<F, Fut> ChildFactory for F
 where
     F: Fn(ActorCell) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<ActorCell, String>> + Send + 'static,
+    Fut: Future<Output = Result<ActorCell, ActorProcessingErr>> + Send + 'static,
 {
-    fn start(&self, supervisor: ActorCell) -> BoxFuture<'static, Result<ActorCell, String>> {
+    fn start(
+        &self,
+        supervisor: ActorCell,
+    ) -> BoxFuture<'static, Result<ActorCell, ActorProcessingErr>> {
         Box::pin(self(supervisor))
     }
 }
 
-/// Spawn `actor` linked to `supervisor` and return its cell, with ractor's start-up error
-/// turned into a one-line reason: the usual body of a [`ChildFactory`].
+/// Spawn `actor` linked to `supervisor` and return its cell; a failed `pre_start` is its own
+/// error (so an [`crate::Uncounted`] stays one): the usual body of a [`ChildFactory`].
 pub async fn spawn_child<A: Actor>(
     name: Option<String>,
     actor: A,
     args: A::Arguments,
     supervisor: ActorCell,
-) -> Result<ActorCell, String> {
+) -> Result<ActorCell, ActorProcessingErr> {
     match Actor::spawn_linked(name, actor, args, supervisor).await {
         Ok((actor_ref, _handle)) => Ok(actor_ref.get_cell()),
-        Err(SpawnErr::StartupFailed(err)) => Err(err.to_string()),
-        Err(other) => Err(other.to_string()),
+        Err(SpawnErr::StartupFailed(err)) => Err(err),
+        Err(other) => Err(Box::new(other)),
     }
 }
 

@@ -10,6 +10,7 @@ use ractor::SupervisionEvent;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SpawnErr};
 
 use crate::engine::{Engine, Escalation};
+use crate::error::SupervisorError;
 use crate::events::{ChildInfo, Listener};
 use crate::spec::{ChildSpec, SupervisorSpec};
 
@@ -23,20 +24,20 @@ use crate::spec::{ChildSpec, SupervisorSpec};
 pub enum SupervisorMsg {
     /// Append a child at the end of the start order and start it. `Err` if the name is taken
     /// or the start fails; a child that failed to start is not kept, and nothing of it runs.
-    AddChild(ChildSpec, RpcReplyPort<Result<(), String>>),
+    AddChild(ChildSpec, RpcReplyPort<Result<(), SupervisorError>>),
     /// Stop the child gracefully (shutdown timeout, then kill), then forget it.
-    RemoveChild(String, RpcReplyPort<Result<(), String>>),
+    RemoveChild(String, RpcReplyPort<Result<(), SupervisorError>>),
     /// Stop the child (or cancel its pending restart) and keep its spec, state `Stopped`; it
     /// is not restarted until an operator starts it. A child already down is left as it is.
-    StopChild(String, RpcReplyPort<Result<(), String>>),
+    StopChild(String, RpcReplyPort<Result<(), SupervisorError>>),
     /// Start a child that is not running (`Stopped`, `Crashed`, or waiting out a backoff:
     /// then now) with a fresh restart history. `Err` if it runs already or the start fails
     /// (then it is `Crashed`, not retried).
-    StartChild(String, RpcReplyPort<Result<(), String>>),
+    StartChild(String, RpcReplyPort<Result<(), SupervisorError>>),
     /// Stop the child if it runs, then start it with a fresh restart history: an operator's
     /// restart, counted toward neither intensity nor `restarts`; siblings are untouched
     /// whatever the strategy. A failed start is reported and leaves it `Crashed`.
-    RestartChild(String, RpcReplyPort<Result<(), String>>),
+    RestartChild(String, RpcReplyPort<Result<(), SupervisorError>>),
     /// Snapshots of every child, in start order.
     Children(RpcReplyPort<Vec<ChildInfo>>),
     /// Internal: a backoff delay elapsed. Cannot be built outside this crate.
@@ -95,14 +96,16 @@ impl Supervisor {
     /// Spawns a supervisor (linked to `parent` when given) and starts `children` in order,
     /// returning once each has started or failed its first start. A child that fails to start
     /// is handled like any failure (restart with backoff until the intensity is exceeded,
-    /// then give up); `Err` when a child's failure escalates during this first sequence or
-    /// two children share a name (nothing is left running then).
+    /// then give up), unless the spec is [`SupervisorSpec::all_or_nothing`]: then the first
+    /// failed start stops what started and is the `Err`. `Err` too when a child's failure
+    /// escalates during this first sequence or two children share a name; nothing is left
+    /// running then.
     pub async fn start(
         spec: SupervisorSpec,
         children: Vec<ChildSpec>,
         listener: Listener,
         parent: Option<ActorCell>,
-    ) -> Result<(ActorRef<SupervisorMsg>, JoinHandle<()>), String> {
+    ) -> Result<(ActorRef<SupervisorMsg>, JoinHandle<()>), SupervisorError> {
         let args = SupervisorArgs {
             spec,
             children,
@@ -113,8 +116,15 @@ impl Supervisor {
             None => Actor::spawn(None, Supervisor, args).await,
         };
         spawned.map_err(|err| match err {
-            SpawnErr::StartupFailed(reason) => reason.to_string(),
-            other => other.to_string(),
+            SpawnErr::StartupFailed(reason) => match reason.downcast::<SupervisorError>() {
+                Ok(error) => *error,
+                Err(other) => SupervisorError::Escalated {
+                    reason: other.to_string(),
+                },
+            },
+            other => SupervisorError::Escalated {
+                reason: other.to_string(),
+            },
         })
     }
 }
@@ -134,16 +144,22 @@ impl Actor for Supervisor {
         args: Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
         let mut engine = Engine::new(args.spec, args.children, args.listener, myself.get_cell())?;
-        engine.boot().await.map_err(fail)?;
+        // Published before the first start, so the children are seen starting.
+        crate::snapshot::register(myself.get_id(), engine.snapshots());
+        if let Err(error) = engine.boot().await {
+            crate::snapshot::unregister(myself.get_id());
+            return Err(Box::new(error));
+        }
         Ok(SupervisorState { engine })
     }
 
     async fn post_stop(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         state.engine.stop_all().await;
+        crate::snapshot::unregister(myself.get_id());
         Ok(())
     }
 
@@ -174,8 +190,13 @@ impl Actor for Supervisor {
             SupervisorMsg::Children(reply) => {
                 let _ = reply.send(engine.children());
             }
-            SupervisorMsg::Backoff(timer) => engine.on_timer(timer).await.map_err(fail)?,
+            SupervisorMsg::Backoff(timer) => {
+                let done = engine.on_timer(timer).await;
+                engine.publish();
+                done.map_err(fail)?
+            }
         }
+        engine.publish();
         Ok(())
     }
 
@@ -185,6 +206,8 @@ impl Actor for Supervisor {
         event: SupervisionEvent,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        state.engine.on_event(event).await.map_err(fail)
+        let done = state.engine.on_event(event).await;
+        state.engine.publish();
+        done.map_err(fail)
     }
 }

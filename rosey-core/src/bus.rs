@@ -94,8 +94,8 @@ pub enum BusError {
     Malformed {
         /// The file.
         path: PathBuf,
-        /// What is wrong.
-        reason: String,
+        /// What is wrong (part of the message, not a separate cause).
+        reason: CredentialsError,
     },
     /// A file or folder could not be written.
     #[error("cannot write {}: {source}", path.display())]
@@ -118,6 +118,18 @@ pub enum BusError {
         url: String,
         /// Why.
         reason: String,
+    },
+}
+
+/// What is wrong with the text of a credentials file, so a tool can name the user whose
+/// password is missing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialsError {
+    /// No line gives `user` a non-empty password.
+    #[error("no password for user {}", user.name())]
+    NoPassword {
+        /// The user without one.
+        user: BusUser,
     },
 }
 
@@ -167,7 +179,9 @@ impl Credentials {
         };
         #[cfg(feature = "tls")]
         {
-            self.server_cert = Some(tls::read_cert(&tls.cert_path(home)).map_err(BusError::Tls)?);
+            let cert = tls::read_cert(&tls.cert_path(home))
+                .map_err(|err| BusError::Tls(err.to_string()))?;
+            self.server_cert = Some(cert);
             Ok(self)
         }
         #[cfg(not(feature = "tls"))]
@@ -242,14 +256,14 @@ impl Credentials {
         text
     }
 
-    fn parse(text: &str) -> Result<Credentials, String> {
+    fn parse(text: &str) -> Result<Credentials, CredentialsError> {
         let find = |user: BusUser| {
             text.lines()
                 .filter_map(|line| line.split_once(':'))
                 .find(|(name, _)| name.trim() == user.name())
                 .map(|(_, password)| password.trim().to_owned())
                 .filter(|password| !password.is_empty())
-                .ok_or_else(|| format!("no password for user {}", user.name()))
+                .ok_or(CredentialsError::NoPassword { user })
         };
         Ok(Credentials {
             daemon: find(BusUser::Daemon)?,
@@ -279,6 +293,8 @@ pub struct ServerSettings {
     pub store_dir: PathBuf,
     /// Certificate and key files (absolute), when clients must use TLS.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// The most the JetStream file store may use ([`crate::messaging::StoreBudget::total`]).
+    pub max_file_store: u64,
 }
 
 /// A string in the server config's syntax (a JSON string is one).
@@ -303,8 +319,9 @@ pub fn server_config(credentials: &Credentials, settings: &ServerSettings) -> St
         settings.port
     ));
     config.push_str(&format!(
-        "jetstream {{\n  store_dir: {}\n}}\n",
-        quoted(&settings.store_dir.to_string_lossy())
+        "jetstream {{\n  store_dir: {}\n  max_file_store: {}\n}}\n",
+        quoted(&settings.store_dir.to_string_lossy()),
+        settings.max_file_store
     ));
     if let Some((cert, key)) = &settings.tls {
         config.push_str(&format!(
@@ -393,6 +410,7 @@ mod tests {
                 port: 4222,
                 store_dir: "/srv/ro\"sey/data/nats".into(),
                 tls: None,
+                max_file_store: 64 * 1024 * 1024,
             },
         );
         assert!(

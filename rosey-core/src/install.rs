@@ -19,17 +19,22 @@ use crate::{
     registry::{now_ms, InstalledPlugin, Registry, RegistryError},
 };
 
+/// What a caller's [`LoadCheck`] or [`Activate`] reports. Those are the embedder's own code
+/// (a child process, a plugin runtime, a running stack), so their errors are whatever type it
+/// has; boxed, they reach [`InstallError`] whole and can be downcast back.
+pub type HookError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Loads a plugin library in isolation and says why it cannot be loaded. Given the absolute
 /// path of the unpacked library; the `rosey` binary runs `rosey plugin-host check` in a child
 /// process, an embedding bot whatever it uses to run plugins.
-pub type LoadCheck<'a> = &'a dyn Fn(&Path) -> Result<(), String>;
+pub type LoadCheck<'a> = &'a dyn Fn(&Path) -> Result<(), HookError>;
 
 /// Called once the new version's files are in place and before the registry commits to it,
 /// with the new manifest and the entry it replaces: a running stack starts the new version
 /// here (or swaps it in for the old one). An `Err` undoes the install: the files go, the
 /// registry stays as it was, and the error is the install's.
 pub type Activate<'a> =
-    &'a mut dyn FnMut(&Manifest, Option<&InstalledPlugin>) -> Result<(), String>;
+    &'a mut dyn FnMut(&Manifest, Option<&InstalledPlugin>) -> Result<(), HookError>;
 
 /// Why an install, remove or info failed. Messages name the problem and the fix.
 #[derive(Debug, thiserror::Error)]
@@ -78,16 +83,16 @@ pub enum InstallError {
         name: String,
         /// The version that failed.
         version: semver::Version,
-        /// The running stack's explanation.
-        reason: String,
+        /// The running stack's explanation (part of the message, not a separate cause).
+        reason: HookError,
     },
     /// The library does not load.
     #[error("the plugin library {library} does not load: {reason}")]
     LoadFailed {
         /// The library's file name.
         library: String,
-        /// Why, as the load check reported it.
-        reason: String,
+        /// Why, as the load check reported it (part of the message, not a separate cause).
+        reason: HookError,
     },
     /// No plugin of that name is installed.
     #[error("no plugin named {name:?} is installed; {}", installed_list(.installed))]

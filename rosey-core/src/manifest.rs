@@ -142,14 +142,39 @@ impl NetworkAccess {
     }
 }
 
+/// Why a `network:` entry is not a `host:port` the sandbox can allow, so a tool can point at
+/// the half to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    /// No `:` separates a host from a port.
+    #[error("not host:port (e.g. api.example.org:443)")]
+    NotHostPort,
+    /// The part after the last `:` is not a TCP port.
+    #[error("{port:?} is not a port: use 1 to 65535")]
+    BadPort {
+        /// The text after the last `:`.
+        port: String,
+    },
+    /// The part before it is neither a host name nor a bracketed IPv6 address.
+    #[error("{host:?} is not a host name or address (IPv6 goes in brackets: [::1]:80)")]
+    BadHost {
+        /// The text before the last `:`.
+        host: String,
+    },
+}
+
 /// Splits `host:port` (IPv6 in brackets), checking both halves.
-pub fn parse_endpoint(endpoint: &str) -> Result<(&str, u16), String> {
+pub fn parse_endpoint(endpoint: &str) -> Result<(&str, u16), EndpointError> {
     let (host, port) = endpoint
         .rsplit_once(':')
-        .ok_or("not host:port (e.g. api.example.org:443)")?;
+        .ok_or(EndpointError::NotHostPort)?;
     let port: u16 = match port.parse() {
         Ok(port) if port > 0 => port,
-        _ => return Err(format!("{port:?} is not a port: use 1 to 65535")),
+        _ => {
+            return Err(EndpointError::BadPort {
+                port: port.to_owned(),
+            })
+        }
     };
     let valid_host = if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
         inner.parse::<std::net::Ipv6Addr>().is_ok()
@@ -162,9 +187,9 @@ pub fn parse_endpoint(endpoint: &str) -> Result<(&str, u16), String> {
             && !host.starts_with(['.', '-'])
     };
     if !valid_host {
-        return Err(format!(
-            "{host:?} is not a host name or address (IPv6 goes in brackets: [::1]:80)"
-        ));
+        return Err(EndpointError::BadHost {
+            host: host.to_owned(),
+        });
     }
     Ok((host, port))
 }

@@ -9,14 +9,16 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::{consumer, stream};
+use async_nats::jetstream::consumer;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 mod channel;
+mod streams;
 pub use channel::{
     ActionReply, ActionRequest, ChannelMedia, ChannelState, ChannelUser, PlaylistEntry,
-    PlaylistState, PollState, StatePart, StateReply,
+    PlaylistState, PollState, StatePart, StateRefused, StateReply,
 };
+pub use streams::{dead_letter_stream_config, stream_config, StoreBudget, StoreTooSmall};
 
 /// Version of every payload's schema. Readers refuse payloads from a newer schema.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -250,33 +252,6 @@ pub const ORIGINAL_SUBJECT_HEADER: &str = "Rosey-Original-Subject";
 
 /// Header giving how many plugin hosts died handling a dead-lettered message.
 pub const FAILED_ATTEMPTS_HEADER: &str = "Rosey-Failed-Attempts";
-
-/// The dead-letter stream definition: a week of what crashed plugins, for inspection.
-pub fn dead_letter_stream_config() -> stream::Config {
-    stream::Config {
-        name: DEAD_LETTER_STREAM.to_owned(),
-        subjects: vec![DEAD_LETTER_SUBJECTS.to_owned()],
-        retention: stream::RetentionPolicy::Limits,
-        storage: stream::StorageType::File,
-        max_age: Duration::from_secs(7 * 24 * 60 * 60),
-        max_bytes: 64 * 1024 * 1024,
-        ..Default::default()
-    }
-}
-
-/// The stream definition.
-pub fn stream_config() -> stream::Config {
-    stream::Config {
-        name: STREAM_NAME.to_owned(),
-        subjects: vec![EVENTS_ALL.to_owned(), COMMANDS_ALL.to_owned()],
-        retention: stream::RetentionPolicy::Interest,
-        storage: stream::StorageType::File,
-        max_age: Duration::from_secs(24 * 60 * 60),
-        max_bytes: 256 * 1024 * 1024,
-        duplicate_window: Duration::from_secs(120),
-        ..Default::default()
-    }
-}
 
 /// The durable pull consumer of plugin `plugin` reading `filter_subjects`.
 pub fn plugin_consumer_config(

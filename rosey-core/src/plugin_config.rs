@@ -22,6 +22,18 @@ pub struct PluginConfigError {
     problem: String,
 }
 
+/// Why configuration text cannot be used, wherever it came from (a file, an editor, a
+/// command line), so a caller can show it next to its own idea of where the text is.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginConfigParseError {
+    /// Not YAML.
+    #[error(transparent)]
+    Yaml(#[from] serde_yaml_ng::Error),
+    /// YAML, but a scalar or a list where a mapping of keys belongs.
+    #[error("the top level must be a mapping of keys to values")]
+    NotAMapping,
+}
+
 impl PluginConfig {
     /// Reads `path`; a missing file is an empty configuration.
     pub fn load(path: &Path) -> Result<PluginConfig, PluginConfigError> {
@@ -34,20 +46,20 @@ impl PluginConfig {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(err) => return Err(fail(err.to_string())),
         };
-        PluginConfig::parse(&text).map_err(fail)
+        PluginConfig::parse(&text).map_err(|err| fail(err.to_string()))
     }
 
     /// Parses YAML text; it must be a mapping (or empty).
-    pub fn parse(text: &str) -> Result<PluginConfig, String> {
+    pub fn parse(text: &str) -> Result<PluginConfig, PluginConfigParseError> {
         let value: serde_json::Value = if text.trim().is_empty() {
             serde_json::Value::Object(Default::default())
         } else {
-            serde_yaml_ng::from_str(text).map_err(|err| err.to_string())?
+            serde_yaml_ng::from_str(text)?
         };
         let value = match value {
             serde_json::Value::Null => serde_json::Value::Object(Default::default()),
             object @ serde_json::Value::Object(_) => object,
-            _ => return Err("the top level must be a mapping of keys to values".to_owned()),
+            _ => return Err(PluginConfigParseError::NotAMapping),
         };
         Ok(PluginConfig {
             json: value.to_string(),
@@ -88,6 +100,9 @@ mod tests {
 
     #[test]
     fn a_scalar_document_is_refused() {
-        assert!(PluginConfig::parse("42").is_err());
+        assert!(matches!(
+            PluginConfig::parse("42"),
+            Err(PluginConfigParseError::NotAMapping)
+        ));
     }
 }

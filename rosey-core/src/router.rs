@@ -80,6 +80,8 @@ pub struct RouterSettings {
     pub rate_limit: RateLimitConfig,
     /// What the bot says to a user about their command.
     pub replies: RepliesConfig,
+    /// The message store's size (the stream is made with its share if it is missing).
+    pub store: messaging::StoreBudget,
 }
 
 impl Default for RouterSettings {
@@ -102,6 +104,7 @@ impl RouterSettings {
             publish_timeout: Duration::from_secs(5),
             rate_limit: bot.rate_limit.clone(),
             replies: bot.replies.clone(),
+            store: messaging::StoreBudget::default(),
         }
     }
 }
@@ -472,7 +475,7 @@ async fn publish_queue(
         };
         let attempt = async {
             if !stream_ready {
-                js.get_or_create_stream(messaging::stream_config())
+                js.get_or_create_stream(messaging::stream_config(&settings.store))
                     .await
                     .map_err(|err| {
                         format!("cannot create the {} stream: {err}", messaging::STREAM_NAME)

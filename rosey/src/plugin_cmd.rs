@@ -171,7 +171,7 @@ fn run_pack(crate_dir: &Path, out: Option<&Path>) -> Result<()> {
 /// Loads `library` in a throwaway `rosey plugin-host check` process, so a library that
 /// crashes or hangs on load takes that process down rather than this one. The host prints one
 /// line on stderr when the library does not load; that line is the reason.
-pub(crate) fn host_check(library: &Path) -> Result<(), String> {
+pub(crate) fn host_check(library: &Path) -> Result<(), rosey_core::install::HookError> {
     let exe = std::env::current_exe()
         .map_err(|err| format!("cannot find the rosey binary to run the load check: {err}"))?;
     let mut child = Command::new(exe)
@@ -203,10 +203,11 @@ pub(crate) fn host_check(library: &Path) -> Result<(), String> {
                 return Err(format!(
                     "loading it did not finish within {} s (does its initialization hang?)",
                     CHECK_TIMEOUT.as_secs()
-                ));
+                )
+                .into());
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(err) => return Err(format!("cannot wait for the load check: {err}")),
+            Err(err) => return Err(format!("cannot wait for the load check: {err}").into()),
         }
     };
     let stderr = reader.join().unwrap_or_default();
@@ -223,7 +224,8 @@ pub(crate) fn host_check(library: &Path) -> Result<(), String> {
         (Some(reason), _) => reason.to_string(),
         (None, Some(signal)) => format!("loading it killed the check process (signal {signal})"),
         (None, None) => format!("the load check failed ({status}) without saying why"),
-    })
+    }
+    .into())
 }
 
 /// The running daemon's state of each plugin, when a daemon runs for this home.

@@ -135,7 +135,7 @@ fn start_daemon(home: &Home) -> anyhow::Result<ExitCode> {
         };
         println!("{}", render(&progress, color));
         match progress {
-            Progress::Ready => outcome = Some(true),
+            Progress::Ready | Progress::StartedExcept(_) => outcome = Some(true),
             Progress::Fatal(_) => outcome = Some(false),
             _ => continue,
         }

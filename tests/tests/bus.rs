@@ -109,7 +109,10 @@ async fn anonymous_clients_are_refused_and_the_reader_can_only_watch() {
         "the stream is still there"
     );
     // … nor change it, nor publish a command.
-    assert!(js.update_stream(messaging::stream_config()).await.is_err());
+    assert!(js
+        .update_stream(messaging::stream_config(&Default::default()))
+        .await
+        .is_err());
     let _ = reader
         .publish(
             messaging::command_subject("roll"),
@@ -255,7 +258,7 @@ async fn a_changed_stream_is_restored_and_a_deleted_dead_letter_stream_made_agai
     let hostile = quick(stack.nats_client(BusUser::Daemon).await);
 
     // Commands no longer stored: the bot would hear them and never answer.
-    let mut narrowed = messaging::stream_config();
+    let mut narrowed = messaging::stream_config(&Default::default());
     narrowed.subjects = vec!["rosey.events.>".to_owned()];
     hostile
         .update_stream(narrowed)
@@ -269,7 +272,10 @@ async fn a_changed_stream_is_restored_and_a_deleted_dead_letter_stream_made_agai
         .await
         .expect("stream");
     let subjects = stream.info().await.expect("info").config.subjects.clone();
-    assert_eq!(subjects, messaging::stream_config().subjects);
+    assert_eq!(
+        subjects,
+        messaging::stream_config(&Default::default()).subjects
+    );
 
     hostile
         .delete_stream(messaging::DEAD_LETTER_STREAM)

@@ -443,6 +443,16 @@ fn a_plugin_whose_load_fails_fails_its_start_with_the_load_code_named() {
         line.contains("refusing to load on purpose") && line.contains(&load_failed),
         "the plugin's own error and the load code: {line}"
     );
+    // The start does not claim what did not happen: no `Started all`, the plugin named.
+    let last = out
+        .lines()
+        .rfind(|line| line.contains("Started"))
+        .unwrap_or("");
+    assert!(
+        last.contains("Started, except 1 plugin not running: fail-load")
+            && !out.contains("Started all"),
+        "{out}"
+    );
     let unit = stack.wait_for_unit("fail-load", SLOW, "crashed", |unit| {
         unit["state"] == "crashed"
     });

@@ -34,7 +34,7 @@ async fn connect(nats: &NatsServer) -> async_nats::Client {
 /// (the stream keeps messages only for consumers that exist).
 async fn reader(js: &jetstream::Context) -> PullConsumer {
     let stream = js
-        .get_or_create_stream(messaging::stream_config())
+        .get_or_create_stream(messaging::stream_config(&Default::default()))
         .await
         .expect("stream");
     stream

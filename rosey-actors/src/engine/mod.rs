@@ -15,6 +15,7 @@ use ractor::concurrency::JoinHandle;
 use ractor::{ActorCell, ActorStatus, MessagingErr, SupervisionEvent};
 
 use crate::child::{read_exit, restarts_after, Child, Exit};
+use crate::error::SupervisorError;
 use crate::events::{ChildInfo, ChildState, Listener, SupervisionEventKind, SupervisionNotice};
 use crate::spec::{ChildSpec, GiveUp, Strategy, SupervisorSpec};
 use crate::supervisor::{BackoffElapsed, SupervisorMsg};
@@ -39,6 +40,8 @@ pub(crate) struct Engine {
     myself: ActorCell,
     next_token: u64,
     timers: HashMap<u64, JoinHandle<Result<(), MessagingErr<SupervisorMsg>>>>,
+    /// Where [`Engine::publish`] puts the children for readers that must not wait.
+    snapshot: tokio::sync::watch::Sender<Vec<ChildInfo>>,
 }
 
 impl Engine {
@@ -48,7 +51,7 @@ impl Engine {
         children: Vec<ChildSpec>,
         listener: Listener,
         myself: ActorCell,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, SupervisorError> {
         let mut engine = Self {
             spec,
             children: Vec::with_capacity(children.len()),
@@ -56,28 +59,79 @@ impl Engine {
             myself,
             next_token: 0,
             timers: HashMap::new(),
+            snapshot: tokio::sync::watch::Sender::new(Vec::new()),
         };
         for child in children {
             if engine.index_of(&child.name).is_some() {
-                return Err(format!(
-                    "supervisor '{}': two children are named '{}'",
-                    engine.spec.name, child.name
-                ));
+                return Err(SupervisorError::NameTaken {
+                    supervisor: engine.spec.name.clone(),
+                    child: child.name,
+                });
             }
             engine.children.push(Child::new(child));
         }
         Ok(engine)
     }
 
+    /// A reader of the snapshots [`Engine::publish`] makes.
+    pub fn snapshots(&self) -> tokio::sync::watch::Receiver<Vec<ChildInfo>> {
+        self.snapshot.subscribe()
+    }
+
+    /// Publishes the children as they are now (after every change).
+    pub fn publish(&self) {
+        self.snapshot.send_replace(self.children());
+    }
+
     /// Starts every child in order, exactly as a restart plan would (a failed start is a
-    /// failure: backoff, intensity and give-up apply).
-    pub async fn boot(&mut self) -> Result<(), Escalation> {
+    /// failure: backoff, intensity and give-up apply); under
+    /// [`crate::SupervisorSpec::all_or_nothing`] the first failed start instead stops the
+    /// children started before it, in reverse order, and is the error (OTP's `init`).
+    pub async fn boot(&mut self) -> Result<(), SupervisorError> {
         let token = self.new_token();
         for child in &mut self.children {
             child.pending = Some(token);
             child.state = ChildState::Starting;
         }
-        self.run_plan(token).await
+        self.publish();
+        if !self.spec.all_or_nothing {
+            return self
+                .run_plan(token)
+                .await
+                .map_err(|Escalation(reason)| SupervisorError::Escalated { reason });
+        }
+        for idx in 0..self.children.len() {
+            if let Some(child) = self.children.get_mut(idx) {
+                child.pending = None;
+            }
+            if let Err(reason) = self.start_one(idx).await {
+                let exit = Exit::failed_start(&reason);
+                let child = match self.children.get_mut(idx) {
+                    Some(child) => {
+                        child.state = ChildState::Crashed;
+                        child.last_exit = Some(exit.reason.clone());
+                        child.spec.name.clone()
+                    }
+                    None => String::new(),
+                };
+                self.notify(
+                    idx,
+                    SupervisionEventKind::Exited {
+                        reason: exit.reason,
+                        abnormal: true,
+                    },
+                );
+                for later in self.children.iter_mut().skip(idx + 1) {
+                    later.pending = None;
+                    later.state = ChildState::Stopped;
+                }
+                let started: Vec<usize> = (0..idx).collect();
+                self.stop_running_reverse(&started).await;
+                self.publish();
+                return Err(SupervisorError::StartFailed { child, reason });
+            }
+        }
+        Ok(())
     }
 
     /// Snapshots of all children, in start order.
@@ -89,13 +143,12 @@ impl Engine {
         self.children.iter().position(|c| c.spec.name == name)
     }
 
-    fn find(&self, name: &str) -> Result<usize, String> {
-        self.index_of(name).ok_or_else(|| {
-            format!(
-                "supervisor '{}' has no child named '{name}'",
-                self.spec.name
-            )
-        })
+    fn find(&self, name: &str) -> Result<usize, SupervisorError> {
+        self.index_of(name)
+            .ok_or_else(|| SupervisorError::NoSuchChild {
+                supervisor: self.spec.name.clone(),
+                child: name.to_owned(),
+            })
     }
 
     fn notify(&self, idx: usize, kind: SupervisionEventKind) {
@@ -112,6 +165,7 @@ impl Engine {
         let listener = &self.listener;
         // A listener is the embedder's code: its panic must not take the supervisor down.
         let _ = std::panic::catch_unwind(AssertUnwindSafe(|| listener(notice)));
+        self.publish();
     }
 
     fn new_token(&mut self) -> u64 {
@@ -135,16 +189,17 @@ impl Engine {
             child.state = ChildState::Starting;
             child.spec.factory.clone()
         });
+        self.publish();
         let supervisor = self.myself.clone();
         async move {
             let Some(factory) = factory else {
                 return Err("no such child".to_string());
             };
             match std::panic::catch_unwind(AssertUnwindSafe(|| factory.start(supervisor))) {
-                Ok(future) => AssertUnwindSafe(future)
-                    .catch_unwind()
-                    .await
-                    .unwrap_or_else(|panic| Err(panic_reason(panic))),
+                Ok(future) => match AssertUnwindSafe(future).catch_unwind().await {
+                    Ok(started) => started.map_err(|err| err.to_string()),
+                    Err(panic) => Err(panic_reason(panic)),
+                },
                 Err(panic) => Err(panic_reason(panic)),
             }
         }
@@ -183,6 +238,7 @@ impl Engine {
         if let Some(cell) = cell {
             child.state = ChildState::Stopping;
             let timeout = child.spec.shutdown_timeout;
+            self.publish();
             let how = stop_cell(&cell, timeout).await;
             if let Some(child) = self.children.get_mut(idx) {
                 child.last_exit = Some(how);

@@ -5,18 +5,19 @@
 
 use super::Engine;
 use crate::child::{Child, Exit};
+use crate::error::SupervisorError;
 use crate::events::{ChildState, SupervisionEventKind};
 use crate::spec::ChildSpec;
 
 impl Engine {
     /// Adds a child at the end of the start order and starts it; on a failed start it is
     /// forgotten and the error returned.
-    pub async fn add_child(&mut self, spec: ChildSpec) -> Result<(), String> {
+    pub async fn add_child(&mut self, spec: ChildSpec) -> Result<(), SupervisorError> {
         if self.index_of(&spec.name).is_some() {
-            return Err(format!(
-                "supervisor '{}' already has a child named '{}'",
-                self.spec.name, spec.name
-            ));
+            return Err(SupervisorError::NameTaken {
+                supervisor: self.spec.name.clone(),
+                child: spec.name,
+            });
         }
         let name = spec.name.clone();
         self.children.push(Child::new(spec));
@@ -31,13 +32,16 @@ impl Engine {
                 },
             );
             self.children.truncate(idx);
-            return Err(format!("child '{name}' failed to start: {error}"));
+            return Err(SupervisorError::StartFailed {
+                child: name,
+                reason: error,
+            });
         }
         Ok(())
     }
 
     /// Stops the child (if running or pending) and forgets it.
-    pub async fn remove_child(&mut self, name: &str) -> Result<(), String> {
+    pub async fn remove_child(&mut self, name: &str) -> Result<(), SupervisorError> {
         let idx = self.find(name)?;
         self.stop_one(idx, ChildState::Stopped).await;
         self.notify(idx, SupervisionEventKind::Removed);
@@ -47,7 +51,7 @@ impl Engine {
     }
 
     /// Stops the child and keeps it `Stopped`; a child already down is left as it is.
-    pub async fn stop_child(&mut self, name: &str) -> Result<(), String> {
+    pub async fn stop_child(&mut self, name: &str) -> Result<(), SupervisorError> {
         let idx = self.find(name)?;
         self.stop_one(idx, ChildState::Stopped).await;
         Ok(())
@@ -55,17 +59,19 @@ impl Engine {
 
     /// Starts a child that is not running (a pending restart is done now) with a fresh
     /// restart history.
-    pub async fn start_child(&mut self, name: &str) -> Result<(), String> {
+    pub async fn start_child(&mut self, name: &str) -> Result<(), SupervisorError> {
         let idx = self.find(name)?;
         if self.children.get(idx).is_some_and(|c| c.cell.is_some()) {
-            return Err(format!("child '{name}' is already running"));
+            return Err(SupervisorError::AlreadyRunning {
+                child: name.to_owned(),
+            });
         }
         self.operator_start(idx).await
     }
 
     /// Stops the child if it runs, then starts it with a fresh restart history; not an
     /// automatic restart, so it counts toward nothing.
-    pub async fn restart_child(&mut self, name: &str) -> Result<(), String> {
+    pub async fn restart_child(&mut self, name: &str) -> Result<(), SupervisorError> {
         let idx = self.find(name)?;
         if self.children.get(idx).is_some_and(|c| c.cell.is_some()) {
             self.stop_one(idx, ChildState::Stopped).await;
@@ -73,7 +79,7 @@ impl Engine {
         self.operator_start(idx).await
     }
 
-    async fn operator_start(&mut self, idx: usize) -> Result<(), String> {
+    async fn operator_start(&mut self, idx: usize) -> Result<(), SupervisorError> {
         if let Some(child) = self.children.get_mut(idx) {
             child.pending = None;
             child.reset_history();
@@ -98,7 +104,10 @@ impl Engine {
                         abnormal: true,
                     },
                 );
-                Err(format!("child '{name}' failed to start: {error}"))
+                Err(SupervisorError::StartFailed {
+                    child: name,
+                    reason: error,
+                })
             }
         }
     }

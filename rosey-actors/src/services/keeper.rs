@@ -295,9 +295,10 @@ impl Keeper {
     async fn fix(&self) -> Result<Vec<String>, String> {
         let js = jetstream::new(self.client().await?);
         let mut fixed = Vec::new();
+        let store = self.inner.doors.store();
         for config in [
-            messaging::stream_config(),
-            messaging::dead_letter_stream_config(),
+            messaging::stream_config(&store),
+            messaging::dead_letter_stream_config(&store),
         ] {
             if let Some(what) = keep_stream(&js, config).await? {
                 fixed.push(what);
@@ -425,6 +426,7 @@ fn same_stream(have: &stream::Config, want: &stream::Config) -> bool {
         && have.storage == want.storage
         && have.max_age == want.max_age
         && have.max_bytes == want.max_bytes
+        && have.discard == want.discard
         && (want.duplicate_window.is_zero() || have.duplicate_window == want.duplicate_window)
 }
 
@@ -434,14 +436,15 @@ mod tests {
 
     #[test]
     fn server_defaults_are_not_changes_but_narrowed_subjects_are() {
-        let want = messaging::stream_config();
+        let store = messaging::StoreBudget::default();
+        let want = messaging::stream_config(&store);
         let mut have = want.clone();
         have.max_consumers = -1;
         have.subjects.reverse();
         assert!(same_stream(&have, &want));
         have.subjects = vec!["rosey.events.>".to_owned()];
         assert!(!same_stream(&have, &want));
-        let mut dead = messaging::dead_letter_stream_config();
+        let mut dead = messaging::dead_letter_stream_config(&store);
         let want_dead = dead.clone();
         dead.duplicate_window = Duration::from_secs(120);
         assert!(same_stream(&dead, &want_dead), "a default duplicate window");

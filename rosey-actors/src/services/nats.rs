@@ -12,6 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use async_nats::jetstream::{context::CreateStreamErrorKind, ErrorCode};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use rosey_core::{
     bus::{self, BusUser, Credentials},
@@ -43,6 +44,8 @@ pub struct NatsArgs {
     pub port: u16,
     /// Certificate and key files when clients must use TLS (`nats.tls`).
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// The message store's size: the server's `max_file_store` and the streams' shares.
+    pub store: messaging::StoreBudget,
     /// How long the server may take to answer.
     pub ready_timeout: Duration,
     /// How long a graceful stop may take before the server is killed.
@@ -107,6 +110,7 @@ impl Actor for NatsActor {
                 port: args.port,
                 store_dir: store,
                 tls: args.tls.clone(),
+                max_file_store: args.store.total(),
             },
         )?;
         let mut command = Command::new(&args.binary);
@@ -171,7 +175,9 @@ impl Actor for NatsActor {
     }
 }
 
-/// Waits until a client can connect and JetStream answers, then makes sure the stream exists.
+/// Waits until a client can connect and JetStream answers, then makes sure the streams exist
+/// at this start's size. A server that refuses the streams (no room for them) fails the start
+/// at once: waiting cannot help.
 async fn wait_ready(args: &NatsArgs, child: &ChildProcess) -> Result<(), String> {
     let deadline = Instant::now() + args.ready_timeout;
     let mut last_error = String::from("no answer");
@@ -181,7 +187,8 @@ async fn wait_ready(args: &NatsArgs, child: &ChildProcess) -> Result<(), String>
         }
         match try_ready(args).await {
             Ok(()) => return Ok(()),
-            Err(err) => last_error = err,
+            Err(NotReady::Yet(err)) => last_error = err,
+            Err(NotReady::Refused(err)) => return Err(err),
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -191,21 +198,95 @@ async fn wait_ready(args: &NatsArgs, child: &ChildProcess) -> Result<(), String>
     ))
 }
 
-async fn try_ready(args: &NatsArgs) -> Result<(), String> {
+/// Why the server is not ready.
+enum NotReady {
+    /// Not yet (not listening, JetStream still starting): try again.
+    Yet(String),
+    /// It answered, and said no for good.
+    Refused(String),
+}
+
+async fn try_ready(args: &NatsArgs) -> Result<(), NotReady> {
     let client = args
         .credentials
         .connect_options(BusUser::Daemon)
         .connection_timeout(Duration::from_millis(500))
         .connect(args.url())
         .await
-        .map_err(|err| err.to_string())?;
+        .map_err(|err| NotReady::Yet(err.to_string()))?;
     let js = async_nats::jetstream::new(client.clone());
-    js.query_account().await.map_err(|err| err.to_string())?;
-    js.get_or_create_stream(messaging::stream_config())
+    js.query_account()
         .await
-        .map_err(|err| err.to_string())?;
+        .map_err(|err| NotReady::Yet(err.to_string()))?;
+    for config in [
+        messaging::stream_config(&args.store),
+        messaging::dead_letter_stream_config(&args.store),
+    ] {
+        let name = config.name.clone();
+        // Made, or brought to this start's store size (`nats.max_storage` or the disk changed).
+        if let Err(err) = js.create_or_update_stream(config).await {
+            let no_room = matches!(
+                err.kind(),
+                CreateStreamErrorKind::JetStream(ref js_err)
+                    if [ErrorCode::INSUFFICIENT_RESOURCES, ErrorCode::STORAGE_RESOURCES_EXCEEDED]
+                        .contains(&js_err.error_code())
+            );
+            let message = format!("cannot make stream {name}: {err}");
+            return Err(if no_room {
+                NotReady::Refused(format!(
+                    "{message}; the message store is {} (nats.max_storage, or fitted to the disk)",
+                    args.store.describe()
+                ))
+            } else {
+                NotReady::Yet(message)
+            });
+        }
+    }
     drop(client);
     Ok(())
+}
+
+/// The message store's size for this start: `requested` (`nats.max_storage`) if the disk
+/// holding the home's store has room for it, else the default shrunk to fit; `Err` names the
+/// key and the fix when nothing fits.
+pub fn fit_store(
+    home: &Home,
+    requested: Option<u64>,
+) -> Result<messaging::StoreBudget, messaging::StoreTooSmall> {
+    let folder = home.nats_store_dir();
+    let _ = std::fs::create_dir_all(&folder);
+    let room = free_bytes(&folder).saturating_add(used_bytes(&folder));
+    messaging::StoreBudget::fit(requested, room, &folder)
+}
+
+/// What an unprivileged writer may still put on the file system holding `path` (`u64::MAX`
+/// when it cannot be asked: the store is then not limited by a guess).
+pub fn free_bytes(path: &std::path::Path) -> u64 {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return u64::MAX;
+    };
+    // SAFETY: statvfs only writes into the struct we pass.
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stats) } != 0 {
+        return u64::MAX;
+    }
+    (stats.f_bavail as u64).saturating_mul(stats.f_frsize as u64)
+}
+
+/// What the files under `folder` take (the store's own data counts toward its room).
+fn used_bytes(folder: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(kind) if kind.is_dir() => used_bytes(&entry.path()),
+            Ok(_) => entry.metadata().map(|meta| meta.len()).unwrap_or(0),
+            Err(_) => 0,
+        })
+        .fold(0, u64::saturating_add)
 }
 
 /// Reads nats-server's own line format, `[pid] 2026/11/26 00:31:02.123456 [INF] message`.

@@ -28,6 +28,7 @@ pub fn supervisor_spec(
         },
         give_up,
         concurrent_start: false,
+        all_or_nothing: false,
         retry_after: settings.retry_after(),
     }
 }
@@ -68,6 +69,7 @@ pub(super) fn nats_child(ctx: &StackContext) -> ChildSpec {
             .tls
             .as_ref()
             .map(|tls| (tls.cert_path(&ctx.home), tls.key_path(&ctx.home))),
+        store: ctx.store,
         ready_timeout: Duration::from_secs(15),
         shutdown_timeout: Duration::from_millis(settings.shutdown_timeout_ms),
         spawner: ctx.spawner.clone(),
@@ -101,6 +103,7 @@ pub(super) fn bot_child(ctx: &StackContext, keeper: &Keeper, down: &PluginsDown)
         waiters: ctx.waiters.clone(),
         board: ctx.board.clone(),
         plugins_down: down.clone(),
+        store: ctx.store,
     };
     let on_starting = ctx.on_starting.clone();
     child_spec(units::BOT, &settings, move |supervisor: ActorCell| {

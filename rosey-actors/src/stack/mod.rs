@@ -15,8 +15,11 @@
 //! `children.rs`.
 
 mod children;
+mod error;
+mod plugins;
 use children::{bot_child, extra_child, nats_child, plugins_child};
 pub use children::{plugin_spec, supervisor_spec};
+pub use error::StackError;
 
 use std::{
     path::PathBuf,
@@ -42,7 +45,7 @@ use crate::{
 };
 use ractor::{ActorCell, ActorRef};
 use rosey_core::{
-    bus::{BusUser, Credentials},
+    bus::{BusError, BusUser, Credentials},
     config::{self, Config, SupervisionSettings},
     connector::Connector,
     logs::LogHub,
@@ -64,6 +67,8 @@ pub struct StackContext {
     pub nats_binary: PathBuf,
     /// The NATS port (resolved once, so restarts keep it).
     pub nats_port: u16,
+    /// The message store's size (see [`rosey_core::messaging::StoreBudget::fit`]).
+    pub store: rosey_core::messaging::StoreBudget,
     /// The bus's passwords (`data/nats-auth/credentials`, made at the first start).
     pub nats_credentials: Credentials,
     /// The program plugin hosts run as.
@@ -96,6 +101,7 @@ impl std::fmt::Debug for StackContext {
             .field("home", &self.home)
             .field("nats_binary", &self.nats_binary)
             .field("nats_port", &self.nats_port)
+            .field("store", &self.store)
             .field("nats_credentials", &self.nats_credentials)
             .field("host_program", &self.host_program)
             .field("connector", &self.connector.name())
@@ -131,11 +137,10 @@ impl StackContext {
     }
 
     /// A new connection to the stack's NATS as the daemon's user, named `name`.
-    pub async fn connect_nats(&self, name: &str) -> Result<async_nats::Client, String> {
+    pub async fn connect_nats(&self, name: &str) -> Result<async_nats::Client, BusError> {
         self.nats_credentials
             .connect(&self.nats_url(), BusUser::Daemon, name)
             .await
-            .map_err(|err| err.to_string())
     }
 }
 
@@ -204,12 +209,12 @@ impl Stack {
     /// with a handle that ends when the root supervisor stops or fails.
     pub async fn start(
         mut ctx: StackContext,
-    ) -> Result<(Stack, tokio::task::JoinHandle<()>), String> {
+    ) -> Result<(Stack, tokio::task::JoinHandle<()>), StackError> {
         let down = PluginsDown::new();
         ctx.listener = follow_crashes(ctx.listener.clone(), down.clone());
         let plugins_slot: Arc<Mutex<Option<ActorRef<SupervisorMsg>>>> = Arc::default();
         let runtime = PluginRuntime {
-            doors: Doors::default(),
+            doors: Doors::new(ctx.store),
             spares: Spares::new(
                 ctx.config.plugin_host.spares as usize,
                 ctx.host_program.clone(),
@@ -233,9 +238,21 @@ impl Stack {
                 .map(|extra| extra_child(&ctx, extra)),
         );
         let root_settings = ctx.config.supervision.services.clone();
-        let spec = supervisor_spec("root", &root_settings, GiveUp::Escalate);
+        let mut spec = supervisor_spec("root", &root_settings, GiveUp::Escalate);
+        // The services need each other: one that cannot start fails the whole start at once
+        // (what started is stopped again) instead of being retried behind a claimed start.
+        spec.all_or_nothing = true;
         let (root, root_done) =
-            Supervisor::start(spec, children, ctx.listener.clone(), None).await?;
+            match Supervisor::start(spec, children, ctx.listener.clone(), None).await {
+                Ok(started) => started,
+                Err(err) => {
+                    // The plugin supervisor may have filled spares before a later service
+                    // failed: nothing of a failed start stays running.
+                    runtime.spares.close();
+                    runtime.doors.drop_standbys();
+                    return Err(err.into());
+                }
+            };
         let keeping = keeper.spawn();
         let root_done = tokio::spawn(async move {
             let _ = root_done.await;
@@ -280,14 +297,13 @@ impl Stack {
             .then_some(plugins)
     }
 
-    fn running_plugins(&self) -> Result<ActorRef<SupervisorMsg>, String> {
-        self.plugins()
-            .ok_or_else(|| "the plugin supervisor is not running".to_owned())
+    fn running_plugins(&self) -> Result<ActorRef<SupervisorMsg>, StackError> {
+        self.plugins().ok_or(StackError::PluginsNotRunning)
     }
 
     /// The stack's own NATS connection (made on first use, then shared), for whoever drives
     /// the stack: plugin operations, status queries, publishing supervision notices.
-    pub async fn client(&self) -> Result<async_nats::Client, String> {
+    pub async fn client(&self) -> Result<async_nats::Client, BusError> {
         self.client
             .get_or_try_init(|| self.ctx.connect_nats("rosey-daemon"))
             .await
@@ -300,135 +316,6 @@ impl Stack {
         self.keeper.summary()
     }
 
-    /// Whether plugin `name` is a child of the plugin supervisor (in any state).
-    pub async fn has_plugin(&self, name: &str) -> Result<bool, String> {
-        let plugins = self.running_plugins()?;
-        Ok(crate::children(&plugins)
-            .await?
-            .iter()
-            .any(|child| child.name == name))
-    }
-
-    /// Starts installed plugin `name` at `version` in the running stack; `Err` (nothing left
-    /// running) when it does not become ready.
-    pub async fn load_plugin(&self, name: &str, version: &str) -> Result<(), String> {
-        let plugins = self.running_plugins()?;
-        let spec = plugin_spec(
-            &self.ctx,
-            &self.runtime,
-            &self.client().await?,
-            name,
-            version,
-        )?;
-        crate::add_child(&plugins, spec).await
-    }
-
-    /// Stops plugin `name` gracefully (it finishes its message and unloads, handing its state
-    /// over), removes it from the stack, and deletes its consumer so nothing queues for it.
-    pub async fn unload_plugin(&self, name: &str) -> Result<(), String> {
-        let plugins = self.running_plugins()?;
-        crate::remove_child(&plugins, name).await?;
-        self.runtime.doors.close(name);
-        let js = async_nats::jetstream::new(self.client().await?);
-        if let Ok(stream) = js.get_stream(rosey_core::messaging::STREAM_NAME).await {
-            // Absent already is fine: it is created by the host, which may never have run.
-            let _ = stream
-                .delete_consumer(&rosey_core::messaging::consumer_name(name))
-                .await;
-        }
-        Ok(())
-    }
-
-    /// Plugin `name`'s place in the stack: `None` when it is not there, else its actor when it
-    /// runs (one query of the plugin supervisor).
-    async fn plugin_child(&self, name: &str) -> Result<Option<Option<ActorCell>>, String> {
-        let plugins = self.running_plugins()?;
-        Ok(crate::children(&plugins)
-            .await?
-            .into_iter()
-            .find(|child| child.name == name)
-            .map(|child| child.actor))
-    }
-
-    /// The running actor of plugin `name`, if it runs.
-    async fn plugin_actor(&self, name: &str) -> Result<Option<ActorCell>, String> {
-        Ok(self.plugin_child(name).await?.flatten())
-    }
-
-    /// Reloads plugin `name` at the same version, make-before-break: a new host opens the
-    /// library while the old one serves, then the old one finishes its message and hands its
-    /// state over, and the new one starts with it. A plugin in the stack that is not running
-    /// is started. `Ok(false)`: the plugin is not in the stack.
-    pub async fn reload_plugin(&self, name: &str) -> Result<bool, String> {
-        if let Some(door) = self.runtime.doors.get(name) {
-            let version = door.version();
-            if let Some(done) = crate::services::plugin::swap_at_door(&door, &version).await {
-                return done.map(|()| true);
-            }
-        }
-        match self.plugin_child(name).await? {
-            None => Ok(false),
-            Some(Some(actor)) => {
-                let version = self
-                    .runtime
-                    .doors
-                    .get(name)
-                    .map(|door| door.version())
-                    .ok_or_else(|| format!("plugin {name} has no door"))?;
-                crate::services::plugin::swap(&actor, &version).await?;
-                Ok(true)
-            }
-            Some(None) => {
-                crate::restart_child(&self.running_plugins()?, name).await?;
-                Ok(true)
-            }
-        }
-    }
-
-    /// Hands running plugin `name` the configuration now in its file (see [`ConfigTaken`]);
-    /// `Ok(None)` when it is not running (it reads the file when it next starts).
-    pub async fn configure_plugin(&self, name: &str) -> Result<Option<ConfigTaken>, String> {
-        let Some(door) = self.runtime.doors.get(name) else {
-            return Ok(None);
-        };
-        crate::services::plugin::configure_at_door(&door)
-            .await
-            .transpose()
-    }
-
-    /// Replaces plugin `name`'s running `previous` version with `version`, state carried over,
-    /// make-before-break (see [`Stack::reload_plugin`]). If the new version does not open, the
-    /// old one never stopped; if it does not start, `previous` is brought back with the state;
-    /// either way the error says so. A plugin that is not running is just started at `version`.
-    pub async fn update_plugin(
-        &self,
-        name: &str,
-        version: &str,
-        previous: &str,
-    ) -> Result<(), String> {
-        if let Some(door) = self.runtime.doors.get(name) {
-            if let Some(done) = crate::services::plugin::swap_at_door(&door, version).await {
-                return done;
-            }
-        }
-        if let Some(actor) = self.plugin_actor(name).await? {
-            return crate::services::plugin::swap(&actor, version).await;
-        }
-        let plugins = self.running_plugins()?;
-        crate::remove_child(&plugins, name).await?;
-        match self.load_plugin(name, version).await {
-            Ok(()) => Ok(()),
-            Err(err) => match self.load_plugin(name, previous).await {
-                Ok(()) => Err(format!(
-                    "v{version} failed: {err}; rolled back: v{previous} runs again with its state"
-                )),
-                Err(again) => Err(format!(
-                    "v{version} failed: {err}; and v{previous} did not come back either: {again}"
-                )),
-            },
-        }
-    }
-
     /// How many messages each plugin has in the dead-letter stream (plugins with none are
     /// absent), or why they cannot be counted now (NATS down, the stream unreadable): status
     /// says "unknown" then, never 0.
@@ -437,7 +324,10 @@ impl Stack {
     ) -> Result<std::collections::BTreeMap<String, u64>, DeadLettersError> {
         use futures::TryStreamExt;
         use rosey_core::messaging::{dead_letter_plugin, DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECTS};
-        let client = self.client().await.map_err(DeadLettersError::Unreachable)?;
+        let client = self
+            .client()
+            .await
+            .map_err(|err| DeadLettersError::Unreachable(err.to_string()))?;
         // Disconnected, a request would wait out its timeout: say so at once instead.
         if client.connection_state() != async_nats::connection::State::Connected {
             return Err(DeadLettersError::Unreachable(format!(
@@ -482,15 +372,15 @@ impl Stack {
     }
 
     /// Tells the bot to re-read its command routes from the registry.
-    pub async fn refresh_routes(&self) -> Result<(), String> {
+    pub async fn refresh_routes(&self) -> Result<(), StackError> {
         let children = crate::children(&self.root).await?;
         let bot = children
             .into_iter()
             .find(|child| child.name == units::BOT)
             .and_then(|child| child.actor)
-            .ok_or_else(|| "the bot is not running".to_owned())?;
+            .ok_or(StackError::BotNotRunning)?;
         bot.send_message(BotMsg::ReloadRoutes)
-            .map_err(|err| format!("cannot reach the bot: {err}"))
+            .map_err(|err| StackError::BotUnreachable(err.to_string()))
     }
 }
 

@@ -162,8 +162,8 @@ async fn escalating_during_the_first_start_fails_start_and_leaves_nothing_runnin
         Ok(_) => panic!("start should fail"),
         Err(error) => error,
     };
-    assert!(error.contains("child 'b'"), "{error}");
-    assert!(error.contains("refused to start"), "{error}");
+    assert!(error.to_string().contains("child 'b'"), "{error}");
+    assert!(error.to_string().contains("refused to start"), "{error}");
     // c was never started (escalation stops the sequence); a was stopped.
     assert_eq!(kit.log(), ["start:a", "stop:a"]);
 }
@@ -180,7 +180,7 @@ async fn a_concurrent_first_start_that_escalates_stops_every_child_that_did_star
         Ok(_) => panic!("start should fail"),
         Err(error) => error,
     };
-    assert!(error.contains("child 'b'"), "{error}");
+    assert!(error.to_string().contains("child 'b'"), "{error}");
     // a and c started beside b; the escalation stops both, last started first.
     assert_eq!(kit.log(), ["start:a", "start:c", "stop:c", "stop:a"]);
 }

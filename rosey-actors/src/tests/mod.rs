@@ -6,6 +6,7 @@ mod give_up;
 mod limits;
 mod operations;
 mod restart_types;
+mod snapshots;
 mod strategies;
 
 use std::collections::HashMap;
@@ -226,7 +227,7 @@ impl Kit {
                 if let Some(left) = lock(&kit.refuse).get_mut(&name) {
                     if *left > 0 {
                         *left -= 1;
-                        return Err(format!("{name} refused to start"));
+                        return Err(format!("{name} refused to start").into());
                     }
                 }
                 let args = TestArgs {
@@ -265,6 +266,7 @@ pub(crate) fn spec(strategy: Strategy, give_up: GiveUp) -> SupervisorSpec {
         },
         give_up,
         concurrent_start: false,
+        all_or_nothing: false,
         retry_after: Duration::ZERO,
     }
 }

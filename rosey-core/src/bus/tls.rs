@@ -2,13 +2,19 @@
 //! the daemon's own clients accept exactly that certificate (pinned), whatever name or address
 //! they connect by (`nats.host` may be `0.0.0.0`, which no certificate names).
 
-use std::{path::Path, sync::Arc};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use tokio_rustls::rustls::{
     self,
     client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier},
     crypto::CryptoProvider,
-    pki_types::{pem::PemObject, CertificateDer, ServerName, UnixTime},
+    pki_types::{
+        pem::{self, PemObject},
+        CertificateDer, ServerName, UnixTime,
+    },
     DigitallySignedStruct, SignatureScheme,
 };
 
@@ -72,23 +78,42 @@ impl ServerCertVerifier for Pinned {
     }
 }
 
+/// Why `nats.tls`'s certificate cannot be used by the daemon's clients.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum CertError {
+    /// The file is unreadable, or holds no PEM certificate.
+    #[error("cannot read the certificate {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: pem::Error,
+    },
+    /// rustls refused its own default protocol versions.
+    #[error(transparent)]
+    Protocols(#[from] rustls::Error),
+}
+
 /// Reads the first certificate of PEM file `path`.
-pub(super) fn read_cert(path: &Path) -> Result<Vec<u8>, String> {
+pub(super) fn read_cert(path: &Path) -> Result<Vec<u8>, CertError> {
     CertificateDer::from_pem_file(path)
         .map(|cert| cert.as_ref().to_vec())
-        .map_err(|err| format!("cannot read the certificate {}: {err}", path.display()))
+        .map_err(|source| CertError::Read {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 /// A client config that trusts only `cert` (DER).
-pub(super) fn pinned_client_config(cert: &[u8]) -> Result<rustls::ClientConfig, String> {
+pub(super) fn pinned_client_config(cert: &[u8]) -> Result<rustls::ClientConfig, CertError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Pinned {
         cert: CertificateDer::from(cert.to_vec()),
         provider: provider.clone(),
     };
     Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|err| err.to_string())?
+        .with_safe_default_protocol_versions()?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth())

@@ -103,6 +103,13 @@ pub fn parse_byte_size(text: &str) -> Option<u64> {
     number.checked_mul(factor)
 }
 
+/// [`byte_size`] for a key that may be absent (it then keeps its `default`).
+pub(crate) fn optional_byte_size<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    byte_size(deserializer).map(Some)
+}
+
 /// A size in bytes: an integer, or text such as `10MiB`. The message says what is accepted
 /// rather than "expected u64", and carries the key path.
 fn byte_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {

@@ -132,6 +132,15 @@ pub struct NatsConfig {
     /// certificate).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<NatsTls>,
+    /// How much disk the message store (commands waiting for plugins, dead letters) may use,
+    /// in bytes (`"512MiB"` reads too). Unset: 320 MiB, or three quarters of the room the disk
+    /// has when that is less; set, a start on a disk without that much room fails naming this
+    /// key.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "logs::optional_byte_size"
+    )]
+    pub max_storage: Option<u64>,
 }
 
 /// `nats.tls`: the server's certificate and key, PEM files (relative paths are relative to
@@ -164,6 +173,7 @@ impl Default for NatsConfig {
             port: 4222,
             allow_remote: false,
             tls: None,
+            max_storage: None,
         }
     }
 }

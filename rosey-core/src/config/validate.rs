@@ -93,6 +93,16 @@ pub fn is_loopback(host: &str) -> bool {
 }
 
 fn check_nats(nats: &NatsConfig) -> Result<(), Invalid> {
+    let minimum = crate::messaging::StoreBudget::MINIMUM;
+    if let Some(size) = nats.max_storage.filter(|size| *size < minimum) {
+        return Err(invalid(
+            "nats.max_storage",
+            format!(
+                "{size} bytes is too small for the message store: use at least {minimum} (\"{}MiB\"), or leave it out to fit the disk",
+                minimum / 1024 / 1024
+            ),
+        ));
+    }
     if nats.host.trim().is_empty() {
         return Err(invalid("nats.host", "must not be empty: use 127.0.0.1"));
     }

@@ -23,7 +23,7 @@ use crate::{
     rank::Rank,
 };
 
-pub use cytube::{CytubeConnector, CytubeSettings};
+pub use cytube::{CytubeConnector, CytubeSettings, CytubeSettingsError};
 pub use incoming::{IncomingQueue, IncomingReceiver};
 pub use local::LocalConnector;
 

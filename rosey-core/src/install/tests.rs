@@ -53,7 +53,7 @@ impl Fixture {
     }
 }
 
-fn loads(_: &Path) -> Result<(), String> {
+fn loads(_: &Path) -> Result<(), HookError> {
     Ok(())
 }
 
@@ -114,7 +114,7 @@ fn the_load_check_sees_the_unpacked_library_outside_the_home_and_can_refuse() {
     let f = fixture();
     let before = snapshot(f.home.root());
     let home_root = f.home.root().to_path_buf();
-    let check = move |library: &Path| -> Result<(), String> {
+    let check = move |library: &Path| -> Result<(), HookError> {
         assert!(library.is_absolute() && library.is_file());
         assert!(!library.starts_with(&home_root));
         Err("root module not found in libplugin.so".into())

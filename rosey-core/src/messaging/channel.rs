@@ -140,6 +140,15 @@ pub struct StateReply {
     pub error: Option<String>,
 }
 
+/// The bot's reason for not telling a part of the channel's state. It crossed NATS as text, so
+/// the text is all there is; the type keeps it apart from a transport failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct StateRefused {
+    /// The bot's words (e.g. that its connector has no playlist).
+    pub reason: String,
+}
+
 impl StateReply {
     /// The answer `part`.
     pub fn ok(part: &impl Serialize) -> StateReply {
@@ -163,9 +172,9 @@ impl StateReply {
     }
 
     /// The part's JSON text, or why there is none.
-    pub fn into_result(self) -> Result<String, String> {
+    pub fn into_result(self) -> Result<String, StateRefused> {
         match (self.error, self.ok) {
-            (Some(error), _) => Err(error),
+            (Some(reason), _) => Err(StateRefused { reason }),
             (None, value) => Ok(value.unwrap_or(serde_json::Value::Null).to_string()),
         }
     }
@@ -235,7 +244,12 @@ mod tests {
         let playlist: PlaylistState = serde_json::from_str(&text).expect("a playlist");
         assert_eq!(playlist, PlaylistState::default());
         let refused: StateReply = decode(&encode(&StateReply::error("no playlist"))).expect("read");
-        assert_eq!(refused.into_result(), Err("no playlist".to_owned()));
+        assert_eq!(
+            refused.into_result(),
+            Err(StateRefused {
+                reason: "no playlist".to_owned()
+            })
+        );
         let done = ActionReply::new(Ok("7\tA song".to_owned()));
         let read: ActionReply = decode(&encode(&done)).expect("an action reply");
         assert_eq!(read.into_result(), Ok("7\tA song".to_owned()));

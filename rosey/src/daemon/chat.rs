@@ -25,7 +25,8 @@ pub fn connect(bot: &BotConfig) -> Result<Connectors, String> {
         }
         ConnectorKind::Cytube => {
             let password = std::env::var(PASSWORD_ENV).ok();
-            let settings = CytubeSettings::from_config(bot, password)?;
+            let settings =
+                CytubeSettings::from_config(bot, password).map_err(|err| err.to_string())?;
             tracing::info!(
                 "connecting to CyTube channel {} on {} as {}{}",
                 settings.channel,

@@ -172,7 +172,7 @@ async fn handle(request: Request, daemon: &Daemon) -> Response {
         Request::PluginReload { name } => timed(ops::reload_plugin(daemon, &name).await),
         Request::PluginConfig { name } => reply(ops::configure_plugin(daemon, &name).await),
         Request::RoutesChanged => {
-            reply(daemon.stack.refresh_routes().await.map_err(OpError::Failed))
+            reply(daemon.stack.refresh_routes().await.map_err(OpError::failed))
         }
     }
 }

@@ -12,6 +12,7 @@ mod notices;
 pub(crate) mod ops;
 pub mod peer;
 pub mod progress;
+mod verdict;
 
 use std::{
     io::{BufRead, IsTerminal},
@@ -24,10 +25,13 @@ use std::{
 use rosey_actors::{
     client as sup,
     services::{board::Board, bot::ReplyWaiters, nats as nats_actor, process},
-    stack::{Stack, StackContext},
-    SupervisionEventKind, SupervisionNotice,
+    stack::{Stack, StackContext, StackError},
+    SupervisionEventKind, SupervisionNotice, SupervisorError,
 };
-use rosey_core::{config::Config, connector::local::LocalConnector, messaging, paths::Home};
+use rosey_core::{
+    config::Config, connector::local::LocalConnector, messaging, messaging::StoreBudget,
+    paths::Home, units,
+};
 use tokio::signal::unix::{signal, SignalKind};
 
 use self::{
@@ -110,10 +114,10 @@ impl Reporter {
             return;
         }
         self.report(match unit {
-            "nats" => Progress::Step(format!("Starting NATS server on {}...", self.nats_url)),
-            "bot" => Progress::Step("Starting bot...".to_owned()),
-            "plugins" => Progress::Step("Loading plugins...".to_owned()),
-            "web" => Progress::Step("Starting web dashboard...".to_owned()),
+            units::NATS => Progress::Step(format!("Starting NATS server on {}...", self.nats_url)),
+            units::BOT => Progress::Step("Starting bot...".to_owned()),
+            units::PLUGINS => Progress::Step("Loading plugins...".to_owned()),
+            units::WEB => Progress::Step("Starting web dashboard...".to_owned()),
             other => Progress::PluginStep(format!(
                 "Loading plugin: {}",
                 other.strip_prefix("plugin:").unwrap_or(other)
@@ -125,18 +129,18 @@ impl Reporter {
         if !self.during_start() {
             return;
         }
-        let plugin = notice.supervisor == "plugins";
+        let plugin = notice.supervisor == units::PLUGINS;
         let progress = match (&notice.kind, plugin, notice.child.as_str()) {
-            (SupervisionEventKind::Started, false, "nats") => {
+            (SupervisionEventKind::Started, false, units::NATS) => {
                 Progress::Ok("NATS server started".to_owned())
             }
-            (SupervisionEventKind::Started, false, "bot") => {
+            (SupervisionEventKind::Started, false, units::BOT) => {
                 Progress::Ok("Bot service started".to_owned())
             }
-            (SupervisionEventKind::Started, false, "plugins") => {
+            (SupervisionEventKind::Started, false, units::PLUGINS) => {
                 Progress::Ok("Plugins started".to_owned())
             }
-            (SupervisionEventKind::Started, false, "web") => {
+            (SupervisionEventKind::Started, false, units::WEB) => {
                 Progress::Ok(format!("Web dashboard on {}", self.web_url))
             }
             (SupervisionEventKind::Started, true, name) => {
@@ -205,6 +209,17 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         Ok(binary) => binary,
         Err(err) => return fatal(err),
     };
+    let store = match nats_actor::fit_store(&home, config.nats.max_storage) {
+        Ok(store) => store,
+        Err(err) => return fatal(err.to_string()),
+    };
+    if config.nats.max_storage.is_none() && store.total() < StoreBudget::DEFAULT {
+        tracing::warn!(
+            "the message store is limited to {} so that it fits the disk holding {}; set nats.max_storage in rosey.yaml to choose its size",
+            store.describe(),
+            home.nats_store_dir().display()
+        );
+    }
     let nats_port = match resolve_port(&config) {
         Ok(port) => port,
         Err(err) => return fatal(err),
@@ -280,6 +295,7 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         config: config.clone(),
         nats_binary,
         nats_port,
+        store,
         nats_credentials,
         host_program: rosey_actors::services::plugin::HostProgram::beside(&rosey_exe),
         spawner,
@@ -309,13 +325,31 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
     };
     let (stack, mut root_done) = match Stack::start(ctx).await {
         Ok(started) => started,
-        Err(err) => return fatal(format!("the stack could not start: {err}")),
+        Err(StackError::Supervisor(SupervisorError::StartFailed { child, reason })) => {
+            // The services start all or nothing: what started is stopped again already.
+            let _ = connector.close().await;
+            let fix = verdict::fix_for(&child, &reason, &home);
+            return fatal(format!("not started: {child} failed: {reason}. Fix: {fix}"));
+        }
+        Err(err) => {
+            let _ = connector.close().await;
+            return fatal(format!("not started: {err}"));
+        }
     };
     if let Some(reason) = chat::refused(connector.as_ref()) {
         // Refused for good (a wrong password): retrying cannot help, so start fails now.
         let _ = sup::shutdown(&stack.root, Duration::from_secs(60)).await;
         let _ = connector.close().await;
         return fatal(format!("the bot cannot join the chat: {reason}"));
+    }
+    let verdict = verdict::judge(&stack, &home).await;
+    if let verdict::Verdict::ServicesDown(message) = &verdict {
+        // Never `Started all` over a failed service: nothing is left running, and the CLI
+        // exits non-zero with what failed and the fix.
+        let _ = sup::shutdown(&stack.root, Duration::from_secs(60)).await;
+        stack.end_spares();
+        let _ = connector.close().await;
+        return fatal(format!("not started: {message}"));
     }
     match stack.client().await {
         Ok(client) => notice_publisher.start(client),
@@ -324,7 +358,16 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
     reporter
         .starting
         .store(false, std::sync::atomic::Ordering::SeqCst);
-    reporter.report(Progress::Ready);
+    reporter.report(match verdict {
+        verdict::Verdict::PluginsDown(plugins) => {
+            tracing::warn!(
+                "started, but these plugins do not run: {}",
+                plugins.join(", ")
+            );
+            Progress::StartedExcept(plugins)
+        }
+        _ => Progress::Ready,
+    });
     if let Ok(mut sink) = sink.lock() {
         sink.finish();
     }

@@ -79,6 +79,13 @@ pub enum OpError {
     Failed(String),
 }
 
+impl OpError {
+    /// [`OpError::Failed`] with `err`'s message.
+    pub(crate) fn failed(err: impl std::fmt::Display) -> OpError {
+        OpError::Failed(err.to_string())
+    }
+}
+
 /// Starts, stops or restarts one unit.
 #[derive(Debug, Clone, Copy)]
 pub enum UnitOp {
@@ -101,7 +108,7 @@ pub async fn unit_op(daemon: &Daemon, target: &str, op: UnitOp) -> Result<(), Op
             .ok_or_else(|| OpError::Conflict("the plugin supervisor is not running".to_owned()))?;
         let known = sup::children(&plugins)
             .await
-            .map_err(OpError::Failed)?
+            .map_err(OpError::failed)?
             .into_iter()
             .map(|child| child.name)
             .collect::<Vec<_>>();
@@ -121,7 +128,7 @@ pub async fn unit_op(daemon: &Daemon, target: &str, op: UnitOp) -> Result<(), Op
         UnitOp::Stop => sup::stop_child(&supervisor, target).await,
         UnitOp::Restart => sup::restart_child(&supervisor, target).await,
     }
-    .map_err(OpError::Failed)
+    .map_err(OpError::failed)
 }
 
 /// Runs one operation on plugin `name` under its lock; the time it took, in ms.
@@ -144,7 +151,10 @@ where
 
 /// Whether plugin `name` is in the stack.
 async fn has_plugin(stack: &Stack, name: &str) -> Result<bool, OpError> {
-    stack.has_plugin(name).await.map_err(OpError::Conflict)
+    stack
+        .has_plugin(name)
+        .await
+        .map_err(|err| OpError::Conflict(err.to_string()))
 }
 
 /// Starts installed plugin `name` at `version` in the running stack.
@@ -158,7 +168,7 @@ pub async fn load_plugin(daemon: &Daemon, name: &str, version: &str) -> Result<f
         stack
             .load_plugin(name, version)
             .await
-            .map_err(OpError::Failed)
+            .map_err(OpError::failed)
     })
     .await
 }
@@ -178,7 +188,7 @@ pub async fn update_plugin(
         stack
             .update_plugin(name, version, previous)
             .await
-            .map_err(OpError::Failed)
+            .map_err(OpError::failed)
     })
     .await
 }
@@ -189,7 +199,7 @@ pub async fn unload_plugin(daemon: &Daemon, name: &str) -> Result<f64, OpError> 
         if !has_plugin(&stack, name).await? {
             return Ok(());
         }
-        stack.unload_plugin(name).await.map_err(OpError::Failed)
+        stack.unload_plugin(name).await.map_err(OpError::failed)
     })
     .await
 }
@@ -202,7 +212,7 @@ pub async fn reload_plugin(daemon: &Daemon, name: &str) -> Result<f64, OpError> 
             Ok(false) => Err(OpError::NotFound(format!(
                 "{name} is not running in the stack (is it installed and enabled?)"
             ))),
-            Err(err) => Err(OpError::Failed(err)),
+            Err(err) => Err(OpError::failed(err)),
         }
     })
     .await?;
@@ -227,7 +237,7 @@ pub async fn configure_plugin(daemon: &Daemon, name: &str) -> Result<serde_json:
             *taken = stack
                 .configure_plugin(name)
                 .await
-                .map_err(OpError::Failed)?;
+                .map_err(OpError::failed)?;
             Ok(())
         }
     })
@@ -500,7 +510,7 @@ fn unit(info: &ChildInfo, board: &Board, unit_key: &str) -> UnitStatus {
 pub async fn status(daemon: &Daemon) -> Result<StatusReport, OpError> {
     let root = sup::children(&daemon.stack.root)
         .await
-        .map_err(OpError::Failed)?;
+        .map_err(OpError::failed)?;
     let plugin_supervisor = root
         .iter()
         .find(|info| info.name == rosey_core::units::PLUGINS);

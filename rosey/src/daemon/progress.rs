@@ -26,8 +26,10 @@ pub enum Progress {
     PluginFailed(String),
     /// A note.
     Note(String),
-    /// The stack is up.
+    /// The stack is up: every service and plugin runs.
     Ready,
+    /// The services run, but these plugins do not (each `name (state: last exit)`).
+    StartedExcept(Vec<String>),
     /// The stack could not start; the daemon exits.
     Fatal(String),
 }
@@ -47,6 +49,12 @@ pub fn render(progress: &Progress, color: bool) -> String {
         Progress::PluginOk(text) => format!("  {green}✓{reset} {text}"),
         Progress::PluginFailed(text) => format!("  {red}✗{reset} {text}"),
         Progress::Ready => format!("{green}✓{reset} Started all"),
+        Progress::StartedExcept(plugins) => format!(
+            "{green}✓{reset} Started, except {} not running: {}\n  \
+             Fix the plugin, then `rosey plugin reload <name>`; `rosey logs <name>` says why it stopped",
+            if plugins.len() == 1 { "1 plugin" } else { "plugins" },
+            plugins.join(", ")
+        ),
         Progress::Fatal(text) => format!("{red}✗{reset} {text}"),
     }
 }

@@ -46,7 +46,7 @@ pub(crate) fn install_archive(
     let mut swapped_in_ms = None;
     let mut activate = |manifest: &rosey_core::manifest::Manifest,
                         previous: Option<&rosey_core::registry::InstalledPlugin>|
-     -> Result<(), String> {
+     -> Result<(), install::HookError> {
         if live != live::Live::Now {
             return Ok(());
         }

@@ -112,6 +112,8 @@ pub struct BotArgs {
     pub board: Board,
     /// Which plugins the supervisor gave up on (their commands are answered as unavailable).
     pub plugins_down: PluginsDown,
+    /// The message store's size (the router makes the stream with it if it is missing).
+    pub store: messaging::StoreBudget,
 }
 
 /// Leaves out the configuration's passwords: shows only who the bot is and where.
@@ -188,7 +190,10 @@ impl Actor for BotActor {
             Router::with_stream_repair(
                 js,
                 routes,
-                RouterSettings::from_config(&args.config),
+                RouterSettings {
+                    store: args.store,
+                    ..RouterSettings::from_config(&args.config)
+                },
                 Some(args.stream_repair.clone()),
             )
             .with_plugins_down(args.plugins_down.clone()),

@@ -15,6 +15,7 @@ use super::door::{Door, Wants};
 #[derive(Clone, Default)]
 pub struct Doors {
     doors: Arc<Mutex<HashMap<String, Arc<Door>>>>,
+    store: rosey_core::messaging::StoreBudget,
 }
 
 /// The plugins with a door; never waits for the lock (`<locked>` while someone holds it).
@@ -33,6 +34,14 @@ impl std::fmt::Debug for Doors {
 }
 
 impl Doors {
+    /// No doors yet; each makes the streams sized for `store` when it finds them missing.
+    pub fn new(store: rosey_core::messaging::StoreBudget) -> Doors {
+        Doors {
+            doors: Arc::default(),
+            store,
+        }
+    }
+
     /// Plugin `name`'s door, made for `version` if it has none yet.
     pub fn open(
         &self,
@@ -48,8 +57,22 @@ impl Doors {
         };
         doors
             .entry(name.to_owned())
-            .or_insert_with(|| Arc::new(Door::new(name, version, wants, js.clone(), attempts_file)))
+            .or_insert_with(|| {
+                Arc::new(Door::new(
+                    name,
+                    version,
+                    wants,
+                    js.clone(),
+                    self.store,
+                    attempts_file,
+                ))
+            })
             .clone()
+    }
+
+    /// The message store's size the streams are made with.
+    pub fn store(&self) -> rosey_core::messaging::StoreBudget {
+        self.store
     }
 
     /// Plugin `name`'s door, if it has one.

@@ -115,7 +115,8 @@ async fn ask(client: &async_nats::Client, part: &str) -> Result<String, String> 
     match tokio::time::timeout(ANSWER_TIMEOUT, request).await {
         Ok(Ok(reply)) => messaging::decode::<StateReply>(&reply.payload)
             .map_err(|err| format!("unreadable answer from the bot: {err}"))?
-            .into_result(),
+            .into_result()
+            .map_err(|refused| refused.reason),
         Ok(Err(err)) => Err(format!("the bot did not answer: {err}")),
         Err(_) => Err(format!("the bot did not answer within {ANSWER_TIMEOUT:?}")),
     }

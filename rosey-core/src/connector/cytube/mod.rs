@@ -96,17 +96,41 @@ impl std::fmt::Debug for CytubeSettings {
     }
 }
 
+/// Why `bot:` in rosey.yaml does not describe a CyTube channel to join, so an embedder can
+/// point at the setting to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CytubeSettingsError {
+    /// `bot.cytube.server` is missing.
+    #[error("bot.cytube.server is not set: give the CyTube site's address, e.g. https://cytu.be")]
+    NoServer,
+    /// `bot.cytube.server` is not a URL.
+    #[error("bot.cytube.server {server:?} is not a URL: {source}")]
+    BadServer {
+        /// The setting as written.
+        server: String,
+        /// Why it does not parse.
+        #[source]
+        source: url::ParseError,
+    },
+}
+
 impl CytubeSettings {
     /// The settings of `bot:` in rosey.yaml. `password` is the account password when it comes
     /// from elsewhere than the file (the daemon reads `ROSEY_CYTUBE_PASSWORD`); it wins over
     /// `bot.cytube.password`. Fails when `bot.cytube.server` is missing or not a URL.
-    pub fn from_config(bot: &BotConfig, password: Option<String>) -> Result<Self, String> {
+    pub fn from_config(
+        bot: &BotConfig,
+        password: Option<String>,
+    ) -> Result<Self, CytubeSettingsError> {
         let cytube = &bot.cytube;
-        let server = cytube.server.as_deref().ok_or(
-            "bot.cytube.server is not set: give the CyTube site's address, e.g. https://cytu.be",
-        )?;
-        let mut server = Url::parse(server)
-            .map_err(|err| format!("bot.cytube.server {server:?} is not a URL: {err}"))?;
+        let server = cytube
+            .server
+            .as_deref()
+            .ok_or(CytubeSettingsError::NoServer)?;
+        let mut server = Url::parse(server).map_err(|source| CytubeSettingsError::BadServer {
+            server: server.to_owned(),
+            source,
+        })?;
         if !server.path().ends_with('/') {
             let path = format!("{}/", server.path());
             server.set_path(&path);

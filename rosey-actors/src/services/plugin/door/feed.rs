@@ -114,7 +114,7 @@ impl Door {
     /// as `wants` says, and opens a pull subscription on it; also says whether the consumer
     /// had nothing pending or unacked when it was looked up.
     async fn open_stream(&self, wants: &Wants) -> Result<(pull::Stream, bool), String> {
-        let stream = ensure_streams(&self.js).await?;
+        let stream = ensure_streams(&self.js, &self.store).await?;
         let consumer: jetstream::consumer::PullConsumer = stream
             .create_consumer(messaging::plugin_consumer_config(
                 &self.name,
@@ -142,13 +142,16 @@ impl Door {
     }
 }
 
-/// Creates (or finds) the `ROSEY` stream and the dead-letter stream.
-pub async fn ensure_streams(js: &jetstream::Context) -> Result<jetstream::stream::Stream, String> {
+/// Creates (or finds) the `ROSEY` stream and the dead-letter stream, sized for `store`.
+pub async fn ensure_streams(
+    js: &jetstream::Context,
+    store: &messaging::StoreBudget,
+) -> Result<jetstream::stream::Stream, String> {
     let stream = js
-        .get_or_create_stream(messaging::stream_config())
+        .get_or_create_stream(messaging::stream_config(store))
         .await
         .map_err(|err| err.to_string())?;
-    js.get_or_create_stream(messaging::dead_letter_stream_config())
+    js.get_or_create_stream(messaging::dead_letter_stream_config(store))
         .await
         .map_err(|err| err.to_string())?;
     Ok(stream)

@@ -58,6 +58,8 @@ pub struct Wants {
 pub struct Door {
     name: String,
     js: jetstream::Context,
+    /// The message store's size (the streams are made with it if missing).
+    store: rosey_core::messaging::StoreBudget,
     /// Where the poison counts are kept across daemon restarts.
     attempts_file: PathBuf,
     state: Mutex<State>,
@@ -147,6 +149,7 @@ impl Door {
         version: &str,
         wants: Wants,
         js: jetstream::Context,
+        store: rosey_core::messaging::StoreBudget,
         attempts_file: PathBuf,
     ) -> Door {
         let attempts = std::fs::read(&attempts_file)
@@ -156,6 +159,7 @@ impl Door {
         Door {
             name: name.to_owned(),
             js,
+            store,
             attempts_file,
             state: Mutex::new(State {
                 standby: None,

@@ -43,35 +43,81 @@ const KISS: &str = "Kisscartoon and Kissanime are not supported.  See https://gi
 const MEGA: &str = "Mega.nz is not supported.  See https://git.io/fx6fz \
      for more information about why mega.nz cannot be supported.";
 
-/// Parses `link` like CyTube's web client; `Err` is the message the web client would show (one
-/// line, naming the problem), e.g. "Could not determine video type. Check
+/// Why a link cannot be queued: the refusal CyTube's web client would show, so a bot can tell
+/// its user what CyTube itself would and an embedder can still tell the cases apart.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MediaLinkError {
+    /// Not even a URL (the web client cannot place it either).
+    #[error("{}", INDETERMINABLE)]
+    NotALink(#[source] url::ParseError),
+    /// A URL, but of no provider CyTube knows.
+    #[error("{}", INDETERMINABLE)]
+    UnknownProvider,
+    /// A `youtube.com/watch` link without `v=`.
+    #[error("This YouTube link has no video id (no v= parameter).")]
+    NoYoutubeVideo,
+    /// A playlist id that is not a regular user-created playlist (`checkYP`).
+    #[error("{}", INVALID_PLAYLIST)]
+    InvalidPlaylist,
+    /// A livestream.com link without the numeric `/accounts/` form.
+    #[error("{}", LIVESTREAM)]
+    LivestreamWithoutAccount,
+    /// A livestream.com `/accounts/` link without a numeric event.
+    #[error(
+        "This Livestream.com link has no numeric event: use one of the form \
+         https://livestream.com/accounts/<account id>/events/<event id>."
+    )]
+    LivestreamWithoutEvent,
+    /// A `drive.google.com/open` link without `id=`.
+    #[error("This Google Drive link has no file id (no id= parameter).")]
+    NoDriveFile,
+    /// A short link (`yt:`) with nothing usable after the colon.
+    #[error("The short link \"{kind}:\" has no id after the colon (e.g. \"yt:dQw4w9WgXcQ\").")]
+    NoShortId {
+        /// The two letters before the colon.
+        kind: String,
+    },
+    /// A raw file over plain `http:` (the queue UI's refusal).
+    #[error("{}", PLAIN_HTTP)]
+    PlainHttpFile,
+    /// A raw file on kissanime, kimcartoon or kisscartoon (the queue UI's refusal).
+    #[error("{}", KISS)]
+    KissSite,
+    /// A raw file on mega.nz (the queue UI's refusal).
+    #[error("{}", MEGA)]
+    MegaNz,
+}
+
+/// Parses `link` like CyTube's web client; `Err` shows as the message the web client would show
+/// (one line, naming the problem), e.g. "Could not determine video type. Check
 /// <https://git.io/fjtOK> for a list of supported media providers."
 ///
 /// Raw files (`fi`) also pass the queue UI's checks: links starting `http:` and links to
 /// kissanime, kimcartoon, kisscartoon or mega.nz are refused with the UI's messages.
-pub fn parse(link: &str) -> Result<MediaLink, String> {
+pub fn parse(link: &str) -> Result<MediaLink, MediaLinkError> {
     let media = parse_media_link(link)?;
     if media.kind == "fi" {
         // ui.js `queue`: /^http:/, /kissanime|kimcartoon|kisscartoon/i, /mega\.nz/ on the id.
         let lower = media.id.to_ascii_lowercase();
         if media.id.starts_with("http:") {
-            return Err(PLAIN_HTTP.to_owned());
+            return Err(MediaLinkError::PlainHttpFile);
         }
         if ["kissanime", "kimcartoon", "kisscartoon"]
             .iter()
             .any(|name| lower.contains(name))
         {
-            return Err(KISS.to_owned());
+            return Err(MediaLinkError::KissSite);
         }
         if media.id.contains("mega.nz") {
-            return Err(MEGA.to_owned());
+            return Err(MediaLinkError::MegaNz);
         }
     }
     Ok(media)
 }
 
 /// A successful parse.
-fn found(kind: &str, id: impl Into<String>) -> Result<MediaLink, String> {
+fn found(kind: &str, id: impl Into<String>) -> Result<MediaLink, MediaLinkError> {
     Ok(MediaLink {
         kind: kind.to_owned(),
         id: id.into(),
@@ -79,14 +125,14 @@ fn found(kind: &str, id: impl Into<String>) -> Result<MediaLink, String> {
 }
 
 /// `parseMediaLink` itself, without the queue UI's checks.
-fn parse_media_link(link: &str) -> Result<MediaLink, String> {
+fn parse_media_link(link: &str) -> Result<MediaLink, MediaLinkError> {
     // Shorthand `xx:id` (/^[a-z]{2}:/).
     let b = link.as_bytes();
     if b.len() >= 3 && b[0].is_ascii_lowercase() && b[1].is_ascii_lowercase() && b[2] == b':' {
         return parse_short(&link[..2], &link[3..]);
     }
 
-    let url = Url::parse(link).map_err(|_| INDETERMINABLE.to_owned())?;
+    let url = Url::parse(link).map_err(MediaLinkError::NotALink)?;
     let path = url.path();
     if url.scheme() == "rtmp" {
         return found("rt", link);
@@ -106,7 +152,7 @@ fn parse_media_link(link: &str) -> Result<MediaLink, String> {
             if path == "/watch" {
                 return match query(&url, "v") {
                     Some(v) => found("yt", v),
-                    None => Err("This YouTube link has no video id (no v= parameter).".into()),
+                    None => Err(MediaLinkError::NoYoutubeVideo),
                 };
             }
             if path.starts_with("/shorts/") {
@@ -133,17 +179,13 @@ fn parse_media_link(link: &str) -> Result<MediaLink, String> {
         "clips.twitch.tv" => return found("tc", js_slice(path, 1, None)),
         "livestream.com" => {
             if !path.starts_with("/accounts/") {
-                return Err(LIVESTREAM.to_owned());
+                return Err(MediaLinkError::LivestreamWithoutAccount);
             }
             // Both groups are non-empty when the pattern matches, so the JS never falls
             // through to vimeo.com here; no match is its TypeError.
             return match livestream_ids(path) {
                 Some((account, event)) => found("li", format!("{account};{event}")),
-                None => Err(
-                    "This Livestream.com link has no numeric event: use one of the form \
-                     https://livestream.com/accounts/<account id>/events/<event id>."
-                        .into(),
-                ),
+                None => Err(MediaLinkError::LivestreamWithoutEvent),
             };
         }
         "vimeo.com" => return found("vi", js_slice(path, 1, None)),
@@ -169,7 +211,7 @@ fn parse_media_link(link: &str) -> Result<MediaLink, String> {
             if path == "/open" {
                 return match query(&url, "id") {
                     Some(id) => found("gd", id),
-                    None => Err("This Google Drive link has no file id (no id= parameter).".into()),
+                    None => Err(MediaLinkError::NoDriveFile),
                 };
             }
         }
@@ -200,11 +242,11 @@ fn parse_media_link(link: &str) -> Result<MediaLink, String> {
     if url.scheme().starts_with("http") {
         return found("fi", link);
     }
-    Err(INDETERMINABLE.to_owned())
+    Err(MediaLinkError::UnknownProvider)
 }
 
 /// `parseShortCode`: `kind` is the two letters, `raw` what follows the colon.
-fn parse_short(kind: &str, raw: &str) -> Result<MediaLink, String> {
+fn parse_short(kind: &str, raw: &str) -> Result<MediaLink, MediaLinkError> {
     let id = match kind {
         // `raw.match(/([^\?&#_]+)/)[1]`: DailyMotion ids lose their `_slug`.
         "dm" => first_run(raw, &['?', '&', '#', '_']),
@@ -218,14 +260,14 @@ fn parse_short(kind: &str, raw: &str) -> Result<MediaLink, String> {
     };
     match id {
         Some(id) => found(kind, id),
-        None => Err(format!(
-            "The short link \"{kind}:\" has no id after the colon (e.g. \"yt:dQw4w9WgXcQ\")."
-        )),
+        None => Err(MediaLinkError::NoShortId {
+            kind: kind.to_owned(),
+        }),
     }
 }
 
 /// `checkYP`: /^(PL[a-zA-Z0-9_-]{32}|PL[A-F0-9]{16}|OLA[a-zA-Z0-9_-]{38})$/.
-fn check_yp(id: &str) -> Result<(), String> {
+fn check_yp(id: &str) -> Result<(), MediaLinkError> {
     let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
     let upper_hex = |c: u8| c.is_ascii_digit() || (b'A'..=b'F').contains(&c);
     let ok = if let Some(rest) = id.strip_prefix("PL") {
@@ -239,7 +281,7 @@ fn check_yp(id: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(INVALID_PLAYLIST.to_owned())
+        Err(MediaLinkError::InvalidPlaylist)
     }
 }
 

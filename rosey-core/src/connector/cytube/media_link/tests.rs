@@ -25,7 +25,9 @@ fn check(cases: &[(String, Expected)]) {
                 "link {link:?}"
             ),
             Err(text) => {
-                let err = got.expect_err(&format!("{link:?} should be refused"));
+                let err = got
+                    .expect_err(&format!("{link:?} should be refused"))
+                    .to_string();
                 assert!(err.contains(text), "link {link:?}: {err:?} lacks {text:?}");
                 assert!(
                     !err.contains('\n'),

@@ -81,8 +81,10 @@ impl Session<'_> {
         let connect = async {
             let url = http::socket_url(&settings.server, &settings.channel, limit)
                 .await
-                .map_err(Ended::retry)?;
-            let transport = http::open(&url).await.map_err(Ended::retry)?;
+                .map_err(|err| Ended::retry(err.to_string()))?;
+            let transport = http::open(&url)
+                .await
+                .map_err(|err| Ended::retry(err.to_string()))?;
             let (ws, _) = tokio_tungstenite::client_async(url.as_str(), transport)
                 .await
                 .map_err(|err| Ended::retry(format!("WebSocket handshake with {url}: {err}")))?;

@@ -1,0 +1,135 @@
+//! Whether a start did what `rosey start` is about to claim.
+//!
+//! The supervisor's first start returns once each unit has started *or failed its first
+//! start* (a failed service is then waiting for its restart), so "the tree started" is not
+//! "everything runs". Before the daemon says `Started all`, it asks the tree: a service that is
+//! not running fails the start (the stack is stopped, the CLI exits non-zero with the failing
+//! service, its reason and the fix); a plugin that is not running leaves the stack up but is
+//! named on the last line instead of `Started all`.
+
+use rosey_actors::{client as sup, stack::Stack, ChildInfo, ChildState};
+use rosey_core::{paths::Home, units};
+
+/// What the start achieved.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Every service and plugin runs.
+    AllUp,
+    /// The services run; these plugins do not (`name (state: last exit)`).
+    PluginsDown(Vec<String>),
+    /// A service does not run: the message says which, why, and the fix.
+    ServicesDown(String),
+}
+
+/// Asks the running tree what runs now.
+pub(crate) async fn judge(stack: &Stack, home: &Home) -> Verdict {
+    let services = match sup::children(&stack.root).await {
+        Ok(services) => services,
+        Err(err) => return Verdict::ServicesDown(format!("the root supervisor: {err}")),
+    };
+    let down: Vec<&ChildInfo> = services
+        .iter()
+        .filter(|child| child.state != ChildState::Running)
+        .collect();
+    if let Some(first) = down.first() {
+        return Verdict::ServicesDown(services_down(first, &down[1..], home));
+    }
+    let Some(plugins) = stack.plugins() else {
+        return Verdict::ServicesDown("the plugin supervisor is not running".to_owned());
+    };
+    match sup::children(&plugins).await {
+        Ok(children) => {
+            let down: Vec<String> = children
+                .iter()
+                .filter(|child| child.state != ChildState::Running)
+                .map(|child| match &child.last_exit {
+                    Some(exit) => format!("{} ({}: {exit})", child.name, child.state),
+                    None => format!("{} ({})", child.name, child.state),
+                })
+                .collect();
+            if down.is_empty() {
+                Verdict::AllUp
+            } else {
+                Verdict::PluginsDown(down)
+            }
+        }
+        Err(err) => Verdict::ServicesDown(format!("the plugin supervisor: {err}")),
+    }
+}
+
+/// `nats failed: <why>; bot and plugins could not start without it. Fix: …`.
+fn services_down(first: &ChildInfo, others: &[&ChildInfo], home: &Home) -> String {
+    let why = first
+        .last_exit
+        .clone()
+        .unwrap_or_else(|| format!("it is {}", first.state));
+    let mut message = format!("{} failed: {why}", first.name);
+    if !others.is_empty() {
+        let names: Vec<&str> = others.iter().map(|child| child.name.as_str()).collect();
+        message.push_str(&format!(
+            "; {} could not start without it",
+            names.join(" and ")
+        ));
+    }
+    message.push_str(&format!(". Fix: {}", fix_for(&first.name, &why, home)));
+    message
+}
+
+/// What an operator can do about service `unit` failing with `why`.
+pub(crate) fn fix_for(unit: &str, why: &str, home: &Home) -> String {
+    let lower = why.to_ascii_lowercase();
+    let logs = format!("the details are in `rosey logs {unit}`");
+    if lower.contains("insufficient storage")
+        || lower.contains("no space left")
+        || lower.contains("storage resources")
+    {
+        return format!(
+            "free space on the disk holding {}, or lower `nats.max_storage` in rosey.yaml; {logs}",
+            home.data_dir().display()
+        );
+    }
+    if lower.contains("address already in use") || lower.contains("address in use") {
+        let key = match unit {
+            units::NATS => "`nats.port`",
+            units::WEB => "`web.port`",
+            _ => "its port",
+        };
+        return format!(
+            "another program listens on that port: stop it or change {key} in rosey.yaml; {logs}"
+        );
+    }
+    logs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_names_the_key_and_the_folder() {
+        let home = Home::new("/srv/bot");
+        let fix = fix_for(
+            "nats",
+            "insufficient storage resources available (code 500, error code 10047)",
+            &home,
+        );
+        assert!(fix.contains("nats.max_storage"), "{fix}");
+        assert!(fix.contains("/srv/bot/data"), "{fix}");
+        assert!(fix.contains("rosey logs nats"), "{fix}");
+    }
+
+    #[test]
+    fn a_taken_port_names_the_service_key() {
+        let home = Home::new("/srv/bot");
+        let fix = fix_for(
+            "web",
+            "cannot bind: Address already in use (os error 98)",
+            &home,
+        );
+        assert!(fix.contains("`web.port`"), "{fix}");
+        assert_eq!(
+            fix_for("bot", "the connector closed", &home),
+            "the details are in `rosey logs bot`"
+        );
+    }
+}

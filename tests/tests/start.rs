@@ -1,0 +1,38 @@
+//! End to end: `rosey start` says what happened and nothing else. A service that cannot start
+//! fails the start at once (non-zero exit; the service, its reason and the fix on the last line;
+//! nothing left running); it never ends with `Started all`.
+
+use std::time::Duration;
+
+use rosey_e2e::stack::{wait_until_gone, TestStack, TEST_CONFIG};
+
+#[test]
+fn a_service_that_cannot_start_fails_the_start_with_the_fix_and_leaves_nothing_running() {
+    // Another program holds the port NATS is told to use.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let config = TEST_CONFIG.replacen("nats:\n  port: 0\n", &format!("nats:\n  port: {port}\n"), 1);
+    assert_ne!(config, TEST_CONFIG, "the test config names nats.port");
+    let stack = TestStack::with_config(&["dice-roller"], &config);
+    let text = stack.start_fails();
+    assert!(!text.contains("Started all"), "{text}");
+    let last = text
+        .lines()
+        .rfind(|line| line.contains("not started:"))
+        .unwrap_or_else(|| panic!("a last line saying the start failed:\n{text}"));
+    assert!(last.contains("nats failed"), "names the service: {last}");
+    assert!(
+        last.contains("address already in use"),
+        "its reason: {last}"
+    );
+    assert!(
+        last.contains("`nats.port`"),
+        "the fix names the key: {last}"
+    );
+    // All or nothing: nothing after NATS was even tried.
+    assert!(!text.contains("Starting bot"), "{text}");
+    let left = wait_until_gone(&stack.home.path(), Duration::from_secs(20));
+    assert!(left.is_empty(), "processes left: {left:?}");
+    assert_eq!(stack.rosey(&["status"]).status.code(), Some(3));
+    drop(taken);
+}
