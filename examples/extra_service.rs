@@ -2,7 +2,7 @@
 //!
 //! How a program that embeds rosey adds a service of its own to the supervision tree, the
 //! way the `rosey` daemon adds its web dashboard: an [`ExtraService`] (a name and a child
-//! factory) passed in [`StackContext::extra_services`], which the root supervisor starts after
+//! factory) given to the stack builder ([`Stack::builder`]), which the root supervisor starts after
 //! `nats`, `bot` and `plugins` and supervises like them (settings: `services.<name>`, else
 //! `supervision.services`: permanent, 5 restarts a minute, 100 ms backoff).
 //!
@@ -30,20 +30,11 @@ use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, ActorStatus};
 use rosey_actors::{
-    children,
-    services::{board::Board, bot::ReplyWaiters, plugin::HostProgram, process::Spawner},
-    shutdown, spawn_child,
-    stack::{ExtraService, Stack, StackContext},
+    children, spawn_child,
+    stack::{ExtraService, Stack},
     ChildInfo, ChildState, SupervisionEventKind, SupervisionNotice,
 };
-use rosey_core::{
-    bus::Credentials,
-    config::Config,
-    connector::{Connector, LocalConnector},
-    logs::LogHub,
-    paths::Home,
-    units,
-};
+use rosey_core::{config::Config, paths::Home, units};
 
 /// The extra service's name under the root supervisor.
 const HEARTBEAT: &str = "heartbeat";
@@ -105,60 +96,43 @@ async fn run(nats_binary: PathBuf) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|err| format!("cannot make a temp home: {err}"))?;
     let home = Home::new(dir.path());
 
-    // The configuration a `rosey.yaml` would give, built in code: all defaults but no warm
-    // spare plugin hosts (there are no plugins, and so no plugin host program, here).
+    // The configuration a `rosey.yaml` would give, built in code: a free NATS port, no warm
+    // spare plugin hosts (there are no plugins here), the local chat (the default).
     let mut config = Config::default();
+    config.nats.port = 0;
     config.plugin_host.spares = 0;
-    let nats_port = free_port(&config.nats.host)?;
 
-    let extra = ExtraService {
-        name: HEARTBEAT.to_owned(),
-        factory: Arc::new({
-            let runs = Arc::new(AtomicU32::new(0));
-            move |supervisor: ActorCell| {
-                let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
-                spawn_child(None, Heartbeat, (run, t0), supervisor)
-            }
-        }),
-    };
+    let heartbeat = ExtraService::new(HEARTBEAT, {
+        let runs = Arc::new(AtomicU32::new(0));
+        move |supervisor: ActorCell| {
+            let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+            spawn_child(None, Heartbeat, (run, t0), supervisor)
+        }
+    });
 
-    let board = Board::default();
-    let connector = Arc::new(LocalConnector::new());
-    let ctx = StackContext {
-        home: home.clone(),
-        nats_binary,
-        nats_port,
-        store: Default::default(),
-        // Made on the home's first start (data/nats-auth/credentials).
-        nats_credentials: Credentials::load_or_create(&home).map_err(|err| err.to_string())?,
-        // Never run: no plugins are installed and no spares are kept.
-        host_program: HostProgram {
-            exe: PathBuf::from("rosey-plugin-host"),
-            subcommand: None,
-        },
-        spawner: Spawner::new().map_err(|err| format!("cannot start the spawner: {err}"))?,
-        board: board.clone(),
-        connector: connector.clone(),
-        waiters: ReplyWaiters::default(),
-        host_log_level: "info".to_owned(),
-        listener: Arc::new(move |notice| print_notice(t0, &notice)),
-        on_starting: Arc::new(|_unit: &str| {}),
-        // nats-server's output goes to logs/ in the temp home.
-        logs: LogHub::open(&home, config.logs).map_err(|err| format!("cannot log: {err}"))?,
-        extra_services: vec![extra],
-        config,
-    };
-
-    let (stack, root_done) = Stack::start(ctx).await.map_err(|err| err.to_string())?;
+    // Everything else (credentials, logs in the home, the chat, the spawner) is the
+    // builder's default.
+    let (stack, root_done) = Stack::builder(home)
+        .config(config)
+        .nats_binary(nats_binary)
+        .extra_service(heartbeat)
+        .listener(Arc::new(move |notice| print_notice(t0, &notice)))
+        .start()
+        .await
+        .map_err(|err| err.to_string())?;
     println!(
         "stack up after {:.3}s; the root supervisor's children:",
         t0.elapsed().as_secs_f64()
     );
-    print_children(&children(&stack.root).await.map_err(|err| err.to_string())?);
+    print_children(
+        &children(stack.root())
+            .await
+            .map_err(|err| err.to_string())?,
+    );
 
     // Let it beat a little, then crash it once through its running instance.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let heartbeat = child(&stack.root, HEARTBEAT).await?;
+    let heartbeat = child(stack.root(), HEARTBEAT).await?;
     let actor = heartbeat.actor.ok_or("heartbeat is not running")?;
     println!("{:>6.3}s  crashing heartbeat", t0.elapsed().as_secs_f64());
     actor
@@ -167,7 +141,7 @@ async fn run(nats_binary: PathBuf) -> Result<(), String> {
 
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let now = child(&stack.root, HEARTBEAT).await?;
+        let now = child(stack.root(), HEARTBEAT).await?;
         if now.state == ChildState::Running && now.restarts == 1 {
             break;
         }
@@ -178,7 +152,9 @@ async fn run(nats_binary: PathBuf) -> Result<(), String> {
     }
     tokio::time::sleep(Duration::from_millis(450)).await;
     println!("after the crash:");
-    let after = children(&stack.root).await.map_err(|err| err.to_string())?;
+    let after = children(stack.root())
+        .await
+        .map_err(|err| err.to_string())?;
     print_children(&after);
     for unit in &after {
         if unit.state != ChildState::Running {
@@ -191,13 +167,12 @@ async fn run(nats_binary: PathBuf) -> Result<(), String> {
 
     // Stop everything: the root stops its children in reverse start order (heartbeat first,
     // nats-server last), then the spare hosts (none here) and the chat connection.
-    let nats_pid = board.get(units::NATS).and_then(|report| report.pid);
-    shutdown(&stack.root, Duration::from_secs(30))
+    let nats_pid = stack.board().get(units::NATS).and_then(|report| report.pid);
+    stack
+        .shutdown(Duration::from_secs(30))
         .await
         .map_err(|err| err.to_string())?;
     root_done.await.map_err(|err| format!("root task: {err}"))?;
-    stack.end_spares();
-    connector.close().await.map_err(|err| err.to_string())?;
     if actor.get_status() != ActorStatus::Stopped {
         return Err("the old heartbeat instance is still alive".to_owned());
     }
@@ -253,14 +228,6 @@ async fn child(
         .into_iter()
         .find(|child| child.name == name)
         .ok_or_else(|| format!("no unit {name} under the root"))
-}
-
-/// A free port on `host` (as the daemon does for `nats.port: 0`).
-fn free_port(host: &str) -> Result<u16, String> {
-    std::net::TcpListener::bind((host, 0))
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .map_err(|err| format!("no free port on {host}: {err}"))
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

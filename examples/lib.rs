@@ -11,5 +11,9 @@
 //!   plugin supervisor) in a temporary home, with one extra supervised service of the
 //!   embedding program's own, crashed once and restarted.
 //!   `ROSEY_NATS_SERVER=/path/to/nats-server cargo run -p rosey-examples --example extra_service`
+//! - `line_chat.rs`: a bot with a chat of its own (a line protocol on TCP, a `Connector` of
+//!   a few lines) embedding the stack with plugins, and running as its own plugin host:
+//!   installs the archives it is given, asks `!roll 1d1`, prints the answer.
+//!   `cargo run -p rosey-examples --example line_chat -- dice-roller-0.1.0.roseyplug`
 //!
 //! This library itself is empty: Cargo wants a library or binary target in every package.

@@ -29,3 +29,41 @@ pub mod storage;
 pub mod wire;
 
 pub use host::{check, serve};
+
+/// What `rosey-plugin-host` says when its arguments are not `serve` or
+/// `check --library <path>`.
+pub const USAGE: &str = "usage: rosey-plugin-host serve | check --library <absolute path>";
+
+/// Runs a plugin host from its command-line arguments (those after the program name, or
+/// after an embedder's own subcommand) and returns the process's exit code
+/// ([`exit_codes`]): `serve` serves the channel the daemon passed at fd 3; `check --library
+/// <absolute path>` loads a library, checks its ABI and exits. This is all a program needs to
+/// be its own plugin hosts:
+///
+/// ```no_run
+/// // In an embedder's `main`, when the stack runs it as `<program> plugin-host …`
+/// // (rosey_actors' `HostProgram::this_program("plugin-host")`):
+/// let args: Vec<String> = std::env::args().skip(1).collect();
+/// if args.first().map(String::as_str) == Some("plugin-host") {
+///     std::process::exit(rosey_host::run(&args[1..]));
+/// }
+/// ```
+pub fn run(args: &[String]) -> i32 {
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["serve"] => serve(),
+        ["check", "--library", library] => check(std::path::Path::new(library)),
+        ["--version"] => {
+            println!("rosey-plugin-host {}", env!("CARGO_PKG_VERSION"));
+            exit_codes::CLEAN
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            exit_codes::USAGE
+        }
+    }
+}

@@ -144,32 +144,17 @@ fn main() -> ExitCode {
         Command::Logs(args) => logs_cmd::run(&home, args),
         Command::Plugin(command) => plugin_cmd::run(&home, command),
         Command::Daemon(args) => daemon::main(&home, args),
-        Command::PluginHost(args) => {
-            let code = match args.mode {
-                PluginHostMode::Serve => rosey_host::serve(),
-                PluginHostMode::Check { library } => rosey_host::check(&library),
-            };
-            ExitCode::from(u8::try_from(code).unwrap_or(1))
+        Command::PluginHost(host) => {
+            ExitCode::from(u8::try_from(rosey_host::run(&host.args)).unwrap_or(1))
         }
     }
 }
 
 /// `rosey plugin-host`: the plugin host inside the full binary (the daemon uses the slim
-/// `rosey-plugin-host` when it sits beside `rosey`; this is the same code).
+/// `rosey-plugin-host` when it sits beside `rosey`; both are [`rosey_host::run`]).
 #[derive(Debug, clap::Args)]
 struct PluginHostArgs {
-    #[command(subcommand)]
-    mode: PluginHostMode,
-}
-
-#[derive(Debug, Subcommand)]
-enum PluginHostMode {
-    /// Serve the channel the daemon passed at fd 3.
-    Serve,
-    /// Load a plugin library, check its ABI, print what it reports, and exit.
-    Check {
-        /// Absolute path of the library.
-        #[arg(long)]
-        library: std::path::PathBuf,
-    },
+    /// `serve` (the channel the daemon passed at fd 3) or `check --library <absolute path>`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
 }

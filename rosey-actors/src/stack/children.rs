@@ -5,7 +5,7 @@
 use super::*;
 
 /// Converts configured supervision settings into a supervisor spec.
-pub fn supervisor_spec(
+pub(crate) fn supervisor_spec(
     name: &str,
     settings: &SupervisionSettings,
     give_up: GiveUp,
@@ -201,7 +201,7 @@ fn lock_slot(
 /// is made for `version` (or told to run `version` when it exists); every start of the actor,
 /// restarts included, runs the door's version of the moment, so a reload's new version is the
 /// one a later crash restarts.
-pub fn plugin_spec(
+pub(crate) fn plugin_spec(
     ctx: &StackContext,
     runtime: &PluginRuntime,
     client: &async_nats::Client,

@@ -14,11 +14,12 @@
 //! How each unit is specified (its supervision settings, its actor's arguments) is in
 //! `children.rs`.
 
+mod builder;
 mod children;
 mod error;
 mod plugins;
-use children::{bot_child, extra_child, nats_child, plugins_child};
-pub use children::{plugin_spec, supervisor_spec};
+pub use builder::{BuildError, PreparedStack, StackBuilder};
+use children::{bot_child, extra_child, nats_child, plugin_spec, plugins_child, supervisor_spec};
 pub use error::StackError;
 
 use std::{
@@ -56,41 +57,41 @@ use rosey_core::{
     units,
 };
 
-/// Everything the tree is built from.
+/// Everything the tree is built from ([`StackBuilder`] makes it).
 #[derive(Clone)]
-pub struct StackContext {
+pub(crate) struct StackContext {
     /// The home.
-    pub home: Home,
+    pub(crate) home: Home,
     /// Its configuration.
-    pub config: Config,
+    pub(crate) config: Config,
     /// The nats-server executable.
-    pub nats_binary: PathBuf,
+    pub(crate) nats_binary: PathBuf,
     /// The NATS port (resolved once, so restarts keep it).
-    pub nats_port: u16,
+    pub(crate) nats_port: u16,
     /// The message store's size (see [`rosey_core::messaging::StoreBudget::fit`]).
-    pub store: rosey_core::messaging::StoreBudget,
+    pub(crate) store: rosey_core::messaging::StoreBudget,
     /// The bus's passwords (`data/nats-auth/credentials`, made at the first start).
-    pub nats_credentials: Credentials,
+    pub(crate) nats_credentials: Credentials,
     /// The program plugin hosts run as.
-    pub host_program: HostProgram,
+    pub(crate) host_program: HostProgram,
     /// Forks all children.
-    pub spawner: Spawner,
+    pub(crate) spawner: Spawner,
     /// What units report about themselves.
-    pub board: Board,
+    pub(crate) board: Board,
     /// The chat connection (the configured connector; it outlives bot restarts).
-    pub connector: Arc<dyn Connector>,
+    pub(crate) connector: Arc<dyn Connector>,
     /// Who is waiting for replies to `rosey say`.
-    pub waiters: ReplyWaiters,
+    pub(crate) waiters: ReplyWaiters,
     /// Log level for plugin hosts.
-    pub host_log_level: String,
+    pub(crate) host_log_level: String,
     /// Receives every supervision event.
-    pub listener: Listener,
+    pub(crate) listener: Listener,
     /// Called right before each unit starts, for start-up progress.
-    pub on_starting: Arc<dyn Fn(&str) + Send + Sync>,
+    pub(crate) on_starting: Arc<dyn Fn(&str) + Send + Sync>,
     /// Writes the logs; every child's output goes through it.
-    pub logs: LogHub,
+    pub(crate) logs: LogHub,
     /// Services of the embedding program, supervised by the root after the built-in ones.
-    pub extra_services: Vec<ExtraService>,
+    pub(crate) extra_services: Vec<ExtraService>,
 }
 
 /// Leaves out the configuration (it holds passwords and the dashboard's token) and the
@@ -122,6 +123,17 @@ pub struct ExtraService {
     pub factory: Arc<dyn crate::ChildFactory>,
 }
 
+impl ExtraService {
+    /// A service named `name` whose instances `factory` starts (each start a fresh one,
+    /// linked to the root: see [`crate::ChildFactory`]).
+    pub fn new(name: impl Into<String>, factory: impl crate::ChildFactory) -> ExtraService {
+        ExtraService {
+            name: name.into(),
+            factory: Arc::new(factory),
+        }
+    }
+}
+
 impl std::fmt::Debug for ExtraService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ExtraService")
@@ -132,12 +144,12 @@ impl std::fmt::Debug for ExtraService {
 
 impl StackContext {
     /// `nats://host:port` (never with credentials).
-    pub fn nats_url(&self) -> String {
+    pub(crate) fn nats_url(&self) -> String {
         format!("nats://{}:{}", self.config.nats.host, self.nats_port)
     }
 
     /// A new connection to the stack's NATS as the daemon's user, named `name`.
-    pub async fn connect_nats(&self, name: &str) -> Result<async_nats::Client, BusError> {
+    pub(crate) async fn connect_nats(&self, name: &str) -> Result<async_nats::Client, BusError> {
         self.nats_credentials
             .connect(&self.nats_url(), BusUser::Daemon, name)
             .await
@@ -149,10 +161,12 @@ impl StackContext {
 #[derive(Clone)]
 pub struct Stack {
     /// The root supervisor (services).
-    pub root: ActorRef<SupervisorMsg>,
+    root: ActorRef<SupervisorMsg>,
     /// The plugin supervisor of the moment (replaced when the root restarts it, emptied when
     /// it stops).
-    pub plugins: Arc<Mutex<Option<ActorRef<SupervisorMsg>>>>,
+    plugins: Arc<Mutex<Option<ActorRef<SupervisorMsg>>>>,
+    /// The chat as the local connector, when it is that one.
+    local: Option<Arc<rosey_core::connector::LocalConnector>>,
     ctx: StackContext,
     runtime: PluginRuntime,
     client: Arc<tokio::sync::OnceCell<async_nats::Client>>,
@@ -197,18 +211,19 @@ pub enum DeadLettersError {
 
 /// What plugin actors share across restarts: their doors and the warm spare hosts.
 #[derive(Clone, Debug)]
-pub struct PluginRuntime {
+pub(crate) struct PluginRuntime {
     /// Every plugin's door.
-    pub doors: Doors,
+    pub(crate) doors: Doors,
     /// The warm spare hosts.
-    pub spares: Spares,
+    pub(crate) spares: Spares,
 }
 
 impl Stack {
     /// Starts the whole tree; returns once every unit has started (or, for plugins, failed),
     /// with a handle that ends when the root supervisor stops or fails.
-    pub async fn start(
+    pub(crate) async fn start(
         mut ctx: StackContext,
+        local: Option<Arc<rosey_core::connector::LocalConnector>>,
     ) -> Result<(Stack, tokio::task::JoinHandle<()>), StackError> {
         let down = PluginsDown::new();
         ctx.listener = follow_crashes(ctx.listener.clone(), down.clone());
@@ -262,6 +277,7 @@ impl Stack {
             Stack {
                 root,
                 plugins: plugins_slot,
+                local,
                 ctx,
                 runtime,
                 client: Arc::default(),
@@ -269,6 +285,58 @@ impl Stack {
             },
             root_done,
         ))
+    }
+
+    /// The root supervisor: the services (`nats`, `bot`, `plugins`, then the extra ones), for
+    /// [`crate::children`] and the operator's per-unit requests.
+    pub fn root(&self) -> &ActorRef<SupervisorMsg> {
+        &self.root
+    }
+
+    /// The home it runs in.
+    pub fn home(&self) -> &Home {
+        &self.ctx.home
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &Config {
+        &self.ctx.config
+    }
+
+    /// Where its NATS listens (`nats://host:port`).
+    pub fn nats_url(&self) -> String {
+        self.ctx.nats_url()
+    }
+
+    /// What its units report about themselves (pids, versions, details) for status.
+    pub fn board(&self) -> &Board {
+        &self.ctx.board
+    }
+
+    /// The chat it talks to.
+    pub fn connector(&self) -> &Arc<dyn Connector> {
+        &self.ctx.connector
+    }
+
+    /// The chat as the local connector, when the configured chat is the local one (to inject
+    /// what users say, as `rosey say` does).
+    pub fn local(&self) -> Option<&Arc<rosey_core::connector::LocalConnector>> {
+        self.local.as_ref()
+    }
+
+    /// Who waits for replies to an injected message (`rosey say`).
+    pub fn reply_waiters(&self) -> &ReplyWaiters {
+        &self.ctx.waiters
+    }
+
+    /// Stops everything, in reverse start order (each unit given its shutdown timeout, the
+    /// whole bounded by `timeout`), then the warm spare hosts, then closes the chat: nothing
+    /// of the stack is left running.
+    pub async fn shutdown(&self, timeout: Duration) -> Result<(), StackError> {
+        let stopped = crate::shutdown(&self.root, timeout).await;
+        self.end_spares();
+        let _ = self.ctx.connector.close().await;
+        Ok(stopped?)
     }
 
     /// Who is held back from plugin `name` now.

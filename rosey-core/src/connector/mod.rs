@@ -8,6 +8,7 @@
 //! is restarted by its supervisor takes the same receiver again and loses nothing in between.
 //! Connectors build that behaviour from [`IncomingQueue`].
 
+mod configured;
 pub mod cytube;
 mod incoming;
 pub mod local;
@@ -23,6 +24,7 @@ use crate::{
     rank::Rank,
 };
 
+pub use configured::{from_config, Configured, ConfiguredError, CYTUBE_PASSWORD_ENV};
 pub use cytube::{CytubeConnector, CytubeSettings, CytubeSettingsError};
 pub use incoming::{IncomingQueue, IncomingReceiver};
 pub use local::LocalConnector;

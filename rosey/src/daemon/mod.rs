@@ -12,6 +12,7 @@ mod notices;
 pub(crate) mod ops;
 pub mod peer;
 pub mod progress;
+mod reporter;
 mod verdict;
 
 use std::{
@@ -23,14 +24,12 @@ use std::{
 };
 
 use rosey_actors::{
-    client as sup,
-    services::{board::Board, bot::ReplyWaiters, nats as nats_actor, process},
-    stack::{Stack, StackContext, StackError},
-    SupervisionEventKind, SupervisionNotice, SupervisorError,
+    services::plugin::HostProgram,
+    stack::{BuildError, PreparedStack, Stack, StackError},
+    SupervisionNotice, SupervisorError,
 };
 use rosey_core::{
-    config::Config, connector::local::LocalConnector, messaging, messaging::StoreBudget,
-    paths::Home, units,
+    config::Config, connector::local::LocalConnector, logs::LogHub, messaging, paths::Home,
 };
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -39,6 +38,7 @@ use self::{
     notices::Notices,
     ops::Daemon,
     progress::{Progress, ProgressSink},
+    reporter::Reporter,
 };
 
 /// Arguments of the hidden `rosey daemon` subcommand (and of `rosey start --foreground`).
@@ -87,80 +87,6 @@ pub fn main(home: &Home, args: DaemonArgs) -> ExitCode {
     code
 }
 
-/// Start-up progress, shared with the tree's callbacks until the stack is up.
-#[derive(Clone)]
-struct Reporter {
-    sink: Arc<Mutex<ProgressSink>>,
-    starting: Arc<std::sync::atomic::AtomicBool>,
-    nats_url: String,
-    web_url: String,
-}
-
-impl Reporter {
-    fn report(&self, progress: Progress) {
-        let mut sink = match self.sink.lock() {
-            Ok(sink) => sink,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        sink.report(progress);
-    }
-
-    fn during_start(&self) -> bool {
-        self.starting.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    fn on_starting(&self, unit: &str) {
-        if !self.during_start() {
-            return;
-        }
-        self.report(match unit {
-            units::NATS => Progress::Step(format!("Starting NATS server on {}...", self.nats_url)),
-            units::BOT => Progress::Step("Starting bot...".to_owned()),
-            units::PLUGINS => Progress::Step("Loading plugins...".to_owned()),
-            units::WEB => Progress::Step("Starting web dashboard...".to_owned()),
-            other => Progress::PluginStep(format!(
-                "Loading plugin: {}",
-                other.strip_prefix("plugin:").unwrap_or(other)
-            )),
-        });
-    }
-
-    fn on_notice(&self, notice: &SupervisionNotice) {
-        if !self.during_start() {
-            return;
-        }
-        let plugin = notice.supervisor == units::PLUGINS;
-        let progress = match (&notice.kind, plugin, notice.child.as_str()) {
-            (SupervisionEventKind::Started, false, units::NATS) => {
-                Progress::Ok("NATS server started".to_owned())
-            }
-            (SupervisionEventKind::Started, false, units::BOT) => {
-                Progress::Ok("Bot service started".to_owned())
-            }
-            (SupervisionEventKind::Started, false, units::PLUGINS) => {
-                Progress::Ok("Plugins started".to_owned())
-            }
-            (SupervisionEventKind::Started, false, units::WEB) => {
-                Progress::Ok(format!("Web dashboard on {}", self.web_url))
-            }
-            (SupervisionEventKind::Started, true, name) => {
-                Progress::PluginOk(format!("Loaded plugin: {name}"))
-            }
-            (SupervisionEventKind::Exited { reason, .. }, true, name) => {
-                Progress::PluginFailed(format!("Plugin {name} failed: {reason}"))
-            }
-            (SupervisionEventKind::GaveUp { reason }, true, name) => {
-                Progress::PluginFailed(format!("Plugin {name} crashed: {reason}"))
-            }
-            (SupervisionEventKind::Exited { reason, .. }, false, name) => {
-                Progress::Failed(format!("{name} failed: {reason}"))
-            }
-            _ => return,
-        };
-        self.report(progress);
-    }
-}
-
 async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
     let sink = Arc::new(Mutex::new(sink));
     let fatal = |message: String| {
@@ -175,189 +101,54 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         Ok(instance) => instance,
         Err(err) => return fatal(err.to_string()),
     };
-    let logs = match logging::init(&home, args.debug) {
+    let logs = match start_logging(&home, &args, instance.cleaned_stale) {
         Ok(logs) => logs,
-        Err(err) => {
-            return fatal(format!(
-                "cannot write logs in {}: {err}; check the folder's permissions",
-                home.logs_dir().display()
-            ))
-        }
+        Err(message) => return fatal(message),
     };
-    if !args.foreground {
-        if let Err(err) = logging::capture_output(&logs) {
-            tracing::warn!("the daemon's own output goes around the log hub: {err}");
-        }
-    }
-    tracing::info!(
-        "rosey daemon {} starting in {} (pid {})",
-        env!("CARGO_PKG_VERSION"),
-        home.root().display(),
-        std::process::id()
-    );
-    if instance.cleaned_stale {
-        tracing::info!(
-            "removed a stale pid file and socket left by a daemon that did not stop cleanly"
-        );
-    }
     let config = match Config::load(&home) {
         Ok(config) => config,
         Err(err) => return fatal(err.to_string()),
     };
     logs.set_limits(config.logs);
-    let nats_binary = match nats_actor::find_binary(&home) {
-        Ok(binary) => binary,
-        Err(err) => return fatal(err),
-    };
-    let store = match nats_actor::fit_store(&home, config.nats.max_storage) {
-        Ok(store) => store,
-        Err(err) => return fatal(err.to_string()),
-    };
-    if config.nats.max_storage.is_none() && store.total() < StoreBudget::DEFAULT {
-        tracing::warn!(
-            "the message store is limited to {} so that it fits the disk holding {}; set nats.max_storage in rosey.yaml to choose its size",
-            store.describe(),
-            home.nats_store_dir().display()
-        );
-    }
-    let nats_port = match resolve_port(&config) {
-        Ok(port) => port,
-        Err(err) => return fatal(err),
-    };
-    let nats_credentials = match rosey_core::bus::Credentials::load_or_create(&home)
-        .and_then(|credentials| credentials.with_tls(&home, config.nats.tls.as_ref()))
-    {
-        Ok(credentials) => credentials,
-        Err(err) => return fatal(err.to_string()),
-    };
-    let rosey_exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(err) => return fatal(format!("cannot find the rosey executable: {err}")),
-    };
-    let spawner = match process::Spawner::new() {
-        Ok(spawner) => spawner,
-        Err(err) => return fatal(format!("cannot start the process spawner: {err}")),
-    };
     let listener = match instance.bind_socket() {
         Ok(listener) => listener,
         Err(err) => return fatal(err.to_string()),
     };
-    let web_token = if config.web.enabled {
-        match crate::web::token::resolve(&home, &config.web) {
-            Ok(token) => token,
-            Err(err) => return fatal(err),
-        }
-    } else {
-        None
+    let dashboard = match Dashboard::bind(&home, &config) {
+        Ok(dashboard) => dashboard,
+        Err(message) => return fatal(message),
     };
-    let web = if config.web.enabled {
-        match crate::web::bind(&config) {
-            Ok(bound) => Some(bound),
-            Err(err) => return fatal(err),
-        }
-    } else {
-        None
-    };
-    let reporter = Reporter {
-        sink: sink.clone(),
-        starting: Arc::new(std::sync::atomic::AtomicBool::new(true)),
-        nats_url: format!("{}:{}", config.nats.host, nats_port),
-        // The link that signs a browser in; it goes to the terminal (or the CLI's progress
-        // pipe), never to the logs.
-        web_url: web
-            .as_ref()
-            .map(|bound| crate::web::token::link(&bound.url, web_token.as_deref()))
-            .unwrap_or_default(),
-    };
+    let reporter = Reporter::new(sink.clone(), dashboard.link());
     let (notices, notice_publisher) = Notices::new();
-    let board = Board::default();
-    let (connector, local) = match chat::connect(&config.bot) {
-        Ok(connectors) => connectors,
-        Err(err) => return fatal(err),
+    let prepared = match prepare_stack(&home, config, logs.clone(), &args, &reporter, &notices) {
+        Ok(prepared) => prepared,
+        Err(err) => return fatal(err.to_string()),
     };
-    let waiters = ReplyWaiters::default();
+    reporter.set_nats_url(prepared.nats_url().trim_start_matches("nats://").to_owned());
     let daemon_slot = crate::web::DaemonSlot::default();
-    let extra_services = web
-        .into_iter()
-        .map(|bound| {
-            crate::web::service(
-                bound,
-                &config,
-                web_token.clone(),
-                daemon_slot.clone(),
-                notices.feed.clone(),
-                board.clone(),
-            )
-        })
-        .collect();
-    let ctx = StackContext {
-        home: home.clone(),
-        config: config.clone(),
-        nats_binary,
-        nats_port,
-        store,
-        nats_credentials,
-        host_program: rosey_actors::services::plugin::HostProgram::beside(&rosey_exe),
-        spawner,
-        board: board.clone(),
-        connector: connector.clone(),
-        waiters: waiters.clone(),
-        host_log_level: if args.debug {
-            "debug"
-        } else {
-            config.logs.plugins.as_str()
-        }
-        .to_owned(),
-        listener: {
-            let reporter = reporter.clone();
-            let notices = notices.clone();
-            Arc::new(move |notice: SupervisionNotice| {
-                notices.supervision(&notice);
-                reporter.on_notice(&notice);
-            })
-        },
-        on_starting: {
-            let reporter = reporter.clone();
-            Arc::new(move |unit: &str| reporter.on_starting(unit))
-        },
-        logs: logs.clone(),
-        extra_services,
-    };
-    let (stack, mut root_done) = match Stack::start(ctx).await {
+    let prepared = dashboard.serve(prepared, daemon_slot.clone(), &notices);
+    let config = prepared.config().clone();
+    let (stack, mut root_done) = match prepared.start().await {
         Ok(started) => started,
-        Err(StackError::Supervisor(SupervisorError::StartFailed { child, reason })) => {
-            // The services start all or nothing: what started is stopped again already.
-            let _ = connector.close().await;
-            let fix = verdict::fix_for(&child, &reason, &home);
-            return fatal(format!("not started: {child} failed: {reason}. Fix: {fix}"));
-        }
-        Err(err) => {
-            let _ = connector.close().await;
-            return fatal(format!("not started: {err}"));
-        }
+        Err(err) => return fatal(not_started(&home, err)),
     };
-    if let Some(reason) = chat::refused(connector.as_ref()) {
+    if let Some(reason) = chat::refused(stack.connector().as_ref()) {
         // Refused for good (a wrong password): retrying cannot help, so start fails now.
-        let _ = sup::shutdown(&stack.root, Duration::from_secs(60)).await;
-        let _ = connector.close().await;
+        let _ = stack.shutdown(Duration::from_secs(60)).await;
         return fatal(format!("the bot cannot join the chat: {reason}"));
     }
     let verdict = verdict::judge(&stack, &home).await;
     if let verdict::Verdict::ServicesDown(message) = &verdict {
         // Never `Started all` over a failed service: nothing is left running, and the CLI
         // exits non-zero with what failed and the fix.
-        let _ = sup::shutdown(&stack.root, Duration::from_secs(60)).await;
-        stack.end_spares();
-        let _ = connector.close().await;
+        let _ = stack.shutdown(Duration::from_secs(60)).await;
         return fatal(format!("not started: {message}"));
     }
     match stack.client().await {
         Ok(client) => notice_publisher.start(client),
         Err(err) => tracing::warn!("supervision notices are not published on NATS: {err}"),
     }
-    reporter
-        .starting
-        .store(false, std::sync::atomic::Ordering::SeqCst);
+    reporter.started();
     reporter.report(match verdict {
         verdict::Verdict::PluginsDown(plugins) => {
             tracing::warn!(
@@ -377,9 +168,9 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
     let daemon = Arc::new(Daemon {
         home: home.clone(),
         stack: stack.clone(),
-        board,
-        local: local.clone(),
-        waiters,
+        board: stack.board().clone(),
+        local: stack.local().cloned(),
+        waiters: stack.reply_waiters().clone(),
         started: Instant::now(),
         shutdown: shutdown_tx,
         plugin_ops: Default::default(),
@@ -388,36 +179,7 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
     // The dashboard has been serving 503 "still starting" until now.
     let _ = daemon_slot.set(daemon.clone());
     let server = tokio::spawn(control_server::serve(listener, daemon));
-    let chat_line = match &local {
-        Some(_) => {
-            "Chat here: type a line (as `you`, or `name: text`), e.g. !roll 2d6. Ctrl+C stops."
-                .to_owned()
-        }
-        None => format!(
-            "The bot is in CyTube channel {}: chat there. Ctrl+C stops.",
-            config.bot.channel
-        ),
-    };
-    if let Some(banner) = &args.dev {
-        crate::dev::print_ready_banner(
-            &home,
-            banner,
-            &format!("nats://{}", reporter.nats_url),
-            &reporter.web_url,
-        );
-        println!("{chat_line}");
-        crate::dev::echo_logs(logs.subscribe());
-    } else if args.foreground {
-        println!();
-        println!("{chat_line}");
-        println!(
-            "Other terminals: rosey --home {} status",
-            home.root().display()
-        );
-    }
-    if let (true, Some(local)) = (args.foreground, &local) {
-        spawn_terminal_chat(local.clone());
-    }
+    greet(&home, &args, &config, &reporter, &stack, &logs);
     let (mut term, mut int) = match (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -432,18 +194,209 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         _ = &mut root_done => Some("a service failed past its restart limit".to_owned()),
     };
     server.abort();
+    shut_down(&home, &args, &stack, &mut root_done, instance, escalated).await
+}
+
+/// Opens the home's logs (the daemon is their only writer) and, in the background, sends the
+/// daemon's own output there too.
+fn start_logging(home: &Home, args: &DaemonArgs, cleaned_stale: bool) -> Result<LogHub, String> {
+    let logs = logging::init(home, args.debug).map_err(|err| {
+        format!(
+            "cannot write logs in {}: {err}; check the folder's permissions",
+            home.logs_dir().display()
+        )
+    })?;
+    if !args.foreground {
+        if let Err(err) = logging::capture_output(&logs) {
+            tracing::warn!("the daemon's own output goes around the log hub: {err}");
+        }
+    }
+    tracing::info!(
+        "rosey daemon {} starting in {} (pid {})",
+        env!("CARGO_PKG_VERSION"),
+        home.root().display(),
+        std::process::id()
+    );
+    if cleaned_stale {
+        tracing::info!(
+            "removed a stale pid file and socket left by a daemon that did not stop cleanly"
+        );
+    }
+    Ok(logs)
+}
+
+/// The stack as the daemon runs it: the builder's defaults, with the daemon's logs, plugin
+/// hosts beside this binary, and every notice logged, published and shown as progress.
+fn prepare_stack(
+    home: &Home,
+    config: Config,
+    logs: LogHub,
+    args: &DaemonArgs,
+    reporter: &Reporter,
+    notices: &Notices,
+) -> Result<PreparedStack, String> {
+    let rosey_exe = std::env::current_exe()
+        .map_err(|err| format!("cannot find the rosey executable: {err}"))?;
+    let host_log_level = if args.debug {
+        "debug".to_owned()
+    } else {
+        config.logs.plugins.as_str().to_owned()
+    };
+    Stack::builder(home.clone())
+        .config(config)
+        .logs(logs)
+        .host_program(HostProgram::beside(&rosey_exe))
+        .host_log_level(host_log_level)
+        .listener({
+            let reporter = reporter.clone();
+            let notices = notices.clone();
+            Arc::new(move |notice: SupervisionNotice| {
+                notices.supervision(&notice);
+                reporter.on_notice(&notice);
+            })
+        })
+        .on_starting({
+            let reporter = reporter.clone();
+            Arc::new(move |unit: &str| reporter.on_starting(unit))
+        })
+        .prepare()
+        .map_err(|err| err.to_string())
+}
+
+/// The last line of a start that failed: what failed, why, and the fix.
+fn not_started(home: &Home, err: BuildError) -> String {
+    match err {
+        BuildError::Start(StackError::Supervisor(SupervisorError::StartFailed {
+            child,
+            reason,
+        })) => {
+            // The services start all or nothing: what started is stopped again already.
+            let fix = verdict::fix_for(&child, &reason, home);
+            format!("not started: {child} failed: {reason}. Fix: {fix}")
+        }
+        other => format!("not started: {other}"),
+    }
+}
+
+/// The dashboard (`web.enabled`): its port bound and its token resolved before anything
+/// starts, so a taken port or a bad token fails the start at once.
+struct Dashboard {
+    bound: Option<crate::web::Bound>,
+    token: Option<String>,
+}
+
+impl Dashboard {
+    fn bind(home: &Home, config: &Config) -> Result<Dashboard, String> {
+        if !config.web.enabled {
+            return Ok(Dashboard {
+                bound: None,
+                token: None,
+            });
+        }
+        let token = crate::web::token::resolve(home, &config.web)?;
+        let bound = crate::web::bind(config)?;
+        Ok(Dashboard {
+            bound: Some(bound),
+            token,
+        })
+    }
+
+    /// The link that signs a browser in; it goes to the terminal (or the CLI's progress
+    /// pipe), never to the logs.
+    fn link(&self) -> String {
+        self.bound
+            .as_ref()
+            .map(|bound| crate::web::token::link(&bound.url, self.token.as_deref()))
+            .unwrap_or_default()
+    }
+
+    /// Adds the dashboard to the stack, as the root's last service.
+    fn serve(
+        self,
+        prepared: PreparedStack,
+        daemon: crate::web::DaemonSlot,
+        notices: &Notices,
+    ) -> PreparedStack {
+        let Some(bound) = self.bound else {
+            return prepared;
+        };
+        let service = crate::web::service(
+            bound,
+            prepared.config(),
+            self.token,
+            daemon,
+            notices.feed.clone(),
+            prepared.board(),
+        );
+        prepared.extra_service(service)
+    }
+}
+
+/// What the terminal shows once the stack is up (`--foreground`, `rosey dev`).
+fn greet(
+    home: &Home,
+    args: &DaemonArgs,
+    config: &Config,
+    reporter: &Reporter,
+    stack: &Stack,
+    logs: &LogHub,
+) {
+    let local = stack.local();
+    let chat_line = match local {
+        Some(_) => {
+            "Chat here: type a line (as `you`, or `name: text`), e.g. !roll 2d6. Ctrl+C stops."
+                .to_owned()
+        }
+        None => format!(
+            "The bot is in CyTube channel {}: chat there. Ctrl+C stops.",
+            config.bot.channel
+        ),
+    };
+    if let Some(banner) = &args.dev {
+        crate::dev::print_ready_banner(
+            home,
+            banner,
+            &format!("nats://{}", reporter.nats_url()),
+            &reporter.web_url,
+        );
+        println!("{chat_line}");
+        crate::dev::echo_logs(logs.subscribe());
+    } else if args.foreground {
+        println!();
+        println!("{chat_line}");
+        println!(
+            "Other terminals: rosey --home {} status",
+            home.root().display()
+        );
+    }
+    if let (true, Some(local)) = (args.foreground, local) {
+        spawn_terminal_chat(local.clone());
+    }
+}
+
+/// Stops the stack (unless a service's escalation already did), leaves nothing running, gives
+/// up the home, and says how it ended.
+async fn shut_down(
+    home: &Home,
+    args: &DaemonArgs,
+    stack: &Stack,
+    root_done: &mut tokio::task::JoinHandle<()>,
+    instance: Instance,
+    escalated: Option<String>,
+) -> ExitCode {
     if args.foreground {
         println!("Stopping services...");
     }
     if escalated.is_none() {
-        if let Err(err) = sup::shutdown(&stack.root, Duration::from_secs(60)).await {
+        if let Err(err) = stack.shutdown(Duration::from_secs(60)).await {
             tracing::error!("shutdown: {err}");
         }
-        let _ = tokio::time::timeout(Duration::from_secs(5), &mut root_done).await;
-    }
-    stack.end_spares();
-    if let Err(err) = connector.close().await {
-        tracing::warn!("closing the chat connection: {err}");
+        let _ = tokio::time::timeout(Duration::from_secs(5), root_done).await;
+    } else {
+        stack.end_spares();
+        if let Err(err) = stack.connector().close().await {
+            tracing::warn!("closing the chat connection: {err}");
+        }
     }
     drop(instance);
     match escalated {
@@ -467,17 +420,6 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
     }
-}
-
-/// The NATS port: the configured one, or a free one picked now when the config says 0.
-fn resolve_port(config: &Config) -> Result<u16, String> {
-    if config.nats.port != 0 {
-        return Ok(config.nats.port);
-    }
-    std::net::TcpListener::bind((config.nats.host.as_str(), 0))
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .map_err(|err| format!("cannot find a free port on {}: {err}", config.nats.host))
 }
 
 /// Under `--foreground`: lines typed here are chat from `you` (or `name: text`), and

@@ -100,7 +100,7 @@ pub enum UnitOp {
 /// Starts, stops or restarts service or plugin `target`.
 pub async fn unit_op(daemon: &Daemon, target: &str, op: UnitOp) -> Result<(), OpError> {
     let supervisor = if SERVICES.contains(&target) || target == rosey_core::units::PLUGINS {
-        daemon.stack.root.clone()
+        daemon.stack.root().clone()
     } else {
         let plugins = daemon
             .stack
@@ -508,7 +508,7 @@ fn unit(info: &ChildInfo, board: &Board, unit_key: &str) -> UnitStatus {
 /// (dead-letter counts with NATS down, the plugin list when the plugin supervisor does not
 /// answer) is reported as unknown with the reason, never as zero or none.
 pub async fn status(daemon: &Daemon) -> Result<StatusReport, OpError> {
-    let root = sup::children(&daemon.stack.root)
+    let root = sup::children(daemon.stack.root())
         .await
         .map_err(OpError::failed)?;
     let plugin_supervisor = root

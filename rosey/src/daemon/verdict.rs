@@ -23,7 +23,7 @@ pub(crate) enum Verdict {
 
 /// Asks the running tree what runs now.
 pub(crate) async fn judge(stack: &Stack, home: &Home) -> Verdict {
-    let services = match sup::children(&stack.root).await {
+    let services = match sup::children(stack.root()).await {
         Ok(services) => services,
         Err(err) => return Verdict::ServicesDown(format!("the root supervisor: {err}")),
     };

@@ -63,6 +63,27 @@ pub struct HostProgram {
 }
 
 impl HostProgram {
+    /// This very program, run with `subcommand` to be a plugin host: for an embedder whose
+    /// `main` hands that subcommand's arguments to [`rosey_host::run`].
+    pub fn this_program(subcommand: impl Into<String>) -> std::io::Result<HostProgram> {
+        Ok(HostProgram {
+            exe: std::env::current_exe()?,
+            subcommand: Some(subcommand.into()),
+        })
+    }
+
+    /// What a stack runs when told nothing: [`HostProgram::beside`] this program, or
+    /// `rosey-plugin-host` from `PATH` when this program's path cannot be known.
+    pub fn default_for_this_program() -> HostProgram {
+        match std::env::current_exe() {
+            Ok(exe) => HostProgram::beside(&exe),
+            Err(_) => HostProgram {
+                exe: PathBuf::from("rosey-plugin-host"),
+                subcommand: None,
+            },
+        }
+    }
+
     /// The slim `rosey-plugin-host` beside `rosey_exe` when it is there (it starts faster and
     /// maps less: every plugin instance is one), else `rosey_exe plugin-host`.
     pub fn beside(rosey_exe: &std::path::Path) -> HostProgram {
