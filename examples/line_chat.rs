@@ -116,7 +116,7 @@ async fn run(archives: &[String]) -> Result<String, Box<dyn std::error::Error>> 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("plugin-host") {
-        return ExitCode::from(u8::try_from(rosey_host::run(&args[1..])).unwrap_or(1));
+        return rosey_host::exit_codes::exit_code(rosey_host::run(&args[1..]));
     }
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     match runtime.block_on(run(&args)) {

@@ -1,13 +1,21 @@
-//! Exit codes of a plugin host process: how the supervisor tells why a host ended.
+//! Exit codes of rosey's processes, in one place: the `rosey` command line (scripts read them)
+//! and the plugin host (the supervisor reads them to tell why a host ended). They live here,
+//! in the crate both binaries depend on, so no two meanings share a number.
 //!
 //! A host killed by a signal (abort, segfault, the kernel's OOM killer) has no code; the
 //! supervisor reads the signal instead.
 
-/// Unloaded cleanly when the actor asked (state handed over), or a spare told to go.
+/// Unloaded cleanly when the actor asked (state handed over), or a spare told to go; for the
+/// command line, success.
 pub const CLEAN: i32 = 0;
+/// The command line: the command did not do what was asked (its message says why and what
+/// to do).
+pub const FAILED: i32 = 1;
 /// The command line was unusable, or the actor broke the channel's rules (a bug in the
 /// caller, not the plugin).
 pub const USAGE: i32 = 2;
+/// The command line: no daemon runs for the home (`rosey status`, `stop`, `say`, …).
+pub const NOT_RUNNING: i32 = 3;
 /// The library could not be loaded (missing, not a plugin, ABI mismatch) or its `load` failed.
 pub const LOAD_FAILED: i32 = 10;
 /// The plugin panicked in a handler; the message is in the plugin's log.
@@ -22,6 +30,11 @@ pub const STORAGE_FAILED: i32 = 14;
 /// `plugin_host.sandbox: required` and the sandbox could not be applied in full on this
 /// kernel; the plugin's library was not loaded.
 pub const SANDBOX_INCOMPLETE: i32 = 15;
+
+/// `code` as a process's exit status (a code outside 0..=255 reads as [`FAILED`]).
+pub fn exit_code(code: i32) -> std::process::ExitCode {
+    std::process::ExitCode::from(u8::try_from(code).unwrap_or(FAILED as u8))
+}
 
 /// A one-word description of a host exit code, for status displays and logs.
 pub fn describe(code: i32) -> &'static str {

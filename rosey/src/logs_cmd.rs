@@ -45,7 +45,7 @@ pub fn run(home: &Home, args: LogsArgs) -> ExitCode {
         Ok(found) => found,
         Err(message) => {
             eprintln!("error: {message}");
-            return ExitCode::from(exit_codes::USAGE as u8);
+            return exit_codes::exit_code(exit_codes::USAGE);
         }
     };
     if args.follow {

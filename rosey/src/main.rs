@@ -144,9 +144,7 @@ fn main() -> ExitCode {
         Command::Logs(args) => logs_cmd::run(&home, args),
         Command::Plugin(command) => plugin_cmd::run(&home, command),
         Command::Daemon(args) => daemon::main(&home, args),
-        Command::PluginHost(host) => {
-            ExitCode::from(u8::try_from(rosey_host::run(&host.args)).unwrap_or(1))
-        }
+        Command::PluginHost(host) => rosey_host::exit_codes::exit_code(rosey_host::run(&host.args)),
     }
 }
 

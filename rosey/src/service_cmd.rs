@@ -14,14 +14,12 @@ use std::{
 };
 
 use rosey_core::paths::Home;
+use rosey_host::exit_codes;
 
 use crate::{
     control::{self, ControlError, Request, Response, StatusReport, UnitStatus, MEANWHILE},
     daemon::progress::{render, Progress},
 };
-
-/// Exit code when no daemon runs for the home.
-pub const NOT_RUNNING: u8 = 3;
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -33,7 +31,7 @@ fn color() -> bool {
 fn control_failed(err: ControlError) -> ExitCode {
     eprintln!("{err}");
     match err {
-        ControlError::NotRunning(_) => ExitCode::from(NOT_RUNNING),
+        ControlError::NotRunning(_) => exit_codes::exit_code(exit_codes::NOT_RUNNING),
         ControlError::Broken(_) => ExitCode::FAILURE,
     }
 }

@@ -1,7 +1,9 @@
 //! One place for each concept (docs/ARCHITECTURE.md, "Where each concept lives"): NATS subjects
-//! are spelled only in `rosey-core/src/messaging.rs`, and the names of the files inside a rosey
-//! home only in `rosey-core/src/paths.rs`. This test reads the workspace's sources and fails,
-//! naming file:line, when a string literal elsewhere spells one of them again.
+//! are spelled only in `rosey-core/src/messaging.rs`, the names of the files inside a rosey
+//! home only in `rosey-core/src/paths.rs`, the services' unit names only in
+//! `rosey-core/src/units.rs`, and exit codes only in `rosey-host/src/exit_codes.rs`. This test
+//! reads the workspace's sources and fails, naming file:line, when code elsewhere spells one
+//! of them again.
 //!
 //! Test code may spell subjects and paths freely: `#[cfg(test)]` items, `tests.rs` files and
 //! files under a `tests/` folder are not read.
@@ -43,6 +45,19 @@ const NAMED_ELSEWHERE: &[(&str, &[&str])] = &[
     ),
     // The plugin host opens it and cannot depend on rosey-core; paths.rs re-exports it.
     ("kv.sqlite3", &["rosey-host/src/storage.rs"]),
+];
+
+/// The one file that spells unit names.
+const UNITS: &str = "rosey-core/src/units.rs";
+
+/// The one file that numbers exit codes.
+const EXIT_CODES: &str = "rosey-host/src/exit_codes.rs";
+
+/// Files that spell a service's name as another concept's word: the channel-state part
+/// `bot` (what a plugin asks about the bot) on the wire and in its NATS payload.
+const UNIT_WORD_ELSEWHERE: &[&str] = &[
+    "rosey-core/src/messaging/channel.rs",
+    "rosey-host/src/wire/mod.rs",
 ];
 
 /// A string literal found in a source file.
@@ -296,6 +311,81 @@ fn subjects_and_home_paths_are_spelled_in_one_place() {
         problems.is_empty(),
         "one place for each concept (docs/ARCHITECTURE.md):\n{}",
         problems.join("\n")
+    );
+}
+
+/// Calls that turn a number into a process's exit status.
+const EXIT_CALLS: &[&str] = &["ExitCode::from(", "process::exit(", "exit_code("];
+
+/// Where `source` (outside comments) passes a number straight to an exit call: line numbers.
+fn numbered_exits(source: &str) -> Vec<usize> {
+    let mut found = Vec::new();
+    for (index, line) in source.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or("");
+        for call in EXIT_CALLS {
+            let mut rest = code;
+            while let Some(at) = rest.find(call) {
+                rest = &rest[at + call.len()..];
+                if rest.trim_start().starts_with(|c: char| c.is_ascii_digit()) {
+                    found.push(index + 1);
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn unit_names_and_exit_codes_are_spelled_in_one_place() {
+    let root = rosey_e2e::workspace_root();
+    let services = [
+        rosey_core::units::NATS,
+        rosey_core::units::BOT,
+        rosey_core::units::WEB,
+        rosey_core::units::PLUGINS,
+    ];
+    let mut problems = Vec::new();
+    for file in sources(&root) {
+        let shown = file.to_string_lossy().replace('\\', "/");
+        let source = read(&root, &file);
+        if shown != UNITS && shown != PATHS && !UNIT_WORD_ELSEWHERE.contains(&shown.as_str()) {
+            for literal in literals(&source) {
+                // `plugins` is also a plain word (a folder, a debug field): only the services'
+                // names are checked bare; `plugins` when compared with a supervisor's name.
+                let unit = services[..3].contains(&literal.text.as_str());
+                if unit {
+                    problems.push(format!(
+                        "{shown}:{}: unit name {:?} spelled outside {UNITS} (use rosey_core::units)",
+                        literal.line, literal.text
+                    ));
+                }
+            }
+            for (index, line) in source.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                if code.contains("supervisor == \"plugins\"") {
+                    problems.push(format!(
+                        "{shown}:{}: the plugin supervisor's name spelled outside {UNITS} (use rosey_core::units::PLUGINS)",
+                        index + 1
+                    ));
+                }
+            }
+        }
+        if shown != EXIT_CODES {
+            for line in numbered_exits(&source) {
+                problems.push(format!(
+                    "{shown}:{line}: an exit code given as a number outside {EXIT_CODES} (use rosey_host::exit_codes)"
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "one place for each concept (docs/ARCHITECTURE.md):\n{}",
+        problems.join("\n")
+    );
+    assert_eq!(
+        numbered_exits("std::process::exit(3);\nExitCode::from(CODE); // exit(1)"),
+        [1]
     );
 }
 

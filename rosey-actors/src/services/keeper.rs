@@ -276,14 +276,20 @@ impl Keeper {
         if !new {
             drop(record);
             if did_fix {
-                tracing::warn!(unit = "nats", "JetStream repaired ({trigger}): {what}");
+                tracing::warn!(
+                    unit = rosey_core::units::NATS,
+                    "JetStream repaired ({trigger}): {what}"
+                );
             }
             return;
         }
         record.repairs += 1;
         record.last = Some((what.clone(), rosey_core::logs::timestamp()));
         drop(record);
-        tracing::warn!(unit = "nats", "JetStream repaired ({trigger}): {what}");
+        tracing::warn!(
+            unit = rosey_core::units::NATS,
+            "JetStream repaired ({trigger}): {what}"
+        );
         if all.iter().any(|what| remade.contains(what)) {
             for door in self.inner.doors.all() {
                 door.forget_sequences();

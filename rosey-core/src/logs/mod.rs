@@ -141,4 +141,4 @@ pub fn parse_line(line: &str) -> Option<ParsedLine<'_>> {
 pub const ALL: &str = "rosey";
 
 /// The services with a log of their own, in the order `rosey logs` lists them.
-pub const SERVICE_LOGS: &[&str] = &["bot", "nats", "web"];
+pub const SERVICE_LOGS: &[&str] = &[crate::units::BOT, crate::units::NATS, crate::units::WEB];

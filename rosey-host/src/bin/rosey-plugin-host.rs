@@ -6,6 +6,5 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let code = rosey_host::run(&args);
-    ExitCode::from(u8::try_from(code).unwrap_or(1))
+    rosey_host::exit_codes::exit_code(rosey_host::run(&args))
 }

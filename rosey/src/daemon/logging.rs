@@ -27,9 +27,9 @@ use tracing_subscriber::{layer::Context, prelude::*, EnvFilter, Layer};
 
 /// Event targets that belong to a service's log.
 const TARGETS: &[(&str, &str)] = &[
-    ("rosey_actors::services::bot", "bot"),
-    ("rosey_actors::services::nats", "nats"),
-    ("rosey::web", "web"),
+    ("rosey_actors::services::bot", rosey_core::units::BOT),
+    ("rosey_actors::services::nats", rosey_core::units::NATS),
+    ("rosey::web", rosey_core::units::WEB),
 ];
 
 /// Opens the hub for `home` (default limits until the config is read) and makes it the

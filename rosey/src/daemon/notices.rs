@@ -45,7 +45,7 @@ impl Notices {
         error: bool,
     ) {
         // The `unit` field sends the line to the unit's own log too (see `logging`).
-        let unit_id = if supervisor == "plugins" {
+        let unit_id = if supervisor == rosey_core::units::PLUGINS {
             rosey_actors::services::plugin::unit_name(unit)
         } else {
             unit.to_owned()
@@ -63,7 +63,7 @@ impl Notices {
 
     /// Logs and publishes a notice of the supervision tree.
     pub(crate) fn supervision(&self, notice: &SupervisionNotice) {
-        let unit = if notice.supervisor == "plugins" {
+        let unit = if notice.supervisor == rosey_core::units::PLUGINS {
             format!("plugin {}", notice.child)
         } else {
             notice.child.clone()

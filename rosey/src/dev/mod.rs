@@ -35,7 +35,7 @@ pub fn run(home: &Home) -> ExitCode {
         Ok(config) => config,
         Err(err) => {
             eprintln!("error: {err}");
-            return ExitCode::from(exit_codes::USAGE as u8);
+            return exit_codes::exit_code(exit_codes::USAGE);
         }
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| home.root().to_path_buf());
@@ -43,7 +43,7 @@ pub fn run(home: &Home) -> ExitCode {
         Ok(watched) => watched,
         Err(err) => {
             eprintln!("error: {err:#}");
-            return ExitCode::from(exit_codes::USAGE as u8);
+            return exit_codes::exit_code(exit_codes::USAGE);
         }
     };
     let home_root = home

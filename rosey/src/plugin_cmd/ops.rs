@@ -199,7 +199,7 @@ pub(super) fn run_install(home: &Home, file: &Path, no_reload: bool, update: boo
 pub(super) fn run_reload(home: &Home, name: &str) -> ExitCode {
     if !live::running(home) {
         eprintln!("rosey is not running in {}: nothing to reload (the next `rosey start` loads the installed version)", home.root().display());
-        return ExitCode::from(crate::service_cmd::NOT_RUNNING);
+        return rosey_host::exit_codes::exit_code(rosey_host::exit_codes::NOT_RUNNING);
     }
     match live::call(
         home,
