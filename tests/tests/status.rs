@@ -230,3 +230,45 @@ fn the_dashboard_says_what_is_unknown_and_that_the_plugins_are_stopped() {
     );
     assert_eq!(browser.eval(&state("dice-roller")), "", "no plugin row");
 }
+
+#[test]
+fn status_answers_while_the_plugin_supervisor_is_busy_starting_a_plugin() {
+    let stack = TestStack::with_plugins(&["dice-roller", "fixtures/chaos"]);
+    stack.start();
+    // chaos's next start takes a while (its `load` sleeps): long enough that a status which
+    // asked the busy supervisor would wait it out.
+    let config = rosey_core::paths::Home::new(stack.home.path()).plugin_config_file("chaos");
+    std::fs::write(&config, "load_delay_ms: 15000\n").expect("write chaos's config");
+    let restart = {
+        let home = stack.home.path();
+        std::thread::spawn(move || {
+            std::process::Command::new(rosey_e2e::cli::rosey_bin())
+                .arg("--home")
+                .arg(home)
+                .args(["restart", "chaos"])
+                .output()
+                .expect("rosey restart chaos")
+        })
+    };
+    // While the plugin supervisor waits for chaos's start, status answers and says so.
+    let deadline = std::time::Instant::now() + SLOW;
+    let status = loop {
+        let status = stack.status();
+        if plugin(&status, "chaos")["state"] == "starting" {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "chaos never showed as starting: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(running(&plugin(&status, "dice-roller")), "{status}");
+    assert!(
+        !restart.is_finished(),
+        "the restart was still waiting for chaos's start when status answered"
+    );
+    let restarted = restart.join().expect("join");
+    assert!(restarted.status.success(), "{restarted:?}");
+    assert!(running(&stack.unit("chaos")));
+}
