@@ -11,6 +11,25 @@
 //!
 //! Nothing here assumes a CLI, a terminal, fixed paths or a global logger: every function takes
 //! the [`paths::Home`] it works on and returns errors that name the problem and its fix.
+//!
+//! ```
+//! use rosey_core::{config::Config, connector::LocalConnector, messaging::Source};
+//! use rosey_core::connector::Connector;
+//!
+//! // rosey.yaml as an operator writes it; a mistake is refused naming the key and the fix.
+//! let config = Config::parse("bot:\n  name: rosey\n  command_prefix: \"!\"\n").unwrap();
+//! assert_eq!(config.bot.command_prefix, "!");
+//! let typo = Config::parse("bot:\n  nmae: rosey\n").unwrap_err().to_string();
+//! assert!(typo.contains("nmae"), "{typo}");
+//!
+//! // The local chat: what a user says comes out of the connector's incoming queue, where
+//! // the bot (the router) reads it.
+//! let chat = LocalConnector::new();
+//! let mut heard = chat.incoming().unwrap();
+//! chat.inject("alice", "!roll 2d6", Source::Chat).unwrap();
+//! let message = heard.try_recv().unwrap();
+//! assert_eq!((message.user(), message.text()), ("alice", "!roll 2d6"));
+//! ```
 
 #![warn(missing_docs)]
 #![warn(missing_debug_implementations)]
