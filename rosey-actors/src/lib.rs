@@ -1,18 +1,22 @@
 //! # rosey-actors
 //!
-//! The supervision tree that keeps a rosey stack running. Today it holds the generic
-//! OTP-style [`Supervisor`], on [`ractor`] 0.16; the service and plugin actors it supervises
-//! live with the daemon. The supervisor knows nothing of NATS, processes or plugins: a child is
-//! any ractor actor, spawned linked to the supervisor by a [`ChildFactory`]. Nothing here
-//! assumes a CLI, a terminal, fixed paths or a global logger; events go to a [`Listener`].
+//! The supervision tree that keeps a rosey stack running: the generic OTP-style
+//! [`Supervisor`], on [`ractor`] 0.16, and the whole stack of a bot built on it
+//! ([`stack::Stack::builder`]: NATS, the bot, the supervised plugins, and any services of the
+//! embedding program's own). The supervisor knows nothing of NATS, processes or plugins: a
+//! child is any ractor actor, spawned linked to the supervisor by a [`ChildFactory`]. Nothing
+//! here assumes a CLI, a terminal, fixed paths or a global logger; events go to a
+//! [`Listener`].
 //!
 //! ## API
 //!
 //! ```text
 //! Supervisor::start(SupervisorSpec, Vec<ChildSpec>, Listener, parent: Option<ActorCell>)
-//!     -> Result<(ActorRef<SupervisorMsg>, JoinHandle<()>), String>
+//!     -> Result<(ActorRef<SupervisorMsg>, JoinHandle<()>), SupervisorError>
 //! SupervisorMsg::{AddChild, RemoveChild, StopChild, StartChild, RestartChild, Children}
 //! client::{add_child, remove_child, stop_child, start_child, restart_child, children, shutdown}
+//!     (children reads the supervisor's latest snapshot: it never waits for a busy supervisor)
+//! stack::Stack::builder(Home) … .start() -> Result<(Stack, JoinHandle<()>), BuildError>
 //! ```
 //!
 //! ```
@@ -34,7 +38,7 @@
 //! }
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), String> {
+//! # async fn main() -> Result<(), rosey_actors::SupervisorError> {
 //! let worker = ChildSpec::new("worker", |sup: ActorCell| spawn_child(None, Worker, (), sup))
 //!     .restart(Restart::Transient)
 //!     .shutdown_timeout(Duration::from_secs(2));
