@@ -199,6 +199,9 @@ pub enum DeadLettersError {
     /// No connection to NATS (it is stopped, restarting, or refuses the daemon).
     #[error("NATS unreachable: {0}")]
     Unreachable(String),
+    /// NATS did not answer in time (busy, or its disk slow): status does not wait longer.
+    #[error("NATS did not answer within {0:?}")]
+    NoAnswer(Duration),
     /// NATS answers, but the dead-letter stream cannot be read.
     #[error("the dead-letter stream {stream} cannot be read: {reason}")]
     Unreadable {
@@ -388,6 +391,16 @@ impl Stack {
     /// absent), or why they cannot be counted now (NATS down, the stream unreadable): status
     /// says "unknown" then, never 0.
     pub async fn dead_letters(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, u64>, DeadLettersError> {
+        /// Status waits no longer than this for the counts.
+        const WAIT: Duration = Duration::from_secs(1);
+        tokio::time::timeout(WAIT, self.count_dead_letters())
+            .await
+            .unwrap_or(Err(DeadLettersError::NoAnswer(WAIT)))
+    }
+
+    async fn count_dead_letters(
         &self,
     ) -> Result<std::collections::BTreeMap<String, u64>, DeadLettersError> {
         use futures::TryStreamExt;
