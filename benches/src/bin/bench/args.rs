@@ -7,7 +7,7 @@ use clap::Parser;
 use crate::sustained::Search;
 
 /// Every measure `--skip` knows.
-pub const MEASURES: [&str; 14] = [
+pub const MEASURES: [&str; 15] = [
     "reload",
     "loss",
     "crash",
@@ -22,6 +22,7 @@ pub const MEASURES: [&str; 14] = [
     "errbot",
     "timers",
     "new-plugin",
+    "status",
 ];
 
 /// Command line.
@@ -106,8 +107,17 @@ pub struct Args {
     /// Seconds a repeating timer (every 100 ms) is heard; 0 leaves it out (timers).
     #[arg(long, default_value_t = 5)]
     pub timers_every_secs: u64,
+    /// Status requests timed with the stack idle (status).
+    #[arg(long, default_value_t = 200)]
+    pub status: usize,
+    /// How long chaos's `load` sleeps while status is asked during its start, in ms (status).
+    #[arg(long, default_value_t = 3000)]
+    pub status_load_delay_ms: u64,
+    /// Restarts of chaos during which status is asked (status).
+    #[arg(long, default_value_t = 3)]
+    pub status_rounds: usize,
     /// Measures to leave out: reload, loss, crash, crash-load, cold, pss, steady, floor,
-    /// memory, growth, sustained, errbot, timers, new-plugin.
+    /// memory, growth, sustained, errbot, timers, new-plugin, status.
     #[arg(long, value_delimiter = ',')]
     pub skip: Vec<String>,
     /// Milliseconds between reloads during the load test (measure 2).
@@ -148,6 +158,9 @@ impl Args {
             self.errbot_reloads = self.errbot_reloads.min(30);
             self.timers = self.timers.min(20);
             self.timers_every_secs = self.timers_every_secs.min(2);
+            self.status = self.status.min(50);
+            self.status_load_delay_ms = self.status_load_delay_ms.min(1000);
+            self.status_rounds = self.status_rounds.min(1);
         }
     }
 
@@ -184,6 +197,15 @@ impl Args {
             load_rate: self.timers_load_rate,
             period: Duration::from_millis(100),
             every_for: Duration::from_secs(self.timers_every_secs),
+        }
+    }
+
+    /// The status plan asked for.
+    pub fn status_plan(&self) -> crate::status::Plan {
+        crate::status::Plan {
+            requests: self.status,
+            load_delay: Duration::from_millis(self.status_load_delay_ms),
+            rounds: self.status_rounds.max(1),
         }
     }
 

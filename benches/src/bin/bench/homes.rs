@@ -1,7 +1,8 @@
 //! The homes the measures run in, each started, measured and stopped here: the main
 //! dice-roller home (steady, floors, memory, reload, loss, sustained rate), a fresh dice-roller
 //! home for the daemon's growth over reloads, the chaos homes (crash kinds, crash under load,
-//! timer lateness), and the cold-start homes (with the memory of 50 hosts).
+//! timer lateness), a home with both for status latency, and the cold-start homes (with the
+//! memory of 50 hosts).
 
 use std::{path::Path, time::Duration};
 
@@ -16,7 +17,7 @@ use crate::{
     report::{Outcome, Results, Steady},
     setup::Tools,
     stack::BenchHome,
-    steady, sustained, timers, Meter, ROLL,
+    status, steady, sustained, timers, Meter, ROLL,
 };
 
 /// The main home's `rosey.yaml`: defaults, free NATS and dashboard ports.
@@ -244,6 +245,24 @@ pub async fn timers_home(
     let (home, wire) = chaos_home(tools, "timers", timers::CONFIG, chaos, args.keep_homes).await?;
     let result = timers::measure(&wire, args.timer_plan()).await;
     drop(wire);
+    drop(home);
+    result
+}
+
+/// Status latency, on a home of its own with dice-roller and chaos.
+pub async fn status_home(
+    tools: &Tools,
+    args: &Args,
+    dice: &Path,
+    chaos: &Path,
+) -> Result<status::StatusLatency> {
+    let home = BenchHome::new(tools, "status", status::CONFIG, args.keep_homes)?;
+    home.install(dice).await?;
+    home.install(chaos).await?;
+    home.start().await?;
+    let plugins = status::PLUGINS.map(str::to_owned);
+    home.wait_running(&plugins, Duration::from_secs(30)).await?;
+    let result = status::measure(&home, args.status_plan()).await;
     drop(home);
     result
 }

@@ -20,7 +20,9 @@
 //! 8. a plugin timer's lateness, due → said in chat (chaos fixture: one-off timers idle and
 //!    under load, and a repeating one) (`timers`);
 //! 9. `rosey plugin new` → the first answer in a running `rosey dev`, the new crate's first
-//!    build included (`new-plugin`).
+//!    build included (`new-plugin`);
+//! 10. `rosey status` over the control socket, idle and while the plugin supervisor is busy
+//!     starting a slow plugin (chaos fixture, an operator restart) (`status`).
 //!
 //! It prints a table with the targets marked ✓/✗ and writes everything (with the raw samples)
 //! to `target/bench/results.json`. Every stack it starts is stopped, and anything
@@ -45,6 +47,7 @@ mod render;
 mod report;
 mod setup;
 mod stack;
+mod status;
 mod steady;
 mod sustained;
 mod targets;
@@ -117,7 +120,10 @@ async fn run(args: Args) -> Result<bool> {
     )?;
     cleanup::set_rosey(&tools.rosey, &tools.bench_dir.join("homes"));
     let dice = tools.pack("plugins/dice-roller")?;
-    let chaos = if args.wants("crash") || args.wants("crash-load") || args.wants("timers") {
+    let chaos = if ["crash", "crash-load", "timers", "status"]
+        .iter()
+        .any(|measure| args.wants(measure))
+    {
         Some(tools.pack("plugins/fixtures/chaos")?)
     } else {
         None
@@ -150,6 +156,7 @@ async fn run(args: Args) -> Result<bool> {
         sustained: Outcome::skipped(NOT_ASKED),
         timers: Outcome::skipped(NOT_ASKED),
         new_plugin: Outcome::skipped(NOT_ASKED),
+        status: Outcome::skipped(NOT_ASKED),
         noise: Vec::new(),
         targets: Vec::new(),
         reported: Vec::new(),
@@ -208,6 +215,15 @@ async fn run(args: Args) -> Result<bool> {
             );
             let meter = Meter::start("timers");
             results.timers = Outcome::of(homes::timers_home(&tools, &args, chaos).await);
+            results.noise.push(meter.stop());
+        }
+        if args.wants("status") {
+            eprintln!(
+                "status latency: {} requests idle, then {} restarts of chaos with a {} ms load",
+                args.status, args.status_rounds, args.status_load_delay_ms
+            );
+            let meter = Meter::start("status");
+            results.status = Outcome::of(homes::status_home(&tools, &args, &dice, chaos).await);
             results.noise.push(meter.stop());
         }
     }

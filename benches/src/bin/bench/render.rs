@@ -185,6 +185,7 @@ impl Results {
         }
         crate::timers::render(out, &self.timers);
         crate::new_plugin::render(out, &self.new_plugin);
+        crate::status::render(out, &self.status);
     }
 
     fn render_loss(&self, out: &mut String) {

@@ -16,6 +16,7 @@ use crate::{
     memory::{HostsMemory, Memory},
     new_plugin::NewPlugin,
     reload::{Loss, ReloadLatency},
+    status::StatusLatency,
     sustained::Sustained,
     timers::TimerLateness,
 };
@@ -125,6 +126,8 @@ pub struct Results {
     pub timers: Outcome<TimerLateness>,
     /// `rosey plugin new` → the first answer in a running `rosey dev`.
     pub new_plugin: Outcome<NewPlugin>,
+    /// `rosey status` over the control socket, idle and while a plugin starts.
+    pub status: Outcome<StatusLatency>,
     /// How busy the machine was during each measure.
     pub noise: Vec<Noise>,
     /// The targets, checked.
@@ -163,6 +166,7 @@ impl Results {
             self.sustained.why_not(),
             self.timers.why_not(),
             self.new_plugin.why_not(),
+            self.status.why_not(),
         ]
     }
 }

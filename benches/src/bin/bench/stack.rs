@@ -226,16 +226,43 @@ impl BenchHome {
         Self::control_at(&self.socket(), request).await
     }
 
+    /// Sends one control request, as [`BenchHome::control`] does, and times it: from the
+    /// connect to the whole answer read (its JSON not yet parsed). Returns the time and the
+    /// answer's `data`.
+    pub async fn control_timed(
+        &self,
+        request: &serde_json::Value,
+    ) -> Result<(Duration, serde_json::Value)> {
+        let (answer, took) = tokio::time::timeout(
+            Duration::from_secs(60),
+            Self::exchange(&self.socket(), request),
+        )
+        .await
+        .with_context(|| format!("the daemon did not answer {request} within 60 s"))??;
+        Ok((took, Self::answer_data(request, &answer)?))
+    }
+
     /// One request on the control socket at `socket`, the way the CLI sends it.
     async fn control_at(
         socket: &std::path::Path,
         request: &serde_json::Value,
     ) -> Result<serde_json::Value> {
+        let (answer, _) = Self::exchange(socket, request).await?;
+        Self::answer_data(request, &answer)
+    }
+
+    /// Connects to `socket`, sends `request` as one line and reads the one-line answer; returns
+    /// it and the time from the connect to the answer's end.
+    async fn exchange(
+        socket: &std::path::Path,
+        request: &serde_json::Value,
+    ) -> Result<(String, Duration)> {
+        let mut line = request.to_string();
+        line.push('\n');
+        let started = Instant::now();
         let mut stream = UnixStream::connect(&socket)
             .await
             .with_context(|| format!("cannot reach the daemon at {}", socket.display()))?;
-        let mut line = request.to_string();
-        line.push('\n');
         stream
             .write_all(line.as_bytes())
             .await
@@ -245,7 +272,12 @@ impl BenchHome {
             .read_line(&mut answer)
             .await
             .context("cannot read the daemon's answer")?;
-        let answer: serde_json::Value = serde_json::from_str(&answer)
+        Ok((answer, started.elapsed()))
+    }
+
+    /// The `data` of the daemon's `answer` to `request`, or its refusal as an error.
+    fn answer_data(request: &serde_json::Value, answer: &str) -> Result<serde_json::Value> {
+        let answer: serde_json::Value = serde_json::from_str(answer)
             .with_context(|| format!("the daemon's answer is not JSON: {answer:?}"))?;
         if answer["ok"] == true {
             Ok(answer["data"].clone())

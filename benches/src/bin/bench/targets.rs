@@ -1,6 +1,7 @@
-//! The targets, checked against a run's figures, and the figures reported beside them without
-//! a target (the sustained rates, the ratios to Errbot, timer lateness, and a new plugin's
-//! first answer in `rosey dev`).
+//! The targets, checked against a run's figures (status's busy figure only when its requests
+//! really overlapped a plugin's start), and the figures reported beside them without a target
+//! (the sustained rates, the ratios to Errbot, timer lateness, and a new plugin's first answer
+//! in `rosey dev`).
 
 use rosey_benches::stats::{Series, Summary, Target};
 
@@ -149,6 +150,24 @@ impl Results {
             ),
             Target::at_most("daemon VmRSS growth, reload 100 → last", growth, 1.0, "MB"),
         ];
+        let status = self.status.get();
+        let status_idle = status.and_then(|s| summary(&s.idle));
+        let status_busy = status.and_then(|s| s.busy_counted()).and_then(summary);
+        self.targets.extend([
+            Target::at_most("status p99, idle", p99(status_idle), 50.0, "ms"),
+            Target::at_most(
+                "status p99 while a plugin starts",
+                p99(status_busy),
+                50.0,
+                "ms",
+            ),
+            Target::at_most(
+                "plugin starts no status showed as `starting`",
+                status.map(|s| s.starts_unseen() as f64),
+                0.0,
+                "starts",
+            ),
+        ]);
         let ours = self.sustained.get().and_then(|s| s.best_rate);
         let theirs = self
             .errbot
