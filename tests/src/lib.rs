@@ -7,6 +7,7 @@
 pub mod browser;
 pub mod cli;
 pub mod cytube;
+pub mod disk;
 pub mod host;
 pub mod http;
 pub mod nats;

@@ -5,14 +5,32 @@
 //! it; clients (the bot, plugin hosts) reconnect on their own. The server logs to stderr, which
 //! the daemon reads into `logs/nats.log` (its own `[pid] date [INF]` prefix turned into the
 //! common line format).
+//!
+//! **A full disk.** When a write to the store fails for lack of space, nats-server (standalone,
+//! as here) marks that stream's store as failed: from then on it stores nothing on it and
+//! answers no publish (the router keeps its messages in memory and retries), and it stays so
+//! after space comes back, until the server restarts. (A clustered server would disable
+//! JetStream instead.) So the actor watches the store every [`WATCH_EVERY`]: the free space on
+//! its disk, and whether the server reports a failed store, by asking it to delete a message
+//! no stream can hold (sequence `u64::MAX`), which changes nothing and is answered with the
+//! store's write error when it has one. It shows a full disk (bytes below [`room_needed`], or
+//! no inodes) or a failed store on the board and in the log, and once a disk it saw full has
+//! room again it fails with an [`crate::Uncounted`] error, so the supervisor restarts
+//! nats-server (which reopens the store) without spending the services' restart budget: each
+//! disk-full episode costs one restart, however many there are. A store that fails while the
+//! disk looks fine (an I/O error) restarts the server as an ordinary, counted failure.
 
 use std::{
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-use async_nats::jetstream::{context::CreateStreamErrorKind, ErrorCode};
+use async_nats::jetstream::{
+    context::{CreateStreamErrorKind, RequestError, RequestErrorKind},
+    stream::{DeleteMessageError, DeleteMessageErrorKind},
+    ErrorCode,
+};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use rosey_core::{
     bus::{self, BusUser, Credentials},
@@ -28,6 +46,11 @@ use super::{
 
 /// The unit name of the NATS service.
 pub const UNIT: &str = rosey_core::units::NATS;
+
+/// How often the running server's store is checked (free space, failed store).
+pub const WATCH_EVERY: Duration = Duration::from_secs(2);
+
+const MIB: u64 = 1024 * 1024;
 
 /// Everything the nats service needs.
 #[derive(Clone, Debug)]
@@ -69,11 +92,23 @@ impl NatsArgs {
 #[derive(Debug)]
 pub struct NatsActor;
 
-/// Messages from the actor's own watcher.
+/// Messages from the actor's own watchers.
 #[derive(Debug)]
 pub enum NatsMsg {
     /// nats-server exited.
     Exited(Exit),
+    /// The server's store failed and only a restart reopens it: the actor fails with this.
+    Reopen(Reopen),
+}
+
+/// Why the server is to be restarted (see [`NatsMsg::Reopen`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reopen {
+    /// The actor's failure, as the supervisor logs it.
+    pub reason: String,
+    /// The disk was full and has room again: not the server's fault, so the restart is not
+    /// counted toward the intensity ([`crate::Uncounted`]).
+    pub space_back: bool,
 }
 
 /// The running server.
@@ -81,10 +116,12 @@ pub enum NatsMsg {
 pub struct NatsState {
     child: ChildProcess,
     args: NatsArgs,
+    watch: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for NatsState {
     fn drop(&mut self) {
+        self.watch.abort();
         self.child.signal_group(libc::SIGKILL);
     }
 }
@@ -144,11 +181,13 @@ impl Actor for NatsActor {
             },
         );
         let watched = child.clone();
+        let exits = myself.clone();
         tokio::spawn(async move {
             let exit = watched.wait().await;
-            let _ = myself.send_message(NatsMsg::Exited(exit));
+            let _ = exits.send_message(NatsMsg::Exited(exit));
         });
-        Ok(NatsState { child, args })
+        let watch = tokio::spawn(watch_store(args.clone(), myself));
+        Ok(NatsState { child, args, watch })
     }
 
     async fn handle(
@@ -159,6 +198,14 @@ impl Actor for NatsActor {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             NatsMsg::Exited(exit) => Err(format!("nats-server exited: {exit}").into()),
+            // The supervisor logs the reason with the restart.
+            NatsMsg::Reopen(Reopen { reason, space_back }) => {
+                if space_back {
+                    Err(Box::new(crate::Uncounted(reason)))
+                } else {
+                    Err(reason.into())
+                }
+            }
         }
     }
 
@@ -167,6 +214,7 @@ impl Actor for NatsActor {
         _myself: ActorRef<NatsMsg>,
         state: &mut NatsState,
     ) -> Result<(), ActorProcessingErr> {
+        state.watch.abort();
         if state.child.exited().is_none() {
             state.child.stop(state.args.shutdown_timeout).await;
         }
@@ -274,6 +322,296 @@ pub fn free_bytes(path: &std::path::Path) -> u64 {
     (stats.f_bavail as u64).saturating_mul(stats.f_frsize as u64)
 }
 
+/// The free space the disk holding the store must have to count as having room: below it the
+/// disk is shown as full, and a store that failed while it was full is reopened only once it
+/// is back above it. 4 MiB, or a thirty-second of the store when that is more.
+pub fn room_needed(store: &messaging::StoreBudget) -> u64 {
+    (store.total() / 32).max(4 * MIB)
+}
+
+/// `12.5 MiB` (`unknown` for [`free_bytes`]'s `u64::MAX`).
+pub(crate) fn mib(bytes: u64) -> String {
+    if bytes == u64::MAX {
+        return "unknown".to_owned();
+    }
+    let tenths = bytes * 10 / MIB;
+    format!("{}.{} MiB", tenths / 10, tenths % 10)
+}
+
+/// Watches the running server's store until it must be reopened (then tells the actor and
+/// ends) or the actor stops (and aborts it). See the module documentation.
+async fn watch_store(args: NatsArgs, actor: ActorRef<NatsMsg>) {
+    let dir = args.home.nats_store_dir();
+    let needed = room_needed(&args.store);
+    let mut ticks = tokio::time::interval(WATCH_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    let mut client: Option<async_nats::Client> = None;
+    // The disk was full since the store was last seen fine.
+    let mut full_seen = false;
+    let mut shown: Option<Trouble> = None;
+    loop {
+        ticks.tick().await;
+        if client.is_none() {
+            client = args
+                .credentials
+                .connect(&args.url(), BusUser::Daemon, "rosey-nats-watch")
+                .await
+                .ok();
+        }
+        let probe = match &client {
+            Some(client) => probe_store(client).await,
+            None => Probe::Unknown("not connected".to_owned()),
+        };
+        let room = Room::of(&dir);
+        full_seen |= room.full(needed);
+        match judge(&probe, room, needed, &dir, full_seen) {
+            Verdict::Keep => {}
+            Verdict::Fine => {
+                full_seen = false;
+                if shown.take().is_some() {
+                    tracing::info!(
+                        "the disk holding {} has room again ({})",
+                        dir.display(),
+                        room.describe()
+                    );
+                    let url = args.url();
+                    args.board
+                        .update(UNIT, |report| report.detail = Some(url.clone()));
+                }
+            }
+            Verdict::Degraded(trouble, note) => {
+                if shown != Some(trouble) {
+                    tracing::warn!("{note}");
+                    shown = Some(trouble);
+                }
+                let detail = format!("{}; degraded: {note}", args.url());
+                args.board
+                    .update(UNIT, |report| report.detail = Some(detail.clone()));
+            }
+            Verdict::Reopen(reopen) => {
+                let _ = actor.send_message(NatsMsg::Reopen(reopen));
+                return;
+            }
+        }
+    }
+}
+
+/// Asks the server to delete sequence `u64::MAX` (which no stream holds) of each stream: the
+/// answer is "no such message" from a store that works, and the store's write error from one
+/// that failed; nothing is changed either way.
+async fn probe_store(client: &async_nats::Client) -> Probe {
+    let mut js = async_nats::jetstream::new(client.clone());
+    js.set_timeout(Duration::from_secs(1));
+    for name in [messaging::STREAM_NAME, messaging::DEAD_LETTER_STREAM] {
+        let answer = match js.get_stream_no_info(name).await {
+            Ok(stream) => Answer::from(stream.delete_message(u64::MAX).await),
+            Err(err) => Answer::Other(err.to_string()),
+        };
+        match read_probe(answer) {
+            Probe::Fine => continue,
+            other => return other,
+        }
+    }
+    Probe::Fine
+}
+
+/// The server's answer to the probe's delete, in the parts [`read_probe`] reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Answer {
+    /// It deleted something (cannot happen: no stream reaches that sequence).
+    Deleted,
+    /// JetStream refused, with its error code and text.
+    Refused(ErrorCode, String),
+    /// Nobody answers JetStream's API.
+    NoResponders,
+    /// No answer in time, or the request failed.
+    Other(String),
+}
+
+impl From<Result<bool, DeleteMessageError>> for Answer {
+    fn from(answer: Result<bool, DeleteMessageError>) -> Answer {
+        let err = match answer {
+            Ok(_) => return Answer::Deleted,
+            Err(err) => err,
+        };
+        match err.kind() {
+            DeleteMessageErrorKind::JetStream(refusal) => {
+                Answer::Refused(refusal.error_code(), refusal.to_string())
+            }
+            DeleteMessageErrorKind::Request
+                if std::error::Error::source(&err)
+                    .and_then(|source| source.downcast_ref::<RequestError>())
+                    .is_some_and(|source| source.kind() == RequestErrorKind::NoResponders) =>
+            {
+                Answer::NoResponders
+            }
+            _ => Answer::Other(err.to_string()),
+        }
+    }
+}
+
+/// What the server says about its store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Probe {
+    /// Writable, as far as the server knows.
+    Fine,
+    /// A stream's store failed on a write (the server's error) and stores nothing until the
+    /// server restarts.
+    Failed(String),
+    /// JetStream answers nothing: the server disabled it.
+    Off(String),
+    /// No clear answer (a timeout, no connection): nothing to conclude.
+    Unknown(String),
+}
+
+/// Reads the probe's answer (the texts are nats-server's: `stream store EOF` from a working
+/// store, `write …/1.blk: no space left on device` from one whose write failed).
+fn read_probe(answer: Answer) -> Probe {
+    match answer {
+        Answer::Deleted => Probe::Fine,
+        // A missing stream is the keeper's to make again.
+        Answer::Refused(code, _) if code == ErrorCode::STREAM_NOT_FOUND => Probe::Fine,
+        Answer::Refused(code, text)
+            if [
+                ErrorCode::JETSTREAM_NOT_ENABLED,
+                ErrorCode::JETSTREAM_NOT_ENABLED_FOR_ACCOUNT,
+            ]
+            .contains(&code) =>
+        {
+            Probe::Off(text)
+        }
+        Answer::Refused(code, text) if code == ErrorCode::STREAM_MESSAGE_DELETE_FAILED => {
+            if text.contains("stream store EOF") || text.contains("no message found") {
+                Probe::Fine
+            } else {
+                Probe::Failed(text)
+            }
+        }
+        Answer::Refused(_, text) | Answer::Other(text) => Probe::Unknown(text),
+        Answer::NoResponders => Probe::Off("no responders".to_owned()),
+    }
+}
+
+/// What is wrong, for logging each kind once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trouble {
+    /// The disk has no room; the store has not failed (yet).
+    DiskFull,
+    /// The store failed (or JetStream is off) while the disk is full.
+    StoreFailed,
+}
+
+/// What the watcher does about one look at the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    /// Nothing learned: leave the board as it is.
+    Keep,
+    /// All is well: the URL alone on the board.
+    Fine,
+    /// Shown on the board (and logged when the trouble is new).
+    Degraded(Trouble, String),
+    /// The actor fails, so the server restarts.
+    Reopen(Reopen),
+}
+
+/// The fewest files the disk holding the store must still have room for: a disk out of inodes
+/// refuses writes ("no space left on device") with bytes to spare.
+const MIN_INODES: u64 = 64;
+
+/// What is free on the disk holding the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Room {
+    /// Bytes an unprivileged writer may still write.
+    bytes: u64,
+    /// Files (inodes) it may still make.
+    inodes: u64,
+}
+
+impl Room {
+    /// The room on the file system holding `path` (unlimited when it cannot be asked).
+    fn of(path: &Path) -> Room {
+        Room {
+            bytes: free_bytes(path),
+            inodes: free_inodes(path),
+        }
+    }
+
+    /// Less than `needed` bytes, or almost no inodes.
+    fn full(&self, needed: u64) -> bool {
+        self.bytes < needed || self.inodes < MIN_INODES
+    }
+
+    /// `0.0 MiB free` (and the files, when those are what is missing).
+    fn describe(&self) -> String {
+        if self.inodes < MIN_INODES {
+            format!("{} free, room for {} files", mib(self.bytes), self.inodes)
+        } else {
+            format!("{} free", mib(self.bytes))
+        }
+    }
+}
+
+/// How many more files an unprivileged writer may make on the file system holding `path`
+/// (`u64::MAX` when it cannot be asked).
+fn free_inodes(path: &Path) -> u64 {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return u64::MAX;
+    };
+    // SAFETY: statvfs only writes into the struct we pass.
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stats) } != 0 {
+        return u64::MAX;
+    }
+    match stats.f_files {
+        // A file system that does not count inodes (some report 0 of 0).
+        0 => u64::MAX,
+        _ => stats.f_favail as u64,
+    }
+}
+
+/// Judges `probe` with `room` on the disk holding the store (`dir`), which is full below
+/// `needed` bytes; `full_seen`: the disk was seen full since the store was last fine.
+///
+/// A failed store is reopened once the disk has room again, and that restart is not counted
+/// only when the disk was seen full: a store that fails while the disk looks fine (an I/O
+/// error, or a fill and free between two looks) is restarted as a counted failure, so one that
+/// keeps failing ends in the supervisor giving up rather than in endless restarts.
+fn judge(probe: &Probe, room: Room, needed: u64, dir: &Path, full_seen: bool) -> Verdict {
+    let full = room.full(needed);
+    let dir = dir.display();
+    let free = room.describe();
+    let failure = match probe {
+        Probe::Fine | Probe::Unknown(_) if full => {
+            return Verdict::Degraded(
+                Trouble::DiskFull,
+                format!("the disk holding {dir} is full ({free}): the message store cannot take more messages"),
+            )
+        }
+        Probe::Fine => return Verdict::Fine,
+        Probe::Unknown(_) => return Verdict::Keep,
+        Probe::Failed(error) => format!("the message store stopped writing ({error})"),
+        Probe::Off(error) => format!("JetStream disabled by the server ({error})"),
+    };
+    if full {
+        Verdict::Degraded(
+            Trouble::StoreFailed,
+            format!("{failure}: the disk holding {dir} is full ({free}); nats-server restarts once space is back"),
+        )
+    } else if full_seen {
+        Verdict::Reopen(Reopen {
+            reason: format!("{failure} while the disk holding {dir} was full; restarting nats-server now that space is back ({free})"),
+            space_back: true,
+        })
+    } else {
+        Verdict::Reopen(Reopen {
+            reason: format!("{failure}; restarting nats-server"),
+            space_back: false,
+        })
+    }
+}
+
 /// What the files under `folder` take (the store's own data counts toward its room).
 fn used_bytes(folder: &std::path::Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(folder) else {
@@ -349,5 +687,123 @@ mod tests {
             Some((Level::Error, "listen tcp: address in use".to_owned()))
         );
         assert_eq!(nats_line("panic: runtime error"), None);
+    }
+
+    /// What nats-server 2.15 answers, word for word.
+    const EOF_ANSWER: &str = "stream store EOF (code 500, error code 10057)";
+    const FULL_ANSWER: &str = "write /srv/bot/data/nats/jetstream/$G/streams/ROSEY/msgs/1.blk: no space left on device (code 500, error code 10057)";
+
+    #[test]
+    fn the_probe_tells_a_working_store_from_a_failed_one() {
+        let refused = |code, text: &str| Answer::Refused(code, text.to_owned());
+        let delete_failed = ErrorCode::STREAM_MESSAGE_DELETE_FAILED;
+        assert_eq!(read_probe(refused(delete_failed, EOF_ANSWER)), Probe::Fine);
+        assert_eq!(
+            read_probe(refused(delete_failed, FULL_ANSWER)),
+            Probe::Failed(FULL_ANSWER.to_owned())
+        );
+        assert_eq!(
+            read_probe(refused(ErrorCode::STREAM_NOT_FOUND, "stream not found")),
+            Probe::Fine
+        );
+        assert!(matches!(
+            read_probe(refused(
+                ErrorCode::JETSTREAM_NOT_ENABLED,
+                "JetStream not enabled"
+            )),
+            Probe::Off(_)
+        ));
+        assert!(matches!(read_probe(Answer::NoResponders), Probe::Off(_)));
+        assert!(matches!(
+            read_probe(Answer::Other("timed out".to_owned())),
+            Probe::Unknown(_)
+        ));
+    }
+
+    #[test]
+    fn a_full_disk_is_shown_and_a_failed_store_reopened_once_space_is_back() {
+        let dir = Path::new("/srv/bot/data/nats");
+        let needed = 4 * MIB;
+        let room = |bytes| Room {
+            bytes,
+            inodes: 1000,
+        };
+        let failed = Probe::Failed(FULL_ANSWER.to_owned());
+        // Full, nothing failed yet: shown.
+        let Verdict::Degraded(Trouble::DiskFull, note) =
+            judge(&Probe::Fine, room(MIB), needed, dir, true)
+        else {
+            panic!("a full disk is shown");
+        };
+        assert!(
+            note.contains("/srv/bot/data/nats is full (1.0 MiB free)"),
+            "{note}"
+        );
+        // Full and failed: shown, and it says what happens next.
+        let Verdict::Degraded(Trouble::StoreFailed, note) =
+            judge(&failed, room(0), needed, dir, true)
+        else {
+            panic!("a failed store is shown");
+        };
+        assert!(
+            note.contains("no space left on device")
+                && note.contains("restarts once space is back"),
+            "{note}"
+        );
+        // Room again: reopened, not counted against the restart budget.
+        let Verdict::Reopen(reopen) = judge(&failed, room(100 * MIB), needed, dir, true) else {
+            panic!("reopened once space is back");
+        };
+        assert!(reopen.space_back);
+        assert!(
+            reopen
+                .reason
+                .contains("restarting nats-server now that space is back (100.0 MiB free)"),
+            "{}",
+            reopen.reason
+        );
+        // A failure while the disk never looked full restarts the server too, counted: one
+        // that keeps failing must end with the supervisor giving up.
+        assert!(matches!(
+            judge(&failed, room(100 * MIB), needed, dir, false),
+            Verdict::Reopen(Reopen {
+                space_back: false,
+                ..
+            })
+        ));
+        assert_eq!(
+            judge(&Probe::Fine, room(100 * MIB), needed, dir, false),
+            Verdict::Fine
+        );
+        assert_eq!(
+            judge(
+                &Probe::Unknown("timed out".to_owned()),
+                room(100 * MIB),
+                needed,
+                dir,
+                false
+            ),
+            Verdict::Keep
+        );
+        // Out of inodes is full too, with bytes to spare.
+        let no_files = Room {
+            bytes: 100 * MIB,
+            inodes: 0,
+        };
+        let Verdict::Degraded(Trouble::StoreFailed, note) =
+            judge(&failed, no_files, needed, dir, true)
+        else {
+            panic!("a disk out of inodes is full");
+        };
+        assert!(note.contains("room for 0 files"), "{note}");
+    }
+
+    #[test]
+    fn room_is_a_few_mib_or_a_small_part_of_a_big_store() {
+        assert_eq!(room_needed(&messaging::StoreBudget::new(30 * MIB)), 4 * MIB);
+        assert_eq!(
+            room_needed(&messaging::StoreBudget::new(320 * MIB)),
+            10 * MIB
+        );
     }
 }

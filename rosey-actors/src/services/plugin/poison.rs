@@ -73,8 +73,9 @@ pub fn dead_letter(
                     .flatten()
                     .map(|command| super::tell::Asker::of(&command));
                 let message_payload = message.payload.clone();
+                let id = super::early::message_id(message.headers.as_ref());
                 let _ = message.ack_with(AckKind::Term).await;
-                door.done(seq);
+                door.done(seq, id);
                 if let Some(asker) = &asker {
                     let why = super::incoming::Incoming::read(seq, &subject, &message_payload)
                         .map(|incoming| incoming.cause)

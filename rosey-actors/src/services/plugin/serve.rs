@@ -392,13 +392,14 @@ impl Serving {
         match taken.copy {
             Copy::Durable(message) => {
                 let seq = super::door::sequence(&message);
+                let id = super::early::message_id(message.headers.as_ref());
                 if let Err(err) = message.ack_with(how).await {
                     self.outputs.host_line(
                         Level::Warn,
                         &format!("ack failed (the message will come again): {err}"),
                     );
                 }
-                self.door.done(seq);
+                self.door.done(seq, id);
             }
             Copy::Early(id) => self.door.settle(id),
         }

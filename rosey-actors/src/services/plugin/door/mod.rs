@@ -21,7 +21,7 @@
 //! out while it sat in a buffer).
 
 use std::{
-    collections::{HashMap, HashSet, VecDeque},
+    collections::{HashMap, VecDeque},
     path::PathBuf,
     sync::{Mutex, MutexGuard, TryLockError},
     time::Duration,
@@ -121,8 +121,10 @@ struct State {
     returned: VecDeque<Message>,
     early: EarlyCopies,
     attempts: HashMap<u64, u32>,
+    /// The last messages done with, oldest first, and each one's `Nats-Msg-Id`: a later copy
+    /// of one is dropped.
     recent: VecDeque<u64>,
-    recent_set: HashSet<u64>,
+    recent_ids: HashMap<u64, Option<String>>,
     handled: Handled,
     holds: Holds,
 }
@@ -174,7 +176,7 @@ impl Door {
                 early: EarlyCopies::default(),
                 attempts,
                 recent: VecDeque::new(),
-                recent_set: HashSet::new(),
+                recent_ids: HashMap::new(),
                 handled: Handled::default(),
                 holds: Holds::default(),
             }),
@@ -338,9 +340,13 @@ impl Door {
             .unwrap_or((false, 0));
         let id = message_id(message.headers.as_ref());
         let mut state = self.lock();
-        if again && state.recent_set.contains(&seq) {
-            // Offered again after its ack wait, though already handled (a first delivery
-            // never is: a stream made anew counts from 1 again).
+        let handled = state.recent_ids.get(&seq).is_some_and(|done| {
+            // Offered again after its ack wait, or as a first delivery by a server that lost
+            // the ack (a store that failed to write, say): the same message if its id is the
+            // one done with (a stream made anew counts from 1 again, with other messages).
+            again || (id.is_some() && done.as_deref() == id.as_deref())
+        });
+        if handled {
             drop(state);
             tokio::spawn(async move { message.ack().await });
             return None;
@@ -351,7 +357,7 @@ impl Door {
                 // Its early copy was handled and its reply published; the ack is queued on
                 // the same connection after them, whatever becomes of this call.
                 tokio::spawn(async move { message.ack().await });
-                self.done(seq);
+                self.done(seq, id);
                 None
             }
             DurableFate::Deliver { crashed } => {
@@ -419,7 +425,7 @@ impl Door {
     pub fn forget_sequences(&self) {
         let mut state = self.lock();
         state.recent.clear();
-        state.recent_set.clear();
+        state.recent_ids.clear();
         if !state.attempts.is_empty() {
             state.attempts.clear();
             self.save_attempts(&state.attempts);
@@ -525,18 +531,18 @@ impl Door {
         self.lock().attempts.get(&seq).copied().unwrap_or(0)
     }
 
-    /// Message `seq` is done (acked or dead-lettered): forget its count and drop any later
-    /// copy of it.
-    pub fn done(&self, seq: u64) {
+    /// Message `seq` (of `Nats-Msg-Id` `id`) is done (acked or dead-lettered): forget its
+    /// count and drop any later copy of it.
+    pub fn done(&self, seq: u64, id: Option<String>) {
         let mut state = self.lock();
         if state.attempts.remove(&seq).is_some() {
             self.save_attempts(&state.attempts);
         }
-        if state.recent_set.insert(seq) {
+        if state.recent_ids.insert(seq, id).is_none() {
             state.recent.push_back(seq);
             if state.recent.len() > RECENT {
                 if let Some(old) = state.recent.pop_front() {
-                    state.recent_set.remove(&old);
+                    state.recent_ids.remove(&old);
                 }
             }
         }
