@@ -1,0 +1,75 @@
+//! Whether a freshly started nats-server is ready: a client logs in, JetStream answers, and
+//! the two streams exist at this start's size.
+
+use super::*;
+
+/// Waits until a client can connect and JetStream answers, then makes sure the streams exist
+/// at this start's size. A server that refuses the streams (no room for them) fails the start
+/// at once: waiting cannot help.
+pub(super) async fn wait_ready(args: &NatsArgs, child: &ChildProcess) -> Result<(), String> {
+    let deadline = Instant::now() + args.ready_timeout;
+    let mut last_error = String::from("no answer");
+    while Instant::now() < deadline {
+        if let Some(exit) = child.exited() {
+            return Err(format!("nats-server exited while starting: {exit}"));
+        }
+        match try_ready(args).await {
+            Ok(()) => return Ok(()),
+            Err(NotReady::Yet(err)) => last_error = err,
+            Err(NotReady::Refused(err)) => return Err(err),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Err(format!(
+        "nats-server not ready within {:?}: {last_error}",
+        args.ready_timeout
+    ))
+}
+
+/// Why the server is not ready.
+enum NotReady {
+    /// Not yet (not listening, JetStream still starting): try again.
+    Yet(String),
+    /// It answered, and said no for good.
+    Refused(String),
+}
+
+async fn try_ready(args: &NatsArgs) -> Result<(), NotReady> {
+    let client = args
+        .credentials
+        .connect_options(BusUser::Daemon)
+        .connection_timeout(Duration::from_millis(500))
+        .connect(args.url())
+        .await
+        .map_err(|err| NotReady::Yet(err.to_string()))?;
+    let js = async_nats::jetstream::new(client.clone());
+    js.query_account()
+        .await
+        .map_err(|err| NotReady::Yet(err.to_string()))?;
+    for config in [
+        messaging::stream_config(&args.store),
+        messaging::dead_letter_stream_config(&args.store),
+    ] {
+        let name = config.name.clone();
+        // Made, or brought to this start's store size (`nats.max_storage` or the disk changed).
+        if let Err(err) = js.create_or_update_stream(config).await {
+            let no_room = matches!(
+                err.kind(),
+                CreateStreamErrorKind::JetStream(ref js_err)
+                    if [ErrorCode::INSUFFICIENT_RESOURCES, ErrorCode::STORAGE_RESOURCES_EXCEEDED]
+                        .contains(&js_err.error_code())
+            );
+            let message = format!("cannot make stream {name}: {err}");
+            return Err(if no_room {
+                NotReady::Refused(format!(
+                    "{message}; the message store is {} (nats.max_storage, or fitted to the disk)",
+                    args.store.describe()
+                ))
+            } else {
+                NotReady::Yet(message)
+            });
+        }
+    }
+    drop(client);
+    Ok(())
+}
