@@ -17,7 +17,7 @@
 use std::{process::ExitCode, sync::Arc, time::Duration};
 
 use futures::future::BoxFuture;
-use rosey_actors::{services::plugin::HostProgram, stack::Stack};
+use rosey_actors::stack::{HostProgram, Stack};
 use rosey_core::connector::{
     Connector, ConnectorError, Incoming, IncomingQueue, IncomingReceiver, Outgoing,
 };

@@ -114,7 +114,7 @@
 pub mod client;
 mod error;
 pub mod events;
-pub mod services;
+mod services;
 pub mod spec;
 pub mod stack;
 pub mod supervisor;

@@ -110,11 +110,6 @@ impl Keeper {
         }
     }
 
-    /// How many repairs the keeper made.
-    pub fn repairs(&self) -> u32 {
-        self.record().repairs
-    }
-
     /// The status line: `repaired 1 time (stream ROSEY deleted at …)`; `None` while nothing
     /// was ever repaired.
     pub fn summary(&self) -> Option<String> {

@@ -22,6 +22,14 @@ pub use builder::{BuildError, PreparedStack, StackBuilder};
 use children::{bot_child, extra_child, nats_child, plugin_spec, plugins_child, supervisor_spec};
 pub use error::StackError;
 
+/// What a running stack's units are seen by from outside: their reports (`Board`), the
+/// plugin hosts' program, and who waits for replies to an injected message.
+pub use crate::services::{
+    board::{Board, UnitReport},
+    bot::ReplyWaiters,
+    plugin::{door::Handled, unit_name, HeldUser, HostProgram, UNIT_PREFIX},
+};
+
 use std::{
     path::PathBuf,
     sync::{Arc, Mutex, TryLockError},
@@ -30,14 +38,13 @@ use std::{
 
 use crate::{
     services::{
-        board::Board,
-        bot::{BotActor, BotArgs, BotMsg, ReplyWaiters},
+        bot::{BotActor, BotArgs, BotMsg},
         keeper::Keeper,
         nats::{NatsActor, NatsArgs},
         plugin::{
             door::{Doors, Wants},
             spares::Spares,
-            ConfigTaken, HostProgram, PluginActor, PluginArgs,
+            ConfigTaken, PluginActor, PluginArgs,
         },
         process::Spawner,
     },

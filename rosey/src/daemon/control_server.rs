@@ -43,7 +43,7 @@ pub async fn serve(listener: UnixListener, daemon: Arc<Daemon>) {
 fn host_pids(daemon: &Daemon) -> HashSet<u32> {
     daemon
         .board
-        .pids(rosey_actors::services::plugin::UNIT_PREFIX)
+        .pids(rosey_actors::stack::UNIT_PREFIX)
         .into_iter()
         .map(|(_, pid)| pid)
         .chain(daemon.stack.spare_pids())

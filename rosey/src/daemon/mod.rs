@@ -24,8 +24,7 @@ use std::{
 };
 
 use rosey_actors::{
-    services::plugin::HostProgram,
-    stack::{BuildError, PreparedStack, Stack, StackError},
+    stack::{BuildError, HostProgram, PreparedStack, Stack, StackError},
     SupervisionNotice, SupervisorError,
 };
 use rosey_core::{

@@ -46,7 +46,7 @@ impl Notices {
     ) {
         // The `unit` field sends the line to the unit's own log too (see `logging`).
         let unit_id = if supervisor == rosey_core::units::PLUGINS {
-            rosey_actors::services::plugin::unit_name(unit)
+            rosey_actors::stack::unit_name(unit)
         } else {
             unit.to_owned()
         };

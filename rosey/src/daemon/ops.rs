@@ -10,8 +10,8 @@ use std::{
 
 use rosey_actors::{
     client as sup,
-    services::{board::Board, bot::ReplyWaiters, plugin::unit_name},
     stack::Stack,
+    stack::{unit_name, Board, ReplyWaiters},
     ChildInfo, ChildState,
 };
 use rosey_core::{

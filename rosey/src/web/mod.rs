@@ -21,9 +21,9 @@ use std::{
 
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef};
 use rosey_actors::{
-    services::board::{Board, UnitReport},
     spawn_child,
     stack::ExtraService,
+    stack::{Board, UnitReport},
 };
 use rosey_core::config::{Config, ConnectorKind};
 use tokio::sync::watch;

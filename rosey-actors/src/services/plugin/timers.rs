@@ -144,6 +144,7 @@ impl Timers {
     }
 
     /// How many are armed.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.by_name.len()
     }

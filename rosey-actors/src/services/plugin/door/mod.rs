@@ -31,7 +31,6 @@ use async_nats::jetstream::{self, consumer::pull, AckKind, Message};
 use futures::{FutureExt, StreamExt};
 
 mod feed;
-pub use feed::ensure_streams;
 use feed::{next_plain, Feed};
 
 pub use super::doors::Doors;
