@@ -203,7 +203,10 @@ fn disk_full_episode(disk: &SmallDisk, name: &str, restarts: u64) {
         assert!(found.contains(&needle), "{found}");
     }
     let all = stack.say_until(&format!("!quote find {name}-"), "quotes match", SLOW);
-    assert!(all.starts_with("5 quotes match"), "each command once: {all}");
+    assert!(
+        all.starts_with("5 quotes match"),
+        "each command once: {all}"
+    );
     stack.wait_for_unit("bot", SLOW, "clean again", |bot| {
         !detail(bot).contains("degraded") && !detail(bot).contains("waiting")
     });
