@@ -105,22 +105,7 @@ impl Engine {
                 child.pending = None;
             }
             if let Err(reason) = self.start_one(idx).await {
-                let exit = Exit::failed_start(&reason);
-                let child = match self.children.get_mut(idx) {
-                    Some(child) => {
-                        child.state = ChildState::Crashed;
-                        child.last_exit = Some(exit.reason.clone());
-                        child.spec.name.clone()
-                    }
-                    None => String::new(),
-                };
-                self.notify(
-                    idx,
-                    SupervisionEventKind::Exited {
-                        reason: exit.reason,
-                        abnormal: true,
-                    },
-                );
+                let failed = self.start_failed_for_good(idx, reason);
                 for later in self.children.iter_mut().skip(idx + 1) {
                     later.pending = None;
                     later.state = ChildState::Stopped;
@@ -128,10 +113,33 @@ impl Engine {
                 let started: Vec<usize> = (0..idx).collect();
                 self.stop_running_reverse(&started).await;
                 self.publish();
-                return Err(SupervisorError::StartFailed { child, reason });
+                return Err(failed);
             }
         }
         Ok(())
+    }
+
+    /// Child `idx`'s start failed with `reason` and is not retried (an operator's start, an
+    /// all-or-nothing first start): it is left `Crashed` with that exit, notified, and the
+    /// error to answer with is returned.
+    fn start_failed_for_good(&mut self, idx: usize, reason: String) -> SupervisorError {
+        let exit = Exit::failed_start(&reason);
+        let child = match self.children.get_mut(idx) {
+            Some(child) => {
+                child.state = ChildState::Crashed;
+                child.last_exit = Some(exit.reason.clone());
+                child.spec.name.clone()
+            }
+            None => String::new(),
+        };
+        self.notify(
+            idx,
+            SupervisionEventKind::Exited {
+                reason: exit.reason,
+                abnormal: true,
+            },
+        );
+        SupervisorError::StartFailed { child, reason }
     }
 
     /// Snapshots of all children, in start order.

@@ -87,28 +87,7 @@ impl Engine {
         self.prune_timers();
         match self.start_one(idx).await {
             Ok(()) => Ok(()),
-            Err(error) => {
-                let exit = Exit::failed_start(&error);
-                let name = match self.children.get_mut(idx) {
-                    Some(child) => {
-                        child.state = ChildState::Crashed;
-                        child.last_exit = Some(exit.reason.clone());
-                        child.spec.name.clone()
-                    }
-                    None => String::new(),
-                };
-                self.notify(
-                    idx,
-                    SupervisionEventKind::Exited {
-                        reason: exit.reason,
-                        abnormal: true,
-                    },
-                );
-                Err(SupervisorError::StartFailed {
-                    child: name,
-                    reason: error,
-                })
-            }
+            Err(reason) => Err(self.start_failed_for_good(idx, reason)),
         }
     }
 }
