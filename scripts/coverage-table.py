@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Line coverage per library crate, from the LCOV report scripts/coverage has tarpaulin write.
+"""Line coverage per library crate, from the LCOV reports scripts/coverage has tarpaulin write.
 
-Usage: coverage-table.py LCOV_FILE FLOOR_FILE
+Usage: coverage-table.py LCOV_FILE... FLOOR_FILE
 
 Prints one row per crate (lines covered, lines total, percent, floor, target) and exits 1 if a
 crate is below its floor in FLOOR_FILE (lines `crate percent`, `#` comments), or has no floor,
-or has no lines in the report. A file belongs to the crate whose folder it is in (the first
-component of its path relative to the workspace root).
+or has no lines in the reports. A line counts as covered when any report has it hit (the tests'
+run and the examples' run are two reports). A file belongs to the crate whose folder it is in
+(the first component of its path relative to the workspace root).
 """
 
 import math
@@ -18,21 +19,22 @@ TARGETS = {"rosey-abi": 90.0, "rosey-core": 90.0, "rosey-actors": 90.0}
 CRATES = ["rosey-abi", "rosey-host", "rosey-core", "rosey-actors"]
 
 
-def read_lcov(path, root):
-    """{crate: [covered, total]} from the report's DA (line, hits) records."""
+def read_lcov(paths, root):
+    """{crate: [covered, total]} from the reports' DA (line, hits) records."""
     lines = {}  # (file, line) -> hit?; a line listed twice counts once
-    current = None
-    with open(path, encoding="utf-8") as report:
-        for raw in report:
-            raw = raw.strip()
-            if raw.startswith("SF:"):
-                current = os.path.relpath(os.path.join(root, raw[3:]), root)
-            elif raw.startswith("DA:") and current is not None:
-                number, hits = raw[3:].split(",")[:2]
-                key = (current, int(number))
-                lines[key] = lines.get(key, False) or int(hits) > 0
-            elif raw == "end_of_record":
-                current = None
+    for path in paths:
+        current = None
+        with open(path, encoding="utf-8") as report:
+            for raw in report:
+                raw = raw.strip()
+                if raw.startswith("SF:"):
+                    current = os.path.relpath(os.path.join(root, raw[3:]), root)
+                elif raw.startswith("DA:") and current is not None:
+                    number, hits = raw[3:].split(",")[:2]
+                    key = (current, int(number))
+                    lines[key] = lines.get(key, False) or int(hits) > 0
+                elif raw == "end_of_record":
+                    current = None
     per_crate = {}
     for (file, _), hit in lines.items():
         crate = file.split(os.sep)[0]
@@ -57,11 +59,12 @@ def read_floors(path):
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) < 3:
         sys.exit(__doc__)
-    lcov, floor_path = sys.argv[1:]
+    lcovs, floor_path = sys.argv[1:-1], sys.argv[-1]
+    lcov = " and ".join(lcovs)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    per_crate = read_lcov(lcov, root)
+    per_crate = read_lcov(lcovs, root)
     floors = read_floors(floor_path)
 
     header = ("crate", "lines covered", "lines total", "%", "floor", "target")
@@ -90,8 +93,8 @@ def main():
             failures.append(
                 f"{crate}: {percent:.2f} % of lines covered, below its floor of {floor:.1f} %. "
                 f"Cover the new or changed code with tests; if the drop is deliberate (code "
-                f"moved out of the crate, tests moved to the end-to-end suite), lower the "
-                f"floor in {floor_path} and say why in the commit")
+                f"moved out of the crate, tests removed on purpose), lower the floor in "
+                f"{floor_path} and say why in the commit")
         elif percent - floor >= 1.0:
             notes.append(f"{crate} is at {percent:.2f} %, {percent - floor:.1f} points above its "
                          f"floor: raise it in {floor_path} to {math.floor(percent * 2) / 2:.1f}")
@@ -103,7 +106,7 @@ def main():
         cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
         print("| " + " | ".join(cells) + " |")
 
-    print("Line coverage of the library crates under their own tests (cargo-tarpaulin):")
+    print("Line coverage of the library crates under the whole test suite (cargo-tarpaulin):")
     print("+" + line + "+")
     show(header)
     print("+" + line + "+")
