@@ -32,7 +32,7 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, ActorStatus};
 use rosey_actors::{
     children, spawn_child,
     stack::{ExtraService, Stack},
-    ChildInfo, ChildState, SupervisionEventKind, SupervisionNotice,
+    ChildInfo, ChildState, SupervisionNotice,
 };
 use rosey_core::{config::Config, paths::Home, units};
 
@@ -188,17 +188,7 @@ async fn run(nats_binary: PathBuf) -> Result<(), String> {
 }
 
 fn print_notice(t0: Instant, notice: &SupervisionNotice) {
-    let what = match &notice.kind {
-        SupervisionEventKind::Started => "started".to_owned(),
-        SupervisionEventKind::Exited { reason, .. } => format!("exited: {reason}"),
-        SupervisionEventKind::Restarting { attempt, delay } => {
-            format!("restart #{attempt} in {delay:?}")
-        }
-        SupervisionEventKind::GaveUp { reason } => format!("gave up: {reason}"),
-        SupervisionEventKind::Stopped => "stopped".to_owned(),
-        SupervisionEventKind::Removed => "removed".to_owned(),
-        SupervisionEventKind::Escalated { reason } => format!("escalated: {reason}"),
-    };
+    let what = &notice.kind;
     println!(
         "{:>6.3}s  [{}] {:<9} {what}",
         t0.elapsed().as_secs_f64(),

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef};
 use rosey_actors::{
     children, shutdown, spawn_child, Backoff, ChildInfo, ChildSpec, ChildState, GiveUp, Intensity,
-    Listener, Strategy, SupervisionEventKind, SupervisionNotice, Supervisor, SupervisorSpec,
+    Listener, Strategy, SupervisionNotice, Supervisor, SupervisorSpec,
 };
 
 /// A child that runs until it is stopped.
@@ -70,19 +70,7 @@ impl Actor for Crasher {
 /// supervisor: it must not block.
 fn printing_listener(t0: Instant) -> Listener {
     Arc::new(move |notice: SupervisionNotice| {
-        let what = match &notice.kind {
-            SupervisionEventKind::Started => "started".to_owned(),
-            SupervisionEventKind::Exited { reason, abnormal } => {
-                format!("exited ({reason}; abnormal: {abnormal})")
-            }
-            SupervisionEventKind::Restarting { attempt, delay } => {
-                format!("restart #{attempt} in {delay:?}")
-            }
-            SupervisionEventKind::GaveUp { reason } => format!("gave up: {reason}"),
-            SupervisionEventKind::Stopped => "stopped".to_owned(),
-            SupervisionEventKind::Removed => "removed".to_owned(),
-            SupervisionEventKind::Escalated { reason } => format!("escalated: {reason}"),
-        };
+        let what = &notice.kind;
         println!(
             "{:>6.3}s  [{}] {:<8} {what}  -> {}",
             t0.elapsed().as_secs_f64(),

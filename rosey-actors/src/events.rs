@@ -110,6 +110,54 @@ pub enum SupervisionEventKind {
     },
 }
 
+impl SupervisionEventKind {
+    /// A stable one-word name for the event (`gave_up`, …): a key for logs, NATS notices
+    /// and scripts, which should not parse the sentence [`Display`](std::fmt::Display) gives.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SupervisionEventKind::Started => "started",
+            SupervisionEventKind::Exited { .. } => "exited",
+            SupervisionEventKind::Restarting { .. } => "restarting",
+            SupervisionEventKind::GaveUp { .. } => "gave_up",
+            SupervisionEventKind::Stopped => "stopped",
+            SupervisionEventKind::Removed => "removed",
+            SupervisionEventKind::Escalated { .. } => "escalated",
+        }
+    }
+
+    /// Whether the event is a failure an operator should see as an error (an abnormal exit,
+    /// a child given up on, an escalation), rather than the tree doing its normal work.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            SupervisionEventKind::Exited { abnormal: true, .. }
+                | SupervisionEventKind::GaveUp { .. }
+                | SupervisionEventKind::Escalated { .. }
+        )
+    }
+}
+
+/// What happened, as the end of a sentence whose subject is the child: `restarting in 100ms
+/// (attempt 2)`, `crashed, not restarted: …`. One wording for the daemon's log, its NATS
+/// notices and embedders' own output.
+impl std::fmt::Display for SupervisionEventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SupervisionEventKind::Started => f.write_str("started"),
+            SupervisionEventKind::Exited { reason, .. } => write!(f, "exited: {reason}"),
+            SupervisionEventKind::Restarting { attempt, delay } => {
+                write!(f, "restarting in {delay:?} (attempt {attempt})")
+            }
+            SupervisionEventKind::GaveUp { reason } => {
+                write!(f, "crashed, not restarted: {reason}")
+            }
+            SupervisionEventKind::Stopped => f.write_str("stopped"),
+            SupervisionEventKind::Removed => f.write_str("removed"),
+            SupervisionEventKind::Escalated { reason } => write!(f, "escalated: {reason}"),
+        }
+    }
+}
+
 /// One event, with who it happened to and when: the unit the daemon logs and publishes.
 #[derive(Debug, Clone)]
 pub struct SupervisionNotice {
@@ -133,4 +181,67 @@ pub type Listener = Arc<dyn Fn(SupervisionNotice) + Send + Sync>;
 /// A listener that drops every notice, for embedders and tests that do not care.
 pub fn ignore_notices() -> Listener {
     Arc::new(|_| {})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SupervisionEventKind as Kind;
+    use std::time::Duration;
+
+    #[test]
+    fn each_event_has_a_stable_name_a_sentence_and_a_failure_flag() {
+        let cases = [
+            (Kind::Started, "started", "started", false),
+            (
+                Kind::Exited {
+                    reason: "normal".into(),
+                    abnormal: false,
+                },
+                "exited",
+                "exited: normal",
+                false,
+            ),
+            (
+                Kind::Exited {
+                    reason: "failed: boom".into(),
+                    abnormal: true,
+                },
+                "exited",
+                "exited: failed: boom",
+                true,
+            ),
+            (
+                Kind::Restarting {
+                    attempt: 2,
+                    delay: Duration::from_millis(100),
+                },
+                "restarting",
+                "restarting in 100ms (attempt 2)",
+                false,
+            ),
+            (
+                Kind::GaveUp {
+                    reason: "too many".into(),
+                },
+                "gave_up",
+                "crashed, not restarted: too many",
+                true,
+            ),
+            (Kind::Stopped, "stopped", "stopped", false),
+            (Kind::Removed, "removed", "removed", false),
+            (
+                Kind::Escalated {
+                    reason: "child x".into(),
+                },
+                "escalated",
+                "escalated: child x",
+                true,
+            ),
+        ];
+        for (kind, name, sentence, failure) in cases {
+            assert_eq!(kind.name(), name, "{kind:?}");
+            assert_eq!(kind.to_string(), sentence, "{kind:?}");
+            assert_eq!(kind.is_failure(), failure, "{kind:?}");
+        }
+    }
 }

@@ -5,7 +5,7 @@
 //! happened (a `stopped` never after the `started` that followed it); those announced before the
 //! stack's NATS connection is up wait in the queue and are published once it is.
 
-use rosey_actors::{SupervisionEventKind, SupervisionNotice};
+use rosey_actors::SupervisionNotice;
 use rosey_core::messaging::{self, SupervisionEvent};
 use tokio::sync::mpsc;
 
@@ -68,32 +68,15 @@ impl Notices {
         } else {
             notice.child.clone()
         };
-        let (what, text) = match &notice.kind {
-            SupervisionEventKind::Started => ("started", format!("{unit} started")),
-            SupervisionEventKind::Exited { reason, .. } => {
-                ("exited", format!("{unit} exited: {reason}"))
-            }
-            SupervisionEventKind::Restarting { attempt, delay } => (
-                "restarting",
-                format!("{unit} restarting in {delay:?} (attempt {attempt})"),
-            ),
-            SupervisionEventKind::GaveUp { reason } => (
-                "gave_up",
-                format!("{unit} crashed, not restarted: {reason}"),
-            ),
-            SupervisionEventKind::Stopped => ("stopped", format!("{unit} stopped")),
-            SupervisionEventKind::Removed => ("removed", format!("{unit} removed")),
-            SupervisionEventKind::Escalated { reason } => {
-                ("escalated", format!("{unit} escalated: {reason}"))
-            }
-        };
-        let error = matches!(
-            &notice.kind,
-            SupervisionEventKind::Exited { abnormal: true, .. }
-                | SupervisionEventKind::GaveUp { .. }
-                | SupervisionEventKind::Escalated { .. }
+        let text = format!("{unit} {}", notice.kind);
+        let error = notice.kind.is_failure();
+        self.announce(
+            notice.kind.name(),
+            &notice.supervisor,
+            &notice.child,
+            text,
+            error,
         );
-        self.announce(what, &notice.supervisor, &notice.child, text, error);
     }
 }
 
