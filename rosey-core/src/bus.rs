@@ -368,6 +368,8 @@ pub fn write_server_config(
 mod tests {
     use super::*;
 
+    mod failures;
+
     #[test]
     fn credentials_are_made_once_private_and_reused() {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -280,6 +280,20 @@ impl Undo {
     }
 }
 
+/// Creates `dir` with whatever folders below `within` it lacks, and records the topmost one
+/// it made, so a failed install takes them all back (`data/plugins/` on a fresh home, the
+/// plugin's folder, or `versions/` when only its storage was kept).
+fn create_dir_undoably(dir: &Path, within: &Path, undo: &mut Undo) -> Result<(), InstallError> {
+    let topmost = dir
+        .ancestors()
+        .take_while(|path| *path != within && !path.exists())
+        .last()
+        .map(Path::to_path_buf);
+    std::fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+    undo.dirs.extend(topmost);
+    Ok(())
+}
+
 /// Copies the unpacked archive into `versions/.staging-…`, renames it to `versions/<version>`,
 /// creates `storage/` and the initial `config.yaml`. Returns whether `config.yaml` was created.
 fn place_files(
@@ -289,13 +303,8 @@ fn place_files(
 ) -> Result<bool, InstallError> {
     let name = &unpacked.manifest.name;
     let version = unpacked.manifest.version.to_string();
-    let plugin_dir = home.plugin_dir(name);
-    if !plugin_dir.exists() {
-        std::fs::create_dir_all(&plugin_dir).map_err(io_err("create", &plugin_dir))?;
-        undo.dirs.push(plugin_dir.clone());
-    }
     let versions_dir = home.plugin_versions_dir(name);
-    std::fs::create_dir_all(&versions_dir).map_err(io_err("create", &versions_dir))?;
+    create_dir_undoably(&versions_dir, &home.data_dir(), undo)?;
     remove_stale_staging(&versions_dir);
 
     let staging = versions_dir.join(format!(".staging-{version}-{}", std::process::id()));

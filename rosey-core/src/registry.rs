@@ -287,6 +287,8 @@ pub fn now_ms() -> u64 {
 mod tests {
     use super::*;
 
+    mod broken_homes;
+
     fn plugin(version: &str, commands: &[&str]) -> InstalledPlugin {
         InstalledPlugin {
             version: version.parse().expect("version"),

@@ -11,7 +11,7 @@ use rosey_core::{
     bus::BusUser,
     messaging::{self, ChatAction, CommandMessage, Source, SCHEMA_VERSION},
 };
-use rosey_e2e::stack::TestStack;
+use rosey_e2e::stack::{TestStack, TEST_CONFIG};
 
 /// Publishes `roll 1d1` commands at `per_second` for `duration`, returning their ids.
 async fn steady_load(
@@ -365,7 +365,8 @@ fn a_swap_to_an_abi_mismatched_library_rolls_back_with_the_old_host_serving_thro
     // The CLI refuses such an archive before asking the daemon (see above); this puts the
     // files in place by hand and asks the daemon directly, as the CLI would after its checks,
     // so the daemon's own ABI check (the new host's Open step) is what refuses it.
-    let stack = TestStack::with_plugins(&["dice-roller"]);
+    let config = format!("logs: {{ plugins: debug }}\n{TEST_CONFIG}");
+    let stack = TestStack::with_config(&["dice-roller"], &config);
     stack.start();
     let pid = stack.unit("dice-roller")["pid"].clone();
     let versions = stack.home.path().join("data/plugins/dice-roller/versions");
@@ -401,6 +402,13 @@ fn a_swap_to_an_abi_mismatched_library_rolls_back_with_the_old_host_serving_thro
         "the new version's own error: {error}"
     );
     assert!(error.contains("rolled back"), "{error}");
+    // The operator got one line; the host's whole loader report is in the plugin's log.
+    let log =
+        rosey_e2e::host::wait_for_log(&stack, "dice-roller", "loader report for ", SLOW_REPLY);
+    assert!(
+        log.contains("/versions/9.0.0/libdice_roller.so"),
+        "the report names the refused library: {log}"
+    );
 
     let unit = stack.unit("dice-roller");
     assert_eq!(unit["state"], "running", "{unit}");

@@ -327,6 +327,22 @@ impl PreparedStack {
     /// supervisor stops or fails.
     pub async fn start(self) -> Result<(Stack, tokio::task::JoinHandle<()>), BuildError> {
         let connector = self.ctx.connector.clone();
+        let known: Vec<&str> = rosey_core::units::SERVICES
+            .iter()
+            .copied()
+            .chain(
+                self.ctx
+                    .extra_services
+                    .iter()
+                    .map(|service| service.name.as_str()),
+            )
+            .collect();
+        if let Err(err) =
+            (self.ctx.config).check_service_names(&known, &self.ctx.home.config_file())
+        {
+            let _ = connector.close().await;
+            return Err(err.into());
+        }
         match Stack::start(self.ctx, self.local).await {
             Ok(started) => Ok(started),
             Err(err) => {

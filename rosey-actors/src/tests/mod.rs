@@ -1,12 +1,21 @@
 //! Unit tests of the supervisor with plain test actors (no processes, no NATS), and the kit
 //! they share: a child that can be told to fail, exit or panic and that logs its starts and
-//! stops in a shared log, and helpers that wait for conditions instead of sleeping.
+//! stops in a shared log, and helpers that wait for conditions instead of sleeping. Beside
+//! them, tests with real parts: child processes (`process`), the JetStream keeper against a
+//! real nats-server (`keeper`; `nats` starts one), and a stack embedded in the test process
+//! (`stack`, `bot`).
 
+mod bot;
+mod faults;
 mod give_up;
+mod keeper;
 mod limits;
+pub(crate) mod nats;
 mod operations;
+mod process;
 mod restart_types;
 mod snapshots;
+mod stack;
 mod strategies;
 
 use std::collections::HashMap;

@@ -95,4 +95,47 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn blank_lines_between_entries_are_skipped() {
+        let text = format!("\n{}  a\n   \r\n\n{}  b\n", "0".repeat(64), "1".repeat(64));
+        let parsed = parse_checksums(&text).expect("parses");
+        assert_eq!(parsed.keys().collect::<Vec<_>>(), ["a", "b"]);
+    }
+
+    /// The reason a one-line checksum list with `path` is refused for.
+    fn path_refused_for(path: &str) -> String {
+        match parse_checksums(&format!("{}  {path}\n", "0".repeat(64))) {
+            Err(ArchiveError::MalformedChecksums { line: 1, reason }) => reason,
+            other => panic!("{path:?}: expected a malformed line 1, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unusable_paths_are_refused_saying_why() {
+        assert_eq!(
+            path_refused_for("/etc/passwd"),
+            "the path \"/etc/passwd\" is unusable: it is an absolute path"
+        );
+        assert_eq!(
+            path_refused_for("a\0b"),
+            "the path \"a\\0b\" is unusable: it contains a NUL byte"
+        );
+        assert_eq!(
+            path_refused_for("./"),
+            "the path \"./\" is unusable: it names no file"
+        );
+        assert_eq!(
+            path_refused_for("assets\\x"),
+            "the path \"assets\\\\x\" is unusable: it contains a backslash; folders are separated by `/`"
+        );
+    }
+
+    #[test]
+    fn the_list_may_not_list_itself() {
+        assert_eq!(
+            path_refused_for("./checksums.sha256"),
+            "it lists checksums.sha256 itself, which cannot hold its own digest"
+        );
+    }
 }

@@ -8,6 +8,9 @@ use zip::{write::SimpleFileOptions, CompressionMethod, ZipWriter};
 
 use super::*;
 
+mod hostile;
+mod pack_refusals;
+
 fn manifest_text() -> String {
     format!(
         "name: dice-roller\nversion: 1.2.0\ndescription: Rolls dice\nauthor: rosey\n\

@@ -440,13 +440,17 @@ fn read_metadata(dest: &Path, name: &'static str) -> Result<String, ArchiveError
         });
     }
     let bytes = std::fs::read(&path).map_err(|err| ArchiveError::io("read", &path, err))?;
-    String::from_utf8(bytes).map_err(|_| match name {
+    String::from_utf8(bytes).map_err(|err| match name {
         MANIFEST_FILE => ArchiveError::Manifest(ManifestError::Parse(
             "it is not UTF-8 text: save it as UTF-8".into(),
         )),
-        _ => ArchiveError::MalformedChecksums {
-            line: 0,
-            reason: "it is not UTF-8 text".into(),
-        },
+        _ => {
+            // The line holding the first byte that is not UTF-8.
+            let valid = &err.as_bytes()[..err.utf8_error().valid_up_to()];
+            ArchiveError::MalformedChecksums {
+                line: 1 + valid.iter().filter(|byte| **byte == b'\n').count(),
+                reason: "it is not UTF-8 text".into(),
+            }
+        }
     })
 }

@@ -118,3 +118,63 @@ pub(super) fn pinned_client_config(cert: &[u8]) -> Result<rustls::ClientConfig, 
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A verifier pinned to `cert`.
+    fn pinned(cert: &[u8]) -> Pinned {
+        Pinned {
+            cert: CertificateDer::from(cert.to_vec()),
+            provider: Arc::new(rustls::crypto::ring::default_provider()),
+        }
+    }
+
+    /// What `verifier` says of a server called `name` presenting `cert`.
+    fn verify(
+        verifier: &Pinned,
+        name: &'static str,
+        cert: &[u8],
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let name = ServerName::try_from(name).expect("a server name");
+        verifier.verify_server_cert(
+            &CertificateDer::from(cert.to_vec()),
+            &[],
+            &name,
+            &[],
+            UnixTime::now(),
+        )
+    }
+
+    #[test]
+    fn only_the_pinned_certificate_is_accepted_whatever_the_name() {
+        let verifier = pinned(b"the operator's certificate");
+        for name in ["localhost", "192.0.2.7", "nats.example.org"] {
+            assert!(
+                verify(&verifier, name, b"the operator's certificate").is_ok(),
+                "{name}"
+            );
+            assert_eq!(
+                verify(&verifier, name, b"another certificate").expect_err("not pinned"),
+                rustls::Error::General(
+                    "the NATS server's certificate is not the one in nats.tls.cert".to_owned()
+                ),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_without_a_certificate_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("nats.pem");
+        std::fs::write(&path, "no PEM here\n").expect("write");
+        let err = read_cert(&path).expect_err("no certificate");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("cannot read the certificate {}: ", path.display())),
+            "{err}"
+        );
+    }
+}

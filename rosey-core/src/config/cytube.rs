@@ -210,6 +210,38 @@ mod tests {
     }
 
     #[test]
+    fn the_bot_name_burst_and_timings_are_checked_with_their_keys() {
+        let cytube = |extra: &str| {
+            error(&format!(
+                "bot: {{ connector: cytube, channel: t, name: rosey-bot, cytube: {{ server: 'https://x'{extra} }} }}"
+            ))
+        };
+        let err = error(
+            "bot: { connector: cytube, channel: t, name: rosey.bot, cytube: { server: 'https://x' } }",
+        );
+        assert_eq!(
+            err,
+            "rosey.yaml: bot.name: \"rosey.bot\" is not a CyTube user name: 1 to 20 letters, digits, _ or -"
+        );
+        assert_eq!(
+            cytube(", chat_burst: 21"),
+            "rosey.yaml: bot.cytube.chat_burst: 21 is outside 1 to 20 (CyTube drops messages past a burst of 20)"
+        );
+        assert_eq!(
+            cytube(", chat_burst: 0"),
+            "rosey.yaml: bot.cytube.chat_burst: 0 is outside 1 to 20 (CyTube drops messages past a burst of 20)"
+        );
+        assert_eq!(
+            cytube(", reconnect_initial_ms: 0"),
+            "rosey.yaml: bot.cytube.reconnect_initial_ms: must be more than 0"
+        );
+        assert_eq!(
+            cytube(", connect_timeout_ms: 0"),
+            "rosey.yaml: bot.cytube.connect_timeout_ms: must be more than 0"
+        );
+    }
+
+    #[test]
     fn the_local_connector_ignores_the_cytube_section() {
         Config::parse("bot: { cytube: { chat_per_sec: 99 } }").expect("valid for local");
     }

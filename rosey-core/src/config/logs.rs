@@ -190,4 +190,19 @@ mod tests {
         let (_, reason) = invalid("logs: { rotate: daily }");
         assert!(reason.contains("unknown field"), "{reason}");
     }
+
+    #[test]
+    fn a_size_with_an_unknown_unit_or_of_the_wrong_type_says_what_a_size_is() {
+        assert_eq!(super::parse_byte_size("10 parsecs"), None);
+        let (_, reason) = invalid("logs: { max_size: 10TiB }");
+        assert!(
+            reason.starts_with("logs.max_size: \"10TiB\" is not a size: use a size in bytes"),
+            "{reason}"
+        );
+        let (_, reason) = invalid("logs: { max_size: [10] }");
+        assert!(
+            reason.starts_with("logs.max_size: invalid type: sequence, expected a size in bytes (e.g. 10485760) or with a unit (e.g. \"10MiB\", \"512KiB\")"),
+            "{reason}"
+        );
+    }
 }

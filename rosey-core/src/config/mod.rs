@@ -447,6 +447,28 @@ impl Config {
         Ok(config)
     }
 
+    /// Refuses a `services.<name>` section for a service the stack does not run, a typo most
+    /// likely: `known` is every service it runs, rosey's own ([`SERVICES`]) and an
+    /// embedder's. Checked when the stack starts rather than when the file is read, since only
+    /// the stack knows an embedder's services; `file` is where the config came from.
+    pub fn check_service_names(&self, known: &[&str], file: &Path) -> Result<(), ConfigError> {
+        match self
+            .services
+            .keys()
+            .find(|name| !known.contains(&name.as_str()))
+        {
+            None => Ok(()),
+            Some(name) => Err(ConfigError::Invalid {
+                file: file.to_path_buf(),
+                key: format!("services.{name}"),
+                problem: format!(
+                    "there is no service {name:?}; the services are {}",
+                    known.join(", ")
+                ),
+            }),
+        }
+    }
+
     /// The effective supervision settings of service `name` (`nats`, `bot`, `web`): defaults,
     /// then `supervision.services`, then `services.<name>`.
     pub fn service_settings(&self, name: &str) -> SupervisionSettings {
@@ -506,5 +528,6 @@ fn port<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u16, D::Error> {
             }
         }
     }
-    deserializer.deserialize_u64(Port)
+    // `any`, not `u64`: YAML hands `-1` to `visit_i64` only when asked for any number.
+    deserializer.deserialize_any(Port)
 }

@@ -205,6 +205,20 @@ fn bad_values_name_their_key_path() {
     }
     let err = error("nats: { port: 70000 }\n");
     assert!(err.contains("use 1 to 65535"), "{err}");
+    for (text, said) in [
+        ("nats: { port: -1 }\n", "-1 is not a port: use 1 to 65535"),
+        (
+            "web: { port: http }\n",
+            "expected a port number (1 to 65535",
+        ),
+        (
+            "nats: { port: 42.5 }\n",
+            "expected a port number (1 to 65535",
+        ),
+    ] {
+        let err = error(text);
+        assert!(err.contains(said), "{text}: {err}");
+    }
     let err = error("supervision:\n  plugins: { strategy: one_for_some }\n");
     assert!(err.contains("one_for_all"), "lists the valid names: {err}");
 }
@@ -256,11 +270,6 @@ fn each_rule_is_enforced_with_its_key() {
             "supervision:\n  plugins: { backoff_max_ms: 10 }\n",
             "supervision.plugins.backoff_max_ms",
             "below backoff_initial_ms",
-        ),
-        (
-            "services:\n  db: { restart: permanent }\n",
-            "services.db",
-            "nats, bot, web",
         ),
         (
             "services:\n  nats: { strategy: one_for_all }\n",
@@ -389,4 +398,64 @@ fn secrets_stay_out_of_debug_output() {
         assert!(!shown.contains(secret), "{secret} in {shown}");
     }
     assert!(shown.contains("<hidden>"), "{shown}");
+}
+
+#[test]
+fn a_rosey_yaml_that_cannot_be_read_is_named_with_the_way_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = Home::new(dir.path());
+    std::fs::create_dir(home.config_file()).expect("a folder in its place");
+    let err = Config::load(&home).expect_err("unreadable");
+    assert!(
+        matches!(&err, ConfigError::Read { path, error }
+            if *path == home.config_file()
+                && error.kind() == std::io::ErrorKind::IsADirectory),
+        "{err}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!("cannot read {}: ", home.config_file().display())),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("; check its permissions, or move it aside to run with the defaults"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_message_store_below_the_minimum_is_refused_naming_the_least_size() {
+    let minimum = crate::messaging::StoreBudget::MINIMUM;
+    let err = Config::parse(&format!("nats: {{ max_storage: {} }}\n", minimum - 1))
+        .expect_err("too small");
+    assert!(
+        matches!(&err, ConfigError::Invalid { key, problem, .. }
+        if key == "nats.max_storage"
+            && *problem == format!(
+                "{} bytes is too small for the message store: use at least {minimum} (\"{}MiB\"), or leave it out to fit the disk",
+                minimum - 1,
+                minimum / 1024 / 1024
+            )),
+        "{err}"
+    );
+    let config = Config::parse(&format!("nats: {{ max_storage: {minimum} }}\n")).expect("enough");
+    assert_eq!(config.nats.max_storage, Some(minimum));
+}
+
+#[test]
+fn a_services_section_must_name_a_service_the_stack_runs() {
+    let config = Config::parse("services:\n  db: { restart: permanent }\n").expect("read");
+    let file = Path::new("/home/bot/rosey.yaml");
+    let err = config
+        .check_service_names(SERVICES, file)
+        .expect_err("db is no service of rosey's");
+    assert_eq!(
+        err.to_string(),
+        "/home/bot/rosey.yaml: services.db: there is no service \"db\"; the services are nats, bot, web"
+    );
+    let mut known = SERVICES.to_vec();
+    known.push("db");
+    config
+        .check_service_names(&known, file)
+        .expect("an embedder's db takes its settings from rosey.yaml");
 }

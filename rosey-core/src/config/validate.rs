@@ -1,12 +1,12 @@
 //! The rules of `rosey.yaml` that types cannot say: non-zero timeouts, restart intensities of
-//! at least one, a loopback NATS address unless remote access is asked for, known service
-//! names. Each failure is a key path and a problem that says how to fix it.
+//! at least one, a loopback NATS address unless remote access is asked for. (Whether a
+//! `services.<name>` names a service that runs is the stack's check: an embedder adds its own.)
+//! Each failure is a key path and a problem that says how to fix it.
 
 use std::net::IpAddr;
 
 use super::{
     BotConfig, Config, NatsConfig, PluginHostConfig, SupervisionOverrides, SupervisionSettings,
-    SERVICES,
 };
 use crate::manifest::is_valid_plugin_name;
 
@@ -29,16 +29,9 @@ impl Config {
             check_supervision(settings, prefix, &SupervisionOverrides::default())?;
         }
         for (name, overrides) in &self.services {
+            // Whether a service of that name runs is the stack's to say (an embedder adds its
+            // own): see `Config::check_service_names`.
             let prefix = format!("services.{name}");
-            if !SERVICES.contains(&name.as_str()) {
-                return Err(invalid(
-                    prefix,
-                    format!(
-                        "there is no service {name:?}; the services are {}",
-                        SERVICES.join(", ")
-                    ),
-                ));
-            }
             if overrides.strategy.is_some() {
                 return Err(invalid(
                     format!("{prefix}.strategy"),

@@ -383,4 +383,70 @@ mod tests {
             }
         );
     }
+
+    #[test]
+    fn an_event_has_its_id_time_and_user_and_no_text_or_rank() {
+        let event = Incoming::Event(ChannelEvent {
+            kind: "user.join".into(),
+            user: Some("carol".into()),
+            time_ms: 42,
+            id: "cytube-1".into(),
+            data: serde_json::json!({"name": "carol"}),
+        });
+        assert_eq!(
+            (event.user(), event.text(), event.id(), event.time_ms()),
+            ("carol", "", "cytube-1", 42)
+        );
+        assert_eq!(event.rank(), None);
+        assert_eq!(
+            event.clone().with_rank(Rank::MODERATOR).rank(),
+            None,
+            "an event carries no sender's rank"
+        );
+        assert_eq!(event.source(), Source::Chat, "an event is answered in chat");
+    }
+
+    #[tokio::test]
+    async fn a_chat_without_a_channel_refuses_actions_and_has_no_playlist_or_poll() {
+        // The local connector keeps the trait's defaults; through an `Arc`, as the daemon holds it.
+        let local: Arc<LocalConnector> = Arc::new(LocalConnector::default());
+        let err = local
+            .act(Action::ClearChat)
+            .await
+            .expect_err("no channel to act on");
+        assert_eq!(err.kind, ActionErrorKind::Unsupported);
+        assert_eq!(
+            err.message,
+            "the local connector has no playlist, moderation or polls, so it cannot clear chat: connect the bot to CyTube (bot.connector: cytube in rosey.yaml)"
+        );
+        assert_eq!(local.playlist(), None);
+        assert_eq!(local.poll(), None);
+    }
+
+    #[tokio::test]
+    async fn the_incoming_receiver_is_a_stream_that_ends_after_close() {
+        use futures::StreamExt;
+        let local = LocalConnector::new();
+        let mut incoming = local.incoming().expect("the receiver");
+        let id = local
+            .inject("alice", "!roll", Source::Chat)
+            .expect("injected");
+        let heard = incoming.next().await.expect("one message");
+        assert_eq!(
+            (heard.user(), heard.text(), heard.id()),
+            ("alice", "!roll", id.as_str())
+        );
+        local.close().await.expect("closed");
+        assert_eq!(incoming.next().await, None, "the stream ends once closed");
+    }
+
+    #[test]
+    fn the_configured_connector_prints_only_its_name() {
+        let configured = from_config(&crate::config::BotConfig::default(), Some("hunter2".into()))
+            .expect("the local connector");
+        assert_eq!(
+            format!("{configured:?}"),
+            r#"Configured { connector: "local", .. }"#
+        );
+    }
 }

@@ -21,6 +21,17 @@ fn fixture() -> Fixture {
 impl Fixture {
     /// Packs a plugin `name` v`version` claiming `commands`, with a default config.
     fn archive(&self, name: &str, version: &str, commands: &[&str]) -> PathBuf {
+        self.archive_with_assets(name, version, commands, None)
+    }
+
+    /// [`Fixture::archive`], with the files of `assets` packed as `assets/…`.
+    fn archive_with_assets(
+        &self,
+        name: &str,
+        version: &str,
+        commands: &[&str],
+        assets: Option<&Path>,
+    ) -> PathBuf {
         let src = self.dir.path().join(format!("src-{name}-{version}"));
         std::fs::create_dir_all(&src).expect("src");
         let library = src.join("libplugin.so");
@@ -47,7 +58,7 @@ impl Fixture {
             manifest: &manifest,
             library: &library,
             default_config: Some(&config),
-            assets: None,
+            assets,
         };
         pack(&source, &self.dir.path().join("archives")).expect("pack")
     }
@@ -304,4 +315,114 @@ fn unknown_names_list_the_installed_ones() {
         );
     }
     assert_eq!(snapshot(f.home.root()), before);
+}
+
+#[test]
+fn asset_folders_are_installed_with_the_version() {
+    let f = fixture();
+    let assets = f.dir.path().join("assets");
+    std::fs::create_dir_all(assets.join("faces/large")).expect("mkdir");
+    std::fs::write(assets.join("faces/large/six.txt"), "six").expect("write");
+    let archive = f.archive_with_assets("dice-roller", "1.0.0", &["roll"], Some(&assets));
+    let installed = install(&f.home, &archive, &loads).expect("install");
+    assert_eq!(
+        std::fs::read_to_string(installed.version_dir.join("assets/faces/large/six.txt"))
+            .expect("asset"),
+        "six"
+    );
+}
+
+#[test]
+fn a_failed_activation_takes_back_the_files_it_made_including_the_new_config() {
+    let f = fixture();
+    // What a plugin removed with --keep-data leaves: its storage, without a config.
+    let storage = f.home.plugin_storage_dir("dice-roller");
+    std::fs::create_dir_all(&storage).expect("storage");
+    std::fs::write(storage.join("kept.db"), "kept").expect("data");
+
+    let mut activate = |manifest: &Manifest, previous: Option<&InstalledPlugin>| {
+        assert_eq!(manifest.name, "dice-roller");
+        assert!(previous.is_none());
+        assert!(
+            f.home.plugin_config_file("dice-roller").is_file(),
+            "the config is in place when the stack starts the plugin"
+        );
+        Err::<(), HookError>("the new version did not answer".into())
+    };
+    let err = install_with(
+        &f.home,
+        &f.archive("dice-roller", "1.0.0", &["roll"]),
+        &loads,
+        &mut activate,
+    )
+    .expect_err("activation failed");
+    assert!(
+        matches!(err, InstallError::ActivationFailed { .. }),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "dice-roller v1.0.0 did not start in the running stack, so nothing was installed: the new version did not answer"
+    );
+    assert!(!f.home.plugin_config_file("dice-roller").exists());
+    assert!(
+        !f.home.plugin_versions_dir("dice-roller").exists(),
+        "the versions folder it made is gone too"
+    );
+    assert_eq!(
+        std::fs::read_to_string(storage.join("kept.db")).expect("kept data"),
+        "kept"
+    );
+    assert!(Registry::load(&f.home)
+        .expect("registry")
+        .get("dice-roller")
+        .is_none());
+}
+
+#[test]
+fn info_on_a_plugin_whose_manifest_is_gone_says_it_is_broken_and_how_to_fix_it() {
+    let f = fixture();
+    install(
+        &f.home,
+        &f.archive("dice-roller", "1.0.0", &["roll"]),
+        &loads,
+    )
+    .expect("install");
+    let manifest = f.home.plugin_version_manifest("dice-roller", "1.0.0");
+    std::fs::remove_file(&manifest).expect("lose the manifest");
+    let err = info(&f.home, "dice-roller").expect_err("broken");
+    assert!(
+        matches!(&err, InstallError::Broken { name, .. } if name == "dice-roller"),
+        "{err}"
+    );
+    let message = err.to_string();
+    let start = format!(
+        "plugin dice-roller is registered, but its manifest is unusable (manifest.yaml does not parse: cannot read {}: ",
+        manifest.display()
+    );
+    assert!(message.starts_with(&start), "{message}");
+    assert!(
+        message.ends_with("): reinstall it (`rosey plugin remove dice-roller --keep-data`, then `rosey plugin install`)"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_failed_activation_on_a_fresh_home_leaves_no_plugin_folders() {
+    let f = fixture();
+    assert!(!f.home.plugins_dir().exists(), "a fresh home has none");
+    let mut activate = |_: &Manifest, _: Option<&InstalledPlugin>| {
+        Err::<(), HookError>("the new version did not answer".into())
+    };
+    install_with(
+        &f.home,
+        &f.archive("dice-roller", "1.0.0", &["roll"]),
+        &loads,
+        &mut activate,
+    )
+    .expect_err("activation failed");
+    assert!(
+        !f.home.plugins_dir().exists(),
+        "every folder the install made was taken back"
+    );
 }

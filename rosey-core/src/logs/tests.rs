@@ -6,6 +6,8 @@ use std::path::Path;
 use super::*;
 use crate::{config::LogsConfig, paths::rotated_log, paths::Home};
 
+mod edges;
+
 fn limits(max_size: u64, keep: u32) -> LogsConfig {
     LogsConfig {
         max_size,

@@ -162,3 +162,119 @@ fn channel_actions_are_declared_by_name() {
         .to_string();
     assert!(err.contains("listed twice"), "{err}");
 }
+
+/// The field and problem `text` is refused for.
+fn invalid_field(text: &str) -> (&'static str, String) {
+    match Manifest::parse(text) {
+        Err(ManifestError::Invalid { field, problem }) => (field, problem),
+        other => panic!("expected an invalid field, got {other:?}"),
+    }
+}
+
+#[test]
+fn blank_description_and_author_are_refused() {
+    assert_eq!(
+        invalid_field(&sample().replace("description: Rolls dice", "description: \"  \"")),
+        ("description", "must not be empty".to_owned())
+    );
+    assert_eq!(
+        invalid_field(&sample().replace("author: rosey", "author: \"\"")),
+        ("author", "must not be empty".to_owned())
+    );
+}
+
+#[test]
+fn more_commands_than_allowed_are_refused() {
+    let commands: Vec<String> = (0..=MAX_COMMANDS).map(|i| format!("c{i}")).collect();
+    let text = sample().replace(
+        "commands: [roll, flip]",
+        &format!("commands: [{}]", commands.join(", ")),
+    );
+    assert_eq!(
+        invalid_field(&text),
+        ("commands", "at most 64 commands".to_owned())
+    );
+    let allowed = sample().replace(
+        "commands: [roll, flip]",
+        &format!("commands: [{}]", commands[..MAX_COMMANDS].join(", ")),
+    );
+    assert_eq!(
+        Manifest::parse(&allowed)
+            .expect("64 is fine")
+            .commands
+            .len(),
+        MAX_COMMANDS
+    );
+}
+
+#[test]
+fn a_commands_help_text_is_checked_under_its_own_key() {
+    let text = sample().replace(
+        "commands: [roll, flip]",
+        "commands:\n  - name: roll\n    help: \"   \"",
+    );
+    assert_eq!(
+        invalid_field(&text),
+        (
+            "commands.help",
+            "the commands.help of \"roll\" must be one line of text".to_owned()
+        )
+    );
+}
+
+#[test]
+fn a_command_that_is_neither_a_word_nor_a_map_is_refused_saying_what_is_expected() {
+    let text = sample().replace("commands: [roll, flip]", "commands: [[roll]]");
+    let err = Manifest::parse(&text).expect_err("a list");
+    assert!(
+        err.to_string().contains(
+            "expected a command word, or a map with name and optionally help, usage, min_rank"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn commands_compare_with_their_word() {
+    let roll = CommandSpec::from("roll");
+    assert_eq!(roll, CommandSpec::named("roll"));
+    assert!(roll == *"roll");
+    assert!(roll != *"flip");
+}
+
+#[test]
+fn a_zero_handler_timeout_is_refused() {
+    assert_eq!(
+        invalid_field(&(sample() + "limits: { handler_timeout_ms: 0 }\n")),
+        (
+            "limits.handler_timeout_ms",
+            "must be more than 0".to_owned()
+        )
+    );
+}
+
+#[test]
+fn more_network_entries_than_allowed_are_refused() {
+    let entries: Vec<String> = (1..=MAX_ENDPOINTS + 1)
+        .map(|port| format!("example.org:{port}"))
+        .collect();
+    let text = sample() + &format!("network: [{}]\n", entries.join(", "));
+    assert_eq!(
+        invalid_field(&text),
+        ("network", "at most 32 host:port entries".to_owned())
+    );
+}
+
+#[test]
+fn loading_a_missing_manifest_names_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("manifest.yaml");
+    let err = Manifest::load(&path).expect_err("missing");
+    assert!(
+        matches!(&err, ManifestError::Parse(reason)
+            if reason.starts_with(&format!("cannot read {}: ", path.display()))),
+        "{err}"
+    );
+    std::fs::write(&path, sample()).expect("write");
+    assert_eq!(Manifest::load(&path).expect("loads").name, "dice-roller");
+}

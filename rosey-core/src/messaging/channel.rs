@@ -237,6 +237,34 @@ mod tests {
     use rosey_abi::channel::ActionErrorKind;
 
     #[test]
+    fn each_state_part_is_asked_for_by_its_name_and_unknown_names_ask_for_none() {
+        for part in [
+            StatePart::Roster,
+            StatePart::Playlist,
+            StatePart::Poll,
+            StatePart::Bot,
+        ] {
+            assert_eq!(StatePart::from_payload(part.name().as_bytes()), Some(part));
+        }
+        assert_eq!(StatePart::from_payload(b""), Some(StatePart::Roster));
+        assert_eq!(StatePart::from_payload(b"users"), None);
+        assert_eq!(StatePart::from_payload(b"Roster"), None);
+    }
+
+    #[test]
+    fn a_part_that_cannot_be_json_is_answered_with_why() {
+        // JSON objects have text keys only.
+        let part = std::collections::BTreeMap::from([((1, 2), "a")]);
+        let reply = StateReply::ok(&part);
+        assert_eq!(
+            reply.into_result(),
+            Err(StateRefused {
+                reason: "cannot write the channel's state: key must be a string".to_owned()
+            })
+        );
+    }
+
+    #[test]
     fn replies_cross_nats_whole() {
         let state = StateReply::ok(&PlaylistState::default());
         let read: StateReply = decode(&encode(&state)).expect("a state reply");

@@ -9,6 +9,8 @@ use crate::{
     registry::{InstalledPlugin, Registry},
 };
 
+mod publishing;
+
 #[test]
 fn commands_are_parsed() {
     let parse = |text: &str| parse_command(text, "!");

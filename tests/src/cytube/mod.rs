@@ -8,10 +8,11 @@
 //! It also keeps CyTube's channel behaviour: ranks and the permission table (with the playlist
 //! lock's `o`-twins), the playlist (queue checks and refusals, emulated media lookups, the
 //! playback clock), voteskip, the moderation chat commands (kick, mute, shadow mute, clear,
-//! ban), polls and AFK — including the refusals CyTube sends nothing for. Every channel is a
-//! registered one. Not emulated: leaders (`assignLeader`, a leader's `mediaUpdate`), `/rank`
-//! and `setChannelRank`, `setOptions`, `/clean`, `/me` and the other chat commands outside
-//! moderation and polls (they are plain chat here), user playlists, emotes, filters, MOTD.
+//! ban), polls, AFK, and `/me` and `/sp` (an action or a spoiler, the rest handled as a line of
+//! its own, so `/me /kick bob` kicks) — including the refusals CyTube sends nothing for. Every
+//! channel is a registered one. Not emulated: leaders (`assignLeader`, a leader's
+//! `mediaUpdate`), `/rank` and `setChannelRank`, `setOptions`, `/clean`, `/say`, `/shout`, `/a`
+//! (they are plain chat here), user playlists, emotes, filters, MOTD.
 //!
 //! Deviations, all because every test client shares 127.0.0.1: skip and poll votes are keyed
 //! by user name (CyTube: by IP); `/ipban` bans the name only; the per-IP guest login limit is

@@ -302,6 +302,17 @@ pub(crate) fn speak(state: &mut State, channel: &str, member: &Member, msg: &str
     if let Some(command) = msg.strip_prefix('/') {
         let word = command.split(' ').next().unwrap_or_default();
         match word {
+            // An action or a spoiler: the rest is said (or run) as a line of its own.
+            "me" | "sp" => {
+                let rest = command.split_once(' ').map_or("", |(_, rest)| rest);
+                if word == "me" {
+                    meta["addClass"] = json!("action");
+                    meta["action"] = json!(true);
+                } else {
+                    meta["addClass"] = json!("spoiler");
+                }
+                return speak(state, channel, member, rest, meta);
+            }
             "afk" => {
                 let afk = !member.afk;
                 return users::set_afk(state, channel, &member.who, afk);

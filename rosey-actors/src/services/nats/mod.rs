@@ -279,5 +279,74 @@ mod tests {
             Some((Level::Error, "listen tcp: address in use".to_owned()))
         );
         assert_eq!(nats_line("panic: runtime error"), None);
+        assert_eq!(
+            nats_line("[7] 2026/11/26 00:31:02.123456 [XYZ] unknown level"),
+            None
+        );
+    }
+
+    /// The arguments of the nats service for `nats`, waiting at most `ready_timeout` and
+    /// making a store of `store` bytes.
+    fn args_for(
+        nats: &crate::tests::nats::TestNats,
+        store: u64,
+        ready_timeout: Duration,
+    ) -> NatsArgs {
+        NatsArgs {
+            binary: crate::tests::nats::nats_binary(),
+            home: nats.home.clone(),
+            credentials: nats.credentials.clone(),
+            host: "127.0.0.1".to_owned(),
+            port: nats.port,
+            tls: None,
+            store: messaging::StoreBudget::new(store),
+            ready_timeout,
+            shutdown_timeout: Duration::from_secs(5),
+            spawner: crate::tests::nats::spawner(),
+            board: Board::default(),
+            logs: LogHub::open(&nats.home, rosey_core::config::LogsConfig::default())
+                .expect("log hub"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_server_too_small_for_the_streams_fails_readiness_naming_the_store_size() {
+        // The server may store 1 MiB; this start's streams want 64 MiB between them.
+        let nats = crate::tests::nats::TestNats::start(MIB).await;
+        let args = args_for(&nats, 64 * MIB, Duration::from_secs(60));
+        let err = ready::wait_ready(&args, &nats.child)
+            .await
+            .expect_err("the streams do not fit");
+        assert!(
+            err.starts_with("cannot make stream ROSEY: ")
+                && err.ends_with(
+                    "; the message store is 64.0 MiB (nats.max_storage, or fitted to the disk)"
+                ),
+            "refused at once, not waited out: {err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_cannot_take_its_definition_keeps_the_server_unready_and_says_why() {
+        let nats = crate::tests::nats::TestNats::start(64 * MIB).await;
+        // Someone made ROSEY in memory: JetStream cannot move a stream to the file store.
+        let js = async_nats::jetstream::new(nats.client().await);
+        js.create_stream(async_nats::jetstream::stream::Config {
+            name: messaging::STREAM_NAME.to_owned(),
+            subjects: vec![messaging::EVENTS_ALL.to_owned()],
+            storage: async_nats::jetstream::stream::StorageType::Memory,
+            ..Default::default()
+        })
+        .await
+        .expect("a stream in memory");
+        // Long enough to log in even on a loaded machine: the last error is the stream's.
+        let args = args_for(&nats, 32 * MIB, Duration::from_secs(3));
+        let err = ready::wait_ready(&args, &nats.child)
+            .await
+            .expect_err("the stream cannot be brought to its definition");
+        assert!(
+            err.starts_with("nats-server not ready within 3s: cannot make stream ROSEY: "),
+            "{err}"
+        );
     }
 }

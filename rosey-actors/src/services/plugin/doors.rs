@@ -114,3 +114,52 @@ impl Doors {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::services::plugin::door::tests::{roll_wants, unconnected_client};
+
+    #[tokio::test]
+    async fn a_door_outlives_its_openers_and_the_doors_print_without_waiting_for_their_lock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let doors = Doors::new(rosey_core::messaging::StoreBudget::default());
+        let js = jetstream::new(unconnected_client().await);
+        let first = doors.open(
+            "dice",
+            "1.0.0",
+            roll_wants(),
+            &js,
+            dir.path().join("d.json"),
+        );
+        // A restarted actor opens its door again: it gets the one there, as it was.
+        let again = doors.open(
+            "dice",
+            "2.0.0",
+            roll_wants(),
+            &js,
+            dir.path().join("x.json"),
+        );
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(again.version(), "1.0.0");
+        doors.open(
+            "quotes",
+            "1.0.0",
+            roll_wants(),
+            &js,
+            dir.path().join("q.json"),
+        );
+        let shown = format!("{doors:?}");
+        assert!(
+            shown.contains(r#""dice""#) && shown.contains(r#""quotes""#),
+            "{shown}"
+        );
+        let held = doors.doors.lock().expect("doors");
+        let shown = format!("{doors:?}");
+        drop(held);
+        assert_eq!(shown, "Doors { plugins: <locked> }");
+        doors.close("dice");
+        assert!(doors.get("dice").is_none());
+        assert_eq!(doors.all().len(), 1);
+    }
+}

@@ -163,4 +163,34 @@ mod tests {
             "allocated for a claim"
         );
     }
+
+    #[tokio::test]
+    async fn the_reader_prints_sizes_and_armed_timers_never_the_bytes_it_holds() {
+        let (ours, theirs) = UnixStream::pair().expect("socketpair");
+        let (read, _write) = ours.into_split();
+        let mut reader = FrameReader::new(read);
+        let (_theirs_read, mut host) = theirs.into_split();
+        let timer = FromHost::SetTimer {
+            id: 1,
+            name: "tick".to_owned(),
+            after_ms: 60_000,
+            every_ms: 0,
+        };
+        // A whole frame, then most of one whose words are the plugin's own.
+        let secret = log("the password is hunter2").encode();
+        let partial = &secret[..secret.len() - 3];
+        let mut bytes = timer.encode();
+        bytes.extend_from_slice(partial);
+        host.write_all(&bytes).await.expect("write");
+        assert_eq!(reader.recv().await, Some(timer));
+        let shown = format!("{reader:?}");
+        assert!(
+            shown.contains(&format!("buffered: {}", partial.len())),
+            "{shown}"
+        );
+        assert!(shown.contains("frames: 0") && shown.contains("ended: false"));
+        assert!(shown.contains(r#"armed: ["tick"]"#), "{shown}");
+        assert!(shown.contains("next_due: Some("), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
 }

@@ -394,3 +394,72 @@ pub async fn swap(actor: &ractor::ActorCell, version: &str) -> Result<(), String
         .await
         .map_err(|_| "the plugin's actor stopped before the reload finished".to_owned())?
 }
+
+#[cfg(test)]
+mod tests {
+    use rosey_core::config::LogsConfig;
+
+    use super::*;
+    use crate::services::process::Spawner;
+
+    #[tokio::test]
+    async fn an_actor_s_arguments_print_its_settings_and_leave_out_the_handles_it_shares() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = Home::new(dir.path());
+        let logs = LogHub::open(&home, LogsConfig::default()).expect("logs");
+        let program = HostProgram {
+            exe: dir.path().join("rosey-plugin-host"),
+            subcommand: None,
+        };
+        let args = PluginArgs {
+            name: "dice".to_owned(),
+            home,
+            door: door::tests::door_at(&dir.path().join("attempts.json")).await,
+            spares: Spares::new(0, program, Spawner::new().expect("spawner"), logs.clone()),
+            client: door::tests::unconnected_client().await,
+            logs,
+            board: Board::default(),
+            log_level: wire::Level::Info,
+            heartbeat: Duration::from_millis(200),
+            ready_timeout: Duration::from_secs(20),
+            heartbeat_timeout: Duration::from_secs(3),
+            shutdown_timeout: Duration::from_secs(5),
+            max_attempts: 2,
+            max_command_age: None,
+            max_event_age: Some(Duration::from_secs(60)),
+            failure_wording: FailureWording::default(),
+            hold_rules: HoldRules {
+                strikes: 3,
+                within: Duration::from_secs(600),
+                hold_for: Duration::from_secs(900),
+            },
+            ack_wait: Duration::from_secs(30),
+            standby_off: false,
+            sandbox_required: true,
+        };
+        let shown = format!("{args:?}");
+        for part in [
+            r#"name: "dice""#,
+            "heartbeat_timeout: 3s",
+            "max_attempts: 2",
+            "max_event_age: Some(60s)",
+            "strikes: 3",
+            "sandbox_required: true",
+        ] {
+            assert!(shown.contains(part), "{part} in {shown}");
+        }
+        for handle in ["door", "spares", "client", "board"] {
+            assert!(
+                !shown.contains(&format!("{handle}:")),
+                "{handle} in {shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_embedder_s_host_program_is_this_very_program_with_its_subcommand() {
+        let program = HostProgram::this_program("plugin-host").expect("this program");
+        assert_eq!(program.exe, std::env::current_exe().expect("current exe"));
+        assert_eq!(program.subcommand.as_deref(), Some("plugin-host"));
+    }
+}

@@ -164,3 +164,61 @@ impl Spares {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use rosey_core::{config::LogsConfig, paths::Home};
+
+    use super::*;
+
+    /// Waits (at most 10 s) until no spare is being started.
+    async fn settled(spares: &Spares) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while spares.pool().starting > 0 {
+            assert!(Instant::now() < deadline, "spares still starting");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pool_whose_host_program_cannot_start_keeps_none_and_a_request_says_why() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let logs = LogHub::open(&Home::new(dir.path()), LogsConfig::default()).expect("logs");
+        let program = HostProgram {
+            exe: dir.path().join("no-such-host"),
+            subcommand: None,
+        };
+        let spares = Spares::new(2, program, Spawner::new().expect("spawner"), logs);
+        spares.fill();
+        settled(&spares).await;
+        assert!(spares.pids().is_empty());
+        let shown = format!("{spares:?}");
+        for part in [
+            "wanted: 2",
+            "no-such-host",
+            "idle: []",
+            "starting: 0",
+            "closed: false",
+        ] {
+            assert!(shown.contains(part), "{part} in {shown}");
+        }
+        let err = spares
+            .host_for("dice")
+            .await
+            .expect_err("no host can start");
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound, "{err}");
+        settled(&spares).await;
+
+        // Closed (the stack stops): nothing is started any more.
+        spares.close();
+        spares.fill();
+        assert_eq!(spares.pool().starting, 0);
+        assert!(format!("{spares:?}").contains("closed: true"));
+        let pool = spares.pool();
+        let shown = format!("{spares:?}");
+        drop(pool);
+        assert!(shown.contains("pool: <locked>"), "{shown}");
+    }
+}

@@ -120,6 +120,7 @@ async fn open_fresh(args: &PluginArgs, plan: &Plan) -> Result<Host, String> {
         .host_for(&args.name)
         .await
         .map_err(|err| format!("cannot start a plugin host: {err}"))?;
+    let mut said = Vec::new();
     let opened = async {
         host.hello(args.ready_timeout).await?;
         host.send(&ToHost::Open(Open {
@@ -137,7 +138,6 @@ async fn open_fresh(args: &PluginArgs, plan: &Plan) -> Result<Host, String> {
             sandbox_required: args.sandbox_required,
         }))
         .await?;
-        let mut said = Vec::new();
         host.expect(
             "open the library",
             args.ready_timeout,
@@ -148,11 +148,18 @@ async fn open_fresh(args: &PluginArgs, plan: &Plan) -> Result<Host, String> {
             |frame| said.push(frame),
         )
         .await
-        .map(|gaps| (said, gaps))
     }
     .await;
+    // Only log lines can come before the plugin runs. They go to the plugin's log whether
+    // the library opened or not: a refused library's loader report is among them.
+    let mut outputs = args.outputs();
+    for frame in said {
+        if let FromHost::Log { .. } = frame {
+            outputs.take(frame, None).await;
+        }
+    }
     match opened {
-        Ok((said, gaps)) => {
+        Ok(gaps) => {
             host.sandbox_gaps = gaps;
             if args.sandbox_required && !host.sandbox_gaps.is_empty() {
                 // The host checks this itself; a host that opened anyway is not believed.
@@ -160,13 +167,6 @@ async fn open_fresh(args: &PluginArgs, plan: &Plan) -> Result<Host, String> {
                     "the sandbox is partial ({}) and rosey.yaml sets plugin_host.sandbox: required",
                     host.sandbox_gaps.join("; ")
                 ));
-            }
-            // Only log lines can come before the plugin runs.
-            let mut outputs = args.outputs();
-            for frame in said {
-                if let FromHost::Log { .. } = frame {
-                    outputs.take(frame, None).await;
-                }
             }
             Ok(host)
         }
@@ -287,5 +287,13 @@ mod tests {
             "{long}"
         );
         assert!(long.len() < MAX_SANDBOX_REASON + 20, "{}", long.len());
+        // Cut on a character's boundary even when the limit falls inside one.
+        let wide = describe_sandbox(&["€".repeat(1000)]);
+        assert!(wide.ends_with("€…)"), "{wide}");
+        assert!(
+            wide.len() <= "partial (…)".len() + MAX_SANDBOX_REASON,
+            "{}",
+            wide.len()
+        );
     }
 }

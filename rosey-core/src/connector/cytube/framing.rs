@@ -187,6 +187,24 @@ mod tests {
     }
 
     #[test]
+    fn decodes_pongs_acks_and_connect_errors_of_every_shape() {
+        assert_eq!(decode("3"), Ok(Packet::Pong));
+        // An ack (`43<id>[…]`) or a binary event is nothing the bot asked for.
+        assert_eq!(decode(r#"4312["ok"]"#), Ok(Packet::Other));
+        assert_eq!(decode(r#"451-["x",{}]"#), Ok(Packet::Other));
+        assert_eq!(
+            decode(r#"44"Not authorized""#),
+            Ok(Packet::ConnectError("Not authorized".into()))
+        );
+        assert_eq!(
+            decode(r#"44{"data":1}"#),
+            Ok(Packet::ConnectError(r#"{"data":1}"#.into()))
+        );
+        assert_eq!(decode("44[1,2]"), Ok(Packet::ConnectError("[1,2]".into())));
+        assert_eq!(decode("44"), Ok(Packet::ConnectError("null".into())));
+    }
+
+    #[test]
     fn refuses_what_is_not_a_packet() {
         assert!(decode("").is_err());
         assert!(decode("hello").is_err());

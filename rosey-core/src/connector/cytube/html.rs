@@ -181,4 +181,30 @@ mod tests {
         assert_eq!(to_plain_text("plain"), "plain");
         assert_eq!(to_plain_text("ünï &#233;"), "ünï é");
     }
+
+    #[test]
+    fn a_line_break_becomes_a_space() {
+        assert_eq!(to_plain_text("one<br>two<br />three"), "one two three");
+    }
+
+    #[test]
+    fn an_image_reads_as_its_title_or_alt_however_the_attribute_is_written() {
+        // Unquoted values end at whitespace.
+        assert_eq!(
+            to_plain_text("a <img src=x.png title=Kappa class=emote> b"),
+            "a Kappa b"
+        );
+        // `data-title` is not `title`: the search goes on to `alt`.
+        assert_eq!(
+            to_plain_text(r#"<img data-title="no" alt="PogChamp" src="p.png">"#),
+            "PogChamp"
+        );
+        // Entities in the value are decoded, each one.
+        assert_eq!(
+            to_plain_text(r#"<img title="Tom &amp; Jerry &lt;3">"#),
+            "Tom & Jerry <3"
+        );
+        // Neither attribute: the image says nothing.
+        assert_eq!(to_plain_text(r#"x<img src="p.png">y"#), "xy");
+    }
 }

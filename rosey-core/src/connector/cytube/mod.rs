@@ -320,6 +320,9 @@ impl Connector for CytubeConnector {
                     driver.abort();
                 }
             }
+            // Actions that slipped in as it closed: answered now ("stopped; nothing was
+            // done"), not after the answer limit.
+            self.shared.actions().clear();
             self.shared.incoming.close();
             Ok(())
         })
@@ -332,6 +335,12 @@ impl Connector for CytubeConnector {
     fn act(&self, action: Action) -> BoxFuture<'_, Result<String, ActionError>> {
         Box::pin(async move {
             let unavailable = |why: String| ActionError::new(ActionErrorKind::Unavailable, why);
+            // Closed: the driver is gone (or going), so nothing would ever send it.
+            if *self.shared.closing.borrow() {
+                return Err(unavailable(
+                    "the CyTube connector is closed; nothing was done".to_owned(),
+                ));
+            }
             match &*self.shared.status.borrow() {
                 ConnectorStatus::Connected => {}
                 ConnectorStatus::Connecting => {
@@ -443,3 +452,6 @@ async fn drive(shared: Arc<Shared>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

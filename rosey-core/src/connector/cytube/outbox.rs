@@ -7,7 +7,8 @@
 //! the oldest message in flight — and (3) puts a dropped message back at the front, slows down
 //! to the rate the server named, and resends one at a time until the backlog of dropped ones
 //! is gone, so order is kept. Long texts are split at [`MAX_MESSAGE_CHARS`] on word
-//! boundaries and multi-line texts line by line (CyTube turns newlines into spaces).
+//! boundaries and multi-line texts line by line (CyTube turns newlines into spaces), and a
+//! chat line CyTube would run as a command (`/kick bob`) is escaped so it is only said.
 //!
 //! The flood budget is the whole bot's, so no one chat user may use it up: what is queued
 //! waits in the [`Lanes`] of the user it answers ([`Outbox::push_for`]; names compared without
@@ -66,6 +67,48 @@ pub fn split_message(text: &str, max: usize) -> Vec<String> {
         }
     }
     pieces
+}
+
+/// Put in front of a chat line CyTube would run as a command, so it is said instead: a
+/// zero-width space, which shows as nothing and which no trimming removes.
+pub const COMMAND_ESCAPE: char = '\u{200B}';
+
+/// Whether CyTube would run chat line `text` as a command rather than say it. CyTube runs a
+/// line whose first word is `/` and a command the channel knows (`/kick`, `/ban`, `/clear`,
+/// `/afk`, `/poll`, `/mute`…; modules add their own, so every `/` word counts). `/me` and `/sp`
+/// only change how the rest looks (an action, a spoiler), and CyTube then handles that rest as
+/// a line of its own, so `/me /kick bob` kicks: the rest decides.
+pub fn runs_as_command(text: &str) -> bool {
+    let Some(command) = text.strip_prefix('/') else {
+        return false;
+    };
+    match command.split_once(' ') {
+        Some(("me" | "sp", rest)) => runs_as_command(rest),
+        _ => true,
+    }
+}
+
+/// Chat text as the lines the bot sends: split as [`split_message`] does, and every line that
+/// would run as a command ([`runs_as_command`]) escaped with [`COMMAND_ESCAPE`], so what a
+/// plugin or a chat user makes the bot say can never moderate the channel with the bot's rank
+/// (the bot's own channel actions are sent apart from chat). An escaped line is cut one
+/// character shorter, so it still fits whole.
+pub fn chat_pieces(text: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    for piece in split_message(text, MAX_MESSAGE_CHARS) {
+        if !runs_as_command(&piece) {
+            lines.push(piece);
+            continue;
+        }
+        for part in split_message(&piece, MAX_MESSAGE_CHARS - 1) {
+            if runs_as_command(&part) {
+                lines.push(format!("{COMMAND_ESCAPE}{part}"));
+            } else {
+                lines.push(part);
+            }
+        }
+    }
+    lines
 }
 
 /// A token bucket: `burst` sends at once, then `per_sec` a second.
@@ -144,7 +187,8 @@ impl Outbox {
 
     /// Queues `out` on nobody's behalf (the bot's own words, or a plugin speaking of its own
     /// accord): it takes turns with the users' lanes like one more user. Split into messages
-    /// CyTube takes whole; empty text queues nothing.
+    /// CyTube takes whole; empty text queues nothing; a chat line CyTube would run as a
+    /// command is escaped ([`chat_pieces`]).
     pub fn push(&mut self, out: Outgoing) {
         self.push_to(None, out);
     }
@@ -157,18 +201,18 @@ impl Outbox {
     }
 
     fn push_to(&mut self, user: Option<&str>, out: Outgoing) {
-        let text = out.text().to_owned();
-        for piece in split_message(&text, MAX_MESSAGE_CHARS) {
-            self.lanes.push(
-                user,
-                match &out {
-                    Outgoing::Chat { .. } => Outgoing::Chat { text: piece },
-                    Outgoing::Pm { to, .. } => Outgoing::Pm {
-                        to: to.clone(),
-                        text: piece,
-                    },
-                },
-            );
+        match out {
+            Outgoing::Chat { text } => {
+                for piece in chat_pieces(&text) {
+                    self.lanes.push(user, Outgoing::Chat { text: piece });
+                }
+            }
+            Outgoing::Pm { to, text } => {
+                for piece in split_message(&text, MAX_MESSAGE_CHARS) {
+                    let to = to.clone();
+                    self.lanes.push(user, Outgoing::Pm { to, text: piece });
+                }
+            }
         }
     }
 
@@ -303,184 +347,4 @@ impl Outbox {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn chat(text: &str) -> Outgoing {
-        Outgoing::Chat { text: text.into() }
-    }
-
-    #[test]
-    fn splits_on_word_boundaries_and_lines() {
-        assert_eq!(split_message("hello world", 320), ["hello world"]);
-        assert_eq!(split_message("aaa bbb ccc", 7), ["aaa bbb", "ccc"]);
-        assert_eq!(split_message("aaa bbb ccc", 8), ["aaa bbb", "ccc"]);
-        assert_eq!(
-            split_message("aaaaaaaaaa bb", 4),
-            ["aaaa", "aaaa", "aa", "bb"]
-        );
-        assert_eq!(
-            split_message("one\n\n two \nthree", 320),
-            ["one", "two", "three"]
-        );
-        assert!(split_message("  \n ", 320).is_empty());
-        assert_eq!(split_message("éé éé", 2), ["éé", "éé"]);
-        assert_eq!(split_message("aéé", 1), ["a", "é", "é"]);
-        let long = "word ".repeat(100);
-        let pieces = split_message(&long, MAX_MESSAGE_CHARS);
-        assert!(pieces
-            .iter()
-            .all(|p| p.chars().count() <= MAX_MESSAGE_CHARS));
-        assert_eq!(pieces.join(" "), long.trim());
-        assert!(pieces
-            .iter()
-            .all(|p| !p.starts_with(' ') && !p.ends_with(' ')));
-    }
-
-    #[test]
-    fn paces_a_burst_then_a_rate() {
-        let t0 = Instant::now();
-        let mut outbox = Outbox::new(2, 10.0, t0);
-        for n in 0..4 {
-            outbox.push(chat(&n.to_string()));
-        }
-        assert_eq!(outbox.take(t0), Some(chat("0")));
-        assert_eq!(outbox.take(t0), Some(chat("1")));
-        assert_eq!(outbox.take(t0), None);
-        let next = outbox.next_send_at(t0).expect("more to send");
-        assert!(next > t0 && next <= t0 + Duration::from_millis(100));
-        assert_eq!(outbox.take(next), Some(chat("2")));
-        assert_eq!(outbox.len(), 4, "three in flight, one queued");
-        outbox.confirmed();
-        outbox.confirmed();
-        outbox.confirmed();
-        assert_eq!(outbox.len(), 1);
-    }
-
-    #[test]
-    fn a_dropped_message_is_resent_first_and_in_order() {
-        let t0 = Instant::now();
-        let mut outbox = Outbox::new(5, 5.0, t0);
-        for text in ["a", "b", "c", "d"] {
-            outbox.push(chat(text));
-        }
-        for _ in 0..3 {
-            outbox.take(t0).expect("within the burst");
-        }
-        outbox.confirmed(); // a
-        outbox.dropped(100, t0); // b
-        assert_eq!(outbox.next_send_at(t0), None, "c still in flight");
-        outbox.dropped(100, t0); // c
-        assert_eq!(outbox.dropped_total(), 2);
-        let at = outbox.next_send_at(t0).expect("resend");
-        assert!(at >= t0 + Duration::from_millis(100));
-        assert_eq!(outbox.take(at), Some(chat("b")));
-        assert_eq!(
-            outbox.next_send_at(at),
-            None,
-            "one at a time while resending"
-        );
-        outbox.confirmed();
-        let at = outbox.next_send_at(at).expect("next");
-        assert_eq!(outbox.take(at), Some(chat("c")));
-        outbox.confirmed();
-        let at = outbox.next_send_at(at).expect("next");
-        assert_eq!(outbox.take(at), Some(chat("d")));
-        outbox.confirmed();
-        assert!(outbox.is_empty());
-    }
-
-    #[test]
-    fn a_lost_connection_resends_what_had_no_answer() {
-        let t0 = Instant::now();
-        let mut outbox = Outbox::new(5, 5.0, t0);
-        for text in ["a", "b", "c"] {
-            outbox.push(chat(text));
-        }
-        outbox.take(t0);
-        outbox.take(t0);
-        outbox.connection_lost();
-        let later = t0 + Duration::from_secs(1);
-        assert_eq!(outbox.take(later), Some(chat("a")));
-        outbox.confirmed();
-        assert_eq!(outbox.take(later), Some(chat("b")));
-        outbox.confirmed();
-        assert_eq!(outbox.take(later), Some(chat("c")));
-    }
-
-    #[test]
-    fn unanswered_and_refused_messages_leave_the_flight() {
-        let t0 = Instant::now();
-        let mut outbox = Outbox::new(5, 5.0, t0);
-        outbox.push(Outgoing::Pm {
-            to: "ghost".into(),
-            text: "x".into(),
-        });
-        outbox.push(chat("y"));
-        outbox.take(t0);
-        outbox.take(t0);
-        assert!(matches!(outbox.refused(), Some(Outgoing::Pm { .. })));
-        assert_eq!(outbox.expire(t0), 0);
-        assert_eq!(outbox.next_expiry(), Some(t0 + ANSWER_TIMEOUT));
-        assert_eq!(outbox.expire(t0 + ANSWER_TIMEOUT), 1);
-        assert!(outbox.is_empty());
-    }
-
-    /// Takes everything queued, confirming each, as far apart as the bucket wants.
-    fn drain(outbox: &mut Outbox, mut now: Instant) -> Vec<String> {
-        let mut said = Vec::new();
-        while let Some(at) = outbox.next_send_at(now) {
-            now = at;
-            let message = outbox.take(now).expect("due");
-            said.push(message.text().to_owned());
-            outbox.confirmed();
-        }
-        said
-    }
-
-    #[test]
-    fn one_users_flood_does_not_hold_back_another() {
-        let t0 = Instant::now();
-        let mut outbox = Outbox::new(1, 2.0, t0);
-        for n in 0..20 {
-            outbox.push_for(chat(&format!("flood {n}")), "flooder");
-        }
-        outbox.push_for(chat("answer"), "alice");
-        assert_eq!(outbox.len(), 21);
-        let said = drain(&mut outbox, t0);
-        let at = said.iter().position(|text| text == "answer");
-        assert!(at.is_some_and(|at| at < 2), "{said:?}");
-        let flood: Vec<_> = said.iter().filter(|text| *text != "answer").collect();
-        let expected: Vec<_> = (0..20).map(|n| format!("flood {n}")).collect();
-        assert_eq!(flood, expected.iter().collect::<Vec<_>>(), "order kept");
-        assert!(outbox.is_empty());
-    }
-
-    #[test]
-    fn split_pieces_and_nobodys_messages_take_turns() {
-        let t0 = Instant::now();
-        let mut outbox = Outbox::new(100, 100.0, t0);
-        outbox.push_for(chat("a1\na2\na3"), "alice");
-        outbox.push(chat("bot1"));
-        outbox.push_for(chat("b1"), "bob");
-        outbox.push(chat("bot2"));
-        outbox.push_for(chat("A4"), "ALICE");
-        assert_eq!(
-            drain(&mut outbox, t0),
-            ["a1", "bot1", "b1", "a2", "bot2", "a3", "A4"]
-        );
-    }
-
-    #[test]
-    fn resends_go_before_every_lane() {
-        let t0 = Instant::now();
-        let mut outbox = Outbox::new(5, 5.0, t0);
-        outbox.push_for(chat("a1"), "alice");
-        outbox.push_for(chat("a2"), "alice");
-        outbox.push_for(chat("b1"), "bob");
-        assert_eq!(outbox.take(t0), Some(chat("a1")));
-        outbox.dropped(100, t0); // a1, though it is bob's turn
-        let said = drain(&mut outbox, t0);
-        assert_eq!(said, ["a1", "b1", "a2"]);
-    }
-}
+mod tests;

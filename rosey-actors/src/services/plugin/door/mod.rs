@@ -562,3 +562,6 @@ impl Door {
         }
     }
 }
+
+#[cfg(test)]
+pub(super) mod tests;

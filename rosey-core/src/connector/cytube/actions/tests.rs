@@ -285,3 +285,100 @@ fn the_right_frames_settle_each_action() {
     );
     assert!(settle(&Expect::Cleared, "errorMsg", json!({"msg": "x"})).is_none());
 }
+
+#[test]
+fn every_rank_is_named_as_cytube_names_it() {
+    let names: Vec<String> = [-1.0, 0.0, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 255.0]
+        .into_iter()
+        .map(rank_name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "anonymous (-1)",
+            "guest (0)",
+            "registered (1)",
+            "leader (1.5)",
+            "moderator (2)",
+            "admin (3)",
+            "owner (4)",
+            "founder (5)",
+            "site admin (255)"
+        ]
+    );
+}
+
+#[test]
+fn an_item_moves_to_the_end_or_after_another_known_item() {
+    let model = model(2.0);
+    let frames = |action: Action| plan(&model, &action).expect("planned").frames.join("");
+    assert_eq!(
+        frames(Action::Move {
+            uid: 1,
+            to: MoveTo::End
+        }),
+        r#"42["moveMedia",{"after":"append","from":1}]"#
+    );
+    assert_eq!(
+        frames(Action::Move {
+            uid: 1,
+            to: MoveTo::After(2)
+        }),
+        r#"42["moveMedia",{"after":2,"from":1}]"#
+    );
+}
+
+#[test]
+fn nothing_playing_leaves_nothing_to_vote_to_skip() {
+    let mut model = model(2.0);
+    model.playlist.current = None;
+    let err = error(&model, Action::VoteSkip);
+    assert_eq!(err.kind, ActionErrorKind::Invalid);
+    assert_eq!(
+        err.message,
+        "nothing is playing: there is nothing to vote to skip"
+    );
+}
+
+#[test]
+fn the_bot_cannot_unmute_itself() {
+    let err = error(&model(2.0), Action::Unmute { user: "Bot".into() });
+    assert_eq!(
+        (err.kind, err.message.as_str()),
+        (ActionErrorKind::Invalid, "the bot cannot unmute itself")
+    );
+}
+
+#[test]
+fn a_permission_the_channel_lacks_is_named_as_missing() {
+    // An unregistered channel's table has no `ban` key at all.
+    let mut model = ChannelModel::new("bot");
+    model.note("setPermissions", &json!({"playlistadd": -1}));
+    let err = error(
+        &model,
+        Action::Ban {
+            user: "spammer".into(),
+            reason: String::new(),
+        },
+    );
+    assert_eq!(err.kind, ActionErrorKind::BotRank);
+    assert_eq!(
+        err.message,
+        "CyTube lets nobody ban users in this channel (it has no ban permission: an unregistered channel has no moderation)"
+    );
+}
+
+#[test]
+fn a_vote_that_passes_is_settled_by_the_voteskip_notice() {
+    let passed = json!({"username": "[voteskip]", "msg": "Voteskip passed: 1/1 skipped; eligible voters: 1 = total (1) - AFK (0) - no permission (0); ratio = 0.5", "meta": {}, "time": 1});
+    assert_eq!(
+        settles(&Expect::VoteCounted, "bot", "chatMsg", &passed),
+        Some(Ok("the vote passed: skipping".into()))
+    );
+    let chat = json!({"username": "alice", "msg": "skip it", "meta": {}, "time": 1});
+    assert_eq!(
+        settles(&Expect::VoteCounted, "bot", "chatMsg", &chat),
+        None,
+        "a user's chat settles nothing"
+    );
+}

@@ -146,3 +146,25 @@ fn progress_is_throttled_but_pauses_are_told() {
     assert_eq!(model.note("mediaUpdate", &update(6.0, true)).len(), 1);
     assert!(model.playlist.paused);
 }
+
+#[test]
+fn a_mute_of_someone_not_in_the_user_list_is_still_told() {
+    let mut model = ChannelModel::new("bot");
+    let muted = model.note(
+        "setUserMeta",
+        &json!({"name": "Ghost", "meta": {"muted": true, "smuted": false}}),
+    );
+    assert_eq!(kinds(&muted), [messaging::EVENT_USER_MUTE]);
+    assert_eq!(
+        muted[0].2,
+        json!({"name": "Ghost", "muted": true, "smuted": false})
+    );
+}
+
+#[test]
+fn a_notice_naming_no_valid_user_is_no_event() {
+    let mut model = ChannelModel::new("bot");
+    let notice =
+        json!({"username": "[server]", "msg": "alice kicked [voteskip]", "meta": {}, "time": 1});
+    assert!(model.note("chatMsg", &notice).is_empty());
+}
