@@ -4,6 +4,7 @@
 mod control;
 mod daemon;
 mod dev;
+mod init_cmd;
 mod logs_cmd;
 mod plugin_cmd;
 mod service_cmd;
@@ -11,7 +12,7 @@ mod web;
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use rosey_core::paths::Home;
 
 /// rosey: a CyTube bot runtime with hot-reloadable, process-isolated plugins.
@@ -28,6 +29,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Write a commented rosey.yaml into a new home: every setting at its default, with what
+    /// it means (on a terminal, asks for the chat, channel and bot name first).
+    Init(init_cmd::InitArgs),
     /// Start the stack in the background (or one stopped service or plugin of a running stack).
     Start {
         /// A service (nats, bot) or plugin to start in the running stack.
@@ -75,6 +79,12 @@ enum Command {
     /// Create, pack, install, inspect, reload and remove plugins.
     #[command(subcommand)]
     Plugin(plugin_cmd::PluginCommand),
+
+    /// Print the shell completion script for bash, zsh or fish (see the README to install it).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 
     /// Run the daemon (started by `rosey start`, not by operators).
     #[command(hide = true)]
@@ -140,6 +150,11 @@ fn main() -> ExitCode {
             rank,
             Duration::from_secs_f64(timeout.clamp(0.1, 600.0)),
         ),
+        Command::Init(args) => init_cmd::run(&home, args),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "rosey", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
         Command::Dev => dev::run(&home),
         Command::Logs(args) => logs_cmd::run(&home, args),
         Command::Plugin(command) => plugin_cmd::run(&home, command),

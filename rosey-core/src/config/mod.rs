@@ -29,6 +29,7 @@ mod cytube;
 mod dev;
 mod logs;
 mod supervision;
+mod template;
 mod users;
 mod validate;
 mod web;
@@ -49,6 +50,7 @@ use crate::paths::Home;
 pub use cytube::CytubeConfig;
 pub use dev::DevConfig;
 pub use logs::{parse_byte_size, LogsConfig, PluginLogLevel};
+pub use template::{commented_config, InitChoices};
 pub use users::{fill_reply, RateLimitConfig, RepliesConfig};
 pub use validate::is_loopback;
 pub use web::{TokenSetting, WebConfig, MIN_TOKEN_LEN, TOKEN_NONE};
@@ -58,7 +60,8 @@ pub use supervision::{
     SupervisionOverrides, SupervisionSettings,
 };
 
-/// The services the daemon runs; the only keys `services:` accepts.
+/// The services the daemon runs (an embedder may add its own; see
+/// [`Config::check_service_names`]).
 pub use crate::units::SERVICES;
 
 /// The whole of `rosey.yaml`.
