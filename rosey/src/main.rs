@@ -8,6 +8,7 @@ mod init_cmd;
 mod logs_cmd;
 mod plugin_cmd;
 mod service_cmd;
+mod unit_cmd;
 mod web;
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
@@ -80,6 +81,10 @@ enum Command {
     #[command(subcommand)]
     Plugin(plugin_cmd::PluginCommand),
 
+    /// Start this home's bot at boot through systemd, restarted when it dies: write or remove
+    /// its unit.
+    #[command(subcommand)]
+    Service(unit_cmd::UnitCommand),
     /// Print the shell completion script for bash, zsh or fish (see the README to install it).
     Completions {
         /// The shell.
@@ -155,6 +160,7 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "rosey", &mut std::io::stdout());
             ExitCode::SUCCESS
         }
+        Command::Service(command) => unit_cmd::run(&home, command),
         Command::Dev => dev::run(&home),
         Command::Logs(args) => logs_cmd::run(&home, args),
         Command::Plugin(command) => plugin_cmd::run(&home, command),

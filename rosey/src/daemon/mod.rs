@@ -13,6 +13,7 @@ pub(crate) mod ops;
 pub mod peer;
 pub mod progress;
 mod reporter;
+mod systemd;
 mod verdict;
 
 use std::{
@@ -88,7 +89,9 @@ pub fn main(home: &Home, args: DaemonArgs) -> ExitCode {
 
 async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
     let sink = Arc::new(Mutex::new(sink));
+    let systemd = systemd::Systemd::from_env();
     let fatal = |message: String| {
+        systemd.status(&message);
         if let Ok(mut sink) = sink.lock() {
             sink.report(Progress::Fatal(message.clone()));
             sink.finish();
@@ -148,16 +151,31 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         Err(err) => tracing::warn!("supervision notices are not published on NATS: {err}"),
     }
     reporter.started();
-    reporter.report(match verdict {
+    let ready = match verdict {
         verdict::Verdict::PluginsDown(plugins) => {
             tracing::warn!(
                 "started, but these plugins do not run: {}",
                 plugins.join(", ")
             );
+            systemd.ready(&format!(
+                "running, except plugins {} (rosey status says why)",
+                plugins.join(", ")
+            ));
             Progress::StartedExcept(plugins)
         }
-        _ => Progress::Ready,
-    });
+        _ => {
+            systemd.ready("running");
+            Progress::Ready
+        }
+    };
+    reporter.report(ready);
+    if let Some(interval) = systemd.watchdog_interval() {
+        watch_dog(
+            systemd::Systemd::from_env(),
+            interval,
+            stack.root().get_cell(),
+        );
+    }
     if let Ok(mut sink) = sink.lock() {
         sink.finish();
     }
@@ -193,7 +211,23 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         _ = &mut root_done => Some("a service failed past its restart limit".to_owned()),
     };
     server.abort();
+    systemd.stopping();
     shut_down(&home, &args, &stack, &mut root_done, instance, escalated).await
+}
+
+/// Pings systemd's watchdog every `interval` while the root supervisor lives: a daemon whose
+/// tree died, or whose runtime wedged, stops pinging and is restarted by systemd.
+fn watch_dog(systemd: systemd::Systemd, interval: std::time::Duration, root: ractor::ActorCell) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        loop {
+            ticks.tick().await;
+            if root.get_status() != ractor::ActorStatus::Running {
+                return;
+            }
+            systemd.notify("WATCHDOG=1");
+        }
+    });
 }
 
 /// Opens the home's logs (the daemon is their only writer) and, in the background, sends the
