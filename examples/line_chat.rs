@@ -25,6 +25,9 @@ use rosey_core::{install, messaging, paths::Home};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::{net::TcpListener, sync::broadcast};
 
+/// The stack's settings: a free NATS port, no warm spare hosts (one plugin, one run).
+const CONFIG: &str = "nats: { port: 0 }\nplugin_host: { spares: 0 }\n";
+
 /// The chat: what clients send is heard; what the bot says is broadcast to them.
 struct LineChat {
     heard: IncomingQueue,
@@ -58,10 +61,9 @@ async fn serve(chat: Arc<LineChat>, socket: tokio::net::TcpStream, id: u64) {
         }
     });
     let mut lines = BufReader::new(reader).lines();
-    for n in 0.. {
-        let Ok(Some(line)) = lines.next_line().await else {
-            return;
-        };
+    let mut n = 0;
+    while let Ok(Some(line)) = lines.next_line().await {
+        n += 1;
         let (user, text) = line.split_once(": ").unwrap_or(("guest", &line));
         let (source, now) = (messaging::Source::Chat, messaging::now_ms());
         let heard = Incoming::new(source, user.into(), text.into(), now, format!("{id}-{n}"));
@@ -72,10 +74,7 @@ async fn serve(chat: Arc<LineChat>, socket: tokio::net::TcpStream, id: u64) {
 async fn run(archives: &[String]) -> Result<String, Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let home = Home::new(dir.path());
-    std::fs::write(
-        home.config_file(),
-        "nats: { port: 0 }\nplugin_host: { spares: 0 }\n",
-    )?;
+    std::fs::write(home.config_file(), CONFIG)?;
     for archive in archives {
         install::install(&home, archive.as_ref(), &|_| Ok(()))?;
     }
@@ -102,11 +101,8 @@ async fn run(archives: &[String]) -> Result<String, Box<dyn std::error::Error>> 
     // A client of the chat.
     let (reader, mut writer) = tokio::net::TcpStream::connect(address).await?.into_split();
     writer.write_all(b"alice: !roll 1d1\n").await?;
-    let answer = tokio::time::timeout(
-        Duration::from_secs(20),
-        BufReader::new(reader).lines().next_line(),
-    )
-    .await;
+    let mut lines = BufReader::new(reader).lines();
+    let answer = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await;
     stack.shutdown(Duration::from_secs(30)).await?;
     Ok(answer
         .map_err(|_| "no answer within 20 s")??
