@@ -489,7 +489,7 @@ async fn https_to_a_server_that_does_not_speak_tls_fails_naming_host_and_port() 
     });
     let url = Url::parse(&format!("https://127.0.0.1:{port}/")).expect("url");
     let err = open(&url).await.expect_err("no TLS");
-    match tls_config() {
+    match transport::tls_config() {
         Ok(_) => {
             assert!(
                 matches!(&err, HttpError::Tls { host, port: p, .. } if host == "127.0.0.1" && *p == port),
