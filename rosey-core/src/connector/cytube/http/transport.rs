@@ -119,7 +119,8 @@ pub async fn open(url: &Url) -> Result<Transport, HttpError> {
 }
 
 #[cfg(feature = "tls")]
-pub(super) fn tls_config() -> Result<std::sync::Arc<tokio_rustls::rustls::ClientConfig>, TlsSetupError> {
+pub(super) fn tls_config(
+) -> Result<std::sync::Arc<tokio_rustls::rustls::ClientConfig>, TlsSetupError> {
     use std::sync::{Arc, OnceLock};
     use tokio_rustls::rustls;
     static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, TlsSetupError>> = OnceLock::new();
