@@ -306,6 +306,22 @@ impl Drop for TestStack {
     }
 }
 
+/// `manifest` (YAML text) with its `version:` line set to `version`.
+pub fn with_version(manifest: &str, version: &str) -> String {
+    manifest
+        .lines()
+        .map(|line| {
+            if line.starts_with("version:") {
+                format!("version: {version}")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
 /// Rewrites archive `from` into `to` with its manifest changed by `edit` and, when given, its
 /// library replaced by `library` (bytes), with fresh checksums: a newer or broken version of a
 /// real plugin.

@@ -194,7 +194,12 @@ fn update_carries_the_state_over_to_the_new_version() {
     let before = stack.say_until("!markov stats", "2 messages", SLOW_REPLY);
     let v1 = stack.home.pack("markov-chat");
     let v2 = stack.home.scratch().join("markov-chat-9.0.0.roseyplug");
-    rosey_e2e::stack::repack(&v1, &v2, |m| replace_version(m, "9.0.0"), None);
+    rosey_e2e::stack::repack(
+        &v1,
+        &v2,
+        |m| rosey_e2e::stack::with_version(m, "9.0.0"),
+        None,
+    );
     let out = stack.rosey(&["plugin", "update", v2.to_str().expect("utf-8")]);
     assert!(out.status.success(), "{}", out_text(&out));
     assert!(
@@ -207,21 +212,6 @@ fn update_carries_the_state_over_to_the_new_version() {
     assert_eq!(registry_version(&stack, "markov-chat"), "9.0.0");
     let after = stack.say("!markov stats");
     assert_eq!(after, before, "the model was handed to the new version");
-}
-
-fn replace_version(manifest: &str, version: &str) -> String {
-    manifest
-        .lines()
-        .map(|line| {
-            if line.starts_with("version:") {
-                format!("version: {version}")
-            } else {
-                line.to_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n"
 }
 
 const SLOW_REPLY: Duration = Duration::from_secs(30);
@@ -247,7 +237,7 @@ fn an_update_that_fails_to_load_rolls_back_to_the_old_version_with_its_state() {
     rosey_e2e::stack::repack(
         &v1,
         &v9,
-        |m| replace_version(m, "9.0.0"),
+        |m| rosey_e2e::stack::with_version(m, "9.0.0"),
         Some(broken_library),
     );
 
@@ -310,7 +300,7 @@ fn an_update_to_an_abi_mismatched_library_is_refused_and_the_old_version_keeps_s
     rosey_e2e::stack::repack(
         &v1,
         &v9,
-        |m| replace_version(m, "9.0.0"),
+        |m| rosey_e2e::stack::with_version(m, "9.0.0"),
         Some(foreign_library),
     );
 
@@ -381,7 +371,7 @@ fn a_swap_to_an_abi_mismatched_library_rolls_back_with_the_old_host_serving_thro
         .unwrap_or(library_name);
     std::fs::write(
         v9.join("manifest.yaml"),
-        replace_version(&manifest, "9.0.0"),
+        rosey_e2e::stack::with_version(&manifest, "9.0.0"),
     )
     .expect("write manifest");
     std::fs::write(v9.join(&library), foreign_library).expect("write library");

@@ -64,22 +64,6 @@ fn config_file(stack: &TestStack, name: &str) -> std::path::PathBuf {
         .join("config.yaml")
 }
 
-/// `manifest` (YAML text) with its `version:` line set to `version`.
-fn with_version(manifest: &str, version: &str) -> String {
-    manifest
-        .lines()
-        .map(|line| {
-            if line.starts_with("version:") {
-                format!("version: {version}")
-            } else {
-                line.to_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n"
-}
-
 /// The version the registry of `stack`'s home names for plugin `name`.
 fn registry_version(stack: &TestStack, name: &str) -> String {
     let text =
@@ -357,7 +341,12 @@ fn an_update_that_fails_to_start_while_the_old_version_cannot_come_back_either_r
     stack.start();
     let v1 = stack.home.pack("fixtures/chaos");
     let v9 = stack.home.scratch().join("chaos-9.0.0.roseyplug");
-    rosey_e2e::stack::repack(&v1, &v9, |m| with_version(m, "9.0.0"), None);
+    rosey_e2e::stack::repack(
+        &v1,
+        &v9,
+        |m| rosey_e2e::stack::with_version(m, "9.0.0"),
+        None,
+    );
     // A setting neither version can load with, written by hand (no reload takes it).
     let config = config_file(&stack, "chaos");
     std::fs::write(&config, "load_delay_ms: soon\n").expect("write config");
@@ -397,8 +386,9 @@ fn an_update_to_a_folder_holding_another_plugin_is_refused_while_the_old_host_se
     // Version 9.0.0's folder, put in place by hand, holds a manifest named otherwise.
     let versions = stack.home.path().join("data/plugins/chaos/versions");
     let manifest = std::fs::read_to_string(versions.join("0.1.0/manifest.yaml")).expect("manifest");
-    let stranger = with_version(&manifest, "9.0.0").replace("name: chaos", "name: stranger");
-    assert_ne!(stranger, with_version(&manifest, "9.0.0"));
+    let stranger =
+        rosey_e2e::stack::with_version(&manifest, "9.0.0").replace("name: chaos", "name: stranger");
+    assert_ne!(stranger, rosey_e2e::stack::with_version(&manifest, "9.0.0"));
     std::fs::create_dir_all(versions.join("9.0.0")).expect("version folder");
     std::fs::write(versions.join("9.0.0/manifest.yaml"), stranger).expect("write manifest");
 
@@ -475,7 +465,12 @@ fn a_standby_is_kept_for_the_running_version_only_and_ends_with_the_plugin() {
     // An update cannot use it: it is killed, and the new version gets one of its own.
     let v1 = stack.home.pack("fixtures/chaos");
     let v9 = stack.home.scratch().join("chaos-9.0.0.roseyplug");
-    rosey_e2e::stack::repack(&v1, &v9, |m| with_version(m, "9.0.0"), None);
+    rosey_e2e::stack::repack(
+        &v1,
+        &v9,
+        |m| rosey_e2e::stack::with_version(m, "9.0.0"),
+        None,
+    );
     stack
         .home
         .run_ok(&["plugin", "update", v9.to_str().expect("utf-8")]);

@@ -164,18 +164,7 @@ impl Kit {
     pub fn notice_trail(&self) -> Vec<String> {
         lock(&self.notices)
             .iter()
-            .map(|n| {
-                let kind = match &n.kind {
-                    SupervisionEventKind::Started => "started",
-                    SupervisionEventKind::Exited { .. } => "exited",
-                    SupervisionEventKind::Restarting { .. } => "restarting",
-                    SupervisionEventKind::GaveUp { .. } => "gave_up",
-                    SupervisionEventKind::Stopped => "stopped",
-                    SupervisionEventKind::Removed => "removed",
-                    SupervisionEventKind::Escalated { .. } => "escalated",
-                };
-                format!("{}:{kind}", n.child)
-            })
+            .map(|n| format!("{}:{}", n.child, n.kind.name()))
             .collect()
     }
 
