@@ -99,6 +99,36 @@ impl TestStack {
         text
     }
 
+    /// Sends one request line to the daemon's control socket, as the CLI would after its own
+    /// checks; returns its JSON answer (waiting up to 30 s).
+    pub fn control(&self, request: serde_json::Value) -> serde_json::Value {
+        use std::io::{BufRead, Write};
+        let socket = self.home.path().join("data/run/rosey.sock");
+        let mut stream = std::os::unix::net::UnixStream::connect(&socket).expect("control socket");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("read timeout");
+        stream
+            .write_all(format!("{request}\n").as_bytes())
+            .expect("send request");
+        let mut answer = String::new();
+        std::io::BufReader::new(&stream)
+            .read_line(&mut answer)
+            .expect("read answer");
+        serde_json::from_str(&answer).unwrap_or_else(|err| panic!("{err}: {answer:?}"))
+    }
+
+    /// The version the home's registry names for plugin `name` (empty when it names none).
+    pub fn registry_version(&self, name: &str) -> String {
+        let text =
+            std::fs::read_to_string(self.home.path().join("data/registry.json")).expect("registry");
+        let registry: serde_json::Value = serde_json::from_str(&text).expect("registry json");
+        registry["plugins"][name]["version"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+
     /// `rosey status --json`, parsed.
     pub fn status(&self) -> serde_json::Value {
         let out = self.home.run_ok(&["status", "--json"]);

@@ -151,16 +151,6 @@ fn out_text(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
-fn registry_version(stack: &TestStack, name: &str) -> String {
-    let text =
-        std::fs::read_to_string(stack.home.path().join("data/registry.json")).expect("registry");
-    let registry: serde_json::Value = serde_json::from_str(&text).expect("json");
-    registry["plugins"][name]["version"]
-        .as_str()
-        .unwrap_or("")
-        .to_owned()
-}
-
 #[test]
 fn install_on_a_running_bot_loads_the_plugin_at_once() {
     let stack = TestStack::with_plugins(&["dice-roller"]);
@@ -209,7 +199,7 @@ fn update_carries_the_state_over_to_the_new_version() {
     );
     let unit = stack.unit("markov-chat");
     assert_eq!(unit["version"], "9.0.0", "{unit}");
-    assert_eq!(registry_version(&stack, "markov-chat"), "9.0.0");
+    assert_eq!(stack.registry_version("markov-chat"), "9.0.0");
     let after = stack.say("!markov stats");
     assert_eq!(after, before, "the model was handed to the new version");
 }
@@ -332,24 +322,6 @@ fn an_update_to_an_abi_mismatched_library_is_refused_and_the_old_version_keeps_s
     );
 }
 
-/// Sends one request line to the daemon's control socket; returns its JSON answer.
-fn control(stack: &TestStack, request: serde_json::Value) -> serde_json::Value {
-    use std::io::{BufRead, Write};
-    let socket = stack.home.path().join("data/run/rosey.sock");
-    let mut stream = std::os::unix::net::UnixStream::connect(&socket).expect("control socket");
-    stream
-        .set_read_timeout(Some(SLOW_REPLY))
-        .expect("read timeout");
-    stream
-        .write_all(format!("{request}\n").as_bytes())
-        .expect("send request");
-    let mut answer = String::new();
-    std::io::BufReader::new(&stream)
-        .read_line(&mut answer)
-        .expect("read answer");
-    serde_json::from_str(&answer).unwrap_or_else(|err| panic!("{err}: {answer:?}"))
-}
-
 #[test]
 fn a_swap_to_an_abi_mismatched_library_rolls_back_with_the_old_host_serving_throughout() {
     // The CLI refuses such an archive before asking the daemon (see above); this puts the
@@ -376,15 +348,12 @@ fn a_swap_to_an_abi_mismatched_library_rolls_back_with_the_old_host_serving_thro
     .expect("write manifest");
     std::fs::write(v9.join(&library), foreign_library).expect("write library");
 
-    let answer = control(
-        &stack,
-        serde_json::json!({
-            "cmd": "plugin_update",
-            "name": "dice-roller",
-            "version": "9.0.0",
-            "previous": "0.1.0",
-        }),
-    );
+    let answer = stack.control(serde_json::json!({
+        "cmd": "plugin_update",
+        "name": "dice-roller",
+        "version": "9.0.0",
+        "previous": "0.1.0",
+    }));
     assert_eq!(answer["ok"], false, "{answer}");
     let error = answer["error"].as_str().unwrap_or("");
     assert!(
@@ -404,7 +373,7 @@ fn a_swap_to_an_abi_mismatched_library_rolls_back_with_the_old_host_serving_thro
     assert_eq!(unit["state"], "running", "{unit}");
     assert_eq!(unit["version"], "0.1.0", "{unit}");
     assert_eq!(unit["pid"], pid, "the old host never stopped: {unit}");
-    assert_eq!(registry_version(&stack, "dice-roller"), "0.1.0");
+    assert_eq!(stack.registry_version("dice-roller"), "0.1.0");
     assert!(
         stack.say("!roll 1d1").contains("= 1"),
         "the old version keeps answering"

@@ -37,23 +37,6 @@ fn rosey_fails(stack: &TestStack, args: &[&str]) -> String {
     text
 }
 
-/// Sends one request line to the daemon's control socket, as the CLI would after its own
-/// checks; returns its JSON answer.
-fn control(stack: &TestStack, request: serde_json::Value) -> serde_json::Value {
-    use std::io::{BufRead, Write};
-    let socket = stack.home.path().join("data/run/rosey.sock");
-    let mut stream = std::os::unix::net::UnixStream::connect(&socket).expect("control socket");
-    stream.set_read_timeout(Some(SLOW)).expect("read timeout");
-    stream
-        .write_all(format!("{request}\n").as_bytes())
-        .expect("send request");
-    let mut answer = String::new();
-    std::io::BufReader::new(&stream)
-        .read_line(&mut answer)
-        .expect("read answer");
-    serde_json::from_str(&answer).unwrap_or_else(|err| panic!("{err}: {answer:?}"))
-}
-
 /// Plugin `name`'s config file in `stack`'s home.
 fn config_file(stack: &TestStack, name: &str) -> std::path::PathBuf {
     stack
@@ -62,17 +45,6 @@ fn config_file(stack: &TestStack, name: &str) -> std::path::PathBuf {
         .join("data/plugins")
         .join(name)
         .join("config.yaml")
-}
-
-/// The version the registry of `stack`'s home names for plugin `name`.
-fn registry_version(stack: &TestStack, name: &str) -> String {
-    let text =
-        std::fs::read_to_string(stack.home.path().join("data/registry.json")).expect("registry");
-    let registry: serde_json::Value = serde_json::from_str(&text).expect("registry json");
-    registry["plugins"][name]["version"]
-        .as_str()
-        .unwrap_or("")
-        .to_owned()
 }
 
 /// Whether `unit` (a plugin as status shows it) is running.
@@ -87,10 +59,7 @@ fn a_configuration_file_that_cannot_be_read_is_refused_and_the_running_host_keep
     let pid = host::host_pid(&stack, "chaos");
     // Broken by hand: the CLI would refuse to edit it, so the daemon is asked directly.
     std::fs::write(config_file(&stack, "chaos"), "mood: [unclosed\n").expect("write config");
-    let answer = control(
-        &stack,
-        serde_json::json!({ "cmd": "plugin_config", "name": "chaos" }),
-    );
+    let answer = stack.control(serde_json::json!({ "cmd": "plugin_config", "name": "chaos" }));
     assert_eq!(answer["ok"], false, "{answer}");
     let error = answer["error"].as_str().unwrap_or("");
     assert!(error.contains("config.yaml"), "names the file: {error}");
@@ -361,7 +330,7 @@ fn an_update_that_fails_to_start_while_the_old_version_cannot_come_back_either_r
         2,
         "each version's own reason: {text}"
     );
-    assert_eq!(registry_version(&stack, "chaos"), "0.1.0");
+    assert_eq!(stack.registry_version("chaos"), "0.1.0");
     assert!(!stack
         .home
         .path()
@@ -392,15 +361,12 @@ fn an_update_to_a_folder_holding_another_plugin_is_refused_while_the_old_host_se
     std::fs::create_dir_all(versions.join("9.0.0")).expect("version folder");
     std::fs::write(versions.join("9.0.0/manifest.yaml"), stranger).expect("write manifest");
 
-    let answer = control(
-        &stack,
-        serde_json::json!({
-            "cmd": "plugin_update",
-            "name": "chaos",
-            "version": "9.0.0",
-            "previous": "0.1.0",
-        }),
-    );
+    let answer = stack.control(serde_json::json!({
+        "cmd": "plugin_update",
+        "name": "chaos",
+        "version": "9.0.0",
+        "previous": "0.1.0",
+    }));
     assert_eq!(answer["ok"], false, "{answer}");
     let error = answer["error"].as_str().unwrap_or("");
     assert!(
