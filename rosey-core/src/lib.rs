@@ -38,6 +38,7 @@ pub mod archive;
 pub mod bus;
 pub mod config;
 pub mod connector;
+pub mod dead_letters;
 /// Exit codes of a plugin host (they live with the host; re-exported for the supervisor).
 pub use rosey_host::exit_codes;
 pub mod fsutil;

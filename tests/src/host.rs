@@ -263,30 +263,16 @@ impl Bus {
     }
 
     /// The commands in the dead-letter stream for plugin `name`, oldest first (none when the
-    /// stream does not exist yet).
+    /// stream does not exist yet), as `rosey_core::dead_letters` reads them.
     pub async fn dead_letters(&self, name: &str) -> Vec<CommandMessage> {
-        let Ok(mut stream) = self.js.get_stream(messaging::DEAD_LETTER_STREAM).await else {
-            return Vec::new();
-        };
-        let info = stream.info().await.expect("dead-letter stream info");
-        let (messages, first, last) = (
-            info.state.messages,
-            info.state.first_sequence,
-            info.state.last_sequence,
-        );
-        let subject = messaging::dead_letter_subject(name);
-        let mut found = Vec::new();
-        if messages == 0 {
-            return found;
+        match rosey_core::dead_letters::list(&self.js, Some(name)).await {
+            Ok(letters) => letters
+                .iter()
+                .map(|letter| messaging::decode(&letter.payload).expect("a dead command"))
+                .collect(),
+            Err(rosey_core::dead_letters::DeadLetterError::Stream(_)) => Vec::new(),
+            Err(err) => panic!("{err}"),
         }
-        for seq in first..=last {
-            if let Ok(message) = stream.get_raw_message(seq).await {
-                if message.subject.as_str() == subject {
-                    found.push(messaging::decode(&message.payload).expect("a dead command"));
-                }
-            }
-        }
-        found
     }
 }
 

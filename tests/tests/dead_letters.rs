@@ -1,0 +1,159 @@
+//! The dead-letter store as the operator's tools read and prune it (`rosey_core::dead_letters`),
+//! against a real nats-server: listing (all or one plugin's, oldest first), one letter with the
+//! subject it was first published on and how many hosts died on it, removal, and purges by
+//! plugin and by age; and the letters a real daemon parks read back the same way.
+
+use std::time::{Duration, SystemTime};
+
+use rosey_core::{
+    bus::BusUser,
+    dead_letters::{self, DeadLetterError},
+    messaging::{self, Source, StoreBudget},
+};
+use rosey_e2e::{host::Bus, nats::NatsServer, stack::TestStack};
+
+/// Parks `payload` for `plugin` as the plugin actor does: first published on `subject`, after
+/// `died` hosts died on it.
+async fn park(
+    js: &async_nats::jetstream::Context,
+    plugin: &str,
+    subject: &str,
+    died: u32,
+    payload: &str,
+) {
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(messaging::ORIGINAL_SUBJECT_HEADER, subject);
+    headers.insert(messaging::FAILED_ATTEMPTS_HEADER, died.to_string().as_str());
+    js.publish_with_headers(
+        messaging::dead_letter_subject(plugin),
+        headers,
+        payload.to_owned().into(),
+    )
+    .await
+    .expect("publish")
+    .await
+    .expect("stored");
+}
+
+#[tokio::test]
+async fn dead_letters_are_listed_shown_removed_and_purged_by_plugin_and_age() {
+    let server = NatsServer::start();
+    let client = async_nats::connect(server.url()).await.expect("connect");
+    let js = async_nats::jetstream::new(client);
+    assert!(
+        matches!(
+            dead_letters::list(&js, None).await,
+            Err(DeadLetterError::Stream(_))
+        ),
+        "no stream yet: said so, not an empty list"
+    );
+    js.create_stream(messaging::dead_letter_stream_config(&StoreBudget::new(
+        StoreBudget::MINIMUM,
+    )))
+    .await
+    .expect("the dead-letter stream");
+    assert!(dead_letters::list(&js, None)
+        .await
+        .expect("list")
+        .is_empty());
+
+    let before = SystemTime::now() - Duration::from_secs(1);
+    park(&js, "dice-roller", "rosey.commands.roll", 2, r#"{"n":1}"#).await;
+    park(
+        &js,
+        "quote-db",
+        "rosey.events.chat.message",
+        3,
+        r#"{"n":2}"#,
+    )
+    .await;
+    park(&js, "dice-roller", "rosey.commands.flip", 2, r#"{"n":3}"#).await;
+
+    let all = dead_letters::list(&js, None).await.expect("list");
+    let ids: Vec<u64> = all.iter().map(|letter| letter.id).collect();
+    assert_eq!(ids.len(), 3);
+    assert!(
+        ids.windows(2).all(|pair| pair[0] < pair[1]),
+        "oldest first: {ids:?}"
+    );
+    let dice: Vec<&str> = all
+        .iter()
+        .filter(|letter| letter.plugin == "dice-roller")
+        .map(|letter| letter.subject.as_str())
+        .collect();
+    assert_eq!(dice, ["rosey.commands.roll", "rosey.commands.flip"]);
+    let only = dead_letters::list(&js, Some("dice-roller"))
+        .await
+        .expect("list");
+    assert_eq!(
+        only.iter().map(|l| l.id).collect::<Vec<_>>(),
+        [ids[0], ids[2]]
+    );
+
+    let quote = dead_letters::get(&js, ids[1]).await.expect("show");
+    assert_eq!(quote.plugin, "quote-db");
+    assert_eq!(quote.subject, "rosey.events.chat.message");
+    assert_eq!(quote.attempts, Some(3));
+    assert_eq!(quote.payload, br#"{"n":2}"#.to_vec());
+    assert!(quote.parked_at > before && quote.parked_at <= SystemTime::now());
+
+    dead_letters::remove(&js, ids[1]).await.expect("remove");
+    assert!(
+        matches!(dead_letters::get(&js, ids[1]).await, Err(DeadLetterError::NotFound(id)) if id == ids[1])
+    );
+    assert!(matches!(
+        dead_letters::remove(&js, ids[1]).await,
+        Err(DeadLetterError::NotFound(_))
+    ));
+
+    // By age: all of them are younger than an hour.
+    let purged = dead_letters::purge(&js, None, Some(Duration::from_secs(3600))).await;
+    assert_eq!(purged.expect("purge"), 0);
+    assert_eq!(
+        dead_letters::purge(&js, Some("quote-db"), None)
+            .await
+            .expect("purge"),
+        0
+    );
+    assert_eq!(
+        dead_letters::purge(&js, Some("dice-roller"), None)
+            .await
+            .expect("purge"),
+        2
+    );
+    assert!(dead_letters::list(&js, None)
+        .await
+        .expect("list")
+        .is_empty());
+}
+
+#[tokio::test]
+async fn what_a_real_daemon_parks_reads_back_with_its_subject_and_attempts() {
+    let stack = TestStack::with_plugins(&["fixtures/chaos"]);
+    stack.start();
+    let bus = Bus::of(&stack).await;
+    // `exit` kills every host that takes it: after max_attempts (2) it is parked.
+    bus.command("chaos", "exit", "gina", Source::Chat).await;
+    let reader = stack.nats_client(BusUser::Reader).await;
+    let js = async_nats::jetstream::new(reader);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let letters = loop {
+        let letters = dead_letters::list(&js, Some("chaos"))
+            .await
+            .unwrap_or_default();
+        if !letters.is_empty() || std::time::Instant::now() > deadline {
+            break letters;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    let letter = &letters[0];
+    assert_eq!(letter.plugin, "chaos");
+    assert_eq!(letter.subject, messaging::command_subject("chaos"));
+    assert_eq!(letter.attempts, Some(2));
+    let command: messaging::CommandMessage = messaging::decode(&letter.payload).expect("a command");
+    assert_eq!(
+        (command.args.as_str(), command.user.as_str()),
+        ("exit", "gina")
+    );
+}
