@@ -80,6 +80,30 @@ pub enum Request {
     },
     /// The registry changed: re-read the command routes.
     RoutesChanged,
+    /// The dead letters, of one plugin or all, oldest first.
+    DeadLetters {
+        /// Only this plugin's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        plugin: Option<String>,
+    },
+    /// One dead letter with its message.
+    DeadLetter {
+        /// Its id.
+        id: u64,
+    },
+    /// Remove dead letter `id`, or those of `plugin` (all plugins when absent) older than
+    /// `older_than_secs` (all when absent); answers `{"purged": n}`.
+    PurgeDeadLetters {
+        /// One dead letter.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+        /// Only this plugin's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        plugin: Option<String>,
+        /// Only those parked longer ago than this.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        older_than_secs: Option<u64>,
+    },
 }
 
 /// How a line of a `Say` answer starts when it is not a reply to the line said but something

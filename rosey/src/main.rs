@@ -3,6 +3,7 @@
 
 mod control;
 mod daemon;
+mod deadletter_cmd;
 mod dev;
 mod init_cmd;
 mod logs_cmd;
@@ -81,6 +82,9 @@ enum Command {
     #[command(subcommand)]
     Plugin(plugin_cmd::PluginCommand),
 
+    /// List, show and purge the messages plugins kept crashing on (parked as dead letters).
+    #[command(subcommand)]
+    Deadletter(deadletter_cmd::DeadLetterCommand),
     /// Start this home's bot at boot through systemd, restarted when it dies: write or remove
     /// its unit.
     #[command(subcommand)]
@@ -161,6 +165,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Service(command) => unit_cmd::run(&home, command),
+        Command::Deadletter(command) => deadletter_cmd::run(&home, command),
         Command::Dev => dev::run(&home),
         Command::Logs(args) => logs_cmd::run(&home, args),
         Command::Plugin(command) => plugin_cmd::run(&home, command),

@@ -1,7 +1,8 @@
 //! The dead-letter store as the operator's tools read and prune it (`rosey_core::dead_letters`),
 //! against a real nats-server: listing (all or one plugin's, oldest first), one letter with the
 //! subject it was first published on and how many hosts died on it, removal, and purges by
-//! plugin and by age; and the letters a real daemon parks read back the same way.
+//! plugin and by age; the letters a real daemon parks read back the same way; and the
+//! operator's `rosey deadletter list|show|purge` on a running stack.
 
 use std::time::{Duration, SystemTime};
 
@@ -155,5 +156,95 @@ async fn what_a_real_daemon_parks_reads_back_with_its_subject_and_attempts() {
     assert_eq!(
         (command.args.as_str(), command.user.as_str()),
         ("exit", "gina")
+    );
+}
+
+/// Waits until `rosey deadletter list <plugin> --json` shows `count` letters; returns them.
+fn listed(stack: &TestStack, plugin: &str, count: usize) -> Vec<serde_json::Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = stack.home.run_ok(&["deadletter", "list", plugin, "--json"]);
+        let letters: Vec<serde_json::Value> = serde_json::from_str(&out).expect("json");
+        if letters.len() == count || std::time::Instant::now() > deadline {
+            assert_eq!(letters.len(), count, "{letters:?}");
+            return letters;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test]
+async fn the_operator_lists_shows_and_purges_dead_letters_with_the_cli() {
+    let stack = TestStack::with_plugins(&["fixtures/chaos", "dice-roller"]);
+    // Without a daemon there is nobody to ask: said so, exit 3.
+    let out = stack.rosey(&["deadletter", "list"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    stack.start();
+    assert!(stack
+        .home
+        .run_ok(&["deadletter", "list"])
+        .contains("No dead letters."));
+    let bus = Bus::of(&stack).await;
+    bus.command("chaos", "exit", "gina", Source::Chat).await;
+    listed(&stack, "chaos", 1);
+    bus.command("chaos", "abort", "hal", Source::Chat).await;
+    let letters = listed(&stack, "chaos", 2);
+    let first = letters[0]["id"].as_u64().expect("an id");
+    assert_eq!(letters[0]["summary"], r#"command "chaos exit" from gina"#);
+    assert_eq!(letters[1]["summary"], r#"command "chaos abort" from hal"#);
+
+    let table = stack.home.run_ok(&["deadletter", "list"]);
+    assert!(table.starts_with("ID "), "{table}");
+    assert!(
+        table.contains(r#"command "chaos exit" from gina"#) && table.contains("2 dead letters."),
+        "{table}"
+    );
+    let shown = stack
+        .home
+        .run_ok(&["deadletter", "show", &first.to_string()]);
+    for line in [
+        format!("Dead letter {first}"),
+        "  Plugin:   chaos".to_owned(),
+        "  Subject:  rosey.commands.chaos".to_owned(),
+        "  Why:      2 plugin hosts died handling it".to_owned(),
+        r#""user": "gina""#.to_owned(),
+    ] {
+        assert!(shown.contains(&line), "{line:?} in:\n{shown}");
+    }
+    let missing = stack.home.run_err(&["deadletter", "show", "999999"]);
+    assert!(
+        missing.contains("there is no dead letter 999999"),
+        "{missing}"
+    );
+
+    // Purging asks first; a script must say --yes.
+    let refused = stack.home.run_err(&["deadletter", "purge", "chaos"]);
+    assert!(refused.contains("pass --yes to confirm"), "{refused}");
+    listed(&stack, "chaos", 2);
+    let recent = stack.home.run_ok(&[
+        "deadletter",
+        "purge",
+        "chaos",
+        "--older-than",
+        "1h",
+        "--yes",
+    ]);
+    assert!(recent.contains("✓ Removed 0 dead letters"), "{recent}");
+    let one = stack
+        .home
+        .run_ok(&["deadletter", "purge", &first.to_string(), "--yes"]);
+    assert!(one.contains("✓ Removed 1 dead letter"), "{one}");
+    listed(&stack, "chaos", 1);
+    let rest = stack.home.run_ok(&["deadletter", "purge", "--yes"]);
+    assert!(rest.contains("✓ Removed 1 dead letter"), "{rest}");
+    assert!(stack
+        .home
+        .run_ok(&["deadletter", "list", "chaos"])
+        .contains("No dead letters for chaos."));
+    let bad_age = stack.rosey(&["deadletter", "purge", "--older-than", "3w", "--yes"]);
+    assert_eq!(bad_age.status.code(), Some(2), "a usage error: {bad_age:?}");
+    assert!(
+        String::from_utf8_lossy(&bad_age.stderr).contains("is not an age"),
+        "{bad_age:?}"
     );
 }

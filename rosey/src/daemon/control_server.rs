@@ -174,5 +174,23 @@ async fn handle(request: Request, daemon: &Daemon) -> Response {
         Request::RoutesChanged => {
             reply(daemon.stack.refresh_routes().await.map_err(OpError::failed))
         }
+        Request::DeadLetters { plugin } => {
+            reply(ops::dead_letters::list(daemon, plugin.as_deref()).await)
+        }
+        Request::DeadLetter { id } => reply(ops::dead_letters::show(daemon, id).await),
+        Request::PurgeDeadLetters {
+            id,
+            plugin,
+            older_than_secs,
+        } => reply(
+            ops::dead_letters::purge(
+                daemon,
+                id,
+                plugin.as_deref(),
+                older_than_secs.map(Duration::from_secs),
+            )
+            .await
+            .map(|purged| serde_json::json!({ "purged": purged })),
+        ),
     }
 }

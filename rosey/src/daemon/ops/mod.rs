@@ -321,6 +321,7 @@ pub struct InstalledView {
     pub enabled: bool,
 }
 
+pub mod dead_letters;
 mod say;
 mod status;
 
