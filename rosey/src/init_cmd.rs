@@ -28,7 +28,7 @@ pub struct InitArgs {
     /// The chat: `local` (the terminal and `rosey say`) or `cytube`.
     #[arg(long, value_enum)]
     connector: Option<Chat>,
-    /// The CyTube site (for `--connector cytube`; default https://cytu.be).
+    /// The CyTube site (for `--connector cytube`; default `https://cytu.be`).
     #[arg(long, value_name = "URL")]
     server: Option<String>,
     /// The channel the bot sits in.
