@@ -89,7 +89,7 @@ pub fn main(home: &Home, args: DaemonArgs) -> ExitCode {
 
 async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
     let sink = Arc::new(Mutex::new(sink));
-    let systemd = systemd::Systemd::from_env();
+    let systemd = Arc::new(systemd::Systemd::from_env());
     let fatal = |message: String| {
         systemd.status(&message);
         if let Ok(mut sink) = sink.lock() {
@@ -170,11 +170,7 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
     };
     reporter.report(ready);
     if let Some(interval) = systemd.watchdog_interval() {
-        watch_dog(
-            systemd::Systemd::from_env(),
-            interval,
-            stack.root().get_cell(),
-        );
+        watch_dog(systemd.clone(), interval, stack.root().get_cell());
     }
     if let Ok(mut sink) = sink.lock() {
         sink.finish();
@@ -217,7 +213,11 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
 
 /// Pings systemd's watchdog every `interval` while the root supervisor lives: a daemon whose
 /// tree died, or whose runtime wedged, stops pinging and is restarted by systemd.
-fn watch_dog(systemd: systemd::Systemd, interval: std::time::Duration, root: ractor::ActorCell) {
+fn watch_dog(
+    systemd: Arc<systemd::Systemd>,
+    interval: std::time::Duration,
+    root: ractor::ActorCell,
+) {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(interval);
         loop {
