@@ -4,7 +4,7 @@
 //! handling them. Each is known by its sequence in that stream (its id), and it stays there,
 //! for up to a week, until the operator removes it.
 //!
-//! This module only reads and removes; the plugin actor writes them.
+//! This module reads, removes and replays them; the plugin actor writes them.
 
 use std::time::{Duration, SystemTime};
 
@@ -15,8 +15,8 @@ use async_nats::jetstream::{
 };
 
 use crate::messaging::{
-    dead_letter_plugin, dead_letter_subject, DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECTS,
-    FAILED_ATTEMPTS_HEADER, ORIGINAL_SUBJECT_HEADER,
+    dead_letter_plugin, dead_letter_subject, replay_msg_id, replay_subject, DEAD_LETTER_STREAM,
+    DEAD_LETTER_SUBJECTS, FAILED_ATTEMPTS_HEADER, ORIGINAL_SUBJECT_HEADER, REPLAYED_FROM_HEADER,
 };
 
 /// One parked message.
@@ -171,6 +171,54 @@ pub async fn purge(
         }
     }
     Ok(removed)
+}
+
+/// Sends dead letter `letter` again to its plugin, once: published on its replay subject (only
+/// that plugin's consumer reads it, as if it came on its first subject) and, once the stream
+/// has stored it, removed from the dead letters. A second replay of the same letter within the
+/// stream's duplicate window is stored once. Whether the plugin can take it (running, still
+/// handling that command) is the caller's to check.
+pub async fn replay(js: &jetstream::Context, letter: &DeadLetter) -> Result<(), DeadLetterError> {
+    if letter.subject.is_empty() {
+        return Err(DeadLetterError::Failed {
+            id: letter.id,
+            reason: format!(
+                "its {ORIGINAL_SUBJECT_HEADER} header is missing, so where it goes is unknown; \
+                 it can only be purged"
+            ),
+        });
+    }
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(
+        async_nats::header::NATS_MESSAGE_ID,
+        replay_msg_id(letter.id).as_str(),
+    );
+    headers.insert(REPLAYED_FROM_HEADER, letter.id.to_string().as_str());
+    let failed = |err: String| DeadLetterError::Failed {
+        id: letter.id,
+        reason: format!("could not be replayed (it stays parked): {err}"),
+    };
+    js.publish_with_headers(
+        replay_subject(&letter.plugin, &letter.subject),
+        headers,
+        letter.payload.clone().into(),
+    )
+    .await
+    .map_err(|err| failed(err.to_string()))?
+    .await
+    .map_err(|err| failed(err.to_string()))?;
+    match remove(js, letter.id).await {
+        // Replayed by someone else meanwhile: the message id kept it to one copy.
+        Ok(()) | Err(DeadLetterError::NotFound(_)) => Ok(()),
+        Err(err) => Err(DeadLetterError::Failed {
+            id: letter.id,
+            reason: format!(
+                "replayed, but it could not be removed from the dead letters ({err}): purge it \
+                 (`rosey deadletter purge {}`) so it is not replayed twice",
+                letter.id
+            ),
+        }),
+    }
 }
 
 #[cfg(test)]

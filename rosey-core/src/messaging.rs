@@ -3,7 +3,9 @@
 //!
 //! Chat events (`rosey.events.<kind>`) and routed commands (`rosey.commands.<command>`) go
 //! through one JetStream stream; each plugin reads them from a durable pull consumer of its own
-//! and acks after handling, so what arrives while a plugin is down waits for it. Outgoing chat
+//! and acks after handling, so what arrives while a plugin is down waits for it. A dead letter
+//! the operator replays goes through the same stream to one plugin (`rosey.replay.<plugin>.…`,
+//! see `replay.rs`). Outgoing chat
 //! (`rosey.actions.*`), heartbeats and lifecycle notices are plain core-NATS messages: they are
 //! only useful live.
 
@@ -13,10 +15,17 @@ use async_nats::jetstream::consumer;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 mod channel;
+mod describe;
+mod replay;
 mod streams;
 pub use channel::{
     ActionReply, ActionRequest, ChannelMedia, ChannelState, ChannelUser, PlaylistEntry,
     PlaylistState, PollState, StatePart, StateRefused, StateReply,
+};
+pub use describe::describe;
+pub use replay::{
+    is_replay_subject, original_subject, replay_msg_id, replay_subject, replays_to,
+    REPLAYED_FROM_HEADER, REPLAYS_ALL,
 };
 pub use streams::{dead_letter_stream_config, stream_config, StoreBudget, StoreTooSmall};
 
@@ -230,13 +239,23 @@ pub fn consumer_plugin(consumer: &str) -> Option<&str> {
     consumer.strip_prefix("plugin-")
 }
 
-/// The subjects a plugin's consumer reads, from its manifest's commands and event patterns.
-pub fn consumer_filter_subjects(commands: &[String], events: &[String]) -> Vec<String> {
-    commands
+/// The subjects plugin `plugin`'s consumer reads, from its manifest's commands and event
+/// patterns, and its dead letters replayed (only when it reads anything: a plugin that handles
+/// nothing has no consumer, and nothing was ever parked for it).
+pub fn consumer_filter_subjects(
+    plugin: &str,
+    commands: &[String],
+    events: &[String],
+) -> Vec<String> {
+    let mut subjects: Vec<String> = commands
         .iter()
         .map(|command| command_subject(command))
         .chain(events.iter().map(|pattern| event_subject(pattern)))
-        .collect()
+        .collect();
+    if !subjects.is_empty() {
+        subjects.push(replays_to(plugin));
+    }
+    subjects
 }
 
 /// Deliveries are not capped by JetStream: the plugin actor counts the hosts that died on a

@@ -104,6 +104,16 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         older_than_secs: Option<u64>,
     },
+    /// Send dead letter `id`, or every dead letter of `plugin`, again to its plugin, once;
+    /// answers `{"replayed": [{id, summary}], "refused": [{id, why}]}`.
+    ReplayDeadLetters {
+        /// One dead letter.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+        /// Every dead letter of this plugin.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        plugin: Option<String>,
+    },
 }
 
 /// How a line of a `Say` answer starts when it is not a reply to the line said but something

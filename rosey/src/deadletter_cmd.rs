@@ -1,7 +1,7 @@
-//! `rosey deadletter list|show|purge`: the messages a plugin's hosts kept dying on, which the
-//! plugin actor parked in the dead-letter stream instead of crash-looping the plugin, for the
-//! operator to look at and clear. The running daemon reads and removes them on the CLI's
-//! behalf (over the control socket, with its own bus connection).
+//! `rosey deadletter list|show|replay|purge`: the messages a plugin's hosts kept dying on,
+//! which the plugin actor parked in the dead-letter stream instead of crash-looping the plugin,
+//! for the operator to look at, send again once the plugin is fixed, and clear. The running
+//! daemon does it on the CLI's behalf (over the control socket, with its own bus connection).
 
 use std::{
     io::{IsTerminal, Write},
@@ -36,6 +36,17 @@ pub enum DeadLetterCommand {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+    },
+    /// Send dead letters again to their plugin, once (after fixing what crashed it): one by id,
+    /// or all of a plugin's, oldest first. Refused while the plugin is not running; a letter
+    /// replayed leaves the dead letters.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["id", "plugin"])))]
+    Replay {
+        /// Its id, as `list` shows it.
+        id: Option<u64>,
+        /// Every dead letter of this plugin.
+        #[arg(long, value_name = "NAME")]
+        plugin: Option<String>,
     },
     /// Remove dead letters: one by id, a plugin's, or all; `--older-than` keeps the recent ones.
     Purge {
@@ -104,11 +115,50 @@ pub fn run(home: &Home, command: DeadLetterCommand) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        DeadLetterCommand::Replay { id, plugin } => replay(home, id, plugin),
         DeadLetterCommand::Purge {
             target,
             older_than,
             yes,
         } => purge(home, target, older_than, yes),
+    }
+}
+
+fn replay(home: &Home, id: Option<u64>, plugin: Option<String>) -> ExitCode {
+    let data = match ask(
+        home,
+        Request::ReplayDeadLetters {
+            id,
+            plugin: plugin.clone(),
+        },
+    ) {
+        Ok(data) => data,
+        Err(code) => return code,
+    };
+    let replayed = data["replayed"].as_array().cloned().unwrap_or_default();
+    let refused = data["refused"].as_array().cloned().unwrap_or_default();
+    if let (Some(plugin), true, true) = (&plugin, replayed.is_empty(), refused.is_empty()) {
+        println!("No dead letters for {plugin}.");
+        return ExitCode::SUCCESS;
+    }
+    for letter in &replayed {
+        println!(
+            "✓ Replayed dead letter {}: {}",
+            letter["id"],
+            letter["summary"].as_str().unwrap_or("")
+        );
+    }
+    for letter in &refused {
+        eprintln!(
+            "✗ Dead letter {} stays parked: {}",
+            letter["id"],
+            letter["why"].as_str().unwrap_or("")
+        );
+    }
+    if refused.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
@@ -183,7 +233,7 @@ fn print_list(data: &serde_json::Value, plugin: Option<&str>) {
         );
     }
     println!(
-        "\n{} dead letter{}. `rosey deadletter show <id>` shows one; `rosey deadletter purge` removes them.",
+        "\n{} dead letter{}. `rosey deadletter show <id>` shows one; `replay <id>` sends it again; `purge` removes them.",
         letters.len(),
         if letters.len() == 1 { "" } else { "s" }
     );

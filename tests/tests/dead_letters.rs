@@ -2,7 +2,8 @@
 //! against a real nats-server: listing (all or one plugin's, oldest first), one letter with the
 //! subject it was first published on and how many hosts died on it, removal, and purges by
 //! plugin and by age; the letters a real daemon parks read back the same way; and the
-//! operator's `rosey deadletter list|show|purge` on a running stack.
+//! operator's `rosey deadletter list|show|replay|purge` on a running stack (a replay goes to a
+//! running plugin only, once, and is answered after the fix).
 
 use std::time::{Duration, SystemTime};
 
@@ -247,4 +248,109 @@ async fn the_operator_lists_shows_and_purges_dead_letters_with_the_cli() {
         String::from_utf8_lossy(&bad_age.stderr).contains("is not an age"),
         "{bad_age:?}"
     );
+}
+
+#[tokio::test]
+async fn a_dead_letter_is_replayed_once_only_to_a_running_plugin_and_answered_after_the_fix() {
+    let stack = TestStack::with_plugins(&["fixtures/chaos", "dice-roller"]);
+    stack.start();
+    let bus = Bus::of(&stack).await;
+    let exit_id = bus.command("chaos", "exit", "gina", Source::Chat).await;
+    listed(&stack, "chaos", 1);
+    let abort_id = bus.command("chaos", "abort", "hal", Source::Chat).await;
+    let letters = listed(&stack, "chaos", 2);
+    let exit_letter = letters[0]["id"].as_u64().expect("an id");
+
+    // Naming nothing, or both, is a usage error; a plugin that is not running is refused and
+    // its letters stay.
+    let neither = stack.rosey(&["deadletter", "replay"]);
+    assert_eq!(neither.status.code(), Some(2), "{neither:?}");
+    stack.home.run_ok(&["stop", "chaos"]);
+    let stopped = stack
+        .home
+        .run_err(&["deadletter", "replay", &exit_letter.to_string()]);
+    assert!(
+        stopped.contains("chaos is stopped") && stopped.contains("stay parked"),
+        "{stopped}"
+    );
+    listed(&stack, "chaos", 2);
+    stack.home.run_ok(&["start", "chaos"]);
+    let unknown = stack
+        .home
+        .run_err(&["deadletter", "replay", "--plugin", "no-such"]);
+    assert!(unknown.contains("no-such is not installed"), "{unknown}");
+    let missing = stack.home.run_err(&["deadletter", "replay", "999999"]);
+    assert!(
+        missing.contains("there is no dead letter 999999"),
+        "{missing}"
+    );
+
+    // Replayed before the fix, it gets one host, not two: parked again at once, with a new id.
+    let out = stack
+        .home
+        .run_ok(&["deadletter", "replay", &exit_letter.to_string()]);
+    assert!(
+        out.contains(&format!(
+            r#"✓ Replayed dead letter {exit_letter}: command "chaos exit" from gina"#
+        )),
+        "{out}"
+    );
+    let letters = loop {
+        let letters = listed(&stack, "chaos", 2);
+        if letters.iter().all(|letter| letter["id"] != exit_letter) {
+            break letters;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let again = letters
+        .iter()
+        .find(|letter| letter["summary"] == r#"command "chaos exit" from gina"#)
+        .expect("parked again");
+    assert_eq!(again["attempts"], 1, "{again}");
+    assert_eq!(again["subject"], "rosey.commands.chaos", "{again}");
+    let answered = |id: &str| {
+        bus.replies_to(id)
+            .iter()
+            .filter(|reply| reply.text.starts_with("defused"))
+            .count()
+    };
+    assert_eq!(answered(&exit_id), 0, "only told it failed");
+
+    // The fix: chaos loaded defused. Each letter is answered once, and leaves the list.
+    std::fs::write(
+        stack.home.path().join("data/plugins/chaos/config.yaml"),
+        "defused: true\n",
+    )
+    .expect("write chaos's config");
+    stack.home.run_ok(&["plugin", "reload", "chaos"]);
+    let again = again["id"].as_u64().expect("an id").to_string();
+    stack.home.run_ok(&["deadletter", "replay", &again]);
+    wait_answered(&bus, &exit_id, "defused exit from gina").await;
+    let out = stack
+        .home
+        .run_ok(&["deadletter", "replay", "--plugin", "chaos"]);
+    assert!(out.contains(r#"command "chaos abort" from hal"#), "{out}");
+    wait_answered(&bus, &abort_id, "defused abort from hal").await;
+    listed(&stack, "chaos", 0);
+    assert!(stack
+        .home
+        .run_ok(&["deadletter", "replay", "--plugin", "chaos"])
+        .contains("No dead letters for chaos."));
+    // Once: no second answer comes later.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(answered(&exit_id), 1);
+    assert_eq!(answered(&abort_id), 1);
+}
+
+/// Waits until command `id` gets the reply `text`.
+async fn wait_answered(bus: &Bus, id: &str, text: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !bus.replies_to(id).iter().any(|reply| reply.text == text) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {text:?} to {id}: {:?}",
+            bus.replies_to(id)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

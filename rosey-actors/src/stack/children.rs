@@ -214,6 +214,7 @@ pub(crate) fn plugin_spec(
     let host = &settings.host;
     let wants = Wants {
         filter_subjects: rosey_core::messaging::consumer_filter_subjects(
+            name,
             &rosey_core::manifest::command_names(&manifest.commands),
             &manifest.events,
         ),

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use async_nats::jetstream::stream;
 
-use super::{COMMANDS_ALL, DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECTS, EVENTS_ALL, STREAM_NAME};
+use super::{
+    COMMANDS_ALL, DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECTS, EVENTS_ALL, REPLAYS_ALL, STREAM_NAME,
+};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -133,12 +135,17 @@ pub fn dead_letter_stream_config(budget: &StoreBudget) -> stream::Config {
     }
 }
 
-/// The stream of events and commands: a message stays until every interested plugin acked it
-/// (a day at most); when full, new messages are refused rather than unhandled ones dropped.
+/// The stream of events, commands and replayed dead letters: a message stays until every
+/// interested plugin acked it (a day at most); when full, new messages are refused rather than
+/// unhandled ones dropped.
 pub fn stream_config(budget: &StoreBudget) -> stream::Config {
     stream::Config {
         name: STREAM_NAME.to_owned(),
-        subjects: vec![EVENTS_ALL.to_owned(), COMMANDS_ALL.to_owned()],
+        subjects: vec![
+            EVENTS_ALL.to_owned(),
+            COMMANDS_ALL.to_owned(),
+            REPLAYS_ALL.to_owned(),
+        ],
         retention: stream::RetentionPolicy::Interest,
         storage: stream::StorageType::File,
         discard: stream::DiscardPolicy::New,

@@ -61,9 +61,14 @@ fn a_changed_stream_is_named_and_other_advisories_are_none() {
 
 #[test]
 fn filters_cover_commands_and_events() {
-    let filters = consumer_filter_subjects(&["roll".into()], &["chat.message".into()]);
+    let filters = consumer_filter_subjects("dice", &["roll".into()], &["chat.message".into()]);
     assert_eq!(
         filters,
-        ["rosey.commands.roll", "rosey.events.chat.message"]
+        [
+            "rosey.commands.roll",
+            "rosey.events.chat.message",
+            "rosey.replay.dice.>"
+        ]
     );
+    assert!(consumer_filter_subjects("idle", &[], &[]).is_empty());
 }

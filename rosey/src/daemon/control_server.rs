@@ -192,5 +192,8 @@ async fn handle(request: Request, daemon: &Daemon) -> Response {
             .await
             .map(|purged| serde_json::json!({ "purged": purged })),
         ),
+        Request::ReplayDeadLetters { id, plugin } => {
+            reply(ops::replay::replay(daemon, id, plugin.as_deref()).await)
+        }
     }
 }

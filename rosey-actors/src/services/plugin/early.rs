@@ -60,7 +60,8 @@ const COUNTS_AS_PENDING: Duration = Duration::from_secs(1);
 pub struct EarlyCopy {
     /// Its `Nats-Msg-Id`.
     pub id: String,
-    /// The subject it was published on.
+    /// The subject it was published on (a replayed dead letter's is its replay subject; see
+    /// [`Taken::replayed`]).
     pub subject: String,
     /// The payload.
     pub payload: Bytes,
@@ -71,7 +72,8 @@ pub struct EarlyCopy {
 /// A message taken from the door for the host.
 #[derive(Debug)]
 pub struct Taken {
-    /// The subject it was published on.
+    /// The subject it was published on (a replayed dead letter's is its replay subject; see
+    /// [`Taken::replayed`]).
     pub subject: String,
     /// The payload.
     pub payload: Bytes,
@@ -113,6 +115,13 @@ impl Taken {
             copy: Copy::Early(copy.id),
             waiting_since_ms: copy.arrived_ms,
         }
+    }
+
+    /// Whether it is a dead letter the operator replayed: the plugin handles it as if it came
+    /// on [`rosey_core::messaging::original_subject`], but it gets one host, not
+    /// `max_attempts`, and is not held back with its sender's other commands.
+    pub fn replayed(&self) -> bool {
+        rosey_core::messaging::is_replay_subject(&self.subject)
     }
 
     /// The stream sequence; 0 for an early copy, which has none yet (it is also the host's

@@ -9,9 +9,6 @@ use rosey_host::wire::{self, ToHost};
 
 use super::{output::PmReply, tell::Asker};
 
-/// How much of a command's text a log line carries.
-const TEXT_IN_LOG: usize = 120;
-
 /// One message, read.
 pub struct Incoming {
     /// The frame for the host.
@@ -43,12 +40,7 @@ impl Incoming {
     ) -> Result<Incoming, messaging::PayloadError> {
         if messaging::is_command_subject(subject) {
             let command: CommandMessage = messaging::decode(payload)?;
-            let text = if command.args.is_empty() {
-                command.command.clone()
-            } else {
-                format!("{} {}", command.command, command.args)
-            };
-            let cause = format!("command {:?} from {}", cut(&text), command.user);
+            let cause = command.describe();
             let asker = Some(Asker::of(&command));
             let pm_reply = matches!(command.source, messaging::Source::Pm).then(|| PmReply {
                 user: command.user.clone(),
@@ -79,10 +71,7 @@ impl Incoming {
             })
         } else {
             let event: EventMessage = messaging::decode(payload)?;
-            let cause = match &event.user {
-                Some(user) => format!("event {} from {user}", event.kind),
-                None => format!("event {}", event.kind),
-            };
+            let cause = event.describe();
             let payload_json = serde_json::to_string(&event).unwrap_or_default();
             Ok(Incoming {
                 what: format!("event {}", event.kind),
@@ -135,14 +124,6 @@ impl Incoming {
     }
 }
 
-/// `text` cut to [`TEXT_IN_LOG`] characters (a chat line can be long, and is anyone's).
-fn cut(text: &str) -> String {
-    match text.char_indices().nth(TEXT_IN_LOG) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,18 +140,6 @@ mod tests {
             time_ms: messaging::now_ms(),
             rank: None,
         })
-    }
-
-    #[test]
-    fn a_command_names_its_sender_and_text_cut_to_a_sane_length() {
-        let incoming =
-            Incoming::read(3, "rosey.commands.karma", &command("crash")).expect("a command");
-        assert_eq!(incoming.cause, r#"command "karma crash" from bob"#);
-        let long = "x".repeat(500);
-        let incoming =
-            Incoming::read(3, "rosey.commands.karma", &command(&long)).expect("a command");
-        assert!(incoming.cause.chars().count() < 150, "{}", incoming.cause);
-        assert!(incoming.cause.contains('…'));
     }
 
     #[test]

@@ -64,8 +64,9 @@ pub fn dead_letter(
                     "host",
                     Level::Error,
                     &format!(
-                        "message {seq} on {subject} crashed or hung the plugin {died} times; \
-                         moved to {target} instead of handing it over again"
+                        "message {seq} on {subject} crashed or hung the plugin {died} time{}; \
+                         moved to {target} instead of handing it over again",
+                        if died == 1 { "" } else { "s" }
                     ),
                 );
                 let asker = messaging::is_command_subject(&subject)
@@ -77,9 +78,7 @@ pub fn dead_letter(
                 let _ = message.ack_with(AckKind::Term).await;
                 door.done(seq, id);
                 if let Some(asker) = &asker {
-                    let why = super::incoming::Incoming::read(seq, &subject, &message_payload)
-                        .map(|incoming| incoming.cause)
-                        .unwrap_or_else(|_| subject.clone());
+                    let why = messaging::describe(&subject, &message_payload);
                     if let Some(hold) = door.strike(&asker.user, &why, &rules) {
                         logs.log_part(
                             &source,

@@ -202,11 +202,15 @@ impl Serving {
     /// Hands one message to the host and sees it through.
     async fn handle(&mut self, taken: Taken) -> Result<(), String> {
         let seq = taken.seq();
-        let subject = taken.subject.clone();
+        let replayed = taken.replayed();
+        let subject = messaging::original_subject(&taken.subject).to_owned();
         let taken = match taken.copy {
             Copy::Durable(message) => {
                 let died = self.door.attempts(seq);
-                if died >= self.args.max_attempts {
+                // A replayed dead letter gets one more host, not `max_attempts` more: the
+                // operator sent it again once.
+                let limit = if replayed { 1 } else { self.args.max_attempts };
+                if died >= limit {
                     let tell = self.plan.manifest.failure_reply;
                     super::poison::dead_letter(&self.args, *message, subject, seq, died, tell);
                     return Ok(());
@@ -247,7 +251,8 @@ impl Serving {
             self.finish(taken, AckKind::Ack).await;
             return Ok(());
         }
-        if let Some(asker) = &incoming.asker {
+        // The operator's replay is handled even for a sender held back.
+        if let Some(asker) = incoming.asker.as_ref().filter(|_| !replayed) {
             if let Some(first) = self.door.held_back(&asker.user) {
                 if first {
                     self.outputs.host_line(

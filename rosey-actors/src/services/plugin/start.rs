@@ -66,6 +66,7 @@ impl Plan {
             handler_timeout: Duration::from_millis(manifest.limits.handler_timeout_ms),
             wants: Wants {
                 filter_subjects: messaging::consumer_filter_subjects(
+                    &args.name,
                     &rosey_core::manifest::command_names(&manifest.commands),
                     &manifest.events,
                 ),

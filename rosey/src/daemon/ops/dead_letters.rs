@@ -6,7 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use rosey_core::{
     dead_letters::{self, DeadLetter, DeadLetterError},
-    messaging::{self, CommandMessage, EventMessage},
+    messaging,
 };
 use serde::Serialize;
 
@@ -34,20 +34,7 @@ pub struct DeadLetterView {
 
 impl DeadLetterView {
     fn of(letter: &DeadLetter, with_payload: bool) -> DeadLetterView {
-        let summary = if messaging::is_command_subject(&letter.subject) {
-            match messaging::decode::<CommandMessage>(&letter.payload) {
-                Ok(command) => {
-                    let text = [command.command.as_str(), command.args.as_str()].join(" ");
-                    format!("command {:?} from {}", text.trim(), command.user)
-                }
-                Err(_) => "a command that cannot be read".to_owned(),
-            }
-        } else {
-            match messaging::decode::<EventMessage>(&letter.payload) {
-                Ok(event) => format!("event {}", event.kind),
-                Err(_) => format!("a message on {}", letter.subject),
-            }
-        };
+        let summary = messaging::describe(&letter.subject, &letter.payload);
         let payload = with_payload.then(|| {
             serde_json::from_slice(&letter.payload).unwrap_or_else(|_| {
                 serde_json::Value::String(String::from_utf8_lossy(&letter.payload).into_owned())
@@ -69,7 +56,7 @@ impl DeadLetterView {
 }
 
 /// The daemon's JetStream context.
-async fn jetstream(daemon: &Daemon) -> Result<async_nats::jetstream::Context, OpError> {
+pub(super) async fn jetstream(daemon: &Daemon) -> Result<async_nats::jetstream::Context, OpError> {
     let client = daemon
         .stack
         .client()
@@ -78,7 +65,8 @@ async fn jetstream(daemon: &Daemon) -> Result<async_nats::jetstream::Context, Op
     Ok(async_nats::jetstream::new(client))
 }
 
-fn op_error(err: DeadLetterError) -> OpError {
+/// A dead-letter error as an operation's: a missing letter is not found, the rest failed.
+pub(super) fn op_error(err: DeadLetterError) -> OpError {
     match err {
         DeadLetterError::NotFound(_) => OpError::NotFound(err.to_string()),
         other => OpError::failed(other),

@@ -322,6 +322,7 @@ pub struct InstalledView {
 }
 
 pub mod dead_letters;
+pub mod replay;
 mod say;
 mod status;
 
