@@ -90,6 +90,20 @@ pub(crate) fn read_exit(event: &SupervisionEvent) -> Option<(ActorId, Exit)> {
     }
 }
 
+/// What kind of exit an [`Exit::reason`] tells, for the operator's metrics: `normal`,
+/// `stopped` (it stopped itself with a reason), `failed_to_start` or `failed`.
+pub(crate) fn exit_cause(reason: &str) -> &'static str {
+    if reason == "normal" {
+        "normal"
+    } else if reason.starts_with("stopped: ") {
+        "stopped"
+    } else if reason.starts_with("failed to start: ") {
+        "failed_to_start"
+    } else {
+        "failed"
+    }
+}
+
 /// Whether a child of this restart type is restarted after this kind of exit.
 pub(crate) fn restarts_after(restart: Restart, abnormal: bool) -> bool {
     match restart {

@@ -53,12 +53,24 @@ pub const MAX_METADATA_BYTES: u64 = 1024 * 1024;
 const REPACK: &str =
     "re-pack the plugin with `rosey plugin pack` or get a fresh copy from its author";
 
+/// What to do about an archive that cannot be opened, by why.
+fn open_fix(error: &std::io::Error) -> &'static str {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => {
+            "check the path (`rosey plugin pack <folder>` makes an archive from a plugin's source)"
+        }
+        std::io::ErrorKind::IsADirectory => "pass the .roseyplug file `rosey plugin pack` wrote",
+        std::io::ErrorKind::PermissionDenied => "make it readable by the user running rosey",
+        _ => "check that the file is whole and readable, or get a fresh copy",
+    }
+}
+
 /// Why an archive cannot be read, installed or written. Each message names the problem (and
 /// the entry at fault) and what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
     /// The archive file could not be opened or read.
-    #[error("cannot read {}: {error}", path.display())]
+    #[error("cannot read {}: {error}; {}", path.display(), open_fix(error))]
     Open {
         /// The archive.
         path: PathBuf,

@@ -151,11 +151,18 @@ pub struct Installed {
 /// The name of the plugin in `archive` (validating the archive on the way), for commands
 /// that must know it before installing (`rosey plugin update` checks it is installed).
 pub fn archive_name(archive: &Path) -> Result<String, InstallError> {
+    Ok(archive_manifest(archive)?.name)
+}
+
+/// The manifest of the plugin in `archive` (validating the archive on the way), for front
+/// ends that decide before installing: the dashboard asks the operator before an upload
+/// replaces an installed version.
+pub fn archive_manifest(archive: &Path) -> Result<Manifest, InstallError> {
     let temp = tempfile::tempdir().map_err(io_err(
         "create a temporary folder in",
         &std::env::temp_dir(),
     ))?;
-    Ok(archive::unpack(archive, temp.path())?.manifest.name)
+    Ok(archive::unpack(archive, temp.path())?.manifest)
 }
 
 /// Installs the archive at `archive` into `home`, or refuses with the home unchanged.

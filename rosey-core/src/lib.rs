@@ -46,6 +46,7 @@ pub mod install;
 pub mod logs;
 pub mod manifest;
 pub mod messaging;
+pub mod metrics;
 pub mod paths;
 pub mod plugin_config;
 pub mod registry;

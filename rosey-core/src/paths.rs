@@ -152,6 +152,10 @@ impl Home {
         self.data_dir().join("run")
     }
 
+    /// How the folders an upload to the dashboard is kept in while it installs start
+    /// (`data/run/.upload-XXXX/`); what a killed daemon left of them goes at its next start.
+    pub const UPLOAD_PREFIX: &'static str = ".upload-";
+
     /// `data/run/rosey.lock`: the `flock` held for the running daemon's life.
     pub fn lock_file(&self) -> PathBuf {
         self.run_dir().join("rosey.lock")

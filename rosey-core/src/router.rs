@@ -284,7 +284,12 @@ impl Router {
             .routes
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(routes);
-        let publisher = tokio::spawn(publish_queue(js, shared.clone(), settings.clone(), repair));
+        let publisher = tokio::spawn(publisher::publish_queue(
+            js,
+            shared.clone(),
+            settings.clone(),
+            repair,
+        ));
         Router {
             shared,
             limiter: Mutex::new(limits::RateLimiter::new(&settings.rate_limit)),
@@ -402,6 +407,7 @@ impl Router {
             };
         }
         self.enqueue(batch, incoming.id())?;
+        count(&outcome);
         Ok(outcome)
     }
 
@@ -457,65 +463,23 @@ fn queued(subject: String, msg_id: String, payload: Vec<u8>) -> Queued {
     }
 }
 
-/// The background publisher: stores the queue's head, in order, forever.
-async fn publish_queue(
-    js: jetstream::Context,
-    shared: Arc<Shared>,
-    settings: RouterSettings,
-    repair: Option<StreamRepair>,
-) {
-    let mut stream_ready = false;
-    let mut stream_lost = false;
-    let mut delay = settings.retry_initial;
-    loop {
-        let head = shared.queue().front().cloned();
-        let Some(head) = head else {
-            shared.queued.notified().await;
-            continue;
-        };
-        let attempt = async {
-            if !stream_ready {
-                js.get_or_create_stream(messaging::stream_config(&settings.store))
-                    .await
-                    .map_err(|err| {
-                        format!("cannot create the {} stream: {err}", messaging::STREAM_NAME)
-                    })?;
-                stream_ready = true;
-            }
-            let ack = js
-                .send_publish(head.subject.clone(), head.publish.clone())
-                .await
-                .map_err(|err| err.to_string())?;
-            ack.await.map(|_| ()).map_err(|err| {
-                if err.kind() == jetstream::context::PublishErrorKind::StreamNotFound {
-                    // The stream may have been deleted, or JetStream is still starting.
-                    stream_ready = false;
-                    stream_lost = true;
-                }
-                err.to_string()
-            })
-        };
-        let result = match tokio::time::timeout(settings.publish_timeout, attempt).await {
-            Ok(result) => result,
-            Err(_) => Err(format!("no ack within {:?}", settings.publish_timeout)),
-        };
-        match result {
-            Ok(()) => {
-                shared.queue().pop_front();
-                shared.set_error(None);
-                shared.stored.notify_waiters();
-                delay = settings.retry_initial;
-            }
-            Err(error) => {
-                let error = format!("publishing to {}: {error}", head.subject);
-                shared.set_error(Some(error.clone()));
-                if let (true, Some(repair)) = (std::mem::take(&mut stream_lost), &repair) {
-                    let _ = tokio::time::timeout(settings.publish_timeout, repair(error)).await;
-                }
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(settings.retry_max);
-            }
-        }
+/// Counts a command's fate for the operator's metrics.
+fn count(outcome: &RouteOutcome) {
+    use crate::metrics::{command_refused, command_routed};
+    match outcome {
+        RouteOutcome::Command { plugin, .. }
+        | RouteOutcome::Unavailable {
+            plugin,
+            why: Unavailable::Crashed,
+            ..
+        } => command_routed(plugin),
+        RouteOutcome::Unavailable { plugin, .. } => command_refused(plugin, "disabled"),
+        RouteOutcome::NotAllowed { plugin, .. } => command_refused(plugin, "rank"),
+        RouteOutcome::Limited { plugin, .. } => command_refused(plugin, "rate_limited"),
+        RouteOutcome::Ignored
+        | RouteOutcome::Event
+        | RouteOutcome::Unknown { .. }
+        | RouteOutcome::Help { .. } => {}
     }
 }
 
@@ -523,6 +487,7 @@ mod events;
 mod help;
 mod limits;
 mod outages;
+mod publisher;
 mod replies;
 mod roster;
 mod table;

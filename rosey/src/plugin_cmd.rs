@@ -7,6 +7,7 @@
 //! `rosey plugin-host check` process that proves a library loads, talk to the terminal.
 
 mod config;
+pub(crate) mod files;
 pub(crate) mod live;
 pub(crate) mod new;
 pub(crate) mod ops;

@@ -5,7 +5,7 @@
 //! with a fresh profile in a temp dir and is killed with its whole group when the [`Browser`]
 //! is dropped ([`ChildGuard`]). The client speaks just enough of the protocol: one page
 //! target, attached with a flat session; navigate; evaluate JavaScript; poll until true (saving
-//! a screenshot when the wait fails).
+//! a screenshot when the wait fails); choose the files of a file input.
 
 use std::{
     io::{BufRead, BufReader},
@@ -165,6 +165,27 @@ impl Browser {
             "document.readyState === 'complete' && location.href !== 'about:blank'",
             Duration::from_secs(30),
             "the page to load",
+        );
+    }
+
+    /// Sets the files of the `<input type="file">` that `selector` finds, as if the user
+    /// had chosen `files` in the browser's file dialog.
+    pub fn set_files(&mut self, selector: &str, files: &[&std::path::Path]) {
+        let document = self.call("DOM.getDocument", json!({ "depth": 0 }));
+        let root = document["root"]["nodeId"].clone();
+        let found = self.call(
+            "DOM.querySelector",
+            json!({ "nodeId": root, "selector": selector }),
+        );
+        let node = found["nodeId"].as_u64().unwrap_or(0);
+        assert!(node != 0, "no element matches {selector}");
+        let paths: Vec<String> = files
+            .iter()
+            .map(|file| file.to_str().expect("a UTF-8 path").to_owned())
+            .collect();
+        self.call(
+            "DOM.setFileInputFiles",
+            json!({ "nodeId": node, "files": paths }),
         );
     }
 

@@ -36,3 +36,50 @@ fn a_service_that_cannot_start_fails_the_start_with_the_fix_and_leaves_nothing_r
     assert_eq!(stack.rosey(&["status"]).status.code(), Some(3));
     drop(taken);
 }
+
+#[test]
+fn a_nats_server_that_is_not_there_fails_the_start_naming_the_variable_to_set() {
+    let stack = TestStack::with_config(&[], TEST_CONFIG);
+    let missing = stack.home.scratch().join("no-such-nats-server");
+    let output = std::process::Command::new(rosey_e2e::cli::rosey_bin())
+        .arg("--home")
+        .arg(stack.home.path())
+        .arg("start")
+        .env_remove("ROSEY_HOME")
+        .env("ROSEY_NATS_SERVER", &missing)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run rosey start");
+    assert!(!output.status.success(), "{output:?}");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let last = text
+        .lines()
+        .rfind(|line| line.contains("not started:"))
+        .unwrap_or_else(|| panic!("a last line saying the start failed:\n{text}"));
+    assert!(
+        last.contains(&format!("cannot start {}", missing.display()))
+            && last.contains("there is no such file: point ROSEY_NATS_SERVER at a nats-server"),
+        "{last}"
+    );
+    let left = wait_until_gone(&stack.home.path(), Duration::from_secs(20));
+    assert!(left.is_empty(), "processes left: {left:?}");
+}
+
+#[test]
+fn what_a_killed_daemon_left_of_an_upload_is_removed_at_the_next_start() {
+    let stack = TestStack::with_config(&[], TEST_CONFIG);
+    let run = stack.home.path().join("data/run");
+    let leftover = run.join(".upload-abc123");
+    std::fs::create_dir_all(&leftover).expect("mkdir");
+    std::fs::write(leftover.join("dice-roller.roseyplug"), b"half an archive").expect("write");
+    stack.start();
+    assert!(!leftover.exists(), "the leftover upload is gone");
+    assert!(
+        run.join("rosey.pid").exists(),
+        "the rest of data/run is the daemon's own"
+    );
+}

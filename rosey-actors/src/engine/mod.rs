@@ -14,7 +14,7 @@ use futures::FutureExt;
 use ractor::concurrency::JoinHandle;
 use ractor::{ActorCell, ActorStatus, MessagingErr, SupervisionEvent};
 
-use crate::child::{read_exit, restarts_after, Child, Exit};
+use crate::child::{exit_cause, read_exit, restarts_after, Child, Exit};
 use crate::error::SupervisorError;
 use crate::events::{ChildInfo, ChildState, Listener, SupervisionEventKind, SupervisionNotice};
 use crate::spec::{ChildSpec, GiveUp, Strategy, SupervisorSpec};
@@ -105,6 +105,11 @@ impl Engine {
         let Some(child) = self.children.get(idx) else {
             return;
         };
+        let exit_cause = match &kind {
+            SupervisionEventKind::Exited { reason, .. } => Some(exit_cause(reason)),
+            _ => None,
+        };
+        rosey_core::metrics::supervision_event(&child.spec.name, kind.name(), exit_cause);
         let notice = SupervisionNotice {
             supervisor: self.spec.name.clone(),
             child: child.spec.name.clone(),

@@ -102,8 +102,9 @@ pub fn unpack(archive: &Path, dest: &Path) -> Result<UnpackedArchive, ArchiveErr
     let mut file = File::open(archive).map_err(open_err)?;
     let metadata = file.metadata().map_err(open_err)?;
     if metadata.is_dir() {
-        return Err(open_err(std::io::Error::other(
-            "it is a folder; pass the .roseyplug file `rosey plugin pack` wrote",
+        return Err(open_err(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "it is a folder",
         )));
     }
     let size = metadata.len();

@@ -370,11 +370,24 @@ impl PluginHostConfig {
     }
 }
 
+/// What to do about a `rosey.yaml` that cannot be read, by why.
+fn read_fix(error: &std::io::Error) -> &'static str {
+    match error.kind() {
+        std::io::ErrorKind::InvalidData => {
+            "save it as UTF-8 text, or move it aside to run with the defaults"
+        }
+        std::io::ErrorKind::IsADirectory => {
+            "it must be a file: move the folder aside (`rosey init` writes a commented one)"
+        }
+        _ => "check its permissions, or move it aside to run with the defaults",
+    }
+}
+
 /// Why `rosey.yaml` cannot be used. Every message names the file, and the key when there is one.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file exists but cannot be read.
-    #[error("cannot read {}: {error}; check its permissions, or move it aside to run with the defaults", path.display())]
+    #[error("cannot read {}: {error}; {}", path.display(), read_fix(error))]
     Read {
         /// The file.
         path: PathBuf,
@@ -427,6 +440,8 @@ impl Config {
                 "remove the key or fix its spelling"
             } else if reason.contains("unknown variant") {
                 "use one of the values listed"
+            } else if reason.contains("duplicate entry") {
+                "the key is written twice at the same level: keep one (`rosey init` in an empty folder writes every key once, commented out)"
             } else {
                 "fix the value (every key is optional: delete it to use the default)"
             };

@@ -179,6 +179,12 @@ fn unknown_keys_name_the_key_and_the_file() {
     }
     let nested = error("nats:\n  hots: 127.0.0.1\n");
     assert!(nested.contains("nats"), "{nested}");
+    let twice = error("nats:\n  port: 4222\nbot:\n  name: x\nnats:\n  port: 4223\n");
+    assert!(
+        twice.contains("duplicate entry with key \"nats\"")
+            && twice.contains("the key is written twice at the same level: keep one"),
+        "{twice}"
+    );
 }
 
 #[test]
@@ -418,7 +424,16 @@ fn a_rosey_yaml_that_cannot_be_read_is_named_with_the_way_out() {
         "{message}"
     );
     assert!(
-        message.ends_with("; check its permissions, or move it aside to run with the defaults"),
+        message.ends_with(
+            "; it must be a file: move the folder aside (`rosey init` writes a commented one)"
+        ),
+        "{message}"
+    );
+    std::fs::remove_dir(home.config_file()).expect("the folder goes");
+    std::fs::write(home.config_file(), b"bot: {name: \xff}\n").expect("not UTF-8");
+    let message = Config::load(&home).expect_err("not text").to_string();
+    assert!(
+        message.ends_with("; save it as UTF-8 text, or move it aside to run with the defaults"),
         "{message}"
     );
 }

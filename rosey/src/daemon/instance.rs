@@ -87,6 +87,20 @@ impl Instance {
                 Err(err) => return Err(io_error(&stale)(err)),
             }
         }
+        // Uploads a killed daemon was installing: nobody will finish them.
+        if let Ok(entries) = fs::read_dir(&run) {
+            for entry in entries.flatten() {
+                let leftover = entry
+                    .file_name()
+                    .to_str()
+                    .is_some_and(|name| name.starts_with(Home::UPLOAD_PREFIX));
+                if leftover {
+                    if let Err(err) = fs::remove_dir_all(entry.path()) {
+                        tracing::warn!("cannot remove {}: {err}", entry.path().display());
+                    }
+                }
+            }
+        }
         let pid_file = home.pid_file();
         rosey_core::fsutil::write_atomic(&pid_file, format!("{}\n", std::process::id()).as_bytes())
             .map_err(io_error(&pid_file))?;

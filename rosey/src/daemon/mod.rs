@@ -8,6 +8,7 @@ mod chat;
 mod control_server;
 pub mod instance;
 mod logging;
+pub mod metrics;
 mod notices;
 pub(crate) mod ops;
 pub mod peer;
@@ -112,6 +113,8 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         Err(err) => return fatal(err.to_string()),
     };
     logs.set_limits(config.logs);
+    // Before the stack starts, so its first events are counted.
+    tokio::spawn(metrics::sample_history(metrics::install()));
     let listener = match instance.bind_socket() {
         Ok(listener) => listener,
         Err(err) => return fatal(err.to_string()),
@@ -188,6 +191,7 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         shutdown: shutdown_tx,
         plugin_ops: Default::default(),
         notices: notices.clone(),
+        logs: logs.clone(),
     });
     // The dashboard has been serving 503 "still starting" until now.
     let _ = daemon_slot.set(daemon.clone());

@@ -11,23 +11,15 @@ use std::{
 use anyhow::{bail, Context, Result};
 use rosey_core::{install, paths::Home, registry::Registry};
 
-use super::{host_check, live};
-
-/// What an install or update did, for the caller to report.
-pub(crate) struct Installed {
-    /// The plugin's manifest as installed.
-    pub manifest: rosey_core::manifest::Manifest,
-    /// The version it replaced, for an update.
-    pub previous: Option<semver::Version>,
-    /// How long the running stack took to swap it in (ms), when it did.
-    pub swapped_in_ms: Option<f64>,
-    /// Whether the change reached the running stack, or why not.
-    pub live: live::Live,
-}
+use super::{
+    files::{self, permission_lines},
+    live,
+};
+pub(crate) use files::Installed;
 
 /// Installs (or, when `update`, updates) the plugin in `file` and follows through in a running
 /// bot: the whole operation behind `rosey plugin install|update`, without its printing, so
-/// `rosey dev` can reuse it.
+/// `rosey dev` can reuse it. The daemon is asked over its control socket.
 pub(crate) fn install_archive(
     home: &Home,
     file: &Path,
@@ -35,109 +27,13 @@ pub(crate) fn install_archive(
     update: bool,
 ) -> Result<Installed> {
     let live = live::Live::decide(home, no_reload)?;
-    if update {
-        let name = install::archive_name(file)
-            .with_context(|| format!("cannot update from {}", file.display()))?;
-        let registry = Registry::load(home)?;
-        if registry.get(&name).is_none() {
-            bail!("{name} is not installed, so there is nothing to update: install it with `rosey plugin install {}`", file.display());
-        }
+    let installed = files::install_archive_via(home, file, update, live, &mut |request| {
+        live::call(home, request)
+    })?;
+    if let Some(warning) = &installed.routes_warning {
+        eprintln!("warning: {warning}");
     }
-    let mut swapped_in_ms = None;
-    let mut activate = |manifest: &rosey_core::manifest::Manifest,
-                        previous: Option<&rosey_core::registry::InstalledPlugin>|
-     -> Result<(), install::HookError> {
-        if live != live::Live::Now {
-            return Ok(());
-        }
-        let name = manifest.name.clone();
-        let version = manifest.version.to_string();
-        let request = match previous {
-            Some(previous) => crate::control::Request::PluginUpdate {
-                name,
-                version,
-                previous: previous.version.to_string(),
-            },
-            None => crate::control::Request::PluginLoad { name, version },
-        };
-        swapped_in_ms = Some(live::call(home, request)?);
-        Ok(())
-    };
-    let installed =
-        install::install_with(home, file, &host_check, &mut activate).with_context(|| {
-            let verb = if update { "update from" } else { "install" };
-            format!("cannot {verb} {}", file.display())
-        })?;
-    if swapped_in_ms.is_some() {
-        live::routes_changed(home);
-    }
-    Ok(Installed {
-        manifest: installed.manifest,
-        previous: installed.previous,
-        swapped_in_ms,
-        live,
-    })
-}
-
-/// What a plugin may send, for the operator at install and update: its permissions, the event
-/// kinds it publishes, and for an update whatever the new version asks for that `before` did
-/// not. The plugin actor refuses anything else.
-fn permission_lines(
-    manifest: &rosey_core::manifest::Manifest,
-    before: Option<&rosey_core::manifest::Manifest>,
-) -> Vec<String> {
-    let mut lines = Vec::new();
-    if manifest.permissions.is_empty() {
-        lines.push("Permissions: none".to_owned());
-    } else {
-        lines.push(format!("Permissions: {}", manifest.permissions.join(", ")));
-    }
-    if !manifest.publishes.is_empty() {
-        lines.push(format!(
-            "Publishes events: {}",
-            manifest.publishes.join(", ")
-        ));
-    }
-    if !manifest.channel.is_empty() {
-        lines.push(format!(
-            "Acts on the channel: {}",
-            manifest.channel.join(", ")
-        ));
-    }
-    if let Some(before) = before {
-        let new: Vec<&str> = manifest
-            .permissions
-            .iter()
-            .filter(|p| !before.permissions.contains(p))
-            .map(String::as_str)
-            .collect();
-        if !new.is_empty() {
-            lines.push(format!("! new permissions: {}", new.join(", ")));
-        }
-        let new_kinds: Vec<&str> = manifest
-            .publishes
-            .iter()
-            .filter(|kind| !before.publishes.contains(kind))
-            .map(String::as_str)
-            .collect();
-        if !new_kinds.is_empty() {
-            lines.push(format!("! new event kinds: {}", new_kinds.join(", ")));
-        }
-        let new_actions: Vec<&str> = manifest
-            .channel
-            .iter()
-            .filter(|p| !before.channel.contains(p))
-            .map(String::as_str)
-            .collect();
-        if !new_actions.is_empty() {
-            lines.push(format!("! new channel actions: {}", new_actions.join(", ")));
-        }
-    }
-    lines.push(
-        "rosey enforces these: chat, PMs and events the manifest does not allow are refused."
-            .to_owned(),
-    );
-    lines
+    Ok(installed)
 }
 
 pub(super) fn run_install(home: &Home, file: &Path, no_reload: bool, update: bool) -> Result<()> {
@@ -160,12 +56,7 @@ pub(super) fn run_install(home: &Home, file: &Path, no_reload: bool, update: boo
         None => println!("✓ Installed {} v{}", manifest.name, manifest.version),
     }
     println!();
-    let before = installed.previous.as_ref().and_then(|previous| {
-        rosey_core::manifest::Manifest::load(
-            &home.plugin_version_manifest(&manifest.name, &previous.to_string()),
-        )
-        .ok()
-    });
+    let before = files::previous_manifest(home, &manifest.name, installed.previous.as_ref());
     for line in permission_lines(manifest, before.as_ref()) {
         println!("{line}");
     }
@@ -279,38 +170,21 @@ pub(super) fn run_remove(
     no_reload: bool,
 ) -> Result<()> {
     // Unknown names fail before any question is asked.
-    let registry = Registry::load(home)?;
-    if registry.get(name).is_none() {
-        return Err(install::InstallError::NotInstalled {
-            name: name.to_string(),
-            installed: registry.names(),
-        }
-        .into());
-    }
+    files::ensure_installed(home, name)?;
     if !keep_data && !yes {
         confirm_data_removal(home, name)?;
     }
     let live = live::Live::decide(home, no_reload)?;
-    if live == live::Live::Now {
-        // Stopped gracefully first: it finishes its message and its unload hook runs.
-        live::call(
-            home,
-            crate::control::Request::PluginUnload {
-                name: name.to_owned(),
-            },
-        )
-        .map_err(|err| {
-            anyhow::anyhow!(
-                "cannot unload {name} from the running bot, so nothing was removed: {err}"
-            )
-        })?;
+    let removal = files::remove_plugin_via(home, name, keep_data, live, &mut |request| {
+        live::call(home, request)
+    })?;
+    if removal.unloaded {
         println!("✓ Plugin {name} unloaded successfully");
     }
-    let removed =
-        install::remove(home, name, keep_data).with_context(|| format!("cannot remove {name}"))?;
-    if live == live::Live::Now {
-        live::routes_changed(home);
+    if let Some(warning) = &removal.routes_warning {
+        eprintln!("warning: {warning}");
     }
+    let removed = removal.removed;
     println!("✓ Removed {name} v{}", removed.version);
     if removed.kept_data {
         println!(
@@ -348,39 +222,4 @@ fn confirm_data_removal(home: &Home, name: &str) -> Result<()> {
         bail!("not confirmed; nothing was removed");
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use rosey_core::manifest::Manifest;
-
-    fn manifest(permissions: &str, publishes: &str) -> Manifest {
-        Manifest::parse(&format!(
-            "name: quote-db\nversion: 1.0.0\ndescription: d\nauthor: a\nlibrary: libq.so\nabi: {}\npermissions: [{permissions}]\npublishes: [{publishes}]\n",
-            rosey_abi::ABI_VERSION
-        ))
-        .expect("manifest")
-    }
-
-    #[test]
-    fn an_update_names_what_it_asks_for_anew() {
-        let old = manifest("send_messages", "");
-        let new = manifest("send_messages, send_pms, publish_events", "quote.added");
-        let lines = super::permission_lines(&new, Some(&old)).join("\n");
-        assert!(
-            lines.contains("Permissions: send_messages, send_pms, publish_events"),
-            "{lines}"
-        );
-        assert!(lines.contains("Publishes events: quote.added"), "{lines}");
-        assert!(
-            lines.contains("new permissions: send_pms, publish_events"),
-            "{lines}"
-        );
-        assert!(lines.contains("new event kinds: quote.added"), "{lines}");
-        assert!(!lines.contains("informational"), "{lines}");
-        let same = super::permission_lines(&old, Some(&old)).join("\n");
-        assert!(!same.contains("new "), "{same}");
-        let none = super::permission_lines(&manifest("", ""), None).join("\n");
-        assert!(none.contains("Permissions: none"), "{none}");
-    }
 }

@@ -2,17 +2,38 @@
 //! (`{"error": "..."}`) with a status code that says what kind of problem it is.
 //!
 //! ```text
-//! GET  /                                   the page
+//! GET  /                                   the page (page.html), its script /page.js; the
+//!                                          charts' /charts.js, /metrics and /api/history are in
+//!                                          metrics.rs
 //! GET  /api/status                         = rosey status --json
 //! GET  /api/plugins                        installed plugins (name, version, enabled)
 //! GET  /api/events                         SSE: `status` each second and after each `notice` (one per
 //!                                          supervision event); `status_error` when status fails
 //! GET  /api/events/recent                  the last 200 notices
 //! GET  /api/plugins/{name}/log?lines=N     the last N lines of logs/plugins/<name>.log
+//! GET  /api/plugins/{name}/log/follow?lines=N
+//!                                          SSE: `lines` (the last N), then `line` per new line;
+//!                                          `skipped` (a count) when this stream fell behind
 //! POST /api/plugins/{name}/{reload|restart|enable|disable}
+//! POST /api/plugins/{name}/remove {yes, keep_data}
+//!                                          = rosey plugin remove; 409 + `confirm` unless yes or
+//!                                          keep_data
+//! POST /api/plugins/install?file=<name>[&update=true]
+//!                                          body: the .roseyplug (application/octet-stream, at
+//!                                          most 64 MiB) = rosey plugin install|update; a newer
+//!                                          version of an installed plugin needs update=true
+//!                                          (else 409 + `confirm`)
 //! POST /api/services/{name}/restart
 //! POST /api/chat {user, text}              local connector only; the bot's replies
+//! GET  /api/deadletters[?plugin=]          = rosey deadletter list --json
+//! GET  /api/deadletters/{id}               = rosey deadletter show --json
+//! POST /api/deadletters/{id}/replay        {replayed, refused}; 409 with why when refused
+//! POST /api/deadletters/replay?plugin=     {replayed, refused}: each refusal with why
+//! POST /api/deadletters/{id}/purge {yes}   {purged, message}
+//! POST /api/deadletters/purge[?plugin=][&older_than_secs=] {yes}
 //! ```
+//!
+//! Installs, removes and purges run the CLI's own code; their refusals are its messages.
 
 use rosey_core::rank::Rank;
 use std::{convert::Infallible, sync::Arc, time::Duration};
@@ -38,10 +59,16 @@ use serde_json::json;
 use tokio::sync::{broadcast, mpsc};
 
 use super::{auth, WebState};
+
+mod dead_letters;
+mod follow;
+mod plugin_files;
 use crate::daemon::ops::{self, Daemon, OpError, UnitOp, SERVICES};
 
-/// The page: one file, no build step.
+/// The page: its markup and style, and its script; no build step.
 const PAGE: &str = include_str!("page.html");
+/// The page's script.
+const PAGE_SCRIPT: &str = include_str!("page.js");
 
 /// A failed request: its status code and what to tell the caller.
 pub(super) struct ApiError(StatusCode, String);
@@ -87,14 +114,27 @@ impl WebState {
 pub(super) fn router(state: WebState) -> Router {
     Router::new()
         .route("/", get(page))
+        .route("/page.js", get(page_script))
         .route("/api/status", get(status))
         .route("/api/plugins", get(plugins))
         .route("/api/events", get(events))
         .route("/api/events/recent", get(recent))
+        .route("/api/plugins/install", post(plugin_files::install))
         .route("/api/plugins/{name}/log", get(plugin_log))
+        .route("/api/plugins/{name}/log/follow", get(follow::follow))
+        .route("/api/plugins/{name}/remove", post(plugin_files::remove))
         .route("/api/plugins/{name}/{action}", post(plugin_action))
         .route("/api/services/{name}/restart", post(service_restart))
         .route("/api/chat", post(chat))
+        .route("/api/deadletters", get(dead_letters::list))
+        .route("/api/deadletters/replay", post(dead_letters::replay_plugin))
+        .route("/api/deadletters/purge", post(dead_letters::purge))
+        .route("/api/deadletters/{id}", get(dead_letters::show))
+        .route(
+            "/api/deadletters/{id}/replay",
+            post(dead_letters::replay_one),
+        )
+        .route("/api/deadletters/{id}/purge", post(dead_letters::purge_one))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
         .with_state(state)
@@ -112,10 +152,26 @@ async fn page() -> Response {
         .into_response()
 }
 
+async fn page_script() -> Response {
+    script(PAGE_SCRIPT)
+}
+
+/// A script of the page's, never cached (a new daemon may bring a new one).
+pub(super) fn script(text: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        text,
+    )
+        .into_response()
+}
+
 async fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "no such page or API endpoint; the API lives under /api (status, plugins, events, chat)",
+        "no such page or API endpoint; the API lives under /api (status, plugins, events, chat, deadletters)",
     )
 }
 
@@ -179,6 +235,7 @@ async fn events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
+/// `?lines=N`.
 #[derive(Deserialize)]
 struct LogQuery {
     lines: Option<usize>,
@@ -186,6 +243,18 @@ struct LogQuery {
 
 /// Most lines one log request returns.
 const MAX_LOG_LINES: usize = 2000;
+
+/// Refuses what is not a plugin name (and so could not name a file under `logs/plugins/`).
+fn check_plugin_name(name: &str) -> ApiResult<()> {
+    if rosey_core::manifest::is_valid_plugin_name(name) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("{name:?} is not a plugin name (3 to 50 characters of a-z, 0-9 and -)"),
+        ))
+    }
+}
 
 async fn plugin_log(
     State(state): State<WebState>,
@@ -198,12 +267,7 @@ async fn plugin_log(
             format!("{err}: lines must be a number (1 to {MAX_LOG_LINES})"),
         )
     })?;
-    if !rosey_core::manifest::is_valid_plugin_name(&name) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("{name:?} is not a plugin name (3 to 50 characters of a-z, 0-9 and -)"),
-        ));
-    }
+    check_plugin_name(&name)?;
     let lines = query.lines.unwrap_or(100).clamp(1, MAX_LOG_LINES);
     let path = state.daemon()?.home.plugin_log(&name);
     let read = {
@@ -332,4 +396,25 @@ async fn chat(
     )
     .await?;
     Ok(Json(json!({ "replies": replies })))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, OnceLock};
+
+    use super::*;
+
+    #[test]
+    fn every_route_has_its_own_path() {
+        // axum refuses overlapping routes when the router is built: at the service's start.
+        let state = WebState {
+            daemon: Arc::new(OnceLock::new()),
+            feed: crate::web::Feed::default(),
+            token: None,
+            local_chat: false,
+            say_timeout: Duration::from_secs(1),
+            stopping: tokio::sync::watch::channel(false).1,
+        };
+        let _ = router(state);
+    }
 }

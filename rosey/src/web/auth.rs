@@ -8,8 +8,9 @@
 //! - With `web.token: none` the dashboard only listens on loopback (config validation), and
 //!   requests must name a loopback host (`Host:`), which stops a foreign web page from reaching
 //!   it through DNS rebinding.
-//! - Every POST must be `Content-Type: application/json`: a cross-site form or `fetch` cannot
-//!   send that without a CORS preflight, which this server never grants.
+//! - Every POST must be `Content-Type: application/json`, or `application/octet-stream` (an
+//!   uploaded plugin archive): a cross-site form or `fetch` can send neither without a CORS
+//!   preflight, which this server never grants.
 
 use axum::{
     extract::{Request, State},
@@ -50,10 +51,10 @@ pub(super) async fn guard(State(state): State<WebState>, request: Request, next:
             }
         }
     }
-    if request.method() == Method::POST && !json_body(&request) {
+    if request.method() == Method::POST && !preflighted_body(&request) {
         return ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "POST requests must be sent as Content-Type: application/json",
+            "POST requests must be sent as Content-Type: application/json (an archive upload: application/octet-stream)",
         )
         .into_response();
     }
@@ -144,16 +145,18 @@ fn loopback_host(request: &Request) -> bool {
     rosey_core::config::is_loopback(name)
 }
 
-fn json_body(request: &Request) -> bool {
+/// Whether the body's type is one a cross-site page cannot send without a preflight.
+fn preflighted_body(request: &Request) -> bool {
     request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| {
-            value
-                .split(';')
-                .next()
-                .is_some_and(|kind| kind.trim().eq_ignore_ascii_case("application/json"))
+            value.split(';').next().is_some_and(|kind| {
+                ["application/json", "application/octet-stream"]
+                    .iter()
+                    .any(|allowed| kind.trim().eq_ignore_ascii_case(allowed))
+            })
         })
 }
 
@@ -210,12 +213,25 @@ mod tests {
     }
 
     #[test]
-    fn posts_must_be_json() {
-        assert!(json_body(&request(
+    fn posts_must_be_json_or_an_upload() {
+        assert!(preflighted_body(&request(
             &[("content-type", "application/json; charset=utf-8")],
             "/"
         )));
-        assert!(!json_body(&request(&[("content-type", "text/plain")], "/")));
-        assert!(!json_body(&request(&[], "/")));
+        assert!(preflighted_body(&request(
+            &[("content-type", "application/octet-stream")],
+            "/"
+        )));
+        for simple in [
+            "text/plain",
+            "multipart/form-data; boundary=x",
+            "application/x-www-form-urlencoded",
+        ] {
+            assert!(
+                !preflighted_body(&request(&[("content-type", simple)], "/")),
+                "{simple}"
+            );
+        }
+        assert!(!preflighted_body(&request(&[], "/")));
     }
 }

@@ -11,6 +11,7 @@
 mod api;
 mod auth;
 pub mod feed;
+mod metrics;
 pub mod token;
 
 use std::{
@@ -163,7 +164,7 @@ impl Actor for WebActor {
             say_timeout: args.say_timeout,
             stopping: stopping.clone(),
         };
-        let app = api::router(state);
+        let app = api::router(state.clone()).merge(metrics::router(state));
         let server = tokio::spawn(async move {
             let mut until = stopping.clone();
             let shutdown = async move {

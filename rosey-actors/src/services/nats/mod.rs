@@ -150,7 +150,17 @@ impl Actor for NatsActor {
             .spawner
             .spawn_logged(command, output)
             .await
-            .map_err(|err| format!("cannot start {}: {err}", args.binary.display()))?;
+            .map_err(|err| {
+                let fix = match err.kind() {
+                    std::io::ErrorKind::NotFound => "there is no such file",
+                    std::io::ErrorKind::PermissionDenied => "it is not an executable file",
+                    _ => "it does not run",
+                };
+                format!(
+                    "cannot start {}: {err}; {fix}: point ROSEY_NATS_SERVER at a nats-server 2.10 or newer (or unset it to use the one scripts/install-nats puts in .tools, or PATH's)",
+                    args.binary.display()
+                )
+            })?;
         if let Err(reason) = wait_ready(&args, &child).await {
             child.kill().await;
             let last = child

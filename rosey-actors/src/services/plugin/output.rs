@@ -10,7 +10,7 @@
 //! is not published; it is counted on the board (status shows it) and logged once per
 //! instance and manifest key, with the key to add. The plugin keeps running.
 
-use std::{collections::BTreeSet, sync::Arc};
+use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use async_nats::jetstream::{self, context::PublishAckFuture};
 use rosey_core::{
@@ -71,9 +71,23 @@ pub struct Outputs {
     pub pm_reply: Option<PmReply>,
     /// The chat user whose message is in hand, if any (what is said meanwhile is for them).
     pub for_user: Option<String>,
+    /// The command in hand, for timing its first reply.
+    pub answering: Option<Answering>,
     board: Board,
     /// The manifest keys (and other refusals) already warned about by this instance.
     warned: BTreeSet<&'static str>,
+}
+
+/// A command in hand, until its first reply (counted and timed for the operator's metrics).
+pub struct Answering {
+    /// Its id, as replies name it.
+    pub id: String,
+    /// How long it had waited for the plugin when the door handed it over.
+    pub waited: Duration,
+    /// When the door handed it over.
+    pub since: tokio::time::Instant,
+    /// Whether it has been answered already.
+    pub answered: bool,
 }
 
 /// What [`Outputs::take`] did not consume.
@@ -109,6 +123,7 @@ impl Outputs {
             manifest: None,
             pm_reply: None,
             for_user: None,
+            answering: None,
             board,
             warned: BTreeSet::new(),
         }
@@ -124,6 +139,7 @@ impl Outputs {
     /// the first time this instance does it (in the plugin's log, which `rosey.log` repeats):
     /// `what` was refused, `fix` says what to add.
     fn refuse(&mut self, key: &'static str, what: &str, fix: &str) {
+        rosey_core::metrics::permission_refused(&self.name, key);
         self.board.update(&super::unit_name(&self.name), |report| {
             *report.refused.entry(key.to_owned()).or_default() += 1;
         });
@@ -229,6 +245,15 @@ impl Outputs {
                 } else {
                     messaging::CHAT_ACTION_SUBJECT
                 };
+                if let Some(answering) = self.answering.as_mut().filter(|answering| {
+                    !answering.answered && in_reply_to.as_deref() == Some(answering.id.as_str())
+                }) {
+                    answering.answered = true;
+                    rosey_core::metrics::command_answered(
+                        &self.name,
+                        answering.waited + answering.since.elapsed(),
+                    );
+                }
                 let action = ChatAction {
                     v: SCHEMA_VERSION,
                     text,
@@ -396,6 +421,7 @@ impl Refusals {
     /// Counts a refusal under `key` (shown by `rosey status`) and logs it the first time:
     /// `what` was refused, `fix` says what to change.
     pub fn refuse(&mut self, key: &str, what: &str, fix: &str) {
+        rosey_core::metrics::permission_refused(&self.name, key);
         self.board.update(&super::unit_name(&self.name), |report| {
             *report.refused.entry(key.to_owned()).or_default() += 1;
         });

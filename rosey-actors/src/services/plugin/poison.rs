@@ -59,6 +59,7 @@ pub fn dead_letter(
         };
         match stored {
             Ok(()) => {
+                rosey_core::metrics::dead_lettered(&name);
                 logs.log_part(
                     &source,
                     "host",

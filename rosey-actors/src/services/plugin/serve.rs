@@ -20,6 +20,7 @@ use tokio::{
     time::Instant,
 };
 
+use super::super::process::{signal_name, Exit};
 use super::{
     door::{Copy, Door, Taken},
     incoming::Incoming,
@@ -179,6 +180,7 @@ impl Serving {
     /// Kills a host that sent a frame out of turn.
     async fn violation(&mut self, frame: &FromHost) -> String {
         self.host.child.kill().await;
+        rosey_core::metrics::host_exited(&self.args.name, "violation".to_owned());
         let reason =
             format!("the host broke the channel's rules (sent {frame:?} out of turn); killed");
         self.outputs.host_line(Level::Error, &reason);
@@ -188,6 +190,7 @@ impl Serving {
     /// Kills a hung host; the message it held goes back, counted.
     async fn hung(&mut self, why: String) -> String {
         self.host.child.kill().await;
+        rosey_core::metrics::host_exited(&self.args.name, "hung".to_owned());
         self.give_back();
         let reason = format!("hung: {why}; killed");
         self.outputs.host_line(Level::Error, &reason);
@@ -222,9 +225,17 @@ impl Serving {
             }
             Copy::Early(_) => taken,
         };
+        let kind = if messaging::is_command_subject(&subject) {
+            "command"
+        } else {
+            "event"
+        };
+        let counted =
+            |outcome| rosey_core::metrics::message_handled(&self.args.name, kind, outcome);
         let incoming = match Incoming::read(seq, &subject, &taken.payload) {
             Ok(incoming) => incoming,
             Err(err) => {
+                counted("unreadable");
                 self.outputs.host_line(
                     Level::Warn,
                     &format!("dropping unreadable message on {subject}: {err}"),
@@ -239,6 +250,7 @@ impl Serving {
             self.args.max_event_age,
         ) {
             self.door.count_stale();
+            counted("stale");
             self.outputs.host_line(
                 Level::Warn,
                 &format!(
@@ -254,6 +266,7 @@ impl Serving {
         // The operator's replay is handled even for a sender held back.
         if let Some(asker) = incoming.asker.as_ref().filter(|_| !replayed) {
             if let Some(first) = self.door.held_back(&asker.user) {
+                counted("held_back");
                 if first {
                     self.outputs.host_line(
                         Level::Warn,
@@ -277,17 +290,41 @@ impl Serving {
             user,
             ..
         } = incoming;
+        let waited =
+            Duration::from_millis(messaging::now_ms().saturating_sub(taken.waiting_since_ms));
         self.door.hold(taken);
         self.outputs.pm_reply = pm_reply;
         self.outputs.for_user = user;
+        self.outputs.answering = (kind == "command").then(|| super::output::Answering {
+            id: id.clone(),
+            waited,
+            since: Instant::now(),
+            answered: false,
+        });
         if self.host.send(&frame).await.is_err() {
             self.door.return_held(false);
             return Err(self.died().await);
         }
-        let outcome = self.see_through(seq, what, &id, &cause).await?;
+        let outcome = match self.see_through(seq, what, &id, &cause).await {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                rosey_core::metrics::message_handled(&self.args.name, kind, "crashed");
+                return Err(err);
+            }
+        };
         self.busy = None;
         self.outputs.pm_reply = None;
         self.outputs.for_user = None;
+        self.outputs.answering = None;
+        rosey_core::metrics::message_handled(
+            &self.args.name,
+            kind,
+            match outcome {
+                Outcome::Ok | Outcome::NotHandled => "ok",
+                Outcome::Failed(_) => "failed",
+                Outcome::Panicked(_) => "crashed",
+            },
+        );
         self.outputs.settle().await;
         match outcome {
             // `NotHandled` answers new configuration only; for a message it means nothing.
@@ -440,7 +477,14 @@ impl Serving {
         for line in self.host.last_log_lines().await {
             self.outputs.take(line, None).await;
         }
-        self.host.death().await
+        let reason = self.host.death().await;
+        let cause = match self.host.child.exited() {
+            Some(Exit::Code(code)) => format!("exit_{code}"),
+            Some(Exit::Signal(signal)) => format!("signal_{}", signal_name(signal)),
+            None => "channel_closed".to_owned(),
+        };
+        rosey_core::metrics::host_exited(&self.args.name, cause);
+        reason
     }
 
     /// The graceful stop: the host unloads (no message is in hand here), its state is written

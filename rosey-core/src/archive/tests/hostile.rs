@@ -107,7 +107,7 @@ fn local_header(bytes: &[u8], name: &str) -> usize {
 }
 
 #[test]
-fn a_folder_given_as_the_archive_is_refused_with_what_to_pass() {
+fn a_folder_or_a_missing_file_given_as_the_archive_is_refused_with_what_to_do() {
     let dir = tempfile::tempdir().expect("tempdir");
     let folder = dir.path().join("dice-roller");
     std::fs::create_dir(&folder).expect("mkdir");
@@ -123,6 +123,14 @@ fn a_folder_given_as_the_archive_is_refused_with_what_to_pass() {
         )
     );
     assert!(listing(&dest).is_empty());
+    let missing = dir.path().join("dice-roller-1.0.0.roseyplug");
+    let err = unpack(&missing, &dest).expect_err("no such file");
+    assert!(
+        err.to_string().ends_with(
+            "; check the path (`rosey plugin pack <folder>` makes an archive from a plugin's source)"
+        ),
+        "{err}"
+    );
 }
 
 #[test]

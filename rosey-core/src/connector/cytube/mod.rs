@@ -208,6 +208,7 @@ impl Shared {
     }
 
     fn set_status(&self, status: ConnectorStatus) {
+        crate::metrics::connector_connected(status == ConnectorStatus::Connected);
         self.status.send_replace(status);
     }
 }
@@ -445,7 +446,7 @@ async fn drive(shared: Arc<Shared>) {
                     }
                 )));
                 tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
+                    _ = tokio::time::sleep(delay) => crate::metrics::connector_reconnected(),
                     _ = closed(&mut closing) => return,
                 }
             }

@@ -214,6 +214,12 @@ impl Outbox {
                 }
             }
         }
+        self.report();
+    }
+
+    /// Tells the operator's metrics how many lines wait.
+    fn report(&self) {
+        crate::metrics::outbox_queued(self.len());
     }
 
     /// Messages not yet confirmed by the server: queued, to be resent, or in flight.
@@ -260,6 +266,7 @@ impl Outbox {
             message: message.clone(),
             sent: now,
         });
+        self.report();
         Some(message)
     }
 
@@ -290,6 +297,7 @@ impl Outbox {
     /// The server echoed the oldest message in flight: it was delivered.
     pub fn confirmed(&mut self) {
         self.in_flight.pop_front();
+        self.report();
     }
 
     /// The server answered `cooldown` (`cooldown_ms` between messages) to the oldest message
@@ -308,12 +316,15 @@ impl Outbox {
         self.bucket.at = now;
         let own_gap = Duration::from_secs_f64(1.0 / self.bucket.per_sec);
         self.paused_until = Some(now + gap.max(own_gap));
+        crate::metrics::outbox_cooldown(gap.max(own_gap));
     }
 
     /// The server refused the oldest message in flight with an error (a PM to someone absent):
     /// it is not resent; returns it so the caller can say so.
     pub fn refused(&mut self) -> Option<Outgoing> {
-        self.in_flight.pop_front().map(|sent| sent.message)
+        let refused = self.in_flight.pop_front().map(|sent| sent.message);
+        self.report();
+        refused
     }
 
     /// Takes messages in flight past [`ANSWER_TIMEOUT`] as delivered; returns how many.
@@ -326,6 +337,7 @@ impl Outbox {
         {
             self.in_flight.pop_front();
         }
+        self.report();
         before - self.in_flight.len()
     }
 

@@ -38,6 +38,8 @@ pub struct Daemon {
         std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Where operation notices (`reloaded`) go: the log, NATS, the dashboard's feed.
     pub notices: Notices,
+    /// The daemon's log writer, whose live lines the dashboard's log pane follows.
+    pub logs: rosey_core::logs::LogHub,
 }
 
 impl Daemon {
@@ -129,6 +131,7 @@ where
     let _serialized = lock.lock().await;
     let started = Instant::now();
     let result = op(daemon.stack.clone()).await;
+    rosey_core::metrics::plugin_operation(name, what, result.is_ok(), started.elapsed());
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     match &result {
         Ok(()) => tracing::info!("plugin {name}: {what} done in {ms:.1} ms"),
@@ -322,6 +325,7 @@ pub struct InstalledView {
 }
 
 pub mod dead_letters;
+pub mod plugin_files;
 pub mod replay;
 mod say;
 mod status;
