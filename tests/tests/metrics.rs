@@ -1,11 +1,17 @@
 //! `GET /metrics` end to end: a real stack on the emulated CyTube server, its dashboard
 //! scraped over HTTP as Prometheus would, after chat commands answered, one refused for its
 //! rank, a plugin crashing on a command until it is parked, and a reload. Each family counts
-//! what happened; the scrape needs the dashboard's token like every other route.
+//! what happened; the scrape needs the dashboard's token like every other route. And with a
+//! stricter flood limit than the bot's pacing and a kick, the chat server's cooldowns and the
+//! reconnect are counted.
 
 use std::time::{Duration, Instant};
 
-use rosey_e2e::{http, stack::TestStack};
+use rosey_e2e::{
+    cytube::{CytubeServer, Limits},
+    http,
+    stack::{TestStack, TEST_CONFIG},
+};
 
 const SLOW: Duration = Duration::from_secs(40);
 
@@ -16,10 +22,8 @@ fn value(text: &str, series: &str) -> Option<f64> {
         .and_then(|value| value.trim().parse().ok())
 }
 
-#[test]
-fn metrics_count_commands_replies_refusals_crashes_and_reloads_behind_the_token() {
-    let (server, stack) = TestStack::on_cytube(&["dice-roller", "fixtures/chaos"]);
-    stack.start();
+/// `GET /metrics` on `stack`'s dashboard with its token, and that request without it.
+fn scraper(stack: &TestStack) -> impl Fn(bool) -> http::HttpResponse {
     let web = stack.unit("web");
     let url = format!(
         "{}metrics",
@@ -28,8 +32,43 @@ fn metrics_count_commands_replies_refusals_crashes_and_reloads_behind_the_token(
     let token = std::fs::read_to_string(stack.home.path().join("data/web-token"))
         .expect("the generated token");
     let bearer = format!("Bearer {}", token.trim());
+    move |with_token| {
+        if with_token {
+            http::get(&url, &[("Authorization", &bearer)])
+        } else {
+            http::get(&url, &[])
+        }
+    }
+}
 
-    let refused = http::get(&url, &[]);
+/// Scrapes until every series in `expected` reads at least its value; returns the text.
+fn scrape_until(scrape: &dyn Fn(bool) -> http::HttpResponse, expected: &[(&str, f64)]) -> String {
+    let deadline = Instant::now() + SLOW;
+    loop {
+        let answer = scrape(true);
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let missing: Vec<_> = expected
+            .iter()
+            .filter(|(series, least)| value(&answer.body, series).is_none_or(|v| v < *least))
+            .collect();
+        if missing.is_empty() {
+            return answer.body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not as expected: {missing:?} in\n{}",
+            answer.body
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn metrics_count_commands_replies_refusals_crashes_and_reloads_behind_the_token() {
+    let (server, stack) = TestStack::on_cytube(&["dice-roller", "fixtures/chaos"]);
+    stack.start();
+    let scrape = scraper(&stack);
+    let refused = scrape(false);
     assert_eq!(refused.status, 401, "{}", refused.body);
 
     server.join("test", "alice");
@@ -72,7 +111,7 @@ fn metrics_count_commands_replies_refusals_crashes_and_reloads_behind_the_token(
     ];
     let deadline = Instant::now() + SLOW;
     let text = loop {
-        let answer = http::get(&url, &[("Authorization", &bearer)]);
+        let answer = scrape(true);
         assert_eq!(answer.status, 200, "{}", answer.body);
         assert_eq!(
             answer.header("content-type"),
@@ -103,13 +142,55 @@ fn metrics_count_commands_replies_refusals_crashes_and_reloads_behind_the_token(
         .expect("the plugin host's memory");
     assert!(memory > 100_000.0, "{memory}");
 
-    // The charts' history answers too (its first point comes after 20 s, so it may be empty).
+    // The charts' history answers too (its first point comes after 10 s, so it may be empty).
+    let web = stack.unit("web");
+    let token = std::fs::read_to_string(stack.home.path().join("data/web-token"))
+        .expect("the generated token");
     let history = http::get(
-        &url.replace("/metrics", "/api/history"),
-        &[("Authorization", &bearer)],
+        &format!("{}api/history", web["detail"].as_str().expect("the URL")),
+        &[("Authorization", &format!("Bearer {}", token.trim()))],
     );
     assert_eq!(history.status, 200, "{}", history.body);
     let history = history.json();
     assert_eq!(history["interval_secs"], 10);
     assert!(history["points"].is_array(), "{history}");
+}
+
+#[test]
+fn the_connections_reconnects_and_the_chat_servers_cooldowns_are_counted() {
+    // A stricter flood limit than the bot's pacing: the server answers some lines `cooldown`.
+    let server = CytubeServer::for_bot(
+        "rosey",
+        "pw",
+        Limits {
+            chat_burst: 4.0,
+            chat_per_sec: 10.0,
+            ..Limits::default()
+        },
+    );
+    let bot = server.bot_keys("rosey", "pw", "test");
+    let stack = TestStack::with_config(&["fixtures/chaos"], &format!("{TEST_CONFIG}{bot}"));
+    stack.start();
+    let scrape = scraper(&stack);
+    server.join("test", "alice");
+    server.say("test", "alice", "!chaos lines 30");
+    server.wait_for_chat("rosey", "line 30 of 30", SLOW);
+    server.kick("rosey", "Rate limit exceeded");
+    server.wait(SLOW, "the bot back in the channel", || {
+        server
+            .logged_in()
+            .contains(&"rosey".to_owned())
+            .then_some(())
+    });
+    let text = scrape_until(
+        &scrape,
+        &[
+            ("rosey_outbox_cooldowns_total", 1.0),
+            ("rosey_outbox_cooldown_seconds_total", 0.0),
+            ("rosey_connector_reconnects_total", 1.0),
+            ("rosey_connector_connected", 1.0),
+            ("rosey_outbox_queued", 0.0),
+        ],
+    );
+    assert_eq!(value(&text, "rosey_outbox_queued"), Some(0.0), "all said");
 }

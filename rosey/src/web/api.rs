@@ -229,10 +229,18 @@ async fn events(
             }
         }
     });
+    Ok(event_stream(rx))
+}
+
+/// The events a task sends on `rx`, as a server-sent event stream kept alive while idle; it
+/// ends when the task drops its sender.
+pub(super) fn event_stream(
+    rx: mpsc::Receiver<Event>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|event| (Ok(event), rx))
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
 /// `?lines=N`.

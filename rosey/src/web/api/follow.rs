@@ -11,7 +11,7 @@ use std::convert::Infallible;
 use axum::{
     extract::{rejection::QueryRejection, Path, Query, State},
     http::StatusCode,
-    response::sse::{Event, KeepAlive, Sse},
+    response::sse::{Event, Sse},
 };
 use futures::Stream;
 use rosey_core::logs::{LiveLine, LogSource};
@@ -128,10 +128,7 @@ pub(super) async fn follow(
             }
         }
     });
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|event| (Ok(event), rx))
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    Ok(super::event_stream(rx))
 }
 
 #[cfg(test)]
