@@ -317,8 +317,14 @@ fn remove(home: &Home, user: bool, name: Option<String>) -> Result<(), String> {
             typed(user, &format!("disable --now {unit}"))
         );
     }
-    std::fs::remove_file(&path)
-        .map_err(|err| format!("cannot remove {}: {err}", path.display()))?;
+    std::fs::remove_file(&path).map_err(|err| {
+        let fix = if err.kind() == std::io::ErrorKind::PermissionDenied {
+            "; a system unit is root's to remove: run it with sudo (or add --user for yours)"
+        } else {
+            ""
+        };
+        format!("cannot remove {}: {err}{fix}", path.display())
+    })?;
     if let Err(why) = systemctl(user, &["daemon-reload"]) {
         println!(
             "! systemctl could not reload ({why}); run: {}",
