@@ -73,6 +73,8 @@ pub struct Outputs {
     pub for_user: Option<String>,
     /// The command in hand, for timing its first reply.
     pub answering: Option<Answering>,
+    /// This plugin's per-message meters.
+    pub meters: rosey_core::metrics::PluginMeters,
     board: Board,
     /// The manifest keys (and other refusals) already warned about by this instance.
     warned: BTreeSet<&'static str>,
@@ -124,6 +126,7 @@ impl Outputs {
             pm_reply: None,
             for_user: None,
             answering: None,
+            meters: rosey_core::metrics::PluginMeters::new(name),
             board,
             warned: BTreeSet::new(),
         }
@@ -249,10 +252,8 @@ impl Outputs {
                     !answering.answered && in_reply_to.as_deref() == Some(answering.id.as_str())
                 }) {
                     answering.answered = true;
-                    rosey_core::metrics::command_answered(
-                        &self.name,
-                        answering.waited + answering.since.elapsed(),
-                    );
+                    self.meters
+                        .answered(answering.waited + answering.since.elapsed());
                 }
                 let action = ChatAction {
                     v: SCHEMA_VERSION,

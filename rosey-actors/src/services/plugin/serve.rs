@@ -13,6 +13,7 @@ use async_nats::jetstream::AckKind;
 use rosey_core::{
     logs::Level,
     messaging::{self, Busy},
+    metrics::Handled,
 };
 use rosey_host::wire::{FromHost, Outcome};
 use tokio::{
@@ -225,17 +226,13 @@ impl Serving {
             }
             Copy::Early(_) => taken,
         };
-        let kind = if messaging::is_command_subject(&subject) {
-            "command"
-        } else {
-            "event"
-        };
-        let counted =
-            |outcome| rosey_core::metrics::message_handled(&self.args.name, kind, outcome);
+        let is_command = messaging::is_command_subject(&subject);
+        let meters = self.outputs.meters.clone();
+        let counted = |outcome| meters.handled(is_command, outcome);
         let incoming = match Incoming::read(seq, &subject, &taken.payload) {
             Ok(incoming) => incoming,
             Err(err) => {
-                counted("unreadable");
+                counted(Handled::Unreadable);
                 self.outputs.host_line(
                     Level::Warn,
                     &format!("dropping unreadable message on {subject}: {err}"),
@@ -250,7 +247,7 @@ impl Serving {
             self.args.max_event_age,
         ) {
             self.door.count_stale();
-            counted("stale");
+            counted(Handled::Stale);
             self.outputs.host_line(
                 Level::Warn,
                 &format!(
@@ -266,7 +263,7 @@ impl Serving {
         // The operator's replay is handled even for a sender held back.
         if let Some(asker) = incoming.asker.as_ref().filter(|_| !replayed) {
             if let Some(first) = self.door.held_back(&asker.user) {
-                counted("held_back");
+                counted(Handled::HeldBack);
                 if first {
                     self.outputs.host_line(
                         Level::Warn,
@@ -295,7 +292,7 @@ impl Serving {
         self.door.hold(taken);
         self.outputs.pm_reply = pm_reply;
         self.outputs.for_user = user;
-        self.outputs.answering = (kind == "command").then(|| super::output::Answering {
+        self.outputs.answering = is_command.then(|| super::output::Answering {
             id: id.clone(),
             waited,
             since: Instant::now(),
@@ -308,7 +305,7 @@ impl Serving {
         let outcome = match self.see_through(seq, what, &id, &cause).await {
             Ok(outcome) => outcome,
             Err(err) => {
-                rosey_core::metrics::message_handled(&self.args.name, kind, "crashed");
+                counted(Handled::Crashed);
                 return Err(err);
             }
         };
@@ -316,15 +313,11 @@ impl Serving {
         self.outputs.pm_reply = None;
         self.outputs.for_user = None;
         self.outputs.answering = None;
-        rosey_core::metrics::message_handled(
-            &self.args.name,
-            kind,
-            match outcome {
-                Outcome::Ok | Outcome::NotHandled => "ok",
-                Outcome::Failed(_) => "failed",
-                Outcome::Panicked(_) => "crashed",
-            },
-        );
+        counted(match outcome {
+            Outcome::Ok | Outcome::NotHandled => Handled::Ok,
+            Outcome::Failed(_) => Handled::Failed,
+            Outcome::Panicked(_) => Handled::Crashed,
+        });
         self.outputs.settle().await;
         match outcome {
             // `NotHandled` answers new configuration only; for a message it means nothing.

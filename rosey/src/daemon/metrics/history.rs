@@ -198,8 +198,9 @@ mod tests {
         record(&|| {
             rosey_core::metrics::command_routed("dice");
             rosey_core::metrics::command_routed("dice");
-            rosey_core::metrics::command_answered("dice", Duration::from_millis(2));
-            rosey_core::metrics::command_answered("dice", Duration::from_millis(4));
+            let dice = rosey_core::metrics::PluginMeters::new("dice");
+            dice.answered(Duration::from_millis(2));
+            dice.answered(Duration::from_millis(4));
             rosey_core::metrics::supervision_event("plugin:dice", "restarting", None);
         });
         history.sample(&recording.charted(), 11_000);

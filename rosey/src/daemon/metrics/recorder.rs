@@ -295,10 +295,9 @@ mod tests {
         metrics::with_local_recorder(&recording, || {
             rosey_core::metrics::command_routed("dice-roller");
             rosey_core::metrics::command_routed("dice-roller");
-            rosey_core::metrics::command_answered(
-                "dice-roller",
-                std::time::Duration::from_micros(700),
-            );
+            let meters = rosey_core::metrics::PluginMeters::new("dice-roller");
+            meters.answered(std::time::Duration::from_micros(700));
+            meters.handled(false, rosey_core::metrics::Handled::Stale);
             rosey_core::metrics::connector_connected(true);
             rosey_core::metrics::supervision_event("bot", "exited", Some("failed"));
         });
@@ -313,6 +312,8 @@ mod tests {
             "rosey_reply_seconds_bucket{plugin=\"dice-roller\",le=\"0.0005\"} 0",
             "rosey_reply_seconds_count{plugin=\"dice-roller\"} 1",
             "rosey_connector_connected 1",
+            "rosey_messages_handled_total{plugin=\"dice-roller\",kind=\"event\",outcome=\"stale\"} 1",
+            "rosey_messages_handled_total{plugin=\"dice-roller\",kind=\"command\",outcome=\"ok\"} 0",
             "rosey_unit_exits_total{unit=\"bot\",cause=\"failed\"} 1",
         ] {
             assert!(text.contains(line), "{line:?} in:\n{text}");
