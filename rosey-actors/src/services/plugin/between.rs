@@ -72,8 +72,8 @@ impl Serving {
         let seq = self.step_seq;
         let frame = ToHost::Config {
             seq,
-            json: config.json,
-            flat: config.flat,
+            json: config.json.clone(),
+            flat: config.flat.clone(),
         };
         if self.host.send(&frame).await.is_err() {
             let _ = reply.send(Err("the plugin's host is gone".to_owned()));
@@ -91,6 +91,7 @@ impl Serving {
         self.outputs.settle().await;
         match outcome {
             Outcome::Ok => {
+                self.config = config;
                 self.outputs
                     .host_line(Level::Info, "took the new configuration live (on_config)");
                 let _ = reply.send(Ok(ConfigTaken::Live));

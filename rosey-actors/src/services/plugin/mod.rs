@@ -265,7 +265,7 @@ impl Actor for PluginActor {
                 &format!("starting with {} bytes of handed-over state", state.len()),
             );
         }
-        let host = start::bring_up(&args, &plan, state, &mut outputs).await?;
+        let (host, config) = start::bring_up(&args, &plan, state, None, &mut outputs).await?;
         args.door.set_version(&version, plan.wants.clone());
         args.door
             .attach()
@@ -280,6 +280,7 @@ impl Actor for PluginActor {
             door: args.door.clone(),
             host,
             plan,
+            config,
             outputs,
             control: control_rx,
             last_beat: tokio::time::Instant::now(),

@@ -76,6 +76,9 @@ pub struct Serving {
     pub(super) door: Arc<Door>,
     pub(super) host: Host,
     pub(super) plan: Plan,
+    /// The configuration the running instance has (started with, or took live): a rollback
+    /// brings the old instance back with it, whatever the file says by then.
+    pub(super) config: rosey_core::plugin_config::PluginConfig,
     pub(super) outputs: Outputs,
     pub(super) control: mpsc::UnboundedReceiver<Control>,
     pub(super) last_beat: Instant,

@@ -175,16 +175,22 @@ async fn open_fresh(args: &PluginArgs, plan: &Plan) -> Result<Host, String> {
     }
 }
 
-/// Starts the plugin in an opened host with `state`; `Err` names why it did not start.
+/// Starts the plugin in an opened host with `state` and `config` (`None`: the plugin's config
+/// file as it is now); the configuration it started with, or why it did not start.
 pub async fn start(
     args: &PluginArgs,
     host: &mut Host,
     plan: &Plan,
     state: Option<Vec<u8>>,
+    config: Option<PluginConfig>,
     outputs: &mut Outputs,
-) -> Result<(), String> {
-    let config = PluginConfig::load(&args.home.plugin_config_file(&args.name))
-        .map_err(|err| err.to_string())?;
+) -> Result<PluginConfig, String> {
+    let config = match config {
+        Some(config) => config,
+        None => PluginConfig::load(&args.home.plugin_config_file(&args.name))
+            .map_err(|err| err.to_string())?,
+    };
+    let started_with = config.clone();
     let storage_dir = args.home.plugin_storage_dir(&args.name);
     if let Some(service) = host.service.take() {
         super::questions::serve(
@@ -235,7 +241,9 @@ pub async fn start(
             tracing::debug!(plugin = %args.name, "ignored a {other:?} during start");
         }
     }
-    started.map_err(|StepError(reason)| reason)
+    started
+        .map(|()| started_with)
+        .map_err(|StepError(reason)| reason)
 }
 
 /// The longest reason status shows for a partial sandbox (the host's report is its own
@@ -259,16 +267,18 @@ pub fn describe_sandbox(gaps: &[String]) -> String {
     format!("partial ({reason})")
 }
 
-/// Opens and starts `plan` in a fresh host.
+/// Opens and starts `plan` in a fresh host, with `config` (`None`: the file's); the host and
+/// the configuration it started with.
 pub async fn bring_up(
     args: &PluginArgs,
     plan: &Plan,
     state: Option<Vec<u8>>,
+    config: Option<PluginConfig>,
     outputs: &mut Outputs,
-) -> Result<Host, String> {
+) -> Result<(Host, PluginConfig), String> {
     let mut host = open(args, plan).await?;
-    start(args, &mut host, plan, state, outputs).await?;
-    Ok(host)
+    let config = start(args, &mut host, plan, state, config, outputs).await?;
+    Ok((host, config))
 }
 
 #[cfg(test)]

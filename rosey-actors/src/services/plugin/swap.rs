@@ -240,11 +240,13 @@ impl Serving {
             &mut self.host,
             &new_plan,
             state.clone(),
+            None,
             &mut self.outputs,
         )
         .await
         {
-            Ok(()) => {
+            Ok(config) => {
+                self.config = config;
                 self.door.set_version(&version, new_plan.wants.clone());
                 if let Err(err) = self.door.attach().await {
                     // Read again on the next message; nothing is lost meanwhile but what the
@@ -268,10 +270,18 @@ impl Serving {
                     Level::Error,
                     &format!("v{version} failed to start: {err}; bringing v{old} back"),
                 );
+                // With the configuration it ran with: a reload for a new configuration it
+                // cannot load fails with the file, not the old instance.
                 let back = match Plan::load(&self.args, &old) {
-                    Ok(plan) => start::bring_up(&self.args, &plan, state, &mut self.outputs)
-                        .await
-                        .map(|host| (host, plan)),
+                    Ok(plan) => start::bring_up(
+                        &self.args,
+                        &plan,
+                        state,
+                        Some(self.config.clone()),
+                        &mut self.outputs,
+                    )
+                    .await
+                    .map(|(host, _)| (host, plan)),
                     Err(err) => Err(err),
                 };
                 match back {
