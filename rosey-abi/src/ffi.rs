@@ -99,14 +99,24 @@ pub struct FfiError {
     pub message: RString,
 }
 
-/// The plugin's configuration, pre-digested by the host so the SDK needs no parser.
+/// The plugin's configuration, pre-digested by the host so the SDK needs no parser. Its
+/// `Debug` names the keys only: a value may be a secret, and must not reach a log by a `{:?}`.
 #[repr(C)]
-#[derive(StableAbi, Debug, Clone)]
+#[derive(StableAbi, Clone)]
 pub struct FfiConfig {
     /// The whole configuration document as JSON (`{}` when the operator set nothing).
     pub json: RString,
     /// Every scalar leaf, keyed by its dotted path (`limits.max_dice`), rendered as text.
     pub flat: RVec<Tuple2<RString, RString>>,
+}
+
+impl core::fmt::Debug for FfiConfig {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let keys: Vec<&str> = self.flat.iter().map(|pair| pair.0.as_str()).collect();
+        f.debug_struct("FfiConfig")
+            .field("keys", &keys)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the host calls into while a plugin runs: chat output, storage, logging.
@@ -205,4 +215,25 @@ impl RootModule for PluginModuleRef {
     const BASE_NAME: &'static str = "rosey_plugin";
     const NAME: &'static str = "rosey plugin";
     const VERSION_STRINGS: VersionStrings = package_version_strings!();
+}
+
+#[cfg(test)]
+mod tests {
+    use abi_stable::std_types::{RString, RVec, Tuple2};
+
+    use super::FfiConfig;
+
+    #[test]
+    fn debug_names_the_keys_and_never_a_value() {
+        let config = FfiConfig {
+            json: RString::from(r#"{"token":"sk-live-123"}"#),
+            flat: RVec::from(vec![Tuple2(
+                RString::from("token"),
+                RString::from("sk-live-123"),
+            )]),
+        };
+        let shown = format!("{config:?}");
+        assert!(shown.contains("token"), "{shown}");
+        assert!(!shown.contains("sk-live-123"), "{shown}");
+    }
 }

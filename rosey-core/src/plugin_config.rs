@@ -5,13 +5,25 @@
 
 use std::path::Path;
 
-/// A plugin's configuration, digested.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// A plugin's configuration, digested. Its `Debug` names the keys only: a value may be a
+/// secret (an API key), and a debug line must not carry it into a log.
+#[derive(Clone, PartialEq, Default)]
 pub struct PluginConfig {
     /// The whole document as JSON (`{}` when empty or absent).
     pub json: String,
     /// Every scalar leaf by dotted path, as text; sequences are given whole, as JSON.
     pub flat: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for PluginConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginConfig")
+            .field(
+                "keys",
+                &self.flat.iter().map(|(key, _)| key).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 /// A configuration file that cannot be used.
@@ -71,6 +83,21 @@ impl PluginConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_names_the_keys_and_never_a_value() {
+        let config =
+            PluginConfig::parse("api_key: sk-live-123\nlimits:\n  max: 7\n").expect("parses");
+        let shown = format!("{config:?}");
+        assert!(
+            shown.contains("api_key") && shown.contains("limits.max"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("sk-live-123") && !shown.contains('7'),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn nested_scalars_flatten_to_dotted_keys() {
