@@ -229,8 +229,10 @@ pub(crate) fn host_check(library: &Path) -> Result<(), rosey_core::install::Hook
     .into())
 }
 
-/// The running daemon's state of each plugin, when a daemon runs for this home.
-fn running_states(home: &Home) -> Option<std::collections::BTreeMap<String, String>> {
+/// The running daemon's state of each plugin, when a daemon runs for this home, and what
+/// to say of a plugin it does not list: `not loaded` (disabled, or installed since it
+/// started), or why none is listed (the plugin supervisor is stopped, or did not answer).
+fn running_states(home: &Home) -> Option<(std::collections::BTreeMap<String, String>, String)> {
     let response = crate::control::call(
         home,
         &crate::control::Request::Status,
@@ -239,26 +241,36 @@ fn running_states(home: &Home) -> Option<std::collections::BTreeMap<String, Stri
     .ok()
     .filter(|response| response.ok)?;
     let report: crate::control::StatusReport = serde_json::from_value(response.data).ok()?;
-    Some(
-        report
-            .plugins
-            .into_iter()
-            .map(|unit| (unit.name, unit.state))
-            .collect(),
-    )
+    let unlisted = if let Some(supervisor) = &report.plugin_supervisor {
+        format!("not running (the plugin supervisor is {supervisor})")
+    } else if report
+        .unknown
+        .iter()
+        .any(|unknown| unknown.what == crate::control::UNKNOWN_PLUGINS)
+    {
+        "unknown (the plugin supervisor did not answer)".to_owned()
+    } else {
+        "not loaded".to_owned()
+    };
+    let states = report
+        .plugins
+        .into_iter()
+        .map(|unit| (unit.name, unit.state))
+        .collect();
+    Some((states, unlisted))
 }
 
 fn run_list(home: &Home, json: bool) -> Result<()> {
     let registry = Registry::load(home)?;
     let states = running_states(home);
-    // With a daemon running, a plugin it does not run (disabled, or installed since it
-    // started) shows as `not loaded`; with none, there is no state to show.
+    // With a daemon running, a plugin it does not list says why; with none, there is no
+    // state to show.
     let state_of = |name: &str| {
-        states.as_ref().map(|states| {
+        states.as_ref().map(|(states, unlisted)| {
             states
                 .get(name)
                 .cloned()
-                .unwrap_or_else(|| "not loaded".to_owned())
+                .unwrap_or_else(|| unlisted.clone())
         })
     };
     if json {

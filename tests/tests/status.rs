@@ -133,6 +133,11 @@ fn a_stopped_plugin_supervisor_is_a_row_and_its_plugins_read_stopped() {
         "{text}"
     );
     assert!(!text.contains("none installed"), "{text}");
+    let list = stack.home.run_ok(&["plugin", "list"]);
+    assert!(
+        list.contains("not running (the plugin supervisor is stopped)"),
+        "`plugin list` says why, not `not loaded`: {list}"
+    );
 
     let started = stack.rosey(&["start", "plugins"]);
     assert!(started.status.success(), "{started:?}");
