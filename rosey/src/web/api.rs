@@ -264,19 +264,25 @@ fn check_plugin_name(name: &str) -> ApiResult<()> {
     }
 }
 
-async fn plugin_log(
-    State(state): State<WebState>,
-    Path(name): Path<String>,
-    query: Result<Query<LogQuery>, QueryRejection>,
-) -> ApiResult<Json<serde_json::Value>> {
+/// A plugin log request's plugin name checked and its `?lines=N` read (100 when absent,
+/// bounded to 1..=[`MAX_LOG_LINES`]).
+fn log_request(name: &str, query: Result<Query<LogQuery>, QueryRejection>) -> ApiResult<usize> {
     let Query(query) = query.map_err(|err| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             format!("{err}: lines must be a number (1 to {MAX_LOG_LINES})"),
         )
     })?;
-    check_plugin_name(&name)?;
-    let lines = query.lines.unwrap_or(100).clamp(1, MAX_LOG_LINES);
+    check_plugin_name(name)?;
+    Ok(query.lines.unwrap_or(100).clamp(1, MAX_LOG_LINES))
+}
+
+async fn plugin_log(
+    State(state): State<WebState>,
+    Path(name): Path<String>,
+    query: Result<Query<LogQuery>, QueryRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let lines = log_request(&name, query)?;
     let path = state.daemon()?.home.plugin_log(&name);
     let read = {
         let path = path.clone();

@@ -17,7 +17,7 @@ use futures::Stream;
 use rosey_core::logs::{LiveLine, LogSource};
 use tokio::sync::{broadcast, mpsc};
 
-use super::{check_plugin_name, ApiError, ApiResult, LogQuery, MAX_LOG_LINES};
+use super::{log_request, ApiError, ApiResult, LogQuery};
 use crate::web::WebState;
 
 /// How many of `early` (lines the hub sent after this stream subscribed, read before the
@@ -36,14 +36,7 @@ pub(super) async fn follow(
     Path(name): Path<String>,
     query: Result<Query<LogQuery>, QueryRejection>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    let Query(query) = query.map_err(|err| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("{err}: lines must be a number (1 to {MAX_LOG_LINES})"),
-        )
-    })?;
-    check_plugin_name(&name)?;
-    let lines = query.lines.unwrap_or(100).clamp(1, MAX_LOG_LINES);
+    let lines = log_request(&name, query)?;
     let daemon = state.daemon()?;
     let source = LogSource::Plugin(name.clone());
     // Subscribed before the file is read, so no line falls between the two.
