@@ -213,6 +213,25 @@ impl Browser {
         result["result"]["value"].clone()
     }
 
+    /// Says `text` as `user` in the dashboard's chat box (local connector) and waits for the
+    /// bot's first reply there; returns its text (`rosey: …`).
+    pub fn dashboard_say(&mut self, user: &str, text: &str, timeout: Duration) -> String {
+        let (user, text) = (Value::from(user), Value::from(text));
+        self.eval(&format!(
+            "document.querySelector('#chat-user').value = {user};
+             document.querySelector('#chat-text').value = {text};
+             document.querySelector('#chat-send').click();"
+        ));
+        self.wait_until(
+            "document.querySelector('#chat-log li.reply')?.textContent ?? ''",
+            timeout,
+            "the bot's reply in the chat box",
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
     /// Evaluates `expression` until it is truthy (not false, null, 0 or ""); returns that
     /// value. Panics after `timeout` naming `what` and the page's text.
     pub fn wait_until(&mut self, expression: &str, timeout: Duration, what: &str) -> Value {

@@ -142,17 +142,7 @@ fn the_chat_box_gets_the_bots_answer_to_roll() {
         WAIT,
         "dice-roller running",
     );
-    browser.eval(
-        "document.querySelector('#chat-user').value = 'alice';
-         document.querySelector('#chat-text').value = '!roll 2d6';
-         document.querySelector('#chat-send').click();",
-    );
-    let reply = browser.wait_until(
-        "document.querySelector('#chat-log li.reply')?.textContent ?? ''",
-        WAIT,
-        "the bot's reply in the chat box",
-    );
-    let reply = reply.as_str().unwrap_or_default();
+    let reply = browser.dashboard_say("alice", "!roll 2d6", WAIT);
     assert!(
         reply.starts_with("rosey: alice rolled 2d6: ["),
         "unexpected reply {reply:?}"

@@ -230,22 +230,8 @@ fn an_uploaded_archive_is_installed_and_a_broken_one_is_refused_in_the_clis_word
         WAIT,
         "dice-roller listed as running",
     );
-    browser.eval(
-        "document.querySelector('#chat-user').value = 'alice';
-         document.querySelector('#chat-text').value = '!roll 2d6';
-         document.querySelector('#chat-send').click();",
-    );
-    let reply = browser.wait_until(
-        "document.querySelector('#chat-log li.reply')?.textContent ?? ''",
-        WAIT,
-        "dice-roller's answer in the chat box",
-    );
-    assert!(
-        reply
-            .as_str()
-            .is_some_and(|reply| reply.starts_with("rosey: alice rolled 2d6: [")),
-        "{reply}"
-    );
+    let reply = browser.dashboard_say("alice", "!roll 2d6", WAIT);
+    assert!(reply.starts_with("rosey: alice rolled 2d6: ["), "{reply}");
     // The same archive again is the CLI's refusal too.
     upload(&mut browser, &dice);
     let again = wait_text(

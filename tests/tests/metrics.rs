@@ -22,23 +22,31 @@ fn value(text: &str, series: &str) -> Option<f64> {
         .and_then(|value| value.trim().parse().ok())
 }
 
-/// `GET /metrics` on `stack`'s dashboard with its token, and that request without it.
-fn scraper(stack: &TestStack) -> impl Fn(bool) -> http::HttpResponse {
+/// A GET of `path` on `stack`'s dashboard (`metrics`, `api/history`), with its token or
+/// without.
+fn getter(stack: &TestStack) -> impl Fn(&str, bool) -> http::HttpResponse {
     let web = stack.unit("web");
-    let url = format!(
-        "{}metrics",
-        web["detail"].as_str().expect("the dashboard's URL")
-    );
+    let base = web["detail"]
+        .as_str()
+        .expect("the dashboard's URL")
+        .to_owned();
     let token = std::fs::read_to_string(stack.home.path().join("data/web-token"))
         .expect("the generated token");
     let bearer = format!("Bearer {}", token.trim());
-    move |with_token| {
+    move |path, with_token| {
+        let url = format!("{base}{path}");
         if with_token {
             http::get(&url, &[("Authorization", &bearer)])
         } else {
             http::get(&url, &[])
         }
     }
+}
+
+/// `GET /metrics` on `stack`'s dashboard with its token, or that request without it.
+fn scraper(stack: &TestStack) -> impl Fn(bool) -> http::HttpResponse {
+    let get = getter(stack);
+    move |with_token| get("metrics", with_token)
 }
 
 /// Scrapes until every series in `expected` reads at least its value; returns the text.
@@ -143,13 +151,7 @@ fn metrics_count_commands_replies_refusals_crashes_and_reloads_behind_the_token(
     assert!(memory > 100_000.0, "{memory}");
 
     // The charts' history answers too (its first point comes after 10 s, so it may be empty).
-    let web = stack.unit("web");
-    let token = std::fs::read_to_string(stack.home.path().join("data/web-token"))
-        .expect("the generated token");
-    let history = http::get(
-        &format!("{}api/history", web["detail"].as_str().expect("the URL")),
-        &[("Authorization", &format!("Bearer {}", token.trim()))],
-    );
+    let history = getter(&stack)("api/history", true);
     assert_eq!(history.status, 200, "{}", history.body);
     let history = history.json();
     assert_eq!(history["interval_secs"], 10);
