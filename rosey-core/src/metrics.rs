@@ -169,9 +169,9 @@ impl Handled {
     }
 }
 
-/// One plugin's meters for each message, registered once when its actor starts: the message
-/// path then pays an atomic add, not a registry lookup, and every series shows (at 0) from
-/// the plugin's start. Cheap to clone.
+/// One plugin's meters for each message, registered once per plugin (its door keeps them):
+/// the message path then pays an atomic add, not a registry lookup, and every series shows
+/// (at 0) from the plugin's start. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct PluginMeters(std::sync::Arc<Meters>);
 

@@ -180,6 +180,7 @@ impl PluginArgs {
             self.door.jetstream().clone(),
             self.logs.clone(),
             self.board.clone(),
+            self.door.meters().clone(),
         )
     }
 }

@@ -110,6 +110,7 @@ impl Outputs {
         js: jetstream::Context,
         logs: LogHub,
         board: Board,
+        meters: rosey_core::metrics::PluginMeters,
     ) -> Outputs {
         Outputs {
             name: name.to_owned(),
@@ -126,7 +127,7 @@ impl Outputs {
             pm_reply: None,
             for_user: None,
             answering: None,
-            meters: rosey_core::metrics::PluginMeters::new(name),
+            meters,
             board,
             warned: BTreeSet::new(),
         }

@@ -67,6 +67,9 @@ pub struct Door {
     /// Wakes a read waiting on the consumer when a message is put back from elsewhere (a
     /// poison message whose dead-letter copy could not be stored).
     put_back: tokio::sync::Notify,
+    /// The plugin's per-message meters, registered once for the stack's life (not at every
+    /// host start, which a reload waits for).
+    meters: rosey_core::metrics::PluginMeters,
 }
 
 /// Never waits for the door's lock: `<locked>` while someone holds it.
@@ -160,6 +163,7 @@ impl Door {
             .unwrap_or_default();
         Door {
             name: name.to_owned(),
+            meters: rosey_core::metrics::PluginMeters::new(name),
             js,
             store,
             attempts_file,
@@ -200,6 +204,11 @@ impl Door {
     /// The JetStream context the door publishes through.
     pub fn jetstream(&self) -> &jetstream::Context {
         &self.js
+    }
+
+    /// The plugin's per-message meters.
+    pub fn meters(&self) -> &rosey_core::metrics::PluginMeters {
+        &self.meters
     }
 
     /// The version new instances run.
