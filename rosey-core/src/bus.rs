@@ -26,8 +26,11 @@ use std::{
 
 use crate::{config::NatsTls, messaging, paths::Home};
 
+mod cluster;
 #[cfg(feature = "tls")]
 mod tls;
+
+pub use cluster::{make_cluster_secret, ClusterSettings, ROUTE_USER};
 
 /// A NATS user of the managed server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +71,9 @@ const READER_SUBSCRIBE: &[&str] = &[
 pub struct Credentials {
     daemon: String,
     reader: String,
+    /// The routes' password (the user [`ROUTE_USER`]), shared by every server of a cluster:
+    /// read from the home's cluster secret by [`Credentials::with_cluster_secret`].
+    route: Option<String>,
     /// The server certificate (DER) clients accept, when `nats.tls` is set.
     server_cert: Option<Vec<u8>>,
 }
@@ -96,6 +102,18 @@ pub enum BusError {
         path: PathBuf,
         /// What is wrong (part of the message, not a separate cause).
         reason: CredentialsError,
+    },
+    /// `nats.cluster` is set and the home has no cluster secret.
+    #[error("nats.cluster is set but {} is missing: run `rosey node secret` on one machine of the cluster and copy the file it makes to this path on every other one (mode 0600)", path.display())]
+    NoClusterSecret {
+        /// Where it should be.
+        path: PathBuf,
+    },
+    /// The cluster secret's file holds no usable secret.
+    #[error("the cluster secret {} holds no secret (a line of at least 16 characters, no spaces): copy the file again from the machine where `rosey node secret` made it", path.display())]
+    BadClusterSecret {
+        /// The file.
+        path: PathBuf,
     },
     /// A file or folder could not be written.
     #[error("cannot write {}: {source}", path.display())]
@@ -162,6 +180,7 @@ impl Credentials {
         let credentials = Credentials {
             daemon: random_password()?,
             reader: random_password()?,
+            route: None,
             server_cert: None,
         };
         // A temp file is made 0600 before anything is written to it.
@@ -268,13 +287,14 @@ impl Credentials {
         Ok(Credentials {
             daemon: find(BusUser::Daemon)?,
             reader: find(BusUser::Reader)?,
+            route: None,
             server_cert: None,
         })
     }
 }
 
 /// 160 random bits from the kernel, as 40 hex digits (safe in any config syntax).
-fn random_password() -> Result<String, BusError> {
+pub(crate) fn random_password() -> Result<String, BusError> {
     let mut bytes = [0u8; 20];
     fs::File::open("/dev/urandom")
         .and_then(|mut random| random.read_exact(&mut bytes))
@@ -295,6 +315,8 @@ pub struct ServerSettings {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// The most the JetStream file store may use ([`crate::messaging::StoreBudget::total`]).
     pub max_file_store: u64,
+    /// The cluster this server joins (`nats.cluster`); `None`: it stands alone.
+    pub cluster: Option<ClusterSettings>,
 }
 
 /// A string in the server config's syntax (a JSON string is one).
@@ -344,6 +366,9 @@ pub fn server_config(credentials: &Credentials, settings: &ServerSettings) -> St
         quoted_list(READER_SUBSCRIBE)
     ));
     config.push_str("  ]\n}\n");
+    if let Some(cluster) = &settings.cluster {
+        config.push_str(&cluster.render(credentials));
+    }
     config
 }
 
@@ -403,6 +428,7 @@ mod tests {
         let credentials = Credentials {
             daemon: "d".repeat(40),
             reader: "r".repeat(40),
+            route: None,
             server_cert: None,
         };
         let config = server_config(
@@ -413,6 +439,7 @@ mod tests {
                 store_dir: "/srv/ro\"sey/data/nats".into(),
                 tls: None,
                 max_file_store: 64 * 1024 * 1024,
+                cluster: None,
             },
         );
         assert!(

@@ -16,6 +16,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 mod channel;
 mod describe;
+mod nodes;
 mod replay;
 mod streams;
 pub use channel::{
@@ -23,6 +24,7 @@ pub use channel::{
     PlaylistState, PollState, StatePart, StateRefused, StateReply,
 };
 pub use describe::describe;
+pub use nodes::{heartbeat_node, node_heartbeat_subject, NodeHeartbeat, NODE_HEARTBEATS_ALL};
 pub use replay::{
     is_replay_subject, original_subject, replay_msg_id, replay_subject, replays_to,
     REPLAYED_FROM_HEADER, REPLAYS_ALL,

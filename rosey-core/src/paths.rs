@@ -141,6 +141,12 @@ impl Home {
         self.nats_auth_dir().join("credentials")
     }
 
+    /// `data/nats-auth/cluster-secret`: the route password every server of a NATS cluster
+    /// shares (made by `rosey node secret`, copied to every machine; mode 0600).
+    pub fn nats_cluster_secret_file(&self) -> PathBuf {
+        self.nats_auth_dir().join("cluster-secret")
+    }
+
     /// `data/nats-auth/nats-server.conf`: written by the daemon at each start of nats-server
     /// (mode 0600: it holds the passwords).
     pub fn nats_server_config(&self) -> PathBuf {

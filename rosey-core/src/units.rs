@@ -11,13 +11,16 @@ pub const BOT: &str = "bot";
 pub const WEB: &str = "web";
 /// The supervisor of the plugins.
 pub const PLUGINS: &str = "plugins";
+/// A plugin node's agent (`rosey node start`): its heartbeats to the main daemon.
+pub const NODE: &str = "node";
 
-/// The services the daemon runs under the root supervisor (besides `plugins`).
-pub const SERVICES: &[&str] = &[NATS, BOT, WEB];
+/// The services the daemon (or a node daemon: `nats`, `node`) runs under the root supervisor
+/// (besides `plugins`).
+pub const SERVICES: &[&str] = &[NATS, BOT, WEB, NODE];
 
 /// Every name a plugin may not take: the services, the plugin supervisor, and `rosey` (the
 /// daemon's own log source).
-pub const RESERVED_NAMES: &[&str] = &[NATS, BOT, WEB, PLUGINS, "rosey"];
+pub const RESERVED_NAMES: &[&str] = &[NATS, BOT, WEB, NODE, PLUGINS, "rosey"];
 
 /// `true` when `name` belongs to a unit of the stack, so no plugin may be called that.
 pub fn is_reserved(name: &str) -> bool {

@@ -251,7 +251,41 @@ pub struct StatusReport {
     /// unreachable: each plugin's `dead_letters` is then absent, not 0). Empty when all is known.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unknown: Vec<Unknown>,
+    /// This daemon's node name when it is a plugin node (`rosey node start`); absent for the
+    /// main daemon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// The plugin nodes the main daemon hears from over the cluster (none without
+    /// `nats.cluster`), by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeStatus>,
 }
+
+/// A plugin node as `rosey status` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NodeStatus {
+    /// Its name (`node.name`).
+    pub name: String,
+    /// `up`, or `lost` when silent for longer than `node.lost_after_ms`.
+    pub state: String,
+    /// Its nats-server's name in the cluster.
+    pub server_name: String,
+    /// Its host name and route address.
+    pub address: String,
+    /// The plugins it runs, as of its last heartbeat.
+    pub plugins: Vec<String>,
+    /// Resident memory of the node daemon, its nats-server and its plugin hosts.
+    pub memory_bytes: u64,
+    /// How long ago its last heartbeat arrived, ms.
+    pub last_heartbeat_ms: u64,
+    /// Seconds since the node daemon started.
+    pub uptime_secs: u64,
+}
+
+/// [`NodeStatus::state`] of a node that answers.
+pub const NODE_UP: &str = "up";
+/// [`NodeStatus::state`] of a node silent past `node.lost_after_ms`.
+pub const NODE_LOST: &str = "lost";
 
 /// Something `rosey status` could not find out.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -89,6 +89,10 @@ enum Command {
     /// its unit.
     #[command(subcommand)]
     Service(unit_cmd::UnitCommand),
+    /// Run this home as a plugin node: its nats-server joins the cluster `nats.cluster`
+    /// names and the main daemon can run plugins here (stop it with `rosey stop`).
+    #[command(subcommand)]
+    Node(NodeCommand),
     /// Print the shell completion script for bash, zsh or fish (see the README to install it).
     Completions {
         /// The shell.
@@ -104,6 +108,20 @@ enum Command {
     PluginHost(PluginHostArgs),
 }
 
+/// `rosey node …`.
+#[derive(Debug, clap::Subcommand)]
+enum NodeCommand {
+    /// Start this home's node daemon in the background (or in this terminal).
+    Start {
+        /// Run in this terminal instead: progress here, Ctrl+C stops.
+        #[arg(long)]
+        foreground: bool,
+    },
+    /// Make the cluster's route password (data/nats-auth/cluster-secret) on one machine, to
+    /// copy to every other machine of the cluster; keeps one that exists.
+    Secret,
+}
+
 impl Command {
     /// The daemon (in any of its forms) and the plugin host: processes that outlive a reader.
     fn is_long_running(&self) -> bool {
@@ -113,6 +131,7 @@ impl Command {
                 target: None,
                 foreground: true
             } | Command::Dev
+                | Command::Node(NodeCommand::Start { foreground: true })
                 | Command::Daemon(_)
                 | Command::PluginHost(_)
         )
@@ -144,6 +163,16 @@ fn main() -> ExitCode {
             },
         ),
         Command::Start { target, .. } => service_cmd::start(&home, target),
+        Command::Node(NodeCommand::Start { foreground: true }) => daemon::main(
+            &home,
+            daemon::DaemonArgs {
+                foreground: true,
+                node: true,
+                ..Default::default()
+            },
+        ),
+        Command::Node(NodeCommand::Start { foreground: false }) => service_cmd::start_node(&home),
+        Command::Node(NodeCommand::Secret) => service_cmd::node_secret(&home),
         Command::Stop { target } => service_cmd::stop(&home, target),
         Command::Restart { target } => service_cmd::restart(&home, target),
         Command::Status { json } => service_cmd::status(&home, json),

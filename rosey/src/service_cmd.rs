@@ -68,7 +68,7 @@ pub fn start(home: &Home, target: Option<String>) -> ExitCode {
             Err(code) => code,
         };
     }
-    match start_daemon(home) {
+    match start_daemon(home, false) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: cannot start the rosey daemon: {err:#}");
@@ -77,7 +77,36 @@ pub fn start(home: &Home, target: Option<String>) -> ExitCode {
     }
 }
 
-fn start_daemon(home: &Home) -> anyhow::Result<ExitCode> {
+/// `rosey node start`: the node daemon in the background, as `rosey start` does the bot's.
+pub fn start_node(home: &Home) -> ExitCode {
+    match start_daemon(home, true) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: cannot start the rosey node daemon: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `rosey node secret`: the cluster's route password, made once, with where to copy it.
+pub fn node_secret(home: &Home) -> ExitCode {
+    match rosey_core::bus::make_cluster_secret(home) {
+        Ok((path, made)) => {
+            let what = if made { "Made" } else { "Kept the existing" };
+            println!("✓ {what} cluster secret {}", path.display());
+            println!(
+                "Copy it to data/nats-auth/cluster-secret in the home of every other machine of the cluster (mode 0600), then start each: rosey start here, rosey node start on the nodes."
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn start_daemon(home: &Home, node: bool) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
     let exe = std::env::current_exe().context("cannot find the rosey executable")?;
     let log_path = home.service_log("rosey");
@@ -107,6 +136,7 @@ fn start_daemon(home: &Home) -> anyhow::Result<ExitCode> {
         .arg("--home")
         .arg(home.root())
         .args(["daemon", "--progress-fd", "3"])
+        .args(node.then_some("--node"))
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
@@ -145,8 +175,14 @@ fn start_daemon(home: &Home) -> anyhow::Result<ExitCode> {
             println!("Next steps:");
             println!("  rosey status           # Check service status");
             println!("  rosey logs -f          # Tail logs");
-            println!("  rosey say \"!roll 2d6\"  # Talk to the bot");
-            println!("  rosey stop             # Stop everything");
+            if node {
+                println!(
+                    "  rosey stop             # Stop this node (the main daemon sees it lost)"
+                );
+            } else {
+                println!("  rosey say \"!roll 2d6\"  # Talk to the bot");
+                println!("  rosey stop             # Stop everything");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Some(false) => {

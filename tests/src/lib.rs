@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod cli;
+pub mod cluster;
 pub mod connector;
 pub mod cytube;
 pub mod disk;

@@ -55,6 +55,9 @@ struct Inner {
     credentials: Credentials,
     url: String,
     doors: Doors,
+    /// Whether the streams are this keeper's too (the main daemon's), or only the doors'
+    /// consumers (a plugin node's: the main daemon sizes the streams to its own disk).
+    keeps_streams: bool,
     client: tokio::sync::OnceCell<async_nats::Client>,
     record: Mutex<Record>,
     /// One check at a time.
@@ -90,17 +93,28 @@ impl std::fmt::Debug for Keeper {
 impl Keeper {
     /// A keeper of the streams on the server at `url` and the consumers of `doors`.
     pub fn new(credentials: Credentials, url: String, doors: Doors) -> Keeper {
+        Keeper::keeping(credentials, url, doors, true)
+    }
+
+    fn keeping(credentials: Credentials, url: String, doors: Doors, keeps_streams: bool) -> Keeper {
         Keeper {
             inner: Arc::new(Inner {
                 credentials,
                 url,
                 doors,
+                keeps_streams,
                 client: tokio::sync::OnceCell::new(),
                 record: Mutex::default(),
                 checking: tokio::sync::Mutex::new(()),
                 reconnected: Arc::default(),
             }),
         }
+    }
+
+    /// A keeper of the doors' consumers only, on a plugin node: the streams are the main
+    /// daemon's, sized to its disk.
+    pub fn consumers_only(credentials: Credentials, url: String, doors: Doors) -> Keeper {
+        Keeper::keeping(credentials, url, doors, false)
     }
 
     fn record(&self) -> std::sync::MutexGuard<'_, Record> {
@@ -297,10 +311,11 @@ impl Keeper {
         let js = jetstream::new(self.client().await?);
         let mut fixed = Vec::new();
         let store = self.inner.doors.store();
-        for config in [
+        let streams = [
             messaging::stream_config(&store),
             messaging::dead_letter_stream_config(&store),
-        ] {
+        ];
+        for config in streams.into_iter().filter(|_| self.inner.keeps_streams) {
             if let Some(what) = keep_stream(&js, config).await? {
                 fixed.push(what);
             }
@@ -428,6 +443,7 @@ fn same_stream(have: &stream::Config, want: &stream::Config) -> bool {
         && have.max_age == want.max_age
         && have.max_bytes == want.max_bytes
         && have.discard == want.discard
+        && have.num_replicas.max(1) == want.num_replicas.max(1)
         && (want.duplicate_window.is_zero() || have.duplicate_window == want.duplicate_window)
 }
 

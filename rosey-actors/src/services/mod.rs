@@ -7,5 +7,6 @@ pub mod board;
 pub mod bot;
 pub mod keeper;
 pub mod nats;
+pub mod node;
 pub mod plugin;
 pub mod process;

@@ -61,6 +61,9 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+    /// A node was asked for where `rosey.yaml` sets no cluster to join.
+    #[error("a plugin node needs nats.cluster in {}: the cluster's name, this server's route address (listen) and the other servers' (routes); see OPERATORS.md, \"Running across machines\"", .0.display())]
+    NotClustered(PathBuf),
     /// The thread that forks every child could not start.
     #[error("cannot start the process spawner: {0}")]
     Spawner(#[source] std::io::Error),
@@ -83,6 +86,7 @@ pub struct StackBuilder {
     nats_binary: Option<PathBuf>,
     host_log_level: Option<String>,
     board: Option<crate::services::board::Board>,
+    node: bool,
 }
 
 impl std::fmt::Debug for StackBuilder {
@@ -93,6 +97,7 @@ impl std::fmt::Debug for StackBuilder {
             .field("extra_services", &self.extra_services)
             .field("host_program", &self.host_program)
             .field("nats_binary", &self.nats_binary)
+            .field("node", &self.node)
             .finish_non_exhaustive()
     }
 }
@@ -126,6 +131,7 @@ impl Stack {
             nats_binary: None,
             host_log_level: None,
             board: None,
+            node: false,
         }
     }
 }
@@ -198,6 +204,15 @@ impl StackBuilder {
         self
     }
 
+    /// Builds a plugin node instead of a bot (`rosey node start`): the home's nats-server
+    /// joins the cluster `nats.cluster` names, and the `node` service says the node is alive
+    /// to the main daemon; no chat, no bot. The node's name is `node.name` (else the host
+    /// name). Its route password is the cluster's secret, copied into its home.
+    pub fn node(mut self) -> Self {
+        self.node = true;
+        self
+    }
+
     /// Resolves everything that can fail before anything runs; nothing is started.
     pub fn prepare(self) -> Result<PreparedStack, BuildError> {
         let home = self.home;
@@ -218,10 +233,21 @@ impl StackBuilder {
                 home.nats_store_dir().display()
             );
         }
-        let nats_credentials =
+        let node = match (self.node, &config.nats.cluster) {
+            (false, _) => None,
+            (true, Some(_)) => Some(config.node.resolved_name()),
+            (true, None) => return Err(BuildError::NotClustered(home.config_file())),
+        };
+        let store = store.with_replicas(config.nats.cluster.as_ref().map_or(1, |c| c.replicas()));
+        let mut nats_credentials =
             Credentials::load_or_create(&home)?.with_tls(&home, config.nats.tls.as_ref())?;
+        if config.nats.cluster.is_some() {
+            nats_credentials = nats_credentials.with_cluster_secret(&home)?;
+        }
         let (connector, local) = match self.connector {
             Some(connector) => (connector, None),
+            // A node has no chat: its stack runs no bot to read this one.
+            None if node.is_some() => (Arc::new(LocalConnector::new()) as Arc<dyn Connector>, None),
             None => {
                 let password = std::env::var(connector::CYTUBE_PASSWORD_ENV).ok();
                 let made = connector::from_config(&config.bot, password)?;
@@ -268,6 +294,7 @@ impl StackBuilder {
             logs,
             extra_services: self.extra_services,
             config,
+            node,
         };
         Ok(PreparedStack { ctx, local })
     }

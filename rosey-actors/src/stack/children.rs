@@ -70,7 +70,15 @@ pub(super) fn nats_child(ctx: &StackContext) -> ChildSpec {
             .as_ref()
             .map(|tls| (tls.cert_path(&ctx.home), tls.key_path(&ctx.home))),
         store: ctx.store,
-        ready_timeout: Duration::from_secs(15),
+        cluster: ctx.cluster_settings(),
+        makes_streams: ctx.node.is_none(),
+        // A cluster's JetStream answers once its servers elected a leader, and three copies
+        // of a stream need three servers up: the others may be starting too.
+        ready_timeout: Duration::from_secs(if ctx.config.nats.cluster.is_some() {
+            60
+        } else {
+            15
+        }),
         shutdown_timeout: Duration::from_millis(settings.shutdown_timeout_ms),
         spawner: ctx.spawner.clone(),
         board: ctx.board.clone(),
@@ -113,6 +121,36 @@ pub(super) fn bot_child(ctx: &StackContext, keeper: &Keeper, down: &PluginsDown)
     })
 }
 
+pub(super) fn node_child(ctx: &StackContext, name: &str) -> ChildSpec {
+    let settings = ctx.config.service_settings(units::NODE);
+    let cluster = ctx.cluster_settings();
+    let (route_host, route_port) = cluster
+        .as_ref()
+        .map(|cluster| cluster.listen.clone())
+        .unwrap_or_default();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_default();
+    let args = NodeArgs {
+        name: name.to_owned(),
+        server_name: cluster
+            .map(|cluster| cluster.server_name)
+            .unwrap_or_default(),
+        address: format!("{host} (routes {route_host}:{route_port})"),
+        nats_url: ctx.nats_url(),
+        credentials: ctx.nats_credentials.clone(),
+        board: ctx.board.clone(),
+        every: ctx.config.node.heartbeat(),
+        started_ms: rosey_core::messaging::now_ms(),
+    };
+    let on_starting = ctx.on_starting.clone();
+    child_spec(units::NODE, &settings, move |supervisor: ActorCell| {
+        let args = args.clone();
+        on_starting(units::NODE);
+        async move { spawn_child(None, NodeActor, args, supervisor).await }
+    })
+}
+
 pub(super) fn extra_child(ctx: &StackContext, extra: &ExtraService) -> ChildSpec {
     let settings = ctx.config.service_settings(&extra.name);
     let on_starting = ctx.on_starting.clone();
@@ -150,6 +188,9 @@ pub(super) fn plugins_child(
                     .plugins
                     .iter()
                     .filter(|(_, plugin)| plugin.enabled)
+                    // A node runs what the main daemon places on it, never plugins of its
+                    // own home: two doors on one consumer would split its messages.
+                    .filter(|_| ctx.node.is_none())
                     .map(|(name, plugin)| {
                         plugin_spec(&ctx, &runtime, &client, name, &plugin.version.to_string())
                     })

@@ -17,10 +17,14 @@
 mod builder;
 mod children;
 mod error;
+mod nodes;
 mod plugins;
 pub use builder::{BuildError, PreparedStack, StackBuilder};
-use children::{bot_child, extra_child, nats_child, plugin_spec, plugins_child, supervisor_spec};
+use children::{
+    bot_child, extra_child, nats_child, node_child, plugin_spec, plugins_child, supervisor_spec,
+};
 pub use error::StackError;
+pub use nodes::{NodeView, Nodes};
 
 /// What a running stack's units are seen by from outside: their reports (`Board`), the
 /// plugin hosts' program, and who waits for replies to an injected message.
@@ -41,6 +45,7 @@ use crate::{
         bot::{BotActor, BotArgs, BotMsg},
         keeper::Keeper,
         nats::{NatsActor, NatsArgs},
+        node::{NodeActor, NodeArgs},
         plugin::{
             door::{Doors, Wants},
             spares::Spares,
@@ -99,6 +104,8 @@ pub(crate) struct StackContext {
     pub(crate) logs: LogHub,
     /// Services of the embedding program, supervised by the root after the built-in ones.
     pub(crate) extra_services: Vec<ExtraService>,
+    /// `Some(name)` when this stack is plugin node `name` (no bot), not a bot.
+    pub(crate) node: Option<String>,
 }
 
 /// Leaves out the configuration (it holds passwords and the dashboard's token) and the
@@ -115,6 +122,7 @@ impl std::fmt::Debug for StackContext {
             .field("connector", &self.connector.name())
             .field("host_log_level", &self.host_log_level)
             .field("extra_services", &self.extra_services)
+            .field("node", &self.node)
             .finish_non_exhaustive()
     }
 }
@@ -155,6 +163,25 @@ impl StackContext {
         format!("nats://{}:{}", self.config.nats.host, self.nats_port)
     }
 
+    /// How the home's nats-server joins its cluster (`nats.cluster`), resolved.
+    pub(crate) fn cluster_settings(&self) -> Option<rosey_core::bus::ClusterSettings> {
+        let cluster = self.config.nats.cluster.as_ref()?;
+        Some(rosey_core::bus::ClusterSettings {
+            name: cluster.name.clone(),
+            server_name: cluster.server_name(self.node.as_deref()),
+            listen: cluster.listen_addr(),
+            routes: cluster.route_addrs(),
+            tls: cluster.tls.as_ref().map(|tls| {
+                let root = self.home.root();
+                (
+                    root.join(&tls.cert),
+                    root.join(&tls.key),
+                    root.join(&tls.ca),
+                )
+            }),
+        })
+    }
+
     /// A new connection to the stack's NATS as the daemon's user, named `name`.
     pub(crate) async fn connect_nats(&self, name: &str) -> Result<async_nats::Client, BusError> {
         self.nats_credentials
@@ -178,6 +205,7 @@ pub struct Stack {
     runtime: PluginRuntime,
     client: Arc<tokio::sync::OnceCell<async_nats::Client>>,
     keeper: Keeper,
+    nodes: Nodes,
 }
 
 /// Never waits for the plugin supervisor's lock: `<locked>` while someone holds it.
@@ -247,14 +275,25 @@ impl Stack {
                 ctx.logs.clone(),
             ),
         };
-        let keeper = Keeper::new(
-            ctx.nats_credentials.clone(),
-            ctx.nats_url(),
-            runtime.doors.clone(),
-        );
+        let keeper = if ctx.node.is_some() {
+            Keeper::consumers_only(
+                ctx.nats_credentials.clone(),
+                ctx.nats_url(),
+                runtime.doors.clone(),
+            )
+        } else {
+            Keeper::new(
+                ctx.nats_credentials.clone(),
+                ctx.nats_url(),
+                runtime.doors.clone(),
+            )
+        };
         let mut children = vec![
             nats_child(&ctx),
-            bot_child(&ctx, &keeper, &down),
+            match &ctx.node {
+                None => bot_child(&ctx, &keeper, &down),
+                Some(name) => node_child(&ctx, name),
+            },
             plugins_child(&ctx, &runtime, plugins_slot.clone()),
         ];
         children.extend(
@@ -279,9 +318,15 @@ impl Stack {
                 }
             };
         let keeping = keeper.spawn();
+        let nodes = Nodes::new(ctx.config.node.lost_after());
+        let following = (ctx.node.is_none() && ctx.config.nats.cluster.is_some())
+            .then(|| nodes.follow(ctx.nats_credentials.clone(), ctx.nats_url()));
         let root_done = tokio::spawn(async move {
             let _ = root_done.await;
             keeping.abort();
+            if let Some(following) = following {
+                following.abort();
+            }
         });
         Ok((
             Stack {
@@ -292,6 +337,7 @@ impl Stack {
                 runtime,
                 client: Arc::default(),
                 keeper,
+                nodes,
             },
             root_done,
         ))
@@ -316,6 +362,16 @@ impl Stack {
     /// Where its NATS listens (`nats://host:port`).
     pub fn nats_url(&self) -> String {
         self.ctx.nats_url()
+    }
+
+    /// The plugin nodes heard from over the cluster (none without `nats.cluster`).
+    pub fn nodes(&self) -> &Nodes {
+        &self.nodes
+    }
+
+    /// This stack's node name when it is a plugin node (`rosey node start`), not a bot.
+    pub fn node_name(&self) -> Option<&str> {
+        self.ctx.node.as_deref()
     }
 
     /// What its units report about themselves (pids, versions, details) for status.

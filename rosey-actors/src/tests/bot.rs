@@ -299,6 +299,6 @@ async fn a_services_section_for_a_service_the_stack_does_not_run_fails_the_start
     assert_eq!(key, "services.nat");
     assert_eq!(
         problem,
-        "there is no service \"nat\"; the services are nats, bot, web, calm"
+        "there is no service \"nat\"; the services are nats, bot, web, node, calm"
     );
 }

@@ -89,6 +89,7 @@ impl TestNats {
             store_dir: home.nats_store_dir(),
             tls: None,
             max_file_store: max_file_store.unwrap_or(64 * 1024 * 1024),
+            cluster: None,
         };
         let config = bus::write_server_config(&home, &credentials, &settings).expect("config");
         if max_file_store.is_none() {

@@ -25,6 +25,7 @@
 //! web: { enabled: true, host: 127.0.0.1, port: 8080 }
 //! ```
 
+mod cluster;
 mod cytube;
 mod de;
 mod dev;
@@ -48,6 +49,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::paths::Home;
 
+pub use cluster::{
+    is_valid_name, ClusterConfig, ClusterTls, NodeConfig, MAIN_SERVER_NAME, MAX_REPLICAS,
+};
 pub use cytube::CytubeConfig;
 use de::{port, section};
 pub use dev::DevConfig;
@@ -100,6 +104,9 @@ pub struct Config {
     /// The status dashboard.
     #[serde(deserialize_with = "section")]
     pub web: WebConfig,
+    /// This machine's name as a plugin node, and how nodes are watched.
+    #[serde(deserialize_with = "section")]
+    pub node: NodeConfig,
 }
 
 impl Default for Config {
@@ -115,6 +122,7 @@ impl Default for Config {
             dev: DevConfig::default(),
             logs: LogsConfig::default(),
             web: WebConfig::default(),
+            node: NodeConfig::default(),
         }
     }
 }
@@ -146,6 +154,10 @@ pub struct NatsConfig {
         deserialize_with = "logs::optional_byte_size"
     )]
     pub max_storage: Option<u64>,
+    /// Join the nats-servers of other machines (see [`ClusterConfig`]); unset: this server
+    /// stands alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterConfig>,
 }
 
 /// `nats.tls`: the server's certificate and key, PEM files (relative paths are relative to
@@ -179,6 +191,7 @@ impl Default for NatsConfig {
             allow_remote: false,
             tls: None,
             max_storage: None,
+            cluster: None,
         }
     }
 }

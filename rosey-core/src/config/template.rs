@@ -173,6 +173,22 @@ pub fn commented_config(choices: &InitChoices) -> String {
     );
     line("  # a small disk.".into());
     line("  # max_storage: 512MiB".into());
+    line("  # Join the nats-servers of other machines (plugin nodes; see OPERATORS.md,".into());
+    line("  # \"Running across machines\"). Every machine needs this home's".into());
+    line("  # data/nats-auth/credentials.".into());
+    line("  # cluster:".into());
+    line("    # The cluster's name, the same on every machine.".into());
+    line("    # name: rosey".into());
+    line("    # This server's name, unique; unset: node.name on a node, main here.".into());
+    line("    # server_name: main".into());
+    line("    # Where the other servers' routes reach this one.".into());
+    line("    # listen: 0.0.0.0:6222".into());
+    line("    # The other servers' listen addresses.".into());
+    line("    # routes: [10.0.0.2:6222, 10.0.0.3:6222]".into());
+    line("    # Servers keeping a copy of each stream; unset: up to 3.".into());
+    line("    # replicas: 3".into());
+    line("    # TLS on the routes: this server's certificate and key, the peers' CA (PEM).".into());
+    line("    # tls: { cert: route.pem, key: route-key.pem, ca: ca.pem }".into());
     line(String::new());
     line("# The dashboard.".into());
     line("web:".into());
@@ -298,6 +314,15 @@ pub fn commented_config(choices: &InitChoices) -> String {
     line("  # watch: []".into());
     line("  # How long sources must be quiet before a rebuild, in ms.".into());
     line(format!("  # debounce_ms: {}", d.dev.debounce_ms));
+    line(String::new());
+    line("# Plugin nodes (rosey node start on another machine).".into());
+    line("node:".into());
+    line("  # This machine's node name; unset: its host name.".into());
+    line("  # name: box2".into());
+    line("  # How often a node says it is alive, in ms...".into());
+    line(format!("  # heartbeat_ms: {}", d.node.heartbeat_ms));
+    line("  # ...and how long the main daemon waits before it counts a silent node lost.".into());
+    line(format!("  # lost_after_ms: {}", d.node.lost_after_ms));
     out
 }
 

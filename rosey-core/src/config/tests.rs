@@ -466,7 +466,7 @@ fn a_services_section_must_name_a_service_the_stack_runs() {
         .expect_err("db is no service of rosey's");
     assert_eq!(
         err.to_string(),
-        "/home/bot/rosey.yaml: services.db: there is no service \"db\"; the services are nats, bot, web"
+        "/home/bot/rosey.yaml: services.db: there is no service \"db\"; the services are nats, bot, web, node"
     );
     let mut known = SERVICES.to_vec();
     known.push("db");

@@ -21,6 +21,10 @@ impl Config {
     /// Checks every rule; the first broken one is returned.
     pub(super) fn validate(&self) -> Result<(), Invalid> {
         check_nats(&self.nats)?;
+        if let Some(cluster) = &self.nats.cluster {
+            super::cluster::check_cluster(cluster)?;
+        }
+        super::cluster::check_node(&self.node)?;
         check_bot(&self.bot)?;
         for (prefix, settings) in [
             ("supervision.services", &self.supervision.services),

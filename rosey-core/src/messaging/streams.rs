@@ -7,6 +7,10 @@
 //! fifths and refuses new messages when full (the router keeps them in memory and retries, so
 //! a full store delays commands instead of dropping the oldest unhandled ones); the dead
 //! letters get the rest and drop their oldest when full.
+//!
+//! In a cluster (`nats.cluster`) each stream is kept on [`StoreBudget::replicas`] servers
+//! (three when there are three), so a server lost loses no command; each keeps the whole
+//! budget on its own disk.
 
 use std::time::Duration;
 
@@ -18,10 +22,12 @@ use super::{
 
 const MIB: u64 = 1024 * 1024;
 
-/// How many bytes the message store may use on disk, split between the two streams.
+/// How many bytes the message store may use on disk, split between the two streams, and on
+/// how many servers of a cluster each stream is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreBudget {
     total: u64,
+    replicas: usize,
 }
 
 /// Why no [`StoreBudget`] fits: names the key and the fix, as operators see it at start.
@@ -63,7 +69,21 @@ impl StoreBudget {
     pub fn new(total: u64) -> StoreBudget {
         StoreBudget {
             total: total.max(Self::MINIMUM),
+            replicas: 1,
         }
+    }
+
+    /// This budget, each stream kept on `replicas` servers (at least one).
+    pub fn with_replicas(self, replicas: usize) -> StoreBudget {
+        StoreBudget {
+            replicas: replicas.max(1),
+            ..self
+        }
+    }
+
+    /// On how many servers each stream is kept.
+    pub fn replicas(&self) -> usize {
+        self.replicas
     }
 
     /// The store's size for `requested` (`nats.max_storage`, `None` when unset) on a disk with
@@ -131,6 +151,7 @@ pub fn dead_letter_stream_config(budget: &StoreBudget) -> stream::Config {
         storage: stream::StorageType::File,
         max_age: Duration::from_secs(7 * 24 * 60 * 60),
         max_bytes: budget.dead_letter_bytes(),
+        num_replicas: budget.replicas(),
         ..Default::default()
     }
 }
@@ -152,6 +173,7 @@ pub fn stream_config(budget: &StoreBudget) -> stream::Config {
         max_age: Duration::from_secs(24 * 60 * 60),
         max_bytes: budget.stream_bytes(),
         duplicate_window: Duration::from_secs(120),
+        num_replicas: budget.replicas(),
         ..Default::default()
     }
 }
@@ -207,5 +229,9 @@ mod tests {
         assert_eq!((commands.max_bytes + dead.max_bytes) as u64, budget.total());
         assert_eq!(commands.discard, stream::DiscardPolicy::New);
         assert_eq!(dead.discard, stream::DiscardPolicy::Old);
+        assert_eq!((commands.num_replicas, dead.num_replicas), (1, 1));
+        let clustered = budget.with_replicas(3);
+        assert_eq!(stream_config(&clustered).num_replicas, 3);
+        assert_eq!(dead_letter_stream_config(&clustered).num_replicas, 3);
     }
 }

@@ -54,6 +54,10 @@ pub struct DaemonArgs {
     /// Debug logging (and debug logs from plugin hosts).
     #[arg(long)]
     pub debug: bool,
+    /// Run as a plugin node (`rosey node start`): nats (clustered) and the node service, no
+    /// bot, no dashboard.
+    #[arg(long)]
+    pub node: bool,
     /// Set by `rosey dev`: print its banner once the stack is up.
     #[arg(skip)]
     pub dev: Option<crate::dev::DevBanner>,
@@ -119,7 +123,7 @@ async fn run(home: Home, sink: ProgressSink, args: DaemonArgs) -> ExitCode {
         Ok(listener) => listener,
         Err(err) => return fatal(err.to_string()),
     };
-    let dashboard = match Dashboard::bind(&home, &config) {
+    let dashboard = match Dashboard::bind(&home, &config, args.node) {
         Ok(dashboard) => dashboard,
         Err(message) => return fatal(message),
     };
@@ -279,7 +283,9 @@ fn prepare_stack(
     } else {
         config.logs.plugins.as_str().to_owned()
     };
-    Stack::builder(home.clone())
+    let builder = Stack::builder(home.clone());
+    let builder = if args.node { builder.node() } else { builder };
+    builder
         .config(config)
         .logs(logs)
         .host_program(HostProgram::beside(&rosey_exe))
@@ -323,8 +329,9 @@ struct Dashboard {
 }
 
 impl Dashboard {
-    fn bind(home: &Home, config: &Config) -> Result<Dashboard, String> {
-        if !config.web.enabled {
+    /// A node (`node`) has no dashboard: the main daemon's shows it.
+    fn bind(home: &Home, config: &Config, node: bool) -> Result<Dashboard, String> {
+        if !config.web.enabled || node {
             return Ok(Dashboard {
                 bound: None,
                 token: None,
@@ -378,6 +385,17 @@ fn greet(
     stack: &Stack,
     logs: &LogHub,
 ) {
+    if let Some(node) = stack.node_name() {
+        if args.foreground {
+            println!();
+            println!("Node {node} is running: the main daemon places plugins here. Ctrl+C stops.");
+            println!(
+                "Other terminals: rosey --home {} status",
+                home.root().display()
+            );
+        }
+        return;
+    }
     let local = stack.local();
     let chat_line = match local {
         Some(_) => {

@@ -73,6 +73,7 @@ impl Reporter {
             units::BOT => Progress::Step("Starting bot...".to_owned()),
             units::PLUGINS => Progress::Step("Loading plugins...".to_owned()),
             units::WEB => Progress::Step("Starting web dashboard...".to_owned()),
+            units::NODE => Progress::Step("Joining the cluster as a plugin node...".to_owned()),
             other => Progress::PluginStep(format!(
                 "Loading plugin: {}",
                 other.strip_prefix("plugin:").unwrap_or(other)
@@ -95,6 +96,9 @@ impl Reporter {
             }
             (SupervisionEventKind::Started, false, units::PLUGINS) => {
                 Progress::Ok("Plugins started".to_owned())
+            }
+            (SupervisionEventKind::Started, false, units::NODE) => {
+                Progress::Ok("Node service started: the main daemon sees this node".to_owned())
             }
             (SupervisionEventKind::Started, false, units::WEB) => {
                 Progress::Ok(format!("Web dashboard on {}", self.web_url))

@@ -6,7 +6,10 @@ use crate::control::{self, StatusReport, UnitStatus};
 
 /// The human view of a status report.
 pub fn render_status(report: &StatusReport, color: bool) -> String {
-    let mut out = String::from("Service Status:\n\n");
+    let mut out = match &report.node {
+        Some(node) => format!("Node {node}: Service Status:\n\n"),
+        None => String::from("Service Status:\n\n"),
+    };
     let width = report
         .services
         .iter()
@@ -42,12 +45,47 @@ pub fn render_status(report: &StatusReport, color: bool) -> String {
             out.push_str(&render_unit(unit, width, color, true));
         }
     }
+    if !report.nodes.is_empty() {
+        out.push_str("\nNodes:\n\n");
+        for node in &report.nodes {
+            out.push_str(&render_node(node, color));
+        }
+    }
     for unknown in &report.unknown {
         if unknown.what != control::UNKNOWN_PLUGINS {
             out.push_str(&format!("\n{}: unknown ({})\n", unknown.what, unknown.why));
         }
     }
     out
+}
+
+/// `● box2  up  server box2 on host-b (routes 0.0.0.0:6222)  plugins: markov-chat  Mem: 31.2 MB  last heartbeat 0.4s ago`
+fn render_node(node: &control::NodeStatus, color: bool) -> String {
+    let (symbol, paint) = if node.state == control::NODE_UP {
+        ("●", "\x1b[32m")
+    } else {
+        ("✕", "\x1b[31m")
+    };
+    let prefix = if color {
+        format!("{paint}{symbol}\x1b[0m ")
+    } else {
+        String::new()
+    };
+    let plugins = if node.plugins.is_empty() {
+        "(none)".to_owned()
+    } else {
+        node.plugins.join(", ")
+    };
+    format!(
+        "{prefix}{}  {}  Server: {}  Address: {}  Uptime: {}s  Plugins: {plugins}  Mem: {:.1} MB  Last heartbeat: {:.1}s ago\n",
+        node.name,
+        node.state,
+        node.server_name,
+        node.address,
+        node.uptime_secs,
+        node.memory_bytes as f64 / 1e6,
+        node.last_heartbeat_ms as f64 / 1000.0
+    )
 }
 
 fn render_unit(unit: &UnitStatus, width: usize, color: bool, plugin: bool) -> String {
@@ -157,7 +195,32 @@ mod tests {
             jetstream: None,
             plugin_supervisor: None,
             unknown: Vec::new(),
+            node: None,
+            nodes: Vec::new(),
         }
+    }
+
+    #[test]
+    fn nodes_are_listed_with_where_they_run_and_what() {
+        let mut report = report();
+        assert!(!render_status(&report, false).contains("Nodes:"));
+        report.nodes.push(control::NodeStatus {
+            name: "box2".to_owned(),
+            state: control::NODE_LOST.to_owned(),
+            server_name: "box2".to_owned(),
+            address: "host-b (routes 0.0.0.0:6222)".to_owned(),
+            plugins: vec!["markov-chat".to_owned()],
+            memory_bytes: 31_200_000,
+            last_heartbeat_ms: 6400,
+            uptime_secs: 90,
+        });
+        let text = render_status(&report, false);
+        assert!(
+            text.contains("\nNodes:\n\nbox2  lost  Server: box2  Address: host-b (routes 0.0.0.0:6222)  Uptime: 90s  Plugins: markov-chat  Mem: 31.2 MB  Last heartbeat: 6.4s ago\n"),
+            "{text}"
+        );
+        report.node = Some("box3".to_owned());
+        assert!(render_status(&report, false).starts_with("Node box3: Service Status:"));
     }
 
     #[test]

@@ -58,6 +58,11 @@ pub struct NatsArgs {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// The message store's size: the server's `max_file_store` and the streams' shares.
     pub store: messaging::StoreBudget,
+    /// The cluster the server joins (`nats.cluster`), if any.
+    pub cluster: Option<bus::ClusterSettings>,
+    /// Whether this server's readiness includes making the streams (the main daemon's);
+    /// a plugin node's server uses the main daemon's.
+    pub makes_streams: bool,
     /// How long the server may take to answer.
     pub ready_timeout: Duration,
     /// How long a graceful stop may take before the server is killed.
@@ -137,6 +142,7 @@ impl Actor for NatsActor {
                 store_dir: store,
                 tls: args.tls.clone(),
                 max_file_store: args.store.total(),
+                cluster: args.cluster.clone(),
             },
         )?;
         let mut command = Command::new(&args.binary);
@@ -310,6 +316,8 @@ mod tests {
             port: nats.port,
             tls: None,
             store: messaging::StoreBudget::new(store),
+            cluster: None,
+            makes_streams: true,
             ready_timeout,
             shutdown_timeout: Duration::from_secs(5),
             spawner: crate::tests::nats::spawner(),

@@ -1,5 +1,7 @@
 //! Whether a freshly started nats-server is ready: a client logs in, JetStream answers, and
-//! the two streams exist at this start's size.
+//! (for the main daemon) the two streams exist at this start's size and copy count. In a
+//! cluster JetStream answers only once the servers elected a leader, and streams of three
+//! copies need three servers up: until then the server is not ready yet.
 
 use super::*;
 
@@ -46,6 +48,9 @@ async fn try_ready(args: &NatsArgs) -> Result<(), NotReady> {
     js.query_account()
         .await
         .map_err(|err| NotReady::Yet(err.to_string()))?;
+    if !args.makes_streams {
+        return Ok(());
+    }
     for config in [
         messaging::stream_config(&args.store),
         messaging::dead_letter_stream_config(&args.store),
@@ -53,6 +58,17 @@ async fn try_ready(args: &NatsArgs) -> Result<(), NotReady> {
         let name = config.name.clone();
         // Made, or brought to this start's store size (`nats.max_storage` or the disk changed).
         if let Err(err) = js.create_or_update_stream(config).await {
+            let code = match err.kind() {
+                CreateStreamErrorKind::JetStream(ref js_err) => Some(js_err.error_code()),
+                _ => None,
+            };
+            if args.cluster.is_some() && code == Some(ErrorCode::INSUFFICIENT_RESOURCES) {
+                // Not enough servers of the cluster are up yet to keep every copy.
+                return Err(NotReady::Yet(format!(
+                    "cannot make stream {name} with {} copies yet: {err}; start the other servers of the cluster (nats.cluster.routes), or lower nats.cluster.replicas",
+                    args.store.replicas()
+                )));
+            }
             let no_room = matches!(
                 err.kind(),
                 CreateStreamErrorKind::JetStream(ref js_err)

@@ -8,6 +8,7 @@ fn fixed() -> Credentials {
     Credentials {
         daemon: "d".repeat(40),
         reader: "r".repeat(40),
+        route: None,
         server_cert: None,
     }
 }
@@ -42,6 +43,7 @@ fn a_server_config_that_cannot_be_written_is_named() {
         store_dir: dir.path().join("store"),
         tls: None,
         max_file_store: 64 * 1024 * 1024,
+        cluster: None,
     };
     let err = write_server_config(&home, &fixed(), &settings).expect_err("no folder");
     assert!(

@@ -69,6 +69,8 @@ fn every_key_uncommented_reads_back_and_every_key_there_is_is_named() {
     assert!(config.bot.cytube.channel_password.take().is_some());
     assert!(config.nats.tls.take().is_some());
     assert!(config.nats.max_storage.take().is_some());
+    assert!(config.nats.cluster.take().is_some());
+    assert!(config.node.name.take().is_some());
     assert!(config.web.token.take().is_some());
     assert_eq!(
         config,

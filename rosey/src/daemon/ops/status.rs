@@ -22,18 +22,9 @@ fn uptime(info: &ChildInfo) -> Option<u64> {
         .map(|elapsed| elapsed.as_secs())
 }
 
-/// The resident memory of process `pid` (`VmRSS` in `/proc/<pid>/status`), in bytes.
+/// The resident memory of process `pid`: [`rosey_actors::resident_bytes`].
 pub(super) fn memory_bytes(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))?
-        .trim()
-        .strip_suffix("kB")?
-        .trim()
-        .parse::<u64>()
-        .ok()?;
-    Some(kib * 1024)
+    rosey_actors::resident_bytes(pid)
 }
 
 fn unit(info: &ChildInfo, board: &Board, unit_key: &str) -> UnitStatus {
@@ -165,7 +156,34 @@ pub async fn status(daemon: &Daemon) -> Result<StatusReport, OpError> {
         jetstream: daemon.stack.jetstream_summary(),
         plugin_supervisor: plugin_supervisor_down,
         unknown,
+        node: daemon.stack.node_name().map(str::to_owned),
+        nodes: nodes(&daemon.stack),
     })
+}
+
+/// The plugin nodes the stack hears from, as status shows them.
+fn nodes(stack: &rosey_actors::stack::Stack) -> Vec<crate::control::NodeStatus> {
+    let now = rosey_core::messaging::now_ms();
+    stack
+        .nodes()
+        .list()
+        .into_iter()
+        .map(|node| crate::control::NodeStatus {
+            state: if node.lost {
+                crate::control::NODE_LOST
+            } else {
+                crate::control::NODE_UP
+            }
+            .to_owned(),
+            uptime_secs: now.saturating_sub(node.heartbeat.started_ms) / 1000,
+            last_heartbeat_ms: u64::try_from(node.since.as_millis()).unwrap_or(u64::MAX),
+            name: node.heartbeat.node,
+            server_name: node.heartbeat.server_name,
+            address: node.heartbeat.address,
+            plugins: node.heartbeat.plugins,
+            memory_bytes: node.heartbeat.memory_bytes,
+        })
+        .collect()
 }
 
 #[cfg(test)]

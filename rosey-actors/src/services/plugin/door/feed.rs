@@ -133,7 +133,10 @@ impl Door {
         let messages = consumer
             .stream()
             .max_messages_per_batch(BATCH)
-            .heartbeat(Duration::from_secs(5))
+            // Two missed heartbeats make the stream pull again: in a cluster, a consumer
+            // whose leader died (its server killed) is read again two seconds after a new
+            // leader is elected, not ten.
+            .heartbeat(Duration::from_secs(1))
             .expires(Duration::from_secs(30))
             .messages()
             .await

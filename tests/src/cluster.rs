@@ -1,0 +1,131 @@
+//! Three machines on one: a main daemon's home and two plugin nodes' homes, whose
+//! nats-servers form a cluster over loopback routes. Each home is a [`TestStack`] (dropping
+//! the cluster stops them all and kills what is left of each).
+
+use std::{
+    net::TcpListener,
+    time::{Duration, Instant},
+};
+
+use crate::stack::{TestStack, TEST_CONFIG};
+
+/// The nodes' names, in the order [`TestCluster::nodes`] holds them.
+pub const NODE_NAMES: [&str; 2] = ["box-b", "box-c"];
+
+/// How often a test node says it is alive, and when the main daemon counts it lost.
+pub const NODE_TIMING: &str = "node: { heartbeat_ms: 200, lost_after_ms: 1500 }\n";
+
+/// A main daemon and two nodes sharing one cluster secret; none started yet.
+pub struct TestCluster {
+    /// The main daemon's home (the bot and its plugins).
+    pub main: TestStack,
+    /// The nodes' homes, named [`NODE_NAMES`].
+    pub nodes: Vec<TestStack>,
+}
+
+/// Three free loopback ports for the routes (held together while picked, so they differ).
+fn route_ports() -> [u16; 3] {
+    let listeners: Vec<TcpListener> = (0..3)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    let ports: Vec<u16> = listeners
+        .iter()
+        .map(|listener| listener.local_addr().expect("bound").port())
+        .collect();
+    [ports[0], ports[1], ports[2]]
+}
+
+/// [`TEST_CONFIG`] with `nats.cluster` for the server listening on `ports[me]`, and `node:`
+/// (the name too on a node).
+fn config(ports: [u16; 3], me: usize, node: Option<&str>) -> String {
+    let routes: Vec<String> = ports
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| *index != me)
+        .map(|(_, port)| format!("127.0.0.1:{port}"))
+        .collect();
+    let cluster = format!(
+        "nats:\n  port: 0\n  cluster: {{ name: e2e, listen: \"127.0.0.1:{}\", routes: [{}] }}\n",
+        ports[me],
+        routes.join(", ")
+    );
+    let timing = match node {
+        Some(name) => NODE_TIMING.replace("node: {", &format!("node: {{ name: {name},")),
+        None => NODE_TIMING.to_owned(),
+    };
+    let config = TEST_CONFIG.replacen("nats:\n  port: 0\n", &cluster, 1);
+    assert_ne!(config, TEST_CONFIG, "TEST_CONFIG starts with nats.port");
+    format!("{timing}{config}")
+}
+
+impl TestCluster {
+    /// The three homes, `plugins` installed on the main one, the secret made on the main
+    /// one (`rosey node secret`) and copied to the nodes.
+    pub fn new(plugins: &[&str]) -> TestCluster {
+        let ports = route_ports();
+        let main = TestStack::with_config(plugins, &config(ports, 0, None));
+        let nodes: Vec<TestStack> = NODE_NAMES
+            .iter()
+            .enumerate()
+            .map(|(index, name)| TestStack::with_config(&[], &config(ports, index + 1, Some(name))))
+            .collect();
+        main.home.run_ok(&["node", "secret"]);
+        let secret = main.home.path().join("data/nats-auth/cluster-secret");
+        for node in &nodes {
+            let dir = node.home.path().join("data/nats-auth");
+            std::fs::create_dir_all(&dir).expect("nats-auth dir");
+            std::fs::copy(&secret, dir.join("cluster-secret")).expect("copy the secret");
+        }
+        TestCluster { main, nodes }
+    }
+
+    /// Starts the three together (a cluster's JetStream waits for a quorum of its servers),
+    /// asserting each start succeeded; returns what `rosey start` printed on the main.
+    pub fn start(&self) -> String {
+        std::thread::scope(|scope| {
+            let nodes: Vec<_> = self
+                .nodes
+                .iter()
+                .map(|node| scope.spawn(|| node.home.run_ok(&["node", "start"])))
+                .collect();
+            let main = self.main.start();
+            for node in nodes {
+                node.join().expect("node start thread");
+            }
+            main
+        })
+    }
+
+    /// Waits until the main daemon's status shows every node `up`; returns that status.
+    pub fn wait_nodes_up(&self, timeout: Duration) -> serde_json::Value {
+        self.wait_nodes(timeout, |nodes| {
+            NODE_NAMES.iter().all(|name| {
+                nodes
+                    .iter()
+                    .any(|node| node["name"] == *name && node["state"] == "up")
+            })
+        })
+    }
+
+    /// Waits until `wanted` holds of the main daemon's status `nodes` list; returns the
+    /// status.
+    pub fn wait_nodes(
+        &self,
+        timeout: Duration,
+        wanted: impl Fn(&[serde_json::Value]) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let status = self.main.status();
+            let nodes = status["nodes"].as_array().cloned().unwrap_or_default();
+            if wanted(&nodes) {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nodes not as wanted within {timeout:?}: {nodes:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! A bot across machines, on one: three nats-servers clustered over loopback routes (a main
+//! daemon and two `rosey node`s, each with its own home). The cluster forms, the streams keep
+//! three copies, the main daemon sees its nodes (and sees one lost within `node.lost_after_ms`),
+//! and a nats-server killed with SIGKILL loses no command sent meanwhile.
+
+use std::time::{Duration, Instant};
+
+use rosey_core::bus::BusUser;
+use rosey_e2e::{
+    cluster::{TestCluster, NODE_NAMES},
+    stack::TestStack,
+};
+
+/// The ROSEY and dead-letter streams as the main daemon's server describes them.
+async fn streams(cluster: &TestCluster) -> Vec<async_nats::jetstream::stream::Info> {
+    let client = cluster.main.nats_client(BusUser::Daemon).await;
+    let js = async_nats::jetstream::new(client);
+    let mut infos = Vec::new();
+    for name in [
+        rosey_core::messaging::STREAM_NAME,
+        rosey_core::messaging::DEAD_LETTER_STREAM,
+    ] {
+        let mut stream = js.get_stream(name).await.expect("stream");
+        infos.push(stream.info().await.expect("stream info").clone());
+    }
+    infos
+}
+
+/// `count` `!roll 1d1` said at once, each by a user of its own, `gap` apart, each waiting up
+/// to `wait_secs` for its answer (`= 1`).
+fn say_many(stack: &TestStack, count: usize, gap: Duration, wait_secs: &str) -> Vec<String> {
+    std::thread::scope(|scope| {
+        let says: Vec<_> = (0..count)
+            .map(|index| {
+                std::thread::sleep(gap);
+                scope.spawn(move || stack.say_as(&format!("user{index}"), "!roll 1d1", wait_secs))
+            })
+            .collect();
+        says.into_iter()
+            .map(|say| say.join().expect("say thread"))
+            .collect()
+    })
+}
+
+/// The says whose own answer (`user<i> rolled … = 1`, not what it heard said to others
+/// meanwhile) is not there exactly once: never answered, or handled twice.
+fn unanswered(replies: &[String]) -> Vec<(usize, &String)> {
+    replies
+        .iter()
+        .enumerate()
+        .filter(|(index, reply)| {
+            let own = format!("user{index} rolled 1d1: [1] = 1");
+            reply.lines().filter(|line| *line == own).count() != 1
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_main_daemon_and_two_nodes_form_a_cluster_whose_streams_keep_three_copies() {
+    let cluster = TestCluster::new(&["dice-roller"]);
+    let started = tokio::task::block_in_place(|| cluster.start());
+    assert!(started.contains("Started all"), "{started}");
+    let status = tokio::task::block_in_place(|| cluster.wait_nodes_up(Duration::from_secs(10)));
+    for node in status["nodes"].as_array().expect("nodes") {
+        assert_eq!(node["server_name"], node["name"], "{node}");
+        assert!(
+            node["memory_bytes"].as_u64().unwrap_or(0) > 1_000_000,
+            "{node}"
+        );
+    }
+
+    for info in streams(&cluster).await {
+        assert_eq!(info.config.num_replicas, 3, "{}", info.config.name);
+        let copies = info.cluster.expect("a clustered stream");
+        assert_eq!(
+            copies.replicas.len(),
+            2,
+            "{}: the leader and two more copies",
+            info.config.name
+        );
+    }
+    assert!(tokio::task::block_in_place(|| cluster.main.say("!roll 1d1")).contains("= 1"));
+
+    // What the operator reads: the nodes on the main daemon, the node's own units on a node.
+    let text = cluster.main.home.run_ok(&["status"]);
+    assert!(text.contains("\nNodes:\n"), "{text}");
+    for name in NODE_NAMES {
+        assert!(
+            text.contains(&format!("\n{name}  up  Server: {name}")),
+            "{text}"
+        );
+    }
+    let node_status = cluster.nodes[0].home.run_ok(&["status"]);
+    assert!(
+        node_status.starts_with(&format!("Node {}: Service Status:", NODE_NAMES[0])),
+        "{node_status}"
+    );
+    assert!(node_status.contains("\nnode "), "{node_status}");
+    assert!(
+        !node_status.contains("\nbot "),
+        "a node runs no bot: {node_status}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_node_is_lost_in_time_and_a_killed_nats_server_loses_no_command() {
+    let cluster = TestCluster::new(&["dice-roller"]);
+    tokio::task::block_in_place(|| {
+        cluster.start();
+        cluster.wait_nodes_up(Duration::from_secs(10));
+    });
+
+    // A node's whole machine goes: its daemon with SIGKILL (its nats-server dies with it),
+    // while commands are said. It may have led the command stream or the plugin's consumer:
+    // NATS elects a new leader 4 to 9 s after the old one went quiet, and until then
+    // commands wait (none is lost).
+    let node = &cluster.nodes[0];
+    let pid = node.daemon_pid().expect("node daemon pid");
+    let (replies, lost_after) = std::thread::scope(|scope| {
+        let says = scope.spawn(|| say_many(&cluster.main, 10, Duration::from_millis(50), "40"));
+        let killed = Instant::now();
+        // SAFETY: plain syscall on this test's own process.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        cluster.wait_nodes(Duration::from_secs(5), |nodes| {
+            nodes
+                .iter()
+                .any(|node| node["name"] == NODE_NAMES[0] && node["state"] == "lost")
+        });
+        let lost_after = killed.elapsed();
+        (says.join().expect("says"), lost_after)
+    });
+    assert!(
+        unanswered(&replies).is_empty(),
+        "{:?}",
+        unanswered(&replies)
+    );
+    assert!(
+        lost_after < Duration::from_millis(1500 + 1000),
+        "node.lost_after_ms is 1500; seen lost after {lost_after:?}"
+    );
+
+    // It comes back as itself.
+    tokio::task::block_in_place(|| {
+        node.home.run_ok(&["node", "start"]);
+        cluster.wait_nodes_up(Duration::from_secs(10));
+    });
+
+    // The server that leads the command stream goes with SIGKILL while commands are said.
+    let leader = streams(&cluster).await[0]
+        .cluster
+        .as_ref()
+        .and_then(|cluster| cluster.leader.clone())
+        .expect("a stream leader");
+    let home = match NODE_NAMES.iter().position(|name| **name == leader) {
+        Some(index) => &cluster.nodes[index],
+        None => &cluster.main,
+    };
+    let nats_pid = home.unit("nats")["pid"].as_u64().expect("nats pid") as i32;
+    let replies = std::thread::scope(|scope| {
+        let says = scope.spawn(|| say_many(&cluster.main, 20, Duration::from_millis(50), "40"));
+        std::thread::sleep(Duration::from_millis(300));
+        // SAFETY: plain syscall on a process of this test's stack.
+        unsafe { libc::kill(nats_pid, libc::SIGKILL) };
+        says.join().expect("says")
+    });
+    assert!(
+        unanswered(&replies).is_empty(),
+        "killed the leader on {leader}: {:?}",
+        unanswered(&replies)
+    );
+}
+
+#[test]
+fn a_node_without_a_cluster_or_its_secret_does_not_start_and_says_why() {
+    let stack = TestStack::with_plugins(&[]);
+    let out = stack.rosey(&["node", "start"]);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("a plugin node needs nats.cluster"), "{text}");
+
+    let cluster = TestCluster::new(&[]);
+    let node = &cluster.nodes[0];
+    std::fs::remove_file(node.home.path().join("data/nats-auth/cluster-secret")).expect("rm");
+    let out = node.rosey(&["node", "start"]);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("rosey node secret"), "{text}");
+    let left = rosey_e2e::stack::wait_until_gone(&node.home.path(), Duration::from_secs(5));
+    assert!(left.is_empty(), "nothing left running: {left:?}");
+}
