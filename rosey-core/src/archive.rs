@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::manifest::{Manifest, ManifestError};
 
-pub use checksums::{parse_checksums, render_checksums};
+pub use checksums::{parse_checksums, render_checksums, sha256_hex};
 pub use pack::{archive_file_name, pack, PackSource};
 pub use validate::unpack;
 

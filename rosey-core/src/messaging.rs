@@ -24,7 +24,11 @@ pub use channel::{
     PlaylistState, PollState, StatePart, StateRefused, StateReply,
 };
 pub use describe::describe;
-pub use nodes::{heartbeat_node, node_heartbeat_subject, NodeHeartbeat, NODE_HEARTBEATS_ALL};
+pub use nodes::{
+    archive_object, heartbeat_node, node_heartbeat_subject, node_plugin_exit_subject,
+    node_requests_subject, MainHeartbeat, NodeHeartbeat, NodePluginExit, NodeReply, NodeRequest,
+    MAIN_HEARTBEAT_SUBJECT, NODE_HEARTBEATS_ALL, PLUGIN_ARCHIVES_BUCKET,
+};
 pub use replay::{
     is_replay_subject, original_subject, replay_msg_id, replay_subject, replays_to,
     REPLAYED_FROM_HEADER, REPLAYS_ALL,

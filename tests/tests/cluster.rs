@@ -190,3 +190,93 @@ fn a_node_without_a_cluster_or_its_secret_does_not_start_and_says_why() {
     let left = rosey_e2e::stack::wait_until_gone(&node.home.path(), Duration::from_secs(5));
     assert!(left.is_empty(), "nothing left running: {left:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_placed_on_a_node_answers_there_and_moves_when_the_node_is_killed() {
+    let cluster = TestCluster::new(&["dice-roller"]);
+    let config = cluster.main.home.path().join("rosey.yaml");
+    let mut text = std::fs::read_to_string(&config).expect("rosey.yaml");
+    text = text.replacen(
+        "node: {",
+        &format!(
+            "plugins:\n  dice-roller: {{ node: {} }}\nnode: {{",
+            NODE_NAMES[0]
+        ),
+        1,
+    );
+    std::fs::write(&config, text).expect("write rosey.yaml");
+    tokio::task::block_in_place(|| {
+        cluster.start();
+        cluster.wait_nodes_up(Duration::from_secs(10));
+    });
+
+    // It runs on the node: the node's status has its host, the main daemon's says where.
+    let node = &cluster.nodes[0];
+    let on_node = node.unit("dice-roller");
+    assert_eq!(on_node["state"], "running", "{on_node}");
+    let host_pid = on_node["pid"].as_u64().expect("a host pid on the node");
+    let main_view = cluster.main.unit("dice-roller");
+    assert_eq!(main_view["state"], "running", "{main_view}");
+    assert!(
+        main_view["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains(NODE_NAMES[0])),
+        "{main_view}"
+    );
+    assert!(
+        rosey_e2e::stack::processes_where(|_| true).contains(&(host_pid as u32)),
+        "the host runs"
+    );
+    let replies = say_many(&cluster.main, 5, Duration::from_millis(20), "10");
+    assert!(
+        unanswered(&replies).is_empty(),
+        "{:?}",
+        unanswered(&replies)
+    );
+    tokio::task::block_in_place(|| {
+        cluster.wait_nodes(Duration::from_secs(5), |nodes| {
+            nodes.iter().any(|node| {
+                node["name"] == NODE_NAMES[0]
+                    && node["plugins"]
+                        .as_array()
+                        .is_some_and(|plugins| plugins.iter().any(|p| p == "dice-roller"))
+            })
+        })
+    });
+
+    // The node's machine goes while commands are said: the plugin comes up on the main
+    // daemon, and every command is answered once.
+    let pid = node.daemon_pid().expect("node daemon pid");
+    let replies = std::thread::scope(|scope| {
+        let says = scope.spawn(|| say_many(&cluster.main, 10, Duration::from_millis(100), "40"));
+        std::thread::sleep(Duration::from_millis(200));
+        // SAFETY: plain syscall on this test's own process.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        says.join().expect("says")
+    });
+    assert!(
+        unanswered(&replies).is_empty(),
+        "{:?}",
+        unanswered(&replies)
+    );
+    let here = cluster.main.unit("dice-roller");
+    assert_eq!(here["state"], "running", "{here}");
+    assert!(
+        here["pid"].as_u64().is_some() && here["sandbox"].is_string(),
+        "a host of the main daemon's runs it now: {here}"
+    );
+
+    // Back, the node runs nothing it was not given: no second copy.
+    tokio::task::block_in_place(|| {
+        node.home.run_ok(&["node", "start"]);
+        cluster.wait_nodes_up(Duration::from_secs(10));
+    });
+    let replies = say_many(&cluster.main, 3, Duration::from_millis(20), "10");
+    assert!(
+        unanswered(&replies).is_empty(),
+        "{:?}",
+        unanswered(&replies)
+    );
+    let node_plugins = node.status()["plugins"].clone();
+    assert_eq!(node_plugins, serde_json::json!([]), "no copy on the node");
+}

@@ -10,3 +10,4 @@ pub mod nats;
 pub mod node;
 pub mod plugin;
 pub mod process;
+pub mod remote;

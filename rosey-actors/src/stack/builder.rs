@@ -238,7 +238,10 @@ impl StackBuilder {
             (true, Some(_)) => Some(config.node.resolved_name()),
             (true, None) => return Err(BuildError::NotClustered(home.config_file())),
         };
-        let store = store.with_replicas(config.nats.cluster.as_ref().map_or(1, |c| c.replicas()));
+        let store = match &config.nats.cluster {
+            Some(cluster) => store.in_cluster(cluster.replicas()),
+            None => store,
+        };
         let mut nats_credentials =
             Credentials::load_or_create(&home)?.with_tls(&home, config.nats.tls.as_ref())?;
         if config.nats.cluster.is_some() {

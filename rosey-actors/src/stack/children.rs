@@ -182,6 +182,14 @@ pub(super) fn plugins_child(
             (ctx.on_starting)(units::PLUGINS);
             async move {
                 let client = ctx.connect_nats("rosey-plugins").await?;
+                // The placements go out on the connection the start requests use, so a node
+                // never sees a heartbeat older than a start it was asked for.
+                let announcing =
+                    (ctx.node.is_none() && ctx.config.nats.cluster.is_some()).then(|| {
+                        runtime
+                            .placements
+                            .announce(client.clone(), ctx.config.node.heartbeat())
+                    });
                 runtime.spares.fill();
                 let registry = Registry::load(&ctx.home).map_err(|err| err.to_string())?;
                 let children = registry
@@ -216,6 +224,9 @@ pub(super) fn plugins_child(
                 // slot holds no stale handle; a newer instance's is left alone.
                 tokio::spawn(async move {
                     let _ = done.await;
+                    if let Some(announcing) = announcing {
+                        announcing.abort();
+                    }
                     let mut slot = lock_slot(&slot);
                     if slot.as_ref().is_some_and(|plugins| plugins.get_id() == id) {
                         *slot = None;
@@ -309,13 +320,90 @@ pub(crate) fn plugin_spec(
     };
     let on_starting = ctx.on_starting.clone();
     let unit = name.to_owned();
+    let placement = Placement {
+        asked: ctx
+            .config
+            .plugins
+            .get(name)
+            .and_then(|overrides| overrides.node.clone())
+            .filter(|_| ctx.node.is_none() && ctx.config.nats.cluster.is_some()),
+        nodes: runtime.nodes.clone(),
+        placements: runtime.placements.clone(),
+        client: client.clone(),
+        store: ctx.store,
+        ready_timeout: host.ready_timeout(),
+    };
     Ok(child_spec(
         name,
         &settings.supervision,
         move |supervisor: ActorCell| {
             let args = args.clone();
+            let placement = placement.clone();
             on_starting(&format!("plugin:{unit}"));
-            async move { spawn_child(None, PluginActor, args, supervisor).await }
+            async move {
+                // Each start places the plugin anew: on its node while that node is up,
+                // else here (where a lost node's plugins go).
+                match placement.choose(&args.name).await {
+                    Some(node) => {
+                        let remote = placement.remote(&args, node);
+                        spawn_child(None, RemotePluginActor, remote, supervisor).await
+                    }
+                    None => spawn_child(None, PluginActor, args, supervisor).await,
+                }
+            }
         },
     ))
+}
+
+/// Where a plugin asked to run on a node (`plugins.<name>.node`) runs at each start.
+#[derive(Clone)]
+struct Placement {
+    /// The node asked for, or `any`; `None`: the main daemon.
+    asked: Option<String>,
+    nodes: Nodes,
+    placements: Placements,
+    client: async_nats::Client,
+    store: rosey_core::messaging::StoreBudget,
+    ready_timeout: Duration,
+}
+
+impl Placement {
+    /// The node to run on now, `None` for here. A node named but not up yet is waited for as
+    /// long as a node may be silent (at a cold start its first heartbeat may be on its way).
+    async fn choose(&self, plugin: &str) -> Option<String> {
+        let asked = self.asked.as_deref()?;
+        if asked == rosey_core::config::ANY_NODE {
+            if let Some(node) = self.nodes.least_loaded(&self.placements) {
+                return Some(node);
+            }
+            tracing::warn!(
+                plugin,
+                "no plugin node is up: the plugin runs on the main daemon"
+            );
+            return None;
+        }
+        if self.nodes.wait_up(asked, self.nodes.lost_after()).await {
+            return Some(asked.to_owned());
+        }
+        tracing::warn!(
+            plugin,
+            "node {asked} (plugins.{plugin}.node) is not up: the plugin runs on the main daemon until it restarts"
+        );
+        None
+    }
+
+    fn remote(&self, args: &PluginArgs, node: String) -> RemoteArgs {
+        RemoteArgs {
+            name: args.name.clone(),
+            node,
+            door: args.door.clone(),
+            home: args.home.clone(),
+            store: self.store,
+            client: self.client.clone(),
+            nodes: self.nodes.clone(),
+            placements: self.placements.clone(),
+            board: args.board.clone(),
+            ready_timeout: self.ready_timeout,
+        }
+    }
 }

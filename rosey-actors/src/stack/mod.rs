@@ -14,9 +14,11 @@
 //! How each unit is specified (its supervision settings, its actor's arguments) is in
 //! `children.rs`.
 
+pub(crate) mod archives;
 mod builder;
 mod children;
 mod error;
+mod node_agent;
 mod nodes;
 mod plugins;
 pub use builder::{BuildError, PreparedStack, StackBuilder};
@@ -24,7 +26,7 @@ use children::{
     bot_child, extra_child, nats_child, node_child, plugin_spec, plugins_child, supervisor_spec,
 };
 pub use error::StackError;
-pub use nodes::{NodeView, Nodes};
+pub use nodes::{NodeView, Nodes, Placements};
 
 /// What a running stack's units are seen by from outside: their reports (`Board`), the
 /// plugin hosts' program, and who waits for replies to an injected message.
@@ -52,6 +54,7 @@ use crate::{
             ConfigTaken, PluginActor, PluginArgs,
         },
         process::Spawner,
+        remote::{RemoteArgs, RemotePluginActor},
     },
     spawn_child, Backoff, ChildSpec, ChildState, GiveUp, Intensity, Listener, Restart, Strategy,
     SupervisionEventKind, SupervisionNotice, Supervisor, SupervisorMsg, SupervisorSpec,
@@ -205,7 +208,6 @@ pub struct Stack {
     runtime: PluginRuntime,
     client: Arc<tokio::sync::OnceCell<async_nats::Client>>,
     keeper: Keeper,
-    nodes: Nodes,
 }
 
 /// Never waits for the plugin supervisor's lock: `<locked>` while someone holds it.
@@ -247,13 +249,18 @@ pub enum DeadLettersError {
     },
 }
 
-/// What plugin actors share across restarts: their doors and the warm spare hosts.
+/// What plugin actors share across restarts: their doors, the warm spare hosts, and (with
+/// `nats.cluster`) the nodes heard from and which plugins run on them.
 #[derive(Clone, Debug)]
 pub(crate) struct PluginRuntime {
     /// Every plugin's door.
     pub(crate) doors: Doors,
     /// The warm spare hosts.
     pub(crate) spares: Spares,
+    /// The plugin nodes heard from.
+    pub(crate) nodes: Nodes,
+    /// Which plugins run on which node.
+    pub(crate) placements: Placements,
 }
 
 impl Stack {
@@ -266,7 +273,17 @@ impl Stack {
         let down = PluginsDown::new();
         ctx.listener = follow_crashes(ctx.listener.clone(), down.clone());
         let plugins_slot: Arc<Mutex<Option<ActorRef<SupervisorMsg>>>> = Arc::default();
+        let nodes = Nodes::new(ctx.config.node.lost_after());
+        // Followed before the tree starts: a plugin placed on a node waits for its heartbeat.
+        let following = (ctx.node.is_none() && ctx.config.nats.cluster.is_some())
+            .then(|| nodes.follow(ctx.nats_credentials.clone(), ctx.nats_url()));
+        let (exits_tx, exits_rx) = tokio::sync::mpsc::unbounded_channel();
+        if let Some(name) = &ctx.node {
+            ctx.listener = node_agent::report_exits(ctx.listener.clone(), name.clone(), exits_tx);
+        }
         let runtime = PluginRuntime {
+            nodes: nodes.clone(),
+            placements: Placements::default(),
             doors: Doors::new(ctx.store),
             spares: Spares::new(
                 ctx.config.plugin_host.spares as usize,
@@ -314,33 +331,41 @@ impl Stack {
                     // failed: nothing of a failed start stays running.
                     runtime.spares.close();
                     runtime.doors.drop_standbys();
+                    if let Some(following) = following {
+                        following.abort();
+                    }
                     return Err(err.into());
                 }
             };
         let keeping = keeper.spawn();
-        let nodes = Nodes::new(ctx.config.node.lost_after());
-        let following = (ctx.node.is_none() && ctx.config.nats.cluster.is_some())
-            .then(|| nodes.follow(ctx.nats_credentials.clone(), ctx.nats_url()));
+        let stack = Stack {
+            root,
+            plugins: plugins_slot,
+            local,
+            ctx,
+            runtime,
+            client: Arc::default(),
+            keeper,
+        };
+        // A node answers the main daemon's requests and tells it of its plugins' exits.
+        let agent = stack.ctx.node.clone().map(|name| {
+            (
+                node_agent::serve(stack.clone(), name),
+                node_agent::publish_exits(stack.clone(), exits_rx),
+            )
+        });
         let root_done = tokio::spawn(async move {
             let _ = root_done.await;
             keeping.abort();
             if let Some(following) = following {
                 following.abort();
             }
+            if let Some((serving, publishing)) = agent {
+                serving.abort();
+                publishing.abort();
+            }
         });
-        Ok((
-            Stack {
-                root,
-                plugins: plugins_slot,
-                local,
-                ctx,
-                runtime,
-                client: Arc::default(),
-                keeper,
-                nodes,
-            },
-            root_done,
-        ))
+        Ok((stack, root_done))
     }
 
     /// The root supervisor: the services (`nats`, `bot`, `plugins`, then the extra ones), for
@@ -366,7 +391,12 @@ impl Stack {
 
     /// The plugin nodes heard from over the cluster (none without `nats.cluster`).
     pub fn nodes(&self) -> &Nodes {
-        &self.nodes
+        &self.runtime.nodes
+    }
+
+    /// Which plugins run on which node now.
+    pub fn placements(&self) -> &Placements {
+        &self.runtime.placements
     }
 
     /// This stack's node name when it is a plugin node (`rosey node start`), not a bot.

@@ -63,6 +63,50 @@ impl Nodes {
             .collect()
     }
 
+    /// Whether node `name` has been heard from and is not lost.
+    pub fn is_up(&self, name: &str) -> bool {
+        self.lock().get(name).is_some_and(|seen| !seen.lost)
+    }
+
+    /// Whether node `name` is up, waiting up to `wait` for a node never heard from (at a
+    /// cold start its first heartbeat may be on its way); a node known lost is not waited for.
+    pub(crate) async fn wait_up(&self, name: &str, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        loop {
+            match self.lock().get(name) {
+                Some(seen) => return !seen.lost,
+                None if Instant::now() >= deadline => return false,
+                None => {}
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The up node running fewest plugins (by its last heartbeat and what `placements` adds
+    /// since), for `plugins.<name>.node: any`.
+    pub(crate) fn least_loaded(&self, placements: &Placements) -> Option<String> {
+        let placed = placements.all();
+        self.lock()
+            .values()
+            .filter(|seen| !seen.lost)
+            .min_by_key(|seen| {
+                let name = &seen.heartbeat.node;
+                let more = placed
+                    .iter()
+                    .filter(|(plugin, node)| {
+                        *node == name && !seen.heartbeat.plugins.contains(plugin)
+                    })
+                    .count();
+                (seen.heartbeat.plugins.len() + more, name.clone())
+            })
+            .map(|seen| seen.heartbeat.node.clone())
+    }
+
+    /// How long a node may be silent before it is lost.
+    pub(crate) fn lost_after(&self) -> Duration {
+        self.lost_after
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Seen>> {
         match self.seen.lock() {
             Ok(guard) => guard,
@@ -139,7 +183,7 @@ impl Nodes {
                     Ok(client) => break client,
                     Err(err) => {
                         tracing::debug!("nodes: {err}; trying again");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                 }
             };
@@ -171,6 +215,67 @@ impl Nodes {
                     _ = sweeps.tick() => {
                         nodes.sweep();
                     }
+                }
+            }
+        })
+    }
+}
+
+/// Which plugins run on which node now (plugin → node), as the main daemon's heartbeat says
+/// it to the nodes. Cheap to clone; every clone is the same map.
+#[derive(Debug, Clone, Default)]
+pub struct Placements {
+    placed: Arc<Mutex<BTreeMap<String, String>>>,
+}
+
+impl Placements {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
+        match self.placed.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Plugin `plugin` runs on node `node` from now on.
+    pub(crate) fn place(&self, plugin: &str, node: &str) {
+        self.lock().insert(plugin.to_owned(), node.to_owned());
+    }
+
+    /// Plugin `plugin` runs on no node.
+    pub(crate) fn remove(&self, plugin: &str) {
+        self.lock().remove(plugin);
+    }
+
+    /// The node plugin `plugin` runs on, if it runs on one.
+    pub fn node_of(&self, plugin: &str) -> Option<String> {
+        self.lock().get(plugin).cloned()
+    }
+
+    /// Every placement.
+    pub fn all(&self) -> BTreeMap<String, String> {
+        self.lock().clone()
+    }
+
+    /// Says the placements to the nodes every `every` on `client`, until aborted: a node runs
+    /// only what this places on it, and stops everything when it stops hearing it.
+    pub(crate) fn announce(
+        &self,
+        client: async_nats::Client,
+        every: Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let placements = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            loop {
+                ticks.tick().await;
+                let beat = messaging::MainHeartbeat {
+                    v: messaging::SCHEMA_VERSION,
+                    placed: placements.all(),
+                };
+                if let Ok(payload) = serde_json::to_vec(&beat) {
+                    let _ = client
+                        .publish(messaging::MAIN_HEARTBEAT_SUBJECT, payload.into())
+                        .await;
                 }
             }
         })

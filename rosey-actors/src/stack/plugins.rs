@@ -47,6 +47,50 @@ impl Stack {
         Ok(())
     }
 
+    /// Stops plugin `name` gracefully and removes it from the stack, leaving its consumer
+    /// (and what waits there) for wherever it runs next: a plugin node's side of a move.
+    pub async fn stop_placed_plugin(&self, name: &str) -> Result<(), StackError> {
+        let plugins = self.running_plugins()?;
+        crate::remove_child(&plugins, name).await?;
+        self.runtime.doors.close(name);
+        Ok(())
+    }
+
+    /// Asks the node plugin `name` runs on to reload it; `None` when it runs on no node.
+    async fn reload_on_node(&self, name: &str) -> Option<Result<(), StackError>> {
+        let node = self.runtime.placements.node_of(name)?;
+        let request = rosey_core::messaging::NodeRequest::Reload {
+            plugin: name.to_owned(),
+        };
+        let asked = async {
+            let client = self.client().await.map_err(|err| err.to_string())?;
+            let payload = serde_json::to_vec(&request).map_err(|err| err.to_string())?;
+            let timeout = self.ctx.config.plugin_settings(name).host.ready_timeout()
+                + std::time::Duration::from_secs(10);
+            let answer = tokio::time::timeout(
+                timeout,
+                client.request(
+                    rosey_core::messaging::node_requests_subject(&node),
+                    payload.into(),
+                ),
+            )
+            .await
+            .map_err(|_| format!("node {node} did not answer within {timeout:?}"))?
+            .map_err(|err| format!("node {node}: {err}"))?;
+            let reply: rosey_core::messaging::NodeReply =
+                serde_json::from_slice(&answer.payload).map_err(|err| err.to_string())?;
+            match reply.error {
+                None => Ok(()),
+                Some(error) => Err(format!("on node {node}: {error}")),
+            }
+        };
+        Some(
+            asked
+                .await
+                .map_err(|reason| StackError::plugin(name, reason)),
+        )
+    }
+
     /// Plugin `name`'s place in the stack: `None` when it is not there, else its actor when it
     /// runs (read from the plugin supervisor's snapshot).
     async fn plugin_child(&self, name: &str) -> Result<Option<Option<ActorCell>>, StackError> {
@@ -68,6 +112,9 @@ impl Stack {
     /// state over, and the new one starts with it. A plugin in the stack that is not running
     /// is started. `Ok(false)`: the plugin is not in the stack.
     pub async fn reload_plugin(&self, name: &str) -> Result<bool, StackError> {
+        if let Some(done) = self.reload_on_node(name).await {
+            return done.map(|()| true);
+        }
         let failed = |reason: String| StackError::plugin(name, reason);
         if let Some(door) = self.runtime.doors.get(name) {
             let version = door.version();
@@ -119,12 +166,14 @@ impl Stack {
         previous: &str,
     ) -> Result<(), StackError> {
         let failed = |reason: String| StackError::plugin(name, reason);
-        if let Some(door) = self.runtime.doors.get(name) {
+        let on_node = self.runtime.placements.node_of(name).is_some();
+        if let Some(door) = self.runtime.doors.get(name).filter(|_| !on_node) {
             if let Some(done) = crate::services::plugin::swap_at_door(&door, version).await {
                 return done.map_err(failed);
             }
         }
-        if let Some(actor) = self.plugin_actor(name).await? {
+        // On a node, the new version is placed anew (stop, then start there); here, swapped.
+        if let Some(actor) = self.plugin_actor(name).await?.filter(|_| !on_node) {
             return crate::services::plugin::swap(&actor, version)
                 .await
                 .map_err(failed);

@@ -15,6 +15,13 @@ pub fn render_checksums<'a>(entries: impl IntoIterator<Item = (&'a str, &'a [u8;
         .collect()
 }
 
+/// The SHA-256 of `bytes`, as lowercase hex: how a whole archive is named when it travels
+/// to a plugin node.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
 /// Parses `checksums.sha256` text into normalized path → lowercase hex digest. Accepts both
 /// of sha256sum's separators (`  ` text mode, ` *` binary mode) and blank lines; anything else,
 /// or a path listed twice, is [`ArchiveError::MalformedChecksums`].

@@ -63,7 +63,7 @@ pub use web::{TokenSetting, WebConfig, MIN_TOKEN_LEN, TOKEN_NONE};
 
 pub use supervision::{
     PluginOverrides, PluginSettings, RestartType, Strategy, SupervisionConfig,
-    SupervisionOverrides, SupervisionSettings,
+    SupervisionOverrides, SupervisionSettings, ANY_NODE,
 };
 
 /// The services the daemon runs (an embedder may add its own; see

@@ -219,7 +219,15 @@ pub struct PluginOverrides {
     /// See [`PluginHostConfig::max_event_age_ms`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_event_age_ms: Option<u64>,
+    /// Where the plugin runs when the bot spans machines (`nats.cluster`): a node's name
+    /// (`node.name` of a `rosey node`), or [`ANY_NODE`] for the node running fewest plugins.
+    /// Unset, or when no such node is up: the main daemon.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
+
+/// `plugins.<name>.node: any`: whichever node runs fewest plugins.
+pub const ANY_NODE: &str = "any";
 
 impl PluginOverrides {
     /// The supervision part of the entry.

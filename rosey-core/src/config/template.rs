@@ -255,10 +255,8 @@ pub fn commented_config(choices: &InitChoices) -> String {
     line("# strategy. For example:  bot: { max_restarts: 10 }".into());
     line("services:".into());
     line(String::new());
-    line(
-        "# Per plugin: its restart type, supervision keys and plugin_host keys. For example:"
-            .into(),
-    );
+    line("# Per plugin: its restart type, supervision keys and plugin_host keys, and with".into());
+    line("# nats.cluster the node it runs on (node: box2, or any). For example:".into());
     line("#   dice-roller: { restart: transient, heartbeat_timeout_ms: 3000 }".into());
     line("plugins:".into());
     line(String::new());

@@ -66,6 +66,20 @@ impl Config {
                     format!("{name:?} is a part of rosey, not a plugin (no plugin may take that name); its settings go under services.{name} or supervision"),
                 ));
             }
+            if let Some(node) = overrides.node.as_deref() {
+                if node != super::ANY_NODE && !super::is_valid_name(node) {
+                    return Err(invalid(
+                        format!("{prefix}.node"),
+                        format!("{node:?} is not a node name: use the node.name of a rosey node (1 to 64 letters, digits, - or _), or any"),
+                    ));
+                }
+                if self.nats.cluster.is_none() {
+                    return Err(invalid(
+                        format!("{prefix}.node"),
+                        "places the plugin on another machine, but nats.cluster is not set: set it (see OPERATORS.md, \"Running across machines\"), or remove this key to run the plugin here",
+                    ));
+                }
+            }
             let supervision = overrides.supervision();
             check_supervision(
                 &self.supervision.plugins.merged(&supervision),

@@ -3,6 +3,14 @@
 //!
 //! A node publishes a [`NodeHeartbeat`] on [`node_heartbeat_subject`] every `node.heartbeat_ms`;
 //! the main daemon counts a node whose heartbeats stop for `node.lost_after_ms` as lost.
+//!
+//! The main daemon runs a plugin on a node with a [`NodeRequest`] on [`node_requests_subject`]
+//! (answered by a [`NodeReply`]); the node fetches the plugin's archive from the object store
+//! bucket [`PLUGIN_ARCHIVES_BUCKET`] (key [`archive_object`]) and checks it, and tells the main
+//! daemon on [`node_plugin_exit_subject`] when the plugin stops running there
+//! ([`NodePluginExit`]). The main daemon's [`MainHeartbeat`] says which plugins each node should
+//! run: a node stops any other (it was moved while the node was cut off), and one that stops
+//! hearing the main daemon stops them all, so a plugin never runs twice.
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +33,82 @@ pub fn heartbeat_node(subject: &str) -> Option<&str> {
         .strip_prefix("rosey.nodes.")?
         .strip_suffix(".heartbeat")
         .filter(|node| !node.is_empty() && !node.contains('.'))
+}
+
+/// Where the main daemon asks node `node` to run, stop or reload a plugin.
+pub fn node_requests_subject(node: &str) -> String {
+    node_subject(node, "plugins")
+}
+
+/// Where node `node` says plugin `plugin` stopped running there.
+pub fn node_plugin_exit_subject(node: &str, plugin: &str) -> String {
+    format!("rosey.nodes.{node}.exited.{plugin}")
+}
+
+/// Where the main daemon says it is alive, and which plugins each node runs.
+pub const MAIN_HEARTBEAT_SUBJECT: &str = "rosey.main.heartbeat";
+
+/// The JetStream object store bucket of plugin archives, which nodes install from.
+pub const PLUGIN_ARCHIVES_BUCKET: &str = "ROSEY_PLUGINS";
+
+/// The object holding plugin `name`'s archive at `version`.
+pub fn archive_object(name: &str, version: &str) -> String {
+    format!("{name}/{version}.roseyplug")
+}
+
+/// What the main daemon asks of a node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum NodeRequest {
+    /// Run plugin `plugin` at `version` (its archive in [`PLUGIN_ARCHIVES_BUCKET`], its SHA-256
+    /// `sha256`), with the operator's settings `config` (the text of its `config.yaml`).
+    Start {
+        /// The plugin.
+        plugin: String,
+        /// Its version.
+        version: String,
+        /// The archive's SHA-256, hex.
+        sha256: String,
+        /// The plugin's `config.yaml`, when the operator has one.
+        config: Option<String>,
+    },
+    /// Stop plugin `plugin` gracefully (it finishes its message and hands its state over).
+    Stop {
+        /// The plugin.
+        plugin: String,
+    },
+    /// Reload plugin `plugin` make-before-break.
+    Reload {
+        /// The plugin.
+        plugin: String,
+    },
+}
+
+/// A node's answer: done, or why not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeReply {
+    /// `None`: done.
+    pub error: Option<String>,
+}
+
+/// A node's word that a plugin stopped running there (crashed past its restarts, stopped).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodePluginExit {
+    /// The node.
+    pub node: String,
+    /// The plugin.
+    pub plugin: String,
+    /// What happened, as the node's supervisor said it.
+    pub reason: String,
+}
+
+/// The main daemon's sign of life, and where it placed each plugin that runs on a node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MainHeartbeat {
+    /// Schema version ([`super::SCHEMA_VERSION`]).
+    pub v: u32,
+    /// Plugin name → the node it runs on.
+    pub placed: std::collections::BTreeMap<String, String>,
 }
 
 /// A node's sign of life, with what the operator sees of it in `rosey status`.

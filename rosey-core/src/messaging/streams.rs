@@ -28,6 +28,7 @@ const MIB: u64 = 1024 * 1024;
 pub struct StoreBudget {
     total: u64,
     replicas: usize,
+    clustered: bool,
 }
 
 /// Why no [`StoreBudget`] fits: names the key and the fix, as operators see it at start.
@@ -70,15 +71,27 @@ impl StoreBudget {
         StoreBudget {
             total: total.max(Self::MINIMUM),
             replicas: 1,
+            clustered: false,
         }
     }
 
-    /// This budget, each stream kept on `replicas` servers (at least one).
-    pub fn with_replicas(self, replicas: usize) -> StoreBudget {
+    /// The room for plugin archives nodes install from (the object store), on top of the
+    /// streams' budget when the server is in a cluster.
+    pub const ARCHIVES: u64 = 64 * MIB;
+
+    /// This budget in a cluster: each stream kept on `replicas` servers (at least one), and
+    /// [`StoreBudget::ARCHIVES`] more for the plugin archives.
+    pub fn in_cluster(self, replicas: usize) -> StoreBudget {
         StoreBudget {
             replicas: replicas.max(1),
+            clustered: true,
             ..self
         }
+    }
+
+    /// What the server's file store may hold: the streams, and the archives in a cluster.
+    pub fn server_bytes(&self) -> u64 {
+        self.total + if self.clustered { Self::ARCHIVES } else { 0 }
     }
 
     /// On how many servers each stream is kept.
@@ -230,7 +243,11 @@ mod tests {
         assert_eq!(commands.discard, stream::DiscardPolicy::New);
         assert_eq!(dead.discard, stream::DiscardPolicy::Old);
         assert_eq!((commands.num_replicas, dead.num_replicas), (1, 1));
-        let clustered = budget.with_replicas(3);
+        let clustered = budget.in_cluster(3);
+        assert_eq!(
+            clustered.server_bytes(),
+            budget.total() + StoreBudget::ARCHIVES
+        );
         assert_eq!(stream_config(&clustered).num_replicas, 3);
         assert_eq!(dead_letter_stream_config(&clustered).num_replicas, 3);
     }

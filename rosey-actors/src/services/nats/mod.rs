@@ -141,7 +141,7 @@ impl Actor for NatsActor {
                 port: args.port,
                 store_dir: store,
                 tls: args.tls.clone(),
-                max_file_store: args.store.total(),
+                max_file_store: args.store.server_bytes(),
                 cluster: args.cluster.clone(),
             },
         )?;

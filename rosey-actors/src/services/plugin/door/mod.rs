@@ -228,6 +228,14 @@ impl Door {
         self.put_back.notify_one();
     }
 
+    /// Drops the door's subscriptions (the plugin now runs on a plugin node, whose own door
+    /// reads the consumer): an idle pull request here would take messages from it. A local
+    /// instance opens them again when it starts.
+    pub async fn detach(&self) {
+        *self.feed.lock().await = Feed::default();
+        self.lock().early.reset();
+    }
+
     /// Makes `version` (with what it wants) the one new instances run; the consumer is
     /// brought in line on the next read.
     pub fn set_version(&self, version: &str, wants: Wants) {

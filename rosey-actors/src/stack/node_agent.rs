@@ -1,0 +1,215 @@
+//! On a plugin node: what the main daemon asks of it, done with the node's own stack.
+//!
+//! A task of the node's stack (started with it, ended with it) answers [`NodeRequest`]s on
+//! `rosey.nodes.<node>.plugins`: `start` fetches the plugin's archive from the cluster
+//! (`archives.rs`), writes the operator's settings the main daemon sent, and adds the plugin
+//! to the node's plugin supervisor, where it runs with the same door, sandbox and supervision
+//! as on the main daemon; `stop` and `reload` are the stack's own operations. When the node's
+//! supervisor gives a plugin up or it stops, the main daemon is told ([`NodePluginExit`]).
+//!
+//! So that a plugin never runs twice, the node runs only what the main daemon's heartbeat
+//! ([`MainHeartbeat`]) places on it: a plugin placed elsewhere is stopped here, and when the
+//! main daemon is silent for `node.lost_after_ms` every plugin here is stopped (the main
+//! daemon has counted this node lost and started them elsewhere by then).
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use rosey_core::messaging::{self, MainHeartbeat, NodePluginExit, NodeReply, NodeRequest};
+
+use super::Stack;
+
+/// Serves the main daemon's requests for node `node` until aborted.
+pub(crate) fn serve(stack: Stack, node: String) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let client = loop {
+            match stack.client().await {
+                Ok(client) => break client,
+                Err(err) => {
+                    tracing::debug!("node agent: {err}; trying again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        };
+        let subscribe = |subject: String| {
+            let client = client.clone();
+            async move { client.subscribe(subject).await }
+        };
+        let (mut requests, mut main_beats) = match (
+            subscribe(messaging::node_requests_subject(&node)).await,
+            subscribe(messaging::MAIN_HEARTBEAT_SUBJECT.to_owned()).await,
+        ) {
+            (Ok(requests), Ok(beats)) => (requests, beats),
+            (Err(err), _) | (_, Err(err)) => {
+                tracing::error!("the main daemon's requests cannot be read: {err}");
+                return;
+            }
+        };
+        let lost_after = stack.ctx.config.node.lost_after();
+        let mut last_main: Option<Instant> = None;
+        let mut sweeps = tokio::time::interval(stack.ctx.config.node.heartbeat());
+        loop {
+            tokio::select! {
+                request = requests.next() => {
+                    let Some(request) = request else { return };
+                    let reply = match serde_json::from_slice::<NodeRequest>(&request.payload) {
+                        Ok(asked) => answer(&stack, asked).await,
+                        Err(err) => Some(format!("not a request this node understands: {err}")),
+                    };
+                    if let Some(inbox) = request.reply {
+                        let payload = serde_json::to_vec(&NodeReply { error: reply })
+                            .unwrap_or_default();
+                        let _ = client.publish(inbox, payload.into()).await;
+                    }
+                }
+                beat = main_beats.next() => {
+                    let Some(beat) = beat else { return };
+                    let Ok(beat) = serde_json::from_slice::<MainHeartbeat>(&beat.payload) else {
+                        continue;
+                    };
+                    last_main = Some(Instant::now());
+                    for plugin in running(&stack).await {
+                        if beat.placed.get(&plugin) != Some(&node) {
+                            tracing::warn!("plugin {plugin} is placed elsewhere now: stopping it here, so it never runs twice");
+                            let _ = stack.stop_placed_plugin(&plugin).await;
+                        }
+                    }
+                }
+                _ = sweeps.tick() => {
+                    if last_main.is_some_and(|at| at.elapsed() > lost_after) {
+                        last_main = None;
+                        let plugins = running(&stack).await;
+                        if !plugins.is_empty() {
+                            tracing::warn!(
+                                "the main daemon has been silent for {} ms (node.lost_after_ms): stopping {} here, as it starts them elsewhere",
+                                lost_after.as_millis(),
+                                plugins.join(", ")
+                            );
+                        }
+                        for plugin in plugins {
+                            let _ = stack.stop_placed_plugin(&plugin).await;
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// The plugins in the node's plugin supervisor.
+async fn running(stack: &Stack) -> Vec<String> {
+    let Some(plugins) = stack.plugins() else {
+        return Vec::new();
+    };
+    crate::children(&plugins)
+        .await
+        .map(|children| children.into_iter().map(|child| child.name).collect())
+        .unwrap_or_default()
+}
+
+/// Does what was asked; `Some(why)` when it could not.
+async fn answer(stack: &Stack, asked: NodeRequest) -> Option<String> {
+    let done = match asked {
+        NodeRequest::Start {
+            plugin,
+            version,
+            sha256,
+            config,
+        } => start(stack, &plugin, &version, &sha256, config.as_deref()).await,
+        NodeRequest::Stop { plugin } => stack
+            .stop_placed_plugin(&plugin)
+            .await
+            .map_err(|err| err.to_string()),
+        NodeRequest::Reload { plugin } => match stack.reload_plugin(&plugin).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!("plugin {plugin} does not run on this node")),
+            Err(err) => Err(err.to_string()),
+        },
+    };
+    done.err()
+}
+
+async fn start(
+    stack: &Stack,
+    plugin: &str,
+    version: &str,
+    sha256: &str,
+    config: Option<&str>,
+) -> Result<(), String> {
+    // Both become folder names: nothing but a plugin name and a version's characters.
+    let version_chars = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-');
+    if !rosey_core::manifest::is_valid_plugin_name(plugin)
+        || version.is_empty()
+        || version.starts_with('.')
+        || !version.chars().all(version_chars)
+    {
+        return Err(format!(
+            "{plugin:?} v{version:?} is not a plugin name and version"
+        ));
+    }
+    let js = async_nats::jetstream::new(stack.client().await.map_err(|err| err.to_string())?);
+    let home = &stack.ctx.home;
+    super::archives::fetch(&js, &stack.ctx.store, home, plugin, version, sha256).await?;
+    let config_file = home.plugin_config_file(plugin);
+    match config {
+        Some(text) => rosey_core::fsutil::write_atomic(&config_file, text.as_bytes())
+            .map_err(|err| format!("cannot write {}: {err}", config_file.display()))?,
+        None => {
+            let _ = std::fs::remove_file(&config_file);
+        }
+    }
+    if stack
+        .has_plugin(plugin)
+        .await
+        .map_err(|err| err.to_string())?
+    {
+        // Placed again (the main daemon restarted its side): the old instance goes first.
+        stack
+            .stop_placed_plugin(plugin)
+            .await
+            .map_err(|err| err.to_string())?;
+    }
+    stack
+        .load_plugin(plugin, version)
+        .await
+        .map_err(|err| err.to_string())
+}
+
+/// A listener that tells the main daemon when a plugin stops running on node `node` (given up
+/// after its restarts, or stopped by its supervisor), through `exits`.
+pub(crate) fn report_exits(
+    listener: crate::Listener,
+    node: String,
+    exits: tokio::sync::mpsc::UnboundedSender<NodePluginExit>,
+) -> crate::Listener {
+    std::sync::Arc::new(move |notice: crate::SupervisionNotice| {
+        if notice.supervisor == rosey_core::units::PLUGINS {
+            if let crate::SupervisionEventKind::GaveUp { reason } = &notice.kind {
+                let _ = exits.send(NodePluginExit {
+                    node: node.clone(),
+                    plugin: notice.child.clone(),
+                    reason: reason.clone(),
+                });
+            }
+        }
+        listener(notice)
+    })
+}
+
+/// Publishes each exit [`report_exits`] sees, until aborted.
+pub(crate) fn publish_exits(
+    stack: Stack,
+    mut exits: tokio::sync::mpsc::UnboundedReceiver<NodePluginExit>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(exit) = exits.recv().await {
+            let Ok(client) = stack.client().await else {
+                continue;
+            };
+            let subject = messaging::node_plugin_exit_subject(&exit.node, &exit.plugin);
+            let payload = serde_json::to_vec(&exit).unwrap_or_default();
+            let _ = client.publish(subject, payload.into()).await;
+            let _ = client.flush().await;
+        }
+    })
+}
