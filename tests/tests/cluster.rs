@@ -280,3 +280,87 @@ async fn a_plugin_placed_on_a_node_answers_there_and_moves_when_the_node_is_kill
     let node_plugins = node.status()["plugins"].clone();
     assert_eq!(node_plugins, serde_json::json!([]), "no copy on the node");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_stopped_for_maintenance_hands_its_plugins_state_to_where_they_run_next() {
+    let cluster = TestCluster::new(&["markov-chat"]);
+    let config = cluster.main.home.path().join("rosey.yaml");
+    let text = std::fs::read_to_string(&config)
+        .expect("rosey.yaml")
+        .replacen(
+            "node: {",
+            &format!(
+                "plugins:\n  markov-chat: {{ node: {} }}\nnode: {{",
+                NODE_NAMES[0]
+            ),
+            1,
+        );
+    std::fs::write(&config, text).expect("write rosey.yaml");
+    tokio::task::block_in_place(|| {
+        cluster.start();
+        cluster.wait_nodes_up(Duration::from_secs(10));
+    });
+    let node = &cluster.nodes[0];
+    assert_eq!(node.unit("markov-chat")["state"], "running");
+    for line in ["the cat sat down", "the dog ran off", "a bird sang loud"] {
+        cluster.main.say_as("alice", line, "0.2");
+    }
+    cluster
+        .main
+        .say_until("!markov stats", "from 3 messages", Duration::from_secs(10));
+
+    // The node is stopped the way an operator does: its plugins unload and hand over.
+    node.home.run_ok(&["stop"]);
+    let stats = cluster
+        .main
+        .say_until("!markov stats", "from 3 messages", Duration::from_secs(30));
+    assert!(stats.contains("from 3 messages"), "{stats}");
+    let here = cluster.main.unit("markov-chat");
+    assert!(
+        here["sandbox"].is_string(),
+        "runs on the main daemon: {here}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_on_a_node_is_reloaded_and_updated_there() {
+    let cluster = TestCluster::new(&["dice-roller"]);
+    let config = cluster.main.home.path().join("rosey.yaml");
+    let text = std::fs::read_to_string(&config).expect("rosey.yaml").replacen(
+        "node: {",
+        &format!("plugins:\n  dice-roller: {{ node: {} }}\nnode: {{", NODE_NAMES[1]),
+        1,
+    );
+    std::fs::write(&config, text).expect("write rosey.yaml");
+    tokio::task::block_in_place(|| {
+        cluster.start();
+        cluster.wait_nodes_up(Duration::from_secs(10));
+    });
+    let node = &cluster.nodes[1];
+    let before = node.unit("dice-roller")["pid"].as_u64().expect("host pid");
+
+    let reloaded = cluster.main.home.run_ok(&["plugin", "reload", "dice-roller"]);
+    assert!(reloaded.contains("dice-roller"), "{reloaded}");
+    let after = node.unit("dice-roller")["pid"].as_u64().expect("host pid");
+    assert_ne!(before, after, "a new host on the node");
+    let replies = say_many(&cluster.main, 3, Duration::from_millis(20), "10");
+    assert!(unanswered(&replies).is_empty(), "{:?}", unanswered(&replies));
+
+    let v1 = cluster.main.home.pack("dice-roller");
+    let v9 = cluster.main.home.scratch().join("dice-roller-9.0.0.roseyplug");
+    rosey_e2e::stack::repack(
+        &v1,
+        &v9,
+        |manifest| rosey_e2e::stack::with_version(manifest, "9.0.0"),
+        None,
+    );
+    cluster
+        .main
+        .home
+        .run_ok(&["plugin", "update", v9.to_str().expect("utf-8 path")]);
+    let updated = node.unit("dice-roller");
+    assert_eq!(updated["version"], "9.0.0", "{updated}");
+    assert_eq!(cluster.main.unit("dice-roller")["version"], "9.0.0");
+    let replies = say_many(&cluster.main, 3, Duration::from_millis(20), "10");
+    assert!(unanswered(&replies).is_empty(), "{:?}", unanswered(&replies));
+}

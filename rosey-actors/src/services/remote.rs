@@ -113,12 +113,16 @@ impl Actor for RemotePluginActor {
         let args = &state.args;
         args.placements.remove(&args.name);
         args.board.clear(&unit_name(&args.name));
-        // Graceful where the node still answers; a lost node stops its plugins by itself.
-        let stop = NodeRequest::Stop {
-            plugin: args.name.clone(),
-        };
-        if let Err(reason) = ask(args, &stop, Duration::from_secs(10)).await {
-            tracing::debug!(plugin = %args.name, "stop on node {}: {reason}", args.node);
+        // Graceful where the node still answers; a lost node stops its plugins by itself
+        // (it stops hearing this daemon, or hears the plugin placed elsewhere), so a restart
+        // elsewhere never waits for it.
+        if args.nodes.is_up(&args.node) {
+            let stop = NodeRequest::Stop {
+                plugin: args.name.clone(),
+            };
+            if let Err(reason) = ask(args, &stop, Duration::from_secs(10)).await {
+                tracing::debug!(plugin = %args.name, "stop on node {}: {reason}", args.node);
+            }
         }
         Ok(())
     }

@@ -317,6 +317,7 @@ pub(crate) fn plugin_spec(
         standby_off: ctx.config.plugin_host.spares == 0,
         sandbox_required: ctx.config.plugin_host.sandbox
             == rosey_core::config::SandboxMode::Required,
+        shared_state: ctx.store.clustered().then_some(ctx.store),
     };
     let on_starting = ctx.on_starting.clone();
     let unit = name.to_owned();

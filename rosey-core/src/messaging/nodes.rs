@@ -51,6 +51,10 @@ pub const MAIN_HEARTBEAT_SUBJECT: &str = "rosey.main.heartbeat";
 /// The JetStream object store bucket of plugin archives, which nodes install from.
 pub const PLUGIN_ARCHIVES_BUCKET: &str = "ROSEY_PLUGINS";
 
+/// The key-value bucket of handed-over plugin state, so the state a plugin handed over on one
+/// machine starts it on another (key: the plugin's name).
+pub const HANDOFF_STATE_BUCKET: &str = "ROSEY_STATE";
+
 /// The object holding plugin `name`'s archive at `version`.
 pub fn archive_object(name: &str, version: &str) -> String {
     format!("{name}/{version}.roseyplug")

@@ -78,9 +78,13 @@ impl StoreBudget {
     /// The room for plugin archives nodes install from (the object store), on top of the
     /// streams' budget when the server is in a cluster.
     pub const ARCHIVES: u64 = 64 * MIB;
+    /// The room for handed-over plugin state shared between machines, on top of the streams'
+    /// budget when the server is in a cluster.
+    pub const SHARED_STATE: u64 = 16 * MIB;
 
     /// This budget in a cluster: each stream kept on `replicas` servers (at least one), and
-    /// [`StoreBudget::ARCHIVES`] more for the plugin archives.
+    /// [`StoreBudget::ARCHIVES`] and [`StoreBudget::SHARED_STATE`] more for the plugin
+    /// archives and handed-over state.
     pub fn in_cluster(self, replicas: usize) -> StoreBudget {
         StoreBudget {
             replicas: replicas.max(1),
@@ -89,9 +93,20 @@ impl StoreBudget {
         }
     }
 
-    /// What the server's file store may hold: the streams, and the archives in a cluster.
+    /// Whether the streams live in a cluster (plugins' state is then shared between machines).
+    pub fn clustered(&self) -> bool {
+        self.clustered
+    }
+
+    /// What the server's file store may hold: the streams, and in a cluster the archives and
+    /// the shared state.
     pub fn server_bytes(&self) -> u64 {
-        self.total + if self.clustered { Self::ARCHIVES } else { 0 }
+        self.total
+            + if self.clustered {
+                Self::ARCHIVES + Self::SHARED_STATE
+            } else {
+                0
+            }
     }
 
     /// On how many servers each stream is kept.

@@ -26,6 +26,7 @@ mod output;
 mod poison;
 mod questions;
 mod serve;
+mod shared_state;
 pub mod spares;
 mod start;
 mod swap;
@@ -146,6 +147,9 @@ pub struct PluginArgs {
     /// `plugin_host.sandbox: required`: a host whose sandbox is partial does not load the
     /// plugin.
     pub sandbox_required: bool,
+    /// With `nats.cluster`, the message store's copies: a graceful stop's state is also kept
+    /// in the cluster (`shared_state.rs`) for a plugin moved to another machine.
+    pub shared_state: Option<rosey_core::messaging::StoreBudget>,
 }
 
 /// The plugin's name and settings; leaves out the handles it shares (door, spares, NATS
@@ -260,6 +264,22 @@ impl Actor for PluginActor {
             Err(err) => return Err(format!("cannot read {}: {err}", handoff.display()).into()),
         };
         let mut outputs = args.outputs();
+        // Handed over on another machine (the plugin moved here): the cluster kept it.
+        let state = match (state, &args.shared_state) {
+            (None, Some(store)) => match shared_state::get(&args.client, store, &args.name).await {
+                Ok(state) => state,
+                Err(err) => {
+                    outputs.host_line(
+                        rosey_core::logs::Level::Warn,
+                        &format!(
+                            "the cluster's copy of the handed-over state cannot be read: {err}"
+                        ),
+                    );
+                    None
+                }
+            },
+            (state, _) => state,
+        };
         if let Some(state) = &state {
             outputs.host_line(
                 rosey_core::logs::Level::Info,
@@ -438,6 +458,7 @@ mod tests {
             ack_wait: Duration::from_secs(30),
             standby_off: false,
             sandbox_required: true,
+            shared_state: None,
         };
         let shown = format!("{args:?}");
         for part in [

@@ -489,6 +489,17 @@ impl Serving {
         let state = super::swap::unload(&mut self.host, &mut self.outputs, &self.args).await;
         if let Some(state) = state.filter(|state| !state.is_empty()) {
             super::swap::save_state(&self.args, &self.outputs, &state, true);
+            if let Some(store) = &self.args.shared_state {
+                // For a plugin that starts next on another machine.
+                let kept =
+                    super::shared_state::put(&self.args.client, store, &self.args.name, &state);
+                if let Err(err) = kept.await {
+                    self.outputs.host_line(
+                        rosey_core::logs::Level::Warn,
+                        &format!("the handed-over state is not kept in the cluster: {err}"),
+                    );
+                }
+            }
         }
         self.outputs
             .announce(messaging::stopped_subject(&self.args.name))

@@ -141,8 +141,11 @@ pub fn save_state(args: &PluginArgs, outputs: &Outputs, state: &[u8], durable: b
     }
 }
 
-/// The next instance is ready: the state on disk is consumed.
+/// The next instance is ready: the state on disk (and the cluster's copy) is consumed.
 pub fn forget_state(args: &PluginArgs, outputs: &Outputs) {
+    if let Some(store) = &args.shared_state {
+        super::shared_state::forget(&args.client, store, &args.name);
+    }
     let path = args.home.plugin_handoff_file(&args.name);
     if let Err(err) = std::fs::remove_file(&path) {
         if err.kind() != std::io::ErrorKind::NotFound {
