@@ -34,6 +34,9 @@ pub enum UnitCommand {
         /// The unit's name (default: rosey-<the home's folder name>).
         #[arg(long)]
         name: Option<String>,
+        /// The home is a plugin node's: the unit runs `rosey node start`'s daemon.
+        #[arg(long)]
+        node: bool,
     },
     /// Disable the unit `install` wrote and remove it.
     Remove {
@@ -49,7 +52,12 @@ pub enum UnitCommand {
 /// `rosey service …`.
 pub fn run(home: &Home, command: UnitCommand) -> ExitCode {
     let result = match command {
-        UnitCommand::Install { user, print, name } => install(home, user, print, name),
+        UnitCommand::Install {
+            user,
+            print,
+            name,
+            node,
+        } => install(home, user, print, name, node),
         UnitCommand::Remove { user, name } => remove(home, user, name),
     };
     match result {
@@ -144,8 +152,9 @@ fn unit_word(arg: &str) -> String {
     }
 }
 
-/// The unit for the home at `home` (absolute), run by the `rosey` at `exe`.
-pub fn unit_text(exe: &Path, home: &Path, user: bool, owner: Option<&str>) -> String {
+/// The unit for the home at `home` (absolute), run by the `rosey` at `exe` (as a plugin node's
+/// daemon when `node`).
+pub fn unit_text(exe: &Path, home: &Path, user: bool, owner: Option<&str>, node: bool) -> String {
     let rosey = |args: &str| {
         format!(
             "{} --home {} {args}",
@@ -157,7 +166,7 @@ pub fn unit_text(exe: &Path, home: &Path, user: bool, owner: Option<&str>) -> St
         "# Written by `rosey service install` for the rosey home {home}.\n\
          # Remove it with: rosey --home {home} service remove{flag}\n\
          [Unit]\n\
-         Description=rosey chat bot in {home}\n\
+         Description=rosey {what} in {home}\n\
          After=network-online.target\n\
          Wants=network-online.target\n\
          \n\
@@ -174,7 +183,12 @@ pub fn unit_text(exe: &Path, home: &Path, user: bool, owner: Option<&str>) -> St
          WorkingDirectory={dir}\n",
         home = home.display().to_string().replace('%', "%%"),
         flag = if user { " --user" } else { "" },
-        start = rosey("start --foreground"),
+        what = if node { "plugin node" } else { "chat bot" },
+        start = rosey(if node {
+            "node start --foreground"
+        } else {
+            "start --foreground"
+        }),
         stop = rosey("stop"),
         // Taken as it is written (no quoting), with specifiers expanded.
         dir = home.to_string_lossy().replace('%', "%%"),
@@ -246,14 +260,20 @@ fn typed(user: bool, args: &str) -> String {
     format!("systemctl{} {args}", if user { " --user" } else { "" })
 }
 
-fn install(home: &Home, user: bool, print: bool, name: Option<String>) -> Result<(), String> {
+fn install(
+    home: &Home,
+    user: bool,
+    print: bool,
+    name: Option<String>,
+    node: bool,
+) -> Result<(), String> {
     let root = absolute_home(home)?;
     let unit = unit_name(&root, name)?;
     let exe = std::env::current_exe()
         .and_then(std::fs::canonicalize)
         .map_err(|err| format!("cannot find the rosey executable: {err}"))?;
     let owner = if user { None } else { owner_of(&root)? };
-    let text = unit_text(&exe, &root, user, owner.as_deref());
+    let text = unit_text(&exe, &root, user, owner.as_deref(), node);
     if print {
         print!("{text}");
         return Ok(());

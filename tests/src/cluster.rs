@@ -35,9 +35,9 @@ fn route_ports() -> [u16; 3] {
     [ports[0], ports[1], ports[2]]
 }
 
-/// [`TEST_CONFIG`] with `nats.cluster` for the server listening on `ports[me]`, and `node:`
-/// (the name too on a node).
-fn config(ports: [u16; 3], me: usize, node: Option<&str>) -> String {
+/// [`TEST_CONFIG`] with `nats.cluster` for the server listening on `ports[me]` (and
+/// `cluster_extra`, more keys of it such as `tls: {…}`), and `node:` (the name too on a node).
+fn config(ports: [u16; 3], me: usize, node: Option<&str>, cluster_extra: &str) -> String {
     let routes: Vec<String> = ports
         .iter()
         .enumerate()
@@ -45,7 +45,7 @@ fn config(ports: [u16; 3], me: usize, node: Option<&str>) -> String {
         .map(|(_, port)| format!("127.0.0.1:{port}"))
         .collect();
     let cluster = format!(
-        "nats:\n  port: 0\n  cluster: {{ name: e2e, listen: \"127.0.0.1:{}\", routes: [{}] }}\n",
+        "nats:\n  port: 0\n  cluster: {{ name: e2e, listen: \"127.0.0.1:{}\", routes: [{}]{cluster_extra} }}\n",
         ports[me],
         routes.join(", ")
     );
@@ -62,12 +62,20 @@ impl TestCluster {
     /// The three homes, `plugins` installed on the main one, the secret made on the main
     /// one (`rosey node secret`) and copied to the nodes.
     pub fn new(plugins: &[&str]) -> TestCluster {
+        TestCluster::with_cluster_keys(plugins, "")
+    }
+
+    /// [`TestCluster::new`], with `extra` added to every home's `nats.cluster` (e.g.
+    /// `, tls: { … }`).
+    pub fn with_cluster_keys(plugins: &[&str], extra: &str) -> TestCluster {
         let ports = route_ports();
-        let main = TestStack::with_config(plugins, &config(ports, 0, None));
+        let main = TestStack::with_config(plugins, &config(ports, 0, None, extra));
         let nodes: Vec<TestStack> = NODE_NAMES
             .iter()
             .enumerate()
-            .map(|(index, name)| TestStack::with_config(&[], &config(ports, index + 1, Some(name))))
+            .map(|(index, name)| {
+                TestStack::with_config(&[], &config(ports, index + 1, Some(name), extra))
+            })
             .collect();
         main.home.run_ok(&["node", "secret"]);
         let secret = main.home.path().join("data/nats-auth/cluster-secret");

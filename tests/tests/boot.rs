@@ -90,6 +90,20 @@ fn the_printed_unit_is_a_notify_service_with_a_watchdog_that_systemd_accepts() {
             .expect("systemd-analyze");
         assert!(verified.status.success(), "{verified:?}\n{unit}");
     }
+
+    // A plugin node's home: the unit runs the node's daemon.
+    let out = rosey_with(
+        &odd,
+        &["service", "install", "--user", "--print", "--node"],
+        &[],
+    );
+    let unit = String::from_utf8_lossy(&out.stdout).into_owned();
+    let start = format!(
+        "ExecStart={} --home {quoted_home} node start --foreground",
+        rosey.display()
+    );
+    assert!(unit.lines().any(|l| l == start), "{start:?} in:\n{unit}");
+    assert!(unit.contains("Description=rosey plugin node in"), "{unit}");
 }
 
 #[test]

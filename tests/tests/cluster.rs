@@ -326,11 +326,16 @@ async fn a_node_stopped_for_maintenance_hands_its_plugins_state_to_where_they_ru
 async fn a_plugin_on_a_node_is_reloaded_and_updated_there() {
     let cluster = TestCluster::new(&["dice-roller"]);
     let config = cluster.main.home.path().join("rosey.yaml");
-    let text = std::fs::read_to_string(&config).expect("rosey.yaml").replacen(
-        "node: {",
-        &format!("plugins:\n  dice-roller: {{ node: {} }}\nnode: {{", NODE_NAMES[1]),
-        1,
-    );
+    let text = std::fs::read_to_string(&config)
+        .expect("rosey.yaml")
+        .replacen(
+            "node: {",
+            &format!(
+                "plugins:\n  dice-roller: {{ node: {} }}\nnode: {{",
+                NODE_NAMES[1]
+            ),
+            1,
+        );
     std::fs::write(&config, text).expect("write rosey.yaml");
     tokio::task::block_in_place(|| {
         cluster.start();
@@ -339,15 +344,26 @@ async fn a_plugin_on_a_node_is_reloaded_and_updated_there() {
     let node = &cluster.nodes[1];
     let before = node.unit("dice-roller")["pid"].as_u64().expect("host pid");
 
-    let reloaded = cluster.main.home.run_ok(&["plugin", "reload", "dice-roller"]);
+    let reloaded = cluster
+        .main
+        .home
+        .run_ok(&["plugin", "reload", "dice-roller"]);
     assert!(reloaded.contains("dice-roller"), "{reloaded}");
     let after = node.unit("dice-roller")["pid"].as_u64().expect("host pid");
     assert_ne!(before, after, "a new host on the node");
     let replies = say_many(&cluster.main, 3, Duration::from_millis(20), "10");
-    assert!(unanswered(&replies).is_empty(), "{:?}", unanswered(&replies));
+    assert!(
+        unanswered(&replies).is_empty(),
+        "{:?}",
+        unanswered(&replies)
+    );
 
     let v1 = cluster.main.home.pack("dice-roller");
-    let v9 = cluster.main.home.scratch().join("dice-roller-9.0.0.roseyplug");
+    let v9 = cluster
+        .main
+        .home
+        .scratch()
+        .join("dice-roller-9.0.0.roseyplug");
     rosey_e2e::stack::repack(
         &v1,
         &v9,
@@ -362,5 +378,71 @@ async fn a_plugin_on_a_node_is_reloaded_and_updated_there() {
     assert_eq!(updated["version"], "9.0.0", "{updated}");
     assert_eq!(cluster.main.unit("dice-roller")["version"], "9.0.0");
     let replies = say_many(&cluster.main, 3, Duration::from_millis(20), "10");
-    assert!(unanswered(&replies).is_empty(), "{:?}", unanswered(&replies));
+    assert!(
+        unanswered(&replies).is_empty(),
+        "{:?}",
+        unanswered(&replies)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn routes_can_use_tls_with_certificates_checked_both_ways() {
+    let cluster = TestCluster::with_cluster_keys(
+        &["dice-roller"],
+        ", tls: { cert: tls/route.pem, key: tls/route-key.pem, ca: tls/route.pem }",
+    );
+    // One self-signed certificate, for 127.0.0.1, is every server's and the CA.
+    let scratch = cluster.main.home.scratch().join("route-tls");
+    std::fs::create_dir_all(&scratch).expect("tls dir");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=rosey-route",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+        ])
+        .arg(scratch.join("route-key.pem"))
+        .arg("-out")
+        .arg(scratch.join("route.pem"))
+        .output()
+        .expect("run openssl");
+    assert!(made.status.success(), "{made:?}");
+    for home in std::iter::once(&cluster.main).chain(&cluster.nodes) {
+        let dir = home.home.path().join("tls");
+        std::fs::create_dir_all(&dir).expect("tls dir");
+        for file in ["route.pem", "route-key.pem"] {
+            std::fs::copy(scratch.join(file), dir.join(file)).expect("copy");
+        }
+    }
+    tokio::task::block_in_place(|| {
+        cluster.start();
+        cluster.wait_nodes_up(Duration::from_secs(10));
+    });
+    let conf = std::fs::read_to_string(
+        cluster
+            .main
+            .home
+            .path()
+            .join("data/nats-auth/nats-server.conf"),
+    )
+    .expect("server config");
+    assert!(conf.contains("verify: true"), "{conf}");
+    assert!(tokio::task::block_in_place(|| cluster.main.say("!roll 1d1")).contains("= 1"));
+    for info in streams(&cluster).await {
+        assert_eq!(
+            info.cluster.expect("clustered").replicas.len(),
+            2,
+            "three copies over TLS routes"
+        );
+    }
 }

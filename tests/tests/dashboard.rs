@@ -53,7 +53,7 @@ fn started() -> (TestStack, String, String) {
 
 fn row_field(unit: &str, field: &str) -> String {
     format!(
-        "document.querySelector('tr[data-unit=\"{unit}\"] td[data-field=\"{field}\"]')?.textContent ?? ''"
+        "(document.querySelector('tr[data-unit=\"{unit}\"] td[data-field=\"{field}\"]')?.textContent ?? '')"
     )
 }
 

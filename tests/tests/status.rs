@@ -176,7 +176,7 @@ fn the_dashboard_says_what_is_unknown_and_that_the_plugins_are_stopped() {
     browser.navigate(&format!("{url}?token={token}"));
     let state = |unit: &str| {
         format!(
-            "document.querySelector('tr[data-unit=\"{unit}\"] td[data-field=\"state\"]')?.textContent ?? ''"
+            "(document.querySelector('tr[data-unit=\"{unit}\"] td[data-field=\"state\"]')?.textContent ?? '')"
         )
     };
     browser.wait_until(

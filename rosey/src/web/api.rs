@@ -2,8 +2,9 @@
 //! (`{"error": "..."}`) with a status code that says what kind of problem it is.
 //!
 //! ```text
-//! GET  /                                   the page (page.html), its script /page.js; the
-//!                                          charts' /charts.js, /metrics and /api/history are in
+//! GET  /                                   the page (page.html), its scripts /page.js and
+//!                                          /nodes.js (the Nodes table); the charts'
+//!                                          /charts.js, /metrics and /api/history are in
 //!                                          metrics.rs
 //! GET  /api/status                         = rosey status --json
 //! GET  /api/plugins                        installed plugins (name, version, enabled)
@@ -69,6 +70,8 @@ use crate::daemon::ops::{self, Daemon, OpError, UnitOp, SERVICES};
 const PAGE: &str = include_str!("page.html");
 /// The page's script.
 const PAGE_SCRIPT: &str = include_str!("page.js");
+/// The page's Nodes table (the plugin nodes of a cluster), drawn by page.js's render.
+const NODES_SCRIPT: &str = include_str!("nodes.js");
 
 /// A failed request: its status code and what to tell the caller.
 pub(super) struct ApiError(StatusCode, String);
@@ -115,6 +118,7 @@ pub(super) fn router(state: WebState) -> Router {
     Router::new()
         .route("/", get(page))
         .route("/page.js", get(page_script))
+        .route("/nodes.js", get(nodes_script))
         .route("/api/status", get(status))
         .route("/api/plugins", get(plugins))
         .route("/api/events", get(events))
@@ -154,6 +158,10 @@ async fn page() -> Response {
 
 async fn page_script() -> Response {
     script(PAGE_SCRIPT)
+}
+
+async fn nodes_script() -> Response {
+    script(NODES_SCRIPT)
 }
 
 /// A script of the page's, never cached (a new daemon may bring a new one).

@@ -1,7 +1,7 @@
 // The dashboard page's behaviour (served at /page.js beside page.html): the status table kept
-// live from /api/events, supervision notices, the local chat box, installs by upload, updates
-// and removals after a confirmation, dead letters with replay and purge, and a plugin's log
-// pane that follows live. Plain JS, no build step.
+// live from /api/events (and the Nodes table, which nodes.js draws), supervision notices, the
+// local chat box, installs by upload, updates and removals after a confirmation, dead letters
+// with replay and purge, and a plugin's log pane that follows live. Plain JS, no build step.
 "use strict";
 const $ = (selector) => document.querySelector(selector);
 let installed = [];   // from /api/plugins: name, version, enabled
@@ -234,6 +234,7 @@ function render() {
     if (before && before.querySelector("button:disabled")) return before;
     return tr;
   }));
+  if (typeof renderNodes === "function") renderNodes(lastStatus);
 }
 
 function addNotice(notice) {

@@ -7,7 +7,7 @@ use clap::Parser;
 use crate::sustained::Search;
 
 /// Every measure `--skip` knows.
-pub const MEASURES: [&str; 15] = [
+pub const MEASURES: [&str; 16] = [
     "reload",
     "loss",
     "crash",
@@ -23,6 +23,7 @@ pub const MEASURES: [&str; 15] = [
     "timers",
     "new-plugin",
     "status",
+    "node",
 ];
 
 /// Command line.
@@ -116,8 +117,12 @@ pub struct Args {
     /// Restarts of chaos during which status is asked (status).
     #[arg(long, default_value_t = 3)]
     pub status_rounds: usize,
+    /// Node failovers timed: the plugin node killed, a command answered by the main daemon
+    /// (node).
+    #[arg(long, default_value_t = 3)]
+    pub failovers: usize,
     /// Measures to leave out: reload, loss, crash, crash-load, cold, pss, steady, floor,
-    /// memory, growth, sustained, errbot, timers, new-plugin, status.
+    /// memory, growth, sustained, errbot, timers, new-plugin, status, node.
     #[arg(long, value_delimiter = ',')]
     pub skip: Vec<String>,
     /// Milliseconds between reloads during the load test (measure 2).
@@ -161,6 +166,7 @@ impl Args {
             self.status = self.status.min(50);
             self.status_load_delay_ms = self.status_load_delay_ms.min(1000);
             self.status_rounds = self.status_rounds.min(1);
+            self.failovers = self.failovers.min(1);
         }
     }
 

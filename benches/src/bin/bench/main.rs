@@ -22,7 +22,10 @@
 //! 9. `rosey plugin new` → the first answer in a running `rosey dev`, the new crate's first
 //!    build included (`new-plugin`);
 //! 10. `rosey status` over the control socket, idle and while the plugin supervisor is busy
-//!     starting a slow plugin (chaos fixture, an operator restart) (`status`).
+//!     starting a slow plugin (chaos fixture, an operator restart) (`status`);
+//! 11. with the plugin on a plugin node (three nats-servers clustered over loopback, a main
+//!     daemon and two `rosey node`s): steady and reload latency, and the failover when the
+//!     node is killed (`node`).
 //!
 //! It prints a table with the targets marked ✓/✗ and writes everything (with the raw samples)
 //! to `target/bench/results.json`. Every stack it starts is stopped, and anything
@@ -41,6 +44,7 @@ mod load;
 mod machine;
 mod memory;
 mod new_plugin;
+mod nodes;
 mod pidfd;
 mod reload;
 mod render;
@@ -157,6 +161,7 @@ async fn run(args: Args) -> Result<bool> {
         timers: Outcome::skipped(NOT_ASKED),
         new_plugin: Outcome::skipped(NOT_ASKED),
         status: Outcome::skipped(NOT_ASKED),
+        on_node: Outcome::skipped(NOT_ASKED),
         noise: Vec::new(),
         targets: Vec::new(),
         reported: Vec::new(),
@@ -226,6 +231,16 @@ async fn run(args: Args) -> Result<bool> {
             results.status = Outcome::of(homes::status_home(&tools, &args, &dice, chaos).await);
             results.noise.push(meter.stop());
         }
+    }
+    if args.wants("node") {
+        eprintln!(
+            "plugin on a node: {} steady, {} reloads, {} failovers (three clustered nats-servers)",
+            args.steady, args.reloads, args.failovers
+        );
+        let meter = Meter::start("node");
+        let counts = (args.warmup, args.steady, args.reloads, args.failovers);
+        results.on_node = Outcome::of(nodes::measure(&tools, &dice, counts, args.keep_homes).await);
+        results.noise.push(meter.stop());
     }
     if args.wants("cold") || args.wants("pss") {
         if let Err(err) = homes::cold_starts(&tools, &args, &dice, &mut results).await {

@@ -95,6 +95,20 @@ pub async fn latency(
     home: &BenchHome,
     wire: &mut Wire,
     plugin: &str,
+    probe: (&str, &str),
+    count: usize,
+    via: ReloadVia,
+) -> Result<ReloadLatency> {
+    latency_with_host_on(home, home, wire, plugin, probe, count, via).await
+}
+
+/// [`latency`], the plugin's host running under `host_home`'s daemon (a plugin node's, whose
+/// status has the host's pid) while `home`'s daemon is asked to reload it.
+pub async fn latency_with_host_on(
+    home: &BenchHome,
+    host_home: &BenchHome,
+    wire: &mut Wire,
+    plugin: &str,
     (command, args): (&str, &str),
     count: usize,
     via: ReloadVia,
@@ -104,7 +118,7 @@ pub async fn latency(
         ..Default::default()
     };
     let request = via.request(plugin);
-    let mut pid = running_pid(home, plugin).await?;
+    let mut pid = running_pid(host_home, plugin).await?;
     for reload in 0..count {
         wire.drain_notices();
         let mut probes = 0usize;

@@ -186,6 +186,7 @@ impl Results {
         crate::timers::render(out, &self.timers);
         crate::new_plugin::render(out, &self.new_plugin);
         crate::status::render(out, &self.status);
+        crate::nodes::render(out, &self.on_node);
     }
 
     fn render_loss(&self, out: &mut String) {

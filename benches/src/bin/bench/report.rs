@@ -128,6 +128,8 @@ pub struct Results {
     pub new_plugin: Outcome<NewPlugin>,
     /// `rosey status` over the control socket, idle and while a plugin starts.
     pub status: Outcome<StatusLatency>,
+    /// Steady and reload latency with the plugin on a plugin node, and the node's failover.
+    pub on_node: Outcome<crate::nodes::OnNode>,
     /// How busy the machine was during each measure.
     pub noise: Vec<Noise>,
     /// The targets, checked.
@@ -167,6 +169,7 @@ impl Results {
             self.timers.why_not(),
             self.new_plugin.why_not(),
             self.status.why_not(),
+            self.on_node.why_not(),
         ]
     }
 }

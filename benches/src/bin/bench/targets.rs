@@ -188,6 +188,30 @@ impl Results {
                 "×",
             ),
         ];
+        let on_node = self.on_node.get();
+        let node_steady = on_node.and_then(|n| summary(&n.steady));
+        let node_reload = on_node.and_then(|n| summary(&n.reload_to_first_reply));
+        let failover = on_node.and_then(|n| summary(&n.failover));
+        self.reported.extend([
+            reported("steady p50, plugin on a node", p50(node_steady), "ms"),
+            reported("steady p99, plugin on a node", p99(node_steady), "ms"),
+            reported(
+                "reload → first reply p50, plugin on a node",
+                p50(node_reload),
+                "ms",
+            ),
+            reported(
+                "reload → first reply p99, plugin on a node",
+                p99(node_reload),
+                "ms",
+            ),
+            reported(
+                "failover p50: node killed → answered on the main daemon",
+                p50(failover),
+                "ms",
+            ),
+            reported("failover, slowest", failover.map(|f| f.max_ms), "ms"),
+        ]);
         let timers = self.timers.get();
         let idle = timers.and_then(|t| summary(&t.idle.lateness));
         let loaded = timers
