@@ -165,16 +165,8 @@ impl Credentials {
     /// Reads the credentials of `home`, making them first when there are none (the daemon's
     /// first start). The folder is kept at 0700 and the file at 0600 either way.
     pub fn load_or_create(home: &Home) -> Result<Credentials, BusError> {
-        let dir = home.nats_auth_dir();
-        let written = |path: &Path| {
-            let path = path.to_owned();
-            move |source| BusError::Write { path, source }
-        };
-        fs::create_dir_all(&dir).map_err(written(&dir))?;
-        fs::set_permissions(&dir, Permissions::from_mode(0o700)).map_err(written(&dir))?;
         let path = home.nats_credentials_file();
-        if path.exists() {
-            fs::set_permissions(&path, Permissions::from_mode(0o600)).map_err(written(&path))?;
+        if keep_private(home, &path)? {
             return Credentials::load(home);
         }
         let credentials = Credentials {
@@ -183,9 +175,7 @@ impl Credentials {
             route: None,
             server_cert: None,
         };
-        // A temp file is made 0600 before anything is written to it.
-        crate::fsutil::write_atomic(&path, credentials.render().as_bytes())
-            .map_err(written(&path))?;
+        write_private(&path, &credentials.render())?;
         Ok(credentials)
     }
 
@@ -291,6 +281,31 @@ impl Credentials {
             server_cert: None,
         })
     }
+}
+
+/// Makes `data/nats-auth/` (0700) and keeps `path`, a file in it, at 0600 when it exists;
+/// whether it exists. Every secret of the bus lives there, readable by the operator only.
+fn keep_private(home: &Home, path: &Path) -> Result<bool, BusError> {
+    let dir = home.nats_auth_dir();
+    let written = |path: &Path| {
+        let path = path.to_owned();
+        move |source| BusError::Write { path, source }
+    };
+    fs::create_dir_all(&dir).map_err(written(&dir))?;
+    fs::set_permissions(&dir, Permissions::from_mode(0o700)).map_err(written(&dir))?;
+    if !path.exists() {
+        return Ok(false);
+    }
+    fs::set_permissions(path, Permissions::from_mode(0o600)).map_err(written(path))?;
+    Ok(true)
+}
+
+/// Writes a secret file (a temp file is made 0600 before anything is written to it).
+fn write_private(path: &Path, text: &str) -> Result<(), BusError> {
+    crate::fsutil::write_atomic(path, text.as_bytes()).map_err(|source| BusError::Write {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// 160 random bits from the kernel, as 40 hex digits (safe in any config syntax).

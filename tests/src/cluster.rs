@@ -87,10 +87,29 @@ impl TestCluster {
         TestCluster { main, nodes }
     }
 
+    /// [`TestCluster::new`] with the plugin of crate `crate_dir` (under `plugins/`, e.g.
+    /// `fixtures/chaos`) installed on the main daemon and placed on `node`
+    /// (`plugins.<plugin>.node`).
+    pub fn placing(crate_dir: &str, node: &str) -> TestCluster {
+        let cluster = TestCluster::new(&[crate_dir]);
+        let plugin = crate_dir.rsplit('/').next().unwrap_or(crate_dir);
+        let config = cluster.main.home.path().join("rosey.yaml");
+        let text = std::fs::read_to_string(&config).expect("rosey.yaml");
+        let placed = text.replacen(
+            "node: {",
+            &format!("plugins:\n  {plugin}: {{ node: {node} }}\nnode: {{"),
+            1,
+        );
+        assert_ne!(placed, text, "the test config has a node: section");
+        std::fs::write(&config, placed).expect("write rosey.yaml");
+        cluster
+    }
+
     /// Starts the three together (a cluster's JetStream waits for a quorum of its servers),
-    /// asserting each start succeeded; returns what `rosey start` printed on the main.
+    /// asserting each start succeeded, and waits until the main daemon sees both nodes up;
+    /// returns what `rosey start` printed on the main.
     pub fn start(&self) -> String {
-        std::thread::scope(|scope| {
+        let printed = std::thread::scope(|scope| {
             let nodes: Vec<_> = self
                 .nodes
                 .iter()
@@ -101,7 +120,9 @@ impl TestCluster {
                 node.join().expect("node start thread");
             }
             main
-        })
+        });
+        self.wait_nodes_up(Duration::from_secs(10));
+        printed
     }
 
     /// Waits until the main daemon's status shows every node `up`; returns that status.

@@ -225,6 +225,16 @@ impl TestStack {
         }
     }
 
+    /// The link `rosey status` prints to open the running stack's dashboard signed in.
+    pub fn dashboard_link(&self) -> String {
+        let text = self.home.run_ok(&["status"]);
+        text.lines()
+            .find_map(|line| line.strip_prefix("Dashboard: "))
+            .unwrap_or_else(|| panic!("no dashboard link in {text}"))
+            .trim()
+            .to_owned()
+    }
+
     /// The pids of every process whose command line mentions this home.
     pub fn processes(&self) -> Vec<u32> {
         processes_mentioning(&self.home.path())
@@ -384,4 +394,32 @@ pub fn repack(from: &Path, to: &Path, edit: impl Fn(&str) -> String, library: Op
         crate::cli::zip_bytes(&crate::cli::with_checksums(files)),
     )
     .expect("write archive");
+}
+
+/// Writes a self-signed certificate for `127.0.0.1` (elliptic-curve key, valid a day) to
+/// `cert` and its key to `key`, with `openssl`: a server's own certificate, and its CA too.
+pub fn self_signed_certificate(common_name: &str, cert: &Path, key: &Path) {
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            &format!("/CN={common_name}"),
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+        ])
+        .arg(key)
+        .arg("-out")
+        .arg(cert)
+        .output()
+        .expect("run openssl");
+    assert!(made.status.success(), "{made:?}");
 }

@@ -301,27 +301,11 @@ async fn with_nats_tls_clear_text_is_refused_and_the_stack_still_works() {
     let stack = TestStack::with_config(&["dice-roller"], &config);
     let dir = stack.home.path().join("tls");
     std::fs::create_dir_all(&dir).expect("tls dir");
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=rosey-test",
-            "-keyout",
-        ])
-        .arg(dir.join("key.pem"))
-        .arg("-out")
-        .arg(dir.join("cert.pem"))
-        .output()
-        .expect("run openssl");
-    assert!(made.status.success(), "{made:?}");
+    rosey_e2e::stack::self_signed_certificate(
+        "rosey-test",
+        &dir.join("cert.pem"),
+        &dir.join("key.pem"),
+    );
     stack.start();
     assert!(stack.say("!roll 1d1").contains("= 1"));
     let server_config =

@@ -11,17 +11,35 @@ use rosey_e2e::{
     stack::TestStack,
 };
 
-/// The ROSEY and dead-letter streams as the main daemon's server describes them.
+/// The ROSEY and dead-letter streams as the main daemon's server describes them (asked
+/// again for up to 20 s: right after a server of the cluster came back, a stream may be
+/// electing its leader and answer nothing).
 async fn streams(cluster: &TestCluster) -> Vec<async_nats::jetstream::stream::Info> {
     let client = cluster.main.nats_client(BusUser::Daemon).await;
     let js = async_nats::jetstream::new(client);
+    let deadline = Instant::now() + Duration::from_secs(20);
     let mut infos = Vec::new();
     for name in [
         rosey_core::messaging::STREAM_NAME,
         rosey_core::messaging::DEAD_LETTER_STREAM,
     ] {
-        let mut stream = js.get_stream(name).await.expect("stream");
-        infos.push(stream.info().await.expect("stream info").clone());
+        loop {
+            let info = async {
+                let mut stream = js.get_stream(name).await.map_err(|err| err.to_string())?;
+                stream.info().await.cloned().map_err(|err| err.to_string())
+            };
+            match info.await {
+                Ok(info) => {
+                    infos.push(info);
+                    break;
+                }
+                Err(err) if Instant::now() < deadline => {
+                    eprintln!("stream {name}: {err}; asking again");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(err) => panic!("stream {name}: {err}"),
+            }
+        }
     }
     infos
 }
@@ -105,10 +123,7 @@ async fn a_main_daemon_and_two_nodes_form_a_cluster_whose_streams_keep_three_cop
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_node_is_lost_in_time_and_a_killed_nats_server_loses_no_command() {
     let cluster = TestCluster::new(&["dice-roller"]);
-    tokio::task::block_in_place(|| {
-        cluster.start();
-        cluster.wait_nodes_up(Duration::from_secs(10));
-    });
+    tokio::task::block_in_place(|| cluster.start());
 
     // A node's whole machine goes: its daemon with SIGKILL (its nats-server dies with it),
     // while commands are said. It may have led the command stream or the plugin's consumer:
@@ -193,22 +208,8 @@ fn a_node_without_a_cluster_or_its_secret_does_not_start_and_says_why() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_plugin_placed_on_a_node_answers_there_and_moves_when_the_node_is_killed() {
-    let cluster = TestCluster::new(&["dice-roller"]);
-    let config = cluster.main.home.path().join("rosey.yaml");
-    let mut text = std::fs::read_to_string(&config).expect("rosey.yaml");
-    text = text.replacen(
-        "node: {",
-        &format!(
-            "plugins:\n  dice-roller: {{ node: {} }}\nnode: {{",
-            NODE_NAMES[0]
-        ),
-        1,
-    );
-    std::fs::write(&config, text).expect("write rosey.yaml");
-    tokio::task::block_in_place(|| {
-        cluster.start();
-        cluster.wait_nodes_up(Duration::from_secs(10));
-    });
+    let cluster = TestCluster::placing("dice-roller", NODE_NAMES[0]);
+    tokio::task::block_in_place(|| cluster.start());
 
     // It runs on the node: the node's status has its host, the main daemon's says where.
     let node = &cluster.nodes[0];
@@ -283,23 +284,8 @@ async fn a_plugin_placed_on_a_node_answers_there_and_moves_when_the_node_is_kill
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_node_stopped_for_maintenance_hands_its_plugins_state_to_where_they_run_next() {
-    let cluster = TestCluster::new(&["markov-chat"]);
-    let config = cluster.main.home.path().join("rosey.yaml");
-    let text = std::fs::read_to_string(&config)
-        .expect("rosey.yaml")
-        .replacen(
-            "node: {",
-            &format!(
-                "plugins:\n  markov-chat: {{ node: {} }}\nnode: {{",
-                NODE_NAMES[0]
-            ),
-            1,
-        );
-    std::fs::write(&config, text).expect("write rosey.yaml");
-    tokio::task::block_in_place(|| {
-        cluster.start();
-        cluster.wait_nodes_up(Duration::from_secs(10));
-    });
+    let cluster = TestCluster::placing("markov-chat", NODE_NAMES[0]);
+    tokio::task::block_in_place(|| cluster.start());
     let node = &cluster.nodes[0];
     assert_eq!(node.unit("markov-chat")["state"], "running");
     for line in ["the cat sat down", "the dog ran off", "a bird sang loud"] {
@@ -324,23 +310,8 @@ async fn a_node_stopped_for_maintenance_hands_its_plugins_state_to_where_they_ru
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_plugin_on_a_node_is_reloaded_and_updated_there() {
-    let cluster = TestCluster::new(&["dice-roller"]);
-    let config = cluster.main.home.path().join("rosey.yaml");
-    let text = std::fs::read_to_string(&config)
-        .expect("rosey.yaml")
-        .replacen(
-            "node: {",
-            &format!(
-                "plugins:\n  dice-roller: {{ node: {} }}\nnode: {{",
-                NODE_NAMES[1]
-            ),
-            1,
-        );
-    std::fs::write(&config, text).expect("write rosey.yaml");
-    tokio::task::block_in_place(|| {
-        cluster.start();
-        cluster.wait_nodes_up(Duration::from_secs(10));
-    });
+    let cluster = TestCluster::placing("dice-roller", NODE_NAMES[1]);
+    tokio::task::block_in_place(|| cluster.start());
     let node = &cluster.nodes[1];
     let before = node.unit("dice-roller")["pid"].as_u64().expect("host pid");
 
@@ -394,29 +365,11 @@ async fn routes_can_use_tls_with_certificates_checked_both_ways() {
     // One self-signed certificate, for 127.0.0.1, is every server's and the CA.
     let scratch = cluster.main.home.scratch().join("route-tls");
     std::fs::create_dir_all(&scratch).expect("tls dir");
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=rosey-route",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-        ])
-        .arg(scratch.join("route-key.pem"))
-        .arg("-out")
-        .arg(scratch.join("route.pem"))
-        .output()
-        .expect("run openssl");
-    assert!(made.status.success(), "{made:?}");
+    rosey_e2e::stack::self_signed_certificate(
+        "rosey-route",
+        &scratch.join("route.pem"),
+        &scratch.join("route-key.pem"),
+    );
     for home in std::iter::once(&cluster.main).chain(&cluster.nodes) {
         let dir = home.home.path().join("tls");
         std::fs::create_dir_all(&dir).expect("tls dir");
@@ -424,10 +377,7 @@ async fn routes_can_use_tls_with_certificates_checked_both_ways() {
             std::fs::copy(scratch.join(file), dir.join(file)).expect("copy");
         }
     }
-    tokio::task::block_in_place(|| {
-        cluster.start();
-        cluster.wait_nodes_up(Duration::from_secs(10));
-    });
+    tokio::task::block_in_place(|| cluster.start());
     let conf = std::fs::read_to_string(
         cluster
             .main
@@ -445,4 +395,60 @@ async fn routes_can_use_tls_with_certificates_checked_both_ways() {
             "three copies over TLS routes"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_its_node_gives_up_on_is_an_exit_the_main_daemon_supervises() {
+    let cluster = TestCluster::placing("fixtures/chaos", NODE_NAMES[0]);
+    tokio::task::block_in_place(|| cluster.start());
+    let node = &cluster.nodes[0];
+    // The node's own supervisor allows 3 restarts a minute (the test config): the fourth
+    // death of an idle host makes it give the plugin up.
+    let mut pid = node.unit("chaos")["pid"].as_u64().expect("host pid");
+    for _ in 0..4 {
+        // SAFETY: plain syscall on a plugin host of this test's stack.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let status = node.status();
+            let unit = status["plugins"]
+                .as_array()
+                .and_then(|plugins| plugins.iter().find(|unit| unit["name"] == "chaos"))
+                .cloned()
+                .unwrap_or_default();
+            if unit["state"] == "crashed" {
+                break;
+            }
+            if let Some(new) = unit["pid"].as_u64().filter(|new| *new != pid) {
+                pid = new;
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chaos not back on the node: {unit}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    // The main daemon heard it as its child's exit, and its restart placed chaos again.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let unit = cluster.main.unit("chaos");
+        let exit = unit["last_exit"].as_str().unwrap_or_default().to_owned();
+        if exit.contains(&format!("stopped on node {}", NODE_NAMES[0]))
+            && unit["state"] == "running"
+        {
+            assert!(unit["restarts"].as_u64().unwrap_or(0) >= 1, "{unit}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no exit from the node seen: {unit}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pong = cluster
+        .main
+        .say_until("!chaos ping", "pong", Duration::from_secs(20));
+    assert!(pong.contains("pong"), "{pong}");
 }

@@ -19,16 +19,6 @@ const WAIT: Duration = Duration::from_secs(30);
 /// the test config, and the page gets a status each second).
 const LOST_WAIT: Duration = Duration::from_secs(6);
 
-/// The link `rosey status` prints to open the stack's dashboard signed in.
-fn dashboard_link(stack: &TestStack) -> String {
-    let text = stack.home.run_ok(&["status"]);
-    text.lines()
-        .find_map(|line| line.strip_prefix("Dashboard: "))
-        .unwrap_or_else(|| panic!("no dashboard link in {text}"))
-        .trim()
-        .to_owned()
-}
-
 /// JavaScript for the text of `node`'s `field` cell in the Nodes table ('' when not shown);
 /// parenthesized, as `??` binds looser than `===` and cannot be mixed with `&&`.
 fn node_field(node: &str, field: &str) -> String {
@@ -79,7 +69,7 @@ fn the_nodes_table_shows_both_nodes_up_and_a_killed_node_lost() {
     let status = cluster.wait_nodes_up(WAIT);
 
     let mut browser = Browser::launch();
-    browser.navigate(&dashboard_link(&cluster.main));
+    browser.navigate(&cluster.main.dashboard_link());
     let both_up = NODE_NAMES
         .iter()
         .map(|name| format!("{} === 'up'", node_field(name, "state")))
@@ -177,7 +167,7 @@ fn a_stack_without_a_cluster_shows_no_nodes_section() {
     let stack = TestStack::with_plugins(&[]);
     stack.start();
     let mut browser = Browser::launch();
-    browser.navigate(&dashboard_link(&stack));
+    browser.navigate(&stack.dashboard_link());
     // A status has been drawn (the units table is filled) before the section is looked at.
     browser.wait_until(
         "document.querySelector('tr[data-unit=\"nats\"] td[data-field=\"state\"]')?.textContent === 'running'",

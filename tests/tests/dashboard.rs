@@ -31,16 +31,6 @@ fn token(stack: &TestStack) -> String {
         .to_owned()
 }
 
-/// The link `rosey status` prints to open the dashboard signed in.
-fn printed_link(stack: &TestStack) -> String {
-    let text = stack.home.run_ok(&["status"]);
-    text.lines()
-        .find_map(|line| line.strip_prefix("Dashboard: "))
-        .unwrap_or_else(|| panic!("no dashboard link in {text}"))
-        .trim()
-        .to_owned()
-}
-
 /// A started stack with dice-roller and 8ball installed, its dashboard URL and the
 /// `Authorization` header value its token makes.
 fn started() -> (TestStack, String, String) {
@@ -60,7 +50,7 @@ fn row_field(unit: &str, field: &str) -> String {
 #[test]
 fn the_page_lists_the_running_plugins_and_a_reload_button_reloads_one() {
     let (stack, url, _) = started();
-    let link = printed_link(&stack);
+    let link = stack.dashboard_link();
     assert_eq!(link, format!("{url}?token={}", token(&stack)));
     let mut browser = Browser::launch();
     browser.navigate(&link);
@@ -136,7 +126,7 @@ fn the_page_lists_the_running_plugins_and_a_reload_button_reloads_one() {
 fn the_chat_box_gets_the_bots_answer_to_roll() {
     let (stack, _url, _) = started();
     let mut browser = Browser::launch();
-    browser.navigate(&printed_link(&stack));
+    browser.navigate(&stack.dashboard_link());
     browser.wait_until(
         &format!("{} === 'running'", row_field("dice-roller", "state")),
         WAIT,
@@ -410,7 +400,7 @@ fn by_default_a_generated_token_guards_the_page_and_every_action() {
     // `rosey start` and `rosey status` print the link that signs a browser in.
     let link = format!("{url}?token={secret}");
     assert!(started.contains(&link), "{started}");
-    assert_eq!(printed_link(&stack), link);
+    assert_eq!(stack.dashboard_link(), link);
 
     assert_eq!(http::get(&url, &[]).status, 401, "the page");
     for path in ["api/status", "api/plugins", "api/events/recent"] {
@@ -456,7 +446,7 @@ fn web_token_none_opens_a_loopback_dashboard() {
     let stack = TestStack::with_config(&[], &config);
     stack.start();
     let url = web_url(&stack);
-    assert_eq!(printed_link(&stack), url, "no token in the link");
+    assert_eq!(stack.dashboard_link(), url, "no token in the link");
     assert!(!stack.home.path().join("data/web-token").exists());
     let status = http::get(&format!("{url}api/status"), &[]);
     assert_eq!(status.status, 200, "{status:?}");

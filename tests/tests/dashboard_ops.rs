@@ -34,15 +34,8 @@ fn bearer(stack: &TestStack) -> String {
 /// A browser on the page, signed in with the link `rosey status` prints, once `plugin` shows
 /// as running.
 fn open_page(stack: &TestStack, plugin: &str) -> Browser {
-    let text = stack.home.run_ok(&["status"]);
-    let link = text
-        .lines()
-        .find_map(|line| line.strip_prefix("Dashboard: "))
-        .unwrap_or_else(|| panic!("no dashboard link in {text}"))
-        .trim()
-        .to_owned();
     let mut browser = Browser::launch();
-    browser.navigate(&link);
+    browser.navigate(&stack.dashboard_link());
     browser.wait_until(
         &format!("{} === 'running'", row_field(plugin, "state")),
         WAIT,

@@ -6,13 +6,9 @@
 //! is the one the others send. Client passwords stay each home's own: a daemon only ever
 //! connects to its own machine's server, and the cluster carries messages between them.
 
-use std::{
-    fs::{self, Permissions},
-    os::unix::fs::PermissionsExt,
-    path::PathBuf,
-};
+use std::{fs, path::PathBuf};
 
-use super::{quoted, random_password, BusError, Credentials};
+use super::{keep_private, quoted, random_password, write_private, BusError, Credentials};
 use crate::paths::Home;
 
 /// The user the servers of a cluster log in as on each other's routes.
@@ -120,28 +116,22 @@ impl Credentials {
 /// made now. `rosey node secret` runs this on one machine; the file is then copied to the
 /// others.
 pub fn make_cluster_secret(home: &Home) -> Result<(PathBuf, bool), BusError> {
-    let dir = home.nats_auth_dir();
-    let written = |path: &PathBuf| {
-        let path = path.clone();
-        move |source| BusError::Write { path, source }
-    };
-    fs::create_dir_all(&dir).map_err(written(&dir))?;
-    fs::set_permissions(&dir, Permissions::from_mode(0o700)).map_err(written(&dir))?;
     let path = home.nats_cluster_secret_file();
-    if path.exists() {
-        fs::set_permissions(&path, Permissions::from_mode(0o600)).map_err(written(&path))?;
+    if keep_private(home, &path)? {
         return Ok((path, false));
     }
     let text = format!(
         "# The route password of this rosey cluster: the same file on every machine.\n{}\n",
         random_password()?
     );
-    crate::fsutil::write_atomic(&path, text.as_bytes()).map_err(written(&path))?;
+    write_private(&path, &text)?;
     Ok((path, true))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     fn settings() -> ClusterSettings {
