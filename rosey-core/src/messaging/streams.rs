@@ -261,7 +261,12 @@ mod tests {
         let clustered = budget.in_cluster(3);
         assert_eq!(
             clustered.server_bytes(),
-            budget.total() + StoreBudget::ARCHIVES
+            budget.total() + StoreBudget::ARCHIVES + StoreBudget::SHARED_STATE
+        );
+        assert_eq!(
+            budget.server_bytes(),
+            budget.total(),
+            "alone: the streams only"
         );
         assert_eq!(stream_config(&clustered).num_replicas, 3);
         assert_eq!(dead_letter_stream_config(&clustered).num_replicas, 3);
