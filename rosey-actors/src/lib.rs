@@ -135,7 +135,7 @@ pub use events::{
     ignore_notices, ChildInfo, ChildState, Listener, SupervisionEventKind, SupervisionNotice,
 };
 pub use services::plugin::ConfigTaken;
-pub use services::process::resident_bytes;
+pub use services::process::{available_memory_bytes, resident_bytes};
 pub use spec::{
     spawn_child, Backoff, ChildFactory, ChildSpec, GiveUp, Intensity, Restart, Strategy,
     SupervisorSpec,

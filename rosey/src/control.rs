@@ -276,6 +276,10 @@ pub struct NodeStatus {
     pub plugins: Vec<String>,
     /// Resident memory of the node daemon, its nats-server and its plugin hosts.
     pub memory_bytes: u64,
+    /// Memory its machine has available beyond its `node.keep_free_mb`: what plugins placed
+    /// where there is room may still take there.
+    #[serde(default)]
+    pub room_bytes: u64,
     /// How long ago its last heartbeat arrived, ms.
     pub last_heartbeat_ms: u64,
     /// Seconds since the node daemon started.

@@ -23,6 +23,44 @@ pub struct TestCluster {
     pub nodes: Vec<TestStack>,
 }
 
+/// Replaces the first `from` in `stack`'s rosey.yaml with `to` (asserting it was there).
+pub fn edit_config(stack: &TestStack, from: &str, to: &str) {
+    let config = stack.home.path().join("rosey.yaml");
+    let text = std::fs::read_to_string(&config).expect("rosey.yaml");
+    let edited = text.replacen(from, to, 1);
+    assert_ne!(edited, text, "{from:?} is in rosey.yaml");
+    std::fs::write(&config, edited).expect("write rosey.yaml");
+}
+
+/// `count` `!roll 1d1` said at once, each by a user of its own, `gap` apart, each waiting up
+/// to `wait_secs` for its answer (`= 1`).
+pub fn say_many(stack: &TestStack, count: usize, gap: Duration, wait_secs: &str) -> Vec<String> {
+    std::thread::scope(|scope| {
+        let says: Vec<_> = (0..count)
+            .map(|index| {
+                std::thread::sleep(gap);
+                scope.spawn(move || stack.say_as(&format!("user{index}"), "!roll 1d1", wait_secs))
+            })
+            .collect();
+        says.into_iter()
+            .map(|say| say.join().expect("say thread"))
+            .collect()
+    })
+}
+
+/// The says whose own answer (`user<i> rolled … = 1`, not what it heard said to others
+/// meanwhile) is not there exactly once: never answered, or handled twice.
+pub fn unanswered(replies: &[String]) -> Vec<(usize, &String)> {
+    replies
+        .iter()
+        .enumerate()
+        .filter(|(index, reply)| {
+            let own = format!("user{index} rolled 1d1: [1] = 1");
+            reply.lines().filter(|line| *line == own).count() != 1
+        })
+        .collect()
+}
+
 /// Three free loopback ports for the routes (held together while picked, so they differ).
 fn route_ports() -> [u16; 3] {
     let listeners: Vec<TcpListener> = (0..3)
@@ -93,15 +131,11 @@ impl TestCluster {
     pub fn placing(crate_dir: &str, node: &str) -> TestCluster {
         let cluster = TestCluster::new(&[crate_dir]);
         let plugin = crate_dir.rsplit('/').next().unwrap_or(crate_dir);
-        let config = cluster.main.home.path().join("rosey.yaml");
-        let text = std::fs::read_to_string(&config).expect("rosey.yaml");
-        let placed = text.replacen(
+        edit_config(
+            &cluster.main,
             "node: {",
             &format!("plugins:\n  {plugin}: {{ node: {node} }}\nnode: {{"),
-            1,
         );
-        assert_ne!(placed, text, "the test config has a node: section");
-        std::fs::write(&config, placed).expect("write rosey.yaml");
         cluster
     }
 

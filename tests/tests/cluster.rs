@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use rosey_core::bus::BusUser;
 use rosey_e2e::{
-    cluster::{TestCluster, NODE_NAMES},
+    cluster::{say_many, unanswered, TestCluster, NODE_NAMES},
     stack::TestStack,
 };
 
@@ -42,35 +42,6 @@ async fn streams(cluster: &TestCluster) -> Vec<async_nats::jetstream::stream::In
         }
     }
     infos
-}
-
-/// `count` `!roll 1d1` said at once, each by a user of its own, `gap` apart, each waiting up
-/// to `wait_secs` for its answer (`= 1`).
-fn say_many(stack: &TestStack, count: usize, gap: Duration, wait_secs: &str) -> Vec<String> {
-    std::thread::scope(|scope| {
-        let says: Vec<_> = (0..count)
-            .map(|index| {
-                std::thread::sleep(gap);
-                scope.spawn(move || stack.say_as(&format!("user{index}"), "!roll 1d1", wait_secs))
-            })
-            .collect();
-        says.into_iter()
-            .map(|say| say.join().expect("say thread"))
-            .collect()
-    })
-}
-
-/// The says whose own answer (`user<i> rolled … = 1`, not what it heard said to others
-/// meanwhile) is not there exactly once: never answered, or handled twice.
-fn unanswered(replies: &[String]) -> Vec<(usize, &String)> {
-    replies
-        .iter()
-        .enumerate()
-        .filter(|(index, reply)| {
-            let own = format!("user{index} rolled 1d1: [1] = 1");
-            reply.lines().filter(|line| *line == own).count() != 1
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

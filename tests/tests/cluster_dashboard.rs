@@ -90,6 +90,7 @@ fn the_nodes_table_shows_both_nodes_up_and_a_killed_node_lost() {
             "Address",
             "Plugins",
             "Memory",
+            "Room",
             "Last heartbeat",
             "Uptime"
         ])
@@ -121,6 +122,16 @@ fn the_nodes_table_shows_both_nodes_up_and_a_killed_node_lost() {
             .and_then(|number| number.parse().ok())
             .unwrap_or_else(|| panic!("memory {memory:?}"));
         assert!(megabytes > 1.0, "{memory}");
+        let room = field(&mut browser, "room");
+        let room_megabytes: f64 = room
+            .strip_suffix(" MB")
+            .and_then(|number| number.parse().ok())
+            .unwrap_or_else(|| panic!("room {room:?}"));
+        let said = node["room_bytes"].as_f64().expect("room_bytes") / 1e6;
+        assert!(
+            room_megabytes > 0.0 && (room_megabytes - said).abs() <= said * 0.05 + 1.0,
+            "room {room} against the status's {said} MB"
+        );
         let heartbeat = field(&mut browser, "heartbeat");
         let seconds: f64 = heartbeat
             .strip_suffix(" s ago")

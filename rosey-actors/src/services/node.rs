@@ -15,7 +15,11 @@ use rosey_core::{
     units,
 };
 
-use super::{board::Board, plugin::UNIT_PREFIX, process::resident_bytes};
+use super::{
+    board::Board,
+    plugin::UNIT_PREFIX,
+    process::{available_memory_bytes, resident_bytes},
+};
 
 /// The unit name of the node service.
 pub const UNIT: &str = units::NODE;
@@ -39,6 +43,8 @@ pub struct NodeArgs {
     pub every: Duration,
     /// When the node daemon started, ms since the Unix epoch.
     pub started_ms: u64,
+    /// `node.keep_free_mb`, bytes: memory not offered to plugins placed where there is room.
+    pub keep_free: u64,
 }
 
 /// The actor.
@@ -144,7 +150,16 @@ fn heartbeat(args: &NodeArgs) -> NodeHeartbeat {
             .map(|(unit, _)| unit.trim_start_matches(UNIT_PREFIX).to_owned())
             .collect(),
         memory_bytes,
+        room_bytes: room_bytes(args.keep_free),
         started_ms: args.started_ms,
         time_ms: messaging::now_ms(),
     }
+}
+
+/// The memory this machine offers a plugin placed where there is room: what it has available
+/// beyond `keep_free` bytes (0 when the kernel does not say).
+pub(crate) fn room_bytes(keep_free: u64) -> u64 {
+    available_memory_bytes()
+        .unwrap_or(0)
+        .saturating_sub(keep_free)
 }

@@ -441,9 +441,21 @@ impl ChildProcess {
 /// status shows for each unit and a node reports of itself.
 pub fn resident_bytes(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib = status
+    kib_field(&status, "VmRSS:")
+}
+
+/// The memory this machine has available for new work (`MemAvailable` in `/proc/meminfo`),
+/// in bytes: what decides whether a plugin placed where there is room fits here.
+pub fn available_memory_bytes() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    kib_field(&meminfo, "MemAvailable:")
+}
+
+/// The value of a `<field>  1234 kB` line of a `/proc` file, in bytes.
+fn kib_field(text: &str, field: &str) -> Option<u64> {
+    let kib = text
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))?
+        .find_map(|line| line.strip_prefix(field))?
         .trim()
         .strip_suffix("kB")?
         .trim()

@@ -4,6 +4,10 @@
 
 use super::*;
 
+mod placement;
+
+use placement::{Asked, Placement};
+
 /// Converts configured supervision settings into a supervisor spec.
 pub(crate) fn supervisor_spec(
     name: &str,
@@ -142,6 +146,7 @@ pub(super) fn node_child(ctx: &StackContext, name: &str) -> ChildSpec {
         board: ctx.board.clone(),
         every: ctx.config.node.heartbeat(),
         started_ms: rosey_core::messaging::now_ms(),
+        keep_free: ctx.config.node.keep_free_bytes(),
     };
     let on_starting = ctx.on_starting.clone();
     child_spec(units::NODE, &settings, move |supervisor: ActorCell| {
@@ -322,17 +327,16 @@ pub(crate) fn plugin_spec(
     let on_starting = ctx.on_starting.clone();
     let unit = name.to_owned();
     let placement = Placement {
-        asked: ctx
-            .config
-            .plugins
-            .get(name)
-            .and_then(|overrides| overrides.node.clone())
-            .filter(|_| ctx.node.is_none() && ctx.config.nats.cluster.is_some()),
+        asked: Asked::from_config(
+            ctx.config.plugins.get(name).and_then(|o| o.node.as_deref()),
+            ctx.node.is_none() && ctx.config.nats.cluster.is_some(),
+        ),
         nodes: runtime.nodes.clone(),
         placements: runtime.placements.clone(),
         client: client.clone(),
         store: ctx.store,
         ready_timeout: host.ready_timeout(),
+        keep_free: ctx.config.node.keep_free_bytes(),
     };
     Ok(child_spec(
         name,
@@ -344,7 +348,7 @@ pub(crate) fn plugin_spec(
             async move {
                 // Each start places the plugin anew: on its node while that node is up,
                 // else here (where a lost node's plugins go).
-                match placement.choose(&args.name).await {
+                match placement.choose(&args).await {
                     Some(node) => {
                         let remote = placement.remote(&args, node);
                         spawn_child(None, RemotePluginActor, remote, supervisor).await
@@ -354,57 +358,4 @@ pub(crate) fn plugin_spec(
             }
         },
     ))
-}
-
-/// Where a plugin asked to run on a node (`plugins.<name>.node`) runs at each start.
-#[derive(Clone)]
-struct Placement {
-    /// The node asked for, or `any`; `None`: the main daemon.
-    asked: Option<String>,
-    nodes: Nodes,
-    placements: Placements,
-    client: async_nats::Client,
-    store: rosey_core::messaging::StoreBudget,
-    ready_timeout: Duration,
-}
-
-impl Placement {
-    /// The node to run on now, `None` for here. A node named but not up yet is waited for as
-    /// long as a node may be silent (at a cold start its first heartbeat may be on its way).
-    async fn choose(&self, plugin: &str) -> Option<String> {
-        let asked = self.asked.as_deref()?;
-        if asked == rosey_core::config::ANY_NODE {
-            if let Some(node) = self.nodes.least_loaded(&self.placements) {
-                return Some(node);
-            }
-            tracing::warn!(
-                plugin,
-                "no plugin node is up: the plugin runs on the main daemon"
-            );
-            return None;
-        }
-        if self.nodes.wait_up(asked, self.nodes.lost_after()).await {
-            return Some(asked.to_owned());
-        }
-        tracing::warn!(
-            plugin,
-            "node {asked} (plugins.{plugin}.node) is not up: the plugin runs on the main daemon until it restarts"
-        );
-        None
-    }
-
-    fn remote(&self, args: &PluginArgs, node: String) -> RemoteArgs {
-        RemoteArgs {
-            name: args.name.clone(),
-            node,
-            door: args.door.clone(),
-            home: args.home.clone(),
-            store: self.store,
-            client: self.client.clone(),
-            nodes: self.nodes.clone(),
-            placements: self.placements.clone(),
-            board: args.board.clone(),
-            ready_timeout: self.ready_timeout,
-        }
-    }
 }

@@ -56,7 +56,7 @@ use crate::{
             ConfigTaken, PluginActor, PluginArgs,
         },
         process::Spawner,
-        remote::{RemoteArgs, RemotePluginActor},
+        remote::RemotePluginActor,
     },
     spawn_child, Backoff, ChildSpec, ChildState, GiveUp, Intensity, Listener, Restart, Strategy,
     SupervisionEventKind, SupervisionNotice, Supervisor, SupervisorMsg, SupervisorSpec,

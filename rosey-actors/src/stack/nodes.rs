@@ -82,24 +82,60 @@ impl Nodes {
         }
     }
 
-    /// The up node running fewest plugins (by its last heartbeat and what `placements` adds
-    /// since), for `plugins.<name>.node: any`.
-    pub(crate) fn least_loaded(&self, placements: &Placements) -> Option<String> {
+    /// Waits up to `wait` until some node has been heard from (at a cold start the nodes'
+    /// first heartbeats may be on their way).
+    pub(crate) async fn wait_any(&self, wait: Duration) {
+        let deadline = Instant::now() + wait;
+        while self.lock().is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// For `plugins.<name>.node: any`: the up node running fewest plugins among those with
+    /// room for `need` bytes, or among all up nodes when none has.
+    pub(crate) fn least_loaded(&self, placements: &Placements, need: u64) -> Option<String> {
+        self.candidates(placements, need)
+            .into_iter()
+            .min_by_key(|node| (node.room < need, node.plugins, node.name.clone()))
+            .map(|node| node.name)
+    }
+
+    /// For a plugin placed where there is room: the up node with most room, if it has room
+    /// for `need` bytes.
+    pub(crate) fn roomiest(&self, placements: &Placements, need: u64) -> Option<String> {
+        self.candidates(placements, need)
+            .into_iter()
+            .filter(|node| node.room >= need)
+            .max_by(|a, b| a.room.cmp(&b.room).then_with(|| b.name.cmp(&a.name)))
+            .map(|node| node.name)
+    }
+
+    /// The up nodes, each with its plugins and room as its last heartbeat said them, less
+    /// what was placed on it since (each such plugin counted at `need`: its heartbeat cannot
+    /// say yet what it takes).
+    fn candidates(&self, placements: &Placements, need: u64) -> Vec<Candidate> {
         let placed = placements.all();
         self.lock()
             .values()
             .filter(|seen| !seen.lost)
-            .min_by_key(|seen| {
+            .map(|seen| {
                 let name = &seen.heartbeat.node;
-                let more = placed
+                let since = placed
                     .iter()
                     .filter(|(plugin, node)| {
                         *node == name && !seen.heartbeat.plugins.contains(plugin)
                     })
                     .count();
-                (seen.heartbeat.plugins.len() + more, name.clone())
+                Candidate {
+                    name: name.clone(),
+                    plugins: seen.heartbeat.plugins.len() + since,
+                    room: seen
+                        .heartbeat
+                        .room_bytes
+                        .saturating_sub(need.saturating_mul(since as u64)),
+                }
             })
-            .map(|seen| seen.heartbeat.node.clone())
+            .collect()
     }
 
     /// How long a node may be silent before it is lost.
@@ -221,6 +257,14 @@ impl Nodes {
     }
 }
 
+/// An up node as placement weighs it.
+#[derive(Debug)]
+struct Candidate {
+    name: String,
+    plugins: usize,
+    room: u64,
+}
+
 /// Which plugins run on which node now (plugin → node), as the main daemon's heartbeat says
 /// it to the nodes. Cheap to clone; every clone is the same map.
 #[derive(Debug, Clone, Default)]
@@ -286,15 +330,23 @@ impl Placements {
 mod tests {
     use super::*;
 
+    const MIB: u64 = 1024 * 1024;
+
     fn heartbeat(node: &str) -> NodeHeartbeat {
+        with_room(node, 1, 0)
+    }
+
+    /// A heartbeat of `node` running `plugins` plugins with `room_mb` MiB of room.
+    fn with_room(node: &str, plugins: usize, room_mb: u64) -> NodeHeartbeat {
         NodeHeartbeat {
             v: messaging::SCHEMA_VERSION,
             node: node.into(),
             server_name: node.into(),
             address: "box".into(),
             pid: 1,
-            plugins: vec!["dice-roller".into()],
+            plugins: (0..plugins).map(|n| format!("plugin-{node}-{n}")).collect(),
             memory_bytes: 1,
+            room_bytes: room_mb * MIB,
             started_ms: 0,
             time_ms: 0,
         }
@@ -313,6 +365,80 @@ mod tests {
         let listed = nodes.list();
         assert_eq!(listed.len(), 1);
         assert!(!listed[0].lost);
-        assert_eq!(listed[0].heartbeat.plugins, vec!["dice-roller".to_owned()]);
+        assert_eq!(listed[0].heartbeat.plugins, vec!["plugin-b-0".to_owned()]);
+    }
+
+    #[test]
+    fn any_prefers_a_node_with_room_then_the_fewest_plugins_and_never_a_lost_one() {
+        let nodes = Nodes::new(Duration::from_millis(20));
+        let placements = Placements::default();
+        nodes.heard(with_room("lost", 0, 100_000));
+        std::thread::sleep(Duration::from_millis(30));
+        nodes.sweep();
+        nodes.heard(with_room("big", 3, 2048));
+        nodes.heard(with_room("small", 1, 64));
+        assert_eq!(
+            nodes.least_loaded(&placements, 512 * MIB).as_deref(),
+            Some("big"),
+            "only big has room for 512 MiB"
+        );
+        assert_eq!(
+            nodes.least_loaded(&placements, 32 * MIB).as_deref(),
+            Some("small"),
+            "both have room for 32 MiB: fewest plugins"
+        );
+        assert_eq!(
+            nodes.least_loaded(&placements, 4096 * MIB).as_deref(),
+            Some("small"),
+            "none has room: fewest plugins"
+        );
+        // Plugins placed since small's heartbeat count as its plugins.
+        for plugin in ["x1", "x2", "x3"] {
+            placements.place(plugin, "small");
+        }
+        assert_eq!(
+            nodes.least_loaded(&placements, 4096 * MIB).as_deref(),
+            Some("big"),
+            "3 plugins against 4"
+        );
+    }
+
+    #[test]
+    fn room_goes_to_the_node_with_most_less_what_was_placed_on_it_since_its_heartbeat() {
+        let nodes = Nodes::new(Duration::from_secs(5));
+        let placements = Placements::default();
+        assert_eq!(nodes.roomiest(&placements, 0), None, "no node heard from");
+        nodes.heard(with_room("b", 0, 1024));
+        nodes.heard(with_room("c", 5, 1536));
+        assert_eq!(nodes.roomiest(&placements, 512 * MIB).as_deref(), Some("c"));
+        assert_eq!(
+            nodes.roomiest(&placements, 2048 * MIB),
+            None,
+            "none has room"
+        );
+        placements.place("p1", "c");
+        assert_eq!(
+            nodes.roomiest(&placements, 768 * MIB).as_deref(),
+            Some("b"),
+            "c has 1536 - 768 MiB left for a second plugin"
+        );
+        placements.place("p2", "b");
+        assert_eq!(
+            nodes.roomiest(&placements, 800 * MIB),
+            None,
+            "b has 1024 - 800 MiB left, c 1536 - 800"
+        );
+    }
+
+    #[tokio::test]
+    async fn waiting_for_a_first_node_ends_when_one_is_heard_or_the_time_is_up() {
+        let nodes = Nodes::new(Duration::from_secs(5));
+        let started = Instant::now();
+        nodes.wait_any(Duration::from_millis(100)).await;
+        assert!(started.elapsed() >= Duration::from_millis(100));
+        nodes.heard(heartbeat("b"));
+        let started = Instant::now();
+        nodes.wait_any(Duration::from_secs(30)).await;
+        assert!(started.elapsed() < Duration::from_secs(30), "heard already");
     }
 }

@@ -5,6 +5,7 @@
 //! real nats-server (`keeper`; `nats` starts one), and a stack embedded in the test process
 //! (`stack`, `bot`).
 
+mod archives;
 mod bot;
 mod faults;
 mod give_up;

@@ -106,6 +106,10 @@ pub struct NodeConfig {
     pub heartbeat_ms: u64,
     /// How long the main daemon waits for a silent node before it counts it lost.
     pub lost_after_ms: u64,
+    /// Memory this machine keeps free of plugins placed where there is room (a plugin
+    /// without `plugins.<name>.node`), in MiB: such a plugin is placed here only while more
+    /// than this plus its memory limit is available.
+    pub keep_free_mb: u64,
 }
 
 impl Default for NodeConfig {
@@ -114,6 +118,7 @@ impl Default for NodeConfig {
             name: None,
             heartbeat_ms: 1000,
             lost_after_ms: 5000,
+            keep_free_mb: 256,
         }
     }
 }
@@ -132,6 +137,11 @@ impl NodeConfig {
     /// [`NodeConfig::lost_after_ms`].
     pub fn lost_after(&self) -> Duration {
         Duration::from_millis(self.lost_after_ms)
+    }
+
+    /// [`NodeConfig::keep_free_mb`] in bytes.
+    pub fn keep_free_bytes(&self) -> u64 {
+        self.keep_free_mb.saturating_mul(1024 * 1024)
     }
 }
 
@@ -218,6 +228,20 @@ pub(super) fn check_node(node: &NodeConfig) -> Result<(), Invalid> {
             "node.name",
             format!(
                 "{name:?} is not a node name: use 1 to 64 letters, digits, - or _, unique among the nodes"
+            ),
+        ));
+    }
+    if let Some(name) = node
+        .name
+        .as_deref()
+        .filter(|name| [super::ANY_NODE, super::MAIN_NODE].contains(name))
+    {
+        return Err(invalid(
+            "node.name",
+            format!(
+                "{name:?} means something else in plugins.<name>.node ({} or {}): name the node otherwise, e.g. box2",
+                super::ANY_NODE,
+                super::MAIN_NODE
             ),
         ));
     }
@@ -308,5 +332,23 @@ mod tests {
         node.name = Some("box 2".into());
         assert_eq!(check_node(&node).unwrap_err().0, "node.name");
         assert!(is_valid_name(&NodeConfig::default().resolved_name()));
+    }
+
+    #[test]
+    fn a_node_may_not_take_a_name_that_placement_reads_otherwise() {
+        for name in [super::super::ANY_NODE, super::super::MAIN_NODE] {
+            let node = NodeConfig {
+                name: Some(name.into()),
+                ..NodeConfig::default()
+            };
+            let refused = check_node(&node).unwrap_err();
+            assert_eq!(refused.0, "node.name");
+            assert!(
+                refused.1.contains("name the node otherwise"),
+                "{}",
+                refused.1
+            );
+        }
+        assert_eq!(NodeConfig::default().keep_free_bytes(), 256 * 1024 * 1024);
     }
 }

@@ -65,7 +65,7 @@ pub use web::{TokenSetting, WebConfig, MIN_TOKEN_LEN, TOKEN_NONE};
 
 pub use supervision::{
     PluginOverrides, PluginSettings, RestartType, Strategy, SupervisionConfig,
-    SupervisionOverrides, SupervisionSettings, ANY_NODE,
+    SupervisionOverrides, SupervisionSettings, ANY_NODE, MAIN_NODE,
 };
 
 /// The services the daemon runs (an embedder may add its own; see

@@ -220,14 +220,19 @@ pub struct PluginOverrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_event_age_ms: Option<u64>,
     /// Where the plugin runs when the bot spans machines (`nats.cluster`): a node's name
-    /// (`node.name` of a `rosey node`), or [`ANY_NODE`] for the node running fewest plugins.
-    /// Unset, or when no such node is up: the main daemon.
+    /// (`node.name` of a `rosey node`), [`ANY_NODE`] for a node with room running fewest
+    /// plugins, or [`MAIN_NODE`] for the main daemon always. Unset: where there is room (the
+    /// main daemon while its machine has room for the plugin, else the node with most). When
+    /// no such node is up: the main daemon.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
 }
 
-/// `plugins.<name>.node: any`: whichever node runs fewest plugins.
+/// `plugins.<name>.node: any`: whichever node with room runs fewest plugins.
 pub const ANY_NODE: &str = "any";
+
+/// `plugins.<name>.node: main`: the main daemon, whatever room the nodes have.
+pub const MAIN_NODE: &str = "main";
 
 impl PluginOverrides {
     /// The supervision part of the entry.

@@ -256,7 +256,9 @@ pub fn commented_config(choices: &InitChoices) -> String {
     line("services:".into());
     line(String::new());
     line("# Per plugin: its restart type, supervision keys and plugin_host keys, and with".into());
-    line("# nats.cluster the node it runs on (node: box2, or any). For example:".into());
+    line("# nats.cluster the machine it runs on: node: box2 (a node's name), any (a node".into());
+    line("# with room running fewest plugins) or main; unset: where there is room (here".into());
+    line("# while this machine has room for it, see node.keep_free_mb). For example:".into());
     line("#   dice-roller: { restart: transient, heartbeat_timeout_ms: 3000 }".into());
     line("plugins:".into());
     line(String::new());
@@ -321,6 +323,9 @@ pub fn commented_config(choices: &InitChoices) -> String {
     line(format!("  # heartbeat_ms: {}", d.node.heartbeat_ms));
     line("  # ...and how long the main daemon waits before it counts a silent node lost.".into());
     line(format!("  # lost_after_ms: {}", d.node.lost_after_ms));
+    line("  # Memory in MiB this machine keeps free: a plugin placed where there is room".into());
+    line("  # runs here only while more than this plus its memory limit is available.".into());
+    line(format!("  # keep_free_mb: {}", d.node.keep_free_mb));
     out
 }
 

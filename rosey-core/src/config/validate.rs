@@ -70,7 +70,7 @@ impl Config {
                 if node != super::ANY_NODE && !super::is_valid_name(node) {
                     return Err(invalid(
                         format!("{prefix}.node"),
-                        format!("{node:?} is not a node name: use the node.name of a rosey node (1 to 64 letters, digits, - or _), or any"),
+                        format!("{node:?} is not a node name: use the node.name of a rosey node (1 to 64 letters, digits, - or _), any, or main"),
                     ));
                 }
                 if self.nats.cluster.is_none() {

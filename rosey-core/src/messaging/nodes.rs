@@ -132,6 +132,10 @@ pub struct NodeHeartbeat {
     pub plugins: Vec<String>,
     /// Resident memory of the node daemon and its plugin hosts, bytes.
     pub memory_bytes: u64,
+    /// Memory its machine has available beyond `node.keep_free_mb`, bytes: what a plugin
+    /// placed where there is room may take there (0 from a node that does not say).
+    #[serde(default)]
+    pub room_bytes: u64,
     /// When the node daemon started, ms since the Unix epoch.
     pub started_ms: u64,
     /// When this heartbeat was sent, ms since the Unix epoch.

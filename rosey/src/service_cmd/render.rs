@@ -77,13 +77,14 @@ fn render_node(node: &control::NodeStatus, color: bool) -> String {
         node.plugins.join(", ")
     };
     format!(
-        "{prefix}{}  {}  Server: {}  Address: {}  Uptime: {}s  Plugins: {plugins}  Mem: {:.1} MB  Last heartbeat: {:.1}s ago\n",
+        "{prefix}{}  {}  Server: {}  Address: {}  Uptime: {}s  Plugins: {plugins}  Mem: {:.1} MB  Room: {:.1} MB  Last heartbeat: {:.1}s ago\n",
         node.name,
         node.state,
         node.server_name,
         node.address,
         node.uptime_secs,
         node.memory_bytes as f64 / 1e6,
+        node.room_bytes as f64 / 1e6,
         node.last_heartbeat_ms as f64 / 1000.0
     )
 }
@@ -211,12 +212,13 @@ mod tests {
             address: "host-b (routes 0.0.0.0:6222)".to_owned(),
             plugins: vec!["markov-chat".to_owned()],
             memory_bytes: 31_200_000,
+            room_bytes: 1_500_000_000,
             last_heartbeat_ms: 6400,
             uptime_secs: 90,
         });
         let text = render_status(&report, false);
         assert!(
-            text.contains("\nNodes:\n\nbox2  lost  Server: box2  Address: host-b (routes 0.0.0.0:6222)  Uptime: 90s  Plugins: markov-chat  Mem: 31.2 MB  Last heartbeat: 6.4s ago\n"),
+            text.contains("\nNodes:\n\nbox2  lost  Server: box2  Address: host-b (routes 0.0.0.0:6222)  Uptime: 90s  Plugins: markov-chat  Mem: 31.2 MB  Room: 1500.0 MB  Last heartbeat: 6.4s ago\n"),
             "{text}"
         );
         report.node = Some("box3".to_owned());

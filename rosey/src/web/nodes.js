@@ -7,12 +7,13 @@
 // megabytes() (called only after page.js has loaded).
 "use strict";
 const renderNodes = (() => {
-  const FIELDS = ["name", "state", "server_name", "address", "plugins", "memory", "heartbeat", "uptime"];
+  const FIELDS = ["name", "state", "server_name", "address", "plugins", "memory", "room", "heartbeat", "uptime"];
 
   function text(node, field) {
     switch (field) {
       case "plugins": return node.plugins && node.plugins.length ? node.plugins.join(", ") : "(none)";
       case "memory": return megabytes(node.memory_bytes);
+      case "room": return megabytes(node.room_bytes);
       case "heartbeat": return node.last_heartbeat_ms == null ? "-" : (node.last_heartbeat_ms / 1000).toFixed(1) + " s ago";
       case "uptime": return duration(node.uptime_secs);
       default: return node[field] == null ? "-" : String(node[field]);

@@ -182,6 +182,7 @@ fn nodes(stack: &rosey_actors::stack::Stack) -> Vec<crate::control::NodeStatus> 
             address: node.heartbeat.address,
             plugins: node.heartbeat.plugins,
             memory_bytes: node.heartbeat.memory_bytes,
+            room_bytes: node.heartbeat.room_bytes,
         })
         .collect()
 }
