@@ -1,6 +1,6 @@
 //! # rosey-e2e
 //!
-//! Harness for the end-to-end tests in `tests/tests/`: they run the real `rosey` binary, real
+//! Harness for the end-to-end tests in `tests/tests/e2e/`: they run the real `rosey` binary, real
 //! plugin libraries and a real nats-server, all on loopback, in temp dirs, and every child
 //! process is killed with its process group when the test ends, passing or failing.
 

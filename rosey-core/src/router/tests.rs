@@ -1,5 +1,5 @@
 //! Tests of command parsing, route tables and routing decisions; publishing to a real NATS
-//! server is tested end to end in `tests/tests/router.rs`.
+//! server is tested end to end in `tests/tests/e2e/router.rs`.
 
 use super::*;
 use crate::{
