@@ -61,6 +61,17 @@ pub fn unanswered(replies: &[String]) -> Vec<(usize, &String)> {
         .collect()
 }
 
+/// `count` `!roll 1d1` said on `stack` 20 ms apart, asserting each is answered exactly once
+/// within 10 s.
+pub fn all_answered(stack: &TestStack, count: usize) {
+    let replies = say_many(stack, count, Duration::from_millis(20), "10");
+    assert!(
+        unanswered(&replies).is_empty(),
+        "{:?}",
+        unanswered(&replies)
+    );
+}
+
 /// Three free loopback ports for the routes (held together while picked, so they differ).
 fn route_ports() -> [u16; 3] {
     let listeners: Vec<TcpListener> = (0..3)
@@ -157,6 +168,34 @@ impl TestCluster {
         });
         self.wait_nodes_up(Duration::from_secs(10));
         printed
+    }
+
+    /// Kills node `index`'s daemon with SIGKILL while ten commands are said on the main
+    /// daemon, 100 ms apart (the kill 200 ms in), and asserts each was answered exactly once.
+    pub fn kill_node_while_saying(&self, index: usize) {
+        let pid = self.nodes[index].daemon_pid().expect("node daemon pid");
+        let replies = std::thread::scope(|scope| {
+            let says = scope.spawn(|| say_many(&self.main, 10, Duration::from_millis(100), "40"));
+            std::thread::sleep(Duration::from_millis(200));
+            // SAFETY: plain syscall on a daemon of this test's cluster.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            says.join().expect("says")
+        });
+        assert!(
+            unanswered(&replies).is_empty(),
+            "{:?}",
+            unanswered(&replies)
+        );
+    }
+
+    /// Which of [`NODE_NAMES`] the main daemon's status line for `unit` says it runs on
+    /// (asserting it runs on one).
+    pub fn node_of(unit: &serde_json::Value) -> usize {
+        let detail = unit["detail"].as_str().unwrap_or_default();
+        NODE_NAMES
+            .iter()
+            .position(|name| detail.contains(name))
+            .unwrap_or_else(|| panic!("not on a node: {unit}"))
     }
 
     /// Waits until the main daemon's status shows every node `up`; returns that status.

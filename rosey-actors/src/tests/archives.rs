@@ -96,14 +96,21 @@ async fn get_raw(js: &jetstream::Context, name: &str, version: &str) -> Vec<u8> 
     bytes
 }
 
-#[tokio::test]
-async fn a_published_version_is_fetched_whole_and_checked_and_a_second_fetch_keeps_it() {
+/// A server, a connection to its JetStream, and dice v1.2.0 published from a main home (the
+/// server and the home live as long as what is returned); the last item is its SHA-256.
+async fn published() -> (TestNats, jetstream::Context, tempfile::TempDir, String) {
     let nats = TestNats::start(256 * 1024 * 1024).await;
     let js = jetstream::new(nats.client().await);
-    let (_main_dir, main) = home_with("dice", "1.2.0");
+    let (main_dir, main) = home_with("dice", "1.2.0");
     let sha256 = archives::publish(&js, &store(), &main, "dice", "1.2.0")
         .await
         .expect("published");
+    (nats, js, main_dir, sha256)
+}
+
+#[tokio::test]
+async fn a_published_version_is_fetched_whole_and_checked_and_a_second_fetch_keeps_it() {
+    let (_nats, js, _main, sha256) = published().await;
     assert_eq!(sha256, sha256_hex(&get_raw(&js, "dice", "1.2.0").await));
 
     let (_node_dir, node) = empty_home();
@@ -134,12 +141,7 @@ async fn a_published_version_is_fetched_whole_and_checked_and_a_second_fetch_kee
 
 #[tokio::test]
 async fn a_node_refuses_an_archive_changed_in_the_store_and_keeps_nothing_of_it() {
-    let nats = TestNats::start(256 * 1024 * 1024).await;
-    let js = jetstream::new(nats.client().await);
-    let (_main_dir, main) = home_with("dice", "1.2.0");
-    let sha256 = archives::publish(&js, &store(), &main, "dice", "1.2.0")
-        .await
-        .expect("published");
+    let (_nats, js, _main, sha256) = published().await;
     let (_node_dir, node) = empty_home();
 
     // Someone with access to the store swapped the object: its SHA-256 is not the one sent.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use rosey_core::bus::BusUser;
 use rosey_e2e::{
-    cluster::{say_many, unanswered, TestCluster, NODE_NAMES},
+    cluster::{all_answered, say_many, unanswered, TestCluster, NODE_NAMES},
     stack::TestStack,
 };
 
@@ -199,12 +199,7 @@ async fn a_plugin_placed_on_a_node_answers_there_and_moves_when_the_node_is_kill
         rosey_e2e::stack::processes_where(|_| true).contains(&(host_pid as u32)),
         "the host runs"
     );
-    let replies = say_many(&cluster.main, 5, Duration::from_millis(20), "10");
-    assert!(
-        unanswered(&replies).is_empty(),
-        "{:?}",
-        unanswered(&replies)
-    );
+    tokio::task::block_in_place(|| all_answered(&cluster.main, 5));
     tokio::task::block_in_place(|| {
         cluster.wait_nodes(Duration::from_secs(5), |nodes| {
             nodes.iter().any(|node| {
@@ -218,19 +213,7 @@ async fn a_plugin_placed_on_a_node_answers_there_and_moves_when_the_node_is_kill
 
     // The node's machine goes while commands are said: the plugin comes up on the main
     // daemon, and every command is answered once.
-    let pid = node.daemon_pid().expect("node daemon pid");
-    let replies = std::thread::scope(|scope| {
-        let says = scope.spawn(|| say_many(&cluster.main, 10, Duration::from_millis(100), "40"));
-        std::thread::sleep(Duration::from_millis(200));
-        // SAFETY: plain syscall on this test's own process.
-        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-        says.join().expect("says")
-    });
-    assert!(
-        unanswered(&replies).is_empty(),
-        "{:?}",
-        unanswered(&replies)
-    );
+    tokio::task::block_in_place(|| cluster.kill_node_while_saying(0));
     let here = cluster.main.unit("dice-roller");
     assert_eq!(here["state"], "running", "{here}");
     assert!(
@@ -243,12 +226,7 @@ async fn a_plugin_placed_on_a_node_answers_there_and_moves_when_the_node_is_kill
         node.home.run_ok(&["node", "start"]);
         cluster.wait_nodes_up(Duration::from_secs(10));
     });
-    let replies = say_many(&cluster.main, 3, Duration::from_millis(20), "10");
-    assert!(
-        unanswered(&replies).is_empty(),
-        "{:?}",
-        unanswered(&replies)
-    );
+    tokio::task::block_in_place(|| all_answered(&cluster.main, 3));
     let node_plugins = node.status()["plugins"].clone();
     assert_eq!(node_plugins, serde_json::json!([]), "no copy on the node");
 }
@@ -293,12 +271,7 @@ async fn a_plugin_on_a_node_is_reloaded_and_updated_there() {
     assert!(reloaded.contains("dice-roller"), "{reloaded}");
     let after = node.unit("dice-roller")["pid"].as_u64().expect("host pid");
     assert_ne!(before, after, "a new host on the node");
-    let replies = say_many(&cluster.main, 3, Duration::from_millis(20), "10");
-    assert!(
-        unanswered(&replies).is_empty(),
-        "{:?}",
-        unanswered(&replies)
-    );
+    tokio::task::block_in_place(|| all_answered(&cluster.main, 3));
 
     let v1 = cluster.main.home.pack("dice-roller");
     let v9 = cluster
@@ -319,12 +292,7 @@ async fn a_plugin_on_a_node_is_reloaded_and_updated_there() {
     let updated = node.unit("dice-roller");
     assert_eq!(updated["version"], "9.0.0", "{updated}");
     assert_eq!(cluster.main.unit("dice-roller")["version"], "9.0.0");
-    let replies = say_many(&cluster.main, 3, Duration::from_millis(20), "10");
-    assert!(
-        unanswered(&replies).is_empty(),
-        "{:?}",
-        unanswered(&replies)
-    );
+    tokio::task::block_in_place(|| all_answered(&cluster.main, 3));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use rosey_core::{bus::BusUser, messaging};
-use rosey_e2e::cluster::{edit_config, say_many, unanswered, TestCluster, NODE_NAMES};
+use rosey_e2e::cluster::{all_answered, edit_config, TestCluster, NODE_NAMES};
 
 /// A node's answer to `request` (raw bytes) sent by the main daemon's user: its error.
 async fn ask_node(client: &async_nats::Client, node: &str, request: Vec<u8>) -> Option<String> {
@@ -23,6 +23,17 @@ async fn ask_node(client: &async_nats::Client, node: &str, request: Vec<u8>) -> 
     serde_json::from_slice::<messaging::NodeReply>(&answer.payload)
         .expect("a node reply")
         .error
+}
+
+/// Asserts node `node` refuses `request` with an answer that says each of `because`.
+async fn refused(client: &async_nats::Client, node: &str, request: Vec<u8>, because: &[&str]) {
+    let answer = ask_node(client, node, request).await;
+    assert!(
+        answer
+            .as_deref()
+            .is_some_and(|why| because.iter().all(|part| why.contains(part))),
+        "{answer:?} should say {because:?}"
+    );
 }
 
 /// `request` as a node reads it.
@@ -47,13 +58,8 @@ async fn a_plugin_goes_where_there_is_room_and_a_node_refuses_what_it_cannot_do(
 
     let dice = cluster.main.unit("dice-roller");
     assert_eq!(dice["state"], "running", "{dice}");
-    let detail = dice["detail"].as_str().unwrap_or_default().to_owned();
-    let (placed, other) = if detail.contains(NODE_NAMES[0]) {
-        (0, 1)
-    } else {
-        assert!(detail.contains(NODE_NAMES[1]), "on a node: {dice}");
-        (1, 0)
-    };
+    let placed = TestCluster::node_of(&dice);
+    let other = 1 - placed;
     assert_eq!(
         cluster.nodes[placed].unit("dice-roller")["state"],
         "running"
@@ -63,13 +69,7 @@ async fn a_plugin_goes_where_there_is_room_and_a_node_refuses_what_it_cannot_do(
         chaos["state"] == "running" && chaos["pid"].as_u64().is_some(),
         "chaos runs in a host of the main daemon's: {chaos}"
     );
-    let replies =
-        tokio::task::block_in_place(|| say_many(&cluster.main, 3, Duration::from_millis(20), "10"));
-    assert!(
-        unanswered(&replies).is_empty(),
-        "{:?}",
-        unanswered(&replies)
-    );
+    tokio::task::block_in_place(|| all_answered(&cluster.main, 3));
     // Status says what room each node offers.
     let status = cluster.main.status();
     let nodes = status["nodes"].as_array().expect("nodes");
@@ -87,111 +87,64 @@ async fn a_plugin_goes_where_there_is_room_and_a_node_refuses_what_it_cannot_do(
     let other_home = cluster.nodes[other].home.path();
     let client = cluster.main.nats_client(BusUser::Daemon).await;
     let version = dice["version"].as_str().expect("a version").to_owned();
-    let not_json = ask_node(&client, other_name, b"{\"op\": \"explode\"}".to_vec()).await;
-    assert!(
-        not_json
-            .as_deref()
-            .is_some_and(|why| why.contains("not a request this node understands")),
-        "{not_json:?}"
-    );
-    let escape = ask_node(
+    let explode = b"{\"op\": \"explode\"}".to_vec();
+    refused(
         &client,
         other_name,
-        encoded(&messaging::NodeRequest::Start {
-            plugin: "../../etc".into(),
-            version: version.clone(),
-            sha256: String::new(),
-            config: None,
-        }),
+        explode,
+        &["not a request this node understands"],
     )
     .await;
-    assert!(
-        escape
-            .as_deref()
-            .is_some_and(|why| why.contains("is not a plugin name and version")),
-        "{escape:?}"
-    );
+    let escape = encoded(&messaging::NodeRequest::Start {
+        plugin: "../../etc".into(),
+        version: version.clone(),
+        sha256: String::new(),
+        config: None,
+    });
+    refused(
+        &client,
+        other_name,
+        escape,
+        &["is not a plugin name and version"],
+    )
+    .await;
     // The archive in the store is the main daemon's, but the SHA-256 sent is not its own:
     // as if the store's copy had been changed.
-    let tampered = ask_node(
-        &client,
-        other_name,
-        encoded(&messaging::NodeRequest::Start {
-            plugin: "dice-roller".into(),
-            version: version.clone(),
-            sha256: "0".repeat(64),
-            config: None,
-        }),
-    )
-    .await;
-    assert!(
-        tampered
-            .as_deref()
-            .is_some_and(|why| why.contains("SHA-256") && why.contains("not installed")),
-        "{tampered:?}"
-    );
+    let tampered = encoded(&messaging::NodeRequest::Start {
+        plugin: "dice-roller".into(),
+        version: version.clone(),
+        sha256: "0".repeat(64),
+        config: None,
+    });
+    refused(&client, other_name, tampered, &["SHA-256", "not installed"]).await;
     assert!(
         !other_home
             .join(format!("data/plugins/dice-roller/versions/{version}"))
             .exists(),
         "nothing of the refused archive is placed"
     );
-    let reload = ask_node(
-        &client,
-        other_name,
-        encoded(&messaging::NodeRequest::Reload {
-            plugin: "dice-roller".into(),
-        }),
-    )
-    .await;
-    assert!(
-        reload
-            .as_deref()
-            .is_some_and(|why| why.contains("does not run on this node")),
-        "{reload:?}"
-    );
+    let reload = encoded(&messaging::NodeRequest::Reload {
+        plugin: "dice-roller".into(),
+    });
+    refused(&client, other_name, reload, &["does not run on this node"]).await;
     // Nothing of it disturbed the plugin where it runs, nor started it twice.
     assert_eq!(
         cluster.nodes[other].status()["plugins"],
         serde_json::json!([])
     );
-    let replies =
-        tokio::task::block_in_place(|| say_many(&cluster.main, 3, Duration::from_millis(20), "10"));
-    assert!(
-        unanswered(&replies).is_empty(),
-        "{:?}",
-        unanswered(&replies)
-    );
+    tokio::task::block_in_place(|| all_answered(&cluster.main, 3));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_plugin_on_any_node_moves_to_the_other_node_when_its_node_is_killed() {
     let cluster = TestCluster::placing("dice-roller", "any");
     tokio::task::block_in_place(|| cluster.start());
-    let first = cluster.main.unit("dice-roller");
-    let detail = first["detail"].as_str().unwrap_or_default().to_owned();
-    let (from, to) = if detail.contains(NODE_NAMES[0]) {
-        (0, 1)
-    } else {
-        assert!(detail.contains(NODE_NAMES[1]), "on a node: {first}");
-        (1, 0)
-    };
+    let from = TestCluster::node_of(&cluster.main.unit("dice-roller"));
+    let to = 1 - from;
 
     // Its node's machine goes while commands are said: the other node takes it over, and
     // every command is answered once.
-    let pid = cluster.nodes[from].daemon_pid().expect("node daemon pid");
-    let replies = std::thread::scope(|scope| {
-        let says = scope.spawn(|| say_many(&cluster.main, 10, Duration::from_millis(100), "40"));
-        std::thread::sleep(Duration::from_millis(200));
-        // SAFETY: plain syscall on a daemon of this test's cluster.
-        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-        says.join().expect("says")
-    });
-    assert!(
-        unanswered(&replies).is_empty(),
-        "{:?}",
-        unanswered(&replies)
-    );
+    tokio::task::block_in_place(|| cluster.kill_node_while_saying(from));
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let unit = cluster.main.unit("dice-roller");

@@ -28,8 +28,17 @@ fn in_own_process(case: &str) -> bool {
         return true;
     }
     let exe = std::env::current_exe().expect("test binary path");
+    // The test's full name in this binary: its module path without the crate's name.
+    let module = module_path!()
+        .split_once("::")
+        .map_or("", |(_, module)| module);
+    let name = if module.is_empty() {
+        case.to_owned()
+    } else {
+        format!("{module}::{case}")
+    };
     let output = Command::new(exe)
-        .args([case, "--exact", "--nocapture", "--test-threads=1"])
+        .args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
         .env(CASE_ENV, case)
         .output()
         .expect("run the test binary again");
