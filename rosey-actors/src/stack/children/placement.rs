@@ -56,7 +56,7 @@ pub(super) struct Placement {
 impl Placement {
     /// The node to run on now, `None` for here. A node named but not up yet is waited for as
     /// long as a node may be silent (at a cold start its first heartbeat may be on its way),
-    /// and so is a first node when this machine has no room for the plugin.
+    /// and so is a first node for `any`, or when this machine has no room for the plugin.
     pub(super) async fn choose(&self, args: &PluginArgs) -> Option<String> {
         let plugin = args.name.as_str();
         match &self.asked {
@@ -72,6 +72,7 @@ impl Placement {
                 None
             }
             Asked::AnyNode => {
+                self.nodes.wait_any(self.nodes.lost_after()).await;
                 let node = self.nodes.least_loaded(&self.placements, memory_need(args));
                 if node.is_none() {
                     tracing::warn!(
