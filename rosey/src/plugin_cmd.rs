@@ -215,13 +215,11 @@ pub(crate) fn host_check(library: &Path) -> Result<(), rosey_core::install::Hook
     if status.success() {
         return Ok(());
     }
-    // An instrumented build of rosey (a coverage run) adds the LLVM runtime's complaint that
-    // it cannot write its counts from inside the sandbox: that is never the reason.
     let reason = stderr
         .lines()
         .rev()
         .map(str::trim)
-        .find(|line| !line.is_empty() && !line.starts_with("LLVM Profile "));
+        .find(|line| !line.is_empty());
     use std::os::unix::process::ExitStatusExt;
     Err(match (reason, status.signal()) {
         (Some(reason), _) => reason.to_string(),

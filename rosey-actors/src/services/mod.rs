@@ -5,6 +5,7 @@
 
 pub mod board;
 pub mod bot;
+pub(crate) mod cluster_store;
 pub mod keeper;
 pub mod nats;
 pub mod node;

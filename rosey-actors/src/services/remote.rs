@@ -7,7 +7,9 @@
 //! fails, as a local plugin actor fails when its host dies, when the node says the plugin
 //! stopped running there (its own supervisor gave it up) or when the node is lost: the
 //! supervisor then restarts it, and the start places the plugin again, on the main daemon
-//! when the node is not up. Stopping it asks the node to stop the plugin gracefully.
+//! when the node is not up. A lost node's plugin starts again with its last handed-over
+//! state (marked as waiting for it in the cluster). Stopping it asks the node to stop the
+//! plugin gracefully.
 
 use std::time::Duration;
 
@@ -20,7 +22,7 @@ use rosey_core::{
 
 use super::{
     board::{Board, UnitReport},
-    plugin::{door::Door, unit_name},
+    plugin::{door::Door, shared_state, unit_name},
 };
 use crate::stack::{Nodes, Placements};
 
@@ -55,7 +57,13 @@ pub struct RemotePluginActor;
 
 /// Why the plugin stopped running on its node.
 #[derive(Debug)]
-pub struct Gone(pub String);
+pub struct Gone {
+    /// What the node said, or that it was lost.
+    pub reason: String,
+    /// The node was lost (not heard from): the plugin's last handed-over state waits for the
+    /// instance that starts in its place.
+    pub node_lost: bool,
+}
 
 /// The placed plugin: what watches it.
 #[derive(Debug)]
@@ -99,9 +107,19 @@ impl Actor for RemotePluginActor {
         &self,
         _myself: ActorRef<Gone>,
         gone: Gone,
-        _state: &mut RemoteState,
+        state: &mut RemoteState,
     ) -> Result<(), ActorProcessingErr> {
-        Err(gone.0.into())
+        if gone.node_lost {
+            let args = &state.args;
+            let marked = shared_state::mark_waiting(&args.client, &args.store, &args.name).await;
+            if let Err(err) = marked {
+                tracing::warn!(
+                    plugin = %args.name,
+                    "its next instance starts without its last handed-over state: {err}"
+                );
+            }
+        }
+        Err(gone.reason.into())
     }
 
     async fn post_stop(
@@ -133,11 +151,7 @@ async fn place(args: &RemoteArgs, version: &str) -> Result<(), String> {
     let js = async_nats::jetstream::new(args.client.clone());
     let sha256 =
         crate::stack::archives::publish(&js, &args.store, &args.home, &args.name, version).await?;
-    let config = match std::fs::read_to_string(args.home.plugin_config_file(&args.name)) {
-        Ok(text) => Some(text),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
-        Err(err) => return Err(format!("cannot read the plugin's config.yaml: {err}")),
-    };
+    let config = crate::stack::archives::operator_config(&args.home, &args.name)?;
     let start = NodeRequest::Start {
         plugin: args.name.clone(),
         version: version.to_owned(),
@@ -171,10 +185,10 @@ async fn watch(args: RemoteArgs, myself: ActorRef<Gone>) {
     let mut exits = match args.client.subscribe(subject).await {
         Ok(exits) => exits,
         Err(err) => {
-            let _ = myself.send_message(Gone(format!(
-                "cannot follow it on node {}: {err}",
-                args.node
-            )));
+            let _ = myself.send_message(Gone {
+                reason: format!("cannot follow it on node {}: {err}", args.node),
+                node_lost: false,
+            });
             return;
         }
     };
@@ -185,12 +199,18 @@ async fn watch(args: RemoteArgs, myself: ActorRef<Gone>) {
                 let reason = exit
                     .and_then(|exit| serde_json::from_slice::<messaging::NodePluginExit>(&exit.payload).ok())
                     .map_or_else(|| "no word".to_owned(), |exit| exit.reason);
-                let _ = myself.send_message(Gone(format!("stopped on node {}: {reason}", args.node)));
+                let _ = myself.send_message(Gone {
+                    reason: format!("stopped on node {}: {reason}", args.node),
+                    node_lost: false,
+                });
                 return;
             }
             _ = checks.tick() => {
                 if !args.nodes.is_up(&args.node) {
-                    let _ = myself.send_message(Gone(format!("node {} lost", args.node)));
+                    let _ = myself.send_message(Gone {
+                        reason: format!("node {} lost", args.node),
+                        node_lost: true,
+                    });
                     return;
                 }
             }

@@ -45,15 +45,30 @@ pub(crate) async fn publish(
 ) -> Result<String, String> {
     let bytes = pack_installed(home, name, version)?;
     let sha256 = sha256_hex(&bytes);
-    let bucket = bucket(js, store).await?;
-    bucket
-        .put(
-            archive_object(name, version).as_str(),
-            &mut bytes.as_slice(),
-        )
-        .await
-        .map_err(|err| format!("cannot put {name} v{version} in the object store: {err}"))?;
+    // Tried again while the cluster is electing a leader, or a bucket made a moment ago does
+    // not take chunks on every server yet.
+    crate::services::cluster_store::patiently(|| async {
+        bucket(js, store)
+            .await?
+            .put(
+                archive_object(name, version).as_str(),
+                &mut bytes.as_slice(),
+            )
+            .await
+            .map_err(|err| format!("cannot put {name} v{version} in the object store: {err}"))
+    })
+    .await?;
     Ok(sha256)
+}
+
+/// The text of plugin `name`'s `config.yaml` in the main daemon's home, which travels to its
+/// node with a start, an update or new settings (`None`: the operator has none).
+pub(crate) fn operator_config(home: &Home, name: &str) -> Result<Option<String>, String> {
+    match std::fs::read_to_string(home.plugin_config_file(name)) {
+        Ok(text) => Ok(Some(text)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(format!("cannot read the plugin's config.yaml: {err}")),
+    }
 }
 
 /// The `.roseyplug` of an installed version, as bytes (packed into a temporary folder, with

@@ -330,6 +330,7 @@ impl Stack {
             client: Arc::default(),
             keeper,
         };
+        stack.forget_uninstalled_state();
         // A node answers the main daemon's requests and tells it of its plugins' exits.
         let agent = stack.ctx.node.clone().map(|name| {
             (
@@ -475,8 +476,10 @@ impl Stack {
         self.runtime.spares.pids()
     }
 
-    /// Tells the bot to re-read its command routes from the registry.
+    /// Tells the bot to re-read its command routes from the registry (and, in a cluster, the
+    /// state of plugins removed from it goes).
     pub async fn refresh_routes(&self) -> Result<(), StackError> {
+        self.forget_uninstalled_state();
         let children = crate::children(&self.root).await?;
         let bot = children
             .into_iter()

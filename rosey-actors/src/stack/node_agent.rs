@@ -4,7 +4,9 @@
 //! `rosey.nodes.<node>.plugins`: `start` fetches the plugin's archive from the cluster
 //! (`archives.rs`), writes the operator's settings the main daemon sent, and adds the plugin
 //! to the node's plugin supervisor, where it runs with the same door, sandbox and supervision
-//! as on the main daemon; `stop` and `reload` are the stack's own operations. When the node's
+//! as on the main daemon; `update` fetches the new version and swaps it in there
+//! (make-before-break, rolled back if it fails); `configure` writes the settings sent and
+//! hands them to the plugin; `stop` and `reload` are the stack's own operations. When the node's
 //! supervisor gives a plugin up or it stops, the main daemon is told ([`NodePluginExit`]).
 //!
 //! So that a plugin never runs twice, the node runs only what the main daemon's heartbeat
@@ -54,11 +56,13 @@ pub(crate) fn serve(stack: Stack, node: String) -> tokio::task::JoinHandle<()> {
                     let Some(request) = request else { return };
                     let reply = match serde_json::from_slice::<NodeRequest>(&request.payload) {
                         Ok(asked) => answer(&stack, asked).await,
-                        Err(err) => Some(format!("not a request this node understands: {err}")),
+                        Err(err) => NodeReply {
+                            error: Some(format!("not a request this node understands: {err}")),
+                            taken: None,
+                        },
                     };
                     if let Some(inbox) = request.reply {
-                        let payload = serde_json::to_vec(&NodeReply { error: reply })
-                            .unwrap_or_default();
+                        let payload = serde_json::to_vec(&reply).unwrap_or_default();
                         let _ = client.publish(inbox, payload.into()).await;
                     }
                 }
@@ -107,8 +111,9 @@ async fn running(stack: &Stack) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Does what was asked; `Some(why)` when it could not.
-async fn answer(stack: &Stack, asked: NodeRequest) -> Option<String> {
+/// Does what was asked; the answer says why not when it could not.
+async fn answer(stack: &Stack, asked: NodeRequest) -> NodeReply {
+    let mut taken = None;
     let done = match asked {
         NodeRequest::Start {
             plugin,
@@ -116,6 +121,12 @@ async fn answer(stack: &Stack, asked: NodeRequest) -> Option<String> {
             sha256,
             config,
         } => start(stack, &plugin, &version, &sha256, config.as_deref()).await,
+        NodeRequest::Update {
+            plugin,
+            version,
+            sha256,
+            config,
+        } => update(stack, &plugin, &version, &sha256, config.as_deref()).await,
         NodeRequest::Stop { plugin } => stack
             .stop_placed_plugin(&plugin)
             .await
@@ -125,18 +136,24 @@ async fn answer(stack: &Stack, asked: NodeRequest) -> Option<String> {
             Ok(false) => Err(format!("plugin {plugin} does not run on this node")),
             Err(err) => Err(err.to_string()),
         },
+        NodeRequest::Configure { plugin, config } => {
+            match configure(stack, &plugin, config.as_deref()).await {
+                Ok(how) => {
+                    taken = Some(how.to_owned());
+                    Ok(())
+                }
+                Err(err) => Err(err),
+            }
+        }
     };
-    done.err()
+    NodeReply {
+        error: done.err(),
+        taken,
+    }
 }
 
-async fn start(
-    stack: &Stack,
-    plugin: &str,
-    version: &str,
-    sha256: &str,
-    config: Option<&str>,
-) -> Result<(), String> {
-    // Both become folder names: nothing but a plugin name and a version's characters.
+/// Refuses a plugin name or version that is not one (both become folder names here).
+fn check_names(plugin: &str, version: &str) -> Result<(), String> {
     let version_chars = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-');
     if !rosey_core::manifest::is_valid_plugin_name(plugin)
         || version.is_empty()
@@ -147,17 +164,55 @@ async fn start(
             "{plugin:?} v{version:?} is not a plugin name and version"
         ));
     }
-    let js = async_nats::jetstream::new(stack.client().await.map_err(|err| err.to_string())?);
-    let home = &stack.ctx.home;
-    super::archives::fetch(&js, &stack.ctx.store, home, plugin, version, sha256).await?;
-    let config_file = home.plugin_config_file(plugin);
+    Ok(())
+}
+
+/// Writes the operator's settings the main daemon sent (`None`: it has none).
+fn write_config(stack: &Stack, plugin: &str, config: Option<&str>) -> Result<(), String> {
+    if !rosey_core::manifest::is_valid_plugin_name(plugin) {
+        return Err(format!("{plugin:?} is not a plugin name"));
+    }
+    let config_file = stack.ctx.home.plugin_config_file(plugin);
     match config {
         Some(text) => rosey_core::fsutil::write_atomic(&config_file, text.as_bytes())
-            .map_err(|err| format!("cannot write {}: {err}", config_file.display()))?,
+            .map_err(|err| format!("cannot write {}: {err}", config_file.display())),
         None => {
             let _ = std::fs::remove_file(&config_file);
+            Ok(())
         }
     }
+}
+
+/// Fetches `version` of `plugin` from the cluster and writes its settings.
+async fn fetch(
+    stack: &Stack,
+    plugin: &str,
+    version: &str,
+    sha256: &str,
+    config: Option<&str>,
+) -> Result<(), String> {
+    check_names(plugin, version)?;
+    let js = async_nats::jetstream::new(stack.client().await.map_err(|err| err.to_string())?);
+    super::archives::fetch(
+        &js,
+        &stack.ctx.store,
+        &stack.ctx.home,
+        plugin,
+        version,
+        sha256,
+    )
+    .await?;
+    write_config(stack, plugin, config)
+}
+
+async fn start(
+    stack: &Stack,
+    plugin: &str,
+    version: &str,
+    sha256: &str,
+    config: Option<&str>,
+) -> Result<(), String> {
+    fetch(stack, plugin, version, sha256, config).await?;
     if stack
         .has_plugin(plugin)
         .await
@@ -173,6 +228,46 @@ async fn start(
         .load_plugin(plugin, version)
         .await
         .map_err(|err| err.to_string())
+}
+
+/// The node's side of an update: the new version swapped in for the running one, as on the
+/// main daemon (make-before-break, rolled back if it fails to start).
+async fn update(
+    stack: &Stack,
+    plugin: &str,
+    version: &str,
+    sha256: &str,
+    config: Option<&str>,
+) -> Result<(), String> {
+    fetch(stack, plugin, version, sha256, config).await?;
+    let previous = stack.runtime.doors.get(plugin).map(|door| door.version());
+    let here = stack
+        .has_plugin(plugin)
+        .await
+        .map_err(|err| err.to_string())?;
+    match previous.filter(|_| here) {
+        Some(previous) => stack
+            .update_plugin(plugin, version, &previous)
+            .await
+            .map_err(|err| err.to_string()),
+        None => Err(format!("plugin {plugin} does not run on this node")),
+    }
+}
+
+/// The node's side of new settings: written, then handed to the running plugin; how it took
+/// them.
+async fn configure(
+    stack: &Stack,
+    plugin: &str,
+    config: Option<&str>,
+) -> Result<&'static str, String> {
+    write_config(stack, plugin, config)?;
+    match stack.configure_plugin(plugin).await {
+        Ok(Some(super::ConfigTaken::Live)) => Ok("live"),
+        Ok(Some(super::ConfigTaken::Reloaded)) => Ok("reloaded"),
+        Ok(None) => Ok("not_running"),
+        Err(err) => Err(err.to_string()),
+    }
 }
 
 /// A listener that tells the main daemon when a plugin stops running on node `node` (given up

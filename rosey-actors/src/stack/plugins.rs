@@ -62,15 +62,26 @@ impl Stack {
         let request = rosey_core::messaging::NodeRequest::Reload {
             plugin: name.to_owned(),
         };
+        Some(self.ask_node(&node, name, &request).await.map(|_| ()))
+    }
+
+    /// Asks node `node` to do `request` for plugin `name`, waiting as long as a start may
+    /// take; its answer, or why there is none (an error naming the node).
+    async fn ask_node(
+        &self,
+        node: &str,
+        name: &str,
+        request: &rosey_core::messaging::NodeRequest,
+    ) -> Result<rosey_core::messaging::NodeReply, StackError> {
         let asked = async {
             let client = self.client().await.map_err(|err| err.to_string())?;
-            let payload = serde_json::to_vec(&request).map_err(|err| err.to_string())?;
+            let payload = serde_json::to_vec(request).map_err(|err| err.to_string())?;
             let timeout = self.ctx.config.plugin_settings(name).host.ready_timeout()
                 + std::time::Duration::from_secs(10);
             let answer = tokio::time::timeout(
                 timeout,
                 client.request(
-                    rosey_core::messaging::node_requests_subject(&node),
+                    rosey_core::messaging::node_requests_subject(node),
                     payload.into(),
                 ),
             )
@@ -80,15 +91,51 @@ impl Stack {
             let reply: rosey_core::messaging::NodeReply =
                 serde_json::from_slice(&answer.payload).map_err(|err| err.to_string())?;
             match reply.error {
-                None => Ok(()),
+                None => Ok(reply),
                 Some(error) => Err(format!("on node {node}: {error}")),
             }
         };
-        Some(
-            asked
-                .await
-                .map_err(|reason| StackError::plugin(name, reason)),
-        )
+        asked
+            .await
+            .map_err(|reason| StackError::plugin(name, reason))
+    }
+
+    /// The operator's settings of plugin `name`, for its node.
+    fn config_text(&self, name: &str) -> Result<Option<String>, StackError> {
+        super::archives::operator_config(&self.ctx.home, name)
+            .map_err(|reason| StackError::plugin(name, reason))
+    }
+
+    /// Updates plugin `name`, running on node `node`, to `version` there: the archive goes
+    /// into the cluster and the node swaps it in make-before-break (rolling back if it fails).
+    async fn update_on_node(
+        &self,
+        node: &str,
+        name: &str,
+        version: &str,
+    ) -> Result<(), StackError> {
+        let client = self.client().await?;
+        let js = async_nats::jetstream::new(client);
+        let sha256 = super::archives::publish(&js, &self.ctx.store, &self.ctx.home, name, version)
+            .await
+            .map_err(|reason| StackError::plugin(name, reason))?;
+        let request = rosey_core::messaging::NodeRequest::Update {
+            plugin: name.to_owned(),
+            version: version.to_owned(),
+            sha256,
+            config: self.config_text(name)?,
+        };
+        self.ask_node(node, name, &request).await?;
+        // Where the main daemon starts it next (a restart, or here should the node be lost).
+        if let Some(door) = self.runtime.doors.get(name) {
+            door.set_version(version, door.wants());
+        }
+        self.ctx
+            .board
+            .update(&crate::services::plugin::unit_name(name), |report| {
+                report.version = Some(version.to_owned());
+            });
+        Ok(())
     }
 
     /// Plugin `name`'s place in the stack: `None` when it is not there, else its actor when it
@@ -146,6 +193,18 @@ impl Stack {
     /// Hands running plugin `name` the configuration now in its file (see [`ConfigTaken`]);
     /// `Ok(None)` when it is not running (it reads the file when it next starts).
     pub async fn configure_plugin(&self, name: &str) -> Result<Option<ConfigTaken>, StackError> {
+        if let Some(node) = self.runtime.placements.node_of(name) {
+            let request = rosey_core::messaging::NodeRequest::Configure {
+                plugin: name.to_owned(),
+                config: self.config_text(name)?,
+            };
+            let reply = self.ask_node(&node, name, &request).await?;
+            return Ok(match reply.taken.as_deref() {
+                Some("live") => Some(ConfigTaken::Live),
+                Some("reloaded") => Some(ConfigTaken::Reloaded),
+                _ => None,
+            });
+        }
         let Some(door) = self.runtime.doors.get(name) else {
             return Ok(None);
         };
@@ -166,14 +225,15 @@ impl Stack {
         previous: &str,
     ) -> Result<(), StackError> {
         let failed = |reason: String| StackError::plugin(name, reason);
-        let on_node = self.runtime.placements.node_of(name).is_some();
-        if let Some(door) = self.runtime.doors.get(name).filter(|_| !on_node) {
+        if let Some(node) = self.runtime.placements.node_of(name) {
+            return self.update_on_node(&node, name, version).await;
+        }
+        if let Some(door) = self.runtime.doors.get(name) {
             if let Some(done) = crate::services::plugin::swap_at_door(&door, version).await {
                 return done.map_err(failed);
             }
         }
-        // On a node, the new version is placed anew (stop, then start there); here, swapped.
-        if let Some(actor) = self.plugin_actor(name).await?.filter(|_| !on_node) {
+        if let Some(actor) = self.plugin_actor(name).await? {
             return crate::services::plugin::swap(&actor, version)
                 .await
                 .map_err(failed);
@@ -191,5 +251,45 @@ impl Stack {
                 ))),
             },
         }
+    }
+
+    /// On the main daemon of a cluster: removes from the cluster the handed-over state of
+    /// every plugin no longer installed, in the background, so a plugin removed and installed
+    /// again starts afresh (as its handoff file, removed with it, makes it on one machine).
+    /// Run after each change of the registry the daemon hears of, and at start.
+    pub fn forget_uninstalled_state(&self) {
+        if self.ctx.node.is_some() || !self.ctx.store.clustered() {
+            return;
+        }
+        let stack = self.clone();
+        tokio::spawn(async move {
+            let registry = match rosey_core::registry::Registry::load(&stack.ctx.home) {
+                Ok(registry) => registry,
+                Err(err) => {
+                    tracing::debug!("the cluster's handed-over state is not swept: {err}");
+                    return;
+                }
+            };
+            let forgotten = match stack.client().await {
+                Ok(client) => {
+                    crate::services::plugin::shared_state::forget_uninstalled(&client, |name| {
+                        registry.get(name).is_some()
+                    })
+                    .await
+                }
+                Err(err) => Err(err.to_string()),
+            };
+            match forgotten {
+                Ok(names) => {
+                    for plugin in names {
+                        tracing::info!(
+                            plugin = %plugin,
+                            "its handed-over state is removed from the cluster: it is not installed"
+                        );
+                    }
+                }
+                Err(err) => tracing::debug!("the cluster's handed-over state is not swept: {err}"),
+            }
+        });
     }
 }

@@ -86,6 +86,25 @@ pub enum NodeRequest {
         /// The plugin.
         plugin: String,
     },
+    /// Replace running plugin `plugin` by `version` make-before-break, its state carried over
+    /// (the old version comes back if the new one fails to start); fields as in `Start`.
+    Update {
+        /// The plugin.
+        plugin: String,
+        /// The new version.
+        version: String,
+        /// The new archive's SHA-256, hex.
+        sha256: String,
+        /// The plugin's `config.yaml`, when the operator has one.
+        config: Option<String>,
+    },
+    /// Hand running plugin `plugin` the operator's settings now in its `config.yaml`.
+    Configure {
+        /// The plugin.
+        plugin: String,
+        /// The file's text (`None`: the operator has none).
+        config: Option<String>,
+    },
 }
 
 /// A node's answer: done, or why not.
@@ -93,6 +112,10 @@ pub enum NodeRequest {
 pub struct NodeReply {
     /// `None`: done.
     pub error: Option<String>,
+    /// For `configure`, how the plugin took the settings: `live` (its `on_config`),
+    /// `reloaded` (it has none), or `not_running` (it reads them when it starts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken: Option<String>,
 }
 
 /// A node's word that a plugin stopped running there (crashed past its restarts, stopped).

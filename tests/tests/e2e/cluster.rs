@@ -258,6 +258,75 @@ async fn a_node_stopped_for_maintenance_hands_its_plugins_state_to_where_they_ru
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_killed_nodes_plugin_starts_elsewhere_with_its_last_handed_over_state() {
+    let cluster = TestCluster::placing("markov-chat", NODE_NAMES[0]);
+    tokio::task::block_in_place(|| cluster.start());
+    let node = &cluster.nodes[0];
+    assert_eq!(node.unit("markov-chat")["state"], "running");
+    for line in ["the cat sat down", "the dog ran off", "a bird sang loud"] {
+        cluster.main.say_as("alice", line, "0.2");
+    }
+    cluster
+        .main
+        .say_until("!markov stats", "from 3 messages", Duration::from_secs(10));
+
+    // A reload on the node hands the model over; what the new instance learns after it is
+    // in its memory only.
+    cluster
+        .main
+        .home
+        .run_ok(&["plugin", "reload", "markov-chat"]);
+    cluster.main.say_as("alice", "a fox ran far", "0.2");
+    cluster
+        .main
+        .say_until("!markov stats", "from 4 messages", Duration::from_secs(10));
+
+    // The node's machine goes: the plugin starts on the main daemon with the state of its
+    // last hand-over.
+    let pid = node.daemon_pid().expect("node daemon pid");
+    // SAFETY: plain syscall on a daemon of this test's cluster.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    let stats = cluster
+        .main
+        .say_until("!markov stats", "messages", Duration::from_secs(30));
+    assert!(
+        stats.contains("from 3 messages"),
+        "the model as the reload handed it over: {stats}"
+    );
+    let here = cluster.main.unit("markov-chat");
+    assert!(
+        here["sandbox"].is_string(),
+        "runs on the main daemon: {here}"
+    );
+
+    // Its state stays in the cluster while it is installed (for the next loss), and goes
+    // when it is removed.
+    let client = cluster.main.nats_client(BusUser::Daemon).await;
+    let bucket = async_nats::jetstream::new(client)
+        .get_key_value(rosey_core::messaging::HANDOFF_STATE_BUCKET)
+        .await
+        .expect("the state bucket");
+    assert!(
+        bucket.get("markov-chat").await.expect("read").is_some(),
+        "the last handed-over state is kept"
+    );
+    cluster
+        .main
+        .home
+        .run_ok(&["plugin", "remove", "markov-chat", "--yes"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let state = bucket.get("markov-chat").await.expect("read");
+        let mark = bucket.get("markov-chat.waiting").await.expect("read");
+        if state.is_none() && mark.is_none() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still kept after remove");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_plugin_on_a_node_is_reloaded_and_updated_there() {
     let cluster = TestCluster::placing("dice-roller", NODE_NAMES[1]);
     tokio::task::block_in_place(|| cluster.start());
@@ -285,14 +354,47 @@ async fn a_plugin_on_a_node_is_reloaded_and_updated_there() {
         |manifest| rosey_e2e::stack::with_version(manifest, "9.0.0"),
         None,
     );
-    cluster
-        .main
-        .home
-        .run_ok(&["plugin", "update", v9.to_str().expect("utf-8 path")]);
+    // Updated there while commands come in: each is answered once, and the node swaps the
+    // new version in (its plugin actor stays: it is not stopped and started again).
+    let uptime = || {
+        node.unit("dice-roller")["uptime_secs"]
+            .as_u64()
+            .expect("uptime")
+    };
+    while uptime() < 2 {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let up_before = uptime();
+    let replies = std::thread::scope(|scope| {
+        let says = scope.spawn(|| say_many(&cluster.main, 10, Duration::from_millis(50), "20"));
+        let updated =
+            cluster
+                .main
+                .home
+                .run_ok(&["plugin", "update", v9.to_str().expect("utf-8 path")]);
+        assert!(updated.contains("9.0.0"), "{updated}");
+        says.join().expect("says")
+    });
+    assert!(
+        unanswered(&replies).is_empty(),
+        "{:?}",
+        unanswered(&replies)
+    );
     let updated = node.unit("dice-roller");
     assert_eq!(updated["version"], "9.0.0", "{updated}");
     assert_eq!(cluster.main.unit("dice-roller")["version"], "9.0.0");
-    tokio::task::block_in_place(|| all_answered(&cluster.main, 3));
+    assert!(uptime() >= up_before, "swapped in, not stopped and started");
+
+    // Its settings reach it there, taken live.
+    let set = cluster
+        .main
+        .home
+        .run_ok(&["plugin", "config", "dice-roller", "max_dice", "3"]);
+    assert!(set.contains("took it live"), "{set}");
+    assert!(
+        cluster.main.say("!roll 5d6").contains("at most 3 dice"),
+        "the node's instance has the new limit"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

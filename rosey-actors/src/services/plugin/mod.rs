@@ -26,7 +26,7 @@ mod output;
 mod poison;
 mod questions;
 mod serve;
-mod shared_state;
+pub(crate) mod shared_state;
 pub mod spares;
 mod start;
 mod swap;
@@ -147,8 +147,8 @@ pub struct PluginArgs {
     /// `plugin_host.sandbox: required`: a host whose sandbox is partial does not load the
     /// plugin.
     pub sandbox_required: bool,
-    /// With `nats.cluster`, the message store's copies: a graceful stop's state is also kept
-    /// in the cluster (`shared_state.rs`) for a plugin moved to another machine.
+    /// With `nats.cluster`, the message store's copies: every hand-over's state is also kept
+    /// in the cluster (`shared_state.rs`) for a plugin that starts next on another machine.
     pub shared_state: Option<rosey_core::messaging::StoreBudget>,
 }
 
@@ -264,9 +264,10 @@ impl Actor for PluginActor {
             Err(err) => return Err(format!("cannot read {}: {err}", handoff.display()).into()),
         };
         let mut outputs = args.outputs();
-        // Handed over on another machine (the plugin moved here): the cluster kept it.
+        // Handed over on another machine (the plugin moved here, or its node was lost): the
+        // cluster kept it.
         let state = match (state, &args.shared_state) {
-            (None, Some(store)) => match shared_state::get(&args.client, store, &args.name).await {
+            (None, Some(_)) => match shared_state::waiting_state(&args.client, &args.name).await {
                 Ok(state) => state,
                 Err(err) => {
                     outputs.host_line(
@@ -313,6 +314,7 @@ impl Actor for PluginActor {
             on_message: false,
             step_seq: 0,
             last_timer: tokio::time::Instant::now(),
+            cluster_copies: Default::default(),
         };
         let door = args.door.clone();
         let task = tokio::spawn(async move {

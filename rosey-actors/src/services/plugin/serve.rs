@@ -93,6 +93,8 @@ pub struct Serving {
     pub(super) step_seq: u64,
     /// When the last timer fired.
     pub(super) last_timer: Instant,
+    /// The writes of its handed-over state to the cluster, in order.
+    pub(super) cluster_copies: super::shared_state::Copies,
 }
 
 /// How long after a swap or restart a standby host is opened if no message came first.
@@ -484,23 +486,16 @@ impl Serving {
     }
 
     /// The graceful stop: the host unloads (no message is in hand here), its state is written
-    /// for the next instance, and it exits.
+    /// for the next instance (and, in a cluster, kept there as waiting for it, wherever it
+    /// starts), and it exits.
     async fn stop(mut self) -> Ended {
         let state = super::swap::unload(&mut self.host, &mut self.outputs, &self.args).await;
-        if let Some(state) = state.filter(|state| !state.is_empty()) {
+        let state = state.unwrap_or_default();
+        if !state.is_empty() {
             super::swap::save_state(&self.args, &self.outputs, &state, true);
-            if let Some(store) = &self.args.shared_state {
-                // For a plugin that starts next on another machine.
-                let kept =
-                    super::shared_state::put(&self.args.client, store, &self.args.name, &state);
-                if let Err(err) = kept.await {
-                    self.outputs.host_line(
-                        rosey_core::logs::Level::Warn,
-                        &format!("the handed-over state is not kept in the cluster: {err}"),
-                    );
-                }
-            }
         }
+        self.cluster_copies.keep(&self.args, &state, true);
+        self.cluster_copies.settled().await;
         self.outputs
             .announce(messaging::stopped_subject(&self.args.name))
             .await;

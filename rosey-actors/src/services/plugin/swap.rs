@@ -141,10 +141,11 @@ pub fn save_state(args: &PluginArgs, outputs: &Outputs, state: &[u8], durable: b
     }
 }
 
-/// The next instance is ready: the state on disk (and the cluster's copy) is consumed.
+/// The next instance is ready: the state on disk is consumed (and the cluster's copy waits
+/// for no instance any more).
 pub fn forget_state(args: &PluginArgs, outputs: &Outputs) {
-    if let Some(store) = &args.shared_state {
-        super::shared_state::forget(&args.client, store, &args.name);
+    if args.shared_state.is_some() {
+        super::shared_state::taken(&args.client, &args.name);
     }
     let path = args.home.plugin_handoff_file(&args.name);
     if let Err(err) = std::fs::remove_file(&path) {
@@ -227,6 +228,9 @@ impl Serving {
         if let Some(state) = state.as_ref().filter(|state| !state.is_empty()) {
             save_state(&self.args, &self.outputs, state, false);
         }
+        // The last handed-over state, for a restart elsewhere should this machine be lost.
+        self.cluster_copies
+            .keep(&self.args, state.as_deref().unwrap_or_default(), false);
         let old_host = std::mem::replace(&mut self.host, new_host);
         self.outputs
             .announce(messaging::stopped_subject(&self.args.name))
