@@ -15,6 +15,9 @@ use rosey_core::{
 };
 use tokio::io::AsyncReadExt;
 
+/// How long a node may take to fetch one archive.
+const FETCH_TIME: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The bucket, made (with `store`'s copies and room) if missing.
 async fn bucket(
     js: &jetstream::Context,
@@ -110,16 +113,28 @@ pub(crate) async fn fetch(
     if target.is_dir() {
         return Ok(());
     }
-    let bucket = bucket(js, store).await?;
-    let mut object = bucket
-        .get(archive_object(name, version).as_str())
+    // Bounded: a read the cluster stops feeding (a server lost mid-read) fails this start,
+    // which the main daemon tries again, rather than holding the node's requests.
+    let fetched = async {
+        let bucket = bucket(js, store).await?;
+        let mut object = bucket
+            .get(archive_object(name, version).as_str())
+            .await
+            .map_err(|err| {
+                format!("cannot fetch {name} v{version} from the object store: {err}")
+            })?;
+        let mut bytes = Vec::new();
+        object
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|err| format!("cannot read {name} v{version} from the object store: {err}"))?;
+        Ok::<_, String>(bytes)
+    };
+    let bytes = tokio::time::timeout(FETCH_TIME, fetched)
         .await
-        .map_err(|err| format!("cannot fetch {name} v{version} from the object store: {err}"))?;
-    let mut bytes = Vec::new();
-    object
-        .read_to_end(&mut bytes)
-        .await
-        .map_err(|err| format!("cannot read {name} v{version} from the object store: {err}"))?;
+        .map_err(|_| {
+            format!("{name} v{version} did not come from the object store within {FETCH_TIME:?}")
+        })??;
     let got = sha256_hex(&bytes);
     if got != sha256 {
         return Err(format!(

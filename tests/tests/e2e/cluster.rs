@@ -231,18 +231,25 @@ async fn a_plugin_placed_on_a_node_answers_there_and_moves_when_the_node_is_kill
     assert_eq!(node_plugins, serde_json::json!([]), "no copy on the node");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_node_stopped_for_maintenance_hands_its_plugins_state_to_where_they_run_next() {
+/// A started cluster whose first node runs markov-chat, taught three lines said on the main
+/// daemon (its stats say so).
+fn markov_on_a_node_taught_three_lines() -> TestCluster {
     let cluster = TestCluster::placing("markov-chat", NODE_NAMES[0]);
-    tokio::task::block_in_place(|| cluster.start());
-    let node = &cluster.nodes[0];
-    assert_eq!(node.unit("markov-chat")["state"], "running");
+    cluster.start();
+    assert_eq!(cluster.nodes[0].unit("markov-chat")["state"], "running");
     for line in ["the cat sat down", "the dog ran off", "a bird sang loud"] {
         cluster.main.say_as("alice", line, "0.2");
     }
     cluster
         .main
         .say_until("!markov stats", "from 3 messages", Duration::from_secs(10));
+    cluster
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_stopped_for_maintenance_hands_its_plugins_state_to_where_they_run_next() {
+    let cluster = tokio::task::block_in_place(markov_on_a_node_taught_three_lines);
+    let node = &cluster.nodes[0];
 
     // The node is stopped the way an operator does: its plugins unload and hand over.
     node.home.run_ok(&["stop"]);
@@ -259,16 +266,8 @@ async fn a_node_stopped_for_maintenance_hands_its_plugins_state_to_where_they_ru
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_nodes_plugin_starts_elsewhere_with_its_last_handed_over_state() {
-    let cluster = TestCluster::placing("markov-chat", NODE_NAMES[0]);
-    tokio::task::block_in_place(|| cluster.start());
+    let cluster = tokio::task::block_in_place(markov_on_a_node_taught_three_lines);
     let node = &cluster.nodes[0];
-    assert_eq!(node.unit("markov-chat")["state"], "running");
-    for line in ["the cat sat down", "the dog ran off", "a bird sang loud"] {
-        cluster.main.say_as("alice", line, "0.2");
-    }
-    cluster
-        .main
-        .say_until("!markov stats", "from 3 messages", Duration::from_secs(10));
 
     // A reload on the node hands the model over; what the new instance learns after it is
     // in its memory only.

@@ -495,7 +495,7 @@ impl Serving {
             super::swap::save_state(&self.args, &self.outputs, &state, true);
         }
         self.cluster_copies.keep(&self.args, &state, true);
-        self.cluster_copies.settled().await;
+        self.cluster_copies.settled(Duration::from_secs(5)).await;
         self.outputs
             .announce(messaging::stopped_subject(&self.args.name))
             .await;

@@ -224,11 +224,11 @@ impl Copies {
         }));
     }
 
-    /// Waits until every write is done (each gives up after a while, see
-    /// [`crate::services::cluster_store::PATIENCE`]).
-    pub async fn settled(&mut self) {
+    /// Waits until every write is done, for up to `bound` (a stop does not wait out a cluster
+    /// without a majority: its local handoff file holds the state anyway).
+    pub async fn settled(&mut self, bound: std::time::Duration) {
         if let Some(last) = self.last.take() {
-            let _ = last.await;
+            let _ = tokio::time::timeout(bound, last).await;
         }
     }
 }
