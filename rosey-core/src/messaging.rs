@@ -27,7 +27,8 @@ pub use describe::describe;
 pub use nodes::{
     archive_object, heartbeat_node, node_heartbeat_subject, node_plugin_exit_subject,
     node_requests_subject, MainHeartbeat, NodeHeartbeat, NodePluginExit, NodeReply, NodeRequest,
-    HANDOFF_STATE_BUCKET, MAIN_HEARTBEAT_SUBJECT, NODE_HEARTBEATS_ALL, PLUGIN_ARCHIVES_BUCKET,
+    SettingsTaken, HANDOFF_STATE_BUCKET, MAIN_HEARTBEAT_SUBJECT, NODE_HEARTBEATS_ALL,
+    PLUGIN_ARCHIVES_BUCKET,
 };
 pub use replay::{
     is_replay_subject, original_subject, replay_msg_id, replay_subject, replays_to,

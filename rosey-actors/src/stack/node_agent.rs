@@ -17,7 +17,9 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use rosey_core::messaging::{self, MainHeartbeat, NodePluginExit, NodeReply, NodeRequest};
+use rosey_core::messaging::{
+    self, MainHeartbeat, NodePluginExit, NodeReply, NodeRequest, SettingsTaken,
+};
 
 use super::Stack;
 
@@ -136,15 +138,9 @@ async fn answer(stack: &Stack, asked: NodeRequest) -> NodeReply {
             Ok(false) => Err(format!("plugin {plugin} does not run on this node")),
             Err(err) => Err(err.to_string()),
         },
-        NodeRequest::Configure { plugin, config } => {
-            match configure(stack, &plugin, config.as_deref()).await {
-                Ok(how) => {
-                    taken = Some(how.to_owned());
-                    Ok(())
-                }
-                Err(err) => Err(err),
-            }
-        }
+        NodeRequest::Configure { plugin, config } => configure(stack, &plugin, config.as_deref())
+            .await
+            .map(|how| taken = Some(how)),
     };
     NodeReply {
         error: done.err(),
@@ -260,12 +256,12 @@ async fn configure(
     stack: &Stack,
     plugin: &str,
     config: Option<&str>,
-) -> Result<&'static str, String> {
+) -> Result<SettingsTaken, String> {
     write_config(stack, plugin, config)?;
     match stack.configure_plugin(plugin).await {
-        Ok(Some(super::ConfigTaken::Live)) => Ok("live"),
-        Ok(Some(super::ConfigTaken::Reloaded)) => Ok("reloaded"),
-        Ok(None) => Ok("not_running"),
+        Ok(Some(super::ConfigTaken::Live)) => Ok(SettingsTaken::Live),
+        Ok(Some(super::ConfigTaken::Reloaded)) => Ok(SettingsTaken::Reloaded),
+        Ok(None) => Ok(SettingsTaken::NotRunning),
         Err(err) => Err(err.to_string()),
     }
 }

@@ -199,10 +199,11 @@ impl Stack {
                 config: self.config_text(name)?,
             };
             let reply = self.ask_node(&node, name, &request).await?;
-            return Ok(match reply.taken.as_deref() {
-                Some("live") => Some(ConfigTaken::Live),
-                Some("reloaded") => Some(ConfigTaken::Reloaded),
-                _ => None,
+            use rosey_core::messaging::SettingsTaken;
+            return Ok(match reply.taken {
+                Some(SettingsTaken::Live) => Some(ConfigTaken::Live),
+                Some(SettingsTaken::Reloaded) => Some(ConfigTaken::Reloaded),
+                Some(SettingsTaken::NotRunning) | None => None,
             });
         }
         let Some(door) = self.runtime.doors.get(name) else {

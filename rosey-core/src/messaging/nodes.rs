@@ -112,10 +112,21 @@ pub enum NodeRequest {
 pub struct NodeReply {
     /// `None`: done.
     pub error: Option<String>,
-    /// For `configure`, how the plugin took the settings: `live` (its `on_config`),
-    /// `reloaded` (it has none), or `not_running` (it reads them when it starts).
+    /// For `configure`, how the plugin took the settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub taken: Option<String>,
+    pub taken: Option<SettingsTaken>,
+}
+
+/// How a plugin on a node took new settings (a `configure` request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettingsTaken {
+    /// Its `on_config` took them, without a restart.
+    Live,
+    /// It has no `on_config`: it was reloaded with its state.
+    Reloaded,
+    /// It is not running: it reads them when it starts.
+    NotRunning,
 }
 
 /// A node's word that a plugin stopped running there (crashed past its restarts, stopped).

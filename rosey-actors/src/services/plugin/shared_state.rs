@@ -31,6 +31,11 @@ const WAITING: &str = ".waiting";
 /// The waiting mark's value (what it says is that it is there).
 const MARK: &[u8] = b"waiting";
 
+/// The key of plugin `name`'s waiting mark.
+fn mark_key(name: &str) -> String {
+    format!("{name}{WAITING}")
+}
+
 /// The bucket if it exists (`None`: no state was ever kept).
 async fn existing(client: &async_nats::Client) -> Result<Option<kv::Store>, String> {
     match jetstream::new(client.clone())
@@ -97,7 +102,7 @@ async fn keep(
             }
             if waiting {
                 bucket
-                    .put(format!("{name}{WAITING}"), MARK.into())
+                    .put(mark_key(name), MARK.into())
                     .await
                     .map_err(|err| err.to_string())?;
             }
@@ -117,7 +122,7 @@ pub async fn mark_waiting(
     patiently(|| async move {
         bucket(client, store)
             .await?
-            .put(format!("{name}{WAITING}"), MARK.into())
+            .put(mark_key(name), MARK.into())
             .await
             .map(|_| ())
             .map_err(|err| err.to_string())
@@ -136,7 +141,7 @@ pub async fn waiting_state(
             return Ok(None);
         };
         let waiting = bucket
-            .get(format!("{name}{WAITING}"))
+            .get(mark_key(name))
             .await
             .map_err(|err| err.to_string())?;
         if waiting.is_none() {
@@ -153,7 +158,7 @@ pub async fn waiting_state(
 pub fn taken(client: &async_nats::Client, name: &str) {
     let (client, name) = (client.clone(), name.to_owned());
     tokio::spawn(async move {
-        let key = format!("{name}{WAITING}");
+        let key = mark_key(&name);
         let purge = patiently(|| async {
             match existing(&client).await? {
                 Some(bucket) => bucket.purge(&key).await.map_err(|err| err.to_string()),
