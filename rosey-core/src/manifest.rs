@@ -6,7 +6,9 @@ use std::{fmt, path::Path};
 use serde::{Deserialize, Serialize};
 
 mod commands;
-pub use commands::{names as command_names, CommandSpec, MAX_HELP_CHARS};
+pub use commands::{
+    names as command_names, CommandSpec, CommandTextError, TextProblem, MAX_HELP_CHARS,
+};
 
 /// The permission a plugin's chat messages need (the plugin actor refuses them otherwise).
 pub const SEND_MESSAGES: &str = "send_messages";
@@ -394,8 +396,8 @@ impl Manifest {
             {
                 return Err(invalid("commands", format!("{word:?} is listed twice")));
             }
-            if let Err((key, problem)) = command.check_texts() {
-                return Err(invalid(key, problem));
+            if let Err(err) = command.check_texts() {
+                return Err(invalid(err.key, err.to_string()));
             }
         }
         for pattern in &self.events {

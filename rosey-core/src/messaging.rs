@@ -34,7 +34,9 @@ pub use replay::{
     is_replay_subject, original_subject, replay_msg_id, replay_subject, replays_to,
     REPLAYED_FROM_HEADER, REPLAYS_ALL,
 };
-pub use streams::{dead_letter_stream_config, stream_config, StoreBudget, StoreTooSmall};
+pub use streams::{
+    dead_letter_stream_config, stream_config, stream_is_as_wanted, StoreBudget, StoreTooSmall,
+};
 
 /// Version of every payload's schema. Readers refuse payloads from a newer schema.
 pub const SCHEMA_VERSION: u32 = 1;

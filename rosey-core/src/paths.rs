@@ -53,6 +53,15 @@ impl Home {
         Home { root }
     }
 
+    /// The layout inside any home, rooted nowhere: its paths are relative (`data/web-token`),
+    /// for telling an operator where a file goes in a home on another machine, or in a home
+    /// not chosen yet.
+    pub fn layout() -> Self {
+        Home {
+            root: PathBuf::new(),
+        }
+    }
+
     /// The home folder itself.
     pub fn root(&self) -> &Path {
         &self.root

@@ -95,7 +95,8 @@ pub fn node_secret(home: &Home) -> ExitCode {
             let what = if made { "Made" } else { "Kept the existing" };
             println!("✓ {what} cluster secret {}", path.display());
             println!(
-                "Copy it to data/nats-auth/cluster-secret in the home of every other machine of the cluster (mode 0600), then start each: rosey start here, rosey node start on the nodes."
+                "Copy it to {} in the home of every other machine of the cluster (mode 0600), then start each: rosey start here, rosey node start on the nodes.",
+                Home::layout().nats_cluster_secret_file().display()
             );
             ExitCode::SUCCESS
         }
@@ -109,7 +110,7 @@ pub fn node_secret(home: &Home) -> ExitCode {
 fn start_daemon(home: &Home, node: bool) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
     let exe = std::env::current_exe().context("cannot find the rosey executable")?;
-    let log_path = home.service_log("rosey");
+    let log_path = home.service_log(rosey_core::logs::ALL);
     std::fs::create_dir_all(home.logs_dir())
         .with_context(|| format!("cannot create {}", home.logs_dir().display()))?;
     let log = std::fs::OpenOptions::new()

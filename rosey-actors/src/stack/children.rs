@@ -167,6 +167,23 @@ pub(super) fn extra_child(ctx: &StackContext, extra: &ExtraService) -> ChildSpec
     })
 }
 
+/// How many plugin hosts this stack's start is about to need: its enabled plugins, on a
+/// daemon that runs them here (a node runs what it is placed; a cluster's main daemon places
+/// some elsewhere, so it asks for none ahead). Read again by the plugin supervisor; an
+/// unreadable registry counts none and fails there.
+pub(super) fn plugins_to_start(ctx: &StackContext) -> usize {
+    if ctx.node.is_some() || ctx.config.nats.cluster.is_some() {
+        return 0;
+    }
+    Registry::load(&ctx.home).map_or(0, |registry| {
+        registry
+            .plugins
+            .values()
+            .filter(|plugin| plugin.enabled)
+            .count()
+    })
+}
+
 pub(super) fn plugins_child(
     ctx: &StackContext,
     runtime: &PluginRuntime,

@@ -24,7 +24,8 @@ mod nodes;
 mod plugins;
 pub use builder::{BuildError, PreparedStack, StackBuilder};
 use children::{
-    bot_child, extra_child, nats_child, node_child, plugin_spec, plugins_child, supervisor_spec,
+    bot_child, extra_child, nats_child, node_child, plugin_spec, plugins_child, plugins_to_start,
+    supervisor_spec,
 };
 pub use dead_letters::DeadLettersError;
 pub use error::StackError;
@@ -275,6 +276,7 @@ impl Stack {
                 ctx.logs.clone(),
             ),
         };
+        runtime.spares.prewarm(plugins_to_start(&ctx));
         let keeper = if ctx.node.is_some() {
             Keeper::consumers_only(
                 ctx.nats_credentials.clone(),
@@ -320,6 +322,7 @@ impl Stack {
                     return Err(err.into());
                 }
             };
+        runtime.spares.settle();
         let keeping = keeper.spawn();
         let stack = Stack {
             root,

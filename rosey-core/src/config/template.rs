@@ -8,6 +8,7 @@
 //! the defaults and names every key there is.
 
 use super::{BotConfig, Config, ConnectorKind};
+use crate::paths::Home;
 
 /// What the operator chose at `rosey init`: written as values, everything else as comments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,7 +176,10 @@ pub fn commented_config(choices: &InitChoices) -> String {
     line("  # max_storage: 512MiB".into());
     line("  # Join the nats-servers of other machines (plugin nodes; see OPERATORS.md,".into());
     line("  # \"Running across machines\"). Every machine needs this home's".into());
-    line("  # data/nats-auth/credentials.".into());
+    line(format!(
+        "  # {}.",
+        Home::layout().nats_credentials_file().display()
+    ));
     line("  # cluster:".into());
     line("    # The cluster's name, the same on every machine.".into());
     line("    # name: rosey".into());
@@ -198,10 +202,10 @@ pub fn commented_config(choices: &InitChoices) -> String {
     line(format!("  # host: {}", yaml(&d.web.host)));
     line("  # Listen port; 0 picks a free one at start.".into());
     line(format!("  # port: {}", d.web.port));
-    line(
-        "  # The token every request needs. Unset: one generated into data/web-token; none: no"
-            .into(),
-    );
+    line(format!(
+        "  # The token every request needs. Unset: one generated into {}; none: no",
+        Home::layout().web_token_file().display()
+    ));
     line("  # token (loopback only).".into());
     line("  # token: replace-with-a-long-random-secret".into());
     line(String::new());

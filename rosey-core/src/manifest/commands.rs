@@ -52,31 +52,52 @@ impl CommandSpec {
         }
     }
 
-    /// What is wrong with its `help` or `usage` text, if anything: `(key, problem)`.
-    pub fn check_texts(&self) -> Result<(), (&'static str, String)> {
+    /// What is wrong with its `help` or `usage` text, if anything: a manifest with such a
+    /// command is refused at install, naming the key.
+    pub fn check_texts(&self) -> Result<(), CommandTextError> {
         for (key, text) in [
             ("commands.help", &self.help),
             ("commands.usage", &self.usage),
         ] {
             let Some(text) = text else { continue };
-            if text.trim().is_empty() || text.contains(['\n', '\r']) {
-                return Err((
-                    key,
-                    format!("the {key} of {:?} must be one line of text", self.name),
-                ));
-            }
-            if text.chars().count() > MAX_HELP_CHARS {
-                return Err((
-                    key,
-                    format!(
-                        "the {key} of {:?} is over {MAX_HELP_CHARS} characters",
-                        self.name
-                    ),
-                ));
-            }
+            let problem = if text.trim().is_empty() || text.contains(['\n', '\r']) {
+                TextProblem::NotOneLine
+            } else if text.chars().count() > MAX_HELP_CHARS {
+                TextProblem::TooLong
+            } else {
+                continue;
+            };
+            return Err(CommandTextError {
+                key,
+                command: self.name.clone(),
+                problem,
+            });
         }
         Ok(())
     }
+}
+
+/// A command's `help` or `usage` text that a manifest may not carry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the {key} of {command:?} {problem}")]
+pub struct CommandTextError {
+    /// The manifest key (`commands.help` or `commands.usage`).
+    pub key: &'static str,
+    /// The command's word.
+    pub command: String,
+    /// What is wrong with the text.
+    pub problem: TextProblem,
+}
+
+/// What is wrong with a command's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TextProblem {
+    /// Blank, or more than one line: chat shows one line per command.
+    #[error("must be one line of text")]
+    NotOneLine,
+    /// Over [`MAX_HELP_CHARS`] characters.
+    #[error("is over {MAX_HELP_CHARS} characters")]
+    TooLong,
 }
 
 impl From<String> for CommandSpec {
@@ -214,13 +235,17 @@ mod tests {
         let mut roll = CommandSpec::named("roll");
         roll.help = Some("Roll\ndice".into());
         assert_eq!(
-            roll.check_texts().expect_err("two lines").0,
+            roll.check_texts().expect_err("two lines").key,
             "commands.help"
         );
         roll.help = Some("x".repeat(MAX_HELP_CHARS + 1));
-        assert!(roll.check_texts().expect_err("long").1.contains("over 200"));
+        assert!(roll
+            .check_texts()
+            .expect_err("long")
+            .to_string()
+            .contains("over 200"));
         roll.help = Some("Roll dice".into());
         roll.usage = Some("  ".into());
-        assert_eq!(roll.check_texts().expect_err("blank").0, "commands.usage");
+        assert_eq!(roll.check_texts().expect_err("blank").key, "commands.usage");
     }
 }

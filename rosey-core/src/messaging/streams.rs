@@ -206,6 +206,23 @@ pub fn stream_config(budget: &StoreBudget) -> stream::Config {
     }
 }
 
+/// Whether a stream the server holds is already as `wanted` says, in everything rosey sets: a
+/// start that finds it so skips the update (a write of the stream's metadata to disk) and
+/// only reads it. The server fills in what rosey leaves at its default, so those fields are
+/// not compared; a `duplicate_window` of zero is the server's default, not a wish.
+pub fn stream_is_as_wanted(current: &stream::Config, wanted: &stream::Config) -> bool {
+    current.name == wanted.name
+        && current.subjects == wanted.subjects
+        && current.retention == wanted.retention
+        && current.storage == wanted.storage
+        && current.discard == wanted.discard
+        && current.max_age == wanted.max_age
+        && current.max_bytes == wanted.max_bytes
+        && current.num_replicas == wanted.num_replicas
+        && (wanted.duplicate_window.is_zero()
+            || current.duplicate_window == wanted.duplicate_window)
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -270,5 +287,33 @@ mod tests {
         );
         assert_eq!(stream_config(&clustered).num_replicas, 3);
         assert_eq!(dead_letter_stream_config(&clustered).num_replicas, 3);
+    }
+
+    #[test]
+    fn a_stream_is_as_wanted_only_when_every_field_rosey_sets_agrees() {
+        let budget =
+            StoreBudget::fit(None, 10_000 * MIB, Path::new("/srv/bot/data/nats")).expect("fits");
+        for wanted in [stream_config(&budget), dead_letter_stream_config(&budget)] {
+            // As the server reports it: rosey's defaults filled in.
+            let mut held = wanted.clone();
+            held.max_consumers = -1;
+            held.max_messages = -1;
+            if held.duplicate_window.is_zero() {
+                held.duplicate_window = Duration::from_secs(120);
+            }
+            assert!(stream_is_as_wanted(&held, &wanted), "{}", wanted.name);
+            let changes: [fn(&mut stream::Config); 5] = [
+                |config| config.max_bytes += 1,
+                |config| config.subjects.push("other.>".to_owned()),
+                |config| config.max_age += Duration::from_secs(1),
+                |config| config.num_replicas += 2,
+                |config| config.retention = stream::RetentionPolicy::WorkQueue,
+            ];
+            for change in changes {
+                let mut other = held.clone();
+                change(&mut other);
+                assert!(!stream_is_as_wanted(&other, &wanted), "{other:?}");
+            }
+        }
     }
 }

@@ -415,7 +415,7 @@ fn greet(
             &reporter.web_url,
         );
         println!("{chat_line}");
-        crate::dev::echo_logs(logs.subscribe());
+        crate::dev::echo_logs(home, logs.subscribe());
     } else if args.foreground {
         println!();
         println!("{chat_line}");
@@ -462,7 +462,7 @@ async fn shut_down(
             if args.foreground {
                 eprintln!(
                     "✗ rosey stopped: {reason}; see {}",
-                    home.service_log("rosey").display()
+                    home.service_log(rosey_core::logs::ALL).display()
                 );
             }
             ExitCode::FAILURE

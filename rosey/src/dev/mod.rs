@@ -134,7 +134,8 @@ pub fn print_ready_banner(home: &Home, banner: &DevBanner, nats_url: &str, web_u
 /// Prints the log lines of every source at INFO and above in the terminal as they are written,
 /// shortened to the time of day (`00:31:02 INFO  [dice-roller] …`). DEBUG lines go to the files
 /// only (`rosey logs -f` shows them), or the terminal would be mostly heartbeats.
-pub fn echo_logs(mut live: broadcast::Receiver<LiveLine>) {
+pub fn echo_logs(home: &Home, mut live: broadcast::Receiver<LiveLine>) {
+    let all_log = home.service_log(rosey_core::logs::ALL);
     tokio::spawn(async move {
         loop {
             match live.recv().await {
@@ -144,7 +145,10 @@ pub fn echo_logs(mut live: broadcast::Receiver<LiveLine>) {
                     }
                 }
                 Err(RecvError::Lagged(missed)) => {
-                    println!("… {missed} log lines not shown here (they are in logs/rosey.log)")
+                    println!(
+                        "… {missed} log lines not shown here (they are in {})",
+                        all_log.display()
+                    )
                 }
                 Err(RecvError::Closed) => break,
             }

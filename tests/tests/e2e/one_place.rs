@@ -1,5 +1,6 @@
 //! One place for each concept (docs/ARCHITECTURE.md, "Where each concept lives"): NATS subjects
-//! are spelled only in `rosey-core/src/messaging.rs`, the names of the files inside a rosey
+//! are spelled only in the messaging module (`rosey-core/src/messaging.rs` and
+//! `rosey-core/src/messaging/`), the names of the files inside a rosey
 //! home only in `rosey-core/src/paths.rs`, the services' unit names only in
 //! `rosey-core/src/units.rs`, and exit codes only in `rosey-host/src/exit_codes.rs`. This test
 //! reads the workspace's sources and fails, naming file:line, when code elsewhere spells one
@@ -19,13 +20,21 @@ const CRATES: &[&str] = &[
     "rosey-abi",
 ];
 
-/// The one file that spells subjects.
+/// The one module that spells subjects: its root file and its folder.
 const MESSAGING: &str = "rosey-core/src/messaging.rs";
+const MESSAGING_DIR: &str = "rosey-core/src/messaging/";
+
+/// Whether `file` (relative, with `/`) is part of the messaging module.
+fn in_messaging(file: &str) -> bool {
+    file == MESSAGING || file.starts_with(MESSAGING_DIR)
+}
 
 /// The one file that spells paths inside a home.
 const PATHS: &str = "rosey-core/src/paths.rs";
 
-/// The first words of rosey's subjects (`rosey.<word>…`).
+/// The first words of rosey's subjects (`rosey.<word>…`) the messaging module must spell: the
+/// test also takes every other root the module spells, so a new family of subjects is
+/// covered the day it is added there.
 const SUBJECT_ROOTS: &[&str] = &[
     "events",
     "commands",
@@ -34,7 +43,41 @@ const SUBJECT_ROOTS: &[&str] = &[
     "supervision",
     "deadletter",
     "channel",
+    "replay",
+    "nodes",
+    "main",
 ];
+
+/// Every root word (`rosey.<word>`) the messaging module's literals spell, with
+/// [`SUBJECT_ROOTS`], which must be among them.
+fn subject_roots(root: &Path, files: &[PathBuf]) -> Vec<String> {
+    let mut roots: Vec<String> = Vec::new();
+    for file in files {
+        let shown = file.to_string_lossy().replace('\\', "/");
+        if !in_messaging(&shown) {
+            continue;
+        }
+        for literal in literals(&read(root, file)) {
+            let Some(rest) = literal.text.strip_prefix("rosey.") else {
+                continue;
+            };
+            let word: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !word.is_empty() && !roots.contains(&word) {
+                roots.push(word);
+            }
+        }
+    }
+    for expected in SUBJECT_ROOTS {
+        assert!(
+            roots.iter().any(|root| root == expected),
+            "the messaging module no longer spells rosey.{expected}: update this test ({roots:?})"
+        );
+    }
+    roots
+}
 
 /// File names defined once outside `paths.rs`, and the files allowed to spell them.
 const NAMED_ELSEWHERE: &[(&str, &[&str])] = &[
@@ -53,11 +96,13 @@ const UNITS: &str = "rosey-core/src/units.rs";
 /// The one file that numbers exit codes.
 const EXIT_CODES: &str = "rosey-host/src/exit_codes.rs";
 
-/// Files that spell a service's name as another concept's word: the channel-state part
-/// `bot` (what a plugin asks about the bot) on the wire and in its NATS payload.
-const UNIT_WORD_ELSEWHERE: &[&str] = &[
-    "rosey-core/src/messaging/channel.rs",
-    "rosey-host/src/wire/mod.rs",
+/// Files that spell a service's name as another concept's word, and the word: the
+/// channel-state part `bot` (what a plugin asks about the bot) on the wire and in its NATS
+/// payload; `node` as the default name of a machine in a cluster.
+const UNIT_WORD_ELSEWHERE: &[(&str, &str)] = &[
+    ("rosey-core/src/messaging/channel.rs", "bot"),
+    ("rosey-host/src/wire/mod.rs", "bot"),
+    ("rosey-core/src/config/cluster.rs", "node"),
 ];
 
 /// A string literal found in a source file.
@@ -242,13 +287,14 @@ fn read(root: &Path, file: &Path) -> String {
         .unwrap_or_else(|err| panic!("cannot read {}: {err}", file.display()))
 }
 
-fn is_subject(literal: &str) -> bool {
+fn is_subject(literal: &str, roots: &[String]) -> bool {
     literal == "rosey.>"
         || literal.starts_with("$JS.")
         || literal.starts_with("_INBOX.")
         || literal.strip_prefix("rosey.").is_some_and(|rest| {
-            SUBJECT_ROOTS.iter().any(|root| {
-                rest.starts_with(root) && !rest[root.len()..].starts_with(char::is_alphanumeric)
+            roots.iter().any(|root| {
+                rest.starts_with(root.as_str())
+                    && !rest[root.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
             })
         })
 }
@@ -270,24 +316,38 @@ fn home_file_names(root: &Path) -> Vec<String> {
     names
 }
 
-/// Whether `literal` is `name` or a path ending in it.
+/// Whether `literal` is `name`, or holds a path to it (`/name`, ending there), also inside a
+/// sentence (`see logs/rosey.log`); a bare mention in a sentence (`cannot read rosey.yaml`)
+/// names the file, not its place.
 fn names_file(literal: &str, name: &str) -> bool {
-    literal == name || literal.ends_with(&format!("/{name}"))
+    let is_name_char = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
+    literal == name
+        || literal
+            .match_indices(&format!("/{name}"))
+            .any(|(at, found)| {
+                let after = &literal[at + found.len()..];
+                // A sentence's full stop after the path still ends it.
+                after.is_empty()
+                    || !after.starts_with(is_name_char)
+                    || (after.starts_with('.') && !after[1..].starts_with(is_name_char))
+            })
 }
 
 #[test]
 fn subjects_and_home_paths_are_spelled_in_one_place() {
     let root = rosey_e2e::workspace_root();
     let home_names = home_file_names(&root);
+    let files = sources(&root);
+    let roots = subject_roots(&root, &files);
     let mut problems = Vec::new();
-    for file in sources(&root) {
+    for file in files {
         let shown = file.to_string_lossy().replace('\\', "/");
         for literal in literals(&read(&root, &file)) {
             let text = literal.text.as_str();
             let at = format!("{shown}:{}", literal.line);
-            if shown != MESSAGING && is_subject(text) {
+            if !in_messaging(&shown) && is_subject(text, &roots) {
                 problems.push(format!(
-                    "{at}: NATS subject {text:?} spelled outside {MESSAGING}"
+                    "{at}: NATS subject {text:?} spelled outside the messaging module ({MESSAGING}, {MESSAGING_DIR})"
                 ));
             }
             if shown != PATHS {
@@ -338,22 +398,28 @@ fn numbered_exits(source: &str) -> Vec<usize> {
 #[test]
 fn unit_names_and_exit_codes_are_spelled_in_one_place() {
     let root = rosey_e2e::workspace_root();
+    // `plugins` is also a plain word (a folder, a debug field): only the services' names are
+    // checked bare; `plugins` when compared with a supervisor's name.
     let services = [
         rosey_core::units::NATS,
         rosey_core::units::BOT,
         rosey_core::units::WEB,
-        rosey_core::units::PLUGINS,
+        rosey_core::units::NODE,
     ];
     let mut problems = Vec::new();
     for file in sources(&root) {
         let shown = file.to_string_lossy().replace('\\', "/");
         let source = read(&root, &file);
-        if shown != UNITS && shown != PATHS && !UNIT_WORD_ELSEWHERE.contains(&shown.as_str()) {
+        let lines: Vec<&str> = source.lines().collect();
+        if shown != UNITS && shown != PATHS {
             for literal in literals(&source) {
-                // `plugins` is also a plain word (a folder, a debug field): only the services'
-                // names are checked bare; `plugins` when compared with a supervisor's name.
-                let unit = services[..3].contains(&literal.text.as_str());
-                if unit {
+                let word = literal.text.as_str();
+                let elsewhere = UNIT_WORD_ELSEWHERE.contains(&(shown.as_str(), word));
+                // A `Debug` field's name is the struct's field, not the unit.
+                let field_name = lines
+                    .get(literal.line - 1)
+                    .is_some_and(|line| line.contains(&format!(".field(\"{word}\"")));
+                if services.contains(&word) && !elsewhere && !field_name {
                     problems.push(format!(
                         "{shown}:{}: unit name {:?} spelled outside {UNITS} (use rosey_core::units)",
                         literal.line, literal.text
@@ -417,11 +483,21 @@ fn c() { let _ = b"bytes"; let _ = "web-token"; }
             (12, "web-token".to_owned()),
         ]
     );
-    assert!(is_subject("rosey.commands."));
-    assert!(is_subject("rosey.deadletter.>"));
-    assert!(!is_subject("rosey.channels-of-mine"));
-    assert!(!is_subject("rosey.yaml"));
-    assert!(!is_subject("rosey.timer"));
+    let roots = subject_roots(
+        &rosey_e2e::workspace_root(),
+        &sources(&rosey_e2e::workspace_root()),
+    );
+    assert!(is_subject("rosey.commands.", &roots));
+    assert!(is_subject("rosey.deadletter.>", &roots));
+    assert!(is_subject("rosey.nodes.main.heartbeat", &roots));
+    assert!(is_subject("rosey.replay.dice.>", &roots));
+    assert!(!is_subject("rosey.channels-of-mine", &roots));
+    assert!(!is_subject("rosey.yaml", &roots));
+    assert!(!is_subject("rosey.timer", &roots));
+    assert!(!is_subject("rosey.main_menu", &roots));
     assert!(names_file("data/run/rosey.pid", "rosey.pid"));
     assert!(!names_file("cannot read rosey.yaml", "rosey.yaml"));
+    assert!(names_file("see logs/rosey.log for details", "rosey.log"));
+    assert!(names_file("see logs/rosey.log.", "rosey.log"));
+    assert!(!names_file("see logs/rosey.log.1", "rosey.log"));
 }

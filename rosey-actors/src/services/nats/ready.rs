@@ -5,12 +5,21 @@
 
 use super::*;
 
+/// The first pause between two tries: a local server listens a few milliseconds after its
+/// exec, and a refused connection costs nothing, so the first tries come close together.
+const FIRST_PAUSE: Duration = Duration::from_millis(2);
+
+/// The longest pause between two tries: a cluster waiting for its other servers is asked
+/// again at this pace, not hammered.
+const LONGEST_PAUSE: Duration = Duration::from_millis(50);
+
 /// Waits until a client can connect and JetStream answers, then makes sure the streams exist
 /// at this start's size. A server that refuses the streams (no room for them) fails the start
 /// at once: waiting cannot help.
 pub(super) async fn wait_ready(args: &NatsArgs, child: &ChildProcess) -> Result<(), String> {
     let deadline = Instant::now() + args.ready_timeout;
     let mut last_error = String::from("no answer");
+    let mut pause = FIRST_PAUSE;
     while Instant::now() < deadline {
         if let Some(exit) = child.exited() {
             return Err(format!("nats-server exited while starting: {exit}"));
@@ -20,7 +29,8 @@ pub(super) async fn wait_ready(args: &NatsArgs, child: &ChildProcess) -> Result<
             Err(NotReady::Yet(err)) => last_error = err,
             Err(NotReady::Refused(err)) => return Err(err),
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 3 / 2).min(LONGEST_PAUSE);
     }
     Err(format!(
         "nats-server not ready within {:?}: {last_error}",
@@ -56,6 +66,12 @@ async fn try_ready(args: &NatsArgs) -> Result<(), NotReady> {
         messaging::dead_letter_stream_config(&args.store),
     ] {
         let name = config.name.clone();
+        // Already as this start wants it (the usual restart): read, not written again.
+        if let Ok(held) = js.get_stream(&name).await {
+            if messaging::stream_is_as_wanted(&held.cached_info().config, &config) {
+                continue;
+            }
+        }
         // Made, or brought to this start's store size (`nats.max_storage` or the disk changed).
         if let Err(err) = js.create_or_update_stream(config).await {
             let code = match err.kind() {

@@ -1,6 +1,11 @@
 //! Warm spare hosts: host processes started ahead of need, with nothing loaded, so replacing a
 //! crashed host, a reload or an install skips fork and exec. Taking one starts a replacement in
 //! the background. `plugin_host.spares` sets how many are kept (0: none).
+//!
+//! At a cold start the pool is also filled ahead of the plugins it will serve
+//! ([`Spares::prewarm`]): their processes start while nats-server is still coming up, so the
+//! plugins' own start only loads their libraries. What the burst did not use is ended by
+//! [`Spares::settle`].
 
 use std::{
     collections::VecDeque,
@@ -41,6 +46,7 @@ impl std::fmt::Debug for Spares {
                 debug
                     .field("idle", &pids)
                     .field("starting", &pool.starting)
+                    .field("extra", &pool.extra)
                     .field("closed", &pool.closed)
             }
             None => debug.field("pool", &format_args!("<locked>")),
@@ -55,13 +61,25 @@ struct Inner {
     spawner: Spawner,
     logs: LogHub,
     idle: Mutex<Pool>,
+    /// Told whenever a spare's start ends (started or failed).
+    landed: tokio::sync::Notify,
 }
 
 #[derive(Default)]
 struct Pool {
     hosts: VecDeque<link::Host>,
     starting: usize,
+    /// Hosts kept above `wanted` for a burst of starts ([`Spares::prewarm`]); each one taken
+    /// uses one up.
+    extra: usize,
     closed: bool,
+}
+
+impl Pool {
+    /// How many hosts the pool keeps (idle or starting) now.
+    fn keeps(&self, wanted: usize) -> usize {
+        wanted + self.extra
+    }
 }
 
 impl Spares {
@@ -74,6 +92,7 @@ impl Spares {
                 spawner,
                 logs,
                 idle: Mutex::new(Pool::default()),
+                landed: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -88,16 +107,32 @@ impl Spares {
     /// A host for plugin `name`: a spare if one is alive, else a new process.
     pub async fn host_for(&self, name: &str) -> std::io::Result<link::Host> {
         let source = LogSource::Plugin(name.to_owned());
-        let spare = {
-            let mut pool = self.pool();
-            let mut found = None;
-            while let Some(host) = pool.hosts.pop_front() {
-                if host.child.exited().is_none() {
-                    found = Some(host);
-                    break;
+        let spare = loop {
+            // Armed before the pool is looked at, so a spare landing in between still wakes it.
+            let landed = self.inner.landed.notified();
+            tokio::pin!(landed);
+            landed.as_mut().enable();
+            let wait = {
+                let mut pool = self.pool();
+                let mut found = None;
+                while let Some(host) = pool.hosts.pop_front() {
+                    if host.child.exited().is_none() {
+                        found = Some(host);
+                        break;
+                    }
                 }
+                if found.is_some() {
+                    pool.extra = pool.extra.saturating_sub(1);
+                    break found;
+                }
+                // A burst's hosts are on their way (see `prewarm`): waiting for one is quicker
+                // than queueing one more process behind them.
+                pool.extra > 0 && pool.starting > 0 && !pool.closed
+            };
+            if !wait {
+                break None;
             }
-            found
+            landed.await;
         };
         self.fill();
         match spare {
@@ -126,25 +161,75 @@ impl Spares {
             }
             pool.hosts.retain(|host| host.child.exited().is_none());
             let have = pool.hosts.len() + pool.starting;
-            let missing = self.inner.wanted.saturating_sub(have);
+            let missing = pool.keeps(self.inner.wanted).saturating_sub(have);
             pool.starting += missing;
             missing
         };
-        for _ in 0..missing {
-            let spares = self.clone();
-            tokio::spawn(async move {
-                let inner = &spares.inner;
+        self.start(missing);
+    }
+
+    /// Keeps `count` hosts more than `wanted` until they are taken or [`Spares::settle`] is
+    /// called, and starts them now: a cold start about to start `count` plugins calls it
+    /// before nats-server is ready, so the hosts' fork, exec and dynamic linking overlap the
+    /// server's start instead of following it. Nothing when spares are off (`wanted` 0).
+    pub fn prewarm(&self, count: usize) {
+        if self.inner.wanted == 0 {
+            return;
+        }
+        self.pool().extra += count;
+        self.fill();
+    }
+
+    /// Ends the burst [`Spares::prewarm`] made room for: hosts above `wanted` that nothing
+    /// took are ended, and no more are kept.
+    pub fn settle(&self) {
+        let surplus = {
+            let mut pool = self.pool();
+            pool.extra = 0;
+            let keep = self.inner.wanted.saturating_sub(pool.starting);
+            let surplus = pool.hosts.len().saturating_sub(keep);
+            // The newest idle hosts go; dropping a host kills it.
+            (0..surplus)
+                .filter_map(|_| pool.hosts.pop_back())
+                .collect::<Vec<_>>()
+        };
+        drop(surplus);
+    }
+
+    /// Starts `count` spares in the background, already counted as starting.
+    fn start(&self, count: usize) {
+        if count == 0 {
+            return;
+        }
+        let spares = self.clone();
+        // One after another: the spawner forks one process at a time, and a service's own
+        // process (nats-server at a cold start) must not queue behind a whole burst.
+        tokio::spawn(async move {
+            let inner = &spares.inner;
+            for left in (0..count).rev() {
                 let spawned =
                     link::spawn(&inner.program, &inner.spawner, &inner.logs, spare_source()).await;
                 let mut pool = spares.pool();
                 pool.starting = pool.starting.saturating_sub(1);
+                let room = pool.keeps(inner.wanted) > pool.hosts.len() + pool.starting;
                 match spawned {
-                    Ok(host) if !pool.closed => pool.hosts.push_back(host),
+                    // A host landing after the burst settled is not kept (dropping kills it).
+                    Ok(host) if !pool.closed && room => pool.hosts.push_back(host),
                     Ok(_) => {}
                     Err(err) => tracing::warn!("cannot start a spare plugin host: {err}"),
                 }
-            });
-        }
+                let stop = pool.closed;
+                if stop {
+                    // The ones this task will not start are not starting any more.
+                    pool.starting = pool.starting.saturating_sub(left);
+                }
+                drop(pool);
+                inner.landed.notify_waiters();
+                if stop {
+                    return;
+                }
+            }
+        });
     }
 
     /// Stops keeping spares and ends those kept (the stack is stopping).
@@ -153,6 +238,8 @@ impl Spares {
         pool.closed = true;
         // Dropping a host kills it.
         pool.hosts.clear();
+        drop(pool);
+        self.inner.landed.notify_waiters();
     }
 
     /// Process ids of the idle spares (status and tests).
@@ -220,5 +307,63 @@ mod tests {
         let shown = format!("{spares:?}");
         drop(pool);
         assert!(shown.contains("pool: <locked>"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn a_prewarmed_burst_is_taken_and_what_it_did_not_use_is_ended_at_settle() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A stand-in host: it stays up, which is all a spare does until it is given a plugin.
+        let exe = dir.path().join("stand-in-host");
+        std::fs::write(&exe, "#!/bin/sh\nexec /bin/sleep 30\n").expect("script");
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let logs = LogHub::open(&Home::new(dir.path()), LogsConfig::default()).expect("logs");
+        let program = HostProgram {
+            exe,
+            subcommand: None,
+        };
+        let spares = Spares::new(1, program, Spawner::new().expect("spawner"), logs);
+
+        spares.prewarm(3);
+        settled(&spares).await;
+        assert_eq!(
+            spares.pids().len(),
+            4,
+            "the one wanted and the three of the burst"
+        );
+
+        let first = spares.host_for("a").await.expect("a spare");
+        let second = spares.host_for("b").await.expect("a spare");
+        settled(&spares).await;
+        assert_eq!(
+            spares.pids().len(),
+            2,
+            "taking from the burst starts no replacement"
+        );
+
+        let left: Vec<u32> = spares.pids();
+        spares.settle();
+        assert_eq!(spares.pids(), vec![left[0]], "the oldest idle one is kept");
+        // Once settled, taking one refills to the one wanted.
+        let third = spares.host_for("c").await.expect("a spare");
+        settled(&spares).await;
+        assert_eq!(spares.pids().len(), 1);
+        assert_ne!(first.child.pid(), second.child.pid());
+        assert_ne!(third.child.pid(), second.child.pid());
+
+        // Spares off: no burst either.
+        let off = Spares::new(
+            0,
+            HostProgram {
+                exe: dir.path().join("stand-in-host"),
+                subcommand: None,
+            },
+            Spawner::new().expect("spawner"),
+            LogHub::open(&Home::new(dir.path()), LogsConfig::default()).expect("logs"),
+        );
+        off.prewarm(3);
+        settled(&off).await;
+        assert!(off.pids().is_empty());
+        spares.close();
     }
 }
