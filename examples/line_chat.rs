@@ -17,7 +17,7 @@
 use std::{process::ExitCode, sync::Arc, time::Duration};
 
 use futures::future::BoxFuture;
-use rosey_actors::stack::{HostProgram, Stack};
+use rosey_actors::stack::{HostProgram, Stack, StartCheck};
 use rosey_core::connector::{
     Connector, ConnectorError, Incoming, IncomingQueue, IncomingReceiver, Outgoing,
 };
@@ -90,6 +90,13 @@ async fn run(archives: &[String]) -> Result<String, Box<dyn std::error::Error>> 
         .host_program(HostProgram::this_program("plugin-host")?)
         .start()
         .await?;
+    // The tree returns once each unit started or failed its first start: ask what runs.
+    if !matches!(
+        stack.check_started().await,
+        StartCheck::AllUp | StartCheck::PluginsDown(_)
+    ) {
+        return Err("a service of the stack did not start (its log says why)".into());
+    }
     tokio::spawn(async move {
         for id in 0.. {
             let Ok((socket, _)) = port.accept().await else {

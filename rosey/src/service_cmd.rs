@@ -162,6 +162,10 @@ fn start_daemon(home: &Home, node: bool) -> anyhow::Result<ExitCode> {
         let Ok(progress) = serde_json::from_str::<Progress>(&line) else {
             continue;
         };
+        if let Progress::Fatal(_) = progress {
+            // Before the failure, so the last line says what failed and the fix.
+            eprintln!("The details are in {}.", log_path.display());
+        }
         println!("{}", render(&progress, color));
         match progress {
             Progress::Ready | Progress::StartedExcept(_) => outcome = Some(true),
@@ -186,10 +190,7 @@ fn start_daemon(home: &Home, node: bool) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Some(false) => {
-            eprintln!("See {} for details.", log_path.display());
-            Ok(ExitCode::FAILURE)
-        }
+        Some(false) => Ok(ExitCode::FAILURE),
         None => {
             eprintln!(
                 "✗ the rosey daemon stopped while starting; see {}",

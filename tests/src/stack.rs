@@ -89,12 +89,14 @@ impl TestStack {
         self.home.run_ok(&["start"])
     }
 
-    /// `rosey start`, asserting it failed with exit code 1; returns all it printed (stdout,
-    /// then stderr), where the reason is.
+    /// `rosey start`, asserting it failed with exit code 1; returns all it printed (stderr,
+    /// then stdout), where the reason is.
     pub fn start_fails(&self) -> String {
         let out = self.rosey(&["start"]);
-        let text = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
+        // Standard error first: the text's last line is the last the operator reads on the
+        // terminal's standard output.
+        let text = String::from_utf8_lossy(&out.stderr).into_owned()
+            + &String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(1), "start must fail: {text}");
         text
     }

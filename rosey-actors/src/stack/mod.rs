@@ -22,6 +22,7 @@ mod error;
 mod node_agent;
 mod nodes;
 mod plugins;
+mod started;
 pub use builder::{BuildError, PreparedStack, StackBuilder};
 use children::{
     bot_child, extra_child, nats_child, node_child, plugin_spec, plugins_child, plugins_to_start,
@@ -30,6 +31,7 @@ use children::{
 pub use dead_letters::DeadLettersError;
 pub use error::StackError;
 pub use nodes::{NodeView, Nodes, Placements};
+pub use started::StartCheck;
 
 /// What a running stack's units are seen by from outside: their reports (`Board`), the
 /// plugin hosts' program, and who waits for replies to an injected message.

@@ -1,13 +1,15 @@
-//! Whether a start did what `rosey start` is about to claim.
+//! What `rosey start` may claim, worded for the operator.
 //!
-//! The supervisor's first start returns once each unit has started *or failed its first
-//! start* (a failed service is then waiting for its restart), so "the tree started" is not
-//! "everything runs". Before the daemon says `Started all`, it asks the tree: a service that is
-//! not running fails the start (the stack is stopped, the CLI exits non-zero with the failing
-//! service, its reason and the fix); a plugin that is not running leaves the stack up but is
-//! named on the last line instead of `Started all`.
+//! [`Stack::check_started`] asks the tree what runs (the supervisor's first start returns once
+//! each unit started *or failed its first start*). A service that is not running fails the
+//! start (the stack is stopped, the CLI exits non-zero with the failing service, its reason
+//! and the fix); a plugin that is not running leaves the stack up but is named on the last
+//! line instead of `Started all`.
 
-use rosey_actors::{client as sup, stack::Stack, ChildInfo, ChildState};
+use rosey_actors::{
+    stack::{Stack, StartCheck},
+    ChildInfo,
+};
 use rosey_core::{paths::Home, units};
 
 /// What the start achieved.
@@ -21,39 +23,31 @@ pub(crate) enum Verdict {
     ServicesDown(String),
 }
 
-/// Asks the running tree what runs now.
+/// Asks the running tree what runs now, in the operator's words.
 pub(crate) async fn judge(stack: &Stack, home: &Home) -> Verdict {
-    let services = match sup::children(stack.root()).await {
-        Ok(services) => services,
-        Err(err) => return Verdict::ServicesDown(format!("the root supervisor: {err}")),
-    };
-    let down: Vec<&ChildInfo> = services
-        .iter()
-        .filter(|child| child.state != ChildState::Running)
-        .collect();
-    if let Some(first) = down.first() {
-        return Verdict::ServicesDown(services_down(first, &down[1..], home));
-    }
-    let Some(plugins) = stack.plugins() else {
-        return Verdict::ServicesDown("the plugin supervisor is not running".to_owned());
-    };
-    match sup::children(&plugins).await {
-        Ok(children) => {
-            let down: Vec<String> = children
+    match stack.check_started().await {
+        StartCheck::AllUp => Verdict::AllUp,
+        StartCheck::PluginsDown(plugins) => Verdict::PluginsDown(
+            plugins
                 .iter()
-                .filter(|child| child.state != ChildState::Running)
                 .map(|child| match &child.last_exit {
                     Some(exit) => format!("{} ({}: {exit})", child.name, child.state),
                     None => format!("{} ({})", child.name, child.state),
                 })
-                .collect();
-            if down.is_empty() {
-                Verdict::AllUp
-            } else {
-                Verdict::PluginsDown(down)
-            }
+                .collect(),
+        ),
+        StartCheck::ServicesDown { first, others } => {
+            let others: Vec<&ChildInfo> = others.iter().collect();
+            Verdict::ServicesDown(services_down(&first, &others, home))
         }
-        Err(err) => Verdict::ServicesDown(format!("the plugin supervisor: {err}")),
+        StartCheck::Unanswered { supervisor, reason } => {
+            let which = if supervisor == units::PLUGINS {
+                "plugin"
+            } else {
+                supervisor
+            };
+            Verdict::ServicesDown(format!("the {which} supervisor: {reason}"))
+        }
     }
 }
 

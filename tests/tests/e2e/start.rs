@@ -16,10 +16,15 @@ fn a_service_that_cannot_start_fails_the_start_with_the_fix_and_leaves_nothing_r
     let stack = TestStack::with_config(&["dice-roller"], &config);
     let text = stack.start_fails();
     assert!(!text.contains("Started all"), "{text}");
-    let last = text
-        .lines()
-        .rfind(|line| line.contains("not started:"))
-        .unwrap_or_else(|| panic!("a last line saying the start failed:\n{text}"));
+    let last = text.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("not started:"),
+        "the last line says the start failed:\n{text}"
+    );
+    assert!(
+        text.contains("The details are in ") && text.contains("rosey.log."),
+        "where the details are: {text}"
+    );
     assert!(last.contains("nats failed"), "names the service: {last}");
     assert!(
         last.contains("address already in use"),
@@ -53,13 +58,18 @@ fn a_nats_server_that_is_not_there_fails_the_start_naming_the_variable_to_set() 
     assert!(!output.status.success(), "{output:?}");
     let text = format!(
         "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
     );
-    let last = text
-        .lines()
-        .rfind(|line| line.contains("not started:"))
-        .unwrap_or_else(|| panic!("a last line saying the start failed:\n{text}"));
+    let last = text.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("not started:"),
+        "the last line says the start failed:\n{text}"
+    );
+    assert!(
+        text.contains("The details are in ") && text.contains("rosey.log."),
+        "where the details are: {text}"
+    );
     assert!(
         last.contains(&format!("cannot start {}", missing.display()))
             && last.contains("there is no such file: point ROSEY_NATS_SERVER at a nats-server"),
