@@ -16,15 +16,7 @@ fn a_service_that_cannot_start_fails_the_start_with_the_fix_and_leaves_nothing_r
     let stack = TestStack::with_config(&["dice-roller"], &config);
     let text = stack.start_fails();
     assert!(!text.contains("Started all"), "{text}");
-    let last = text.lines().last().unwrap_or_default();
-    assert!(
-        last.contains("not started:"),
-        "the last line says the start failed:\n{text}"
-    );
-    assert!(
-        text.contains("The details are in ") && text.contains("rosey.log."),
-        "where the details are: {text}"
-    );
+    let last = the_failure_is_the_last_line(&text);
     assert!(last.contains("nats failed"), "names the service: {last}");
     assert!(
         last.contains("address already in use"),
@@ -61,15 +53,7 @@ fn a_nats_server_that_is_not_there_fails_the_start_naming_the_variable_to_set() 
         String::from_utf8_lossy(&output.stderr),
         String::from_utf8_lossy(&output.stdout)
     );
-    let last = text.lines().last().unwrap_or_default();
-    assert!(
-        last.contains("not started:"),
-        "the last line says the start failed:\n{text}"
-    );
-    assert!(
-        text.contains("The details are in ") && text.contains("rosey.log."),
-        "where the details are: {text}"
-    );
+    let last = the_failure_is_the_last_line(&text);
     assert!(
         last.contains(&format!("cannot start {}", missing.display()))
             && last.contains("there is no such file: point ROSEY_NATS_SERVER at a nats-server"),
@@ -92,4 +76,19 @@ fn what_a_killed_daemon_left_of_an_upload_is_removed_at_the_next_start() {
         run.join("rosey.pid").exists(),
         "the rest of data/run is the daemon's own"
     );
+}
+
+/// The last line of a failed start's output (stderr, then stdout), once checked to be the
+/// failure with its fix, and the log to read named before it.
+fn the_failure_is_the_last_line(text: &str) -> &str {
+    let last = text.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("not started:"),
+        "the last line says the start failed:\n{text}"
+    );
+    assert!(
+        text.contains("The details are in ") && text.contains("rosey.log."),
+        "where the details are: {text}"
+    );
+    last
 }
