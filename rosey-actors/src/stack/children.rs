@@ -59,7 +59,8 @@ fn child_spec(
         .retry_after(spec.retry_after)
 }
 
-pub(super) fn nats_child(ctx: &StackContext) -> ChildSpec {
+/// The nats service; `spawned` is told once nats-server's process exists.
+pub(super) fn nats_child(ctx: &StackContext, spawned: Arc<tokio::sync::Notify>) -> ChildSpec {
     let settings = ctx.config.service_settings(units::NATS);
     let args = NatsArgs {
         binary: ctx.nats_binary.clone(),
@@ -87,6 +88,7 @@ pub(super) fn nats_child(ctx: &StackContext) -> ChildSpec {
         spawner: ctx.spawner.clone(),
         board: ctx.board.clone(),
         logs: ctx.logs.clone(),
+        spawned: Some(spawned),
     };
     let on_starting = ctx.on_starting.clone();
     child_spec(units::NATS, &settings, move |supervisor: ActorCell| {

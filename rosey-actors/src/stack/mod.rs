@@ -278,7 +278,11 @@ impl Stack {
                 ctx.logs.clone(),
             ),
         };
-        runtime.spares.prewarm(plugins_to_start(&ctx));
+        // The plugins' hosts start once nats-server's process exists, while it comes up.
+        let nats_spawned = Arc::new(tokio::sync::Notify::new());
+        runtime
+            .spares
+            .prewarm(plugins_to_start(&ctx), nats_spawned.clone());
         let keeper = if ctx.node.is_some() {
             Keeper::consumers_only(
                 ctx.nats_credentials.clone(),
@@ -293,7 +297,7 @@ impl Stack {
             )
         };
         let mut children = vec![
-            nats_child(&ctx),
+            nats_child(&ctx, nats_spawned),
             match &ctx.node {
                 None => bot_child(&ctx, &keeper, &down),
                 Some(name) => node_child(&ctx, name),

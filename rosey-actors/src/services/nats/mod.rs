@@ -73,6 +73,9 @@ pub struct NatsArgs {
     pub board: Board,
     /// Where the server's output goes.
     pub logs: LogHub,
+    /// Told once the server's process exists (before it is ready): a cold start's plugin
+    /// hosts wait for it, so they do not queue ahead of the server at the spawner.
+    pub spawned: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
 
 impl NatsArgs {
@@ -167,6 +170,9 @@ impl Actor for NatsActor {
                     args.binary.display()
                 )
             })?;
+        if let Some(spawned) = &args.spawned {
+            spawned.notify_one();
+        }
         if let Err(reason) = wait_ready(&args, &child).await {
             child.kill().await;
             let last = child
@@ -324,6 +330,7 @@ mod tests {
             board: Board::default(),
             logs: LogHub::open(&nats.home, rosey_core::config::LogsConfig::default())
                 .expect("log hub"),
+            spawned: None,
         }
     }
 

@@ -17,6 +17,9 @@ use rosey_core::logs::{LogHub, LogSource};
 use super::{link, HostProgram};
 use crate::services::process::Spawner;
 
+/// How long a prewarm waits for its signal before starting its hosts anyway.
+pub const PREWARM_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The log source a spare's output goes to until it is given a plugin.
 fn spare_source() -> LogSource {
     LogSource::Service("spare".to_owned())
@@ -165,19 +168,31 @@ impl Spares {
             pool.starting += missing;
             missing
         };
-        self.start(missing);
+        self.start(missing, None);
     }
 
     /// Keeps `count` hosts more than `wanted` until they are taken or [`Spares::settle`] is
-    /// called, and starts them now: a cold start about to start `count` plugins calls it
-    /// before nats-server is ready, so the hosts' fork, exec and dynamic linking overlap the
-    /// server's start instead of following it. Nothing when spares are off (`wanted` 0).
-    pub fn prewarm(&self, count: usize) {
+    /// called, and starts them once `after` is told (or [`PREWARM_WAIT`] passed): a cold start
+    /// about to start `count` plugins calls it with the signal of nats-server's process
+    /// existing, so the hosts' fork, exec and dynamic linking overlap the server's start
+    /// instead of following it, without queueing ahead of the server's own exec at the
+    /// spawner. Nothing when spares are off (`wanted` 0).
+    pub fn prewarm(&self, count: usize, after: Arc<tokio::sync::Notify>) {
         if self.inner.wanted == 0 {
             return;
         }
-        self.pool().extra += count;
-        self.fill();
+        let missing = {
+            let mut pool = self.pool();
+            if pool.closed {
+                return;
+            }
+            pool.extra += count;
+            let have = pool.hosts.len() + pool.starting;
+            let missing = pool.keeps(self.inner.wanted).saturating_sub(have);
+            pool.starting += missing;
+            missing
+        };
+        self.start(missing, Some(after));
     }
 
     /// Ends the burst [`Spares::prewarm`] made room for: hosts above `wanted` that nothing
@@ -196,15 +211,19 @@ impl Spares {
         drop(surplus);
     }
 
-    /// Starts `count` spares in the background, already counted as starting.
-    fn start(&self, count: usize) {
+    /// Starts `count` spares in the background (once `after` is told, if given), already
+    /// counted as starting.
+    fn start(&self, count: usize, after: Option<Arc<tokio::sync::Notify>>) {
         if count == 0 {
             return;
         }
         let spares = self.clone();
         // One after another: the spawner forks one process at a time, and a service's own
-        // process (nats-server at a cold start) must not queue behind a whole burst.
+        // process must not wait behind a whole burst.
         tokio::spawn(async move {
+            if let Some(after) = after {
+                let _ = tokio::time::timeout(PREWARM_WAIT, after.notified()).await;
+            }
             let inner = &spares.inner;
             for left in (0..count).rev() {
                 let spawned =
@@ -324,7 +343,11 @@ mod tests {
         };
         let spares = Spares::new(1, program, Spawner::new().expect("spawner"), logs);
 
-        spares.prewarm(3);
+        let nats_spawned = Arc::new(tokio::sync::Notify::new());
+        spares.prewarm(3, nats_spawned.clone());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(spares.pids().is_empty(), "the burst waits for its signal");
+        nats_spawned.notify_one();
         settled(&spares).await;
         assert_eq!(
             spares.pids().len(),
@@ -361,7 +384,7 @@ mod tests {
             Spawner::new().expect("spawner"),
             LogHub::open(&Home::new(dir.path()), LogsConfig::default()).expect("logs"),
         );
-        off.prewarm(3);
+        off.prewarm(3, Arc::new(tokio::sync::Notify::new()));
         settled(&off).await;
         assert!(off.pids().is_empty());
         spares.close();
