@@ -37,7 +37,6 @@ pub(crate) async fn judge(stack: &Stack, home: &Home) -> Verdict {
                 .collect(),
         ),
         StartCheck::ServicesDown { first, others } => {
-            let others: Vec<&ChildInfo> = others.iter().collect();
             Verdict::ServicesDown(services_down(&first, &others, home))
         }
         StartCheck::Unanswered { supervisor, reason } => {
@@ -52,7 +51,7 @@ pub(crate) async fn judge(stack: &Stack, home: &Home) -> Verdict {
 }
 
 /// `nats failed: <why>; bot and plugins could not start without it. Fix: …`.
-fn services_down(first: &ChildInfo, others: &[&ChildInfo], home: &Home) -> String {
+fn services_down(first: &ChildInfo, others: &[ChildInfo], home: &Home) -> String {
     let why = first
         .last_exit
         .clone()
