@@ -157,18 +157,25 @@ impl Spares {
 
     /// Starts spares in the background until `wanted` are idle or starting.
     pub fn fill(&self) {
+        self.top_up(0, None);
+    }
+
+    /// Raises the burst by `extra`, then counts as starting (and starts, once `after` is told)
+    /// the hosts missing for `wanted` plus the burst. Nothing once closed.
+    fn top_up(&self, extra: usize, after: Option<Arc<tokio::sync::Notify>>) {
         let missing = {
             let mut pool = self.pool();
             if pool.closed {
                 return;
             }
+            pool.extra += extra;
             pool.hosts.retain(|host| host.child.exited().is_none());
             let have = pool.hosts.len() + pool.starting;
             let missing = pool.keeps(self.inner.wanted).saturating_sub(have);
             pool.starting += missing;
             missing
         };
-        self.start(missing, None);
+        self.start(missing, after);
     }
 
     /// Keeps `count` hosts more than `wanted` until they are taken or [`Spares::settle`] is
@@ -181,18 +188,7 @@ impl Spares {
         if self.inner.wanted == 0 {
             return;
         }
-        let missing = {
-            let mut pool = self.pool();
-            if pool.closed {
-                return;
-            }
-            pool.extra += count;
-            let have = pool.hosts.len() + pool.starting;
-            let missing = pool.keeps(self.inner.wanted).saturating_sub(have);
-            pool.starting += missing;
-            missing
-        };
-        self.start(missing, Some(after));
+        self.top_up(count, Some(after));
     }
 
     /// Ends the burst [`Spares::prewarm`] made room for: hosts above `wanted` that nothing
