@@ -53,7 +53,8 @@ fn running(unit: &serde_json::Value) -> bool {
 }
 
 #[test]
-fn a_configuration_file_that_cannot_be_read_is_refused_and_the_running_host_keeps_serving() {
+fn a_configuration_file_that_cannot_be_read_is_refused_by_config_and_reload_and_the_running_host_keeps_serving(
+) {
     let stack = TestStack::with_plugins(&["fixtures/chaos"]);
     stack.start();
     let pid = host::host_pid(&stack, "chaos");
@@ -63,6 +64,14 @@ fn a_configuration_file_that_cannot_be_read_is_refused_and_the_running_host_keep
     assert_eq!(answer["ok"], false, "{answer}");
     let error = answer["error"].as_str().unwrap_or("");
     assert!(error.contains("config.yaml"), "names the file: {error}");
+    assert_eq!(host::host_pid(&stack, "chaos"), pid, "the same host serves");
+    // A reload reads the file before the running instance unloads: refused the same way,
+    // with the old instance never stopped (not stopped and brought back).
+    let refused = rosey_fails(&stack, &["plugin", "reload", "chaos"]);
+    assert!(
+        refused.contains("config.yaml") && refused.contains("v0.1.0 kept serving throughout"),
+        "{refused}"
+    );
     assert_eq!(host::host_pid(&stack, "chaos"), pid, "the same host serves");
     assert_eq!(stack.say("!chaos ping").trim(), "pong");
     let unit = stack.unit("chaos");

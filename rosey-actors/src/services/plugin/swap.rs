@@ -2,10 +2,10 @@
 //! checked) while the old host still serves; then, between two messages, the old host unloads
 //! and hands its state over, the state is written to disk (for a daemon that dies right then),
 //! and the new host starts with it and gets the next message. If the new version fails to open,
-//! the old one never stopped; if it fails to start, the old version is brought back with the
-//! state.
+//! or the plugin's configuration file cannot be read, the old one never stopped; if it fails to
+//! start, the old version is brought back with the state.
 
-use rosey_core::{logs::Level, messaging};
+use rosey_core::{logs::Level, messaging, plugin_config::PluginConfig};
 use rosey_host::wire::{FromHost, ToHost};
 use tokio::{sync::oneshot, task::JoinHandle, time::Instant};
 
@@ -224,6 +224,18 @@ impl Serving {
                 return Ok(());
             }
         };
+        // Read while the old instance still serves: a file that cannot be read fails the swap
+        // before anything stops, and the read is off the way between unload and start.
+        let config = match PluginConfig::load(&self.args.home.plugin_config_file(&self.args.name)) {
+            Ok(config) => config,
+            Err(err) => {
+                drop(new_host);
+                let _ = reply.send(Err(format!(
+                    "v{version} failed: {err}; rolled back: v{old} kept serving throughout"
+                )));
+                return Ok(());
+            }
+        };
         let state = unload(&mut self.host, &mut self.outputs, &self.args).await;
         if let Some(state) = state.as_ref().filter(|state| !state.is_empty()) {
             save_state(&self.args, &self.outputs, state, false);
@@ -247,7 +259,7 @@ impl Serving {
             &mut self.host,
             &new_plan,
             state.clone(),
-            None,
+            Some(config),
             &mut self.outputs,
         )
         .await
