@@ -2,8 +2,8 @@
 //!
 //! The browser is Debian's chromium made available by `scripts/install-chromium` (the path in
 //! `ROSEY_CHROMIUM`, else `.tools/chromium/chromium`). It runs in a process group of its own
-//! with a fresh profile in a temp dir and is killed with its whole group when the [`Browser`]
-//! is dropped ([`ChildGuard`]). The client speaks just enough of the protocol: one page
+//! with a fresh profile in a temp dir (its own temporary files too) and is killed with its
+//! whole group when the [`Browser`] is dropped ([`ChildGuard`]), the temp dir removed after. The client speaks just enough of the protocol: one page
 //! target, attached with a flat session; navigate; evaluate JavaScript; poll until true (saving
 //! a screenshot when the wait fails); choose the files of a file input.
 
@@ -66,6 +66,9 @@ impl Browser {
             ])
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("about:blank")
+            // Its own temporary files (`org.chromium.Chromium.*`) go in the profile's folder
+            // too, so they end with it rather than pile up in the machine's /tmp.
+            .env("TMPDIR", profile.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

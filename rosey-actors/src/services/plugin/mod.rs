@@ -18,6 +18,7 @@ mod between;
 pub mod door;
 mod doors;
 mod early;
+mod failures;
 mod frames;
 mod holds;
 mod incoming;
