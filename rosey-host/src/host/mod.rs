@@ -216,11 +216,14 @@ pub fn serve() -> i32 {
                 services.close();
                 return match unloaded {
                     Ok(state) => {
-                        if channel.send(&FromHost::Unloaded { state }) {
-                            exit_codes::CLEAN
-                        } else {
-                            exit_codes::CHANNEL_LOST
+                        if !channel.send(&FromHost::Unloaded { state }) {
+                            return exit_codes::CHANNEL_LOST;
                         }
+                        // The process ends when the daemon lets go of the channel, not now:
+                        // a reload releases it once the next instance has started, so the
+                        // kernel's work of ending it does not take a CPU from that start.
+                        while let Ok(Some(_)) = next() {}
+                        exit_codes::CLEAN
                     }
                     Err(err) => fail(exit_codes::UNLOAD_FAILED, err),
                 };

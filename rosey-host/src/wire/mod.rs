@@ -25,7 +25,9 @@
 //!       ◀── Config{seq, json, flat} ─────────          new configuration (`on_config`)
 //!       ── … Done{seq} ──────────────────────▶         (NotHandled: reload it instead)
 //!       ◀── Unload ──────────────────────────
-//!       ── Unloaded{state} | Failed{…} ──────▶         then the host exits
+//!       ── Unloaded{state} | Failed{…} ──────▶         Failed: exits; else exits once the
+//!                                                       actor closes the channel (at a time
+//!                                                       of its choosing, off a swap's way)
 //!       ── Heartbeat{handled} ───────────────▶         every heartbeat period, from Start on
 //!       ── SetTimer / CancelTimer ───────────▶         any time from Start on (any thread)
 //! ```
@@ -241,7 +243,7 @@ pub enum ToHost {
     Command(Command),
     /// Handle an event.
     Event(Event),
-    /// Unload the plugin, send its state, exit.
+    /// Unload the plugin, send its state, exit once the actor closes the channel.
     Unload,
     /// Timer `name` is due: run the plugin's timer hook (unless it was cancelled), then `Done`.
     Timer {
@@ -342,7 +344,8 @@ pub enum FromHost {
         /// How its handler ended.
         outcome: Outcome,
     },
-    /// Unloaded; the state to hand over (empty: none). The host exits next.
+    /// Unloaded; the state to hand over (empty: none). The host exits once the actor closes
+    /// the channel.
     Unloaded {
         /// The plugin's state.
         state: Vec<u8>,

@@ -110,6 +110,12 @@ impl Host {
         }
     }
 
+    /// Lets go of a host that has unloaded: its end of the channel reads the end, and it
+    /// exits (it waits for this, so that its exit comes when the daemon chooses).
+    pub async fn release(&mut self) {
+        let _ = self.writer.shutdown().await;
+    }
+
     /// Log lines a dead host wrote before it died (its channel is read to the end, bounded),
     /// so the plugin's last words reach its log; anything else it said is dropped (its
     /// message goes to the next instance).

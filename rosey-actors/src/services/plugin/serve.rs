@@ -433,6 +433,7 @@ impl Serving {
         self.outputs
             .announce(messaging::stopped_subject(&self.args.name))
             .await;
+        self.host.release().await;
         let _ = tokio::time::timeout(Duration::from_secs(1), self.host.child.wait()).await;
         Ended::Stopped
     }

@@ -17,6 +17,9 @@ use super::{
     unit_name, PluginArgs,
 };
 
+/// How long after a swap the old host, unloaded, is let go to exit.
+const RETIRE_AFTER: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// A new host being opened while the old one serves.
 pub struct Preparing {
     version: String,
@@ -247,8 +250,13 @@ impl Serving {
         self.outputs
             .announce(messaging::stopped_subject(&self.args.name))
             .await;
-        // Reaped in the background: the old host exits by itself once it has unloaded.
+        // Let go of and reaped in the background, a moment after the new instance has
+        // started: the old host waits for that to exit, so the kernel's work of ending a
+        // process does not compete with the new one's start and first message for a CPU.
         tokio::spawn(async move {
+            let mut old_host = old_host;
+            tokio::time::sleep(RETIRE_AFTER).await;
+            old_host.release().await;
             let _ = tokio::time::timeout(std::time::Duration::from_secs(2), old_host.child.wait())
                 .await;
             old_host.child.kill().await;
