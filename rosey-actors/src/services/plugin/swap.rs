@@ -250,9 +250,10 @@ impl Serving {
         self.outputs
             .announce(messaging::stopped_subject(&self.args.name))
             .await;
-        // Let go of and reaped in the background, a moment after the new instance has
-        // started: the old host waits for that to exit, so the kernel's work of ending a
-        // process does not compete with the new one's start and first message for a CPU.
+        // Let go of and reaped in the background, RETIRE_AFTER from now (by then the new
+        // instance has usually started and had its first message): the old host waits for
+        // that to exit, so the kernel's work of ending a process does not compete with the
+        // new one's start for a CPU.
         tokio::spawn(async move {
             let mut old_host = old_host;
             tokio::time::sleep(RETIRE_AFTER).await;
