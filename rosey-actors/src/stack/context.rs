@@ -15,7 +15,7 @@ use rosey_core::{
 use crate::services::{board::Board, bot::ReplyWaiters, plugin::HostProgram, process::Spawner};
 use crate::Listener;
 
-/// Everything the tree is built from ([`StackBuilder`] makes it).
+/// Everything the tree is built from ([`super::StackBuilder`] makes it).
 #[derive(Clone)]
 pub(crate) struct StackContext {
     /// The home.

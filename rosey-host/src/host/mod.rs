@@ -220,8 +220,9 @@ pub fn serve() -> i32 {
                             return exit_codes::CHANNEL_LOST;
                         }
                         // The process ends when the daemon lets go of the channel, not now:
-                        // a reload releases it once the next instance has started, so the
-                        // kernel's work of ending it does not take a CPU from that start.
+                        // a reload lets go a few milliseconds after the unload, by when the
+                        // next instance has usually started, so the kernel's work of ending
+                        // this process does not take a CPU from that start.
                         while let Ok(Some(_)) = next() {}
                         exit_codes::CLEAN
                     }
