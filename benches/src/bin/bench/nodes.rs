@@ -38,6 +38,10 @@ pub struct OnNode {
     pub reload_to_first_reply: Series,
     /// The node killed → a command published at that moment answered (by the main daemon).
     pub failover: Series,
+    /// How many publishes each failover's command took before the stream stored it (more
+    /// than one: the stream's leader was the killed node's server, and a new one was elected
+    /// meanwhile).
+    pub failover_publishes: Vec<u32>,
 }
 
 /// Three free loopback ports, held together while picked so they differ.
@@ -170,6 +174,7 @@ pub async fn measure(
     result.reload_to_first_reply = reloaded.to_first_reply;
 
     let mut failovers_ms = Vec::with_capacity(failovers);
+    let mut publishes = Vec::with_capacity(failovers);
     for round in 0..failovers {
         let pid = nodes[0].status().await?.pid;
         let id = format!("failover-{round}");
@@ -177,13 +182,20 @@ pub async fn measure(
         // SAFETY: plain syscall on the node daemon this harness started.
         unsafe { libc::kill(pid as i32, libc::SIGKILL) };
         let killed = Instant::now();
-        let ack = wire.publish(&id, ROLL.0, ROLL.1).await?;
+        // The stream's leader may have been the killed node's server: until another is
+        // elected the command cannot be stored, and the bot's router publishes it again until
+        // it is; so does the harness here.
+        let stored =
+            tokio::spawn(wire.publish_until_stored(&id, ROLL.0, ROLL.1, Duration::from_secs(60)));
         let reply = tokio::time::timeout(Duration::from_secs(60), waiting)
             .await
             .with_context(|| format!("failover {round}: no answer within 60 s"))?
             .context("the reply book was dropped")?;
-        ack.await
+        let tries = stored
+            .await
+            .context("the publishing task failed")?
             .with_context(|| format!("failover {round}: the stream did not store the probe"))?;
+        publishes.push(tries);
         failovers_ms.push(ms(reply.at - killed));
         // Back to where it was: the node again, the plugin moved back by a restart.
         nodes[0].cli(&["node", "start"]).await?;
@@ -192,6 +204,7 @@ pub async fn measure(
         wait_on_node(&main, Duration::from_secs(60)).await?;
     }
     result.failover = Series(failovers_ms);
+    result.failover_publishes = publishes;
     wire.forget_replies();
     drop(wire);
     for node in &nodes {
@@ -225,4 +238,15 @@ pub fn render(out: &mut String, on_node: &crate::report::Outcome<OnNode>) {
         &on_node.failover,
         "",
     );
+    let again = on_node
+        .failover_publishes
+        .iter()
+        .filter(|tries| **tries > 1)
+        .count();
+    out.push_str(&format!(
+        "    ({again} of {} failover commands published more than once: the stream's leader \
+         died with the node, and until another was elected the harness published again, as \
+         the bot's router does)\n",
+        on_node.failover_publishes.len()
+    ));
 }

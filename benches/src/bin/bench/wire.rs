@@ -133,24 +133,59 @@ impl Wire {
     /// Publishes command `command` with `args` and the unique `id` through JetStream (the
     /// stream's dedupe id is `command:<id>`, as the bot's); returns the ack to await.
     pub async fn publish(&self, id: &str, command: &str, args: &str) -> Result<PublishAckFuture> {
-        let payload = messaging::encode(&CommandMessage {
-            v: messaging::SCHEMA_VERSION,
-            id: id.to_owned(),
-            command: command.to_owned(),
-            args: args.to_owned(),
-            user: "bench".to_owned(),
-            channel: "bench".to_owned(),
-            source: Source::Chat,
-            time_ms: messaging::now_ms(),
-            rank: None,
-        });
-        let publish = PublishMessage::build()
-            .payload(payload.into())
-            .message_id(messaging::command_msg_id(id));
         self.js
-            .send_publish(messaging::command_subject(command), publish)
+            .send_publish(
+                messaging::command_subject(command),
+                command_message(id, command, args),
+            )
             .await
             .with_context(|| format!("cannot publish command {id}"))
+    }
+
+    /// Publishes command `id` the way the bot's router does when the stream may be without a
+    /// leader (its server just died): the same message again, same dedupe id, after a failed
+    /// publish or ack, `retry_initial` apart and doubling up to `retry_max`, each try given
+    /// `publish_timeout` (the router's own settings); resolves once the stream has stored it,
+    /// with the number of tries, or fails after `give_up`. Spawn it: a publish that waits
+    /// for the stream must not hold up the reply being waited for.
+    pub fn publish_until_stored(
+        &self,
+        id: &str,
+        command: &str,
+        args: &str,
+        give_up: std::time::Duration,
+    ) -> impl std::future::Future<Output = Result<u32>> + Send + 'static {
+        let js = self.js.clone();
+        let subject = messaging::command_subject(command);
+        let message = command_message(id, command, args);
+        let id = id.to_owned();
+        let router = rosey_core::router::RouterSettings::default();
+        async move {
+            let deadline = tokio::time::Instant::now() + give_up;
+            let mut delay = router.retry_initial;
+            let mut tries = 0;
+            loop {
+                tries += 1;
+                let stored = tokio::time::timeout(router.publish_timeout, async {
+                    js.send_publish(subject.clone(), message.clone())
+                        .await
+                        .map_err(anyhow::Error::from)?
+                        .await
+                        .map_err(anyhow::Error::from)
+                })
+                .await;
+                match stored {
+                    Ok(Ok(_)) => return Ok(tries),
+                    _ if tokio::time::Instant::now() + delay > deadline => {
+                        anyhow::bail!("command {id} not stored after {tries} tries in {give_up:?}")
+                    }
+                    _ => {
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(router.retry_max);
+                    }
+                }
+            }
+        }
     }
 
     /// From now on, every chat action (reply or not) with its text, in the order of arrival;
@@ -246,4 +281,22 @@ fn record(book: &Mutex<Book>, action: ChatAction, stamp: Stamp) {
         let _ = waiter.send(stamp);
     }
     book.replies.entry(id).or_default().push(stamp);
+}
+
+/// Command `id` as the bot publishes it (dedupe id `command:<id>`).
+fn command_message(id: &str, command: &str, args: &str) -> PublishMessage {
+    let payload = messaging::encode(&CommandMessage {
+        v: messaging::SCHEMA_VERSION,
+        id: id.to_owned(),
+        command: command.to_owned(),
+        args: args.to_owned(),
+        user: "bench".to_owned(),
+        channel: "bench".to_owned(),
+        source: Source::Chat,
+        time_ms: messaging::now_ms(),
+        rank: None,
+    });
+    PublishMessage::build()
+        .payload(payload.into())
+        .message_id(messaging::command_msg_id(id))
 }

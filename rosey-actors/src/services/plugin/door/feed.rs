@@ -17,6 +17,43 @@ use super::{Door, Wants, BATCH};
 /// How long a door no actor reads keeps its plain subscriptions.
 const QUIET_AFTER: Duration = Duration::from_secs(1);
 
+/// How long one JetStream API request of the door's set-up may go unanswered before it is sent
+/// again. In a cluster, a request about a stream or consumer whose leader just died (its
+/// server killed with a plugin node) goes unanswered until NATS elects another leader, 4 to
+/// 9 s later; asked again every second, the door is set up within a second of the election,
+/// rather than failing at the client's 5 s timeout and waiting for a supervisor restart.
+const ASK_AGAIN_AFTER: Duration = Duration::from_secs(1);
+
+/// How long the set-up keeps asking before it fails (as a start that fails, for the plugin's
+/// supervisor to restart).
+const SET_UP_WITHIN: Duration = Duration::from_secs(15);
+
+/// Runs `ask` (one idempotent JetStream API request) until it is answered, sending it again
+/// each time it goes unanswered for [`ASK_AGAIN_AFTER`], until `deadline`. An answer, error or
+/// not, ends it.
+async fn until_answered<T, E: std::fmt::Display, F>(
+    what: &str,
+    deadline: tokio::time::Instant,
+    mut ask: impl FnMut() -> F,
+) -> Result<T, String>
+where
+    F: std::future::Future<Output = Result<T, E>>,
+{
+    loop {
+        let wait =
+            ASK_AGAIN_AFTER.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+        match tokio::time::timeout(wait, ask()).await {
+            Ok(answer) => return answer.map_err(|err| format!("{what}: {err}")),
+            Err(_) if tokio::time::Instant::now() >= deadline => {
+                return Err(format!(
+                    "{what}: JetStream did not answer within {SET_UP_WITHIN:?}"
+                ))
+            }
+            Err(_) => tracing::debug!("{what}: no answer within {ASK_AGAIN_AFTER:?}, asking again"),
+        }
+    }
+}
+
 /// What a door reads from.
 #[derive(Default)]
 pub(super) struct Feed {
@@ -114,15 +151,21 @@ impl Door {
     /// as `wants` says, and opens a pull subscription on it; also says whether the consumer
     /// had nothing pending or unacked when it was looked up.
     async fn open_stream(&self, wants: &Wants) -> Result<(pull::Stream, bool), String> {
-        let stream = ensure_streams(&self.js, &self.store).await?;
-        let consumer: jetstream::consumer::PullConsumer = stream
-            .create_consumer(messaging::plugin_consumer_config(
-                &self.name,
-                wants.filter_subjects.clone(),
-                wants.ack_wait,
-            ))
-            .await
-            .map_err(|err| err.to_string())?;
+        let deadline = tokio::time::Instant::now() + SET_UP_WITHIN;
+        let stream = until_answered("the streams", deadline, || {
+            ensure_streams(&self.js, &self.store)
+        })
+        .await?;
+        let config = messaging::plugin_consumer_config(
+            &self.name,
+            wants.filter_subjects.clone(),
+            wants.ack_wait,
+        );
+        let consumer: jetstream::consumer::PullConsumer =
+            until_answered("the consumer", deadline, || {
+                stream.create_consumer(config.clone())
+            })
+            .await?;
         let caught_up = {
             let state = self.lock();
             state.returned.is_empty() && state.held.is_none()
@@ -130,17 +173,18 @@ impl Door {
             let info = consumer.cached_info();
             info.num_pending == 0 && info.num_ack_pending == 0
         };
-        let messages = consumer
-            .stream()
-            .max_messages_per_batch(BATCH)
-            // Two missed heartbeats make the stream pull again: in a cluster, a consumer
-            // whose leader died (its server killed) is read again two seconds after a new
-            // leader is elected, not ten.
-            .heartbeat(Duration::from_secs(1))
-            .expires(Duration::from_secs(30))
-            .messages()
-            .await
-            .map_err(|err| err.to_string())?;
+        let messages = until_answered("the pull subscription", deadline, || {
+            consumer
+                .stream()
+                .max_messages_per_batch(BATCH)
+                // Two missed heartbeats make the stream pull again: in a cluster, a consumer
+                // whose leader died (its server killed) is read again two seconds after a new
+                // leader is elected, not ten.
+                .heartbeat(Duration::from_secs(1))
+                .expires(Duration::from_secs(30))
+                .messages()
+        })
+        .await?;
         Ok((messages, caught_up))
     }
 }
@@ -167,5 +211,64 @@ pub(super) async fn next_plain(
     match plain {
         Some(plain) if !plain.is_empty() => plain.next().await,
         _ => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_left_unanswered_is_sent_again_each_second_until_one_is_answered() {
+        let sent = AtomicU32::new(0);
+        let started = tokio::time::Instant::now();
+        let deadline = started + SET_UP_WITHIN;
+        let answer = until_answered("the consumer", deadline, || {
+            let nth = sent.fetch_add(1, Ordering::SeqCst) + 1;
+            async move {
+                if nth < 4 {
+                    // A consumer whose leader died: nothing answers.
+                    std::future::pending::<()>().await;
+                }
+                Ok::<u32, String>(nth)
+            }
+        })
+        .await;
+        assert_eq!(answer, Ok(4));
+        assert_eq!(started.elapsed(), ASK_AGAIN_AFTER * 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_error_answer_ends_the_asking_at_once_and_names_what_was_asked() {
+        let sent = AtomicU32::new(0);
+        let deadline = tokio::time::Instant::now() + SET_UP_WITHIN;
+        let answer: Result<(), String> = until_answered("the streams", deadline, || {
+            sent.fetch_add(1, Ordering::SeqCst);
+            async { Err("insufficient resources") }
+        })
+        .await;
+        assert_eq!(
+            answer,
+            Err("the streams: insufficient resources".to_owned())
+        );
+        assert_eq!(sent.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn asking_stops_at_the_deadline_with_an_error_saying_jetstream_did_not_answer() {
+        let started = tokio::time::Instant::now();
+        let answer: Result<(), String> =
+            until_answered("the consumer", started + SET_UP_WITHIN, || {
+                std::future::pending::<Result<(), String>>()
+            })
+            .await;
+        let error = answer.expect_err("nothing answered");
+        assert!(
+            error.starts_with("the consumer: JetStream did not answer within"),
+            "{error}"
+        );
+        assert_eq!(started.elapsed(), SET_UP_WITHIN);
     }
 }
