@@ -72,16 +72,54 @@ pub fn all_answered(stack: &TestStack, count: usize) {
     );
 }
 
-/// Three free loopback ports for the routes (held together while picked, so they differ).
+/// Three free loopback ports for the routes.
 fn route_ports() -> [u16; 3] {
-    let listeners: Vec<TcpListener> = (0..3)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free port"))
-        .collect();
-    let ports: Vec<u16> = listeners
-        .iter()
-        .map(|listener| listener.local_addr().expect("bound").port())
-        .collect();
-    [ports[0], ports[1], ports[2]]
+    listen_ports().expect("three free loopback ports")
+}
+
+/// `N` different loopback ports nothing listens on, for servers this process starts later
+/// (a cluster's routes are named in every server's config before any of them binds).
+///
+/// They are picked below the kernel's ephemeral range (`net.ipv4.ip_local_port_range`), where
+/// the ports of outgoing connections come from: a port picked there (as binding port 0 does)
+/// can be taken by any process's outgoing connection before the server binds it, and the
+/// server then fails with `bind: address already in use`. Below it, only a listener can take
+/// it, and the pick is random over some 20,000 ports, so parallel tests rarely meet.
+pub fn listen_ports<const N: usize>() -> std::io::Result<[u16; N]> {
+    use std::hash::{BuildHasher, RandomState};
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = if ephemeral_low > 11_000 {
+        (10_000, ephemeral_low - 1)
+    } else {
+        // An unusual range starting low: take ports above the usual one instead.
+        (61_000, 65_000)
+    };
+    let random = RandomState::new();
+    let mut held: Vec<TcpListener> = Vec::with_capacity(N);
+    let mut ports = [0; N];
+    for attempt in 0..10_000u64 {
+        if held.len() == N {
+            break;
+        }
+        let port = low + (random.hash_one(attempt) % u64::from(high - low)) as u16;
+        if ports.contains(&port) {
+            continue;
+        }
+        // Held until all are picked, so the `N` differ.
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            ports[held.len()] = port;
+            held.push(listener);
+        }
+    }
+    if held.len() < N {
+        return Err(std::io::Error::other(format!(
+            "no {N} free loopback ports between {low} and {high}"
+        )));
+    }
+    Ok(ports)
 }
 
 /// [`TEST_CONFIG`] with `nats.cluster` for the server listening on `ports[me]` (and
@@ -228,6 +266,31 @@ impl TestCluster {
                 "nodes not as wanted within {timeout:?}: {nodes:?}"
             );
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_ports_are_distinct_free_and_below_the_ephemeral_range() {
+        let ephemeral_low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .expect("the ephemeral range")
+            .split_whitespace()
+            .next()
+            .and_then(|low| low.parse().ok())
+            .expect("its low end");
+        let ports: [u16; 5] = listen_ports().expect("five ports");
+        let mut distinct = ports.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 5, "{ports:?}");
+        for port in ports {
+            assert!(port < ephemeral_low, "{port} is in the ephemeral range");
+            // Released once picked: the server this is for can bind it.
+            TcpListener::bind(("127.0.0.1", port)).expect("free after the pick");
         }
     }
 }

@@ -8,7 +8,6 @@
 //! answers it. After each failover the node is started again and the plugin moved back.
 
 use std::{
-    net::TcpListener,
     path::Path,
     time::{Duration, Instant},
 };
@@ -44,17 +43,10 @@ pub struct OnNode {
     pub failover_publishes: Vec<u32>,
 }
 
-/// Three free loopback ports, held together while picked so they differ.
+/// Three free loopback ports for the routes, picked where no outgoing connection can take
+/// them before the servers bind them.
 fn route_ports() -> Result<[u16; 3]> {
-    let listeners = (0..3)
-        .map(|_| TcpListener::bind("127.0.0.1:0"))
-        .collect::<std::io::Result<Vec<_>>>()
-        .context("no free port for the routes")?;
-    let mut ports = [0; 3];
-    for (port, listener) in ports.iter_mut().zip(&listeners) {
-        *port = listener.local_addr()?.port();
-    }
-    Ok(ports)
+    rosey_e2e::cluster::listen_ports().context("no free port for the routes")
 }
 
 /// The `rosey.yaml` of the server listening on `ports[me]`.
