@@ -169,21 +169,29 @@ fn answer(id: String) -> bytes::Bytes {
     .into()
 }
 
-/// Pulls commands in batches of 16 (250 ms expiry) and acks each; when `answers`, answers
-/// each with a `ChatAction` first, published before the ack.
+/// Reads commands as a plugin's door does (one continuous pull subscription, 16 messages a
+/// pull) and acks each; when `answers`, answers each with a `ChatAction` first, published
+/// before the ack.
+///
+/// Not one short batch after another: a message the server delivered into a batch the client
+/// had already given up on (its expiry) was read by no one and came back only after the 5 s
+/// ack wait, failing the measure now and then.
 async fn stand_in_host(client: async_nats::Client, consumer: PullConsumer, answers: bool) {
     loop {
-        let batch = consumer
-            .batch()
-            .max_messages(16)
-            .expires(Duration::from_millis(250))
+        let messages = consumer
+            .stream()
+            .max_messages_per_batch(16)
+            .heartbeat(Duration::from_secs(1))
+            .expires(Duration::from_secs(30))
             .messages()
             .await;
-        let Ok(mut batch) = batch else {
+        let Ok(mut messages) = messages else {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
-        while let Some(Ok(message)) = batch.next().await {
+        while let Some(message) = messages.next().await {
+            // An error item (a missed heartbeat) is not the end of the subscription.
+            let Ok(message) = message else { continue };
             if answers {
                 if let Ok(command) = messaging::decode::<CommandMessage>(&message.payload) {
                     let _ = client
