@@ -236,8 +236,8 @@ pub fn render(out: &mut String, on_node: &crate::report::Outcome<OnNode>) {
         .filter(|tries| **tries > 1)
         .count();
     out.push_str(&format!(
-        "    ({again} of {} failover commands published more than once: the stream's leader \
-         died with the node, and until another was elected the harness published again, as \
+        "    ({again} of {} failover commands needed more than one publish: when the stream's \
+         leader dies with the node, the harness publishes again until another is elected, as \
          the bot's router does)\n",
         on_node.failover_publishes.len()
     ));
