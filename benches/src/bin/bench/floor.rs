@@ -6,7 +6,8 @@
 //!   `rosey.actions.chat`) with the harness standing in for the plugin actor: its own durable
 //!   pull consumer, the reply published before the ack;
 //! * the steady measure's path (the same, answered from the plain copy the moment NATS routes
-//!   it, as a plugin's door takes an early copy; the durable copy is still pulled and acked).
+//!   it, as a plugin's door takes an early copy; the durable copy is still pulled and acked,
+//!   and answers the command itself when it comes first).
 //!
 //! What the steady latency adds to the third floor is the daemon's and the host's own cost.
 
@@ -104,20 +105,23 @@ pub async fn measure(home: &BenchHome, wire: &Wire, warmup: usize, count: usize)
         )
         .await
         .context("cannot create the stand-in host's consumer")?;
-    let host = tokio::spawn(stand_in_host(responder.clone(), consumer.clone(), true));
-    floor.jetstream_command = Series(commands(wire, "floor", warmup, count).await?);
-    host.abort();
+    // One stand-in reads the consumer through both floors: a second pull subscription would
+    // queue behind the first one's pull request, which the server keeps until it expires.
+    let answered = Answered::default();
+    let host = tokio::spawn(stand_in_host(responder.clone(), consumer, answered.clone()));
+    let timed = commands(wire, "floor", warmup, count).await;
+    floor.jetstream_command = Series(timed.inspect_err(|_| host.abort())?);
 
     let plain = responder
         .subscribe(messaging::command_subject(COMMAND))
         .await
         .context("cannot subscribe")?;
     responder.flush().await.context("cannot flush")?;
-    let early = tokio::spawn(answer_plain(responder.clone(), plain));
-    let host = tokio::spawn(stand_in_host(responder.clone(), consumer, false));
-    floor.plain_copy = Series(commands(wire, "floor-plain", warmup, count).await?);
+    let early = tokio::spawn(answer_plain(responder.clone(), plain, answered));
+    let timed = commands(wire, "floor-plain", warmup, count).await;
     host.abort();
     early.abort();
+    floor.plain_copy = Series(timed?);
     let _ = stream
         .delete_consumer(&messaging::consumer_name("bench-floor"))
         .await;
@@ -135,7 +139,7 @@ async fn commands(wire: &Wire, prefix: &str, warmup: usize, count: usize) -> Res
         let ack = wire.publish(&id, COMMAND, "").await?;
         let reply = tokio::time::timeout(Duration::from_secs(5), waiting)
             .await
-            .context("the stand-in host did not answer within 5 s")?
+            .with_context(|| format!("the stand-in host did not answer {id} within 5 s"))?
             .context("the reply book was dropped")?;
         ack.await
             .context("the stream did not store a floor command")?;
@@ -146,13 +150,35 @@ async fn commands(wire: &Wire, prefix: &str, warmup: usize, count: usize) -> Res
     Ok(samples)
 }
 
-/// Answers each plain copy of a floor command with a `ChatAction`.
-async fn answer_plain(client: async_nats::Client, mut plain: async_nats::Subscriber) {
+/// The commands the stand-in answered, by id: each is answered once, from whichever copy
+/// comes first, as a plugin's door hands each command to its host once.
+#[derive(Clone, Default)]
+struct Answered(std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>);
+
+impl Answered {
+    /// Whether `id` is answered now (and by the caller): false if it was already.
+    fn claim(&self, id: &str) -> bool {
+        let mut ids = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        ids.insert(id.to_owned())
+    }
+}
+
+/// Answers each plain copy of a floor command no durable copy answered first.
+async fn answer_plain(
+    client: async_nats::Client,
+    mut plain: async_nats::Subscriber,
+    answered: Answered,
+) {
     while let Some(message) = plain.next().await {
         if let Ok(command) = messaging::decode::<CommandMessage>(&message.payload) {
-            let _ = client
-                .publish(messaging::CHAT_ACTION_SUBJECT, answer(command.id))
-                .await;
+            if answered.claim(&command.id) {
+                let _ = client
+                    .publish(messaging::CHAT_ACTION_SUBJECT, answer(command.id))
+                    .await;
+            }
         }
     }
 }
@@ -170,13 +196,17 @@ fn answer(id: String) -> bytes::Bytes {
 }
 
 /// Reads commands as a plugin's door does (one continuous pull subscription, 16 messages a
-/// pull) and acks each; when `answers`, answers each with a `ChatAction` first, published
-/// before the ack.
+/// pull) and acks each, after answering it with a `ChatAction` unless its plain copy was
+/// answered first (the reply published before the ack).
+///
+/// The plain copy is not always first: the server can route a command before it has taken in
+/// the plain subscription made just before (a `flush` sends the `SUB` but waits for no answer),
+/// and then only the durable copy can answer it, as in a door.
 ///
 /// Not one short batch after another: a message the server delivered into a batch the client
 /// had already given up on (its expiry) was read by no one and came back only after the 5 s
 /// ack wait, failing the measure now and then.
-async fn stand_in_host(client: async_nats::Client, consumer: PullConsumer, answers: bool) {
+async fn stand_in_host(client: async_nats::Client, consumer: PullConsumer, answered: Answered) {
     loop {
         let messages = consumer
             .stream()
@@ -192,8 +222,8 @@ async fn stand_in_host(client: async_nats::Client, consumer: PullConsumer, answe
         while let Some(message) = messages.next().await {
             // An error item (a missed heartbeat) is not the end of the subscription.
             let Ok(message) = message else { continue };
-            if answers {
-                if let Ok(command) = messaging::decode::<CommandMessage>(&message.payload) {
+            if let Ok(command) = messaging::decode::<CommandMessage>(&message.payload) {
+                if answered.claim(&command.id) {
                     let _ = client
                         .publish(messaging::CHAT_ACTION_SUBJECT, answer(command.id))
                         .await;
