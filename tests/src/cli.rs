@@ -75,6 +75,12 @@ impl TempHome {
     /// Runs `rosey --home <home> <args>` to completion, from the scratch folder, with stdin
     /// closed (so nothing can wait for an answer).
     pub fn run(&self, args: &[&str]) -> Output {
+        self.run_with_env(args, &[])
+    }
+
+    /// As [`TempHome::run`], with `env` added to the environment `rosey` inherits (and so the
+    /// daemon it starts).
+    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         Command::new(rosey_bin())
             .arg("--home")
             .arg(self.path())
@@ -82,6 +88,7 @@ impl TempHome {
             .current_dir(self.scratch())
             .env_remove("ROSEY_HOME")
             .env(HOME_MARK_ENV, self.path())
+            .envs(env.iter().copied())
             .stdin(std::process::Stdio::null())
             .output()
             .expect("run rosey")

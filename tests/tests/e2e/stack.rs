@@ -250,6 +250,29 @@ fn nats_killed_is_restarted_and_no_command_is_lost() {
     assert!(running(&stack.unit("quote-db")) && running(&stack.unit("bot")));
 }
 
+/// `GOMAXPROCS` in the environment of the stack's nats-server.
+fn nats_go_max_procs(stack: &TestStack) -> Option<String> {
+    let pid = stack.unit("nats")["pid"].as_u64().expect("nats pid");
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).expect("nats-server environ");
+    environ
+        .split(|byte| *byte == 0)
+        .filter_map(|entry| std::str::from_utf8(entry).ok())
+        .find_map(|entry| entry.strip_prefix("GOMAXPROCS=").map(str::to_owned))
+}
+
+#[test]
+fn nats_server_runs_on_one_go_thread_unless_the_daemons_environment_sets_gomaxprocs() {
+    let stack = TestStack::with_plugins(&[]);
+    stack.start();
+    let inherited = std::env::var("GOMAXPROCS").unwrap_or_else(|_| "1".to_owned());
+    assert_eq!(nats_go_max_procs(&stack), Some(inherited));
+    stack.home.run_ok(&["stop"]);
+
+    let out = stack.home.run_with_env(&["start"], &[("GOMAXPROCS", "2")]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(nats_go_max_procs(&stack).as_deref(), Some("2"));
+}
+
 #[test]
 fn a_daemon_killed_with_sigkill_leaves_no_children_and_the_next_start_succeeds() {
     let stack = TestStack::with_plugins(&["dice-roller"]);
