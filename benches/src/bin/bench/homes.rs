@@ -155,7 +155,18 @@ pub async fn main_home(tools: &Tools, args: &Args, dice: &Path, results: &mut Re
             args.sustained_step_secs
         );
         let meter = Meter::start("sustained");
-        results.sustained = Outcome::of(sustained::measure(&wire, ROLL, args.search()).await);
+        let mut searched = sustained::measure(&wire, ROLL, args.search()).await;
+        if let Some(search) = searched
+            .as_mut()
+            .ok()
+            .filter(|search| search.had_silent_step())
+        {
+            search.plugin_after = Some(match home.status().await {
+                Ok(status) => format!("{:?}", status.unit("dice-roller")),
+                Err(err) => format!("no status: {err:#}"),
+            });
+        }
+        results.sustained = Outcome::of(searched);
         results.noise.push(meter.stop());
     }
     drop(wire);

@@ -83,9 +83,20 @@ pub struct Sustained {
     pub stopped: Option<String>,
     /// Every step, in the order run.
     pub steps: Vec<Step>,
+    /// The plugin's unit in the stack's status after the search, when a step had no answer
+    /// at all: whether the stack had stopped serving it, or the replies went missing.
+    #[serde(default)]
+    pub plugin_after: Option<String>,
 }
 
 impl Sustained {
+    /// Whether some step got no answer at all.
+    pub fn had_silent_step(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|step| step.sent > 0 && step.answered == 0)
+    }
+
     /// The best passing step.
     pub fn best(&self) -> Option<&Step> {
         self.steps
@@ -178,6 +189,11 @@ async fn step(
         Some(format!(
             "the harness published only {:.0}/s",
             published.achieved_rate
+        ))
+    } else if !answered_all && tally.lost == sent {
+        Some(format!(
+            "none of {sent} answered within {GRACE:?} (the harness's NATS connection: {})",
+            wire.connection_note()
         ))
     } else if !answered_all {
         Some(format!(

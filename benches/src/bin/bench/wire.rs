@@ -216,6 +216,23 @@ impl Wire {
         rx
     }
 
+    /// The harness's NATS connection as the client sees it (state, messages in and out,
+    /// connects), for a report of a step nothing answered: it tells the harness's own
+    /// connection failing from the stack going quiet.
+    pub fn connection_note(&self) -> String {
+        let client = self.js.client();
+        let stats = client.statistics();
+        format!(
+            "{:?}, {} messages in, {} out, {} connects",
+            client.connection_state(),
+            stats.in_messages.load(std::sync::atomic::Ordering::Relaxed),
+            stats
+                .out_messages
+                .load(std::sync::atomic::Ordering::Relaxed),
+            stats.connects.load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
     /// How many replies arrived since the connection was made, to any command.
     pub fn replies_received(&self) -> u64 {
         self.book().received
