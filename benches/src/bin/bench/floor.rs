@@ -173,12 +173,17 @@ async fn answer_plain(
     answered: Answered,
 ) {
     while let Some(message) = plain.next().await {
-        if let Ok(command) = messaging::decode::<CommandMessage>(&message.payload) {
-            if answered.claim(&command.id) {
-                let _ = client
-                    .publish(messaging::CHAT_ACTION_SUBJECT, answer(command.id))
-                    .await;
-            }
+        answer_once(&client, &answered, &message.payload).await;
+    }
+}
+
+/// Answers the floor command in `payload` with a `ChatAction`, unless it was answered already.
+async fn answer_once(client: &async_nats::Client, answered: &Answered, payload: &[u8]) {
+    if let Ok(command) = messaging::decode::<CommandMessage>(payload) {
+        if answered.claim(&command.id) {
+            let _ = client
+                .publish(messaging::CHAT_ACTION_SUBJECT, answer(command.id))
+                .await;
         }
     }
 }
@@ -222,13 +227,7 @@ async fn stand_in_host(client: async_nats::Client, consumer: PullConsumer, answe
         while let Some(message) = messages.next().await {
             // An error item (a missed heartbeat) is not the end of the subscription.
             let Ok(message) = message else { continue };
-            if let Ok(command) = messaging::decode::<CommandMessage>(&message.payload) {
-                if answered.claim(&command.id) {
-                    let _ = client
-                        .publish(messaging::CHAT_ACTION_SUBJECT, answer(command.id))
-                        .await;
-                }
-            }
+            answer_once(&client, &answered, &message.payload).await;
             let _ = message.ack().await;
         }
     }
