@@ -203,6 +203,7 @@ fn main() -> ExitCode {
             let code = rosey_host::run(&host.args);
             #[cfg(tarpaulin)]
             end_without_coverage_counts(code);
+            #[cfg(not(tarpaulin))]
             rosey_host::exit_codes::exit_code(code)
         }
     }
