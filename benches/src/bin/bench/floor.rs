@@ -1,5 +1,5 @@
 //! Context for measure 5: what NATS itself costs on this machine, with no rosey process in the
-//! path. Two floors, taken against the main home's nats-server:
+//! path. Three floors, taken against the main home's nats-server:
 //!
 //! * core NATS request → reply between two connections of the harness;
 //! * the stream's path (a command published through JetStream, a `ChatAction` back on

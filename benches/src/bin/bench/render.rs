@@ -442,7 +442,7 @@ fn render_sustained(out: &mut String, who: &str, sustained: &Sustained) {
     if let Some(stopped) = &sustained.stopped {
         let _ = writeln!(out, "  stopped: {stopped}");
     }
-    for step in sustained.steps.iter().filter(|step| step.answered == 0) {
+    for step in sustained.steps.iter().filter(|step| step.silent()) {
         if let Some(why) = &step.why {
             let _ = writeln!(out, "  {:.0}/s: {why}", step.rate);
         }

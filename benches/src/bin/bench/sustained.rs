@@ -66,6 +66,13 @@ pub struct Step {
     pub why: Option<String>,
 }
 
+impl Step {
+    /// Commands were published and none was answered within the grace period.
+    pub fn silent(&self) -> bool {
+        self.sent > 0 && self.answered == 0
+    }
+}
+
 /// The search's result (the same shape for rosey and Errbot).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Sustained {
@@ -92,9 +99,7 @@ pub struct Sustained {
 impl Sustained {
     /// Whether some step got no answer at all.
     pub fn had_silent_step(&self) -> bool {
-        self.steps
-            .iter()
-            .any(|step| step.sent > 0 && step.answered == 0)
+        self.steps.iter().any(Step::silent)
     }
 
     /// The best passing step.
