@@ -35,7 +35,8 @@ pub use replay::{
     REPLAYED_FROM_HEADER, REPLAYS_ALL,
 };
 pub use streams::{
-    dead_letter_stream_config, stream_config, stream_is_as_wanted, StoreBudget, StoreTooSmall,
+    ballast_consumer_config, dead_letter_stream_config, stream_config, stream_is_as_wanted,
+    StoreBudget, StoreTooSmall, BALLAST_CONSUMER, BALLAST_SUBJECT,
 };
 
 /// Version of every payload's schema. Readers refuse payloads from a newer schema.

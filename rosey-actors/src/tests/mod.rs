@@ -6,6 +6,7 @@
 //! (`stack`, `bot`).
 
 mod archives;
+mod ballast;
 mod bot;
 mod faults;
 mod give_up;

@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::stream;
+use async_nats::jetstream::{consumer, stream};
 
 use super::{
     COMMANDS_ALL, DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECTS, EVENTS_ALL, REPLAYS_ALL, STREAM_NAME,
@@ -194,6 +194,7 @@ pub fn stream_config(budget: &StoreBudget) -> stream::Config {
             EVENTS_ALL.to_owned(),
             COMMANDS_ALL.to_owned(),
             REPLAYS_ALL.to_owned(),
+            BALLAST_SUBJECT.to_owned(),
         ],
         retention: stream::RetentionPolicy::Interest,
         storage: stream::StorageType::File,
@@ -202,6 +203,28 @@ pub fn stream_config(budget: &StoreBudget) -> stream::Config {
         max_bytes: budget.stream_bytes(),
         duplicate_window: Duration::from_secs(120),
         num_replicas: budget.replicas(),
+        ..Default::default()
+    }
+}
+
+/// The subject of the stream's ballast: one message kept in `ROSEY` so that it never runs
+/// empty. nats-server's file store deletes a message block's file when the block's last
+/// message goes, and makes a new file for the next message; a bot's stream, at rest between
+/// commands, would otherwise cost the server a file made and a file deleted for every command.
+/// Outside `rosey.>`, so whoever watches the bot's traffic never sees it.
+pub const BALLAST_SUBJECT: &str = "_rosey.ballast";
+
+/// The consumer that keeps the ballast in the stream: interested in [`BALLAST_SUBJECT`] only,
+/// it never pulls, so under interest retention the ballast stays until it is purged.
+pub const BALLAST_CONSUMER: &str = "ballast";
+
+/// The ballast consumer's definition (see [`BALLAST_CONSUMER`]).
+pub fn ballast_consumer_config() -> consumer::pull::Config {
+    consumer::pull::Config {
+        durable_name: Some(BALLAST_CONSUMER.to_owned()),
+        description: Some("keeps the stream's ballast: never pulls".to_owned()),
+        filter_subject: BALLAST_SUBJECT.to_owned(),
+        ack_policy: consumer::AckPolicy::Explicit,
         ..Default::default()
     }
 }

@@ -11,6 +11,10 @@
 //!
 //! A consumer deleted by the stack itself (a plugin removed or disabled) is left alone: its
 //! door is closed first, and the keeper only keeps consumers of open doors.
+//!
+//! The main daemon's keeper also keeps the stream's ballast ([`ballast`]), which saves the
+//! server a file made and deleted per command; missing ballast is laid again quietly (it costs
+//! speed, not function, so it is not counted as a repair).
 
 use std::{
     sync::{Arc, Mutex, TryLockError},
@@ -30,6 +34,8 @@ use rosey_core::{
 };
 
 use super::plugin::door::Doors;
+
+pub mod ballast;
 
 /// How often the keeper checks even when nothing told it to.
 const CHECK_EVERY: Duration = Duration::from_secs(5);
@@ -64,6 +70,7 @@ struct Inner {
     checking: tokio::sync::Mutex<()>,
     /// Fires when the keeper's connection is made again.
     reconnected: Arc<tokio::sync::Notify>,
+    ballast: ballast::Ballast,
 }
 
 /// The keeper of a stack's JetStream. Cheap to clone.
@@ -107,6 +114,7 @@ impl Keeper {
                 record: Mutex::default(),
                 checking: tokio::sync::Mutex::new(()),
                 reconnected: Arc::default(),
+                ballast: ballast::Ballast::default(),
             }),
         }
     }
@@ -122,6 +130,12 @@ impl Keeper {
             Ok(record) => record,
             Err(poisoned) => poisoned.into_inner(),
         }
+    }
+
+    /// The ballast this keeper laid last (see [`ballast`]).
+    #[cfg(test)]
+    pub fn ballast(&self) -> Option<ballast::Laid> {
+        self.inner.ballast.laid()
     }
 
     /// The status line: `repaired 1 time (stream ROSEY deleted at …)`; `None` while nothing
@@ -324,6 +338,11 @@ impl Keeper {
             .get_stream(messaging::STREAM_NAME)
             .await
             .map_err(|err| err.to_string())?;
+        if self.inner.keeps_streams {
+            if let Err(err) = self.inner.ballast.keep(&js, &stream).await {
+                tracing::debug!("JetStream keeper: {err}");
+            }
+        }
         for door in self.inner.doors.all() {
             let wants = door.wants();
             if wants.filter_subjects.is_empty() {
