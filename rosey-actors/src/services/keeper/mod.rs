@@ -43,6 +43,9 @@ const CHECK_EVERY: Duration = Duration::from_secs(5);
 /// How long the keeper waits for more advisories after one, so that one deletion is one repair.
 const COALESCE: Duration = Duration::from_millis(100);
 
+/// How long a check spends on the stream's ballast before leaving it to the next check.
+const BALLAST_PATIENCE: Duration = Duration::from_secs(1);
+
 /// How long after a repair an advisory about the same thing is taken for the same event.
 const SAME_EVENT: Duration = Duration::from_secs(3);
 
@@ -338,11 +341,6 @@ impl Keeper {
             .get_stream(messaging::STREAM_NAME)
             .await
             .map_err(|err| err.to_string())?;
-        if self.inner.keeps_streams {
-            if let Err(err) = self.inner.ballast.keep(&js, &stream).await {
-                tracing::debug!("JetStream keeper: {err}");
-            }
-        }
         for door in self.inner.doors.all() {
             let wants = door.wants();
             if wants.filter_subjects.is_empty() {
@@ -385,6 +383,19 @@ impl Keeper {
             }
             door.reopen();
             fixed.push(what);
+        }
+        // Last, and bounded: a ballast consumer whose leader died with its server must not
+        // hold up the repairs above, nor a router waiting for them.
+        if self.inner.keeps_streams {
+            match tokio::time::timeout(BALLAST_PATIENCE, self.inner.ballast.keep(&js, &stream))
+                .await
+            {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::debug!("JetStream keeper: {err}"),
+                Err(_) => tracing::debug!(
+                    "JetStream keeper: the ballast took over {BALLAST_PATIENCE:?}; next check"
+                ),
+            }
         }
         Ok(fixed)
     }
