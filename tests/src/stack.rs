@@ -183,16 +183,27 @@ impl TestStack {
         what: &str,
         check: impl Fn(&serde_json::Value) -> bool,
     ) -> serde_json::Value {
+        self.poll_unit(name, timeout, check)
+            .unwrap_or_else(|unit| panic!("{name} never became {what}: {unit}"))
+    }
+
+    /// Polls the status until `check` holds for unit `name` (`Ok`), or until `timeout` has
+    /// passed (`Err` with the unit as last seen).
+    pub fn poll_unit(
+        &self,
+        name: &str,
+        timeout: Duration,
+        check: impl Fn(&serde_json::Value) -> bool,
+    ) -> Result<serde_json::Value, serde_json::Value> {
         let deadline = Instant::now() + timeout;
         loop {
             let unit = self.unit(name);
             if check(&unit) {
-                return unit;
+                return Ok(unit);
             }
-            assert!(
-                Instant::now() < deadline,
-                "{name} never became {what}: {unit}"
-            );
+            if Instant::now() >= deadline {
+                return Err(unit);
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
     }

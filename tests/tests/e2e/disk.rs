@@ -160,17 +160,10 @@ fn disk_full_episode(disk: &SmallDisk, name: &str, restarts: u64) {
             sent += 1;
             say_now(stack, &format!("!quote add {name}-{sent}"));
         }
-        let deadline = Instant::now() + Duration::from_secs(2);
-        let bot = loop {
-            let bot = stack.unit("bot");
-            if degraded(&bot) || Instant::now() >= deadline {
-                break bot;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        let bot = match stack.poll_unit("bot", Duration::from_secs(2), degraded) {
+            Ok(bot) => break bot,
+            Err(bot) => bot,
         };
-        if degraded(&bot) {
-            break bot;
-        }
         assert!(
             sent < 50,
             "bot never became degraded by the full disk: {bot}"

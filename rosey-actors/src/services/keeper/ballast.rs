@@ -66,8 +66,11 @@ pub fn due(laid: Option<Laid>, in_stream: u64, last_seq: u64, now: Instant) -> b
 impl Ballast {
     /// The ballast last laid by this keeper.
     pub fn laid(&self) -> Option<Laid> {
-        *self
-            .laid
+        *self.slot()
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Laid>> {
+        self.laid
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -101,10 +104,7 @@ impl Ballast {
             .map_err(|err| format!("cannot lay the stream's ballast: {err}"))?
             .await
             .map_err(|err| format!("the stream did not store its ballast: {err}"))?;
-        *self
-            .laid
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Laid {
+        *self.slot() = Some(Laid {
             seq: stored.sequence,
             at: Instant::now(),
         });
